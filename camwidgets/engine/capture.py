@@ -1,0 +1,287 @@
+"""One forward pass with hooks on the target layers, and one truncated backward.
+
+The forward runs under ``no_grad`` up to the first target layer. That layer's hook turns its
+output into a fresh leaf that requires grad and switches grad mode on, so autograd records only
+the part of the network after it; ``torch.autograd.grad`` then differentiates the target scores
+with respect to the captured outputs alone. Parameters' ``.grad`` are never written, the backward
+stops at the earliest target layer, and hooks, train/eval modes and grad mode are restored in
+``finally`` blocks whatever happens.
+
+Every hooked output is handed downstream as a clone, so in-place operations after the layer
+(``ReLU(inplace=True)``) cannot change what was captured: the activation is the layer's output as
+the module returned it, on every device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+from torch import nn
+
+from .targets import ClassifierOutputTarget
+
+__all__ = ["LayerRecord", "Capture", "capture", "evaluation_mode", "select_output", "check_input", "per_image_outputs"]
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[None]:
+    """Put every module in eval mode; restore each module's own ``training`` flag afterwards."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def _flatten(value: Any) -> tuple[list[torch.Tensor], Callable[[list[torch.Tensor]], Any]]:
+    """Tensors inside nested tuples/lists/dicts, and a function rebuilding the structure from new tensors."""
+    if isinstance(value, torch.Tensor):
+        return [value], lambda tensors: tensors[0]
+    if isinstance(value, (tuple, list)):
+        parts = [_flatten(item) for item in value]
+        counts = [len(tensors) for tensors, _ in parts]
+
+        def rebuild_sequence(tensors: list[torch.Tensor]) -> Any:
+            items, start = [], 0
+            for (_, rebuild), count in zip(parts, counts):
+                items.append(rebuild(tensors[start : start + count]))
+                start += count
+            if isinstance(value, tuple) and hasattr(value, "_fields"):
+                return type(value)(*items)
+            return type(value)(items)
+
+        return [t for tensors, _ in parts for t in tensors], rebuild_sequence
+    if isinstance(value, dict):
+        keys = list(value.keys())
+        parts = [_flatten(value[key]) for key in keys]
+        counts = [len(tensors) for tensors, _ in parts]
+
+        def rebuild_mapping(tensors: list[torch.Tensor]) -> Any:
+            result, start = type(value)(), 0
+            for key, (_, rebuild), count in zip(keys, parts, counts):
+                result[key] = rebuild(tensors[start : start + count])
+                start += count
+            return result
+
+        return [t for tensors, _ in parts for t in tensors], rebuild_mapping
+    return [], lambda tensors: value
+
+
+@dataclass
+class LayerRecord:
+    """What one target layer produced: its output and, when asked for, the gradient of the summed
+    target scores with respect to that output (same structure: a tensor, or a dict for an FPN)."""
+
+    name: str
+    activation: Any
+    gradient: Any = None
+
+
+@dataclass
+class Capture:
+    """The result of one forward (and backward): model outputs, the targets used, the per-image
+    scores, and one LayerRecord per target layer, all on the model's device, detached."""
+
+    outputs: Any
+    targets: list | None
+    scores: torch.Tensor | None
+    records: list[LayerRecord]
+    image_size: tuple[int, ...]
+    has_gradients: bool
+    input_tensor: torch.Tensor | None = field(default=None, repr=False)
+
+
+def check_input(input_tensor: Any) -> None:
+    """Raise a clear error for anything but a finite float (B, C, H, W) (or (B, C, D, H, W)) batch."""
+    if not isinstance(input_tensor, torch.Tensor):
+        raise TypeError(
+            f"input_tensor must be a torch.Tensor batch of shape (B, C, H, W); got {type(input_tensor).__name__}. "
+            "preprocess_image(rgb_float_image) turns an image into one."
+        )
+    if input_tensor.ndim not in (4, 5):
+        hint = " For one image use image.unsqueeze(0)." if input_tensor.ndim == 3 else ""
+        raise ValueError(f"input_tensor must have shape (B, C, H, W); got {tuple(input_tensor.shape)}.{hint}")
+    if input_tensor.shape[0] == 0:
+        raise ValueError("input_tensor is an empty batch")
+    if not input_tensor.is_floating_point():
+        raise TypeError(f"input_tensor must be floating point; got {input_tensor.dtype}. Convert with .float() and normalise.")
+    if not bool(torch.isfinite(input_tensor).all()):
+        raise ValueError("input_tensor contains NaN or infinite values; check the preprocessing")
+
+
+def select_output(output: Any, output_selector: Any) -> Any:
+    """Pick the scores from a model's output: ``None`` keeps it, an int or key indexes it, a callable maps it."""
+    if output_selector is None:
+        return output
+    if callable(output_selector):
+        return output_selector(output)
+    try:
+        return output[output_selector]
+    except (KeyError, IndexError, TypeError):
+        available = list(output.keys()) if isinstance(output, dict) else f"indices 0..{len(output) - 1}" if isinstance(output, (tuple, list)) else type(output).__name__
+        raise ValueError(f"output_selector {output_selector!r} does not select anything from the model output (available: {available})") from None
+
+
+def per_image_outputs(outputs: Any, batch: int) -> Sequence[Any]:
+    """The outputs as one item per image (rows of a tensor, or a detector's list of dicts)."""
+    if isinstance(outputs, torch.Tensor):
+        if outputs.ndim == 0 or outputs.shape[0] != batch:
+            raise ValueError(f"the model output has shape {tuple(outputs.shape)}, which has no row per image of the batch of {batch}")
+        return outputs
+    if isinstance(outputs, list) and len(outputs) == batch:
+        return outputs
+    kind = type(outputs).__name__
+    raise ValueError(
+        f"the model returns a {kind}; pass output_selector (an index, a key or a callable) that picks the score tensor "
+        "with one row per image, for example output_selector=0 or output_selector='out'"
+    )
+
+
+def top_class_targets(outputs: Any, batch: int) -> list[ClassifierOutputTarget]:
+    """``targets=None``: each image's highest-scoring class."""
+    rows = per_image_outputs(outputs, batch)
+    if not isinstance(rows, torch.Tensor) or rows.ndim != 2:
+        raise ValueError(
+            "targets=None explains each image's top class, which needs (B, classes) scores; "
+            "pass targets for this model (for example SemanticSegmentationTarget or FasterRCNNBoxScoreTarget)"
+        )
+    return [ClassifierOutputTarget(int(index)) for index in rows.argmax(dim=-1).tolist()]
+
+
+def _score(targets: Sequence[Callable], outputs: Any, batch: int) -> torch.Tensor:
+    if len(targets) != batch:
+        raise ValueError(
+            f"got {len(targets)} targets for a batch of {batch} images; pass one target per image "
+            "(or targets=None for each image's top class)"
+        )
+    rows = per_image_outputs(outputs, batch)
+    return torch.stack([torch.as_tensor(target(row)).sum() for target, row in zip(targets, rows)])
+
+
+def capture(
+    model: nn.Module,
+    input_tensor: torch.Tensor,
+    layers: Sequence[tuple[str, nn.Module]],
+    targets: Sequence[Callable] | None,
+    *,
+    need_gradients: bool,
+    output_selector: Any = None,
+    create_graph: bool = False,
+) -> Capture:
+    """Run the model once on ``input_tensor`` (on the model's device, in eval mode) with hooks on
+    ``layers``; if ``need_gradients``, differentiate ``sum_i target_i(output_i)`` with respect to each
+    layer's output in one truncated backward."""
+    check_input(input_tensor)
+    from .layers import model_device
+
+    batch = input_tensor.shape[0]
+    if targets is not None and len(targets) != batch:
+        raise ValueError(
+            f"got {len(targets)} targets for a batch of {batch} images; pass one target per image "
+            "(or targets=None for each image's top class)"
+        )
+    with torch.inference_mode(False):
+        x = input_tensor.to(model_device(model))
+        if x.is_inference():
+            x = x.clone()
+        return _capture(model, x, layers, targets, need_gradients, output_selector, create_graph)
+
+
+def _capture(model, x, layers, targets, need_gradients, output_selector, create_graph) -> Capture:
+    batch = x.shape[0]
+    calls = [0] * len(layers)
+    captured: list[list[torch.Tensor] | None] = [None] * len(layers)
+    rebuilders: list[Callable | None] = [None] * len(layers)
+
+    def make_hook(position: int):
+        def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
+            calls[position] += 1
+            if calls[position] > 1:
+                return None
+            tensors, rebuild = _flatten(output)
+            if need_gradients:
+                torch.set_grad_enabled(True)
+                tensors = [
+                    t.detach().requires_grad_(True) if t.is_floating_point() and not t.requires_grad else t for t in tensors
+                ]
+            captured[position] = tensors
+            rebuilders[position] = rebuild
+            return rebuild([t.clone() if t.is_floating_point() else t for t in tensors])
+
+        return hook
+
+    handles = []
+    try:
+        for position, (_, module) in enumerate(layers):
+            handles.append(module.register_forward_hook(make_hook(position)))
+        with evaluation_mode(model), torch.no_grad():
+            raw_outputs = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    for (name, _), count in zip(layers, calls):
+        if count == 0:
+            raise ValueError(
+                f"layer {name!r} did not run during the forward pass; pick a module that model.forward calls "
+                "(a module defined but unused, or bypassed by a functional call, is never executed)"
+            )
+        if count > 1:
+            raise ValueError(
+                f"layer {name!r} ran {count} times in one forward pass (a shared module); pick a module that runs once, "
+                "for example the block that contains it"
+            )
+
+    outputs = select_output(raw_outputs, output_selector)
+    scores = None
+    with torch.enable_grad() if need_gradients else contextlib.nullcontext():
+        if targets is None and (need_gradients or (isinstance(outputs, torch.Tensor) and outputs.ndim == 2)):
+            targets = top_class_targets(outputs, batch)
+        if targets is not None:
+            scores = _score(targets, outputs, batch)
+        gradients: list[Any] = [None] * len(layers)
+        if need_gradients:
+            assert scores is not None
+            flat = [t for tensors in captured for t in (tensors or []) if t.requires_grad]
+            if not scores.requires_grad:
+                raise ValueError(
+                    "the target scores do not depend on the target layers' outputs; check the targets "
+                    "(and output_selector) and that the layers lie on the path to the output"
+                )
+            grads = torch.autograd.grad(scores.sum(), flat, allow_unused=True, create_graph=create_graph)
+            by_tensor = {id(t): g for t, g in zip(flat, grads)}
+            for position, (name, _) in enumerate(layers):
+                tensors = captured[position] or []
+                layer_grads = [by_tensor.get(id(t)) for t in tensors]
+                if all(g is None for g in layer_grads):
+                    raise ValueError(f"the target scores do not depend on layer {name!r}; pick a layer on the path to the output")
+                layer_grads = [torch.zeros_like(t) if g is None else (g if create_graph else g.detach()) for t, g in zip(tensors, layer_grads)]
+                gradients[position] = rebuilders[position](layer_grads)  # type: ignore[misc]
+
+    records = [
+        LayerRecord(
+            name=name,
+            activation=rebuilders[position]([t if create_graph else t.detach() for t in captured[position]]),  # type: ignore[misc]
+            gradient=gradients[position],
+        )
+        for position, (name, _) in enumerate(layers)
+    ]
+    return Capture(
+        outputs=_detach(outputs) if not create_graph else outputs,
+        targets=list(targets) if targets is not None else None,
+        scores=scores.detach() if scores is not None and not create_graph else scores,
+        records=records,
+        image_size=tuple(x.shape[2:]),
+        has_gradients=need_gradients,
+        input_tensor=x,
+    )
+
+
+def _detach(value: Any) -> Any:
+    tensors, rebuild = _flatten(value)
+    return rebuild([t.detach() for t in tensors])

@@ -1,0 +1,240 @@
+"""The Explainer: a model, its target layers and options, computing any registered method's maps
+from a shared, cached capture (one forward and at most one backward per images/layers/targets)."""
+
+from __future__ import annotations
+
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable, Sequence
+
+import torch
+from torch import nn
+
+from . import methods as _methods  # noqa: F401  (registers the methods)
+from .capture import Capture, capture, check_input
+from .layers import resolve_target_layers, suggest_target_layer
+from .maps import AGGREGATIONS, NORMALISATIONS, finish_maps
+from .methods.registry import MethodSpec, get_method
+from .reshape import to_spatial
+from .smoothing import augment, deaugment_mean
+from .targets import target_key
+
+__all__ = ["Explainer", "CaptureCache"]
+
+
+def _model_state_key(model: nn.Module) -> Hashable:
+    """Changes whenever a parameter or buffer is modified in place (optimizer steps, loading weights)."""
+    return (id(model), tuple(t._version for t in model.parameters()), tuple(t._version for t in model.buffers()))
+
+
+def _selector_key(selector: Any) -> Hashable:
+    return selector if selector is None or isinstance(selector, (int, str)) else ("callable", id(selector))
+
+
+@dataclass
+class _Entry:
+    input_tensor: torch.Tensor
+    input_version: int
+    capture: Capture
+
+
+class CaptureCache:
+    """Keeps the most recent captures so that several methods, eigen_smooth toggles and
+    normalisations of the same images, layers and targets share one forward/backward.
+
+    An entry is reused only for the very same input tensor object, unmodified (same version), with
+    the model's parameters and buffers unmodified; a capture with gradients also serves methods
+    that need none. ``forward_passes`` counts the captures actually run.
+    """
+
+    def __init__(self, max_entries: int = 4) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self.forward_passes = 0
+        self.hits = 0
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable, input_tensor: torch.Tensor, need_gradients: bool) -> Capture | None:
+        for entry_key in (key + (True,), key + (False,)) if not need_gradients else (key + (True,),):
+            entry = self._entries.get(entry_key)
+            if entry is not None and entry.input_tensor is input_tensor and entry.input_version == input_tensor._version:
+                self._entries.move_to_end(entry_key)
+                self.hits += 1
+                return entry.capture
+        return None
+
+    def put(self, key: Hashable, input_tensor: torch.Tensor, result: Capture) -> None:
+        self.forward_passes += 1
+        self._entries[key + (result.has_gradients,)] = _Entry(input_tensor, input_tensor._version, result)
+        if result.has_gradients:
+            self._entries.pop(key + (False,), None)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
+class Explainer:
+    """Explain ``model`` at ``target_layers`` with any registered method.
+
+    ``target_layers``: modules or ``named_modules()`` names; ``None`` picks
+    :func:`suggest_target_layer` at the first call and warns which layer it chose.
+    ``reshape_transform`` maps a layer's output (and gradient) to (B, C, *spatial); token outputs
+    (B, N, C) are laid on their grid automatically. ``output_selector`` picks the scores from a model
+    returning a tuple/dict. ``normalise``: 'image' (min-max per image, the reference's), 'batch' or
+    'none'. ``aggregate``: how several layers combine, 'mean' (the reference's) or 'max'.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layers: Any = None,
+        reshape_transform: Callable | None = None,
+        *,
+        output_selector: Any = None,
+        normalise: str = "image",
+        aggregate: str = "mean",
+        cache: CaptureCache | None = None,
+        tta_transforms: Any = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        if normalise not in NORMALISATIONS:
+            raise ValueError(f"normalise must be one of {', '.join(NORMALISATIONS)}; got {normalise!r}")
+        if aggregate not in AGGREGATIONS:
+            raise ValueError(f"aggregate must be one of {', '.join(AGGREGATIONS)}; got {aggregate!r}")
+        self.model = model
+        self.layers = resolve_target_layers(model, target_layers) if target_layers is not None else None
+        self.reshape_transform = reshape_transform
+        self.output_selector = output_selector
+        self.normalise = normalise
+        self.aggregate = aggregate
+        self.cache = cache
+        self.tta_transforms = tta_transforms
+        self.last_capture: Capture | None = None
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [name for name, _ in self.layers] if self.layers else []
+
+    def _ensure_layers(self, input_tensor: torch.Tensor) -> list:
+        if self.layers is None:
+            name = suggest_target_layer(self.model, input_tensor, self.output_selector)
+            self.layers = resolve_target_layers(self.model, [name])
+            warnings.warn(
+                f"no target layer given; explaining {name!r}, the last layer with a spatial output that the score depends on. "
+                "Pass target_layers to choose another.",
+                stacklevel=4,
+            )
+        return self.layers
+
+    def capture(
+        self,
+        input_tensor: torch.Tensor,
+        targets: Sequence[Callable] | None = None,
+        *,
+        need_gradients: bool = True,
+        aug_smooth: bool = False,
+        create_graph: bool = False,
+    ) -> Capture:
+        """The capture for these images and targets: from the cache when possible, else one
+        forward (plus one truncated backward if ``need_gradients``). With ``aug_smooth`` the six
+        augmented copies run as one batch."""
+        check_input(input_tensor)
+        layers = self._ensure_layers(input_tensor)
+        if targets is not None:
+            targets = list(targets)
+            if len(targets) != input_tensor.shape[0]:
+                raise ValueError(
+                    f"got {len(targets)} targets for a batch of {input_tensor.shape[0]} images; pass one target per image "
+                    "(or targets=None for each image's top class)"
+                )
+        key = (
+            _model_state_key(self.model),
+            tuple(name for name, _ in layers),
+            None if targets is None else tuple(target_key(t) for t in targets),
+            _selector_key(self.output_selector),
+            bool(aug_smooth),
+            bool(create_graph),
+        )
+        if self.cache is not None and not create_graph:
+            cached = self.cache.get(key, input_tensor, need_gradients)
+            if cached is not None:
+                self.last_capture = cached
+                return cached
+        batch = augment(input_tensor) if aug_smooth else input_tensor
+        run_targets = targets * (batch.shape[0] // input_tensor.shape[0]) if targets is not None else None
+        result = capture(
+            self.model,
+            batch,
+            layers,
+            run_targets,
+            need_gradients=need_gradients,
+            output_selector=self.output_selector,
+            create_graph=create_graph,
+        )
+        if self.cache is not None and not create_graph:
+            self.cache.put(key, input_tensor, result)
+        self.last_capture = result
+        return result
+
+    def layer_maps(self, spec: MethodSpec, result: Capture, eigen_smooth: bool = False) -> list[torch.Tensor]:
+        """The method's raw (B, *spatial) map for each target layer of a capture."""
+        raw = []
+        for record in result.records:
+            activations = to_spatial(record.activation, self.reshape_transform, result.image_size, record.name)
+            gradients = None
+            if spec.needs_gradients:
+                gradients = to_spatial(record.gradient, self.reshape_transform, result.image_size, record.name)
+            raw.append(spec.compute(activations, gradients, eigen_smooth))
+        return raw
+
+    def compute(
+        self,
+        method: str | MethodSpec,
+        input_tensor: torch.Tensor,
+        targets: Sequence[Callable] | None = None,
+        *,
+        aug_smooth: bool = False,
+        eigen_smooth: bool = False,
+    ) -> torch.Tensor:
+        """Final maps (B, *image size) on the model's device, normalised as configured."""
+        spec = method if isinstance(method, MethodSpec) else get_method(method)
+        if aug_smooth and self.tta_transforms is not None:
+            return self._compute_with_transforms(spec, input_tensor, targets, eigen_smooth)
+        result = self.capture(input_tensor, targets, need_gradients=spec.needs_gradients, aug_smooth=aug_smooth)
+        maps = finish_maps(self.layer_maps(spec, result, eigen_smooth), result.image_size, self.normalise, self.aggregate)
+        return deaugment_mean(maps) if aug_smooth else maps
+
+    def compute_many(
+        self,
+        methods: Sequence[str],
+        input_tensor: torch.Tensor,
+        targets: Sequence[Callable] | None = None,
+        *,
+        aug_smooth: bool = False,
+        eigen_smooth: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """Several methods' maps from one capture (gradient methods first, so it has gradients)."""
+        specs = sorted((get_method(m) for m in methods), key=lambda s: not s.needs_gradients)
+        if self.cache is None:
+            self.cache = CaptureCache()
+        maps = {spec.name: self.compute(spec, input_tensor, targets, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth) for spec in specs}
+        return {get_method(m).name: maps[get_method(m).name] for m in methods}
+
+    def _compute_with_transforms(self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Any, eigen_smooth: bool) -> torch.Tensor:
+        """``aug_smooth`` with user-given ttach-style transforms (``augment_image``/``deaugment_mask``):
+        one capture per transform, maps de-augmented and averaged."""
+        maps = []
+        for transform in self.tta_transforms:
+            augmented = transform.augment_image(input_tensor)
+            result = self.capture(augmented, targets, need_gradients=spec.needs_gradients)
+            single = finish_maps(self.layer_maps(spec, result, eigen_smooth), result.image_size, self.normalise, self.aggregate)
+            maps.append(transform.deaugment_mask(single.unsqueeze(1)).squeeze(1))
+        return torch.stack(maps).mean(dim=0)
