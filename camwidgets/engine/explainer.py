@@ -130,7 +130,7 @@ class Explainer:
             warnings.warn(
                 f"no target layer given; explaining {name!r}, the last layer with a spatial output that the score depends on. "
                 "Pass target_layers to choose another.",
-                stacklevel=4,
+                stacklevel=5,
             )
         return self.layers
 

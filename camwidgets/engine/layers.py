@@ -193,4 +193,7 @@ def suggest_target_layer(
             containers = [(n, m) for n, m in same if len(m._modules) > 0]
             pool = containers or same
             return max(pool, key=lambda item: item[0].count("."))[0]
-    raise ValueError("no spatial layer carries gradient for the top class; pass target_layers explicitly")
+    raise ValueError(
+        "no spatial layer carries gradient for the top class (an untrained head with zero weights?); "
+        "pass target_layers explicitly"
+    )

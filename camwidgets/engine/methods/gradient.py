@@ -24,7 +24,7 @@ def hirescam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smooth: b
     r"""HiResCAM: ``sum_c G_c * A_c`` element-wise, which equals the score's gradient-times-input at
     the layer (https://arxiv.org/abs/2011.08891). Smoothing voids its faithfulness guarantee."""
     if eigen_smooth:
-        warnings.warn("HiResCAM's faithfulness guarantee does not hold with eigen_smooth", stacklevel=3)
+        warnings.warn("HiResCAM's faithfulness guarantee does not hold with eigen_smooth", stacklevel=6)
     return summed_channels(gradients * activations, eigen_smooth)
 
 
