@@ -1,0 +1,124 @@
+"""Shared fixtures: small seeded models, the pretrained mobilenet_v2 with bundled photos, and the
+reference implementation (grad-cam 1.5.7, a test-only oracle: imported here, never by the package)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from typing import Iterator
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+REFERENCE_PROJECTION_MODULES = ("base_cam", "eigen_cam", "eigen_grad_cam", "hirescam", "grad_cam_elementwise", "layer_cam")
+
+
+def import_reference(name: str = "pytorch_grad_cam"):
+    """Import (part of) the reference. It is installed by `make install`; a missing one is an error, not a skip."""
+    return importlib.import_module(name)
+
+
+@contextlib.contextmanager
+def reference_with_signed_projection() -> Iterator[object]:
+    """The reference with its SVD projection's sign fixed by our rule (largest magnitude positive).
+
+    The reference leaves the sign of the principal component to LAPACK; we make it deterministic.
+    Patching only that sign lets the rest of the reference's pipeline serve as the oracle."""
+    svd = import_reference("pytorch_grad_cam.utils.svd_on_activations")
+    original = svd.get_2d_projection
+
+    def signed(activation_batch):
+        projection = original(activation_batch)
+        flat = projection.reshape(len(projection), -1)
+        flip = np.abs(flat.min(axis=1)) > np.abs(flat.max(axis=1))
+        projection[flip] *= -1
+        return projection
+
+    modules = [import_reference(f"pytorch_grad_cam.{name}") for name in REFERENCE_PROJECTION_MODULES]
+    saved = [module.get_2d_projection for module in modules]
+    try:
+        for module in modules:
+            module.get_2d_projection = signed
+        yield import_reference()
+    finally:
+        for module, function in zip(modules, saved):
+            module.get_2d_projection = function
+
+
+@pytest.fixture(scope="session")
+def reference():
+    with reference_with_signed_projection() as module:
+        yield module
+
+
+@pytest.fixture(scope="session")
+def pretrained_mobilenet():
+    from camwidgets.pretrained import load_model
+
+    model, weights = load_model("mobilenet_v2", "IMAGENET1K_V1")
+    return model, weights
+
+
+def photo_tensor(name: str, size: int = 224) -> torch.Tensor:
+    """A bundled photo, shorter side resized and centre-cropped to ``size``, ImageNet-normalised (1, 3, size, size)."""
+    import cv2
+
+    from camwidgets import load_photo, preprocess_image
+
+    photo = load_photo(name)
+    height, width = photo.shape[:2]
+    scale = size / min(height, width)
+    resized = cv2.resize(photo, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    top, left = (resized.shape[0] - size) // 2, (resized.shape[1] - size) // 2
+    crop = resized[top : top + size, left : left + size]
+    return preprocess_image(np.float32(crop) / 255, mean=IMAGENET_MEAN, std=IMAGENET_STD)
+
+
+@pytest.fixture(scope="session")
+def photo_batch() -> torch.Tensor:
+    from camwidgets import photo_names
+
+    return torch.cat([photo_tensor(name) for name in photo_names()])
+
+
+def hook_count(model: nn.Module) -> int:
+    """All module hooks of every kind registered on the model's modules."""
+    total = 0
+    for module in model.modules():
+        for attribute in (
+            "_forward_hooks",
+            "_forward_pre_hooks",
+            "_backward_hooks",
+            "_backward_pre_hooks",
+            "_forward_hooks_with_kwargs",
+            "_forward_pre_hooks_with_kwargs",
+        ):
+            total += len(getattr(module, attribute, {}) or {})
+    return total
+
+
+class CountingForward:
+    """Counts the model's forward passes with a pre-hook on the root module (removed on exit)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.count = 0
+
+    def __enter__(self) -> "CountingForward":
+        self._handle = self.model.register_forward_pre_hook(self._increment)
+        return self
+
+    def _increment(self, module, inputs) -> None:
+        self.count += 1
+
+    def __exit__(self, *exc) -> None:
+        self._handle.remove()
+
+
+def seeded(factory, seed: int = 0, **kwargs) -> nn.Module:
+    torch.manual_seed(seed)
+    return factory(**kwargs).eval()
