@@ -1,0 +1,5 @@
+"""``python -m camwidgets``: see :mod:`camwidgets.cli`."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""Command line: ``python -m camwidgets explain [IMAGE] [options]`` (also installed as ``camwidgets``).
+
+Argument parsing only; the work is done by :mod:`camwidgets.explain` and :mod:`camwidgets.render.grid`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+DEFAULT_IMAGE = "chelsea"
+DEFAULT_MODEL = "mobilenet_v2"
+
+
+class UsageError(Exception):
+    """A problem with the command's arguments; reported as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .explain import DEFAULT_METHODS
+
+    parser = argparse.ArgumentParser(
+        prog="python -m camwidgets",
+        description="Class activation maps for PyTorch vision models.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    explain = commands.add_parser(
+        "explain",
+        help="explain a photo with a pretrained classifier and write a PNG grid",
+        description=(
+            "Classify IMAGE with a pretrained torchvision model, print the top-5 classes, and write a PNG with "
+            "the photo and one class activation map per method (all from one forward/backward pass)."
+        ),
+        epilog=(
+            "methods: gradcam, hirescam, gradcam_elementwise, gradcam++, xgradcam, layercam, eigengradcam, eigencam\n"
+            "         (class names such as GradCAMPlusPlus work too)\n\n"
+            "example:\n  python -m camwidgets explain astronaut --method all --target 'football helmet' --out out/helmet.png"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    explain.add_argument(
+        "image", nargs="?", default=DEFAULT_IMAGE,
+        help=f"image file (PNG/JPEG) or bundled photo name: astronaut, chelsea, coffee, rocket (default: {DEFAULT_IMAGE})",
+    )
+    explain.add_argument("--model", default=DEFAULT_MODEL, help=f"torchvision classification model (default: {DEFAULT_MODEL})")
+    explain.add_argument(
+        "--method", action="append", metavar="NAME",
+        help=f"CAM method, repeatable or comma separated (default: {','.join(DEFAULT_METHODS)}); 'all' for every method",
+    )
+    explain.add_argument("--layer", help="module name to explain, as in model.named_modules() (default: suggested)")
+    explain.add_argument("--target", help="class index or name, case-insensitive, unique prefix ok (default: top class)")
+    explain.add_argument("--out", type=Path, help="PNG to write (default: out/<image>_<model>.png)")
+    return parser
+
+
+def _check_model_name(name: str) -> None:
+    import torchvision
+
+    available = torchvision.models.list_models(module=torchvision.models)
+    if name not in available:
+        import difflib
+
+        close = difflib.get_close_matches(name.lower(), available, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"unknown model {name!r}.{hint} Pass a torchvision classification model such as mobilenet_v2 or resnet18")
+
+
+def _load_model(name: str):
+    from .pretrained import load_model
+
+    return load_model(name)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .engine.methods import method_names
+    from .explain import explain_photo, load_image, parse_methods, resolve_class
+    from .pretrained import class_names
+    from .render.grid import save_figure
+
+    chosen = args.method
+    if chosen and any(part.strip().lower() == "all" for item in chosen for part in item.split(",")):
+        chosen = method_names()
+    try:
+        methods = parse_methods(chosen)
+    except ValueError as error:
+        raise UsageError(f"{error}. Pass --method with one or more of these, comma separated") from None
+    try:
+        photo, image_name = load_image(args.image)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+    _check_model_name(args.model)
+    try:
+        model, weights = _load_model(args.model)
+    except RuntimeError as error:  # weights missing offline: the message says where to put them
+        print(f"error: {error}".replace("\n", " "), file=sys.stderr)
+        return 1
+    labels = class_names(weights)
+    try:
+        target = None if args.target is None else resolve_class(args.target, labels)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    try:
+        result = explain_photo(model, weights, photo, methods, layer=args.layer, target=target, name=f"{image_name}, {args.model}")
+    except ValueError as error:
+        if args.layer is None:
+            raise
+        # An unknown layer, or one without a spatial output (such as the classifier).
+        raise UsageError(f"{str(error).rstrip('.')}. Leave out --layer to use the suggested one") from None
+
+    out = args.out if args.out is not None else Path("out") / f"{image_name}_{args.model}.png"
+    written = save_figure(result.figure, out)
+
+    how = "suggested; choose another with --layer" if result.layer_suggested else "chosen"
+    print(f"model: {args.model} ({weights.name})   image: {args.image}")
+    print(f"layer: {result.layer} ({how})")
+    print("top-5 classes:")
+    for rank, (name, probability) in enumerate(result.top, 1):
+        print(f"  {rank}. {name:<24} {probability:6.1%}")
+    print(f"target: {result.target_name} ({result.target_index})")
+    print(f"methods: {', '.join(methods)}")
+    print(f"wrote {written}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a malformed command line (2, message already printed)
+        return stop.code if isinstance(stop.code, int) else 2
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return _explain(args)
+    except UsageError as error:
+        print(f"error: {error}".replace("\n", " "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,268 @@
+"""Explain one photo with a classifier: prepare the model input, find the top classes, compute
+several CAM methods from one shared forward/backward and lay them out in a figure.
+
+Used by ``python -m camwidgets explain`` and by the notebooks::
+
+    from camwidgets.pretrained import load_model
+    from camwidgets.explain import explain_photo
+
+    model, weights = load_model("mobilenet_v2")
+    result = explain_photo(model, weights, cw.load_photo("chelsea"), target="tabby")
+    result.figure       # matplotlib Figure: photo with top-5 classes, then one overlay per method
+    result.maps         # {method name: (224, 224) float32 map in [0, 1]}
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # torch, OpenCV and matplotlib load on first use, so that `--help` stays quick
+    import torch
+    from matplotlib.figure import Figure
+    from torch import nn
+
+__all__ = [
+    "DEFAULT_METHODS",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "Explanation",
+    "center_crop",
+    "explain_photo",
+    "format_probability",
+    "load_image",
+    "parse_methods",
+    "resolve_class",
+    "top_classes",
+]
+
+#: Methods shown when none are chosen: two gradient-weighted, one element-wise, one gradient-free.
+DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "layercam", "eigencam")
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+def load_image(image: str | Path) -> tuple[np.ndarray, str]:
+    """``(RGB uint8 (H, W, 3) array, short name)`` for an image file path or a bundled photo name.
+
+    Raises ``ValueError`` (one line, saying what to pass instead) when it is neither."""
+    import cv2
+
+    from .data import load_photo, photo_names
+
+    path = Path(image)
+    if path.is_file():
+        bgr = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"could not read {str(path)!r} as an image; pass a PNG or JPEG file or a bundled photo name")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), path.stem
+    try:
+        return load_photo(str(image)), Path(str(image)).stem
+    except ValueError:
+        pass
+    names = photo_names()
+    close = difflib.get_close_matches(str(image).lower(), names, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"{str(image)!r} is neither an image file nor a bundled photo.{hint} "
+        f"Pass a path to a PNG/JPEG file or one of: {', '.join(names)}"
+    )
+
+
+def center_crop(photo: np.ndarray, size: int = 224) -> np.ndarray:
+    """Resize ``photo`` (H, W, C) so that its shorter side is ``size``, then cut the central
+    ``size`` x ``size`` square. The result is exactly what the model sees (before normalising),
+    so maps computed on it line up with it pixel for pixel."""
+    import cv2
+
+    if photo.ndim != 3 or photo.shape[0] == 0 or photo.shape[1] == 0:
+        raise ValueError(f"expected an image of shape (H, W, 3), got {photo.shape}")
+    height, width = photo.shape[:2]
+    scale = size / min(height, width)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    if (new_w, new_h) != (width, height):
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        photo = cv2.resize(photo, (new_w, new_h), interpolation=interpolation)
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    return np.ascontiguousarray(photo[top : top + size, left : left + size])
+
+
+def format_probability(probability: float) -> str:
+    """``"79.5%"``, or ``"<0.1%"`` for probabilities that would round to zero."""
+    return f"{probability:.1%}" if probability >= 0.0005 else "<0.1%"
+
+
+def _class_label(labels: Sequence[str], index: int) -> str:
+    return f"{labels[index]} ({index})"
+
+
+def resolve_class(target: int | str, labels: Sequence[str]) -> int:
+    """The class index for ``target``: an index (int or digits) or a class name, case-insensitive;
+    a unique prefix is enough. Raises ``ValueError`` listing candidates when it is unknown or ambiguous."""
+    count = len(labels)
+    if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.strip().lstrip("-").isdigit()):
+        index = int(target)
+        if not 0 <= index < count:
+            raise ValueError(f"class index {index} is out of range; pass 0 to {count - 1} or a class name such as {labels[0]!r}")
+        return index
+    query = str(target).strip().lower()
+    lowered = [name.lower() for name in labels]
+    exact = [i for i, name in enumerate(lowered) if name == query]
+    if len(exact) == 1:
+        return exact[0]
+    if len(exact) > 1:
+        listed = ", ".join(_class_label(labels, i) for i in exact)
+        raise ValueError(f"class name {target!r} is used by several classes: {listed}; pass the index instead")
+    prefixed = [i for i, name in enumerate(lowered) if name.startswith(query)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    if len(prefixed) > 1:
+        shown = ", ".join(_class_label(labels, i) for i in prefixed[:10])
+        more = f" and {len(prefixed) - 10} more" if len(prefixed) > 10 else ""
+        raise ValueError(f"class name {target!r} is ambiguous: {shown}{more}; type more of the name or pass an index")
+    close = difflib.get_close_matches(query, lowered, n=5, cutoff=0.6)
+    contains = [i for i, name in enumerate(lowered) if query in name][:5]
+    candidates = list(dict.fromkeys([lowered.index(c) for c in close] + contains))
+    hint = f" Closest: {', '.join(_class_label(labels, i) for i in candidates)}." if candidates else ""
+    raise ValueError(f"unknown class {target!r}.{hint} Pass a class index (0 to {count - 1}) or a class name")
+
+
+def parse_methods(methods: str | Sequence[str] | None) -> list[str]:
+    """Registry names for ``methods``: names or class names, in a list and/or comma separated;
+    duplicates dropped, order kept; ``None`` or empty gives :data:`DEFAULT_METHODS`."""
+    from .engine.methods import get_method
+
+    if methods is None:
+        return list(DEFAULT_METHODS)
+    if isinstance(methods, str):
+        methods = [methods]
+    names: list[str] = []
+    for item in methods:
+        for part in str(item).split(","):
+            if part.strip():
+                names.append(get_method(part.strip()).name)
+    return list(dict.fromkeys(names)) or list(DEFAULT_METHODS)
+
+
+def top_classes(probabilities: np.ndarray, labels: Sequence[str], k: int = 5) -> list[tuple[str, float]]:
+    """``[(class name, probability), ...]`` for the ``k`` most probable classes, best first."""
+    order = np.argsort(-probabilities, kind="stable")[:k]
+    return [(labels[i], float(probabilities[i])) for i in order]
+
+
+@dataclass
+class Explanation:
+    """What :func:`explain_photo` computed. ``photo`` is the 224x224 crop the model saw and the maps
+    are aligned with it; ``top`` lists the five most probable classes with their probabilities."""
+
+    photo: np.ndarray
+    input_tensor: torch.Tensor
+    probabilities: np.ndarray
+    top: list[tuple[str, float]]
+    target_index: int
+    target_name: str
+    layer: str
+    layer_suggested: bool
+    maps: dict[str, np.ndarray]
+    figure: Figure | None = field(default=None, repr=False)
+
+
+def _mean_std(weights: Any) -> tuple[Sequence[float], Sequence[float]]:
+    """Normalisation of the weights' own preprocessing when it says, else ImageNet's."""
+    try:
+        transforms = weights.transforms()
+        return tuple(transforms.mean), tuple(transforms.std)
+    except (AttributeError, TypeError):
+        return IMAGENET_MEAN, IMAGENET_STD
+
+
+def explain_photo(
+    model: nn.Module,
+    weights: Any,
+    photo: np.ndarray,
+    methods: str | Sequence[str] | None = None,
+    layer: str | None = None,
+    target: int | str | None = None,
+    *,
+    size: int = 224,
+    name: str | None = None,
+    title: str | None = None,
+    figure: bool = True,
+) -> Explanation:
+    """Explain ``photo`` (RGB uint8, any size) with ``model``.
+
+    The photo is resized (shorter side ``size``) and centre-cropped to ``size`` x ``size``; that crop
+    is both the model input (normalised like ``weights``) and the background of the overlays.
+    ``methods``: registry or class names (default :data:`DEFAULT_METHODS`), all computed from one
+    forward/backward. ``layer``: a ``named_modules()`` name, default the suggested one. ``target``:
+    class index or name (see :func:`resolve_class`), default the top class. ``weights``: the
+    torchvision weights enum (for class names and normalisation) or a list of class names.
+    With ``figure=True`` an :func:`~camwidgets.render.grid.explanation_grid` is attached.
+    ``name`` (e.g. the photo's) starts the default figure title; ``title`` replaces it.
+    """
+    import torch
+
+    from .cams import compute_cams
+    from .engine.layers import resolve_target_layers, suggest_target_layer
+    from .engine.targets import ClassifierOutputTarget
+    from .preprocessing import preprocess_image
+    from .render.grid import explanation_grid
+
+    if isinstance(weights, (list, tuple)):
+        labels, (mean, std) = list(weights), (IMAGENET_MEAN, IMAGENET_STD)
+    else:
+        from .pretrained import class_names
+
+        labels, (mean, std) = class_names(weights), _mean_std(weights)
+    names = parse_methods(methods)
+    target_index = None if target is None else resolve_class(target, labels)
+
+    crop = center_crop(np.asarray(photo), size)
+    input_tensor = preprocess_image(crop.astype(np.float32) / 255, mean=mean, std=std)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    input_tensor = input_tensor.to(device)
+
+    suggested = layer is None
+    if suggested:
+        layer = suggest_target_layer(model, input_tensor)
+    else:
+        layer = resolve_target_layers(model, [layer])[0][0]
+
+    with torch.no_grad():
+        logits = model(input_tensor)
+    probabilities = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+    if len(probabilities) != len(labels):
+        raise ValueError(f"the model gives {len(probabilities)} scores but there are {len(labels)} class names")
+    if target_index is None:
+        target_index = int(np.argmax(probabilities))
+    top = top_classes(probabilities, labels)
+
+    batch_maps = compute_cams(model, input_tensor, names, target_layers=[layer], targets=[ClassifierOutputTarget(target_index)])
+    maps = {method: value[0] for method, value in batch_maps.items()}
+
+    result = Explanation(
+        photo=crop,
+        input_tensor=input_tensor,
+        probabilities=probabilities,
+        top=top,
+        target_index=target_index,
+        target_name=labels[target_index],
+        layer=layer,
+        layer_suggested=suggested,
+        maps=maps,
+    )
+    if figure:
+        if title is None:
+            probability = format_probability(probabilities[target_index])
+            probability = probability if probability.startswith("<") else f"={probability}"
+            parts = [name] if name else []
+            parts += [f"target: {labels[target_index]} ({target_index}, p{probability})", f"layer: {layer}"]
+            title = "  |  ".join(parts)
+        result.figure = explanation_grid(crop, maps, title, top)
+    return result
