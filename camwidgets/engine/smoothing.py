@@ -32,17 +32,24 @@ def deaugment_mean(maps: torch.Tensor) -> torch.Tensor:
 def first_principal_component(activations: torch.Tensor) -> torch.Tensor:
     """Project each image's (C, *s) activations on their first principal direction.
 
-    With ``A`` the (positions x channels) matrix centred over positions and ``A = U S V^T`` its thin
-    SVD, the map is ``A v_1 = s_1 u_1``. The sign of a singular vector is arbitrary; we fix it so the
-    map's largest-magnitude value is positive (the reference leaves it to LAPACK, except in
-    SegEigenCAM, which uses this same rule). NaNs count as zero.
+    With ``M`` the (positions x channels) matrix centred over positions and ``M = U S V^T`` its thin
+    SVD, the map is ``M v_1 = s_1 u_1``. It is computed from the smaller Gram matrix, in float64:
+    ``u_1`` is the top eigenvector of ``M M^T`` (and ``s_1^2`` its eigenvalue) when there are fewer
+    positions than channels, else ``v_1`` is the top eigenvector of ``M^T M``. The sign of a singular
+    vector is arbitrary; we fix it so the map's largest-magnitude value is positive (the reference
+    leaves it to LAPACK, except in SegEigenCAM, which uses this same rule). NaNs count as zero.
     """
     batch, channels = activations.shape[:2]
     spatial = activations.shape[2:]
-    matrix = torch.nan_to_num(activations.float()).reshape(batch, channels, -1).transpose(1, 2)
+    matrix = torch.nan_to_num(activations.detach().double()).reshape(batch, channels, -1).transpose(1, 2)
     matrix = matrix - matrix.mean(dim=1, keepdim=True)
-    left, singular, _ = torch.linalg.svd(matrix, full_matrices=False)
-    projection = left[:, :, 0] * singular[:, :1]
+    positions = matrix.shape[1]
+    if positions <= channels:
+        values, vectors = torch.linalg.eigh(matrix @ matrix.transpose(1, 2))
+        projection = vectors[:, :, -1] * values[:, -1:].clamp(min=0).sqrt()
+    else:
+        _, vectors = torch.linalg.eigh(matrix.transpose(1, 2) @ matrix)
+        projection = (matrix @ vectors[:, :, -1:]).squeeze(-1)
     flip = projection.amin(dim=1).abs() > projection.amax(dim=1).abs()
     projection = torch.where(flip[:, None], -projection, projection)
-    return projection.reshape(batch, *spatial)
+    return projection.reshape(batch, *spatial).to(activations.dtype if activations.is_floating_point() else torch.float32)
