@@ -32,13 +32,13 @@ from tests.conftest import seeded
 TOLERANCE = 1e-4
 CLASS_NAMES = [spec.class_name for spec in METHODS.values()]
 IGNORES_EIGEN_SMOOTH = {"EigenCAM", "EigenGradCAM"}
-AUG_SMOOTH_SUBSET = [("GradCAM", False), ("LayerCAM", False), ("GradCAMPlusPlus", True), ("EigenCAM", False)]
+AUG_SMOOTH_SUBSET = [("GradCAM", False), ("GradCAMPlusPlus", True), ("EigenCAM", False)]
 # (batch size, aug_smooth, eigen_smooth settings or an explicit (method, eigen_smooth) list)
 SETTINGS = {
     "b4": (4, False, None),
     "b1": (1, False, [(name, False) for name in CLASS_NAMES]),
     "b4-aug": (4, True, AUG_SMOOTH_SUBSET),
-    "b1-aug": (1, True, AUG_SMOOTH_SUBSET[:2]),
+    "b1-aug": (1, True, [("LayerCAM", False)]),
 }
 
 
