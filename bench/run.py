@@ -44,23 +44,16 @@ import torchvision
 from torch import nn
 
 import camwidgets as cw
+from camwidgets.engine import METHODS as ENGINE_METHODS
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "latest.md"
 REFERENCE_NAME = "grad-cam 1.5.7"
 
-#: Class names shared by both libraries, in table order; the command-line names are these lower-cased.
-METHOD_CLASSES = (
-    "GradCAM",
-    "HiResCAM",
-    "GradCAMElementWise",
-    "GradCAMPlusPlus",
-    "XGradCAM",
-    "LayerCAM",
-    "EigenGradCAM",
-    "EigenCAM",
-)
+#: Class names of the registered methods (both libraries have them), in registry order; the
+#: command-line names are these lower-cased.
+METHOD_CLASSES = tuple(spec.class_name for spec in ENGINE_METHODS.values())
 METHODS = {name.lower(): name for name in METHOD_CLASSES}
-GRADIENT_FREE = {"eigencam"}
+GRADIENT_FREE = {spec.class_name.lower() for spec in ENGINE_METHODS.values() if not spec.needs_gradients}
 EIGEN_METHODS = {"eigencam", "eigengradcam"}
 
 MIN_SPEEDUP = 2.0

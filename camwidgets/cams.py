@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .engine.explainer import CaptureCache, Explainer
+from .engine.methods import get_method
 
 __all__ = [
     "BaseCAM",
@@ -125,52 +126,20 @@ class BaseCAM:
         self.release()
 
 
-class GradCAM(BaseCAM):
-    r"""Grad-CAM: ``relu(sum_c mean_ij(dy/dA_cij) A_c)`` (https://arxiv.org/abs/1610.02391)."""
-
-    method = "gradcam"
-
-
-class HiResCAM(BaseCAM):
-    r"""HiResCAM: ``relu(sum_c dy/dA_c * A_c)`` (https://arxiv.org/abs/2011.08891)."""
-
-    method = "hirescam"
+def _method_class(class_name: str) -> type[BaseCAM]:
+    """The public class for a registered method: a BaseCAM whose docstring is the method's formula."""
+    spec = get_method(class_name)
+    return type(class_name, (BaseCAM,), {"method": spec.name, "__doc__": spec.compute.__doc__, "__module__": __name__})
 
 
-class GradCAMElementWise(BaseCAM):
-    r"""Grad-CAM element-wise: ``sum_c relu(dy/dA_c * A_c)``."""
-
-    method = "gradcam_elementwise"
-
-
-class GradCAMPlusPlus(BaseCAM):
-    r"""Grad-CAM++: channel weights ``sum_ij alpha_cij relu(dy/dA_cij)`` (https://arxiv.org/abs/1710.11063)."""
-
-    method = "gradcam++"
-
-
-class XGradCAM(BaseCAM):
-    r"""XGrad-CAM: weights ``sum_ij G A / sum_ij A`` (https://arxiv.org/abs/2008.02312)."""
-
-    method = "xgradcam"
-
-
-class LayerCAM(BaseCAM):
-    r"""LayerCAM: ``relu(sum_c relu(dy/dA_c) A_c)`` (https://ieeexplore.ieee.org/document/9462463)."""
-
-    method = "layercam"
-
-
-class EigenCAM(BaseCAM):
-    r"""Eigen-CAM: first principal component of the activations (https://arxiv.org/abs/2008.00299)."""
-
-    method = "eigencam"
-
-
-class EigenGradCAM(BaseCAM):
-    r"""Eigen-Grad-CAM: first principal component of ``dy/dA * A``."""
-
-    method = "eigengradcam"
+GradCAM = _method_class("GradCAM")
+HiResCAM = _method_class("HiResCAM")
+GradCAMElementWise = _method_class("GradCAMElementWise")
+GradCAMPlusPlus = _method_class("GradCAMPlusPlus")
+XGradCAM = _method_class("XGradCAM")
+LayerCAM = _method_class("LayerCAM")
+EigenCAM = _method_class("EigenCAM")
+EigenGradCAM = _method_class("EigenGradCAM")
 
 
 def compute_cams(

@@ -56,6 +56,12 @@ def reference():
 
 
 @pytest.fixture(scope="session")
+def ref():
+    """The reference's image utilities (pytorch_grad_cam.utils.image)."""
+    return import_reference("pytorch_grad_cam.utils.image")
+
+
+@pytest.fixture(scope="session")
 def pretrained_mobilenet():
     from camwidgets.pretrained import load_model
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 import torch
@@ -12,12 +10,6 @@ from camwidgets.preprocessing import deprocess_image, preprocess_image, scale_ca
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@pytest.fixture(scope="module")
-def ref():
-    """The reference implementation's image utilities (imported only here)."""
-    return importlib.import_module("pytorch_grad_cam.utils.image")
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-import importlib
-
 import cv2
 import numpy as np
 import pytest
@@ -13,12 +11,6 @@ import pytest
 from camwidgets.render import show_cam_on_image
 
 H, W = 24, 40  # non-square on purpose
-
-
-@pytest.fixture(scope="module")
-def ref():
-    """The reference implementation's image utilities (imported only here)."""
-    return importlib.import_module("pytorch_grad_cam.utils.image")
 
 
 @pytest.fixture
