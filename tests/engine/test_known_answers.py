@@ -142,3 +142,15 @@ def test_aug_smooth_averages_flipped_copies(model, activations):
     plain = cw.GradCAM(model, ["features"])(symmetric, [cw.ClassifierOutputTarget(0)] * 2)
     smoothed = cw.GradCAM(model, ["features"])(symmetric, [cw.ClassifierOutputTarget(0)] * 2, aug_smooth=True)
     np.testing.assert_allclose(plain, smoothed, atol=1e-5)
+
+
+def test_volumes_give_volume_maps():
+    """(B, C, D, H, W) input with a 3-D conv layer: maps are (B, D, H, W), trilinearly upsampled.
+    (The reference resizes volumes with a cubic spline, so there is no parity here.)"""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv3d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    volume = torch.rand(2, 1, 6, 8, 8, generator=torch.Generator().manual_seed(1))
+    for method in ("GradCAM", "GradCAMPlusPlus", "EigenCAM"):
+        maps = getattr(cw, method)(net, ["1"])(volume)
+        assert maps.shape == (2, 6, 8, 8) and np.isfinite(maps).all()
+        assert maps.max() > 0.9

@@ -82,6 +82,7 @@ def test_model_left_as_found_after_success(model, batch, method):
     maps = getattr(cw, method)(model, ["head_conv"])(batch)
     assert maps.shape == (3, 16, 16) and np.isfinite(maps).all()
     assert_unchanged(model, before)
+    assert not batch.requires_grad and batch.grad is None and not batch._backward_hooks  # no tensor hooks
 
 
 def test_computes_in_eval_mode_whatever_the_model_mode(model, batch):
