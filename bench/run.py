@@ -8,8 +8,9 @@ from one round to the next, so that drift on a shared machine hits all of them a
 
 Reported per method (ratios only; absolute seconds are this machine's and secondary):
 
-* ours/forward: our median / the median of ``with torch.no_grad(): model(x)``;
-* speed-up: reference median / our median;
+* ours/forward: the median over rounds of our time / the plain ``with torch.no_grad(): model(x)``
+  time of the same round;
+* speed-up: the median over rounds of the reference's time / our time in the same round;
 * target: every gradient-family method (all but EigenCAM) at least 2.0x faster than the reference,
   and GradCAM on resnet50 at most 1.15x the plain forward;
 * max |ours - ref|: the largest difference between the two outputs (warm-up call), so that a fast but
@@ -84,13 +85,14 @@ class Measurement:
 
     @property
     def speedup(self) -> float:
-        """Reference median / our median."""
-        return statistics.median(self.reference) / statistics.median(self.ours)
+        """Median over rounds of (reference time / our time) within the round: the ratio of two
+        neighbouring runs, so load changes between rounds on a shared machine cancel."""
+        return statistics.median(r / o for r, o in zip(self.reference, self.ours))
 
     @property
     def overhead(self) -> float:
-        """Our median / plain forward median."""
-        return statistics.median(self.ours) / statistics.median(self.forward)
+        """Median over rounds of (our time / plain forward time) within the round."""
+        return statistics.median(o / f for o, f in zip(self.ours, self.forward))
 
 
 def photo_batch(transform: Callable[[torch.Tensor], torch.Tensor], size: int) -> torch.Tensor:
@@ -256,8 +258,9 @@ def report(
         "",
         *table_rows(results),
         "",
-        "ours/forward: our median / median of `with torch.no_grad(): model(x)`. "
-        "speed-up: reference median / our median. Ratios are the result; seconds are this machine's only.",
+        "ours/forward: median over rounds of our time / the `with torch.no_grad(): model(x)` time of the same round. "
+        "speed-up: median over rounds of reference time / our time in the same round. "
+        "Ratios are the result; seconds are this machine's only.",
         "",
         "¹ EigenCAM/EigenGradCAM: the sign of the SVD projection may differ (we fix it, the reference leaves "
         "it to LAPACK), so a large difference there can be the sign convention rather than an error.",
