@@ -46,6 +46,18 @@ _EXPORTS: dict[str, str] = {
     "swin_reshape_transform": "camwidgets.engine.reshape",
     "swinT_reshape_transform": "camwidgets.engine.reshape",
     "fasterrcnn_reshape_transform": "camwidgets.engine.reshape",
+    # metrics
+    "CamMultImageConfidenceChange": "camwidgets.metrics",
+    "DropInConfidence": "camwidgets.metrics",
+    "IncreaseInConfidence": "camwidgets.metrics",
+    "average_drop": "camwidgets.metrics",
+    "increase_in_confidence": "camwidgets.metrics",
+    "ROADMostRelevantFirst": "camwidgets.metrics",
+    "ROADLeastRelevantFirst": "camwidgets.metrics",
+    "ROADMostRelevantFirstAverage": "camwidgets.metrics",
+    "ROADLeastRelevantFirstAverage": "camwidgets.metrics",
+    "ROADCombined": "camwidgets.metrics",
+    "NoisyLinearImputer": "camwidgets.metrics",
     # images
     "show_cam_on_image": "camwidgets.render.overlay",
     "preprocess_image": "camwidgets.preprocessing",

@@ -128,3 +128,50 @@ class CountingForward:
 def seeded(factory, seed: int = 0, **kwargs) -> nn.Module:
     torch.manual_seed(seed)
     return factory(**kwargs).eval()
+
+
+class Small(nn.Module):
+    """conv -> BN -> ReLU(inplace) -> conv (target) -> ReLU(inplace) -> dropout -> pool -> linear."""
+
+    def __init__(self, classes: int = 5) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(inplace=True))
+        self.head_conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.act = nn.ReLU(inplace=True)
+        self.drop = nn.Dropout(0.5)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.act(self.head_conv(self.stem(x)))
+        return self.fc(self.drop(x).mean(dim=(2, 3)))
+
+
+def snapshot(model: nn.Module) -> dict:
+    return {
+        "hooks": hook_count(model),
+        "modes": [m.training for m in model.modules()],
+        "requires_grad": [p.requires_grad for p in model.parameters()],
+        "grads": [None if p.grad is None else p.grad.clone() for p in model.parameters()],
+        "state": {k: v.clone() for k, v in model.state_dict().items()},
+        "grad_enabled": torch.is_grad_enabled(),
+    }
+
+
+def assert_unchanged(model: nn.Module, before: dict) -> None:
+    after = snapshot(model)
+    assert after["hooks"] == before["hooks"] == 0, "hooks left behind"
+    assert after["modes"] == before["modes"], "train/eval modes changed"
+    assert after["requires_grad"] == before["requires_grad"], "requires_grad flags changed"
+    for old, new in zip(before["grads"], after["grads"]):
+        assert (old is None and new is None) or torch.equal(old, new), ".grad changed"
+    for key, value in before["state"].items():
+        assert torch.equal(value, after["state"][key]), f"{key} changed"
+    assert after["grad_enabled"] == before["grad_enabled"], "grad mode changed"
+
+
+def mixed_state(model: nn.Module) -> None:
+    """Train mode with one submodule in eval, some frozen parameters, some existing .grad."""
+    model.train()
+    model.stem[1].eval()
+    model.stem[0].weight.requires_grad_(False)
+    model.fc.weight.grad = torch.full_like(model.fc.weight, 7.0)
