@@ -192,7 +192,15 @@ def capture(
         return _capture(model, x, layers, targets, need_gradients, output_selector, create_graph)
 
 
-def _capture(model, x, layers, targets, need_gradients, output_selector, create_graph) -> Capture:
+def _capture(
+    model: nn.Module,
+    x: torch.Tensor,
+    layers: Sequence[tuple[str, nn.Module]],
+    targets: Sequence[Callable] | None,
+    need_gradients: bool,
+    output_selector: Any,
+    create_graph: bool,
+) -> Capture:
     batch = x.shape[0]
     calls = [0] * len(layers)
     captured: list[list[torch.Tensor] | None] = [None] * len(layers)
