@@ -17,7 +17,9 @@ inserting (high AUC is better).
 The scores are whatever the targets return: use ``ClassifierOutputSoftmaxTarget`` for class
 probabilities, as the paper does (``targets=None`` scores each image's top class by its logit).
 RISE deletes to a constant (black) image and inserts into a blurred copy; both baselines, and any
-given image, work for both curves here.
+given image, work for both curves here. Read the two curves together: deleting scattered pixels
+(a map of pixel-level noise) pushes the image out of the training distribution and drops the
+score by itself, which flatters such maps on deletion but not on insertion.
 
 All images and steps are evaluated together, in chunks of ``batch_size`` perturbed images, in
 torch on the model's device (eval mode, no grad; the model is left as it was). Only the results
@@ -53,7 +55,7 @@ __all__ = [
 DEFAULT_CHUNK_ELEMENTS = 64 * 3 * 224 * 224
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CurveResult:
     """A deletion or insertion curve per image.
 

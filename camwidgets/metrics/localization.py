@@ -61,9 +61,13 @@ def _as_masks(masks: Any, maps: torch.Tensor) -> torch.Tensor:
     mask must match its map's shape and hold at least one pixel."""
     mask = _as_tensor(masks, "masks")
     if mask.ndim == 2 and mask.shape[-1] == 4 and maps.shape[-1] != 4:
-        raise ValueError(f"masks has shape {tuple(mask.shape)}, which looks like boxes; convert them with boxes_to_masks(boxes, (H, W))")
+        raise ValueError(
+            f"masks has shape {tuple(mask.shape)}, which looks like boxes; convert them with boxes_to_masks(boxes, (H, W))"
+        )
     if tuple(mask.shape) != tuple(maps.shape):
-        raise ValueError(f"masks has shape {tuple(mask.shape)}, but the maps have shape {tuple(maps.shape)}; pass one (H, W) mask per map")
+        raise ValueError(
+            f"masks has shape {tuple(mask.shape)}, but the maps have shape {tuple(maps.shape)}; pass one (H, W) mask per map"
+        )
     if mask.dtype != torch.bool:
         if mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
             raise ValueError("masks must be boolean (or hold only 0 and 1): True marks the object's pixels")
