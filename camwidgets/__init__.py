@@ -58,6 +58,13 @@ _EXPORTS: dict[str, str] = {
     "ROADLeastRelevantFirstAverage": "camwidgets.metrics",
     "ROADCombined": "camwidgets.metrics",
     "NoisyLinearImputer": "camwidgets.metrics",
+    "deletion_curve": "camwidgets.metrics",
+    "insertion_curve": "camwidgets.metrics",
+    "pointing_game": "camwidgets.metrics",
+    "energy_pointing_game": "camwidgets.metrics",
+    "relevance_mass_accuracy": "camwidgets.metrics",
+    "relevance_rank_accuracy": "camwidgets.metrics",
+    "boxes_to_masks": "camwidgets.metrics",
     # images
     "show_cam_on_image": "camwidgets.render.overlay",
     "preprocess_image": "camwidgets.preprocessing",

@@ -146,6 +146,16 @@ class Small(nn.Module):
         return self.fc(self.drop(x).mean(dim=(2, 3)))
 
 
+@pytest.fixture
+def small_model() -> Small:
+    return seeded(Small)
+
+
+@pytest.fixture
+def small_batch() -> torch.Tensor:
+    return torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+
+
 def snapshot(model: nn.Module) -> dict:
     return {
         "hooks": hook_count(model),

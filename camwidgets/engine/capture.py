@@ -23,7 +23,7 @@ from torch import nn
 
 from .targets import ClassifierOutputTarget
 
-__all__ = ["LayerRecord", "Capture", "capture", "evaluation_mode", "select_output", "check_input", "per_image_outputs"]
+__all__ = ["LayerRecord", "Capture", "capture", "evaluation_mode", "select_output", "check_input", "check_targets", "per_image_outputs"]
 
 
 @contextlib.contextmanager
@@ -153,12 +153,21 @@ def top_class_targets(outputs: Any, batch: int) -> list[ClassifierOutputTarget]:
     return [ClassifierOutputTarget(int(index)) for index in rows.argmax(dim=-1).tolist()]
 
 
-def _score(targets: Sequence[Callable], outputs: Any, batch: int) -> torch.Tensor:
+def check_targets(targets: Sequence[Callable] | None, batch: int) -> None:
+    """Raise a clear error unless ``targets`` is None or holds one target per image."""
+    if targets is None:
+        return
+    if isinstance(targets, (str, bytes)) or not hasattr(targets, "__len__"):
+        raise TypeError(f"targets must be a list with one target per image; got {type(targets).__name__}")
     if len(targets) != batch:
         raise ValueError(
-            f"got {len(targets)} targets for a batch of {batch} images; pass one target per image "
-            "(or targets=None for each image's top class)"
+            f"got {len(targets)} targets for a batch of {batch} images; pass one target per image, "
+            "for example [ClassifierOutputTarget(c) for c in classes] (or targets=None for each image's top class)"
         )
+
+
+def _score(targets: Sequence[Callable], outputs: Any, batch: int) -> torch.Tensor:
+    check_targets(targets, batch)
     rows = per_image_outputs(outputs, batch)
     return torch.stack([torch.as_tensor(target(row)).sum() for target, row in zip(targets, rows)])
 
@@ -179,12 +188,7 @@ def capture(
     check_input(input_tensor)
     from .layers import model_device
 
-    batch = input_tensor.shape[0]
-    if targets is not None and len(targets) != batch:
-        raise ValueError(
-            f"got {len(targets)} targets for a batch of {batch} images; pass one target per image "
-            "(or targets=None for each image's top class)"
-        )
+    check_targets(targets, input_tensor.shape[0])
     with torch.inference_mode(False):
         x = input_tensor.to(model_device(model))
         if x.is_inference():

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from . import methods as _methods  # noqa: F401  (registers the methods)
-from .capture import Capture, capture, check_input
+from .capture import Capture, capture, check_input, check_targets
 from .layers import resolve_target_layers, suggest_target_layer
 from .maps import AGGREGATIONS, NORMALISATIONS, finish_maps
 from .methods.registry import MethodSpec, get_method
@@ -148,13 +148,9 @@ class Explainer:
         augmented copies run as one batch."""
         check_input(input_tensor)
         layers = self._ensure_layers(input_tensor)
+        check_targets(targets, input_tensor.shape[0])
         if targets is not None:
             targets = list(targets)
-            if len(targets) != input_tensor.shape[0]:
-                raise ValueError(
-                    f"got {len(targets)} targets for a batch of {input_tensor.shape[0]} images; pass one target per image "
-                    "(or targets=None for each image's top class)"
-                )
         key = (
             _model_state_key(self.model),
             tuple(name for name, _ in layers),

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.capture import check_input, evaluation_mode, per_image_outputs, top_class_targets
+from ..engine.capture import check_input, check_targets, evaluation_mode, per_image_outputs, top_class_targets
 from ..engine.layers import model_device
 
 __all__ = [
@@ -60,19 +60,6 @@ def prepare_batch(input_tensor: torch.Tensor, cams: Any, model: nn.Module) -> tu
         raise ValueError("cams contains NaN or infinite values; check the CAM that produced them")
     device = model_device(model)
     return input_tensor.detach().to(device), maps.to(device)
-
-
-def check_targets(targets: Sequence[Callable] | None, batch: int) -> None:
-    """Raise a clear error unless ``targets`` is None or holds one target per image."""
-    if targets is None:
-        return
-    if isinstance(targets, (str, bytes)) or not hasattr(targets, "__len__"):
-        raise TypeError(f"targets must be a list with one target per image; got {type(targets).__name__}")
-    if len(targets) != batch:
-        raise ValueError(
-            f"got {len(targets)} targets for a batch of {batch} images; pass one target per image, "
-            "for example [ClassifierOutputSoftmaxTarget(c) for c in classes] (or targets=None for each image's top class)"
-        )
 
 
 def target_scores(model: nn.Module, batch: torch.Tensor, targets: Sequence[Callable] | None) -> tuple[torch.Tensor, list]:

@@ -13,19 +13,9 @@ import torchvision
 from torch import nn
 
 import camwidgets as cw
-from tests.conftest import CountingForward, Small, assert_unchanged, hook_count, mixed_state, seeded, snapshot
+from tests.conftest import CountingForward, Small, assert_unchanged, hook_count, mixed_state, seeded, small_batch as batch, small_model as model, snapshot
 
 GRADIENT_METHODS = ["GradCAM", "HiResCAM", "GradCAMElementWise", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "EigenGradCAM"]
-
-
-@pytest.fixture
-def model():
-    return seeded(Small)
-
-
-@pytest.fixture
-def batch():
-    return torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(2))
 
 
 @pytest.mark.parametrize("method", GRADIENT_METHODS + ["EigenCAM"])

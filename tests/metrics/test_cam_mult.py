@@ -15,6 +15,7 @@ from camwidgets.metrics import (
     average_drop,
     increase_in_confidence,
 )
+from tests.metrics.conftest import scores_of
 
 TOLERANCE = 1e-3
 METRICS = ["CamMultImageConfidenceChange", "DropInConfidence", "IncreaseInConfidence"]
@@ -25,12 +26,6 @@ CLASSES = {
 }
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def scores_of(model, batch, targets) -> np.ndarray:
-    with torch.no_grad():
-        outputs = model(batch)
-    return np.float32([target(row).item() for target, row in zip(targets, outputs)])
 
 
 @pytest.mark.parity

@@ -18,7 +18,7 @@ from camwidgets.metrics import (
     average_drop,
     increase_in_confidence,
 )
-from tests.conftest import Small, assert_unchanged, mixed_state, seeded, snapshot
+from tests.conftest import Small, assert_unchanged, mixed_state, seeded, small_batch as batch, small_model as model, snapshot
 
 METRICS = {
     "CamMultImageConfidenceChange": lambda: CamMultImageConfidenceChange(),
@@ -29,16 +29,6 @@ METRICS = {
     "average_drop": lambda: average_drop,
     "increase_in_confidence": lambda: increase_in_confidence,
 }
-
-
-@pytest.fixture
-def model():
-    return seeded(Small)
-
-
-@pytest.fixture
-def batch():
-    return torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(2))
 
 
 @pytest.fixture

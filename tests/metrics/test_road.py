@@ -19,17 +19,12 @@ from camwidgets.metrics import (
 )
 from camwidgets.metrics.imputation import NEIGHBOUR_WEIGHTS
 from tests.conftest import CountingForward
+from tests.metrics.conftest import scores_of
 
 TOLERANCE = 1e-3
 NOISY_TOLERANCE = 1e-2
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def scores_of(model, batch, targets) -> np.ndarray:
-    with torch.no_grad():
-        outputs = model(batch)
-    return np.float32([target(row).item() for target, row in zip(targets, outputs)])
 
 
 # --- parity -------------------------------------------------------------------------------------
