@@ -65,6 +65,13 @@ _EXPORTS: dict[str, str] = {
     "relevance_mass_accuracy": "camwidgets.metrics",
     "relevance_rank_accuracy": "camwidgets.metrics",
     "boxes_to_masks": "camwidgets.metrics",
+    "Complexity": "camwidgets.metrics",
+    "Coherency": "camwidgets.metrics",
+    "ARCC": "camwidgets.metrics",
+    "ADCC": "camwidgets.metrics",
+    "model_randomization_test": "camwidgets.metrics",
+    "random_logit_test": "camwidgets.metrics",
+    "rank_methods": "camwidgets.metrics",
     # images
     "show_cam_on_image": "camwidgets.render.overlay",
     "preprocess_image": "camwidgets.preprocessing",

@@ -16,8 +16,18 @@ for the whole batch in torch on the model's device; results come back as numpy f
 * ``localization``: agreement with ground-truth masks (or boxes, via ``boxes_to_masks``):
   ``pointing_game``, ``energy_pointing_game`` (also named ``relevance_mass_accuracy``) and
   ``relevance_rank_accuracy``, returned as numpy (B,).
+* ``arcc``: one score from a map's coherency, complexity and faithfulness (harmonic means):
+  ``Complexity``, ``Coherency``, ``AverageDropForADCC``, ``ARCC`` (with ROAD, as the reference) and
+  ``ADCC`` (with Average Drop, as the paper), and ``batch_pearson_coherency``.
+* ``sanity``: Adebayo et al.'s sanity checks, ``model_randomization_test`` (cascading, on a copy
+  of the model) returning a ``RandomizationResult`` and ``random_logit_test`` returning a
+  ``RandomLogitResult``, with the similarities ``spearman_rank_correlation`` and ``ssim``.
+* ``tuner``: ``rank_methods`` scores every method x layer on your images (one capture per layer)
+  by ROAD, Average Drop, deletion, insertion or your own metric, returning a ``RankingTable`` of
+  ``RankingRow`` (best first, with timings; ``to_text()``, ``chart()``).
 """
 
+from .arcc import ADCC, ARCC, AverageDropForADCC, Coherency, Complexity, batch_pearson_coherency
 from .cam_mult import (
     CamMultImageConfidenceChange,
     DropInConfidence,
@@ -36,6 +46,15 @@ from .localization import (
     relevance_mass_accuracy,
     relevance_rank_accuracy,
 )
+from .sanity import (
+    RandomizationResult,
+    RandomLogitResult,
+    model_randomization_test,
+    random_logit_test,
+    spearman_rank_correlation,
+    ssim,
+)
+from .tuner import RankingRow, RankingTable, rank_methods
 from .road import (
     AveragerAcrossThresholds,
     RemoveLeastRelevantFirst,
@@ -78,4 +97,19 @@ __all__ = [
     "energy_pointing_game",
     "relevance_mass_accuracy",
     "relevance_rank_accuracy",
+    "Complexity",
+    "Coherency",
+    "AverageDropForADCC",
+    "ARCC",
+    "ADCC",
+    "batch_pearson_coherency",
+    "RandomizationResult",
+    "RandomLogitResult",
+    "model_randomization_test",
+    "random_logit_test",
+    "spearman_rank_correlation",
+    "ssim",
+    "RankingRow",
+    "RankingTable",
+    "rank_methods",
 ]

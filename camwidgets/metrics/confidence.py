@@ -20,7 +20,7 @@ __all__ = [
     "Perturbation",
     "PerturbationConfidenceMetric",
     "prepare_batch",
-    "check_targets",
+    "as_tensor",
     "target_scores",
     "scores_before_and_after",
     "to_numpy",
@@ -30,19 +30,20 @@ __all__ = [
 Perturbation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def as_tensor(value: Any, what: str = "maps") -> torch.Tensor:
+    """A numpy array or tensor as a detached tensor (numpy shares memory); TypeError for anything else."""
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(value))
+    raise TypeError(f"{what} must be a numpy array or a torch tensor of shape (B, H, W); got {type(value).__name__}")
+
+
 def prepare_batch(input_tensor: torch.Tensor, cams: Any, model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """The input batch and its maps (numpy or tensor) on the model's device, checked against each
     other: ``cams`` must hold one map per image with the input's spatial size, (B, H, W)."""
     check_input(input_tensor)
-    if isinstance(cams, np.ndarray):
-        maps = torch.from_numpy(np.ascontiguousarray(cams))
-    elif isinstance(cams, torch.Tensor):
-        maps = cams.detach()
-    else:
-        raise TypeError(
-            f"cams must be a numpy array or a torch tensor of shape (B, H, W); got {type(cams).__name__}. "
-            "Pass the maps a CAM returned for this input_tensor."
-        )
+    maps = as_tensor(cams, "cams")
     expected = (input_tensor.shape[0], *input_tensor.shape[2:])
     if tuple(maps.shape) != expected:
         hint = ""

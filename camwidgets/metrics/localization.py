@@ -21,6 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .confidence import as_tensor
+
 __all__ = [
     "boxes_to_masks",
     "pointing_game",
@@ -35,17 +37,9 @@ _DISTANCE_CHUNK = 1 << 22
 
 # --- inputs -------------------------------------------------------------------------------------
 
-def _as_tensor(value: Any, what: str) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value.detach()
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(value))
-    raise TypeError(f"{what} must be a numpy array or a torch tensor; got {type(value).__name__}")
-
-
 def _as_maps(cams: Any) -> torch.Tensor:
     """The maps as a floating-point (B, H, W) tensor, checked."""
-    maps = _as_tensor(cams, "cams")
+    maps = as_tensor(cams, "cams")
     if maps.ndim != 3:
         hint = " For a single map add the batch axis: cams[None]." if maps.ndim == 2 else ""
         raise ValueError(f"cams must have shape (B, H, W), one map per image; got {tuple(maps.shape)}.{hint}")
@@ -59,7 +53,7 @@ def _as_maps(cams: Any) -> torch.Tensor:
 def _as_masks(masks: Any, maps: torch.Tensor) -> torch.Tensor:
     """The masks as a bool (B, H, W) tensor on the maps' device, checked against the maps: each
     mask must match its map's shape and hold at least one pixel."""
-    mask = _as_tensor(masks, "masks")
+    mask = as_tensor(masks, "masks")
     if mask.ndim == 2 and mask.shape[-1] == 4 and maps.shape[-1] != 4:
         raise ValueError(
             f"masks has shape {tuple(mask.shape)}, which looks like boxes; convert them with boxes_to_masks(boxes, (H, W))"
