@@ -12,8 +12,6 @@ import pytest
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 REFERENCE_PROJECTION_MODULES = ("base_cam", "eigen_cam", "eigen_grad_cam", "hirescam", "grad_cam_elementwise", "layer_cam")
 
 
@@ -71,16 +69,10 @@ def pretrained_mobilenet():
 
 def photo_tensor(name: str, size: int = 224) -> torch.Tensor:
     """A bundled photo, shorter side resized and centre-cropped to ``size``, ImageNet-normalised (1, 3, size, size)."""
-    import cv2
-
     from camwidgets import load_photo, preprocess_image
+    from camwidgets.explain import IMAGENET_MEAN, IMAGENET_STD, center_crop
 
-    photo = load_photo(name)
-    height, width = photo.shape[:2]
-    scale = size / min(height, width)
-    resized = cv2.resize(photo, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    top, left = (resized.shape[0] - size) // 2, (resized.shape[1] - size) // 2
-    crop = resized[top : top + size, left : left + size]
+    crop = center_crop(load_photo(name), size)
     return preprocess_image(np.float32(crop) / 255, mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 

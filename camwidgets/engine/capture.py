@@ -167,7 +167,7 @@ def check_targets(targets: Sequence[Callable] | None, batch: int) -> None:
 
 
 def _score(targets: Sequence[Callable], outputs: Any, batch: int) -> torch.Tensor:
-    check_targets(targets, batch)
+    """``target_i(output_i)`` summed to one scalar per image; ``targets`` already match the batch."""
     rows = per_image_outputs(outputs, batch)
     return torch.stack([torch.as_tensor(target(row)).sum() for target, row in zip(targets, rows)])
 
