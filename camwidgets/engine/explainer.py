@@ -13,11 +13,12 @@ from torch import nn
 
 from . import methods as _methods  # noqa: F401  (registers the methods)
 from .capture import Capture, capture, check_input, check_targets
-from .layers import resolve_target_layers, suggest_target_layer
+from .layers import model_device, resolve_target_layers, suggest_target_layer
 from .maps import AGGREGATIONS, NORMALISATIONS, finish_maps
-from .methods.registry import MethodSpec, get_method
+from .methods.registry import MethodCall, MethodSpec, get_method
+from .progress import ProgressOption
 from .reshape import to_spatial
-from .smoothing import augment, deaugment_mean
+from .smoothing import AUGMENTATIONS, augment, deaugment_mean
 from .targets import target_key
 
 __all__ = ["Explainer", "CaptureCache"]
@@ -182,6 +183,8 @@ class Explainer:
 
     def layer_maps(self, spec: MethodSpec, result: Capture, eigen_smooth: bool = False) -> list[torch.Tensor]:
         """The method's raw (B, *spatial) map for each target layer of a capture."""
+        if spec.compute is None:
+            raise ValueError(f"{spec.class_name} is not a per-layer map of one capture; call Explainer.compute instead")
         raw = []
         for record in result.records:
             activations = to_spatial(record.activation, self.reshape_transform, result.image_size, record.name)
@@ -199,13 +202,45 @@ class Explainer:
         *,
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
+        options: dict[str, Any] | None = None,
+        progress: ProgressOption = None,
     ) -> torch.Tensor:
-        """Final maps (B, *image size) on the model's device, normalised as configured."""
+        """Final maps (B, *image size) on the model's device, normalised as configured.
+
+        ``options`` are the method's own parameters (ScoreCAM's ``batch_size``, ...); ``progress``
+        is None (a tqdm bar for long methods), False, or a callback ``(done, total, description)``
+        that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`)."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
+        if spec.run is not None:
+            return self._run_whole_method(spec, input_tensor, targets, aug_smooth, eigen_smooth, options or {}, progress)
         if aug_smooth and self.tta_transforms is not None:
             return self._compute_with_transforms(spec, input_tensor, targets, eigen_smooth)
         result = self.capture(input_tensor, targets, need_gradients=spec.needs_gradients, aug_smooth=aug_smooth)
         maps = finish_maps(self.layer_maps(spec, result, eigen_smooth), result.image_size, self.normalise, self.aggregate)
+        return deaugment_mean(maps) if aug_smooth else maps
+
+    def _run_whole_method(
+        self,
+        spec: MethodSpec,
+        input_tensor: torch.Tensor,
+        targets: Sequence[Callable] | None,
+        aug_smooth: bool,
+        eigen_smooth: bool,
+        options: dict[str, Any],
+        progress: ProgressOption,
+    ) -> torch.Tensor:
+        """A ``run`` method; with ``aug_smooth`` it runs once on the six augmented copies as one batch."""
+        assert spec.run is not None
+        check_input(input_tensor)
+        self._ensure_layers(input_tensor)
+        check_targets(targets, input_tensor.shape[0])
+        x = input_tensor.to(model_device(self.model))
+        run_targets = list(targets) if targets is not None else None
+        if aug_smooth:
+            x = augment(x)
+            if run_targets is not None:
+                run_targets = run_targets * len(AUGMENTATIONS)
+        maps = spec.run(MethodCall(self, x, run_targets, eigen_smooth, dict(options), progress))
         return deaugment_mean(maps) if aug_smooth else maps
 
     def compute_many(

@@ -3,17 +3,39 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
-from typing import Callable, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import torch
 
-__all__ = ["MethodSpec", "register", "get_method", "method_names", "METHODS", "FAMILIES"]
+if TYPE_CHECKING:
+    from ..explainer import Explainer
+    from ..progress import ProgressOption
+
+__all__ = ["MethodSpec", "MethodCall", "register", "get_method", "method_names", "METHODS", "FAMILIES"]
 
 FAMILIES = ("gradient", "gradient-free", "perturbation")
 
 # (activations (B, C, *s), gradients (B, C, *s) or None, eigen_smooth) -> raw map (B, *s)
 MapFunction = Callable[[torch.Tensor, Optional[torch.Tensor], bool], torch.Tensor]
+
+
+@dataclass
+class MethodCall:
+    """Everything a whole-method ``run`` function gets: the explainer (model, layers, reshape,
+    normalisation, cache), the batch on the model's device, one target per image or None, the
+    smoothing flag, the method's own parameters (``batch_size``, ...) and the progress option."""
+
+    explainer: "Explainer"
+    input_tensor: torch.Tensor
+    targets: Optional[list]
+    eigen_smooth: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+    progress: "ProgressOption" = None
+
+
+# MethodCall -> final (B, *image size) maps, already upsampled, aggregated and normalised
+RunFunction = Callable[[MethodCall], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -23,6 +45,10 @@ class MethodSpec:
     ``name`` is the key used by the engine and widgets (``"gradcam"``); ``class_name`` the public
     class (``"GradCAM"``); ``cost`` the rough price in forward passes per image, for the widgets'
     "slow" marks; ``compute`` the map function on one layer's activations and gradients.
+
+    Methods that need more than one capture's (A, G) (ScoreCAM's extra forwards, FullGrad's bias
+    gradients, wrappers over a base method) give ``run`` instead, which receives a
+    :class:`MethodCall` and returns the final maps; the explainer then only handles ``aug_smooth``.
     """
 
     name: str
@@ -30,9 +56,10 @@ class MethodSpec:
     family: str
     needs_gradients: bool
     cost: float
-    compute: MapFunction
+    compute: Optional[MapFunction]
     summary: str
     paper: str = ""
+    run: Optional[RunFunction] = None
 
 
 METHODS: dict[str, MethodSpec] = {}
@@ -41,6 +68,8 @@ METHODS: dict[str, MethodSpec] = {}
 def register(spec: MethodSpec) -> MethodSpec:
     if spec.family not in FAMILIES:
         raise ValueError(f"unknown family {spec.family!r}; expected one of {FAMILIES}")
+    if (spec.compute is None) == (spec.run is None):
+        raise ValueError(f"method {spec.name!r} needs exactly one of compute (per-layer map) and run (whole method)")
     if spec.name in METHODS:
         raise ValueError(f"method {spec.name!r} is registered twice")
     METHODS[spec.name] = spec

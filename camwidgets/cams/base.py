@@ -12,7 +12,9 @@ kept for compatibility); the model's train/eval modes, ``requires_grad`` flags a
 as they were; EigenCAM-style projections have a deterministic sign; errors are not swallowed.
 Extra keyword-only options: ``output_selector``, ``normalise`` ('image' | 'batch' | 'none'),
 ``aggregate`` ('mean' | 'max'), ``as_tensor`` (return maps as a tensor on the model's device) and
-``cache`` (a shared :class:`CaptureCache` so several methods reuse one forward/backward).
+``cache`` (a shared :class:`CaptureCache` so several methods reuse one forward/backward) and
+``progress`` (None: a tqdm bar for long methods; False: silent; or a callback
+``(done, total, description)`` that may return False to cancel).
 """
 
 from __future__ import annotations
@@ -24,23 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .engine.explainer import CaptureCache, Explainer
-from .engine.methods import get_method
+from ..engine.explainer import CaptureCache, Explainer
+from ..engine.methods import get_method
 
-__all__ = [
-    "BaseCAM",
-    "GradCAM",
-    "HiResCAM",
-    "GradCAMElementWise",
-    "GradCAMPlusPlus",
-    "XGradCAM",
-    "LayerCAM",
-    "EigenCAM",
-    "EigenGradCAM",
-    "compute_cams",
-]
+__all__ = ["BaseCAM", "method_class", "compute_cams"]
 
-_OPTIONS = ("output_selector", "normalise", "aggregate", "as_tensor", "cache")
+_OPTIONS = ("output_selector", "normalise", "aggregate", "as_tensor", "cache", "progress")
 
 
 class BaseCAM:
@@ -48,6 +39,9 @@ class BaseCAM:
     (B, H, W) float32 maps in [0, 1] (numpy by default)."""
 
     method: ClassVar[str] = ""
+    # names of instance attributes passed to the method at each call (``batch_size``, ...); users
+    # may change them between calls, as with the reference (``cam.batch_size = 64``)
+    parameters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -75,6 +69,7 @@ class BaseCAM:
         self.uses_gradients = uses_gradients
         self.detach = detach
         self.as_tensor = bool(options.get("as_tensor", False))
+        self.progress = options.get("progress")
         self.outputs: Any = None
         self._explainer = Explainer(
             model,
@@ -103,7 +98,15 @@ class BaseCAM:
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
     ) -> np.ndarray | torch.Tensor:
-        maps = self._explainer.compute(self.method, input_tensor, targets, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+        maps = self._explainer.compute(
+            self.method,
+            input_tensor,
+            targets,
+            aug_smooth=aug_smooth,
+            eigen_smooth=eigen_smooth,
+            options={name: getattr(self, name) for name in self.parameters},
+            progress=self.progress,
+        )
         last = self._explainer.last_capture
         self.outputs = last.outputs if last is not None else None
         if self.as_tensor:
@@ -126,20 +129,12 @@ class BaseCAM:
         self.release()
 
 
-def _method_class(class_name: str) -> type[BaseCAM]:
-    """The public class for a registered method: a BaseCAM whose docstring is the method's formula."""
+def method_class(class_name: str, parameters: tuple[str, ...] = ()) -> type[BaseCAM]:
+    """The public class for a registered method with the shared constructor: a BaseCAM whose
+    docstring is the method's formula."""
     spec = get_method(class_name)
-    return type(class_name, (BaseCAM,), {"method": spec.name, "__doc__": spec.compute.__doc__, "__module__": __name__})
-
-
-GradCAM = _method_class("GradCAM")
-HiResCAM = _method_class("HiResCAM")
-GradCAMElementWise = _method_class("GradCAMElementWise")
-GradCAMPlusPlus = _method_class("GradCAMPlusPlus")
-XGradCAM = _method_class("XGradCAM")
-LayerCAM = _method_class("LayerCAM")
-EigenCAM = _method_class("EigenCAM")
-EigenGradCAM = _method_class("EigenGradCAM")
+    doc = (spec.compute or spec.run).__doc__  # type: ignore[union-attr]
+    return type(class_name, (BaseCAM,), {"method": spec.name, "parameters": parameters, "__doc__": doc, "__module__": "camwidgets.cams"})
 
 
 def compute_cams(

@@ -1,0 +1,3 @@
+r"""Methods built on a base method: FinerCAM, RefineCAM, SESS, SmoothGradCAM++."""
+
+from __future__ import annotations
