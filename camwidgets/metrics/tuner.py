@@ -20,7 +20,7 @@ from torch import nn
 from ..engine.capture import check_input, check_targets, evaluation_mode, per_image_outputs
 from ..engine.explainer import CaptureCache, Explainer
 from ..engine.layers import module_name, suggest_target_layer
-from ..engine.methods.registry import METHODS, get_method
+from ..engine.methods.registry import get_method, single_capture_methods
 from ..engine.targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
 from .cam_mult import average_drop
 from .deletion import deletion_curve, insertion_curve
@@ -117,7 +117,9 @@ def rank_methods(
     *,
     higher_is_better: bool | None = None,
 ) -> RankingTable:
-    """Every method (default: all registered) at every layer (modules or names; default: the
+    """Every method (default: every single-capture method, see
+    :func:`~camwidgets.engine.methods.registry.single_capture_methods`; name ScoreCAM and other
+    perturbation methods explicitly to include them) at every layer (modules or names; default: the
     suggested layer), scored by ``metric`` on ``images`` and ranked best first.
 
     ``metric``: ``"road"`` (ROAD combined, higher is better), ``"drop"`` (Average Drop %, lower),
@@ -132,7 +134,7 @@ def rank_methods(
     check_input(images)
     check_targets(targets, images.shape[0])
     metric_name, score, better_high = _metric(metric, higher_is_better)
-    specs = [get_method(name) for name in (methods if methods is not None else list(METHODS))]
+    specs = [get_method(name) for name in (methods if methods is not None else single_capture_methods())]
     if not specs:
         raise ValueError("methods must name at least one registered method")
     if len({spec.name for spec in specs}) != len(specs):
@@ -159,7 +161,7 @@ def rank_methods(
         for spec in specs:
             _sync(device)
             start = time.perf_counter()
-            maps = explainer.compute(spec, images, cam_targets)
+            maps = explainer.compute(spec, images, cam_targets, progress=False)
             _sync(device)
             seconds = time.perf_counter() - start
             results.append(RankingRow(spec.name, layer, score(model, images, maps, metric_targets), seconds))

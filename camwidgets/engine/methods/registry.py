@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..explainer import Explainer
     from ..progress import ProgressOption
 
-__all__ = ["MethodSpec", "MethodCall", "register", "get_method", "method_names", "METHODS", "FAMILIES"]
+__all__ = ["MethodSpec", "MethodCall", "register", "get_method", "method_names", "single_capture_methods", "METHODS", "FAMILIES"]
 
 FAMILIES = ("gradient", "gradient-free", "perturbation")
 
@@ -78,6 +78,12 @@ def register(spec: MethodSpec) -> MethodSpec:
 
 def method_names() -> list[str]:
     return list(METHODS)
+
+
+def single_capture_methods() -> list[str]:
+    """The methods computed from one capture's activations and gradients (no extra forwards):
+    switching among them, or toggling eigen_smooth, costs no new forward pass."""
+    return [name for name, spec in METHODS.items() if spec.compute is not None]
 
 
 def get_method(name: str) -> MethodSpec:
