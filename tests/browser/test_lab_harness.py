@@ -9,57 +9,11 @@ import time
 import pytest
 
 from .canvas import assert_drawn, canvas_summary
+from .probe_widget import PROBE_CELL
 
 pytestmark = pytest.mark.browser
 
-PROBE_WIDGET = r'''
-import anywidget
-import traitlets
-
-
-class Probe(anywidget.AnyWidget):
-    _esm = """
-    export default {
-      render({ model, el }) {
-        const root = document.createElement('div');
-        root.dataset.testid = 'probe';
-        const make = (tag, testid, guarded) => {
-          const node = document.createElement(tag);
-          node.dataset.testid = testid;
-          if (guarded) node.setAttribute('data-lm-suppress-shortcuts', 'true');
-          root.append(node);
-          return node;
-        };
-        const guarded = make('input', 'guarded', true);
-        guarded.type = 'range';
-        const bare = make('input', 'bare', false);
-        bare.type = 'range';
-        const button = make('button', 'bump', true);
-        button.textContent = 'bump';
-        const label = make('span', 'clicks', false);
-        const canvas = make('canvas', 'picture', false);
-        canvas.width = 64; canvas.height = 48;
-        const context = canvas.getContext('2d');
-        const gradient = context.createLinearGradient(0, 0, 64, 48);
-        gradient.addColorStop(0, 'red'); gradient.addColorStop(0.5, 'lime'); gradient.addColorStop(1, 'blue');
-        context.fillStyle = gradient; context.fillRect(0, 0, 64, 48);
-        const show = () => { label.textContent = String(model.get('clicks')); };
-        const bump = () => { model.set('clicks', model.get('clicks') + 1); model.save_changes(); };
-        button.addEventListener('click', bump);
-        model.on('change:clicks', show);
-        show();
-        el.append(root);
-        return () => { button.removeEventListener('click', bump); model.off('change:clicks', show); };
-      }
-    };
-    """
-    clicks = traitlets.Int(0).tag(sync=True)
-
-
-probe = Probe()
-probe
-'''
-CELLS = ["before = 1", PROBE_WIDGET, "after = 2"]
+CELLS = ["before = 1", PROBE_CELL, "after = 2"]
 WIDGET_CELL = 1
 
 
