@@ -1,0 +1,30 @@
+"""Where the widgets' ES modules and CSS live: ``camwidgets/js`` in a wheel (hatch force-include),
+the repository's ``js/`` folder in an editable install or a source checkout."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["asset_path"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=None)
+def _asset_dir() -> Path:
+    for candidate in (_PACKAGE_DIR / "js", _PACKAGE_DIR.parent / "js"):
+        if (candidate / "overlay.js").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"the widgets' JavaScript files were found neither in {_PACKAGE_DIR / 'js'} nor in {_PACKAGE_DIR.parent / 'js'}; "
+        "reinstall camwidgets (pip install camwidgets, or pip install -e . from a checkout)"
+    )
+
+
+def asset_path(name: str) -> Path:
+    """The path of one front-end file (``"overlay.js"``, ``"widgets.css"``)."""
+    path = _asset_dir() / name
+    if not path.is_file():
+        raise FileNotFoundError(f"missing widget asset {name!r} in {_asset_dir()}")
+    return path

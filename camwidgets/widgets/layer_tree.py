@@ -1,0 +1,60 @@
+"""The layer picker: the model's module tree with types and output shapes; spatial layers selectable.
+
+Front end (``js/layer_tree.js``) -> kernel: ``{"type": "select", "id", "paths": [...]}``; paths are
+accepted only if every one is a selectable ``named_modules()`` name (else an error reply, nothing
+changes). Kernel -> front end: the traits below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anywidget
+import traitlets
+
+from .assets import asset_path
+from .messages import MessageRouter, require
+from .model_tree import ModelTree
+
+__all__ = ["LayerTree"]
+
+
+class LayerTree(anywidget.AnyWidget):
+    _esm = asset_path("layer_tree.js")
+    _css = asset_path("widgets.css")
+
+    nodes = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """Every module, in ``named_modules()`` order: path, parent, type, shape, depth, children, selectable, layout."""
+
+    suggested = traitlets.Unicode("").tag(sync=True)
+    """The layer ``suggest_target_layer`` picks (marked in the tree)."""
+
+    selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """Selected layer paths, non-empty; several are aggregated into one map."""
+
+    def __init__(self, tree: ModelTree, selected: list[str], **kwargs: Any) -> None:
+        self._selectable = tree.selectable
+        super().__init__(nodes=[node.as_json() for node in tree.nodes], suggested=tree.suggested, selected=list(selected), **kwargs)
+        self.router = MessageRouter(self, {"select": self._on_select})
+
+    @traitlets.validate("selected")
+    def _valid_selection(self, proposal: dict) -> list[str]:
+        paths = list(proposal["value"])
+        if not paths:
+            raise traitlets.TraitError("select at least one layer")
+        if len(set(paths)) != len(paths):
+            raise traitlets.TraitError("a layer is selected twice")
+        unknown = [path for path in paths if path not in self._selectable]
+        if unknown:
+            raise traitlets.TraitError(f"{unknown[0][:80]!r} is not a selectable layer of this model (a module with a spatial output)")
+        return paths
+
+    def _on_select(self, content: dict) -> dict:
+        paths = require(content, "paths", list)
+        if not all(isinstance(path, str) for path in paths):
+            raise ValueError("paths must be a list of layer names")
+        try:
+            self.selected = paths
+        except traitlets.TraitError as error:
+            raise ValueError(str(error)) from None
+        return {"selected": list(self.selected)}

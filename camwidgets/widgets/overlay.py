@@ -1,0 +1,93 @@
+"""The overlay view: photo, heatmap and their blend on a canvas, with a value readout.
+
+The kernel sends the photo (RGB) and the map (8-bit grey levels) once each, as binary buffers;
+colormap, opacity and mode are applied in the browser (``js/overlay.js``) with the tables in
+``colormap_tables``, so changing them needs no round trip. The formula is
+:func:`~camwidgets.widgets.colormaps.compose_view`. Front end -> kernel: trait changes of
+``opacity``, ``colormap``, ``mode`` (validated here) and ``{"type": "cancel", "id"}``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import anywidget
+import numpy as np
+import traitlets
+
+from .assets import asset_path
+from .colormaps import COLORMAPS, MODES, colormap_tables
+from .messages import MessageRouter
+
+__all__ = ["OverlayView"]
+
+
+class OverlayView(anywidget.AnyWidget):
+    _esm = asset_path("overlay.js")
+    _css = asset_path("widgets.css")
+
+    width = traitlets.Int(0).tag(sync=True)
+    """Width of the photo and map in pixels."""
+    height = traitlets.Int(0).tag(sync=True)
+    """Height of the photo and map in pixels."""
+    photo = traitlets.Bytes(b"").tag(sync=True)
+    """The photo as the model sees it: RGB uint8, ``height * width * 3`` bytes (a binary buffer)."""
+    heatmap = traitlets.Bytes(b"").tag(sync=True)
+    """The map as grey levels 0..255, ``height * width`` bytes (a binary buffer)."""
+    value_range = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0], minlen=2, maxlen=2).tag(sync=True)
+    """Map values at grey levels 0 and 255 (the readout shows ``low + level / 255 * (high - low)``)."""
+    revision = traitlets.Int(0).tag(sync=True)
+    """Counts map updates."""
+    colormap_names = traitlets.List(traitlets.Unicode(), default_value=list(COLORMAPS)).tag(sync=True)
+    """Colormaps offered, in the order of ``colormap_tables``."""
+    colormap_tables = traitlets.Bytes(b"").tag(sync=True)
+    """``len(colormap_names)`` tables of 256 RGB entries, uint8."""
+    colormap = traitlets.Enum(list(COLORMAPS), default_value="jet").tag(sync=True)
+    """The colormap in use (set in the browser)."""
+    opacity = traitlets.Float(0.5, min=0.0, max=1.0).tag(sync=True)
+    """Share of the heatmap in the overlay blend, 0..1 (set in the browser)."""
+    mode = traitlets.Enum(list(MODES), default_value="overlay").tag(sync=True)
+    """'overlay', 'heatmap' or 'photo' (set in the browser)."""
+    status = traitlets.Unicode("").tag(sync=True)
+    """'method · layer(s) · target' of the map shown, or what is being computed."""
+    error = traitlets.Unicode("").tag(sync=True)
+    """The last error, for people; empty when the last change worked."""
+    busy = traitlets.Bool(False).tag(sync=True)
+    """True while a slow method runs (the progress bar and Cancel button show)."""
+    progress = traitlets.Float(0.0, min=0.0, max=1.0).tag(sync=True)
+    """Fraction done of the slow method."""
+    progress_label = traitlets.Unicode("").tag(sync=True)
+    """What the slow method is doing."""
+
+    def __init__(self, on_cancel: Callable[[], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(colormap_tables=colormap_tables(), **kwargs)
+        self._on_cancel = on_cancel
+        self.router = MessageRouter(self, {"cancel": self._cancel})
+
+    @traitlets.validate("opacity")
+    def _finite_opacity(self, proposal: dict) -> float:
+        if not math.isfinite(proposal["value"]):
+            raise traitlets.TraitError("opacity must be a number from 0 to 1")
+        return proposal["value"]
+
+    def _cancel(self, content: dict) -> dict:
+        if self._on_cancel is not None:
+            self._on_cancel()
+        return {}
+
+    def show(self, photo: np.ndarray, levels: np.ndarray, value_range: tuple[float, float], status: str) -> None:
+        """Send a new photo (H, W, 3) uint8 and map (H, W) uint8 in one update."""
+        height, width = levels.shape
+        with self.hold_sync():
+            self.width, self.height = int(width), int(height)
+            self.photo = np.ascontiguousarray(photo, dtype=np.uint8).tobytes()
+            self.heatmap = np.ascontiguousarray(levels, dtype=np.uint8).tobytes()
+            self.value_range = [float(value_range[0]), float(value_range[1])]
+            self.status = status
+            self.error = ""
+            self.revision += 1
+
+    def levels(self) -> np.ndarray:
+        """The map shown, as (H, W) uint8."""
+        return np.frombuffer(self.heatmap, dtype=np.uint8).reshape(self.height, self.width)

@@ -1,0 +1,257 @@
+"""The explorer's controller: owns the model, the images, one CaptureCache and the current view.
+
+Every change from the front end becomes a candidate :class:`ViewState`, checked by
+:meth:`ExplorerSession.validate` against what exists (layer paths from ``named_modules()``,
+registered methods, class and image indices in range). :meth:`compute` makes the maps for a state;
+only :meth:`commit` makes it current, so a failed computation leaves the previous state and maps.
+Methods, eigen_smooth and normalisation changes reuse the cached capture (no new forward).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..engine.capture import evaluation_mode, per_image_outputs
+from ..engine.explainer import CaptureCache, Explainer
+from ..engine.layers import model_device, resolve_target_layers, suggest_target_layer
+from ..engine.maps import NORMALISATIONS, finish_maps
+from ..engine.methods.registry import METHODS, get_method
+from ..engine.progress import ProgressOption
+from ..engine.targets import ClassifierOutputTarget
+from .images import ImageSet, default_labels, load_images
+from .model_tree import ModelTree, probe_model_tree
+
+__all__ = ["ViewState", "ExplorerSession", "Result", "SWEEP_METHOD"]
+
+SWEEP_METHOD = "gradcam"
+THUMBNAIL = 64
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the overlay shows: image index, layer paths (aggregated when several), method registry
+    name, target class (None: each image's top class), smoothing flags, normalisation."""
+
+    image: int = 0
+    layers: tuple[str, ...] = ()
+    method: str = "gradcam"
+    target: int | None = None
+    aug_smooth: bool = False
+    eigen_smooth: bool = False
+    normalise: str = "image"
+
+
+@dataclass
+class Result:
+    """Maps of one state for the whole batch: ``maps`` (B, H, W) float32 on the host, ``levels`` the
+    8-bit grey levels sent to the browser, ``value_range`` (low, high) mapping level 0/255 back to values."""
+
+    state: ViewState
+    maps: np.ndarray
+    levels: np.ndarray
+    value_range: tuple[float, float]
+
+
+def _levels(maps: np.ndarray, normalise: str) -> tuple[np.ndarray, tuple[float, float]]:
+    """``round(255 * (m - low) / (high - low))``: low, high = 0, 1 for normalised maps, the batch's
+    range for raw ones."""
+    low, high = (0.0, 1.0) if normalise != "none" else (float(maps.min()), float(maps.max()))
+    scaled = (maps - low) / (high - low) if high > low else np.zeros_like(maps)
+    return np.rint(np.clip(scaled, 0, 1) * 255).astype(np.uint8), (low, high)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+class ExplorerSession:
+    """Model + images + cache + current view; see the module docstring."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        images: Any,
+        *,
+        target_layers: Any = None,
+        labels: Any = None,
+        preprocess: Any = None,
+        device: Any = None,
+        cache_entries: int = 8,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        if device is not None:
+            model.to(device)
+        self.model = model
+        self.device = model_device(model)
+        torchvision_model = type(model).__module__.startswith("torchvision.models")
+        self.images: ImageSet = load_images(images, preprocess, self.device, torchvision_model)
+        self.cache = CaptureCache(max_entries=cache_entries)
+        self.probabilities = self._predict()
+        self.labels = default_labels(model, labels, preprocess, self.probabilities.shape[1])
+        probe = self.images.batch[:1]
+        self.tree: ModelTree = probe_model_tree(model, probe, suggest_target_layer(model, probe))
+        layers = (self.tree.suggested,) if target_layers is None else tuple(n for n, _ in resolve_target_layers(model, target_layers))
+        self.state = self.validate(ViewState(), layers=layers)
+        self.result: Result | None = None
+
+    # -- facts about the model and images ---------------------------------------------------------
+    def _predict(self) -> np.ndarray:
+        """Softmax probabilities (B, classes) of one no-grad forward, on the host."""
+        with evaluation_mode(self.model), torch.no_grad():
+            rows = per_image_outputs(self.model(self.images.batch), len(self.images))
+        if not isinstance(rows, torch.Tensor) or rows.ndim != 2:
+            raise ValueError("CAMExplorer explains classifiers: the model must return (B, classes) scores")
+        return torch.softmax(rows.float(), dim=1).cpu().numpy()
+
+    def top_classes(self, image: int, k: int = 5) -> list[tuple[int, str, float]]:
+        """``[(class index, name, probability)]`` of one image, most probable first."""
+        row = self.probabilities[image]
+        order = np.argsort(-row)[:k]
+        return [(int(c), self.labels[int(c)], float(row[c])) for c in order]
+
+    def target_label(self, state: ViewState) -> str:
+        if state.target is not None:
+            return self.labels[state.target]
+        return f"{self.labels[self.top_classes(state.image, 1)[0][0]]} (top class)"
+
+    # -- validation -------------------------------------------------------------------------------
+    def validate(self, base: ViewState | None = None, **changes: Any) -> ViewState:
+        """A new state from ``base`` (default: the current one) with ``changes``, each checked; raises
+        ValueError/TypeError saying what is allowed. Nothing is changed."""
+        base = self.state if base is None else base
+        unknown = sorted(set(changes) - set(ViewState.__dataclass_fields__))
+        if unknown:
+            raise TypeError(f"unknown view setting(s) {', '.join(unknown)}; known: {', '.join(ViewState.__dataclass_fields__)}")
+        checked: dict[str, Any] = {}
+        for key, value in changes.items():
+            checked[key] = getattr(self, f"_check_{key}")(value)
+        return replace(base, **checked)
+
+    def _check_image(self, value: Any) -> int:
+        if not _is_int(value) or not 0 <= value < len(self.images):
+            raise ValueError(f"image must be an index from 0 to {len(self.images) - 1}; got {value!r}")
+        return int(value)
+
+    def _check_layers(self, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
+            raise ValueError("layers must be a non-empty list of module paths from model.named_modules()")
+        if len(set(value)) != len(value):
+            raise ValueError("a layer is listed twice")
+        known = {node.path: node for node in self.tree.nodes}
+        for path in value:
+            node = known.get(path)
+            if node is None or not path:
+                close = difflib.get_close_matches(path, list(known), n=3, cutoff=0.5)
+                hint = f" Closest: {', '.join(close)}." if close else ""
+                raise ValueError(f"the model has no module named {path[:80]!r}.{hint}")
+            if not node.selectable:
+                raise ValueError(
+                    f"layer {path!r} ({node.kind}, output {node.shape}) has no spatial output to explain; "
+                    "pick a layer before global pooling (marked selectable in the tree)"
+                )
+        return tuple(value)
+
+    def _check_method(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in METHODS:
+            raise ValueError(f"unknown method {str(value)[:80]!r}; registered: {', '.join(METHODS)}")
+        return value
+
+    def _check_target(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        if not _is_int(value) or not 0 <= value < len(self.labels):
+            raise ValueError(f"target must be a class index from 0 to {len(self.labels) - 1} (or None for each image's top class); got {value!r}")
+        return int(value)
+
+    def _check_flag(self, value: Any) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"expected True or False; got {value!r}")
+        return bool(value)
+
+    _check_aug_smooth = _check_eigen_smooth = _check_flag
+
+    def _check_normalise(self, value: Any) -> str:
+        if value not in NORMALISATIONS:
+            raise ValueError(f"normalise must be one of {', '.join(NORMALISATIONS)}; got {value!r}")
+        return value
+
+    # -- computing ----------------------------------------------------------------------------------
+    def targets(self, state: ViewState, count: int | None = None) -> list | None:
+        count = len(self.images) if count is None else count
+        return None if state.target is None else [ClassifierOutputTarget(state.target)] * count
+
+    def explainer(self, layers: Sequence[str], normalise: str = "image", cache: bool = True) -> Explainer:
+        return Explainer(self.model, list(layers), normalise=normalise, cache=self.cache if cache else None)
+
+    def compute(self, state: ViewState, progress: ProgressOption = False) -> Result:
+        """The maps of ``state`` for every image (from the cached capture when there is one)."""
+        maps = self.explainer(state.layers, state.normalise).compute(
+            state.method,
+            self.images.batch,
+            self.targets(state),
+            aug_smooth=state.aug_smooth,
+            eigen_smooth=state.eigen_smooth,
+            progress=progress,
+        )
+        host = maps.detach().float().cpu().numpy()
+        levels, value_range = _levels(host, state.normalise)
+        return Result(state, host, levels, value_range)
+
+    def commit(self, result: Result) -> None:
+        self.state, self.result = result.state, result
+
+    def needs_worker(self, state: ViewState) -> bool:
+        """Slow methods (more than a few forwards per image) run in a background thread."""
+        return get_method(state.method).cost > 2
+
+    def sweep(self, state: ViewState, size: int = THUMBNAIL) -> tuple[list[str], np.ndarray]:
+        """GradCAM at every stage for the current image and target from one forward and one backward:
+        ``(paths, (L, size, size) uint8 levels)``."""
+        x = self.images.batch[state.image : state.image + 1]
+        explainer = self.explainer(self.tree.stages, cache=False)
+        capture = explainer.capture(x, self.targets(state, 1), need_gradients=True)
+        raw = explainer.layer_maps(get_method(SWEEP_METHOD), capture)
+        maps = torch.cat([finish_maps([layer], capture.image_size) for layer in raw])
+        small = F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+        return list(self.tree.stages), _levels(small.cpu().numpy(), "image")[0]
+
+    def compare(self, state: ViewState, methods: Sequence[str], by: str = "images", layers: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """A methods x images (the batch, current layers) or methods x layers (current image, each
+        layer alone) grid: ``(column names, (M, N, H, W) float32 maps)``."""
+        methods = [self._check_method(m) for m in methods]
+        if not methods:
+            raise ValueError("choose at least one method to compare")
+        if by == "images":
+            explainer = self.explainer(state.layers, state.normalise)
+            maps = explainer.compute_many(methods, self.images.batch, self.targets(state), eigen_smooth=state.eigen_smooth)
+            return list(self.images.names), np.stack([maps[m].float().cpu().numpy() for m in methods])
+        if by != "layers":
+            raise ValueError(f"compare by 'images' or 'layers'; got {by!r}")
+        columns = self._check_layers(list(layers) if layers else list(state.layers))
+        x = self.images.batch[state.image : state.image + 1]
+        shared = Explainer(self.model, list(columns), normalise=state.normalise, cache=CaptureCache())
+        rows = []
+        for method in sorted(methods, key=lambda m: not get_method(m).needs_gradients):
+            spec = get_method(method)
+            if spec.compute is not None:  # all layers from one capture, each layer finished alone
+                capture = shared.capture(x, self.targets(state, 1), need_gradients=spec.needs_gradients)
+                raw = shared.layer_maps(spec, capture, state.eigen_smooth)
+                per_layer = [finish_maps([layer], capture.image_size, state.normalise)[0] for layer in raw]
+            else:
+                per_layer = [
+                    self.explainer([layer], state.normalise, cache=False).compute(spec, x, self.targets(state, 1), eigen_smooth=state.eigen_smooth)[0]
+                    for layer in columns
+                ]
+            rows.append((method, torch.stack(per_layer).float().cpu().numpy()))
+        by_name = dict(rows)
+        return list(columns), np.stack([by_name[m] for m in methods])

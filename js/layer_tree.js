@@ -1,0 +1,184 @@
+// Layer picker: the model's modules as a collapsible tree (type and output shape per row).
+// Spatial layers are selectable; Ctrl/Cmd/Shift-click or Ctrl+Enter adds to the selection.
+// Keys: ArrowUp/Down move, ArrowRight/Left expand/collapse, Home/End, Enter or Space select.
+// The kernel checks every path sent with {type: "select", id, paths} and sets `selected`.
+
+/** Rows to show, in tree order: children of expanded nodes; with a filter, every match and its ancestors. */
+export function visibleRows(nodes, expanded, filter) {
+  const byParent = new Map();
+  for (const node of nodes) {
+    if (node.path === "") continue;
+    if (!byParent.has(node.parent)) byParent.set(node.parent, []);
+    byParent.get(node.parent).push(node);
+  }
+  const query = (filter || "").trim().toLowerCase();
+  let keep = null;
+  if (query) {
+    keep = new Set();
+    const byPath = new Map(nodes.map((node) => [node.path, node]));
+    for (const node of nodes) {
+      if (node.path && (node.path.toLowerCase().includes(query) || node.type.toLowerCase().includes(query))) {
+        for (let at = node; at && at.path !== ""; at = byPath.get(at.parent)) keep.add(at.path);
+      }
+    }
+  }
+  const rows = [];
+  const walk = (parent) => {
+    for (const node of byParent.get(parent) || []) {
+      if (keep && !keep.has(node.path)) continue;
+      rows.push(node);
+      if (keep || expanded.has(node.path)) walk(node.path);
+    }
+  };
+  walk("");
+  return rows;
+}
+
+/** Paths whose rows start expanded: the ancestors of the suggested and selected layers. */
+export function initialExpanded(nodes, paths) {
+  const byPath = new Map(nodes.map((node) => [node.path, node]));
+  const open = new Set();
+  for (const path of paths) {
+    for (let at = byPath.get(byPath.get(path)?.parent); at && at.path !== ""; at = byPath.get(at.parent)) open.add(at.path);
+  }
+  return open;
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+function render({ model, el }) {
+  const root = element("div", { class: "cw-layer-tree", "data-testid": "cw-layer-tree" });
+  const filter = element("input", {
+    type: "search", placeholder: "Filter layers", "aria-label": "Filter layers",
+    "data-testid": "cw-layer-filter", "data-lm-suppress-shortcuts": "true",
+  });
+  const list = element("div", { role: "tree", "aria-multiselectable": "true", class: "cw-tree-rows" });
+  const error = element("div", { class: "cw-error", "data-testid": "cw-tree-error", role: "alert" });
+  error.hidden = true;
+  root.append(filter, list, error);
+  el.appendChild(root);
+
+  let expanded = initialExpanded(model.get("nodes"), [model.get("suggested"), ...model.get("selected")]);
+  let focused = model.get("selected")[0] || model.get("suggested");
+  let requestId = 0;
+
+  const draw = () => {
+    const selected = new Set(model.get("selected"));
+    const suggested = model.get("suggested");
+    const rows = visibleRows(model.get("nodes"), expanded, filter.value);
+    if (!rows.some((node) => node.path === focused) && rows.length) focused = rows[0].path;
+    list.replaceChildren(...rows.map((node) => {
+      const classes = ["cw-layer-row", node.selectable ? "cw-selectable" : "cw-disabled"];
+      if (node.path === suggested) classes.push("cw-suggested");
+      const row = element("div", {
+        role: "treeitem", "data-testid": "cw-layer-node", "data-path": node.path,
+        "aria-level": String(node.depth), "aria-selected": String(selected.has(node.path)),
+        "aria-disabled": String(!node.selectable), tabindex: node.path === focused ? "0" : "-1",
+        "data-lm-suppress-shortcuts": "true", class: classes.join(" "),
+      });
+      row.style.paddingLeft = `${(node.depth - 1) * 14 + 4}px`;
+      if (node.children > 0) row.setAttribute("aria-expanded", String(expanded.has(node.path) || !!filter.value.trim()));
+      const caret = element("span", { class: "cw-caret" }, node.children > 0 ? (row.getAttribute("aria-expanded") === "true" ? "▾" : "▸") : "");
+      const name = element("span", { class: "cw-layer-name" }, node.path.split(".").pop());
+      const kind = element("span", { class: "cw-layer-type" }, node.type);
+      const shape = element("span", { class: "cw-layer-shape" }, node.shape);
+      row.append(caret, name, kind, shape);
+      if (node.path === suggested) row.append(element("span", { class: "cw-badge", title: "suggested layer" }, "suggested"));
+      return row;
+    }));
+  };
+
+  const select = (path, add) => {
+    const node = model.get("nodes").find((n) => n.path === path);
+    if (!node || !node.selectable) return;
+    const current = model.get("selected");
+    let paths = [path];
+    if (add) paths = current.includes(path) ? current.filter((p) => p !== path) : [...current, path];
+    if (paths.length) model.send({ type: "select", id: ++requestId, paths });
+  };
+  const toggle = (path, open) => {
+    if (open === undefined) open = !expanded.has(path);
+    expanded = new Set(expanded);
+    if (open) expanded.add(path); else expanded.delete(path);
+    draw();
+  };
+  const focusRow = (path) => {
+    focused = path;
+    draw();
+    list.querySelector(`[data-path="${CSS.escape(path)}"]`)?.focus();
+  };
+
+  const onClick = (event) => {
+    const row = event.target.closest("[data-path]");
+    if (!row) return;
+    focused = row.dataset.path;
+    if (event.target.classList.contains("cw-caret")) { toggle(row.dataset.path); return; }
+    select(row.dataset.path, event.ctrlKey || event.metaKey || event.shiftKey);
+  };
+  const onKey = (event) => {
+    const rows = visibleRows(model.get("nodes"), expanded, filter.value);
+    const at = rows.findIndex((node) => node.path === focused);
+    if (at < 0) return;
+    const node = rows[at];
+    const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: rows.length - 1 };
+    if (event.key in moves) {
+      event.preventDefault();
+      const next = rows[Math.min(rows.length - 1, Math.max(0, moves[event.key]))];
+      focusRow(next.path);
+    } else if (event.key === "ArrowRight" && node.children > 0) {
+      event.preventDefault();
+      if (!expanded.has(node.path)) { toggle(node.path, true); focusRow(node.path); } else if (rows[at + 1]) focusRow(rows[at + 1].path);
+    } else if (event.key === "ArrowLeft") {
+      event.preventDefault();
+      if (expanded.has(node.path)) { toggle(node.path, false); focusRow(node.path); } else if (node.parent) focusRow(node.parent);
+    } else if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      select(node.path, event.ctrlKey || event.metaKey || event.shiftKey);
+    }
+  };
+  const onFilter = () => draw();
+  const onFilterKey = (event) => {
+    if (event.key === "ArrowDown") {
+      event.preventDefault();
+      const first = list.querySelector("[data-path]");
+      if (first) focusRow(first.dataset.path);
+    }
+  };
+  const onMessage = (message) => {
+    if (!message || message.type !== "select") return;
+    error.textContent = message.error || "";
+    error.hidden = !message.error;
+  };
+  const onSelected = () => {
+    expanded = new Set([...expanded, ...initialExpanded(model.get("nodes"), model.get("selected"))]);
+    draw();
+  };
+
+  list.addEventListener("click", onClick);
+  list.addEventListener("keydown", onKey);
+  filter.addEventListener("input", onFilter);
+  filter.addEventListener("keydown", onFilterKey);
+  model.on("msg:custom", onMessage);
+  model.on("change:selected", onSelected);
+  model.on("change:nodes", draw);
+  model.on("change:suggested", draw);
+  draw();
+  return () => {
+    list.removeEventListener("click", onClick);
+    list.removeEventListener("keydown", onKey);
+    filter.removeEventListener("input", onFilter);
+    filter.removeEventListener("keydown", onFilterKey);
+    model.off("msg:custom", onMessage);
+    model.off("change:selected", onSelected);
+    model.off("change:nodes", draw);
+    model.off("change:suggested", draw);
+    root.remove();
+  };
+}
+
+export default { render };

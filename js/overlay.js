@@ -1,0 +1,150 @@
+// Overlay view: photo, heatmap and blend on a canvas. Colormap, opacity and mode are applied here,
+// with no kernel round trip: the kernel sends the photo and the 8-bit map once, as binary buffers.
+// View formula (same as camwidgets.widgets.colormaps.compose_view):
+//   heatmap: lut[m]; overlay: round((1 - opacity) * photo + opacity * lut[m]); photo: photo.
+
+/** Bytes from a synced Bytes trait (DataView, ArrayBuffer or typed array) as a Uint8Array. */
+export function asBytes(value) {
+  if (!value) return new Uint8Array(0);
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return new Uint8Array(0);
+}
+
+/** RGBA pixels (Uint8ClampedArray, width*height*4) of the view. */
+export function composeView(photo, levels, table, mode, opacity, width, height) {
+  const count = width * height;
+  const out = new Uint8ClampedArray(count * 4);
+  const a = Math.min(1, Math.max(0, Number(opacity) || 0));
+  for (let i = 0; i < count; i++) {
+    const m = levels.length === count ? levels[i] * 3 : 0;
+    for (let c = 0; c < 3; c++) {
+      const p = photo.length === count * 3 ? photo[i * 3 + c] : 0;
+      const h = table.length >= 768 ? table[m + c] : 0;
+      out[i * 4 + c] = mode === "photo" ? p : mode === "heatmap" ? h : Math.round((1 - a) * p + a * h);
+    }
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+/** Map value under grey level `level`, given the trait value_range [low, high]. */
+export function levelToValue(level, range) {
+  const [low, high] = range && range.length === 2 ? range : [0, 1];
+  return low + (level / 255) * (high - low);
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+function control(tag, attributes = {}, text = "") {
+  return element(tag, { ...attributes, "data-lm-suppress-shortcuts": "true" }, text);
+}
+
+const MODES = [["overlay", "Overlay"], ["heatmap", "Heatmap"], ["photo", "Photo"]];
+
+function render({ model, el }) {
+  const root = element("div", { class: "cw-overlay", "data-testid": "cw-overlay" });
+  const toolbar = element("div", { class: "cw-toolbar" });
+  const modeButtons = MODES.map(([mode, label]) =>
+    control("button", { type: "button", class: "cw-mode", "data-testid": `cw-mode-${mode}`, "data-mode": mode }, label));
+  const colormap = control("select", { "data-testid": "cw-colormap", "aria-label": "Colormap" });
+  const opacity = control("input", { type: "range", min: "0", max: "1", step: "0.05", "data-testid": "cw-opacity", "aria-label": "Opacity" });
+  const canvas = element("canvas", { class: "cw-canvas", "data-testid": "cw-overlay-canvas" });
+  const readout = element("div", { class: "cw-readout", "data-testid": "cw-readout" });
+  const status = element("div", { class: "cw-status", "data-testid": "cw-status", role: "status" });
+  const error = element("div", { class: "cw-error", "data-testid": "cw-error", role: "alert" });
+  const progress = element("div", { class: "cw-progress", "data-testid": "cw-progress" });
+  const bar = element("progress", { max: "1", value: "0" });
+  const label = element("span", { class: "cw-progress-label" });
+  const cancel = control("button", { type: "button", "data-testid": "cw-cancel" }, "Cancel");
+  progress.append(bar, label, cancel);
+  toolbar.append(...modeButtons, colormap, opacity);
+  root.append(toolbar, canvas, readout, status, error, progress);
+  el.appendChild(root);
+
+  let image = null;
+  const draw = () => {
+    const width = model.get("width"), height = model.get("height");
+    if (!width || !height) return;
+    const names = model.get("colormap_names");
+    const index = Math.max(0, names.indexOf(model.get("colormap")));
+    const table = asBytes(model.get("colormap_tables")).subarray(index * 768, index * 768 + 768);
+    const pixels = composeView(asBytes(model.get("photo")), asBytes(model.get("heatmap")), table,
+      model.get("mode"), model.get("opacity"), width, height);
+    if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
+    image = new ImageData(pixels, width, height);
+    canvas.getContext("2d").putImageData(image, 0, 0);
+  };
+  const syncControls = () => {
+    const names = model.get("colormap_names");
+    if (colormap.options.length !== names.length) {
+      colormap.replaceChildren(...names.map((name) => { const o = element("option", { value: name }, name); return o; }));
+    }
+    colormap.value = model.get("colormap");
+    opacity.value = String(model.get("opacity"));
+    for (const button of modeButtons) {
+      const active = button.dataset.mode === model.get("mode");
+      button.classList.toggle("cw-active", active);
+      button.setAttribute("aria-pressed", String(active));
+    }
+  };
+  const syncText = () => {
+    status.textContent = model.get("status");
+    error.textContent = model.get("error");
+    error.hidden = !model.get("error");
+    progress.hidden = !model.get("busy");
+    bar.value = model.get("progress");
+    label.textContent = model.get("progress_label");
+  };
+  const setTrait = (name, value) => { model.set(name, value); model.save_changes(); };
+  const onMode = (event) => setTrait("mode", event.currentTarget.dataset.mode);
+  const onColormap = () => setTrait("colormap", colormap.value);
+  const onOpacity = () => setTrait("opacity", Number(opacity.value));
+  const onCancel = () => model.send({ type: "cancel", id: Date.now() });
+  const onMove = (event) => {
+    const width = model.get("width"), height = model.get("height");
+    const box = canvas.getBoundingClientRect();
+    if (!width || !box.width) return;
+    const x = Math.min(width - 1, Math.max(0, Math.floor(((event.clientX - box.left) / box.width) * width)));
+    const y = Math.min(height - 1, Math.max(0, Math.floor(((event.clientY - box.top) / box.height) * height)));
+    const levels = asBytes(model.get("heatmap"));
+    if (levels.length !== width * height) return;
+    const value = levelToValue(levels[y * width + x], model.get("value_range"));
+    readout.textContent = `x ${x}, y ${y}: ${value.toPrecision(3)}`;
+  };
+  const onLeave = () => { readout.textContent = ""; };
+
+  for (const button of modeButtons) button.addEventListener("click", onMode);
+  colormap.addEventListener("change", onColormap);
+  opacity.addEventListener("input", onOpacity);
+  cancel.addEventListener("click", onCancel);
+  canvas.addEventListener("mousemove", onMove);
+  canvas.addEventListener("mouseleave", onLeave);
+  const redraw = () => { syncControls(); draw(); };
+  const traits = ["change:photo", "change:heatmap", "change:colormap", "change:opacity", "change:mode", "change:width", "change:height"];
+  for (const name of traits) model.on(name, redraw);
+  const textTraits = ["change:status", "change:error", "change:busy", "change:progress", "change:progress_label"];
+  for (const name of textTraits) model.on(name, syncText);
+  redraw();
+  syncText();
+
+  return () => {
+    for (const button of modeButtons) button.removeEventListener("click", onMode);
+    colormap.removeEventListener("change", onColormap);
+    opacity.removeEventListener("input", onOpacity);
+    cancel.removeEventListener("click", onCancel);
+    canvas.removeEventListener("mousemove", onMove);
+    canvas.removeEventListener("mouseleave", onLeave);
+    for (const name of traits) model.off(name, redraw);
+    for (const name of textTraits) model.off(name, syncText);
+    root.remove();
+  };
+}
+
+export default { render };

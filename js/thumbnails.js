@@ -1,0 +1,101 @@
+// A strip or grid of small clickable pictures (image gallery, layer sweep, compare grid).
+// Pixels arrive as one binary buffer (N * size * size * 3 RGB bytes); a click or Enter sends
+// {type: "pick", id, key}; the kernel checks the key and sets `selected`.
+
+function asBytes(value) {
+  if (!value) return new Uint8Array(0);
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return new Uint8Array(0);
+}
+
+/** RGBA pixels of picture `index` out of the packed RGB buffer. */
+export function pictureRGBA(pixels, index, size) {
+  const count = size * size;
+  const out = new Uint8ClampedArray(count * 4);
+  const start = index * count * 3;
+  for (let i = 0; i < count; i++) {
+    out[i * 4] = pixels[start + i * 3];
+    out[i * 4 + 1] = pixels[start + i * 3 + 1];
+    out[i * 4 + 2] = pixels[start + i * 3 + 2];
+    out[i * 4 + 3] = 255;
+  }
+  return out;
+}
+
+function element(tag, attributes = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text) node.textContent = text;
+  return node;
+}
+
+function render({ model, el }) {
+  const root = element("div", { class: "cw-thumbs" });
+  el.appendChild(root);
+  let requestId = 0;
+
+  const pick = (key) => model.send({ type: "pick", id: ++requestId, key });
+  const onClick = (event) => {
+    const item = event.target.closest("[data-key]");
+    if (item && root.contains(item)) pick(item.dataset.key);
+  };
+  const onKey = (event) => {
+    const item = event.target.closest("[data-key]");
+    if (!item) return;
+    if (event.key === "Enter" || event.key === " ") { event.preventDefault(); pick(item.dataset.key); }
+    const items = [...root.querySelectorAll("[data-key]")];
+    const at = items.indexOf(item);
+    const step = event.key === "ArrowRight" ? 1 : event.key === "ArrowLeft" ? -1 : 0;
+    if (step && items[at + step]) { event.preventDefault(); items[at + step].focus(); }
+  };
+
+  const draw = () => {
+    root.setAttribute("data-testid", model.get("testid"));
+    const keys = model.get("keys"), captions = model.get("captions"), size = model.get("size");
+    const columns = model.get("columns"), rows = model.get("row_labels"), columnLabels = model.get("column_labels");
+    const pixels = asBytes(model.get("pixels"));
+    const selected = model.get("selected");
+    const parts = [];
+    if (model.get("title")) parts.push(element("div", { class: "cw-thumbs-title" }, model.get("title")));
+    if (model.get("message")) parts.push(element("div", { class: "cw-thumbs-message", role: "status" }, model.get("message")));
+    const grid = element("div", { class: columns ? "cw-thumbs-grid" : "cw-thumbs-strip" });
+    const labelled = columns && rows.length > 0;
+    if (columns) grid.style.gridTemplateColumns = `${labelled ? "auto " : ""}repeat(${columns}, ${size + 8}px)`;
+    if (columns && columnLabels.length) {
+      if (labelled) grid.append(element("div"));
+      for (const name of columnLabels) grid.append(element("div", { class: "cw-thumbs-label" }, name));
+    }
+    const complete = pixels.length >= keys.length * size * size * 3;
+    keys.forEach((key, index) => {
+      if (labelled && index % columns === 0) grid.append(element("div", { class: "cw-thumbs-label" }, rows[index / columns] || ""));
+      const item = element("div", {
+        class: `cw-thumb${key === selected ? " cw-selected" : ""}`,
+        role: "button", tabindex: "0", "data-lm-suppress-shortcuts": "true",
+        "data-testid": model.get("item_testid"), "data-key": key, "data-path": key,
+        "aria-pressed": String(key === selected), title: captions[index] || key,
+      });
+      const canvas = element("canvas", { width: String(size), height: String(size) });
+      if (complete) canvas.getContext("2d").putImageData(new ImageData(pictureRGBA(pixels, index, size), size, size), 0, 0);
+      item.append(canvas, element("span", { class: "cw-thumb-caption" }, captions[index] || ""));
+      grid.append(item);
+    });
+    parts.push(grid);
+    root.replaceChildren(...parts);
+  };
+
+  root.addEventListener("click", onClick);
+  root.addEventListener("keydown", onKey);
+  const traits = ["keys", "captions", "pixels", "selected", "size", "columns", "row_labels", "column_labels", "title", "message", "testid"];
+  for (const name of traits) model.on(`change:${name}`, draw);
+  draw();
+  return () => {
+    root.removeEventListener("click", onClick);
+    root.removeEventListener("keydown", onKey);
+    for (const name of traits) model.off(`change:${name}`, draw);
+    root.remove();
+  };
+}
+
+export default { render };
