@@ -37,16 +37,14 @@ def atomic_write(path: Path, write: Callable[[Any], None]) -> Path:
 def export_view(stem: str | os.PathLike, view: np.ndarray, arrays: dict[str, np.ndarray], manifest: dict[str, Any]) -> dict[str, Path]:
     """Write ``<stem>.png`` (``view``, RGB uint8), ``<stem>.npz`` (``arrays``) and ``<stem>.json``
     (``manifest`` plus the other two file names); return the three paths."""
-    import cv2
+    from .pictures import to_png
 
     base = Path(stem)
     if base.suffix in (".png", ".npz", ".json"):
         base = base.with_suffix("")
     paths = {kind: base.with_name(f"{base.name}.{kind}") for kind in ("png", "npz", "json")}
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError("could not encode the view as PNG")
-    atomic_write(paths["png"], lambda f: f.write(encoded.tobytes()))
+    encoded = to_png(view)
+    atomic_write(paths["png"], lambda f: f.write(encoded))
     atomic_write(paths["npz"], lambda f: np.savez_compressed(f, **arrays))
     document = {**manifest, "files": {kind: path.name for kind, path in paths.items() if kind != "json"}}
     atomic_write(paths["json"], lambda f: f.write(json.dumps(document, indent=2).encode()))

@@ -28,7 +28,7 @@ from ..engine.targets import ClassifierOutputTarget
 from .images import ImageSet, default_labels, load_images
 from .model_tree import ModelTree, probe_model_tree
 
-__all__ = ["ViewState", "ExplorerSession", "Result", "SWEEP_METHOD"]
+__all__ = ["ViewState", "ExplorerSession", "Result", "SWEEP_METHOD", "gray_levels"]
 
 SWEEP_METHOD = "gradcam"
 THUMBNAIL = 64
@@ -59,7 +59,7 @@ class Result:
     value_range: tuple[float, float]
 
 
-def _levels(maps: np.ndarray, normalise: str) -> tuple[np.ndarray, tuple[float, float]]:
+def gray_levels(maps: np.ndarray, normalise: str) -> tuple[np.ndarray, tuple[float, float]]:
     """``round(255 * (m - low) / (high - low))``: low, high = 0, 1 for normalised maps, the batch's
     range for raw ones."""
     low, high = (0.0, 1.0) if normalise != "none" else (float(maps.min()), float(maps.max()))
@@ -204,7 +204,7 @@ class ExplorerSession:
             progress=progress,
         )
         host = maps.detach().float().cpu().numpy()
-        levels, value_range = _levels(host, state.normalise)
+        levels, value_range = gray_levels(host, state.normalise)
         return Result(state, host, levels, value_range)
 
     def commit(self, result: Result) -> None:
@@ -223,7 +223,7 @@ class ExplorerSession:
         raw = explainer.layer_maps(get_method(SWEEP_METHOD), capture)
         maps = torch.cat([finish_maps([layer], capture.image_size) for layer in raw])
         small = F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
-        return list(self.tree.stages), _levels(small.cpu().numpy(), "image")[0]
+        return list(self.tree.stages), gray_levels(small.cpu().numpy(), "image")[0]
 
     def compare(self, state: ViewState, methods: Sequence[str], by: str = "images", layers: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
         """A methods x images (the batch, current layers) or methods x layers (current image, each

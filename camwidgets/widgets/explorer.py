@@ -1,0 +1,284 @@
+"""CAMExplorer: the composed notebook widget (layer tree + sweep, controls, overlay, gallery, panels).
+
+Every control change becomes a candidate view state that the session validates and computes; only a
+successful computation is shown and becomes current. On an error the message appears in the
+overlay, the controls return to the current state and the previous map stays. Slow methods run in a
+background thread with a progress bar and a Cancel button; any new change cancels a running one.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+import ipywidgets
+import numpy as np
+
+from ..engine.methods.registry import get_method
+from ..engine.progress import Cancelled
+from .colormaps import compose_view
+from .controls import TOP_CLASS, Controls, class_choice, target_options
+from .export import export_view
+from .layer_tree import LayerTree
+from .messages import logger
+from .overlay import OverlayView
+from .panels import build_panels
+from .pictures import overlay_thumbnails, square
+from .session import ExplorerSession, Result, ViewState
+from .thumbnails import ThumbnailGrid
+from .worker import BackgroundJob
+
+__all__ = ["CAMExplorer"]
+
+GALLERY_SIZE = 72
+
+
+class CAMExplorer(ipywidgets.VBox):
+    """Explore class activation maps of ``model`` on ``images`` in a notebook.
+
+    ``images``: file paths, bundled photo names, PIL images, uint8 arrays, or a ready (B, 3, H, W)
+    tensor. ``labels``: class names or torchvision weights (default: ImageNet names for torchvision
+    classifiers, else indices). ``preprocess``: torchvision weights or transforms, or any
+    ``PIL image -> tensor`` callable (default: resize 256, crop 224, ImageNet mean/std).
+    ``device``: move the model there first. Drive it from Python with :meth:`set`::
+
+        explorer = CAMExplorer(model, ["chelsea", "coffee"])
+        explorer.set(method="layercam", layers=["features.17"], target=282)
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        images: Any,
+        *,
+        target_layers: Any = None,
+        labels: Any = None,
+        preprocess: Any = None,
+        device: Any = None,
+    ) -> None:
+        self.session = ExplorerSession(model, images, target_layers=target_layers, labels=labels, preprocess=preprocess, device=device)
+        self._lock = threading.RLock()
+        self._quiet = False
+        self._job: BackgroundJob | None = None
+        self._sweep_key: tuple | None = None
+        self.controls = Controls(self.session.labels)
+        self.tree = LayerTree(self.session.tree, list(self.session.state.layers))
+        self.overlay = OverlayView(on_cancel=self.cancel)
+        self.sweep = ThumbnailGrid(testid="cw-sweep", item_testid="cw-sweep-item", title="Layer sweep: GradCAM at every stage (click to select)")
+        self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
+        self.panels = build_panels(self)
+        left = ipywidgets.VBox([self.tree, self.sweep], layout=ipywidgets.Layout(width="42%"))
+        right = ipywidgets.VBox([self.controls.box, self.overlay], layout=ipywidgets.Layout(width="58%"))
+        super().__init__([self.gallery, ipywidgets.HBox([left, right]), self.panels.tabs])
+        self.add_class("cw-explorer")
+        self._fill_gallery()
+        self._connect()
+        self.run(self.session.state)
+
+    # -- public API -------------------------------------------------------------------------------
+    @property
+    def state(self) -> ViewState:
+        """The view shown now."""
+        return self.session.state
+
+    @property
+    def result(self) -> Result | None:
+        """The maps shown now, for every image (``result.maps`` (B, H, W) float32)."""
+        return self.session.result
+
+    def set(self, **changes: Any) -> None:
+        """Change the view: ``image``, ``layers``, ``method``, ``target`` (class index or None),
+        ``aug_smooth``, ``eigen_smooth``, ``normalise``. Invalid values raise (nothing changes);
+        computation errors are shown in the widget. Slow methods return at once (see :meth:`wait`)."""
+        self.run(self.session.validate(**changes))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a running slow method; True when none is running any more."""
+        job = self._job
+        return job.wait(timeout) if job is not None else True
+
+    def cancel(self) -> None:
+        """Cancel the running slow method; the previous map stays."""
+        job = self._job
+        if job is not None:
+            job.cancel()
+
+    def export(self, path: str | Path) -> dict[str, Path]:
+        """Save the current view as ``<path>.png`` (as shown: mode, colormap, opacity) and its state
+        as ``<path>.npz`` (image, map, grey levels) plus ``<path>.json``; returns the paths."""
+        result = self.session.result
+        if result is None:
+            raise ValueError("nothing to export yet: no map has been computed")
+        state, image = result.state, result.state.image
+        photo, levels = self.session.images.photos[image], result.levels[image]
+        view = compose_view(photo, levels, self.overlay.colormap, self.overlay.opacity, self.overlay.mode)
+        manifest = {
+            "method": get_method(state.method).class_name,
+            "layers": list(state.layers),
+            "target": state.target,
+            "target_label": self.session.target_label(state),
+            "image_index": image,
+            "image_name": self.session.images.names[image],
+            "aug_smooth": state.aug_smooth,
+            "eigen_smooth": state.eigen_smooth,
+            "normalise": state.normalise,
+            "view": {"mode": self.overlay.mode, "colormap": self.overlay.colormap, "opacity": self.overlay.opacity},
+            "value_range": list(result.value_range),
+            "map_shape": list(levels.shape),
+        }
+        return export_view(path, view, {"image": photo, "map": result.maps[image], "levels": levels}, manifest)
+
+    def status_text(self, state: ViewState) -> str:
+        """'Method · layer(s) · target', as the overlay's status line shows it."""
+        flags = [name for name in ("aug_smooth", "eigen_smooth") if getattr(state, name)]
+        parts = [get_method(state.method).class_name, ", ".join(state.layers), self.session.target_label(state), *flags]
+        return " · ".join(parts)
+
+    # -- computing --------------------------------------------------------------------------------
+    def run(self, state: ViewState) -> None:
+        """Compute ``state`` and show it (in a worker thread for slow methods)."""
+        self._stop_job()
+        current = self.session.result
+        if current is not None and replace(current.state, image=state.image) == state:
+            self._show(replace(current, state=state))
+            return
+        if self.session.needs_worker(state):
+            self._start_job(state)
+            return
+        try:
+            result = self.session.compute(state)
+        except Exception as error:  # shown in the widget; the kernel and the previous map stay
+            self._fail(error, state)
+            return
+        self._show(result)
+
+    def _start_job(self, state: ViewState) -> None:
+        name = get_method(state.method).class_name
+        with self.overlay.hold_sync():
+            self.overlay.busy, self.overlay.progress = True, 0.0
+            self.overlay.progress_label = f"computing {name}…"
+            self.overlay.error = ""
+
+        def progress(done: int, total: int, description: str) -> None:
+            with self.overlay.hold_sync():
+                self.overlay.progress = min(1.0, done / total) if total else 0.0
+                self.overlay.progress_label = f"{name}: {done}/{total}"
+
+        job = BackgroundJob(lambda callback: self.session.compute(state, progress=callback), progress, self._show, lambda error: self._job_failed(job, error, state))
+        self._job = job.start()
+
+    def _stop_job(self) -> None:
+        job = self._job
+        if job is not None and job.running:
+            job.superseded = True  # type: ignore[attr-defined]
+            job.cancel()
+            job.wait()
+        self._job = None
+
+    def _job_failed(self, job: BackgroundJob, error: BaseException, state: ViewState) -> None:
+        if isinstance(error, Cancelled):
+            with self._lock:
+                self.overlay.busy = False
+                if not getattr(job, "superseded", False):
+                    self.overlay.progress_label = "cancelled; the previous map is shown"
+                    self._sync_controls()
+            return
+        self._fail(error, state)
+
+    def _show(self, result: Result) -> None:
+        with self._lock:
+            self.session.commit(result)
+            state = result.state
+            photo = self.session.images.photos[state.image]
+            self.overlay.show(photo, result.levels[state.image], result.value_range, self.status_text(state))
+            self.overlay.busy = False
+            self._sync_controls()
+            self._refresh_sweep()
+
+    def _fail(self, error: BaseException, state: ViewState) -> None:
+        logger.info("could not compute %s: %s", state, error)
+        with self._lock:
+            message = str(error) or type(error).__name__
+            with self.overlay.hold_sync():
+                self.overlay.busy = False
+                self.overlay.error = f"{get_method(state.method).class_name} at {', '.join(state.layers)} failed: {message}"
+            self._sync_controls()
+
+    # -- keeping the pieces in step -----------------------------------------------------------------
+    def _refresh_sweep(self) -> None:
+        state = self.session.state
+        key = (state.image, state.target)
+        if key != self._sweep_key and self.session.tree.stages:
+            try:
+                paths, levels = self.session.sweep(state)
+            except Exception as error:  # the sweep is extra; its failure does not stop the view
+                self.sweep.message = f"layer sweep unavailable: {error}"
+            else:
+                photo = self.session.images.photos[state.image : state.image + 1].repeat(len(paths), axis=0)
+                self.sweep.set_pictures(paths, overlay_thumbnails(photo, levels, levels.shape[-1]), captions=paths)
+            self._sweep_key = key
+        single = state.layers[0] if len(state.layers) == 1 and state.layers[0] in self.sweep.keys else ""
+        self._quietly(lambda: setattr(self.sweep, "selected", single))
+
+    def _fill_gallery(self) -> None:
+        images = self.session.images
+        captions = [f"{name}: {self.session.top_classes(i, 1)[0][1]}" for i, name in enumerate(images.names)]
+        self.gallery.set_pictures([str(i) for i in range(len(images))], square(images.photos, GALLERY_SIZE), captions=captions)
+
+    def _quietly(self, change: Callable[[], None]) -> None:
+        self._quiet, before = True, self._quiet
+        try:
+            change()
+        finally:
+            self._quiet = before
+
+    def _sync_controls(self) -> None:
+        """Controls show the current state (after a change, an error or a cancel)."""
+        state, controls = self.session.state, self.controls
+
+        def apply() -> None:
+            controls.method.value = state.method
+            controls.target.options = target_options(self.session.top_classes(state.image), state.target, self.session.labels)
+            controls.target.value = TOP_CLASS if state.target is None else state.target
+            controls.normalise.value = state.normalise
+            controls.aug_smooth.value, controls.eigen_smooth.value = state.aug_smooth, state.eigen_smooth
+            self.tree.selected = list(state.layers)
+            self.gallery.selected = str(state.image)
+
+        self._quietly(apply)
+
+    def _request(self, **changes: Any) -> None:
+        if self._quiet:
+            return
+        try:
+            state = self.session.validate(**changes)
+        except (ValueError, TypeError) as error:
+            self._fail(error, self.session.state)
+            return
+        self.run(state)
+
+    def _connect(self) -> None:
+        controls = self.controls
+        watch = [
+            (controls.method, "method", lambda v: v),
+            (controls.target, "target", lambda v: None if v == TOP_CLASS else v),
+            (controls.normalise, "normalise", lambda v: v),
+            (controls.aug_smooth, "aug_smooth", bool),
+            (controls.eigen_smooth, "eigen_smooth", bool),
+        ]
+        for widget, field, convert in watch:
+            widget.observe(lambda change, f=field, c=convert: self._request(**{f: c(change["new"])}), names="value")
+        controls.find_class.observe(self._on_find_class, names="value")
+        self.tree.observe(lambda change: self._request(layers=tuple(change["new"])), names="selected")
+        self.sweep.observe(lambda change: change["new"] and self._request(layers=(change["new"],)), names="selected")
+        self.gallery.observe(lambda change: change["new"] and self._request(image=int(change["new"])), names="selected")
+
+    def _on_find_class(self, change: dict) -> None:
+        index = class_choice(change["new"], self.session.labels)
+        if index is not None:
+            self._request(target=index)
+
+    def __repr__(self) -> str:
+        return f"CAMExplorer({self.status_text(self.session.state)}, {len(self.session.images)} images)"

@@ -1,0 +1,246 @@
+"""The explorer's lower tabs: compare grid, guided view, concepts (DFF), metrics ranking, export.
+
+Each panel computes on request (a button), from the explorer's session and current state, and
+shows its own errors; none changes the main view.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets
+import numpy as np
+import torch
+from torch import nn
+
+from ..engine.methods.registry import METHODS
+from .pictures import overlay_thumbnails, to_png
+from .session import gray_levels
+from .thumbnails import ThumbnailGrid
+from .worker import BackgroundJob
+
+if TYPE_CHECKING:
+    from .explorer import CAMExplorer
+
+__all__ = ["Panels", "build_panels", "CompareView", "GuidedView", "ConceptView", "MetricsPanel", "ExportPanel"]
+
+COMPARE_SIZE = 96
+DEFAULT_COMPARE = ("gradcam", "gradcam++", "layercam", "eigencam")
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _image(png: bytes = b"", width: str = "224px") -> ipywidgets.Image:
+    return ipywidgets.Image(value=png, format="png", layout=ipywidgets.Layout(width=width))
+
+
+class CompareView:
+    """Methods x images (current layers) or methods x layers (current image), for the current target."""
+
+    def __init__(self, explorer: "CAMExplorer") -> None:
+        self.explorer = explorer
+        choices = [name for name in DEFAULT_COMPARE if name in METHODS] or list(METHODS)[:2]
+        self.methods = ipywidgets.SelectMultiple(description="Methods", options=list(METHODS), value=choices, rows=6)
+        self.by = ipywidgets.ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
+        self.button = ipywidgets.Button(description="Compare")
+        self.grid = ThumbnailGrid(testid="cw-compare", item_testid="cw-compare-item", title="Compare")
+        self.button.on_click(lambda _: self.compute())
+        self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, ipywidgets.VBox([self.by, self.button])]), self.grid])
+
+    def compute(self) -> None:
+        session, state = self.explorer.session, self.explorer.state
+        methods = list(self.methods.value)
+        by = self.by.value
+        layers = list(state.layers) if len(state.layers) > 1 or by == "images" else session.tree.stages[-4:]
+        try:
+            columns, maps = session.compare(state, methods, by=by, layers=layers)
+        except Exception as error:
+            self.grid.message = f"compare failed: {_error_text(error)}"
+            return
+        photos = session.images.photos if by == "images" else session.images.photos[[state.image] * len(columns)]
+        cells = [overlay_thumbnails(photos, gray_levels(row, state.normalise)[0], COMPARE_SIZE) for row in maps]
+        keys = [f"{m}|{c}" for m in methods for c in columns]
+        self.grid.set_pictures(
+            keys, np.concatenate(cells), captions=[f"{m} · {c}" for m in methods for c in columns],
+            columns=len(columns), row_labels=methods, column_labels=list(columns),
+        )
+
+
+class GuidedView:
+    """Guided backprop, the current CAM and Guided Grad-CAM for the current image and target."""
+
+    def __init__(self, explorer: "CAMExplorer") -> None:
+        self.explorer = explorer
+        self.button = ipywidgets.Button(description="Show guided")
+        self.message = ipywidgets.HTML()
+        self.images = [_image() for _ in range(3)]
+        captions = ["guided backprop", "CAM", "Guided Grad-CAM"]
+        self.button.on_click(lambda _: self.compute())
+        columns = [ipywidgets.VBox([ipywidgets.Label(c), image]) for c, image in zip(captions, self.images)]
+        self.box = ipywidgets.VBox([self.button, self.message, ipywidgets.HBox(columns)])
+
+    def compute(self) -> None:
+        from ..engine.guided import guided_backprop, guided_gradcam
+        from ..preprocessing import deprocess_image
+
+        session, result = self.explorer.session, self.explorer.result
+        if result is None:
+            return
+        state = result.state
+        x = session.images.batch[state.image : state.image + 1]
+        try:
+            guided = guided_backprop(session.model, x, session.targets(state, 1))
+        except Exception as error:
+            self.message.value = f"<span class='cw-error'>{_error_text(error)}</span>"
+            return
+        cam = torch.as_tensor(result.maps[state.image : state.image + 1], device=guided.device)
+        combined = guided_gradcam(cam, guided)
+        pictures = [deprocess_image(guided[0].cpu().numpy()), None, deprocess_image(combined[0].cpu().numpy())]
+        pictures[1] = overlay_thumbnails(session.images.photos[state.image : state.image + 1], result.levels[state.image : state.image + 1], result.levels.shape[-1])[0]
+        for widget, picture in zip(self.images, pictures):
+            widget.value = to_png(picture)
+        self.message.value = f"for {self.explorer.status_text(state)}"
+
+
+def classifier_head(model: nn.Module, channels: int) -> nn.Module | None:
+    """The model's last ``nn.Linear`` taking ``channels`` inputs (scores a DFF concept), if any."""
+    heads = [m for m in model.modules() if isinstance(m, nn.Linear) and m.in_features == channels]
+    return heads[-1] if heads else None
+
+
+class ConceptView:
+    """Deep Feature Factorization at the current (first) layer: a concept map per image coloured by
+    concept, a legend with each concept's top classes, and each concept's own map."""
+
+    def __init__(self, explorer: "CAMExplorer") -> None:
+        self.explorer = explorer
+        self.count = ipywidgets.IntSlider(description="Concepts", value=4, min=2, max=10)
+        self.button = ipywidgets.Button(description="Factorize")
+        self.message = ipywidgets.HTML()
+        self.picture = _image(width="448px")
+        self.grid = ThumbnailGrid(testid="cw-concepts", item_testid="cw-concept-item", title="Concept maps")
+        self.button.on_click(lambda _: self.compute())
+        self.box = ipywidgets.VBox([ipywidgets.HBox([self.count, self.button]), self.message, self.picture, self.grid])
+
+    def compute(self) -> None:
+        from ..cams import DeepFeatureFactorization
+        from ..render.factorization import create_labels, show_factorization_on_image
+
+        session, state = self.explorer.session, self.explorer.state
+        layer = state.layers[0]
+        channels = self._channels(layer)
+        head = classifier_head(session.model, channels) if channels else None
+        try:
+            dff = DeepFeatureFactorization(session.model, layer, computation_on_concepts=head, progress=False)
+            concepts, explanations, scores = dff(session.images.batch, int(self.count.value))
+        except Exception as error:
+            self.message.value = f"<span class='cw-error'>{_error_text(error)}</span>"
+            return
+        count = explanations.shape[1]
+        if scores is not None:
+            legend = create_labels(torch.softmax(torch.as_tensor(scores), dim=-1).numpy(), 2, session.labels)
+        else:
+            legend = [f"concept {k}" for k in range(count)]
+        photo = session.images.photos[state.image]
+        shown = show_factorization_on_image(np.float32(photo) / 255, explanations[state.image], concept_labels=legend)
+        self.picture.value = to_png(shown)
+        levels = np.rint(np.clip(explanations[state.image], 0, 1) * 255).astype(np.uint8)
+        pictures = overlay_thumbnails(np.repeat(photo[None], count, axis=0), levels, COMPARE_SIZE)
+        self.grid.set_pictures([str(k) for k in range(count)], pictures, captions=[text.replace("\n", "; ") for text in legend])
+        self.message.value = f"{count} concepts at {layer} over {len(session.images)} images"
+
+    def _channels(self, layer: str) -> int | None:
+        for node in self.explorer.session.tree.nodes:
+            if node.path == layer and node.layout == "grid":
+                return int(node.shape.split("×")[0])
+        return None
+
+
+class MetricsPanel:
+    """"Which should I use?": rank methods x layers by a metric on the images (in the background)."""
+
+    def __init__(self, explorer: "CAMExplorer") -> None:
+        self.explorer = explorer
+        session = explorer.session
+        single_capture = [name for name, spec in METHODS.items() if spec.compute is not None]
+        self.methods = ipywidgets.SelectMultiple(description="Methods", options=list(METHODS), value=single_capture[:4], rows=6)
+        layer_options = list(dict.fromkeys([*session.tree.stages, *session.state.layers]))
+        self.layers = ipywidgets.SelectMultiple(description="Layers", options=layer_options, value=list(session.state.layers), rows=6)
+        self.metric = ipywidgets.Dropdown(description="Metric", options=["road", "drop", "deletion", "insertion"])
+        self.button = ipywidgets.Button(description="Rank")
+        self.progress = ipywidgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress")
+        self.table = ipywidgets.HTML()
+        self.chart = _image(width="480px")
+        self.job: BackgroundJob | None = None
+        self.ranking: Any = None
+        self.button.on_click(lambda _: self.start())
+        self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, self.layers, ipywidgets.VBox([self.metric, self.button])]), self.progress, self.table, self.chart])
+
+    def start(self) -> None:
+        from ..metrics.tuner import rank_methods
+
+        if self.job is not None and self.job.running:
+            return
+        session, state = self.explorer.session, self.explorer.state
+        methods, layers, metric = list(self.methods.value), list(self.layers.value), self.metric.value
+        targets = session.targets(state)
+
+        def work(progress: Any) -> Any:
+            return rank_methods(session.model, session.images.batch, targets, methods=methods, layers=layers, metric=metric, progress=progress)
+
+        def step(done: int, total: int, description: str) -> None:
+            self.progress.value = done / total if total else 0.0
+            self.progress.description = f"{done}/{total}"
+
+        self.progress.value = 0.0
+        self.job = BackgroundJob(work, step, self._done, self._failed).start()
+
+    def _done(self, ranking: Any) -> None:
+        self.ranking = ranking
+        self.table.value = f"<pre>{ranking.to_text()}</pre>"
+        buffer = io.BytesIO()
+        ranking.chart().savefig(buffer, format="png", dpi=80)
+        self.chart.value = buffer.getvalue()
+
+    def _failed(self, error: BaseException) -> None:
+        self.table.value = f"<span class='cw-error'>{_error_text(error)}</span>"
+
+
+class ExportPanel:
+    """Save the current view (PNG) and state (.npz + .json) under a path stem."""
+
+    def __init__(self, explorer: "CAMExplorer") -> None:
+        self.explorer = explorer
+        self.path = ipywidgets.Text(description="Save as", value="camwidgets-view")
+        self.button = ipywidgets.Button(description="Export")
+        self.message = ipywidgets.HTML()
+        self.button.on_click(lambda _: self.save())
+        self.box = ipywidgets.VBox([ipywidgets.HBox([self.path, self.button]), self.message])
+
+    def save(self) -> None:
+        try:
+            paths = self.explorer.export(self.path.value)
+        except Exception as error:
+            self.message.value = f"<span class='cw-error'>{_error_text(error)}</span>"
+            return
+        self.message.value = "saved " + ", ".join(str(path) for path in paths.values())
+
+
+@dataclass
+class Panels:
+    compare: CompareView
+    guided: GuidedView
+    concepts: ConceptView
+    metrics: MetricsPanel
+    export: ExportPanel
+    tabs: ipywidgets.Tab
+
+
+def build_panels(explorer: "CAMExplorer") -> Panels:
+    parts = [CompareView(explorer), GuidedView(explorer), ConceptView(explorer), MetricsPanel(explorer), ExportPanel(explorer)]
+    tabs = ipywidgets.Tab(children=[part.box for part in parts], titles=["Compare", "Guided", "Concepts", "Which should I use?", "Export"])
+    return Panels(*parts, tabs=tabs)
