@@ -7,12 +7,16 @@ raw (B, *spatial) map; ReLU, normalisation and upsampling are shared (``engine.m
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import torch
 
+from ..capture import Capture
+from ..maps import finish_maps
+from ..reshape import to_spatial
 from .combine import spatial_dims, summed_channels, weighted_channels
-from .registry import MethodSpec, register
+from .registry import MethodCall, MethodSpec, register
 
 
 def gradcam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smooth: bool = False) -> torch.Tensor:
@@ -37,13 +41,19 @@ def gradcam_plusplus(activations: torch.Tensor, gradients: torch.Tensor, eigen_s
     r"""Grad-CAM++ (https://arxiv.org/abs/1710.11063, eq. 19 with exponential scores):
     ``w_c = sum_ij alpha_cij relu(G_cij)``, ``alpha = G^2 / (2 G^2 + sum_ij(A_c) G^3 + 1e-6)``
     (zero where ``G = 0``)."""
-    dims = spatial_dims(gradients)
     squared = gradients.pow(2)
+    return weighted_channels(plusplus_weights(activations, gradients, squared, squared * gradients), activations, eigen_smooth)
+
+
+def plusplus_weights(activations: torch.Tensor, gradients: torch.Tensor, squared: torch.Tensor, cubed: torch.Tensor) -> torch.Tensor:
+    r"""Grad-CAM++'s channel weights from the gradient's first three powers (or their averages over
+    noisy samples, for SmoothGrad-CAM++): ``sum_ij alpha relu(G)``, ``alpha = G2 / (2 G2 + sum_ij(A) G3 + 1e-6)``,
+    zero where ``G2 = 0``."""
+    dims = spatial_dims(gradients)
     activation_sums = activations.sum(dim=dims, keepdim=True)
-    alpha = squared / (2 * squared + activation_sums * squared * gradients + 1e-6)
-    alpha = torch.where(gradients != 0, alpha, torch.zeros_like(alpha))
-    weights = (torch.relu(gradients) * alpha).sum(dim=dims)
-    return weighted_channels(weights, activations, eigen_smooth)
+    alpha = squared / (2 * squared + activation_sums * cubed + 1e-6)
+    alpha = torch.where(squared != 0, alpha, torch.zeros_like(alpha))
+    return (torch.relu(gradients) * alpha).sum(dim=dims)
 
 
 def xgradcam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smooth: bool = False) -> torch.Tensor:
@@ -63,6 +73,44 @@ def eigengradcam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smoot
     return summed_channels(gradients * activations, True)
 
 
+def segeigencam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smooth: bool = False) -> torch.Tensor:
+    r"""Seg-Eigen-CAM (https://doi.org/10.3390/app15137562): first principal component of ``|G| * A``,
+    signed so its largest-magnitude value is positive (always; ``eigen_smooth`` changes nothing)."""
+    return summed_channels(gradients.abs() * activations, True)
+
+
+def shapleycam(call: MethodCall) -> torch.Tensor:
+    r"""ShapleyCAM (https://arxiv.org/abs/2501.06261): ``sum_c w_c A_c`` with
+    ``w_c = mean_ij (G - H A / 2)_cij``, where ``H A`` is the Hessian of the target score with respect
+    to the layer's activations times the activations (a Hessian-vector product through the kept graph)."""
+    explainer = call.explainer
+    result = explainer.capture(call.input_tensor, call.targets, need_gradients=True, create_graph=True)
+    raw = []
+    try:
+        for position, record in enumerate(result.records):
+            if not isinstance(record.activation, torch.Tensor):
+                raise ValueError(f"ShapleyCAM needs target layers whose output is one tensor; layer {record.name!r} returns {type(record.activation).__name__}")
+            last = position == len(result.records) - 1
+            product = None
+            if record.gradient.requires_grad:  # else the score is linear in the layer (and weights are frozen)
+                (product,) = torch.autograd.grad(record.gradient, record.activation, grad_outputs=record.activation, retain_graph=not last, allow_unused=True)
+            spatial = [to_spatial(t.detach(), explainer.reshape_transform, result.image_size, record.name) for t in (record.activation, record.gradient)]
+            activations, gradients = spatial
+            curvature = torch.zeros_like(gradients) if product is None else to_spatial(product, explainer.reshape_transform, result.image_size, record.name)
+            weights = (gradients - 0.5 * curvature).mean(dim=spatial_dims(gradients))
+            raw.append(weighted_channels(weights, activations, call.eigen_smooth))
+    finally:
+        explainer.last_capture = detached(result)
+    return finish_maps(raw, result.image_size, explainer.normalise, explainer.aggregate)
+
+
+def detached(result: Capture) -> Capture:
+    """The capture without its autograd graph: detached outputs and scores, no layer records."""
+    outputs = result.outputs.detach() if isinstance(result.outputs, torch.Tensor) else result.outputs
+    scores = result.scores.detach() if result.scores is not None else None
+    return dataclasses.replace(result, outputs=outputs, scores=scores, records=[])
+
+
 for _spec in (
     MethodSpec("gradcam", "GradCAM", "gradient", True, 1.0, gradcam, "channel weights = mean gradient", "https://arxiv.org/abs/1610.02391"),
     MethodSpec("hirescam", "HiResCAM", "gradient", True, 1.0, hirescam, "gradient x activation, summed over channels", "https://arxiv.org/abs/2011.08891"),
@@ -71,5 +119,7 @@ for _spec in (
     MethodSpec("xgradcam", "XGradCAM", "gradient", True, 1.0, xgradcam, "activation-normalised gradient weights", "https://arxiv.org/abs/2008.02312"),
     MethodSpec("layercam", "LayerCAM", "gradient", True, 1.0, layercam, "positive gradients as spatial weights", "https://ieeexplore.ieee.org/document/9462463"),
     MethodSpec("eigengradcam", "EigenGradCAM", "gradient", True, 1.0, eigengradcam, "first principal component of gradient x activation"),
+    MethodSpec("segeigencam", "SegEigenCAM", "gradient", True, 1.0, segeigencam, "first principal component of |gradient| x activation", "https://doi.org/10.3390/app15137562"),
+    MethodSpec("shapleycam", "ShapleyCAM", "gradient", True, 2.0, None, "gradient minus half the Hessian-vector product as channel weights", "https://arxiv.org/abs/2501.06261", run=shapleycam),
 ):
     register(_spec)
