@@ -41,10 +41,19 @@ class Lab:
         page.console_errors = []
         page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
         page.on("pageerror", lambda error: page.console_errors.append(str(error)))
-        notebook = NotebookPage(page, self.server.url, name, ui).open()
-        if run:
-            notebook.run_all()
+        notebook = NotebookPage(page, self.server.url, name, ui)
+        try:
+            notebook.open()
+            if run:
+                notebook.run_all()
+        except Exception as error:
+            raise AssertionError(self.diagnosis(notebook, error)) from error
         return notebook
+
+    def diagnosis(self, notebook: NotebookPage, error: Exception) -> str:
+        """The error with what the page logged and the end of the server log."""
+        console = "\n".join(notebook.page.console_errors[-20:]) or "(none)"
+        return f"{notebook.url}: {error}\nbrowser console errors:\n{console}\n{self.server.log_tail()}"
 
     def probe(self, notebook: NotebookPage) -> KernelProbe:
         """A second client on the notebook's kernel (see `KernelProbe`)."""

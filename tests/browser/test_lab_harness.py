@@ -73,3 +73,14 @@ def test_a_failing_cell_fails_the_run_with_its_traceback(lab):
             notebook.run_all()
         finally:
             lab.close(notebook)
+
+
+def test_notebook_7_ui_runs_and_renders_the_probe(lab):
+    notebook = lab.open("harness_probe_nb7.ipynb", CELLS, ui="notebook")
+    try:
+        assert "/notebooks/" in notebook.page.url
+        notebook.page.get_by_test_id("probe").wait_for(state="visible")
+        assert notebook.page.evaluate("() => window.jupyterapp.name") == "Jupyter Notebook"
+        assert_drawn(canvas_summary(notebook.page, "[data-testid=picture]"), "probe canvas in Notebook 7")
+    finally:
+        lab.close(notebook)

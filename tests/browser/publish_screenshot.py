@@ -1,0 +1,36 @@
+"""Copy the explorer screenshot taken by the browser test into the README's images.
+
+    python -m pytest tests/browser/test_explorer.py      # writes tests/browser/screenshots/explorer.png
+    python -m tests.browser.publish_screenshot           # copies it to notebooks/images/explorer.png
+
+Only a PNG that the test wrote in the last day is copied, so the README shows what the real
+explorer rendered in JupyterLab."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+SOURCE = Path(__file__).parent / "screenshots" / "explorer.png"
+TARGET = Path(__file__).resolve().parents[2] / "notebooks" / "images" / "explorer.png"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_AGE_S = 24 * 3600
+
+
+def publish(source: Path = SOURCE, target: Path = TARGET) -> Path:
+    if not source.is_file():
+        raise SystemExit(f"{source} is missing: run `python -m pytest tests/browser/test_explorer.py` first")
+    if source.read_bytes()[:8] != PNG_SIGNATURE:
+        raise SystemExit(f"{source} is not a PNG file")
+    age = time.time() - source.stat().st_mtime
+    if age > MAX_AGE_S:
+        raise SystemExit(f"{source} is {age / 3600:.0f} h old: run the browser test again to take a fresh one")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
+
+
+if __name__ == "__main__":
+    print(f"wrote {publish()}", file=sys.stderr)
