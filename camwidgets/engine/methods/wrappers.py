@@ -1,3 +1,174 @@
-r"""Methods built on a base method: FinerCAM, RefineCAM, SESS, SmoothGradCAM++."""
+r"""Methods built on a base method: FinerCAM, RefineCAM, SESS, SmoothGrad-CAM++.
+
+Each is a ``run`` function; the base method is any registered method (a class such as ``GradCAM``,
+its registry name, or a :class:`MethodSpec`), computed through the same explainer, so that it uses
+the same model, layers, reshape transform and output selector. SESS lives in :mod:`.sess`.
+"""
 
 from __future__ import annotations
+
+import copy
+from typing import Any, Hashable, Optional, Sequence
+
+import torch
+
+from ..capture import capture
+from ..maps import finish_maps, normalise
+from ..progress import Progress
+from ..reshape import to_spatial
+from ..targets import FinerWeightedTarget
+from .combine import weighted_channels
+from .gradient import plusplus_weights
+from .layerwise import seeded_generator
+from .registry import MethodCall, MethodSpec, get_method, register
+
+__all__ = ["base_spec", "ClosestClassesTarget", "finercam", "refinecam", "smoothgradcampp", "check_smoothgrad_options", "sub_explainer"]
+
+DEFAULT_COMPARISONS = (1, 2, 3)
+
+
+def base_spec(base_method: Any) -> MethodSpec:
+    """The registered method behind ``base_method``: a CAM class (``GradCAM``), a name or a spec."""
+    if isinstance(base_method, MethodSpec):
+        return base_method
+    name = base_method if isinstance(base_method, str) else getattr(base_method, "method", None) or getattr(base_method, "__name__", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"base_method must be a CAM class such as GradCAM or a method name; got {base_method!r}")
+    return get_method(name)
+
+
+def sub_explainer(explainer: Any, layers: Optional[list] = None) -> Any:
+    """A copy of the explainer for inner calls: no cache (inner batches are not reused), per-image
+    normalisation (the inner maps are combined, the outer call normalises as configured)."""
+    inner = copy.copy(explainer)
+    inner.cache = None
+    inner.normalise = "image"
+    inner.last_capture = None
+    if layers is not None:
+        inner.layers = layers
+    return inner
+
+
+class ClosestClassesTarget:
+    r"""Finer-CAM's default target, chosen from each image's own scores ``y``: the main class ``m`` is
+    the one whose score is closest to the top score (or to ``y[target_idx]``), the comparison classes
+    are the ones at the given ranks of ``|y - y[m]|`` (1, 2, 3: the three most similar), and the score
+    is :class:`FinerWeightedTarget`'s ``sum_k p_k (y[m] - alpha y[k]) / sum_k p_k``."""
+
+    def __init__(self, alpha: float = 1, comparison_categories: Optional[Sequence[int]] = None, target_idx: Optional[int] = None) -> None:
+        self.alpha = alpha
+        self.comparison_categories = comparison_categories
+        self.target_idx = target_idx
+
+    def resolve(self, scores: torch.Tensor) -> FinerWeightedTarget:
+        """The concrete target for one image's (classes,) scores."""
+        count = scores.shape[-1]
+        if self.comparison_categories is None:
+            ranks = list(DEFAULT_COMPARISONS[: max(count - 1, 0)])
+        else:
+            ranks = [int(rank) for rank in self.comparison_categories if rank < count]
+        scores = scores.detach()
+        anchor = scores.max() if self.target_idx is None else scores[self.target_idx]
+        order = torch.argsort((scores - anchor).abs(), stable=True).tolist()
+        return FinerWeightedTarget(order[0], [order[rank] for rank in ranks], self.alpha)
+
+    def __call__(self, model_output: torch.Tensor) -> torch.Tensor:
+        return self.resolve(model_output)(model_output)
+
+    def cache_key(self) -> Hashable:
+        ranks = None if self.comparison_categories is None else tuple(self.comparison_categories)
+        return ("ClosestClassesTarget", float(self.alpha), ranks, self.target_idx)
+
+
+def finercam(call: MethodCall) -> torch.Tensor:
+    r"""Finer-CAM (https://arxiv.org/abs/2501.11309): the base method's map (GradCAM by default) for
+    a contrastive target ``sum_k p_k (y[m] - alpha y[k]) / sum_k p_k`` between the explained class
+    ``m`` and its most similar classes ``k`` (options ``alpha``, ``comparison_categories`` as ranks of
+    similarity, ``target_idx``). Explicit ``targets`` are used as given."""
+    options = call.options
+    targets = call.targets
+    if targets is None:
+        chooser = ClosestClassesTarget(options.get("alpha", 1), options.get("comparison_categories"), options.get("target_idx"))
+        targets = [chooser] * call.input_tensor.shape[0]
+    spec = base_spec(options.get("base_method", "gradcam"))
+    return call.explainer.compute(
+        spec, call.input_tensor, targets, eigen_smooth=call.eigen_smooth, options=options.get("base_options") or {}, progress=call.progress
+    )
+
+
+def layer_by_layer_maps(call: MethodCall, spec: MethodSpec) -> list[torch.Tensor]:
+    """The base method's final map of each target layer alone, (B, H, W) in [0, 1] each: from one
+    shared capture for a per-layer method, else one base call per layer."""
+    explainer = call.explainer
+    options = call.options.get("base_options") or {}
+    if spec.compute is not None:
+        result = explainer.capture(call.input_tensor, call.targets, need_gradients=spec.needs_gradients)
+        raw = explainer.layer_maps(spec, result, call.eigen_smooth)
+        return [finish_maps([layer_map], result.image_size, "image") for layer_map in raw]
+    return [
+        spec.run(MethodCall(sub_explainer(explainer, [layer]), call.input_tensor, call.targets, call.eigen_smooth, options, call.progress))  # type: ignore[misc]
+        for layer in explainer.layers
+    ]
+
+
+def refinecam(call: MethodCall) -> torch.Tensor:
+    r"""RefineCAM (https://arxiv.org/abs/2605.14641): ``N(prod_l M_l)``, the element-wise product of
+    the base method's (GradCAM++ by default) maps of each target layer on its own, each in [0, 1];
+    the coarse deep layers keep what is on the object, the fine early layers sharpen it."""
+    layers = call.explainer.layers
+    if len(layers) < 2:
+        raise ValueError(
+            f"RefineCAM multiplies the maps of two or more target layers; got {len(layers)} "
+            f"({', '.join(repr(name) for name, _ in layers)}). Pass several layers, for example [model.layer3, model.layer4]."
+        )
+    maps = layer_by_layer_maps(call, base_spec(call.options.get("base_method", "gradcam++")))
+    return normalise(torch.stack(maps).prod(dim=0), call.explainer.normalise)
+
+
+def check_smoothgrad_options(num_samples: Any, std: Any) -> None:
+    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer; got {num_samples!r}")
+    if not isinstance(std, (int, float)) or std < 0:
+        raise ValueError(f"std must be a non-negative number (the noise's standard deviation on the input); got {std!r}")
+
+
+def smoothgradcampp(call: MethodCall) -> torch.Tensor:
+    r"""SmoothGrad-CAM++ (https://arxiv.org/abs/1908.01224), with torchcam's defaults
+    (``num_samples=4``, ``std=0.3``): Grad-CAM++ with the gradient's powers averaged over noisy copies
+    ``x + N(0, std^2)`` of the input, ``w_c = sum_ij alpha relu(mean G)``,
+    ``alpha = mean G^2 / (2 mean G^2 + sum_ij(A_c) mean G^3 + 1e-6)``, on the clean activations ``A``;
+    ``std=0`` gives GradCAMPlusPlus. ``seed`` makes the noise repeatable."""
+    explainer = call.explainer
+    options = call.options
+    num_samples, std = options.get("num_samples", 4), options.get("std", 0.3)
+    check_smoothgrad_options(num_samples, std)
+    x = call.input_tensor
+    clean = explainer.capture(x, call.targets, need_gradients=False)
+    targets = clean.targets if clean.targets is not None else call.targets
+    activations = [to_spatial(r.activation, explainer.reshape_transform, clean.image_size, r.name) for r in clean.records]
+    moments = [[torch.zeros_like(a) for _ in range(3)] for a in activations]
+    generator = seeded_generator(options.get("seed"), x.device)
+    with Progress(num_samples, "SmoothGrad-CAM++ samples", call.progress) as progress:
+        for _ in range(num_samples):
+            noisy = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            result = capture(explainer.model, noisy, explainer.layers, targets, need_gradients=True, output_selector=explainer.output_selector)
+            for record, sums in zip(result.records, moments):
+                gradient = to_spatial(record.gradient, explainer.reshape_transform, result.image_size, record.name)
+                for power, total in enumerate(sums, start=1):
+                    total.add_(gradient.pow(power))
+            progress.advance()
+    raw = []
+    for a, (first, second, third) in zip(activations, moments):
+        weights = plusplus_weights(a, first / num_samples, second / num_samples, third / num_samples)
+        raw.append(weighted_channels(weights, a, call.eigen_smooth))
+    return finish_maps(raw, clean.image_size, explainer.normalise, explainer.aggregate)
+
+
+for _spec in (
+    MethodSpec("finercam", "FinerCAM", "gradient", True, 1.0, None, "base method on a class-vs-similar-classes target", "https://arxiv.org/abs/2501.11309", run=finercam),
+    MethodSpec("refinecam", "RefineCAM", "gradient", True, 1.0, None, "product of the base method's maps of several layers", "https://arxiv.org/abs/2605.14641", run=refinecam),
+    MethodSpec("smoothgradcampp", "SmoothGradCAMpp", "gradient", True, 5.0, None, "Grad-CAM++ with gradients averaged over noisy inputs", "https://arxiv.org/abs/1908.01224", run=smoothgradcampp),
+):
+    register(_spec)
+
+from . import sess  # noqa: E402,F401  (registers SESS)
