@@ -1,3 +1,525 @@
-r"""Perturbation methods: score the model on masked or ablated inputs (ScoreCAM family, AblationCAM)."""
+r"""Perturbation methods: score the model again on perturbed copies of the input or of a layer's output.
+
+Score-CAM family: each channel ``A_k`` of the target layer, upsampled to the input size and
+min-max normalised, masks the input; the target's score on the masked input weighs the channel.
+Ablation-CAM: each channel of the layer's output is ablated in turn; the relative drop of the
+target's score weighs the channel. Both end as ``sum_k w_k A_k`` and share ReLU, normalisation and
+upsampling with the other methods (:func:`~camwidgets.engine.maps.finish_maps`).
+
+Everything runs on the model's device in chunks of ``batch_size`` copies (no (B, C, 3, H, W)
+tensor is ever built), in eval mode, without gradients, with a progress callback per chunk.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import difflib
+import math
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..capture import evaluation_mode, per_image_outputs, select_output
+from ..maps import finish_maps
+from ..progress import Progress
+from ..reshape import to_spatial
+from ..smoothing import first_principal_component
+from ..targets import ClassifierOutputTarget
+from .combine import weighted_channels
+from .registry import MethodCall, MethodSpec, register
+
+__all__ = [
+    "scorecam",
+    "sscam",
+    "iscam",
+    "ablationcam",
+    "AblationLayer",
+    "AblationLayerVit",
+    "AblationLayerFasterRCNN",
+    "channel_masks",
+    "OPTIONS",
+    "score_rows",
+]
+
+MASK_EPSILON = 1e-8
+ABLATION_STEP = 1e7
+FPN_ABLATION_VALUE = -1000.0
+OBJECTIVENESS_THRESHOLD = 0.01
+
+#: Each method's options and their defaults (Score-CAM's batch size is the reference's, SS-CAM's and
+#: IS-CAM's are torchcam's, Ablation-CAM's the reference's).
+OPTIONS: dict[str, dict[str, Any]] = {
+    "scorecam": {"batch_size": 16, "deduplicate": True, "use_amp": False},
+    "sscam": {"batch_size": 32, "num_samples": 35, "std": 2.0, "seed": None, "use_amp": False},
+    "iscam": {"batch_size": 32, "num_samples": 10, "deduplicate": True, "use_amp": False},
+    "ablationcam": {"batch_size": 32, "ratio_channels_to_ablate": 1.0, "ablation_layer": None, "reuse_prefix": True},
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# shared pieces
+
+
+def method_options(call: MethodCall, defaults: dict[str, Any], method: str) -> dict[str, Any]:
+    """``defaults`` updated with the call's options; an unknown option name is an error with a hint."""
+    unknown = [name for name in call.options if name not in defaults]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(defaults), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"{method} got an unknown option {unknown[0]!r}.{hint} Its options: {', '.join(defaults)}")
+    options = {**defaults, **call.options}
+    if int(options["batch_size"]) < 1:
+        raise ValueError(f"{method}: batch_size must be a positive number of copies per forward; got {options['batch_size']}")
+    options["batch_size"] = int(options["batch_size"])
+    return options
+
+
+def score_rows(outputs: Any, targets: Sequence[Callable], owners: torch.Tensor, owner_list: list[int]) -> torch.Tensor:
+    """``target_{owner_r}(output_r)`` for each row ``r`` of a chunk's outputs, as float32 (n,).
+
+    Class-logit targets are read with one gather; other targets are called row by row."""
+    rows = per_image_outputs(outputs, len(owner_list))
+    if isinstance(rows, torch.Tensor) and rows.ndim == 2 and all(type(t) is ClassifierOutputTarget for t in targets):
+        categories = torch.tensor([t.category for t in targets], device=rows.device)[owners]
+        return rows.gather(1, categories[:, None]).squeeze(1).float()
+    return torch.stack([torch.as_tensor(targets[owner](row)).sum() for owner, row in zip(owner_list, rows)]).float()
+
+
+@contextlib.contextmanager
+def autocast_if(device: torch.device, enabled: bool) -> Iterator[None]:
+    """float16 autocast on CUDA when ``enabled``; a clear error for other devices."""
+    if not enabled:
+        yield
+        return
+    if device.type != "cuda":
+        raise ValueError(f"use_amp runs the extra forwards in float16 on a CUDA device; the model is on {device}. Pass use_amp=False.")
+    with torch.autocast(device_type="cuda", dtype=torch.float16):
+        yield
+
+
+def _chunks(count: int, size: int) -> list[slice]:
+    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
+
+
+def _targets_and_layers(call: MethodCall) -> tuple[Any, list, list[torch.Tensor]]:
+    """One capture without gradients: (capture, resolved targets, each layer's (B, C, *s) activations)."""
+    explainer = call.explainer
+    result = explainer.capture(call.input_tensor, call.targets, need_gradients=False)
+    if result.targets is None:
+        raise ValueError("this method scores the model output with a target; pass targets (one per image) for this model")
+    spatial = [to_spatial(record.activation, explainer.reshape_transform, result.image_size, record.name) for record in result.records]
+    return result, result.targets, spatial
+
+
+def _finish(call: MethodCall, result: Any, weights: list[torch.Tensor], spatial: list[torch.Tensor]) -> torch.Tensor:
+    raw = [weighted_channels(w.to(a.dtype), a, call.eigen_smooth) for w, a in zip(weights, spatial)]
+    return finish_maps(raw, result.image_size, call.explainer.normalise, call.explainer.aggregate)
+
+
+# ----------------------------------------------------------------------------------------------
+# Score-CAM family
+
+
+def channel_masks(activations: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    r"""(n, *s) channels -> (n, 1, *size) masks ``(U(A) - min U(A)) / (max U(A) - min U(A) + 1e-8)``,
+    ``U`` the (bi/tri)linear upsampling with ``align_corners=True`` (the reference's)."""
+    mode = "bilinear" if len(size) == 2 else "trilinear"
+    upsampled = F.interpolate(activations[:, None].float(), size=tuple(size), mode=mode, align_corners=True)
+    flat = upsampled.flatten(1)
+    shape = (-1, 1) + (1,) * len(size)
+    low = flat.amin(dim=1).view(shape)
+    high = flat.amax(dim=1).view(shape)
+    return (upsampled - low) / (high - low + MASK_EPSILON)
+
+
+class _ScorePlan:
+    """Which (image, channel) pairs of one layer need a forward.
+
+    With ``deduplicate``, a channel that is zero everywhere (its mask is zero, so the masked input is
+    the zero image, scored once per batch) or equal to an earlier channel of the same image (same
+    mask) is not scored again. ``slot[b, c]`` indexes the score of pair (b, c) in
+    ``cat(job scores, zero-image scores)``."""
+
+    def __init__(self, activations: torch.Tensor, deduplicate: bool) -> None:
+        batch, channels = activations.shape[:2]
+        device = activations.device
+        self.batch, self.channels = batch, channels
+        if not deduplicate:
+            self.owners = torch.arange(batch, device=device).repeat_interleave(channels)
+            self.channels_of_jobs = torch.arange(channels, device=device).repeat(batch)
+            self.slot = torch.arange(batch * channels, device=device).view(batch, channels)
+            self.needs_zero_image = False
+            return
+        owners, picked, slots = [], [], []
+        jobs = 0
+        for image in range(batch):
+            flat = activations[image].reshape(channels, -1)
+            _, inverse = torch.unique(flat, dim=0, return_inverse=True)
+            first = torch.full((int(inverse.max()) + 1,), channels, device=device).scatter_reduce(
+                0, inverse, torch.arange(channels, device=device), reduce="amin"
+            )
+            zero = (flat[first] == 0).all(dim=1)
+            keep = first[~zero]
+            job_of_group = torch.cumsum((~zero).long(), 0) - 1 + jobs
+            zero_slot = torch.full_like(job_of_group, -1 - image)  # resolved below, once the job count is known
+            slots.append(torch.where(zero, zero_slot, job_of_group)[inverse])
+            owners.append(torch.full_like(keep, image))
+            picked.append(keep)
+            jobs += int(keep.numel())
+        self.owners = torch.cat(owners)
+        self.channels_of_jobs = torch.cat(picked)
+        slot = torch.stack(slots)
+        self.needs_zero_image = bool((slot < 0).any())
+        self.slot = torch.where(slot < 0, jobs - 1 - slot, slot)
+
+    @property
+    def jobs(self) -> int:
+        return int(self.owners.numel())
+
+
+def _masked_scores(
+    call: MethodCall,
+    activations: torch.Tensor,
+    targets: list,
+    plan: _ScorePlan,
+    perturbations: Sequence[Callable[[torch.Tensor], torch.Tensor]],
+    options: dict[str, Any],
+    progress: Progress,
+) -> torch.Tensor:
+    """(B, C) scores ``mean_i target(x * p_i(M_c))`` over the mask perturbations ``p_i``."""
+    x = call.input_tensor
+    forward = _MaskedForward(call, options)
+    owner_list = plan.owners.tolist()
+    totals = torch.zeros(plan.jobs, device=x.device)
+    for perturb in perturbations:
+        for part in _chunks(plan.jobs, options["batch_size"]):
+            owners = plan.owners[part]
+            masks = perturb(channel_masks(activations[owners, plan.channels_of_jobs[part]], x.shape[2:]))
+            totals[part] += score_rows(forward(x[owners] * masks), targets, owners, owner_list[part])
+            progress.advance()
+    scores = totals / len(perturbations)
+    if plan.needs_zero_image:
+        everyone = torch.arange(plan.batch, device=x.device)
+        scores = torch.cat([scores, score_rows(forward(torch.zeros_like(x)), targets, everyone, everyone.tolist())])
+    return scores[plan.slot]
+
+
+class _MaskedForward:
+    """The model's (selected) output for a chunk of masked images, optionally under float16 autocast.
+
+    Images go in channels-last memory layout, which CPU convolutions run markedly faster (same
+    numbers up to float rounding); a model that rejects that layout on the first chunk (a ``view``
+    that needs contiguous memory) gets contiguous images from then on."""
+
+    def __init__(self, call: MethodCall, options: dict[str, Any]) -> None:
+        self.model = call.explainer.model
+        self.selector = call.explainer.output_selector
+        self.use_amp = bool(options["use_amp"])
+        self.channels_last: bool | None = None if call.input_tensor.ndim == 4 else False  # None: not tried yet
+
+    def __call__(self, images: torch.Tensor) -> Any:
+        with autocast_if(images.device, self.use_amp):
+            if self.channels_last is not False:
+                try:
+                    outputs = self.model(images.contiguous(memory_format=torch.channels_last))
+                    self.channels_last = True
+                    return select_output(outputs, self.selector)
+                except Exception:  # noqa: BLE001 - retried below in the contiguous layout
+                    if self.channels_last:
+                        raise
+                    self.channels_last = False
+            return select_output(self.model(images), self.selector)
+
+
+def _score_family(
+    call: MethodCall,
+    method: str,
+    defaults: dict[str, Any],
+    perturbations: Callable[[dict[str, Any]], Sequence[Callable[[torch.Tensor], torch.Tensor]]],
+    can_deduplicate: bool,
+) -> torch.Tensor:
+    """Shared body of Score-CAM, SS-CAM and IS-CAM: weights ``softmax_c(score_c)`` per layer."""
+    options = method_options(call, defaults, method)
+    result, targets, spatial = _targets_and_layers(call)
+    steps = perturbations(options)
+    plans = [_ScorePlan(a, can_deduplicate and options.get("deduplicate", False)) for a in spatial]
+    chunks = sum(len(steps) * math.ceil(plan.jobs / options["batch_size"]) for plan in plans)
+    weights = []
+    with Progress(chunks, method, call.progress) as progress, evaluation_mode(call.explainer.model), torch.no_grad():
+        for activations, plan in zip(spatial, plans):
+            scores = _masked_scores(call, activations, targets, plan, steps, options, progress)
+            weights.append(torch.softmax(scores, dim=-1))
+    return _finish(call, result, weights, spatial)
+
+
+def scorecam(call: MethodCall) -> torch.Tensor:
+    r"""Score-CAM (https://arxiv.org/abs/1910.01279): ``sum_k w_k A_k`` with
+    ``w = softmax_k(y(x * M_k))``, ``M_k = (U(A_k) - min) / (max - min + 1e-8)`` the channel upsampled
+    to the input (bilinear, align_corners) and min-max normalised, ``y`` the target's score.
+
+    Options: ``batch_size`` (masked inputs per forward, default 16 as the reference), ``deduplicate``
+    (default True: all-zero and repeated channels are scored once; the result is the same),
+    ``use_amp`` (float16 autocast for the masked forwards on CUDA)."""
+    return _score_family(call, "ScoreCAM", OPTIONS["scorecam"], lambda options: [_identity], True)
+
+
+def _identity(masks: torch.Tensor) -> torch.Tensor:
+    return masks
+
+
+def sscam(call: MethodCall) -> torch.Tensor:
+    r"""SS-CAM, smoothed Score-CAM (https://arxiv.org/abs/2006.14255): ``w = softmax_k(1/N sum_i
+    y(x * (M_k + d_i)))`` with Gaussian noise ``d_i ~ N(0, std^2)`` per mask pixel, ``M_k`` as in
+    Score-CAM. Defaults as torchcam: ``num_samples=35``, ``std=2.0``, ``batch_size=32``; ``seed`` (None:
+    the global generator) makes it reproducible. With ``std=0`` it equals Score-CAM."""
+    def noisy(options: dict[str, Any]) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+        samples, std = _sample_count(options), float(options["std"])
+        if std < 0:
+            raise ValueError(f"SSCAM: std must be >= 0; got {std}")
+        generator = None
+        if options["seed"] is not None:
+            generator = torch.Generator(device=call.input_tensor.device).manual_seed(int(options["seed"]))
+
+        def add_noise(masks: torch.Tensor) -> torch.Tensor:
+            noise = torch.randn(masks.shape, generator=generator, device=masks.device, dtype=masks.dtype)
+            return masks + std * noise
+
+        return [add_noise] * samples
+
+    return _score_family(call, "SSCAM", OPTIONS["sscam"], noisy, False)
+
+
+def iscam(call: MethodCall) -> torch.Tensor:
+    r"""IS-CAM, integrated Score-CAM (https://arxiv.org/abs/2010.03023), as torchcam computes it:
+    ``w = softmax_k(1/N sum_{i=1..N} y(x * a_i M_k))`` with ``a_i = sum_{j<=i} j / N = i (i + 1) / (2N)``.
+    Defaults as torchcam: ``num_samples=10``, ``batch_size=32``. With ``num_samples=1`` it equals
+    Score-CAM. ``deduplicate`` and ``use_amp`` as for Score-CAM."""
+    def scaled(options: dict[str, Any]) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+        samples = _sample_count(options)
+        return [_scale_by(step * (step + 1) / (2 * samples)) for step in range(1, samples + 1)]
+
+    return _score_family(call, "ISCAM", OPTIONS["iscam"], scaled, True)
+
+
+def _scale_by(factor: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    return _identity if factor == 1.0 else lambda masks: masks * factor
+
+
+def _sample_count(options: dict[str, Any]) -> int:
+    samples = int(options["num_samples"])
+    if samples < 1:
+        raise ValueError(f"num_samples must be at least 1; got {options['num_samples']}")
+    return samples
+
+
+# ----------------------------------------------------------------------------------------------
+# Ablation-CAM
+
+
+class AblationLayer(nn.Module):
+    """How AblationCAM ablates channel ``c`` of the target layer's output (the reference's rule).
+
+    Copies of the output get channel ``c`` set to 0 when the image's output has minimum 0, else
+    to a very negative value: within each chunk of ``batch_size`` copies, the ``k``-th copy gets
+    ``m - (k + 1) 1e7`` (``m`` the output's minimum), the reference's running-minimum rule. The
+    channel axis is 1, or the last axis for (B, N, C) token and channels-last outputs. It is never
+    inserted into the model: AblationCAM hands the ablated copies on from a forward hook.
+    Subclass and override :meth:`ablation_values` or :meth:`ablated_copies` to ablate differently.
+    """
+
+    channel_axis: int | None = None
+
+    def forward(self, x: Any) -> Any:  # pragma: no cover - never part of a model
+        raise RuntimeError("ablation layers describe AblationCAM's ablation; pass one as AblationCAM(..., ablation_layer=...)")
+
+    def axis(self, output: torch.Tensor, channels: int) -> int:
+        """The output's channel axis (``channels`` long)."""
+        if self.channel_axis is not None:
+            return self.channel_axis % output.ndim
+        if output.ndim >= 2 and output.shape[1] == channels:
+            return 1
+        if output.shape[-1] == channels:
+            return output.ndim - 1
+        raise ValueError(
+            f"cannot find the {channels} channels in the layer output of shape {tuple(output.shape)}; "
+            "pass ablation_layer=AblationLayerVit() for channels-last outputs"
+        )
+
+    def ablation_values(self, output: Any, batch_size: int, positions: int) -> torch.Tensor:
+        """(B, min(batch_size, positions)) values: entry ``[b, k]`` for the ``k``-th copy of a chunk."""
+        current = output.flatten(1).amin(dim=1)
+        values = []
+        for _ in range(min(batch_size, positions)):
+            value = torch.where(current == 0, torch.zeros_like(current), current - ABLATION_STEP)
+            values.append(value)
+            current = torch.minimum(current, value)
+        return torch.stack(values, dim=1)
+
+    def ablated_copies(self, output: Any, images: torch.Tensor, channels: torch.Tensor, values: torch.Tensor, total: int) -> Any:
+        """Copies ``output[images[r]]`` with channel ``channels[r]`` set to ``values[r]``."""
+        copies = output[images].clone()
+        view = copies.movedim(self.axis(output, total), 1)
+        rows = torch.arange(len(images), device=copies.device)
+        view[rows, channels] = values.to(copies.dtype).view(-1, *[1] * (view.ndim - 2))
+        return copies
+
+
+class AblationLayerVit(AblationLayer):
+    """:class:`AblationLayer` for (B, N, C) token outputs: the channel axis is the last one."""
+
+    channel_axis = -1
+
+
+class AblationLayerFasterRCNN(AblationLayer):
+    """Ablation of an FPN's dict of feature maps (the channels of all levels in order, as
+    ``fasterrcnn_reshape_transform`` concatenates them): the channel is set to -1000."""
+
+    def ablation_values(self, output: Any, batch_size: int, positions: int) -> torch.Tensor:
+        first = next(iter(output.values()))
+        return torch.full((first.shape[0], 1), FPN_ABLATION_VALUE, device=first.device)
+
+    def ablated_copies(self, output: Any, images: torch.Tensor, channels: torch.Tensor, values: torch.Tensor, total: int) -> Any:
+        copies, start = type(output)(), 0
+        rows = torch.arange(len(images), device=images.device)
+        for key, level in output.items():
+            count = level.shape[1]
+            level_copies = level[images].clone()
+            inside = (channels >= start) & (channels < start + count)
+            level_copies[rows[inside], channels[inside] - start] = values[inside].to(level.dtype).view(-1, *[1] * (level.ndim - 2))
+            copies[key] = level_copies
+            start += count
+        return copies
+
+
+def _channel_order(activations: torch.Tensor, ratio: float) -> torch.Tensor:
+    """The channels to ablate, in order: all (ratio 1), else the reference's objectiveness pick: the
+    ``int(C * ratio)`` highest and lowest scoring channels, score = share of the channel's
+    normalised magnitude inside the thresholded first-principal-component mask."""
+    channels = activations.shape[0]
+    if ratio == 1.0:
+        return torch.arange(channels, device=activations.device)
+    if not 0.0 < ratio <= 1.0:
+        raise ValueError(f"ratio_channels_to_ablate must be in (0, 1]; got {ratio}")
+    projection = first_principal_component(activations[None].float())[0].abs()
+    projection = projection - projection.min()
+    mask = (projection / projection.max()) > OBJECTIVENESS_THRESHOLD
+    magnitude = activations.abs().flatten(1).float()
+    magnitude = magnitude - magnitude.amin(dim=1, keepdim=True)
+    magnitude = magnitude / magnitude.amax(dim=1, keepdim=True)
+    scores = (mask.flatten()[None] * magnitude).sum(dim=1) / magnitude.sum(dim=1)
+    ascending = torch.argsort(scores, stable=True)
+    count = int(channels * ratio)
+    picked = torch.cat([ascending.flip(0)[:count], ascending[:count]]).tolist()
+    return torch.tensor(list(dict.fromkeys(picked)), device=activations.device, dtype=torch.long)
+
+
+@contextlib.contextmanager
+def replaced_output(module: nn.Module, replacement: Any) -> Iterator[None]:
+    """While inside, ``module``'s first output in each forward is replaced by ``replacement``."""
+    calls = [0]
+
+    def hook(_module: nn.Module, _inputs: Any, _output: Any) -> Any:
+        calls[0] += 1
+        return replacement if calls[0] == 1 else None
+
+    handle = module.register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def _suffix_only(model: nn.Module, x: torch.Tensor, module: nn.Module, copies: Any, selector: Any, rows: int) -> Any:
+    """The model's output for ``copies`` of the layer's output, running the layers before it on an
+    empty batch (nothing to compute) and the rest on the copies."""
+    with replaced_output(module, copies):
+        outputs = select_output(model(x[:0]), selector)
+    per_image_outputs(outputs, rows)
+    return outputs
+
+
+def _prefix_can_be_skipped(call: MethodCall, module: nn.Module, raw: Any, result: Any, targets: list) -> bool:
+    """Probe: does the rest of the network, fed the unchanged captured output through the hook with
+    an empty batch before it, reproduce the captured scores? False when a skip connection jumps over
+    the layer, or something before it fixes the batch size (the error is caught)."""
+    model, x = call.explainer.model, call.input_tensor
+    everyone = torch.arange(x.shape[0], device=x.device)
+    try:
+        outputs = _suffix_only(model, x, module, raw, call.explainer.output_selector, x.shape[0])
+        scores = score_rows(outputs, targets, everyone, everyone.tolist())
+    except Exception:  # noqa: BLE001 - any failure means: use full forwards
+        return False
+    expected = result.scores.float()
+    return bool(torch.allclose(scores, expected, rtol=1e-4, atol=1e-5 * max(1.0, float(expected.abs().max()))))
+
+
+def _ablation_scores(
+    call: MethodCall, module: nn.Module, raw: Any, activations: torch.Tensor, result: Any, targets: list, options: dict[str, Any], progress: Progress
+) -> torch.Tensor:
+    """(B, C) target scores with each channel ablated (the original score where not ablated)."""
+    model, x = call.explainer.model, call.input_tensor
+    batch, channels = activations.shape[:2]
+    layer: AblationLayer = options["ablation_layer"]
+    orders = [_channel_order(activations[image], float(options["ratio_channels_to_ablate"])) for image in range(batch)]
+    size = options["batch_size"]
+    values = layer.ablation_values(raw, size, max(len(order) for order in orders))
+    owners = torch.cat([torch.full_like(order, image) for image, order in enumerate(orders)])
+    picked = torch.cat(orders)
+    positions = torch.cat([torch.arange(len(order), device=x.device) for order in orders])
+    job_values = values[owners, (positions % size).clamp(max=values.shape[1] - 1)]
+    reuse = bool(options["reuse_prefix"]) and _prefix_can_be_skipped(call, module, raw, result, targets)
+    owner_list = owners.tolist()
+    scores = result.scores.float()[:, None].repeat(1, channels)
+    for part in _chunks(len(owner_list), size):
+        copies = layer.ablated_copies(raw, owners[part], picked[part], job_values[part], channels)
+        if reuse:
+            outputs = _suffix_only(model, x, module, copies, call.explainer.output_selector, len(owner_list[part]))
+        else:
+            with replaced_output(module, copies):
+                outputs = select_output(model(x[owners[part]]), call.explainer.output_selector)
+        scores[owners[part], picked[part]] = score_rows(outputs, targets, owners[part], owner_list[part])
+        progress.advance()
+    return scores
+
+
+def ablationcam(call: MethodCall) -> torch.Tensor:
+    r"""Ablation-CAM (Desai & Ramaswamy, WACV 2020): ``sum_k w_k A_k`` with ``w_k = (y - y_k) / y``,
+    ``y`` the target's score and ``y_k`` its score with channel ``k`` of the layer's output ablated.
+
+    Options: ``batch_size`` (ablated copies per forward, default 32), ``ratio_channels_to_ablate``
+    (default 1.0; below it, the reference's objectiveness pick of channels, the others get weight 0),
+    ``ablation_layer`` (:class:`AblationLayer`: how a channel is ablated) and ``reuse_prefix``
+    (default True: when the probe shows the rest of the network depends on the layer's output only,
+    the layers before it run once, and only the rest runs on the ablated copies)."""
+    options = method_options(call, OPTIONS["ablationcam"], "AblationCAM")
+    if options["ablation_layer"] is None:
+        options["ablation_layer"] = AblationLayer()
+    if not isinstance(options["ablation_layer"], AblationLayer):
+        raise TypeError(
+            f"ablation_layer must be an AblationLayer (or AblationLayerVit, AblationLayerFasterRCNN, or a subclass); "
+            f"got {type(options['ablation_layer']).__name__}"
+        )
+    result, targets, spatial = _targets_and_layers(call)
+    chunks = sum(math.ceil(a.shape[0] * a.shape[1] / options["batch_size"]) for a in spatial)
+    weights = []
+    with Progress(chunks, "AblationCAM", call.progress) as progress, evaluation_mode(call.explainer.model), torch.no_grad():
+        for (_, module), record, activations in zip(call.explainer.layers, result.records, spatial):
+            ablated = _ablation_scores(call, module, record.activation, activations, result, targets, options, progress)
+            original = result.scores.float()[:, None]
+            weights.append((original - ablated) / original)
+    return _finish(call, result, weights, spatial)
+
+
+for _spec in (
+    MethodSpec("scorecam", "ScoreCAM", "perturbation", False, 512.0, None, "channel weights = softmax of the scores of channel-masked inputs", "https://arxiv.org/abs/1910.01279", run=scorecam),
+    MethodSpec("sscam", "SSCAM", "perturbation", False, 512.0 * 35, None, "Score-CAM with noise-smoothed masks", "https://arxiv.org/abs/2006.14255", run=sscam),
+    MethodSpec("iscam", "ISCAM", "perturbation", False, 512.0 * 10, None, "Score-CAM integrated over scaled masks", "https://arxiv.org/abs/2010.03023", run=iscam),
+    MethodSpec(
+        "ablationcam", "AblationCAM", "perturbation", False, 16.0, None, "channel weights = relative score drop when the channel is ablated",
+        "https://openaccess.thecvf.com/content_WACV_2020/papers/Desai_Ablation-CAM_Visual_Explanations_for_Deep_Convolutional_Network_via_Gradient-free_Localization_WACV_2020_paper.pdf",
+        run=ablationcam,
+    ),
+):
+    register(_spec)
