@@ -1,0 +1,221 @@
+"""The explorer's behaviour: cache reuse, the one-pass layer sweep, errors, cancellation, export,
+and the model left exactly as it was."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from camwidgets import CAMExplorer
+from camwidgets.engine.maps import finish_maps
+from camwidgets.engine.methods.registry import METHODS, MethodSpec
+from camwidgets.engine.progress import Progress
+from camwidgets.widgets.colormaps import compose_view
+from tests.conftest import CountingForward, Small, assert_unchanged, hook_count, mixed_state, seeded, snapshot
+
+from .conftest import replies, send_custom, send_update, state_updates
+
+PER_LAYER_GRADIENT = [name for name, spec in METHODS.items() if spec.family == "gradient" and spec.compute is not None]
+
+
+def test_method_and_eigen_smooth_changes_reuse_the_cached_capture(explorer, tiny_model):
+    hits = explorer.session.cache.hits
+    with CountingForward(tiny_model) as forwards:
+        for method in PER_LAYER_GRADIENT + ["eigencam"]:
+            explorer.set(method=method)
+            assert explorer.state.method == method and not explorer.overlay.error
+        send_update(explorer.controls.eigen_smooth, value=True)
+        send_update(explorer.controls.normalise, index=2)
+    assert forwards.count == 0
+    # every change but the first (gradcam, already shown) is served from the cache
+    assert explorer.session.cache.hits - hits == len(PER_LAYER_GRADIENT) - 1 + 3
+    assert explorer.state.eigen_smooth and explorer.state.normalise == "none"
+
+
+def test_method_maps_match_the_engine(explorer, tiny_model, tiny_images):
+    from camwidgets import LayerCAM
+
+    explorer.set(method="layercam", target=2)
+    expected = LayerCAM(model=tiny_model, target_layers=["head_conv"])(tiny_images, [__import__("camwidgets").ClassifierOutputTarget(2)] * 2)
+    np.testing.assert_allclose(explorer.result.maps, expected, atol=1e-6)
+
+
+def test_layer_sweep_is_one_forward_and_one_backward(explorer, tiny_model, monkeypatch):
+    calls = []
+    grad = torch.autograd.grad
+    monkeypatch.setattr(torch.autograd, "grad", lambda *a, **k: calls.append(1) or grad(*a, **k))
+    stages = explorer.session.tree.stages
+    with CountingForward(tiny_model) as forwards:
+        paths, levels = explorer.session.sweep(explorer.state)
+    assert (forwards.count, len(calls)) == (1, 1)
+    assert paths == stages == ["stem", "head_conv", "act", "drop"]
+    assert levels.shape == (4, 64, 64) and levels.dtype == np.uint8
+    assert explorer.sweep.keys == stages and len(explorer.sweep.pixels) == 4 * 64 * 64 * 3
+    send_custom(explorer.sweep, {"type": "pick", "id": 5, "key": "stem"})
+    assert explorer.state.layers == ("stem",) and explorer.tree.selected == ["stem"]
+    assert explorer.sweep.selected == "stem"
+
+
+class Flaky(Small):
+    """Small, whose forward raises while ``fail`` is set."""
+
+    fail = False
+
+    def forward(self, x):
+        if self.fail:
+            raise RuntimeError("the model failed on purpose")
+        return super().forward(x)
+
+
+def test_errors_are_shown_and_the_previous_view_stays():
+    model = seeded(Flaky)
+    explorer = CAMExplorer(model, torch.randn(2, 3, 32, 32))
+    shown, state = explorer.overlay.heatmap, explorer.state
+    model.fail = True
+    send_custom(explorer.tree, {"type": "select", "id": 1, "paths": ["stem"]})  # needs a new forward
+    assert "failed on purpose" in explorer.overlay.error and "head_conv" not in explorer.overlay.error.split("failed")[1]
+    assert explorer.state == state and explorer.overlay.heatmap == shown
+    assert explorer.tree.selected == ["head_conv"]  # the control went back to what is shown
+    assert hook_count(model) == 0
+    explorer.set(method="gradcam++")  # served from the cache: works while the model is broken
+    assert explorer.state.method == "gradcam++" and explorer.overlay.error == ""
+    model.fail = False
+    send_custom(explorer.tree, {"type": "select", "id": 2, "paths": ["stem"]})
+    assert explorer.state.layers == ("stem",) and explorer.overlay.error == ""
+
+
+@pytest.fixture
+def extra_method():
+    """Registers test methods for the duration of a test: 'slowtest' (50 progress steps, waits on an
+    event) and 'refusing' (raises: the method does not apply)."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(call):
+        capture = call.explainer.capture(call.input_tensor, call.targets, need_gradients=False)
+        with Progress(50, "slow test", call.progress) as progress:
+            for _ in range(50):
+                started.set()
+                release.wait(0.02)
+                progress.advance()
+        raw = [record.activation.mean(dim=1) for record in capture.records]
+        return finish_maps(raw, capture.image_size, call.explainer.normalise, call.explainer.aggregate)
+
+    def refusing(call):
+        raise ValueError("this method does not apply to this model")
+
+    specs = [
+        MethodSpec("slowtest", "SlowTestCAM", "perturbation", False, 50.0, None, "test only", run=slow),
+        MethodSpec("refusing", "RefusingCAM", "gradient-free", False, 1.0, None, "test only", run=refusing),
+    ]
+    for spec in specs:
+        METHODS[spec.name] = spec
+    yield started, release
+    release.set()
+    for spec in specs:
+        METHODS.pop(spec.name, None)
+
+
+def test_a_method_that_does_not_apply_is_reported(extra_method, tiny_model, tiny_images):
+    explorer = CAMExplorer(tiny_model, tiny_images)
+    shown = explorer.overlay.heatmap
+    methods = [value for _, value in explorer.controls.method.options]
+    send_update(explorer.controls.method, index=methods.index("refusing"))
+    assert "does not apply" in explorer.overlay.error
+    assert explorer.state.method == "gradcam" and explorer.controls.method.value == "gradcam"
+    assert explorer.overlay.heatmap == shown
+
+
+def test_slow_method_runs_in_the_background_and_cancel_keeps_the_previous_map(extra_method, tiny_model, tiny_images):
+    started, _ = extra_method
+    before = snapshot(tiny_model)
+    explorer = CAMExplorer(tiny_model, tiny_images)
+    assert any("slow" in label for label, value in explorer.controls.method.options if value == "slowtest")
+    shown, state = explorer.overlay.heatmap, explorer.state
+    explorer.set(method="slowtest")  # returns at once: the kernel keeps handling messages
+    assert started.wait(10) and explorer.overlay.busy
+    send_update(explorer.overlay, opacity=0.3)
+    assert explorer.overlay.opacity == 0.3
+    send_custom(explorer.overlay, {"type": "cancel", "id": 9})
+    assert explorer.wait(10)
+    assert replies(explorer.overlay, "cancel")[-1] == {"type": "cancel", "id": 9, "ok": True}
+    assert explorer.state == state and explorer.overlay.heatmap == shown
+    assert not explorer.overlay.busy and "cancelled" in explorer.overlay.progress_label
+    assert explorer.controls.method.value == "gradcam"
+    assert_unchanged(tiny_model, before)
+
+
+def test_slow_method_reports_progress_and_shows_its_result(extra_method, tiny_model, tiny_images):
+    _, release = extra_method
+    explorer = CAMExplorer(tiny_model, tiny_images)
+    release.set()
+    explorer.set(method="slowtest")
+    assert explorer.wait(20)
+    assert explorer.state.method == "slowtest" and explorer.overlay.status.startswith("SlowTestCAM · ")
+    fractions = [data["state"]["progress"] for data, _ in state_updates(explorer.overlay, "progress")]
+    assert fractions[-1] == 1.0 and len(fractions) > 5
+
+
+def test_a_new_change_cancels_a_running_slow_method(extra_method, tiny_model, tiny_images):
+    started, _ = extra_method
+    explorer = CAMExplorer(tiny_model, tiny_images)
+    explorer.set(method="slowtest")
+    assert started.wait(10)
+    explorer.set(method="layercam")
+    assert explorer.wait(10) and explorer.state.method == "layercam" and not explorer.overlay.busy
+    assert hook_count(tiny_model) == 0
+
+
+def test_export_writes_atomically_and_reloads(explorer, tmp_path, monkeypatch):
+    explorer.set(method="gradcam++", target=1, image=1)
+    send_update(explorer.overlay, colormap="inferno", opacity=0.7)
+    paths = explorer.export(tmp_path / "view")
+    with np.load(paths["npz"]) as saved:
+        np.testing.assert_array_equal(saved["map"], explorer.result.maps[1])
+        np.testing.assert_array_equal(saved["image"], explorer.session.images.photos[1])
+        levels = saved["levels"]
+    manifest = json.loads(paths["json"].read_text())
+    assert manifest["method"] == "GradCAMPlusPlus" and manifest["layers"] == ["head_conv"] and manifest["target"] == 1
+    assert manifest["image_index"] == 1 and manifest["view"] == {"mode": "overlay", "colormap": "inferno", "opacity": 0.7}
+    png = cv2.cvtColor(cv2.imread(str(paths["png"])), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(png, compose_view(explorer.session.images.photos[1], levels, "inferno", 0.7))
+    original = paths["npz"].read_bytes()
+
+    def broken(handle, **arrays):
+        handle.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez_compressed", broken)
+    with pytest.raises(OSError, match="disk full"):
+        explorer.export(tmp_path / "view")
+    assert paths["npz"].read_bytes() == original  # the previous export is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["view.json", "view.npz", "view.png"]  # no temp files left
+    explorer.panels.export.path.value = str(tmp_path / "other")
+    explorer.panels.export.save()
+    assert "disk full" in explorer.panels.export.message.value
+
+
+def test_model_is_left_as_it_was(extra_method, tiny_images):
+    model = seeded(Small)
+    mixed_state(model)
+    before = snapshot(model)
+    explorer = CAMExplorer(model, tiny_images)
+    explorer.set(method="hirescam", layers=["stem", "head_conv"], eigen_smooth=True)
+    explorer.set(aug_smooth=True)
+    explorer.set(method="refusing")
+    send_custom(explorer.tree, {"type": "select", "id": 1, "paths": ["fc"]})
+    explorer.panels.compare.compute()
+    explorer.panels.compare.by.value = "layers"
+    explorer.panels.compare.compute()
+    explorer.panels.guided.compute()
+    explorer.panels.concepts.compute()
+    explorer.set(method="slowtest")
+    explorer.cancel()
+    assert explorer.wait(10)
+    assert explorer.panels.compare.grid.message == "" and len(explorer.panels.compare.grid.keys) == 8
+    assert explorer.panels.guided.images[2].value and explorer.panels.concepts.picture.value
+    assert_unchanged(model, before)
