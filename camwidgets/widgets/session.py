@@ -97,7 +97,13 @@ class ExplorerSession:
         self.probabilities = self._predict()
         self.labels = default_labels(model, labels, preprocess, self.probabilities.shape[1])
         probe = self.images.batch[:1]
-        self.tree: ModelTree = probe_model_tree(model, probe, suggest_target_layer(model, probe))
+        try:
+            suggested = suggest_target_layer(model, probe)
+        except ValueError:
+            if target_layers is None:
+                raise
+            suggested = ""  # nothing to mark; the user chose the layers
+        self.tree: ModelTree = probe_model_tree(model, probe, suggested)
         layers = (self.tree.suggested,) if target_layers is None else tuple(n for n, _ in resolve_target_layers(model, target_layers))
         self.state = self.validate(ViewState(), layers=layers)
         self.result: Result | None = None
