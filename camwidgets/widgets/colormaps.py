@@ -5,7 +5,7 @@ The kernel sends each map once as 8-bit grey levels ``m`` (0..255); the browser 
 trip. :func:`compose_view` is the same formula in numpy, for exports:
 
 - ``"heatmap"``: ``lut[m]``
-- ``"overlay"``: ``round((1 - opacity) * photo + opacity * lut[m])``
+- ``"overlay"``: ``floor((1 - opacity) * photo + opacity * lut[m] + 0.5)`` (float64, as in JS)
 - ``"photo"``: ``photo``
 """
 
@@ -59,5 +59,5 @@ def compose_view(photo: np.ndarray, levels: np.ndarray, colormap: str = "jet", o
     heat = colormap_table(colormap)[levels]
     if mode == "heatmap":
         return heat
-    blend = (1.0 - float(opacity)) * photo.astype(np.float32) + float(opacity) * heat.astype(np.float32)
-    return np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+    blend = (1.0 - float(opacity)) * photo.astype(np.float64) + float(opacity) * heat.astype(np.float64)
+    return np.clip(np.floor(blend + 0.5), 0, 255).astype(np.uint8)  # rounds halves up, as Math.round does

@@ -1,0 +1,83 @@
+"""The ES modules' pure functions, run under Node (no browser): the overlay formula agrees with the
+kernel's PNG export bit for bit, and the layer tree's visible rows follow expansion and filtering."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from camwidgets.widgets.colormaps import MODES, colormap_table, compose_view
+
+JS = Path(__file__).resolve().parents[2] / "js"
+NODE = shutil.which("node")
+pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is needed to run the ES modules outside a browser")
+
+
+def run_module(module: str, body: str, payload: object) -> object:
+    """Import ``js/<module>`` in Node, run ``body`` with ``input`` bound to ``payload``, return its ``output``."""
+    script = (
+        f"import * as m from {json.dumps((JS / module).as_uri())};\n"
+        "let data = ''; process.stdin.on('data', (c) => (data += c)); process.stdin.on('end', () => {\n"
+        f"  const input = JSON.parse(data); let output; {body}\n"
+        "  process.stdout.write(JSON.stringify(output)); });\n"
+    )
+    done = subprocess.run([NODE, "--input-type=module", "-e", script], input=json.dumps(payload), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_overlay_formula_matches_the_export():
+    generator = np.random.default_rng(0)
+    photo = generator.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    levels = generator.integers(0, 256, (5, 7), dtype=np.uint8)
+    table = colormap_table("turbo")
+    payload = {"photo": photo.ravel().tolist(), "levels": levels.ravel().tolist(), "table": table.ravel().tolist()}
+    for mode in MODES:
+        for opacity in (0.0, 0.35, 1.0):
+            body = (
+                "const rgba = m.composeView(Uint8Array.from(input.photo), Uint8Array.from(input.levels), "
+                f"Uint8Array.from(input.table), {json.dumps(mode)}, {opacity}, 7, 5); output = Array.from(rgba);"
+            )
+            rgba = np.array(run_module("overlay.js", body, payload), dtype=np.uint8).reshape(5, 7, 4)
+            assert (rgba[..., 3] == 255).all()
+            np.testing.assert_array_equal(rgba[..., :3], compose_view(photo, levels, "turbo", opacity, mode), err_msg=f"{mode} {opacity}")
+
+
+def test_readout_and_bytes_helpers():
+    body = (
+        "output = [m.levelToValue(255, [-2, 6]), m.levelToValue(0, [-2, 6]), m.levelToValue(51, []),"
+        " Array.from(m.asBytes(new DataView(Uint8Array.from([1, 2, 3]).buffer, 1, 2))), m.asBytes(null).length];"
+    )
+    assert run_module("overlay.js", body, {}) == [6, -2, 0.2, [2, 3], 0]
+
+
+NODES = [
+    {"path": "", "parent": None, "type": "Net", "children": 2},
+    {"path": "features", "parent": "", "type": "Sequential", "children": 2},
+    {"path": "features.0", "parent": "features", "type": "Conv2d", "children": 0},
+    {"path": "features.1", "parent": "features", "type": "ReLU", "children": 0},
+    {"path": "head", "parent": "", "type": "Linear", "children": 0},
+]
+
+
+def test_tree_rows_follow_expansion_and_filter():
+    body = (
+        "const rows = (open, filter) => m.visibleRows(input, new Set(open), filter).map((n) => n.path);"
+        "output = [rows([], ''), rows(['features'], ''), rows([], 'relu'), rows([], 'HEAD'), rows([], 'zzz'),"
+        " [...m.initialExpanded(input, ['features.1'])]];"
+    )
+    collapsed, expanded, relu, head, nothing, initial = run_module("layer_tree.js", body, NODES)
+    assert collapsed == ["features", "head"]
+    assert expanded == ["features", "features.0", "features.1", "head"]
+    assert relu == ["features", "features.1"]  # a match keeps its ancestors
+    assert head == ["head"] and nothing == [] and initial == ["features"]
+
+
+def test_thumbnail_pixels_unpack():
+    body = "output = Array.from(m.pictureRGBA(Uint8Array.from(input), 1, 1));"
+    assert run_module("thumbnails.js", body, [1, 2, 3, 4, 5, 6]) == [4, 5, 6, 255]
