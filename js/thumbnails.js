@@ -53,7 +53,7 @@ function render({ model, el }) {
 
   const draw = () => {
     root.setAttribute("data-testid", model.get("testid"));
-    const keys = model.get("keys"), captions = model.get("captions"), size = model.get("size");
+    const keys = model.get("item_keys"), captions = model.get("captions"), size = model.get("size");
     const columns = model.get("columns"), rows = model.get("row_labels"), columnLabels = model.get("column_labels");
     const pixels = asBytes(model.get("pixels"));
     const selected = model.get("selected");
@@ -87,7 +87,7 @@ function render({ model, el }) {
 
   root.addEventListener("click", onClick);
   root.addEventListener("keydown", onKey);
-  const traits = ["keys", "captions", "pixels", "selected", "size", "columns", "row_labels", "column_labels", "title", "message", "testid"];
+  const traits = ["item_keys", "captions", "pixels", "selected", "size", "columns", "row_labels", "column_labels", "title", "message", "testid"];
   for (const name of traits) model.on(`change:${name}`, draw);
   draw();
   return () => {

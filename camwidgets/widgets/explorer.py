@@ -219,7 +219,7 @@ class CAMExplorer(ipywidgets.VBox):
                 photo = self.session.images.photos[state.image : state.image + 1].repeat(len(paths), axis=0)
                 self.sweep.set_pictures(paths, overlay_thumbnails(photo, levels, levels.shape[-1]), captions=paths)
             self._sweep_key = key
-        single = state.layers[0] if len(state.layers) == 1 and state.layers[0] in self.sweep.keys else ""
+        single = state.layers[0] if len(state.layers) == 1 and state.layers[0] in self.sweep.item_keys else ""
         self._quietly(lambda: setattr(self.sweep, "selected", single))
 
     def _fill_gallery(self) -> None:

@@ -1,8 +1,8 @@
 """A strip or grid of small pictures that can be clicked: the image gallery, the layer sweep and
 the compare grid.
 
-Pixels travel as one binary buffer of ``len(keys) * size * size * 3`` RGB bytes. Front end ->
-kernel: ``{"type": "pick", "id", "key"}``, accepted only for one of ``keys``.
+Pixels travel as one binary buffer of ``len(item_keys) * size * size * 3`` RGB bytes. Front end ->
+kernel: ``{"type": "pick", "id", "key"}``, accepted only for one of ``item_keys``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ class ThumbnailGrid(anywidget.AnyWidget):
     """``data-testid`` of each item (items also carry ``data-path`` = their key)."""
     title = traitlets.Unicode("").tag(sync=True)
     """Heading shown above the pictures."""
-    keys = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    """One key per picture (a layer path, an image index, ...)."""
+    item_keys = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    """One key per picture (a layer path, an image index, ...). Not ``keys``: ipywidgets uses that name
+    for the list of synced traits, and overriding it syncs nothing."""
     captions = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """One caption per picture."""
     row_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -54,13 +55,13 @@ class ThumbnailGrid(anywidget.AnyWidget):
 
     @traitlets.validate("selected")
     def _known_key(self, proposal: dict) -> str:
-        if proposal["value"] and proposal["value"] not in self.keys:
+        if proposal["value"] and proposal["value"] not in self.item_keys:
             raise traitlets.TraitError(f"{proposal['value'][:80]!r} is not one of the pictures")
         return proposal["value"]
 
     def _on_pick(self, content: dict) -> dict:
         key = require(content, "key", str)
-        if key not in self.keys:
+        if key not in self.item_keys:
             raise ValueError(f"{key[:80]!r} is not one of the pictures")
         self.selected = key
         return {"selected": key}
@@ -72,7 +73,7 @@ class ThumbnailGrid(anywidget.AnyWidget):
         with self.hold_sync():
             if self.selected not in keys:
                 self.selected = ""
-            self.keys = list(keys)
+            self.item_keys = list(keys)
             self.captions = list(captions) if captions is not None else [""] * len(keys)
             self.size = int(pictures.shape[1])
             self.pixels = np.ascontiguousarray(pictures, dtype=np.uint8).tobytes()

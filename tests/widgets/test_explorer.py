@@ -55,7 +55,7 @@ def test_layer_sweep_is_one_forward_and_one_backward(explorer, tiny_model, monke
     assert (forwards.count, len(calls)) == (1, 1)
     assert paths == stages == ["stem", "head_conv", "act", "drop"]
     assert levels.shape == (4, 64, 64) and levels.dtype == np.uint8
-    assert explorer.sweep.keys == stages and len(explorer.sweep.pixels) == 4 * 64 * 64 * 3
+    assert explorer.sweep.item_keys == stages and len(explorer.sweep.pixels) == 4 * 64 * 64 * 3
     send_custom(explorer.sweep, {"type": "pick", "id": 5, "key": "stem"})
     assert explorer.state.layers == ("stem",) and explorer.tree.selected == ["stem"]
     assert explorer.sweep.selected == "stem"
@@ -216,6 +216,6 @@ def test_model_is_left_as_it_was(extra_method, tiny_images):
     explorer.set(method="slowtest")
     explorer.cancel()
     assert explorer.wait(10)
-    assert explorer.panels.compare.grid.message == "" and len(explorer.panels.compare.grid.keys) == 8
+    assert explorer.panels.compare.grid.message == "" and len(explorer.panels.compare.grid.item_keys) == 8
     assert explorer.panels.guided.images[2].value and explorer.panels.concepts.picture.value
     assert_unchanged(model, before)
