@@ -105,13 +105,26 @@ def _legend(labels: list[str], rgb: np.ndarray, size: tuple[int, int]) -> np.nda
     axes = figure.add_subplot()
     line_width = 5 * height / 256
     handles = [Line2D([0], [0], color=color, lw=line_width) for color in rgb]
-    font_size = max(1, int(14 * height / 256 / max(1, len(labels) / 6)))
+    font_size = _legend_font_size(labels, (height, width), 72 * inch)
     axes.legend(handles, labels, mode="expand", fancybox=True, shadow=True, fontsize=font_size)
     axes.axis("off")
     figure.tight_layout(pad=0, w_pad=0, h_pad=0)
     canvas.draw()
     picture = np.asarray(canvas.buffer_rgba())[..., :3].copy()
     return cv2.resize(picture, (width, height))
+
+
+def _legend_font_size(labels: list[str], size: tuple[int, int], points_per_pixel: float) -> float:
+    """The reference's size, ``14 H / 256 / max(1, K / 6)`` points for an H-pixel panel, shrunk until
+    every line of every label fits (a line takes about 1.9 font sizes of height with its spacing, a
+    character about 0.6 of width, the colour line about 3.5)."""
+    height, width = size
+    lines = [line for label in labels for line in str(label).split("\n")]
+    longest = max((len(line) for line in lines), default=1)
+    by_reference = 14 * height / 256 / max(1, len(labels) / 6)
+    by_height = height * points_per_pixel / (1.9 * len(lines) + 1)
+    by_width = width * points_per_pixel / (0.6 * longest + 3.5)
+    return max(1.0, min(by_reference, by_height, by_width))
 
 
 def _label_name(labels: Sequence[str] | Mapping[int, str] | None, index: int) -> str:
