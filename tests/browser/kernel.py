@@ -42,6 +42,15 @@ class KernelProbe:
             raise AssertionError(f"kernel could not evaluate {expression!r}: {result['ename']}: {result['evalue']}")
         return ast.literal_eval(result["data"]["text/plain"])
 
+    def wait_for(self, expression: str, expected, timeout: float = 60):
+        """Poll ``expression`` until it equals ``expected``; fails with the last value seen."""
+        deadline = time.monotonic() + timeout
+        while (value := self.evaluate(expression)) != expected:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"kernel: {expression} is {value!r}, expected {expected!r} within {timeout} s")
+            time.sleep(0.2)
+        return value
+
     def run(self, code: str, timeout: float = 120) -> None:
         """Run ``code`` in the kernel and wait for it; a Python error there fails the test."""
         self._request(code, timeout)
@@ -50,8 +59,8 @@ class KernelProbe:
         """Send ``code`` without waiting; returns the message id to pass to ``finished``/``wait``."""
         return self.client.execute(code, store_history=False)
 
-    def finished(self, msg_id: str) -> bool:
-        """Whether the reply to ``msg_id`` has arrived (does not wait)."""
+    def finished(self) -> bool:
+        """Whether a reply to the one request sent with `start` has arrived (does not wait)."""
         return self.client.shell_channel.msg_ready()
 
     def wait(self, msg_id: str, timeout: float) -> dict:

@@ -1,0 +1,219 @@
+"""CAMExplorer in a real JupyterLab 4 (and Notebook 7) with the pretrained mobilenet_v2 and a
+bundled photo: rendering, kernel round trips, browser-only view changes, keyboard navigation
+that leaves the notebook alone, the layer sweep, errors, and the README screenshot.
+
+The checks share one notebook and run in file order; each reads the state it starts from."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from camwidgets.widgets.controls import method_options
+
+from .canvas import assert_drawn, canvas_summary
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SETUP = """
+import camwidgets as cw
+from camwidgets.pretrained import load_model
+
+model, weights = load_model("mobilenet_v2")
+"""
+EXPLORER_CELLS = [SETUP, "explorer = cw.CAMExplorer(model, ['chelsea'], labels=weights)\nexplorer", "after = 1"]
+EXPLORER_CELL = 1
+CANVAS = "[data-testid=cw-overlay-canvas]"
+CONTROL_DESCRIPTIONS = ("Method", "Target", "Normalise", "aug_smooth", "eigen_smooth")
+HOOKS = "sum(len(getattr(m, a)) for m in model.modules() for a in ('_forward_hooks', '_forward_pre_hooks', '_backward_hooks', '_backward_pre_hooks'))"
+
+
+def method_label(name: str) -> str:
+    return next(label for label, value in method_options() if value == name)
+
+
+@pytest.fixture(scope="module")
+def explorer_notebook(lab):
+    notebook = lab.open("explorer_mobilenet.ipynb", EXPLORER_CELLS)
+    notebook.page.locator(".cw-explorer").wait_for(state="visible")
+    yield notebook
+    lab.close(notebook)
+
+
+@pytest.fixture(scope="module")
+def kernel(lab, explorer_notebook):
+    return lab.probe(explorer_notebook)
+
+
+@pytest.fixture
+def page(explorer_notebook):
+    return explorer_notebook.page
+
+
+def status(page) -> str:
+    return page.get_by_test_id("cw-status").text_content()
+
+
+def wait_for_status(page, *parts: str, timeout_ms: int = 60_000) -> str:
+    page.wait_for_function(
+        "(parts) => { const s = document.querySelector('[data-testid=cw-status]').textContent; return parts.every(p => s.includes(p)); }",
+        arg=list(parts), timeout=timeout_ms,
+    )
+    return status(page)
+
+
+def digest(page) -> int:
+    return canvas_summary(page, CANVAS)["digest"]
+
+
+def wait_for_new_pixels(page, old: int, timeout_s: float = 5) -> int:
+    deadline = time.monotonic() + timeout_s
+    while (new := digest(page)) == old:
+        assert time.monotonic() < deadline, "the overlay canvas did not change"
+        time.sleep(0.05)
+    return new
+
+
+def dropdown(page, description: str):
+    label = page.locator("label.widget-label", has_text=re.compile(f"^{re.escape(description)}$"))
+    return page.locator(".widget-dropdown", has=label).locator("select")
+
+
+def set_range(page, testid: str, value: float) -> None:
+    page.get_by_test_id(testid).evaluate(
+        "(input, value) => { input.value = String(value); input.dispatchEvent(new Event('input', {bubbles: true})); }", value
+    )
+
+
+def take_readme_screenshot(page, path) -> None:
+    """The explorer from the gallery down to the overlay's status line, left sidebar closed."""
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    explorer = page.locator(".cw-explorer")
+    explorer.evaluate("node => node.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)  # layout after the resize; thumbnails painted
+    box = explorer.bounding_box()
+    bottom = page.get_by_test_id("cw-status").bounding_box()
+    page.screenshot(path=str(path), clip={"x": box["x"], "y": box["y"], "width": box["width"], "height": bottom["y"] + bottom["height"] + 8 - box["y"]})
+
+
+def test_explorer_renders_tree_overlay_and_status(page, kernel, screenshots):
+    explorer = page.locator(".cw-explorer")
+    assert explorer.get_attribute("class") and "cw-explorer" in explorer.get_attribute("class")
+    rows = page.get_by_test_id("cw-layer-node")
+    assert rows.count() > 10
+    assert page.get_by_test_id("cw-layer-tree").locator(".cw-suggested").get_attribute("data-path") == "features.18"
+    selected = page.locator("[data-testid=cw-layer-node][aria-selected=true]")
+    assert [selected.nth(i).get_attribute("data-path") for i in range(selected.count())] == ["features.18"]
+    assert page.locator("[data-testid=cw-layer-node][data-path=features]").get_attribute("aria-expanded") == "true"
+    assert_drawn(canvas_summary(page, CANVAS), "overlay canvas")
+    shown = wait_for_status(page, "GradCAM", "features.18", "Egyptian cat")
+    assert shown == kernel.evaluate("explorer.overlay.status")
+    for description in CONTROL_DESCRIPTIONS:
+        assert explorer.get_by_text(description, exact=True).count() >= 1, f"no control described {description!r}"
+    sweep = len(kernel.evaluate("explorer.sweep.item_keys"))
+    page.wait_for_function("(n) => document.querySelectorAll('[data-testid=cw-sweep-item]').length === n", arg=sweep, timeout=30_000)
+    assert not [e for e in page.console_errors if "cw-" in e or "anywidget" in e or "No version of module" in e], page.console_errors
+    take_readme_screenshot(page, screenshots / "explorer.png")
+    assert (screenshots / "explorer.png").stat().st_size > 50_000
+
+
+def test_method_dropdown_updates_status_and_pixels_through_the_kernel(page, kernel):
+    before = digest(page)
+    dropdown(page, "Method").select_option(label=method_label("layercam"))
+    wait_for_status(page, "LayerCAM")
+    assert kernel.evaluate("explorer.state.method") == "layercam"
+    wait_for_new_pixels(page, before)
+    assert_drawn(canvas_summary(page, CANVAS), "LayerCAM overlay")
+
+
+def test_opacity_colormap_and_mode_change_pixels_while_the_kernel_is_busy(explorer_notebook, page, kernel):
+    """The kernel sleeps while the view controls change; the canvas still changes, so no round trip is involved."""
+    start = kernel.evaluate("(explorer.overlay.opacity, explorer.overlay.colormap, explorer.overlay.mode)")
+    assert start[2] == "overlay"
+    pixels = digest(page)
+    sleeping = kernel.start("import time; time.sleep(8)")
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'busy'", timeout=10_000)
+    set_range(page, "cw-opacity", 0.9 if start[0] < 0.7 else 0.2)
+    pixels = wait_for_new_pixels(page, pixels)
+    page.get_by_test_id("cw-colormap").select_option("viridis")
+    pixels = wait_for_new_pixels(page, pixels)
+    page.get_by_test_id("cw-mode-heatmap").click()
+    pixels = wait_for_new_pixels(page, pixels)
+    page.get_by_test_id("cw-mode-photo").click()
+    wait_for_new_pixels(page, pixels)
+    assert not kernel.finished(), "the kernel finished sleeping before the view changes were checked"
+    kernel.wait(sleeping, timeout=30)
+    # Afterwards the kernel has the new view settings (plain trait syncs, nothing recomputed).
+    assert kernel.wait_for("(explorer.overlay.colormap, explorer.overlay.mode)", ("viridis", "photo")) == ("viridis", "photo")
+    page.get_by_test_id("cw-mode-overlay").click()
+    kernel.wait_for("explorer.overlay.mode", "overlay")
+
+
+def test_keyboard_moves_and_selects_in_the_tree_without_notebook_shortcuts(explorer_notebook, page, kernel):
+    explorer_notebook.set_active_cell(EXPLORER_CELL)
+    notebook_before = explorer_notebook.notebook_state()
+    paths = page.get_by_test_id("cw-layer-node").evaluate_all("rows => rows.map(row => row.dataset.path)")
+    page.locator("[data-testid=cw-layer-node][tabindex='0']").focus()
+    focused = lambda: page.evaluate("() => document.activeElement.dataset.path")  # noqa: E731
+    start = focused()
+    at = paths.index(start)
+    page.keyboard.press("ArrowDown")
+    assert focused() == paths[at + 1]
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    assert focused() == paths[at - 1]
+    target = paths[at - 1]
+    assert page.locator(f"[data-testid=cw-layer-node][data-path='{target}']").get_attribute("aria-disabled") == "false"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"[data-testid=cw-layer-node][data-path='{target}'][aria-selected=true]", timeout=60_000)
+    assert kernel.wait_for("explorer.state.layers", (target,)) == (target,)
+    wait_for_status(page, target)
+    assert explorer_notebook.notebook_state() == notebook_before, "a key in the tree ran a notebook command"
+
+
+def test_clicking_a_sweep_thumbnail_selects_that_layer(page, kernel):
+    current = kernel.evaluate("explorer.state.layers")
+    choice = next(path for path in ("features.14", "features.10", "features.7") if (path,) != current)
+    page.locator(f"[data-testid=cw-sweep-item][data-path='{choice}']").click()
+    assert kernel.wait_for("explorer.state.layers", (choice,)) == (choice,)
+    page.wait_for_selector(f"[data-testid=cw-layer-node][data-path='{choice}'][aria-selected=true]", timeout=30_000)
+    wait_for_status(page, choice)
+    assert page.locator(f"[data-testid=cw-sweep-item][data-path='{choice}']").get_attribute("aria-pressed") == "true"
+
+
+def test_an_error_shows_and_the_previous_overlay_stays(page, kernel):
+    """A model that raises: the error is shown, the map, status and target stay as they were."""
+    before = {"pixels": digest(page), "status": status(page), "target": kernel.evaluate("explorer.state.target")}
+    assert page.get_by_test_id("cw-error").is_hidden()
+    kernel.run(
+        "def _fail(module, inputs):\n    raise RuntimeError('model exploded on purpose')\n"
+        "_failing = model.register_forward_pre_hook(_fail)"
+    )
+    try:
+        dropdown(page, "Target").select_option(index=3)
+        error = page.get_by_test_id("cw-error")
+        error.wait_for(state="visible", timeout=60_000)
+        assert "model exploded on purpose" in error.text_content()
+        assert digest(page) == before["pixels"]
+        assert status(page) == before["status"]
+        assert kernel.evaluate("explorer.state.target") == before["target"]
+    finally:
+        kernel.run("_failing.remove()")
+    assert kernel.evaluate(HOOKS) == 0, "the explorer left hooks on the model"
+
+
+def test_notebook_7_renders_the_explorer(lab):
+    cells = [SETUP, "explorer = cw.CAMExplorer(model, ['coffee'], labels=weights)\nexplorer"]
+    notebook = lab.open("explorer_notebook7.ipynb", cells, ui="notebook")
+    try:
+        page = notebook.page
+        assert page.evaluate("() => window.jupyterapp.name") == "Jupyter Notebook"
+        page.locator(".cw-explorer").wait_for(state="visible")
+        assert page.get_by_test_id("cw-layer-node").count() > 10
+        assert_drawn(canvas_summary(page, CANVAS), "overlay canvas in Notebook 7")
+        wait_for_status(page, "GradCAM", "features.18", "espresso")
+    finally:
+        lab.close(notebook)
