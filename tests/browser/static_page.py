@@ -32,7 +32,8 @@ EventTarget.prototype.removeEventListener = function (type, listener, options) {
 </script></head><body><div id="host"></div></body></html>"""
 
 # JS: build a fake model from state (buffers as DataViews at their paths), render, report, clean up.
-_RENDER = """async ({module, state, buffers, actions}) => {
+_RENDER = """async ({module, state, buffers, actions, poke}) => {
+  const FOCUSABLE = 'input, select, button, textarea, [tabindex], [contenteditable]';
   const decode = (b64) => { const raw = atob(b64); const bytes = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i); return new DataView(bytes.buffer); };
   for (const [path, b64] of buffers) {
@@ -63,7 +64,13 @@ _RENDER = """async ({module, state, buffers, actions}) => {
   await new Promise(resolve => setTimeout(resolve, 50));
   const rendered = {elements: el.querySelectorAll('*').length, html: el.innerHTML.slice(0, 400),
     listeners: window.ledger.size - before, model_callbacks: callbacks.length,
-    testids: [...el.querySelectorAll('[data-testid]')].map(n => n.dataset.testid)};
+    testids: [...el.querySelectorAll('[data-testid]')].map(n => n.dataset.testid),
+    unguarded: [...el.querySelectorAll(FOCUSABLE)].filter(n => !n.hasAttribute('data-lm-suppress-shortcuts'))
+      .map(n => n.outerHTML.slice(0, 120))};
+  if (poke) for (const node of [...el.querySelectorAll(FOCUSABLE)]) {
+    for (const key of ['ArrowDown', 'ArrowUp', 'Enter']) node.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
+    for (const type of ['input', 'change', 'click']) node.dispatchEvent(new Event(type, {bubbles: true}));
+  }
   for (const action of actions) {
     const target = el.querySelector(action.selector);
     if (!target) throw new Error('no element ' + action.selector);
@@ -94,9 +101,10 @@ def serve(page: Page, files: dict[str, str]) -> None:
     page.goto(f"{ORIGIN}/index.html")
 
 
-def render_widget(page: Page, module: str, state: dict, buffers: dict | None = None, actions=()) -> dict:
+def render_widget(page: Page, module: str, state: dict, buffers: dict | None = None, actions=(), poke: bool = False) -> dict:
     """Render the served ``module`` with a fake model of ``state`` (JSON-able) and ``buffers``
-    (``{(path...): bytes}``), dispatch ``actions`` (``{selector, event, value?}``), clean up, report."""
+    (``{(path...): bytes}``), dispatch ``actions`` (``{selector, event, value?}``) and, with ``poke``,
+    keys, input, change and click on every focusable element; then clean up and report."""
     encoded = [[list(path), base64.b64encode(bytes(data)).decode()] for path, data in (buffers or {}).items()]
     return page.evaluate(_RENDER, {"module": f"{ORIGIN}{module}", "state": json.loads(json.dumps(state)),
-                                   "buffers": encoded, "actions": list(actions)})
+                                   "buffers": encoded, "actions": list(actions), "poke": poke})
