@@ -56,6 +56,14 @@ METHOD_CLASSES = tuple(spec.class_name for spec in ENGINE_METHODS.values())
 METHODS = {name.lower(): name for name in METHOD_CLASSES}
 GRADIENT_FREE = {spec.class_name.lower() for spec in ENGINE_METHODS.values() if not spec.needs_gradients}
 EIGEN_METHODS = {"eigencam", "eigengradcam"}
+#: Registered methods this generic table (one target layer, targets=None, the reference's defaults)
+#: cannot time fairly, with the reason printed when they are skipped.
+SKIPPED = {
+    "refinecam": "needs two or more target layers; the table explains one",
+    "smoothgradcampp": "not in grad-cam 1.5.7 (torchcam's method)",
+    "sess": "its defaults run hundreds of patch forwards per image at 224 px on both sides",
+    "randomcam": "random maps: there is no common output to compare",
+}
 
 MIN_SPEEDUP = 2.0
 #: (model, method) -> the largest allowed ours/forward ratio.
@@ -325,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     for model_name in args.models:
         workload = load_workload(model_name, args.quick, device)
         for method in args.methods:
+            if method in SKIPPED:
+                print(f"  skipping {METHODS[method]}: {SKIPPED[method]}", file=sys.stderr, flush=True)
+                continue
             print(f"  {model_name} batch {len(workload.batch)}: {METHODS[method]} ...", file=sys.stderr, flush=True)
             results.append((workload, method, measure(workload, method, args.repeats, device)))
 
