@@ -31,11 +31,12 @@ class DeepFeatureFactorization:
     activations of all images, shifted per channel to be non-negative, are factored as
     ``V ≈ W H`` (channels x concepts, concepts x pixels) by NMF.
 
-    ``dff(input_tensor, n_components=16)`` returns ``(concepts, explanations, concept_outputs)``:
+    ``dff(input_tensor, n_components=16)`` returns ``(concepts, explanations, concept_outputs)``,
+    or ``(concepts, explanations)`` without ``computation_on_concepts`` (as the reference does):
     ``concepts`` (C, K) float32, each column a channel vector (``W`` plus the channel minima);
     ``explanations`` (B, K, H, W) float32, each concept's map per image, min-max scaled to [0, 1]
     and resized to the input; ``concept_outputs`` = ``computation_on_concepts(concepts.T)`` as an
-    array (for example a classifier head scoring each concept, (K, classes)), or None without one.
+    array (for example a classifier head scoring each concept, (K, classes)).
     numpy by default, tensors on the model's device with ``as_tensor=True``.
 
     Keyword-only: ``iterations``, ``tolerance`` and ``seed`` of the NMF, ``progress`` (None: a
@@ -70,7 +71,7 @@ class DeepFeatureFactorization:
         self.as_tensor = as_tensor
         self._explainer = Explainer(model, [target_layer], reshape_transform)
 
-    def __call__(self, input_tensor: torch.Tensor, n_components: int = 16) -> tuple[Any, Any, Any]:
+    def __call__(self, input_tensor: torch.Tensor, n_components: int = 16) -> tuple[Any, ...]:
         result = self._explainer.capture(input_tensor, None, need_gradients=False)
         record = result.records[0]
         if len(result.image_size) != 2:
@@ -88,9 +89,10 @@ class DeepFeatureFactorization:
         scaled = normalise_per_image(maps.reshape(batch * n_components, height, width))
         explanations = upsample(scaled, result.image_size).reshape(batch, n_components, *result.image_size)
         outputs = self._concept_outputs(concepts)
+        values = (concepts, explanations) if outputs is None else (concepts, explanations, outputs)
         if self.as_tensor:
-            return concepts, explanations, outputs
-        return tuple(None if value is None else value.detach().cpu().numpy().astype(np.float32, copy=False) for value in (concepts, explanations, outputs))
+            return values
+        return tuple(value.detach().cpu().numpy().astype(np.float32, copy=False) for value in values)
 
     def _concept_outputs(self, concepts: torch.Tensor) -> torch.Tensor | None:
         """``computation_on_concepts(concepts.T)``: one row per concept, without gradients."""

@@ -125,8 +125,7 @@ def test_dff_class_outputs(images):
     assert explanations.min() >= 0 and np.allclose(explanations.max(axis=(2, 3)), 1, atol=1e-3)
     expected = (torch.from_numpy(concepts).T @ model.fc.weight.T + model.fc.bias).detach().numpy()
     np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-5)
-    _, _, none = cw.DeepFeatureFactorization(model, model.head_conv, progress=False)(images, 3)
-    assert none is None
+    assert len(cw.DeepFeatureFactorization(model, model.head_conv, progress=False)(images, 3)) == 2  # as the reference
     tensors = cw.DeepFeatureFactorization(model, "head_conv", progress=False, as_tensor=True)(images, 3)
     assert isinstance(tensors[1], torch.Tensor) and np.allclose(tensors[1].numpy(), explanations, atol=1e-6)
 
