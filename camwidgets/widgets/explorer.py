@@ -170,6 +170,8 @@ class CAMExplorer(ipywidgets.VBox):
         self._job = job.start()
 
     def _stop_job(self) -> None:
+        """Stop background work on the model (a slow method, a ranking) before the next change."""
+        self.panels.metrics.stop()
         job = self._job
         if job is not None and job.running:
             job.superseded = True  # type: ignore[attr-defined]
@@ -197,13 +199,16 @@ class CAMExplorer(ipywidgets.VBox):
             self._sync_controls()
             self._refresh_sweep()
 
-    def _fail(self, error: BaseException, state: ViewState) -> None:
-        logger.info("could not compute %s: %s", state, error)
+    def _fail(self, error: BaseException, state: ViewState | None) -> None:
+        """Show ``error`` (of computing ``state``, or of a rejected change when None); keep the view."""
+        logger.info("could not show %s: %s", state, error)
         with self._lock:
             message = str(error) or type(error).__name__
+            if state is not None:
+                message = f"{get_method(state.method).class_name} at {', '.join(state.layers)} failed: {message}"
             with self.overlay.hold_sync():
                 self.overlay.busy = False
-                self.overlay.error = f"{get_method(state.method).class_name} at {', '.join(state.layers)} failed: {message}"
+                self.overlay.error = message
             self._sync_controls()
 
     # -- keeping the pieces in step -----------------------------------------------------------------
@@ -255,7 +260,7 @@ class CAMExplorer(ipywidgets.VBox):
         try:
             state = self.session.validate(**changes)
         except (ValueError, TypeError) as error:
-            self._fail(error, self.session.state)
+            self._fail(error, None)
             return
         self.run(state)
 

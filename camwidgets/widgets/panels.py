@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..engine.methods.registry import METHODS
+from ..engine.progress import Cancelled
 from .pictures import overlay_thumbnails, to_png
 from .session import gray_levels
 from .thumbnails import ThumbnailGrid
@@ -93,7 +94,8 @@ class GuidedView:
         state = result.state
         x = session.images.batch[state.image : state.image + 1]
         try:
-            guided = guided_backprop(session.model, x, session.targets(state, 1))
+            with session.lock:
+                guided = guided_backprop(session.model, x, session.targets(state, 1))
         except Exception as error:
             self.message.value = f"<span class='cw-error'>{_error_text(error)}</span>"
             return
@@ -136,7 +138,8 @@ class ConceptView:
         head = classifier_head(session.model, channels) if channels else None
         try:
             dff = DeepFeatureFactorization(session.model, layer, computation_on_concepts=head, progress=False)
-            concepts, explanations, scores = dff(session.images.batch, int(self.count.value))
+            with session.lock:
+                concepts, explanations, scores = dff(session.images.batch, int(self.count.value))
         except Exception as error:
             self.message.value = f"<span class='cw-error'>{_error_text(error)}</span>"
             return
@@ -161,7 +164,8 @@ class ConceptView:
 
 
 class MetricsPanel:
-    """"Which should I use?": rank methods x layers by a metric on the images (in the background)."""
+    """"Which should I use?": rank methods x layers by a metric on the images, in the background
+    (Cancel, or any change of the main view, stops it after the combination being scored)."""
 
     def __init__(self, explorer: "CAMExplorer") -> None:
         self.explorer = explorer
@@ -172,13 +176,16 @@ class MetricsPanel:
         self.layers = ipywidgets.SelectMultiple(description="Layers", options=layer_options, value=list(session.state.layers), rows=6)
         self.metric = ipywidgets.Dropdown(description="Metric", options=["road", "drop", "deletion", "insertion"])
         self.button = ipywidgets.Button(description="Rank")
+        self.cancel_button = ipywidgets.Button(description="Cancel")
         self.progress = ipywidgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress")
         self.table = ipywidgets.HTML()
         self.chart = _image(width="480px")
         self.job: BackgroundJob | None = None
         self.ranking: Any = None
         self.button.on_click(lambda _: self.start())
-        self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, self.layers, ipywidgets.VBox([self.metric, self.button])]), self.progress, self.table, self.chart])
+        self.cancel_button.on_click(lambda _: self.stop(wait=False))
+        controls = ipywidgets.VBox([self.metric, self.button, self.cancel_button])
+        self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, self.layers, controls]), self.progress, self.table, self.chart])
 
     def start(self) -> None:
         from ..metrics.tuner import rank_methods
@@ -190,14 +197,28 @@ class MetricsPanel:
         targets = session.targets(state)
 
         def work(progress: Any) -> Any:
-            return rank_methods(session.model, session.images.batch, targets, methods=methods, layers=layers, metric=metric, progress=progress)
+            def step(done: int, total: int, description: str) -> None:
+                if progress(done, total, description) is False:  # between combinations: no hook is active
+                    raise Cancelled(f"ranking cancelled after {done} of {total} combinations")
 
-        def step(done: int, total: int, description: str) -> None:
+            with session.lock:
+                return rank_methods(session.model, session.images.batch, targets, methods=methods, layers=layers, metric=metric, progress=step)
+
+        def show(done: int, total: int, description: str) -> None:
             self.progress.value = done / total if total else 0.0
             self.progress.description = f"{done}/{total}"
 
         self.progress.value = 0.0
-        self.job = BackgroundJob(work, step, self._done, self._failed).start()
+        self.table.value = "ranking…"
+        self.job = BackgroundJob(work, show, self._done, self._failed).start()
+
+    def stop(self, wait: bool = True) -> None:
+        """Cancel a running ranking (and wait for it to end)."""
+        job = self.job
+        if job is not None and job.running:
+            job.cancel()
+            if wait:
+                job.wait()
 
     def _done(self, ranking: Any) -> None:
         self.ranking = ranking
@@ -207,7 +228,8 @@ class MetricsPanel:
         self.chart.value = buffer.getvalue()
 
     def _failed(self, error: BaseException) -> None:
-        self.table.value = f"<span class='cw-error'>{_error_text(error)}</span>"
+        text = str(error) if isinstance(error, Cancelled) else _error_text(error)
+        self.table.value = f"<span class='cw-error'>{text}</span>"
 
 
 class ExportPanel:

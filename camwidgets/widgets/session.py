@@ -10,6 +10,7 @@ Methods, eigen_smooth and normalisation changes reuse the cached capture (no new
 from __future__ import annotations
 
 import difflib
+import threading
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
@@ -94,6 +95,7 @@ class ExplorerSession:
         torchvision_model = type(model).__module__.startswith("torchvision.models")
         self.images: ImageSet = load_images(images, preprocess, self.device, torchvision_model)
         self.cache = CaptureCache(max_entries=cache_entries)
+        self.lock = threading.RLock()  # one user of the model (and its hooks) at a time, across threads
         self.probabilities = self._predict()
         self.labels = default_labels(model, labels, preprocess, self.probabilities.shape[1])
         probe = self.images.batch[:1]
@@ -201,7 +203,14 @@ class ExplorerSession:
 
     def compute(self, state: ViewState, progress: ProgressOption = False) -> Result:
         """The maps of ``state`` for every image (from the cached capture when there is one)."""
-        maps = self.explainer(state.layers, state.normalise).compute(
+        with self.lock:
+            maps = self._maps(state, progress)
+        host = maps.detach().float().cpu().numpy()
+        levels, value_range = gray_levels(host, state.normalise)
+        return Result(state, host, levels, value_range)
+
+    def _maps(self, state: ViewState, progress: ProgressOption) -> torch.Tensor:
+        return self.explainer(state.layers, state.normalise).compute(
             state.method,
             self.images.batch,
             self.targets(state),
@@ -209,9 +218,6 @@ class ExplorerSession:
             eigen_smooth=state.eigen_smooth,
             progress=progress,
         )
-        host = maps.detach().float().cpu().numpy()
-        levels, value_range = gray_levels(host, state.normalise)
-        return Result(state, host, levels, value_range)
 
     def commit(self, result: Result) -> None:
         self.state, self.result = result.state, result
@@ -225,7 +231,8 @@ class ExplorerSession:
         ``(paths, (L, size, size) uint8 levels)``."""
         x = self.images.batch[state.image : state.image + 1]
         explainer = self.explainer(self.tree.stages, cache=False)
-        capture = explainer.capture(x, self.targets(state, 1), need_gradients=True)
+        with self.lock:
+            capture = explainer.capture(x, self.targets(state, 1), need_gradients=True)
         raw = explainer.layer_maps(get_method(SWEEP_METHOD), capture)
         maps = torch.cat([finish_maps([layer], capture.image_size) for layer in raw])
         small = F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
@@ -234,6 +241,10 @@ class ExplorerSession:
     def compare(self, state: ViewState, methods: Sequence[str], by: str = "images", layers: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
         """A methods x images (the batch, current layers) or methods x layers (current image, each
         layer alone) grid: ``(column names, (M, N, H, W) float32 maps)``."""
+        with self.lock:
+            return self._compare(state, methods, by, layers)
+
+    def _compare(self, state: ViewState, methods: Sequence[str], by: str, layers: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
         methods = [self._check_method(m) for m in methods]
         if not methods:
             raise ValueError("choose at least one method to compare")

@@ -219,3 +219,30 @@ def test_model_is_left_as_it_was(extra_method, tiny_images):
     assert explorer.panels.compare.grid.message == "" and len(explorer.panels.compare.grid.item_keys) == 8
     assert explorer.panels.guided.images[2].value and explorer.panels.concepts.picture.value
     assert_unchanged(model, before)
+
+
+def test_metrics_panel_ranks_in_the_background_and_a_view_change_cancels_it(explorer, tiny_model, monkeypatch):
+    from camwidgets.metrics import tuner
+
+    panel = explorer.panels.metrics
+    panel.methods.value, panel.layers.value = ("gradcam", "layercam"), ("head_conv",)
+    panel.start()
+    assert panel.job.wait(60)
+    assert sorted(row.method for row in panel.ranking.rows) == ["gradcam", "layercam"]
+    assert panel.chart.value.startswith(b"\x89PNG") and "road (higher is better)" in panel.table.value
+    assert panel.progress.value == 1.0
+
+    started = threading.Event()
+
+    def slow_metric(model, images, maps, targets):
+        started.set()
+        threading.Event().wait(0.2)
+        return 0.5
+
+    monkeypatch.setitem(tuner.METRICS, "road", (slow_metric, True))
+    panel.methods.value = tuple(PER_LAYER_GRADIENT)
+    panel.start()
+    assert started.wait(10)
+    explorer.set(method="xgradcam")  # the view wins: the ranking stops after the combination in hand
+    assert not panel.job.running and "ranking cancelled" in panel.table.value
+    assert explorer.state.method == "xgradcam" and hook_count(tiny_model) == 0
