@@ -51,9 +51,9 @@ OBJECTIVENESS_THRESHOLD = 0.01
 #: Each method's options and their defaults (Score-CAM's batch size is the reference's, SS-CAM's and
 #: IS-CAM's are torchcam's, Ablation-CAM's the reference's).
 OPTIONS: dict[str, dict[str, Any]] = {
-    "scorecam": {"batch_size": 16, "deduplicate": True, "use_amp": False},
-    "sscam": {"batch_size": 32, "num_samples": 35, "std": 2.0, "seed": None, "use_amp": False},
-    "iscam": {"batch_size": 32, "num_samples": 10, "deduplicate": True, "use_amp": False},
+    "scorecam": {"batch_size": 16, "deduplicate": True, "use_amp": False, "channels_last": True},
+    "sscam": {"batch_size": 32, "num_samples": 35, "std": 2.0, "seed": None, "use_amp": False, "channels_last": True},
+    "iscam": {"batch_size": 32, "num_samples": 10, "deduplicate": True, "use_amp": False, "channels_last": True},
     "ablationcam": {"batch_size": 32, "ratio_channels_to_ablate": 1.0, "ablation_layer": None, "reuse_prefix": True},
 }
 
@@ -217,7 +217,8 @@ class _MaskedForward:
         self.model = call.explainer.model
         self.selector = call.explainer.output_selector
         self.use_amp = bool(options["use_amp"])
-        self.channels_last: bool | None = None if call.input_tensor.ndim == 4 else False  # None: not tried yet
+        # None: not tried yet
+        self.channels_last: bool | None = None if options["channels_last"] and call.input_tensor.ndim == 4 else False
 
     def __call__(self, images: torch.Tensor) -> Any:
         with autocast_if(images.device, self.use_amp):
@@ -446,8 +447,9 @@ def _prefix_can_be_skipped(call: MethodCall, module: nn.Module, raw: Any, result
     the layer, or something before it fixes the batch size (the error is caught)."""
     model, x = call.explainer.model, call.input_tensor
     everyone = torch.arange(x.shape[0], device=x.device)
-    try:
-        outputs = _suffix_only(model, x, module, raw, call.explainer.output_selector, x.shape[0])
+    unchanged = {key: value.clone() for key, value in raw.items()} if isinstance(raw, dict) else raw.clone()
+    try:  # a clone: in-place operations after the layer (ReLU(inplace=True)) must not reach the capture
+        outputs = _suffix_only(model, x, module, unchanged, call.explainer.output_selector, x.shape[0])
         scores = score_rows(outputs, targets, everyone, everyone.tolist())
     except Exception:  # noqa: BLE001 - any failure means: use full forwards
         return False
