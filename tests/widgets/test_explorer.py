@@ -229,7 +229,7 @@ def test_metrics_panel_ranks_in_the_background_and_a_view_change_cancels_it(expl
     panel.start()
     assert panel.job.wait(60)
     assert sorted(row.method for row in panel.ranking.rows) == ["gradcam", "layercam"]
-    assert panel.chart.value.startswith(b"\x89PNG") and "road (higher is better)" in panel.table.value
+    assert bytes(panel.chart.value).startswith(b"\x89PNG") and "road (higher is better)" in panel.table.value
     assert panel.progress.value == 1.0
 
     started = threading.Event()
