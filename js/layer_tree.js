@@ -159,24 +159,14 @@ function render({ model, el }) {
     draw();
   };
 
-  list.addEventListener("click", onClick);
-  list.addEventListener("keydown", onKey);
-  filter.addEventListener("input", onFilter);
-  filter.addEventListener("keydown", onFilterKey);
-  model.on("msg:custom", onMessage);
-  model.on("change:selected", onSelected);
-  model.on("change:nodes", draw);
-  model.on("change:suggested", draw);
+  const domListeners = [[list, "click", onClick], [list, "keydown", onKey], [filter, "input", onFilter], [filter, "keydown", onFilterKey]];
+  const modelListeners = [["msg:custom", onMessage], ["change:selected", onSelected], ["change:nodes", draw], ["change:suggested", draw]];
+  for (const [target, name, handler] of domListeners) target.addEventListener(name, handler);
+  for (const [name, handler] of modelListeners) model.on(name, handler);
   draw();
   return () => {
-    list.removeEventListener("click", onClick);
-    list.removeEventListener("keydown", onKey);
-    filter.removeEventListener("input", onFilter);
-    filter.removeEventListener("keydown", onFilterKey);
-    model.off("msg:custom", onMessage);
-    model.off("change:selected", onSelected);
-    model.off("change:nodes", draw);
-    model.off("change:suggested", draw);
+    for (const [target, name, handler] of domListeners) target.removeEventListener(name, handler);
+    for (const [name, handler] of modelListeners) model.off(name, handler);
     root.remove();
   };
 }

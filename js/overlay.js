@@ -120,29 +120,24 @@ function render({ model, el }) {
   };
   const onLeave = () => { readout.textContent = ""; };
 
-  for (const button of modeButtons) button.addEventListener("click", onMode);
-  colormap.addEventListener("change", onColormap);
-  opacity.addEventListener("input", onOpacity);
-  cancel.addEventListener("click", onCancel);
-  canvas.addEventListener("mousemove", onMove);
-  canvas.addEventListener("mouseleave", onLeave);
   const redraw = () => { syncControls(); draw(); };
-  const traits = ["change:photo", "change:heatmap", "change:colormap", "change:opacity", "change:mode", "change:width", "change:height"];
-  for (const name of traits) model.on(name, redraw);
-  const textTraits = ["change:status", "change:error", "change:busy", "change:progress", "change:progress_label"];
-  for (const name of textTraits) model.on(name, syncText);
+  const domListeners = [
+    ...modeButtons.map((button) => [button, "click", onMode]),
+    [colormap, "change", onColormap], [opacity, "input", onOpacity], [cancel, "click", onCancel],
+    [canvas, "mousemove", onMove], [canvas, "mouseleave", onLeave],
+  ];
+  const modelListeners = [
+    ...["photo", "heatmap", "colormap", "opacity", "mode", "width", "height"].map((name) => [`change:${name}`, redraw]),
+    ...["status", "error", "busy", "progress", "progress_label"].map((name) => [`change:${name}`, syncText]),
+  ];
+  for (const [target, name, handler] of domListeners) target.addEventListener(name, handler);
+  for (const [name, handler] of modelListeners) model.on(name, handler);
   redraw();
   syncText();
 
   return () => {
-    for (const button of modeButtons) button.removeEventListener("click", onMode);
-    colormap.removeEventListener("change", onColormap);
-    opacity.removeEventListener("input", onOpacity);
-    cancel.removeEventListener("click", onCancel);
-    canvas.removeEventListener("mousemove", onMove);
-    canvas.removeEventListener("mouseleave", onLeave);
-    for (const name of traits) model.off(name, redraw);
-    for (const name of textTraits) model.off(name, syncText);
+    for (const [target, name, handler] of domListeners) target.removeEventListener(name, handler);
+    for (const [name, handler] of modelListeners) model.off(name, handler);
     root.remove();
   };
 }
