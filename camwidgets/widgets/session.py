@@ -167,6 +167,10 @@ class ExplorerSession:
                     f"layer {path!r} ({node.kind}, output {node.shape}) has no spatial output to explain; "
                     "pick a layer before global pooling (marked selectable in the tree)"
                 )
+        nested = [(outer, inner) for outer in value for inner in value if inner.startswith(outer + ".")]
+        if nested:
+            outer, inner = nested[0]
+            raise ValueError(f"{outer!r} contains {inner!r}; select one of them (their maps would share one output)")
         return tuple(value)
 
     def _check_method(self, value: Any) -> str:

@@ -246,3 +246,10 @@ def test_metrics_panel_ranks_in_the_background_and_a_view_change_cancels_it(expl
     explorer.set(method="xgradcam")  # the view wins: the ranking stops after the combination in hand
     assert not panel.job.running and "ranking cancelled" in panel.table.value
     assert explorer.state.method == "xgradcam" and hook_count(tiny_model) == 0
+
+
+def test_a_layer_and_its_own_sublayer_are_refused_together(explorer):
+    state, shown = explorer.state, explorer.overlay.heatmap
+    send_custom(explorer.tree, {"type": "select", "id": 3, "paths": ["stem", "stem.2"]})
+    assert "'stem' contains 'stem.2'" in explorer.overlay.error
+    assert explorer.state == state and explorer.overlay.heatmap == shown and explorer.tree.selected == ["head_conv"]
