@@ -137,7 +137,7 @@ class ConceptView:
         channels = self._channels(layer)
         head = classifier_head(session.model, channels) if channels else None
         try:
-            dff = DeepFeatureFactorization(session.model, layer, computation_on_concepts=head, progress=False)
+            dff = DeepFeatureFactorization(session.model, layer, session.reshape_transform, computation_on_concepts=head, progress=False)
             with session.lock:
                 concepts, explanations, scores = dff(session.images.batch, int(self.count.value))
         except Exception as error:
@@ -158,8 +158,9 @@ class ConceptView:
 
     def _channels(self, layer: str) -> int | None:
         for node in self.explorer.session.tree.nodes:
-            if node.path == layer and node.layout == "grid":
-                return int(node.shape.split("×")[0])
+            if node.path == layer and node.layout in ("grid", "channels-last"):
+                sizes = node.shape.split("×")
+                return int(sizes[-1] if node.layout == "channels-last" else sizes[0])
         return None
 
 

@@ -27,7 +27,7 @@ from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import ProgressOption
 from ..engine.targets import ClassifierOutputTarget
 from .images import ImageSet, default_labels, load_images
-from .model_tree import ModelTree, probe_model_tree
+from .model_tree import ModelTree, probe_model_tree, to_channels_first
 
 __all__ = ["ViewState", "ExplorerSession", "Result", "SWEEP_METHOD", "gray_levels"]
 
@@ -106,6 +106,7 @@ class ExplorerSession:
                 raise
             suggested = ""  # nothing to mark; the user chose the layers
         self.tree: ModelTree = probe_model_tree(model, probe, suggested)
+        self.reshape_transform = to_channels_first(tuple(probe.shape[2:]))
         layers = (self.tree.suggested,) if target_layers is None else tuple(n for n, _ in resolve_target_layers(model, target_layers))
         self.state = self.validate(ViewState(), layers=layers)
         self.result: Result | None = None
@@ -202,8 +203,11 @@ class ExplorerSession:
         count = len(self.images) if count is None else count
         return None if state.target is None else [ClassifierOutputTarget(state.target)] * count
 
-    def explainer(self, layers: Sequence[str], normalise: str = "image", cache: bool = True) -> Explainer:
-        return Explainer(self.model, list(layers), normalise=normalise, cache=self.cache if cache else None)
+    def explainer(self, layers: Sequence[str], normalise: str = "image", cache: CaptureCache | bool = True) -> Explainer:
+        """An Explainer at ``layers`` with the session's cache (``True``), another cache, or none (``False``);
+        channels-last outputs are turned channels-first on the way."""
+        chosen = self.cache if cache is True else (cache or None)
+        return Explainer(self.model, list(layers), self.reshape_transform, normalise=normalise, cache=chosen)
 
     def compute(self, state: ViewState, progress: ProgressOption = False) -> Result:
         """The maps of ``state`` for every image (from the cached capture when there is one)."""
@@ -260,7 +264,7 @@ class ExplorerSession:
             raise ValueError(f"compare by 'images' or 'layers'; got {by!r}")
         columns = self._check_layers(list(layers) if layers else list(state.layers))
         x = self.images.batch[state.image : state.image + 1]
-        shared = Explainer(self.model, list(columns), normalise=state.normalise, cache=CaptureCache())
+        shared = self.explainer(columns, state.normalise, cache=CaptureCache())
         rows = []
         for method in sorted(methods, key=lambda m: not get_method(m).needs_gradients):
             spec = get_method(method)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from camwidgets import CAMExplorer, load_photo, photo_path
+from camwidgets import CAMExplorer, ClassifierOutputTarget, load_photo, photo_path
 from camwidgets.explain import IMAGENET_MEAN, IMAGENET_STD
 from camwidgets.widgets.images import load_images
 from tests.conftest import CountingForward, photo_tensor
@@ -102,3 +102,23 @@ def test_pretrained_mobilenet_with_a_bundled_photo(pretrained_mobilenet):
     assert forwards.count == 0 and explorer.overlay.status.startswith("LayerCAM · features.18 · ")
     explorer.set(target=285)
     assert explorer.overlay.status == "LayerCAM · features.18 · Egyptian cat · eigen_smooth"
+
+
+def test_channels_last_stages_of_a_swin_are_laid_out_by_themselves():
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    from camwidgets import Explainer, swin_reshape_transform
+
+    torch.manual_seed(0)
+    model = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=[2, 2], num_classes=3).eval()
+    torch.nn.init.normal_(model.head.weight)
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    explorer = CAMExplorer(model, x)
+    nodes = {node.path: node for node in explorer.session.tree.nodes}
+    assert nodes["features.1"].layout == "channels-last" and nodes["features.1"].shape == "8×8×16"
+    assert nodes["permute"].layout == "grid"  # already channels-first
+    explorer.set(layers=["features.1"], target=2)
+    expected = Explainer(model, ["features.1"], swin_reshape_transform).compute("gradcam", x, [ClassifierOutputTarget(2)] * 2)
+    np.testing.assert_allclose(explorer.result.maps, expected.numpy(), atol=1e-6)
+    explorer.panels.concepts.compute()
+    assert "concepts at features.1" in explorer.panels.concepts.message.value
