@@ -174,7 +174,7 @@ class CAMExplorer(ipywidgets.VBox):
         self.panels.metrics.stop()
         job = self._job
         if job is not None and job.running:
-            job.superseded = True  # type: ignore[attr-defined]
+            job.superseded = True
             job.cancel()
             job.wait()
         self._job = None
@@ -183,7 +183,7 @@ class CAMExplorer(ipywidgets.VBox):
         if isinstance(error, Cancelled):
             with self._lock:
                 self.overlay.busy = False
-                if not getattr(job, "superseded", False):
+                if not job.superseded:
                     self.overlay.progress_label = "cancelled; the previous map is shown"
                     self._sync_controls()
             return
@@ -194,8 +194,9 @@ class CAMExplorer(ipywidgets.VBox):
             self.session.commit(result)
             state = result.state
             photo = self.session.images.photos[state.image]
-            self.overlay.show(photo, result.levels[state.image], result.value_range, self.status_text(state))
-            self.overlay.busy = False
+            with self.overlay.hold_sync():
+                self.overlay.show(photo, result.levels[state.image], result.value_range, self.status_text(state))
+                self.overlay.busy, self.overlay.progress_label = False, ""
             self._sync_controls()
             self._refresh_sweep()
 

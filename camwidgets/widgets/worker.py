@@ -22,6 +22,7 @@ class BackgroundJob:
         on_error: Callable[[BaseException], None],
     ) -> None:
         self._cancel = threading.Event()
+        self.superseded = False  # cancelled because newer work replaces it (nothing to report)
         self._work, self._on_progress, self._on_done, self._on_error = work, on_progress, on_done, on_error
         self._thread = threading.Thread(target=self._run, name="camwidgets-job", daemon=True)
 
