@@ -17,6 +17,7 @@ import difflib
 import math
 from typing import Any, Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -410,9 +411,10 @@ def _channel_order(activations: torch.Tensor, ratio: float) -> torch.Tensor:
     magnitude = magnitude - magnitude.amin(dim=1, keepdim=True)
     magnitude = magnitude / magnitude.amax(dim=1, keepdim=True)
     scores = (mask.flatten()[None] * magnitude).sum(dim=1) / magnitude.sum(dim=1)
-    ascending = torch.argsort(scores, stable=True)
+    # ties (frequent on small maps) broken by numpy's sort, as the reference does: the same channels
+    ascending = np.argsort(scores.cpu().numpy()).tolist()
     count = int(channels * ratio)
-    picked = torch.cat([ascending.flip(0)[:count], ascending[:count]]).tolist()
+    picked = ascending[::-1][:count] + ascending[:count]
     return torch.tensor(list(dict.fromkeys(picked)), device=activations.device, dtype=torch.long)
 
 
