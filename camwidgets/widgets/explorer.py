@@ -60,7 +60,7 @@ class CAMExplorer(ipywidgets.VBox):
     ) -> None:
         self.session = ExplorerSession(model, images, target_layers=target_layers, labels=labels, preprocess=preprocess, device=device)
         self._lock = threading.RLock()
-        self._quiet = False
+        self._thread_state = threading.local()  # per thread: is this thread syncing controls quietly?
         self._job: BackgroundJob | None = None
         self._sweep_key: tuple | None = None
         self.controls = Controls(self.session.labels)
@@ -233,12 +233,19 @@ class CAMExplorer(ipywidgets.VBox):
         captions = [f"{name}: {self.session.top_classes(i, 1)[0][1]}" for i, name in enumerate(images.names)]
         self.gallery.set_pictures([str(i) for i in range(len(images))], square(images.photos, GALLERY_SIZE), captions=captions)
 
+    @property
+    def _quiet(self) -> bool:
+        return getattr(self._thread_state, "quiet", False)
+
     def _quietly(self, change: Callable[[], None]) -> None:
-        self._quiet, before = True, self._quiet
+        """Set controls without treating it as a user's change (only in this thread: a worker
+        thread syncing controls does not swallow a change the user makes meanwhile)."""
+        before = self._quiet
+        self._thread_state.quiet = True
         try:
             change()
         finally:
-            self._quiet = before
+            self._thread_state.quiet = before
 
     def _sync_controls(self) -> None:
         """Controls show the current state (after a change, an error or a cancel)."""
