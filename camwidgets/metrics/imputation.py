@@ -27,9 +27,10 @@ condition number grows with the square of the hole's width), so it is preconditi
 geometric multigrid V-cycle: a Jacobi sweep before and after, residuals moved to a 2x coarser
 grid by the transpose of bilinear interpolation, the same stencil there (a coarse pixel is removed
 when its four children are), recursing down to 8 pixels. That keeps the count to about 10-30
-iterations whatever the size. The V-cycle runs in float32; the CG recurrences and the operator
-in float64 (float32 on devices without it), and they stop when every system's residual is below
-``tolerance`` times its right-hand side, which puts the infill within about 1e-6 of a direct solve.
+iterations whatever the size. Everything runs in float32 (float64 made it five times slower on a
+CPU), and CG stops when every system's residual is below ``tolerance`` (1e-5) times its
+right-hand side, which puts the infill within about 2e-4 of a direct solve, far below the
+imputation's own noise (0.01).
 """
 
 from __future__ import annotations
@@ -125,10 +126,6 @@ class _Grid:
         return solution + (residual - self.apply(solution)) * self.inverse_diagonal
 
 
-def _solve_dtype(device: torch.device) -> torch.dtype:
-    return torch.float32 if device.type == "mps" else torch.float64
-
-
 def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum(dim=(-2, -1), keepdim=True)
 
@@ -141,14 +138,14 @@ def linear_imputation(
     images: torch.Tensor,
     removed: torch.Tensor,
     *,
-    tolerance: float = 1e-7,
+    tolerance: float = 1e-5,
     max_iterations: int = 500,
 ) -> torch.Tensor:
     """The noise-free infill: ``images`` (N, H, W) with the pixels where ``removed`` (N, H, W, bool)
     is set replaced by the solution of ``(D - W_UU) x_U = W_UK x_K``, in the images' dtype."""
     if images.ndim != 3 or images.shape != removed.shape:
         raise ValueError(f"images and removed must both be (N, H, W); got {tuple(images.shape)} and {tuple(removed.shape)}")
-    work = _solve_dtype(images.device)
+    work = torch.float32
     values = images.to(work)
     unknown = removed.to(work)
     fine = _Grid(unknown.float())
@@ -197,7 +194,7 @@ def noisy_linear_imputation(
     *,
     noise: float = 0.01,
     generator: torch.Generator | None = None,
-    tolerance: float = 1e-7,
+    tolerance: float = 1e-5,
 ) -> torch.Tensor:
     """Images (B, C, H, W) with the pixels where ``keep`` (B, H, W) is 0 imputed: the infill of
     :func:`linear_imputation` plus ``noise * randn`` on every imputed value (each channel)."""
@@ -227,7 +224,7 @@ class NoisyLinearImputer:
     """The reference's imputer, batched: ``imputer(images, keep)``, images (B, C, H, W) or one
     (C, H, W) image, ``keep`` (B, H, W) or (H, W): 1 where a pixel stays, 0 where it is imputed."""
 
-    def __init__(self, noise: float = 0.01, *, generator: torch.Generator | None = None, tolerance: float = 1e-7) -> None:
+    def __init__(self, noise: float = 0.01, *, generator: torch.Generator | None = None, tolerance: float = 1e-5) -> None:
         if not noise >= 0:
             raise ValueError(f"noise is the standard deviation of the Gaussian noise added to imputed pixels and must be >= 0; got {noise}")
         self.noise = float(noise)

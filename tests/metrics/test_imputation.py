@@ -27,8 +27,10 @@ def test_a_linear_ramp_is_filled_exactly(size, hole):
     keep = torch.ones(size, size)
     top, bottom, left, right = hole
     keep[top:bottom, left:right] = 0
-    filled = NoisyLinearImputer(noise=0)(image.clone(), keep)
-    torch.testing.assert_close(filled, image, rtol=0, atol=1e-5)
+    filled = NoisyLinearImputer(noise=0, tolerance=1e-6)(image.clone(), keep)
+    torch.testing.assert_close(filled, image, rtol=0, atol=5e-4)  # float32 on a 124 x 124 hole
+    coarse = NoisyLinearImputer(noise=0)(image.clone(), keep)  # the default tolerance: far below the noise
+    torch.testing.assert_close(coarse, image, rtol=0, atol=2e-3)
 
 
 @pytest.mark.parity
@@ -40,8 +42,9 @@ def test_matches_the_reference_direct_solve(reference_metrics, density):
     keep[1, 10:30, 5:25] = 0  # a large hole too
     reference = reference_metrics["road"].NoisyLinearImputer(noise=0)
     expected = torch.stack([reference(images[i], keep[i]) for i in range(3)])
-    ours = noisy_linear_imputation(images, keep, noise=0)
-    assert (ours - expected).abs().max() <= 1e-5
+    ours = noisy_linear_imputation(images, keep, noise=0, tolerance=1e-6)
+    assert (ours - expected).abs().max() <= 1e-4
+    assert (noisy_linear_imputation(images, keep, noise=0) - expected).abs().max() <= 2e-3
 
 
 def test_nothing_removed_changes_nothing_and_everything_removed_gives_zero():
