@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from torch import nn
 
 import camwidgets as cw
 
@@ -83,3 +84,40 @@ def test_pretrained_mobilenet_on_photos_matches_reference(method, layer, referen
     targets = [cw.ClassifierOutputTarget(int(c)) for c in model(batch).argmax(dim=1)]
     parameters = {"batch_size": 64} if method == "ScoreCAM" else {}
     assert compare(reference, method, model, [layer], batch, targets, **parameters) <= TOLERANCE
+
+
+class TinyTokens(nn.Module):
+    """Patch embedding, a class token, a token-wise block (the target, (B, 1 + 16, 12) tokens) and a
+    head on the class token after one mixing step: a ViT in miniature."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(3, 12, 8, stride=8)
+        self.class_token = nn.Parameter(torch.randn(1, 1, 12))
+        self.block = nn.Sequential(nn.Linear(12, 12), nn.GELU())
+        self.mix = nn.Linear(17, 17)
+        self.head = nn.Linear(12, 5)
+
+    def forward(self, x):
+        tokens = self.embed(x).flatten(2).transpose(1, 2)
+        tokens = torch.cat([self.class_token.expand(len(x), -1, -1), tokens], dim=1)
+        tokens = self.block(tokens)
+        return self.head(self.mix(tokens.transpose(1, 2)).transpose(1, 2)[:, 0])
+
+
+def test_token_layer_with_the_vit_ablation_layer_matches_reference(reference):
+    """AblationLayerVit ablates the last (channel) axis of (B, N, C) tokens; GELU leaves negative
+    values, so the reference's running-minimum ablation value is used."""
+    model, batch = seeded(TinyTokens), torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    targets = [cw.ClassifierOutputTarget(1), cw.ClassifierOutputTarget(4)]
+    ours = cw.AblationCAM(model, ["block"], cw.vit_reshape_transform, ablation_layer=cw.AblationLayerVit(), batch_size=5, progress=False)(batch, targets)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layer = reference.ablation_layer.AblationLayerVit()
+        theirs = reference.AblationCAM(model, [model.block], _reference_vit_reshape, ablation_layer=layer, batch_size=5)(batch, targets)
+    assert np.abs(ours - theirs).max() <= TOLERANCE
+
+
+def _reference_vit_reshape(tensor):
+    """The reference's documented ViT transform for a 4x4 grid after one class token."""
+    return tensor[:, 1:, :].reshape(tensor.size(0), 4, 4, tensor.size(2)).permute(0, 3, 1, 2)
