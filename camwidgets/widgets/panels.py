@@ -120,7 +120,8 @@ class ConceptView:
 
     def __init__(self, explorer: "CAMExplorer") -> None:
         self.explorer = explorer
-        self.count = ipywidgets.IntSlider(description="Concepts", value=4, min=2, max=10)
+        # a number box, not a slider: JupyterLab would take the arrow keys from a slider handle
+        self.count = ipywidgets.BoundedIntText(description="Concepts", value=4, min=2, max=10)
         self.button = ipywidgets.Button(description="Factorize")
         self.message = ipywidgets.HTML()
         self.picture = _image(width="448px")
