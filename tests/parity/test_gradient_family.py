@@ -25,12 +25,12 @@ import torch
 import torchvision
 
 import camwidgets as cw
-from camwidgets.engine.methods import METHODS
+from camwidgets.engine.methods import METHODS, single_capture_methods
 
 from tests.conftest import seeded
 
 TOLERANCE = 1e-4
-CLASS_NAMES = [spec.class_name for spec in METHODS.values()]
+CLASS_NAMES = [METHODS[name].class_name for name in single_capture_methods()]  # math on one capture's (A, G)
 IGNORES_EIGEN_SMOOTH = {"EigenCAM", "EigenGradCAM"}
 AUG_SMOOTH_SUBSET = [("GradCAM", False), ("GradCAMPlusPlus", True), ("EigenCAM", False)]
 # (batch size, aug_smooth, eigen_smooth settings or an explicit (method, eigen_smooth) list)
