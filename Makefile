@@ -17,7 +17,7 @@ CHROMIUM := /usr/bin/chromium
 help:
 	@echo "make demo   explain a bundled photo with pretrained mobilenet_v2; writes a PNG grid to out/"
 	@echo "make test   unit, parity and notebook tests (what CI runs)"
-	@echo "make bench  speed against grad-cam 1.5.7, ratios measured in one run"
+	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency, ratios measured in one run"
 
 install: $(STAMP) $(WEIGHTS) $(CHROMIUM)
 
@@ -41,7 +41,7 @@ $(WEIGHTS): | $(STAMP)
 
 # Installed only when missing (CI runs as root; elsewhere run it with sudo).
 $(CHROMIUM):
-	apt-get update && apt-get install -y chromium
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 demo: install
 	$(VPY) -m camwidgets explain --out out/demo.png
@@ -54,6 +54,8 @@ test-fast: install
 
 bench: install
 	$(VPY) bench/run.py
+	$(VPY) bench/metrics.py
+	$(VPY) bench/widget_latency.py
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache
