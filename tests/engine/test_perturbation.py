@@ -255,3 +255,9 @@ def test_model_is_left_as_it_was(method, small_batch):
     finally:
         failing.handle.remove()
     assert_unchanged(model, before)
+
+
+def test_ablation_progress_counts_the_chunks_of_the_channels_picked(redundant, images):
+    steps = []
+    cw.AblationCAM(redundant, ["stem"], batch_size=3, ratio_channels_to_ablate=0.25, progress=lambda *step: steps.append(step))(images)
+    assert steps == [(1, 2, "AblationCAM"), (2, 2, "AblationCAM")]  # int(4 * 0.25) top + 1 bottom channel per image: 4 copies

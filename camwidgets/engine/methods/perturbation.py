@@ -198,7 +198,7 @@ def _masked_scores(
         for part in _chunks(plan.jobs, options["batch_size"]):
             owners = plan.owners[part]
             masks = perturb(channel_masks(activations[owners, plan.channels_of_jobs[part]], x.shape[2:]))
-            totals[part] += score_rows(forward(x[owners] * masks), targets, owners, owner_list[part])
+            totals[part] += score_rows(forward(x[owners] * masks.to(x.dtype)), targets, owners, owner_list[part])
             progress.advance()
     scores = totals / len(perturbations)
     if plan.needs_zero_image:
@@ -460,13 +460,20 @@ def _prefix_can_be_skipped(call: MethodCall, module: nn.Module, raw: Any, result
 
 
 def _ablation_scores(
-    call: MethodCall, module: nn.Module, raw: Any, activations: torch.Tensor, result: Any, targets: list, options: dict[str, Any], progress: Progress
+    call: MethodCall,
+    module: nn.Module,
+    raw: Any,
+    channels: int,
+    orders: list[torch.Tensor],
+    result: Any,
+    targets: list,
+    options: dict[str, Any],
+    progress: Progress,
 ) -> torch.Tensor:
-    """(B, C) target scores with each channel ablated (the original score where not ablated)."""
+    """(B, C) target scores with channel ``orders[b][p]`` of image ``b`` ablated in copy ``p`` (the
+    original score for the channels not ablated)."""
     model, x = call.explainer.model, call.input_tensor
-    batch, channels = activations.shape[:2]
     layer: AblationLayer = options["ablation_layer"]
-    orders = [_channel_order(activations[image], float(options["ratio_channels_to_ablate"])) for image in range(batch)]
     size = options["batch_size"]
     values = layer.ablation_values(raw, size, max(len(order) for order in orders))
     owners = torch.cat([torch.full_like(order, image) for image, order in enumerate(orders)])
@@ -506,11 +513,13 @@ def ablationcam(call: MethodCall) -> torch.Tensor:
             f"got {type(options['ablation_layer']).__name__}"
         )
     result, targets, spatial = _targets_and_layers(call)
-    chunks = sum(math.ceil(a.shape[0] * a.shape[1] / options["batch_size"]) for a in spatial)
+    ratio = float(options["ratio_channels_to_ablate"])
+    orders = [[_channel_order(image, ratio) for image in activations] for activations in spatial]
+    chunks = sum(math.ceil(sum(len(order) for order in layer) / options["batch_size"]) for layer in orders)
     weights = []
     with Progress(chunks, "AblationCAM", call.progress) as progress, evaluation_mode(call.explainer.model), torch.no_grad():
-        for (_, module), record, activations in zip(call.explainer.layers, result.records, spatial):
-            ablated = _ablation_scores(call, module, record.activation, activations, result, targets, options, progress)
+        for (_, module), record, activations, layer_orders in zip(call.explainer.layers, result.records, spatial, orders):
+            ablated = _ablation_scores(call, module, record.activation, activations.shape[1], layer_orders, result, targets, options, progress)
             original = result.scores.float()[:, None]
             weights.append((original - ablated) / original)
     return _finish(call, result, weights, spatial)
