@@ -42,6 +42,7 @@ ISCAM = _perturbation_class("ISCAM", "iscam", iscam.__doc__)
 
 class AblationCAM(BaseCAM):
     __doc__ = ablationcam.__doc__
+    __module__ = "camwidgets.cams"
     method = "ablationcam"
     parameters = ("batch_size", "ratio_channels_to_ablate", "ablation_layer", "reuse_prefix")
 
