@@ -108,9 +108,10 @@ class GuidedView:
         self.message.value = f"for {self.explorer.status_text(state)}"
 
 
-def classifier_head(model: nn.Module, channels: int) -> nn.Module | None:
-    """The model's last ``nn.Linear`` taking ``channels`` inputs (scores a DFF concept), if any."""
-    heads = [m for m in model.modules() if isinstance(m, nn.Linear) and m.in_features == channels]
+def classifier_head(model: nn.Module, channels: int, classes: int) -> nn.Module | None:
+    """The model's last ``nn.Linear`` from ``channels`` features to ``classes`` scores (it scores a DFF
+    concept), if there is one."""
+    heads = [m for m in model.modules() if isinstance(m, nn.Linear) and (m.in_features, m.out_features) == (channels, classes)]
     return heads[-1] if heads else None
 
 
@@ -136,11 +137,12 @@ class ConceptView:
         session, state = self.explorer.session, self.explorer.state
         layer = state.layers[0]
         channels = self._channels(layer)
-        head = classifier_head(session.model, channels) if channels else None
+        head = classifier_head(session.model, channels, len(session.labels)) if channels else None
         try:
             dff = DeepFeatureFactorization(session.model, layer, session.reshape_transform, computation_on_concepts=head, progress=False)
             with session.lock:
-                concepts, explanations, scores = dff(session.images.batch, int(self.count.value))
+                concepts, explanations, *scored = dff(session.images.batch, int(self.count.value))
+            scores = scored[0] if scored else None  # concept scores come only with a classifier head
         except Exception as error:
             self.message.value = f"<span class='cw-error'>{_error_text(error)}</span>"
             return

@@ -218,6 +218,7 @@ def test_model_is_left_as_it_was(extra_method, tiny_images):
     assert explorer.wait(10)
     assert explorer.panels.compare.grid.message == "" and len(explorer.panels.compare.grid.item_keys) == 8
     assert explorer.panels.guided.images[2].value and explorer.panels.concepts.picture.value
+    assert all(":" in caption for caption in explorer.panels.concepts.grid.captions)  # top classes via the fc head
     assert_unchanged(model, before)
 
 

@@ -120,5 +120,6 @@ def test_channels_last_stages_of_a_swin_are_laid_out_by_themselves():
     explorer.set(layers=["features.1"], target=2)
     expected = Explainer(model, ["features.1"], swin_reshape_transform).compute("gradcam", x, [ClassifierOutputTarget(2)] * 2)
     np.testing.assert_allclose(explorer.result.maps, expected.numpy(), atol=1e-6)
-    explorer.panels.concepts.compute()
+    explorer.panels.concepts.compute()  # no head takes features.1's 16 channels: concepts without class names
     assert "concepts at features.1" in explorer.panels.concepts.message.value
+    assert explorer.panels.concepts.grid.captions == ["concept 0", "concept 1", "concept 2", "concept 3"]
