@@ -475,7 +475,7 @@ def _ablation_scores(
     model, x = call.explainer.model, call.input_tensor
     layer: AblationLayer = options["ablation_layer"]
     size = options["batch_size"]
-    values = layer.ablation_values(raw, size, max(len(order) for order in orders))
+    values = layer.ablation_values(raw, size, max(1, max(len(order) for order in orders)))
     owners = torch.cat([torch.full_like(order, image) for image, order in enumerate(orders)])
     picked = torch.cat(orders)
     positions = torch.cat([torch.arange(len(order), device=x.device) for order in orders])
