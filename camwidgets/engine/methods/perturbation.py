@@ -360,8 +360,9 @@ class AblationLayer(nn.Module):
         return torch.stack(values, dim=1)
 
     def ablated_copies(self, output: Any, images: torch.Tensor, channels: torch.Tensor, values: torch.Tensor, total: int) -> Any:
-        """Copies ``output[images[r]]`` with channel ``channels[r]`` set to ``values[r]``."""
-        copies = output[images].clone()
+        """Copies ``output[images[r]]`` with channel ``channels[r]`` set to ``values[r]`` (indexing with a
+        tensor already copies)."""
+        copies = output[images]
         view = copies.movedim(self.axis(output, total), 1)
         rows = torch.arange(len(images), device=copies.device)
         view[rows, channels] = values.to(copies.dtype).view(-1, *[1] * (view.ndim - 2))
@@ -387,7 +388,7 @@ class AblationLayerFasterRCNN(AblationLayer):
         rows = torch.arange(len(images), device=images.device)
         for key, level in output.items():
             count = level.shape[1]
-            level_copies = level[images].clone()
+            level_copies = level[images]
             inside = (channels >= start) & (channels < start + count)
             level_copies[rows[inside], channels[inside] - start] = values[inside].to(level.dtype).view(-1, *[1] * (level.ndim - 2))
             copies[key] = level_copies
