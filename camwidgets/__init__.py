@@ -54,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "suggest_target_layer": "camwidgets.engine.layers",
     "resolve_target_layers": "camwidgets.engine.layers",
     "method_names": "camwidgets.engine.methods",
+    "single_capture_methods": "camwidgets.engine.methods",
     "get_method": "camwidgets.engine.methods",
     "get_2d_projection": "camwidgets.engine.compat",
     # targets

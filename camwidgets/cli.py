@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--model", default=DEFAULT_MODEL, help=f"torchvision classification model (default: {DEFAULT_MODEL})")
     explain.add_argument(
         "--method", action="append", metavar="NAME",
-        help=f"CAM method, repeatable or comma separated (default: {','.join(DEFAULT_METHODS)}); 'all' for every method",
+        help=f"CAM method, repeatable or comma separated (default: {','.join(DEFAULT_METHODS)}); 'all' for every single-capture method",
     )
     explain.add_argument("--layer", help="module name to explain, as in model.named_modules() (default: suggested)")
     explain.add_argument("--target", help="class index or name, case-insensitive, unique prefix ok (default: top class)")
@@ -76,14 +76,14 @@ def _load_model(name: str):
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .engine.methods import method_names
+    from .engine.methods import single_capture_methods
     from .explain import explain_photo, load_image, parse_methods, resolve_class
     from .pretrained import class_names
     from .render.grid import save_figure
 
     chosen = args.method
     if chosen and any(part.strip().lower() == "all" for item in chosen for part in item.split(",")):
-        chosen = method_names()
+        chosen = single_capture_methods()
     try:
         methods = parse_methods(chosen)
     except ValueError as error:

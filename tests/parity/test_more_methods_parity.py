@@ -168,7 +168,9 @@ def test_random_cam_shape_and_range(reference, resnet, batch64):
     differ from call to call unless seeded."""
     ours, theirs = both(reference, "RandomCAM", resnet, ["layer3"], batch64)
     for maps in (ours, theirs):
-        assert maps.min() >= 0 and maps.max() <= 1 and np.allclose(maps.reshape(3, -1).max(axis=1), 1, atol=1e-5)
+        peaks = maps.reshape(3, -1).max(axis=1)
+        # min-max normalised, or all zero when the random weights make every position negative before the ReLU
+        assert maps.min() >= 0 and maps.max() <= 1 and np.all(np.isclose(peaks, 1, atol=1e-5) | (peaks == 0)), peaks
     again = cw.RandomCAM(resnet, ["layer3"])(batch64)
     assert np.abs(ours - again).max() > 0.05
 
