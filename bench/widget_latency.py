@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return lambda: setattr(explorer.tree, "selected", LAYERS[(i + 1) % len(LAYERS)])
 
     def target_change(i: int) -> Callable[[], None]:
-        return lambda: setattr(controls.target, "value", top[i % len(top)] if i % len(top) else top[-1])
+        return lambda: setattr(controls.target, "value", top[(i + 1) % len(top)])  # never the current one
 
     explorer.set(layers=LAYERS[0], method=METHODS[0])
     controls.method.value = METHODS[1]  # warm-up
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     results["method"] = measure(explorer, watch, [method_change(i + 1) for i in range(repeats)], clear_cache=False)
     results["layer"] = measure(explorer, watch, [layer_change(i) for i in range(repeats)], clear_cache=True)
     explorer.set(layers=LAYERS[0])
+    controls.target.value = top[0]
+    explorer.wait()
     results["target"] = measure(explorer, watch, [target_change(i) for i in range(repeats)], clear_cache=True)
 
     rows = []

@@ -121,3 +121,30 @@ def test_targets_none_uses_each_top_class(mobilenet_case):
         top = case.model(case.input_tensor).argmax(dim=1).tolist()
     explicit = CamMultImageConfidenceChange()(case.input_tensor, case.cams, [cw.ClassifierOutputTarget(c) for c in top], case.model)
     np.testing.assert_array_equal(CamMultImageConfidenceChange()(case.input_tensor, case.cams, None, case.model), explicit)
+
+
+class _FlattensWithView(torch.nn.Module):
+    """conv -> ``x.view(B, -1)`` -> linear: ``view`` fails on a channels-last tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(4 * 8 * 8, 5)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).view(x.shape[0], -1))
+
+
+def test_models_that_reject_channels_last_get_the_contiguous_batch():
+    torch.manual_seed(0)
+    model = _FlattensWithView().eval()
+    x = torch.randn(2, 3, 8, 8)
+    with pytest.raises(RuntimeError):
+        model(x.contiguous(memory_format=torch.channels_last))
+    cams = np.random.default_rng(0).random((2, 8, 8)).astype(np.float32)
+    targets = [cw.ClassifierOutputTarget(1), cw.ClassifierOutputTarget(3)]
+    with torch.no_grad():
+        before = model(x)[[0, 1], [1, 3]]
+        after = model(x * torch.from_numpy(cams)[:, None])[[0, 1], [1, 3]]
+    result = CamMultImageConfidenceChange()(x, cams, targets, model)
+    np.testing.assert_allclose(result, (after - before).numpy(), atol=1e-6)
