@@ -15,6 +15,7 @@ from torch import nn
 
 from ..engine.capture import check_input, check_targets, evaluation_mode, per_image_outputs, top_class_targets
 from ..engine.layers import model_device
+from ..engine.memory_layout import ChannelsLastForward
 
 __all__ = [
     "Perturbation",
@@ -63,23 +64,12 @@ def prepare_batch(input_tensor: torch.Tensor, cams: Any, model: nn.Module) -> tu
     return input_tensor.detach().to(device), maps.to(device)
 
 
-def forward_channels_last(model: nn.Module, batch: torch.Tensor) -> Any:
-    """``model(batch)`` with a 4-D CPU batch in channels-last memory, where convolutions run about
-    1.5x faster (same values up to float rounding, about 1e-5 in the logits); a model that cannot
-    take that layout (a ``.view`` on a permuted tensor, say) gets the contiguous batch instead."""
-    if batch.ndim != 4 or batch.device.type != "cpu":
-        return model(batch)
-    try:
-        return model(batch.contiguous(memory_format=torch.channels_last))
-    except RuntimeError:
-        return model(batch.contiguous())
-
-
 def target_scores(model: nn.Module, batch: torch.Tensor, targets: Sequence[Callable] | None) -> tuple[torch.Tensor, list]:
     """``target_i(model(batch)_i)`` for every image from one forward, as float32 (like the reference),
     and the targets used (``None``: each image's top class). Call it inside ``evaluation_mode(model)``
     and ``no_grad``."""
-    outputs = forward_channels_last(model, batch)
+    # channels-last on the CPU, where its convolutions are faster; a model rejecting it gets the batch as is
+    outputs = ChannelsLastForward(model, enabled=batch.device.type == "cpu")(batch)
     if targets is None:
         targets = top_class_targets(outputs, len(batch))
     rows = per_image_outputs(outputs, len(batch))

@@ -24,6 +24,7 @@ from torch import nn
 
 from ..capture import evaluation_mode, per_image_outputs, select_output
 from ..maps import finish_maps
+from ..memory_layout import ChannelsLastForward
 from ..progress import Progress
 from ..reshape import to_spatial
 from ..smoothing import first_principal_component
@@ -208,31 +209,17 @@ def _masked_scores(
 
 
 class _MaskedForward:
-    """The model's (selected) output for a chunk of masked images, optionally under float16 autocast.
-
-    Images go in channels-last memory layout, which CPU convolutions run markedly faster (same
-    numbers up to float rounding); a model that rejects that layout on the first chunk (a ``view``
-    that needs contiguous memory) gets contiguous images from then on."""
+    """The model's (selected) output for a chunk of masked images, optionally under float16 autocast,
+    in channels-last layout when ``channels_last`` (see :class:`ChannelsLastForward`)."""
 
     def __init__(self, call: MethodCall, options: dict[str, Any]) -> None:
-        self.model = call.explainer.model
         self.selector = call.explainer.output_selector
         self.use_amp = bool(options["use_amp"])
-        # None: not tried yet
-        self.channels_last: bool | None = None if options["channels_last"] and call.input_tensor.ndim == 4 else False
+        self.forward = ChannelsLastForward(call.explainer.model, enabled=bool(options["channels_last"]))
 
     def __call__(self, images: torch.Tensor) -> Any:
         with autocast_if(images.device, self.use_amp):
-            if self.channels_last is not False:
-                try:
-                    outputs = self.model(images.contiguous(memory_format=torch.channels_last))
-                    self.channels_last = True
-                    return select_output(outputs, self.selector)
-                except Exception:  # noqa: BLE001 - retried below in the contiguous layout
-                    if self.channels_last:
-                        raise
-                    self.channels_last = False
-            return select_output(self.model(images), self.selector)
+            return select_output(self.forward(images), self.selector)
 
 
 def _score_family(
