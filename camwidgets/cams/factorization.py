@@ -20,7 +20,6 @@ from ..engine.factorization import deep_feature_factorization
 from ..engine.layers import model_device
 from ..engine.maps import normalise_per_image, upsample
 from ..engine.progress import ProgressOption
-from ..engine.reshape import to_spatial
 from ..render.factorization import create_labels, show_factorization_on_image
 
 __all__ = ["DeepFeatureFactorization", "run_dff_on_image"]
@@ -76,7 +75,7 @@ class DeepFeatureFactorization:
         record = result.records[0]
         if len(result.image_size) != 2:
             raise ValueError(f"DeepFeatureFactorization explains 2-D images (B, C, H, W); got input of shape {tuple(input_tensor.shape)}")
-        activations = to_spatial(record.activation, self._explainer.reshape_transform, result.image_size, record.name)
+        activations = self._explainer.spatial(record.activation, result, record.name)
         concepts, maps = deep_feature_factorization(
             activations.float(),
             n_components,

@@ -181,16 +181,24 @@ class Explainer:
         self.last_capture = result
         return result
 
+    def spatial(self, value: Any, result: Capture, layer_name: str) -> torch.Tensor:
+        """A layer's output (or its gradient) in ``result`` as (B, C, *spatial), through this
+        explainer's reshape transform (token outputs laid on their grid)."""
+        return to_spatial(value, self.reshape_transform, result.image_size, layer_name)
+
+    def finish(self, raw: Sequence[torch.Tensor], image_size: Sequence[int]) -> torch.Tensor:
+        """Raw per-layer maps -> final (B, *image_size) maps with this explainer's normalisation and
+        layer aggregation (:func:`~camwidgets.engine.maps.finish_maps`)."""
+        return finish_maps(raw, image_size, self.normalise, self.aggregate)
+
     def layer_maps(self, spec: MethodSpec, result: Capture, eigen_smooth: bool = False) -> list[torch.Tensor]:
         """The method's raw (B, *spatial) map for each target layer of a capture."""
         if spec.compute is None:
             raise ValueError(f"{spec.class_name} is not a per-layer map of one capture; call Explainer.compute instead")
         raw = []
         for record in result.records:
-            activations = to_spatial(record.activation, self.reshape_transform, result.image_size, record.name)
-            gradients = None
-            if spec.needs_gradients:
-                gradients = to_spatial(record.gradient, self.reshape_transform, result.image_size, record.name)
+            activations = self.spatial(record.activation, result, record.name)
+            gradients = self.spatial(record.gradient, result, record.name) if spec.needs_gradients else None
             raw.append(spec.compute(activations, gradients, eigen_smooth))
         return raw
 
@@ -216,7 +224,7 @@ class Explainer:
         if aug_smooth and self.tta_transforms is not None:
             return self._compute_with_transforms(spec, input_tensor, targets, eigen_smooth)
         result = self.capture(input_tensor, targets, need_gradients=spec.needs_gradients, aug_smooth=aug_smooth)
-        maps = finish_maps(self.layer_maps(spec, result, eigen_smooth), result.image_size, self.normalise, self.aggregate)
+        maps = self.finish(self.layer_maps(spec, result, eigen_smooth), result.image_size)
         return deaugment_mean(maps) if aug_smooth else maps
 
     def _run_whole_method(
@@ -266,6 +274,6 @@ class Explainer:
         for transform in self.tta_transforms:
             augmented = transform.augment_image(input_tensor)
             result = self.capture(augmented, targets, need_gradients=spec.needs_gradients)
-            single = finish_maps(self.layer_maps(spec, result, eigen_smooth), result.image_size, self.normalise, self.aggregate)
+            single = self.finish(self.layer_maps(spec, result, eigen_smooth), result.image_size)
             maps.append(transform.deaugment_mask(single.unsqueeze(1)).squeeze(1))
         return torch.stack(maps).mean(dim=0)

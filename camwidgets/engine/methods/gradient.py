@@ -13,8 +13,6 @@ import warnings
 import torch
 
 from ..capture import Capture
-from ..maps import finish_maps
-from ..reshape import to_spatial
 from .combine import spatial_dims, summed_channels, weighted_channels
 from .registry import MethodCall, MethodSpec, register
 
@@ -94,14 +92,14 @@ def shapleycam(call: MethodCall) -> torch.Tensor:
             product = None
             if record.gradient.requires_grad:  # else the score is linear in the layer (and weights are frozen)
                 (product,) = torch.autograd.grad(record.gradient, record.activation, grad_outputs=record.activation, retain_graph=not last, allow_unused=True)
-            spatial = [to_spatial(t.detach(), explainer.reshape_transform, result.image_size, record.name) for t in (record.activation, record.gradient)]
+            spatial = [explainer.spatial(t.detach(), result, record.name) for t in (record.activation, record.gradient)]
             activations, gradients = spatial
-            curvature = torch.zeros_like(gradients) if product is None else to_spatial(product, explainer.reshape_transform, result.image_size, record.name)
+            curvature = torch.zeros_like(gradients) if product is None else explainer.spatial(product, result, record.name)
             weights = (gradients - 0.5 * curvature).mean(dim=spatial_dims(gradients))
             raw.append(weighted_channels(weights, activations, call.eigen_smooth))
     finally:
         explainer.last_capture = detached(result)
-    return finish_maps(raw, result.image_size, explainer.normalise, explainer.aggregate)
+    return explainer.finish(raw, result.image_size)
 
 
 def detached(result: Capture) -> Capture:

@@ -13,7 +13,6 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from ..maps import finish_maps
 from .registry import MethodCall, MethodSpec, RunFunction
 
 __all__ = ["layerwise_run", "seeded_generator"]
@@ -32,7 +31,7 @@ def layerwise_run(function: Callable[..., torch.Tensor], needs_gradients: bool, 
         spec = MethodSpec("", "", "gradient", needs_gradients, 1.0, functools.partial(function, **keywords), "")
         result = explainer.capture(call.input_tensor, call.targets, need_gradients=needs_gradients)
         raw = explainer.layer_maps(spec, result, call.eigen_smooth)
-        return finish_maps(raw, result.image_size, explainer.normalise, explainer.aggregate)
+        return explainer.finish(raw, result.image_size)
 
     run.__doc__ = function.__doc__
     return run

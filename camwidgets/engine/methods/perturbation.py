@@ -23,10 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..capture import evaluation_mode, per_image_outputs, select_output
-from ..maps import finish_maps
 from ..memory_layout import ChannelsLastForward
 from ..progress import Progress
-from ..reshape import to_spatial
 from ..smoothing import first_principal_component
 from ..targets import ClassifierOutputTarget
 from .combine import weighted_channels
@@ -111,13 +109,13 @@ def _targets_and_layers(call: MethodCall) -> tuple[Any, list, list[torch.Tensor]
     result = explainer.capture(call.input_tensor, call.targets, need_gradients=False)
     if result.targets is None:
         raise ValueError("this method scores the model output with a target; pass targets (one per image) for this model")
-    spatial = [to_spatial(record.activation, explainer.reshape_transform, result.image_size, record.name) for record in result.records]
+    spatial = [explainer.spatial(record.activation, result, record.name) for record in result.records]
     return result, result.targets, spatial
 
 
 def _finish(call: MethodCall, result: Any, weights: list[torch.Tensor], spatial: list[torch.Tensor]) -> torch.Tensor:
     raw = [weighted_channels(w.to(a.dtype), a, call.eigen_smooth) for w, a in zip(weights, spatial)]
-    return finish_maps(raw, result.image_size, call.explainer.normalise, call.explainer.aggregate)
+    return call.explainer.finish(raw, result.image_size)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import torch
 from ..capture import capture
 from ..maps import finish_maps, normalise
 from ..progress import Progress
-from ..reshape import to_spatial
 from ..targets import FinerWeightedTarget
 from .combine import weighted_channels
 from .gradient import plusplus_weights
@@ -145,7 +144,7 @@ def smoothgradcampp(call: MethodCall) -> torch.Tensor:
     x = call.input_tensor
     clean = explainer.capture(x, call.targets, need_gradients=False)
     targets = clean.targets if clean.targets is not None else call.targets
-    activations = [to_spatial(r.activation, explainer.reshape_transform, clean.image_size, r.name) for r in clean.records]
+    activations = [explainer.spatial(r.activation, clean, r.name) for r in clean.records]
     moments = [[torch.zeros_like(a) for _ in range(3)] for a in activations]
     generator = seeded_generator(options.get("seed"), x.device)
     with Progress(num_samples, "SmoothGrad-CAM++ samples", call.progress) as progress:
@@ -153,7 +152,7 @@ def smoothgradcampp(call: MethodCall) -> torch.Tensor:
             noisy = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
             result = capture(explainer.model, noisy, explainer.layers, targets, need_gradients=True, output_selector=explainer.output_selector)
             for record, sums in zip(result.records, moments):
-                gradient = to_spatial(record.gradient, explainer.reshape_transform, result.image_size, record.name)
+                gradient = explainer.spatial(record.gradient, result, record.name)
                 for power, total in enumerate(sums, start=1):
                     total.add_(gradient.pow(power))
             progress.advance()
@@ -161,7 +160,7 @@ def smoothgradcampp(call: MethodCall) -> torch.Tensor:
     for a, (first, second, third) in zip(activations, moments):
         weights = plusplus_weights(a, first / num_samples, second / num_samples, third / num_samples)
         raw.append(weighted_channels(weights, a, call.eigen_smooth))
-    return finish_maps(raw, clean.image_size, explainer.normalise, explainer.aggregate)
+    return explainer.finish(raw, clean.image_size)
 
 
 for _spec in (
