@@ -145,18 +145,10 @@ def linear_imputation(
     is set replaced by the solution of ``(D - W_UU) x_U = W_UK x_K``, in the images' dtype."""
     if images.ndim != 3 or images.shape != removed.shape:
         raise ValueError(f"images and removed must both be (N, H, W); got {tuple(images.shape)} and {tuple(removed.shape)}")
-    work = torch.float32
-    values = images.to(work)
-    unknown = removed.to(work)
-    fine = _Grid(unknown.float())
-    diagonal = _neighbour_sum(torch.ones_like(values[:1]))
-
-    def apply(x: torch.Tensor) -> torch.Tensor:
-        return unknown * (diagonal * x - _neighbour_sum(x))
-
-    def precondition(r: torch.Tensor) -> torch.Tensor:
-        return fine.v_cycle(r.float()).to(work)
-
+    values = images.to(torch.float32)
+    unknown = removed.to(torch.float32)
+    fine = _Grid(unknown)  # its operator is the system's; its V-cycle the preconditioner
+    apply, precondition = fine.apply, fine.v_cycle
     rhs = unknown * _neighbour_sum(values * (1 - unknown))
     limit = tolerance * _dot(rhs, rhs).sqrt()
     solution = torch.zeros_like(rhs)
