@@ -55,8 +55,12 @@ class MetricCase:
         return statistics.median(r / o for r, o in zip(self.reference_times, self.ours_times))
 
 
+def _largest_difference(ours: Any, theirs: Any) -> float:
+    return float(np.abs(np.asarray(ours, dtype=np.float64) - np.asarray(theirs, dtype=np.float64)).max())
+
+
 def _max_difference(ours: Any, theirs: Any) -> str:
-    return f"max |ours - ref| = {np.abs(np.asarray(ours, dtype=np.float64) - np.asarray(theirs, dtype=np.float64)).max():.1e}"
+    return f"max |ours - ref| = {_largest_difference(ours, theirs):.1e}"
 
 
 def _road_agreement(ours: Any, theirs: Any) -> str:
@@ -111,7 +115,7 @@ def _noise_free_difference(ours_exact: Any, reference_road: Any, x: torch.Tensor
         theirs = reference_road.ROADCombined(percentiles=PERCENTILES)(x, maps, targets, model)
     finally:
         imputer.__init__.__defaults__ = original
-    return float(np.abs(np.asarray(ours_exact(x, maps, targets, model), dtype=np.float64) - np.asarray(theirs, dtype=np.float64)).max())
+    return _largest_difference(ours_exact(x, maps, targets, model), theirs)
 
 
 def measure(cases: list[MetricCase], repeats: int, device: torch.device) -> dict[str, str]:
