@@ -58,7 +58,10 @@ def load_image(image: str | Path) -> tuple[np.ndarray, str]:
 
     path = Path(image)
     if path.is_file():
-        bgr = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_COLOR)
+        data = np.fromfile(str(path), dtype=np.uint8)
+        if data.size == 0:
+            raise ValueError(f"{str(path)!r} is an empty file (0 bytes); pass a PNG or JPEG image file")
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
         if bgr is None:
             raise ValueError(f"could not read {str(path)!r} as an image; pass a PNG or JPEG file or a bundled photo name")
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), path.stem

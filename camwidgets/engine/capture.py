@@ -15,15 +15,71 @@ the module returned it, on every device.
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from .targets import ClassifierOutputTarget
 
-__all__ = ["LayerRecord", "Capture", "capture", "evaluation_mode", "select_output", "check_input", "check_targets", "per_image_outputs"]
+__all__ = [
+    "LayerRecord",
+    "Capture",
+    "capture",
+    "evaluation_mode",
+    "select_output",
+    "check_input",
+    "check_targets",
+    "target_score",
+    "target_value",
+    "per_image_outputs",
+    "BatchMismatch",
+    "eager_model",
+    "check_eager_model",
+    "model_lock",
+]
+
+
+def check_eager_model(model: Any) -> None:
+    """Raise a clear error for a model whose layers' hooks cannot run: not an ``nn.Module``, or a
+    TorchScript module (``torch.jit.trace``/``torch.jit.script``), whose forward is compiled code."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise TypeError(
+            f"the model is a TorchScript module ({type(model).__name__}, from torch.jit.trace or torch.jit.script): "
+            "its forward runs compiled code, so hooks on its layers never fire. Pass the original eager nn.Module "
+            "(the model before tracing or scripting)."
+        )
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+
+
+def eager_model(model: Any) -> nn.Module:
+    """The module to explain: ``model`` itself, or for a ``torch.compile``'d model the original module
+    it wraps (``_orig_mod``), since hooks need eager execution. TorchScript is refused (see
+    :func:`check_eager_model`)."""
+    check_eager_model(model)
+    original = getattr(model, "_orig_mod", None)
+    if type(model).__name__ == "OptimizedModule" and isinstance(original, nn.Module):
+        return original
+    return model
+
+
+_MODEL_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_MODEL_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """One re-entrant lock per model: hooks of two threads' captures would both fire in each
+    forward, so the engine runs one computation on a model at a time (others wait their turn)."""
+    with _MODEL_LOCKS_GUARD:
+        lock = _MODEL_LOCKS.get(model)
+        if lock is None:
+            lock = _MODEL_LOCKS[model] = threading.RLock()
+        return lock
 
 
 @contextlib.contextmanager
@@ -127,13 +183,19 @@ def select_output(output: Any, output_selector: Any) -> Any:
         raise ValueError(f"output_selector {output_selector!r} does not select anything from the model output (available: {available})") from None
 
 
+class BatchMismatch(ValueError):
+    """The model's output does not have one row (or list item) per image of the batch."""
+
+
 def per_image_outputs(outputs: Any, batch: int) -> Sequence[Any]:
     """The outputs as one item per image (rows of a tensor, or a detector's list of dicts)."""
     if isinstance(outputs, torch.Tensor):
         if outputs.ndim == 0 or outputs.shape[0] != batch:
-            raise ValueError(f"the model output has shape {tuple(outputs.shape)}, which has no row per image of the batch of {batch}")
+            raise BatchMismatch(f"the model output has shape {tuple(outputs.shape)}, which has no row per image of the batch of {batch}")
         return outputs
-    if isinstance(outputs, list) and len(outputs) == batch:
+    if isinstance(outputs, list):
+        if len(outputs) != batch:
+            raise BatchMismatch(f"the model returned a list of {len(outputs)} items for a batch of {batch} images; it needs one per image")
         return outputs
     kind = type(outputs).__name__
     raise ValueError(
@@ -153,10 +215,11 @@ def top_class_targets(outputs: Any, batch: int) -> list[ClassifierOutputTarget]:
     return [ClassifierOutputTarget(int(index)) for index in rows.argmax(dim=-1).tolist()]
 
 
-def check_targets(targets: Sequence[Callable] | None, batch: int) -> None:
-    """Raise a clear error unless ``targets`` is None or holds one target per image."""
+def check_targets(targets: Sequence[Callable | int] | None, batch: int) -> list[Callable] | None:
+    """``targets`` as a list with one callable per image (a plain class index ``c`` becomes
+    ``ClassifierOutputTarget(c)``), or None; a clear error for anything else."""
     if targets is None:
-        return
+        return None
     if isinstance(targets, (str, bytes)) or not hasattr(targets, "__len__"):
         raise TypeError(f"targets must be a list with one target per image; got {type(targets).__name__}")
     if len(targets) != batch:
@@ -164,12 +227,43 @@ def check_targets(targets: Sequence[Callable] | None, batch: int) -> None:
             f"got {len(targets)} targets for a batch of {batch} images; pass one target per image, "
             "for example [ClassifierOutputTarget(c) for c in classes] (or targets=None for each image's top class)"
         )
+    checked: list[Callable] = []
+    for target in targets:
+        if isinstance(target, (int, np.integer)) and not isinstance(target, (bool, np.bool_)):
+            checked.append(ClassifierOutputTarget(int(target)))
+        elif callable(target):
+            checked.append(target)
+        else:
+            raise TypeError(
+                f"a target must be a callable taking one image's output (for example ClassifierOutputTarget(281)) "
+                f"or a class index; got {type(target).__name__}"
+            )
+    return checked
+
+
+def target_value(target: Callable, output: Any, image: int) -> torch.Tensor:
+    """``target(output)`` for image ``image`` as a tensor; a clear error when the target returns
+    something that is not a number or tensor (None, a dict, ...)."""
+    value = target(output)
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (int, float, np.number, np.ndarray)) and not isinstance(value, bool):
+        return torch.as_tensor(value)
+    raise TypeError(
+        f"the target {type(target).__name__} returned {type(value).__name__} for image {image}; a target must return "
+        "the score to explain as a tensor (for example output[class_index])"
+    )
+
+
+def target_score(target: Callable, output: Any, image: int) -> torch.Tensor:
+    """``target(output)`` for image ``image`` summed to a scalar tensor (:func:`target_value`)."""
+    return target_value(target, output, image).sum()
 
 
 def _score(targets: Sequence[Callable], outputs: Any, batch: int) -> torch.Tensor:
     """``target_i(output_i)`` summed to one scalar per image; ``targets`` already match the batch."""
     rows = per_image_outputs(outputs, batch)
-    return torch.stack([torch.as_tensor(target(row)).sum() for target, row in zip(targets, rows)])
+    return torch.stack([target_score(target, row, image) for image, (target, row) in enumerate(zip(targets, rows))])
 
 
 def capture(
@@ -188,8 +282,8 @@ def capture(
     check_input(input_tensor)
     from .layers import model_device
 
-    check_targets(targets, input_tensor.shape[0])
-    with torch.inference_mode(False):
+    targets = check_targets(targets, input_tensor.shape[0])
+    with torch.inference_mode(False), model_lock(model):
         x = input_tensor.to(model_device(model))
         if x.is_inference():
             x = x.clone()

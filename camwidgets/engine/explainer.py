@@ -3,16 +3,18 @@ from a shared, cached capture (one forward and at most one backward per images/l
 
 from __future__ import annotations
 
+import itertools
 import warnings
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from . import methods as _methods  # noqa: F401  (registers the methods)
-from .capture import Capture, capture, check_input, check_targets
+from .capture import Capture, capture, check_input, check_targets, eager_model, model_lock
 from .layers import model_device, resolve_target_layers, suggest_target_layer
 from .maps import AGGREGATIONS, NORMALISATIONS, finish_maps
 from .methods.registry import MethodCall, MethodSpec, get_method
@@ -24,9 +26,41 @@ from .targets import target_key
 __all__ = ["Explainer", "CaptureCache"]
 
 
-def _model_state_key(model: nn.Module) -> Hashable:
-    """Changes whenever a parameter or buffer is modified in place (optimizer steps, loading weights)."""
-    return (id(model), tuple(t._version for t in model.parameters()), tuple(t._version for t in model.buffers()))
+class ModelFingerprint:
+    """What a capture was computed from: the model object, its module structure and every
+    parameter and buffer (the very tensor objects, their storage and their in-place version).
+
+    :meth:`matches` is False after an optimizer step or in-place load (versions), a replaced
+    submodule (``model.fc = nn.Linear(...)``), ``load_state_dict(..., assign=True)`` or
+    ``p.data = ...`` (tensor identity or storage), and for another model that reuses a
+    garbage-collected model's ``id`` (objects are held by weak reference, so a dead one never matches)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self._model = weakref.ref(model)
+        self._modules = [(name, weakref.ref(module)) for name, module in model.named_modules(remove_duplicate=False)]
+        self._tensors = [(name, weakref.ref(tensor), tensor.data_ptr(), tensor._version) for name, tensor in _named_tensors(model)]
+
+    def matches(self, model: nn.Module) -> bool:
+        if self._model() is not model:
+            return False
+        modules = model.named_modules(remove_duplicate=False)
+        if any(name != old_name or module is not ref() for (old_name, ref), (name, module) in itertools.zip_longest(self._modules, modules, fillvalue=("", _dead))):
+            return False
+        tensors = _named_tensors(model)
+        return all(
+            name == old_name and tensor is ref() and tensor.data_ptr() == pointer and tensor._version == version
+            for (old_name, ref, pointer, version), (name, tensor) in itertools.zip_longest(self._tensors, tensors, fillvalue=("", _dead, 0, 0))
+        )
+
+
+def _dead() -> None:
+    """A weak reference whose object is gone (stands in for a missing entry)."""
+    return None
+
+
+def _named_tensors(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    yield from model.named_parameters(remove_duplicate=False)
+    yield from model.named_buffers(remove_duplicate=False)
 
 
 def _selector_key(selector: Any) -> Hashable:
@@ -37,6 +71,7 @@ def _selector_key(selector: Any) -> Hashable:
 class _Entry:
     input_tensor: torch.Tensor
     input_version: int
+    fingerprint: ModelFingerprint
     capture: Capture
 
 
@@ -44,9 +79,10 @@ class CaptureCache:
     """Keeps the most recent captures so that several methods, eigen_smooth toggles and
     normalisations of the same images, layers and targets share one forward/backward.
 
-    An entry is reused only for the very same input tensor object, unmodified (same version), with
-    the model's parameters and buffers unmodified; a capture with gradients also serves methods
-    that need none. ``forward_passes`` counts the captures actually run.
+    An entry is reused only for the very same input tensor object, unmodified (same version), and
+    the very same model with the same modules, parameters and buffers, unmodified
+    (:class:`ModelFingerprint`); a capture with gradients also serves methods that need none.
+    ``forward_passes`` counts the captures actually run.
     """
 
     def __init__(self, max_entries: int = 4) -> None:
@@ -63,18 +99,23 @@ class CaptureCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Hashable, input_tensor: torch.Tensor, need_gradients: bool) -> Capture | None:
+    def get(self, key: Hashable, input_tensor: torch.Tensor, need_gradients: bool, model: nn.Module) -> Capture | None:
         for entry_key in (key + (True,), key + (False,)) if not need_gradients else (key + (True,),):
             entry = self._entries.get(entry_key)
-            if entry is not None and entry.input_tensor is input_tensor and entry.input_version == input_tensor._version:
+            if entry is None:
+                continue
+            if not entry.fingerprint.matches(model):
+                del self._entries[entry_key]  # computed from another model, or one changed since
+                continue
+            if entry.input_tensor is input_tensor and entry.input_version == input_tensor._version:
                 self._entries.move_to_end(entry_key)
                 self.hits += 1
                 return entry.capture
         return None
 
-    def put(self, key: Hashable, input_tensor: torch.Tensor, result: Capture) -> None:
+    def put(self, key: Hashable, input_tensor: torch.Tensor, result: Capture, fingerprint: ModelFingerprint) -> None:
         self.forward_passes += 1
-        self._entries[key + (result.has_gradients,)] = _Entry(input_tensor, input_tensor._version, result)
+        self._entries[key + (result.has_gradients,)] = _Entry(input_tensor, input_tensor._version, fingerprint, result)
         if result.has_gradients:
             self._entries.pop(key + (False,), None)
         while len(self._entries) > self.max_entries:
@@ -104,8 +145,7 @@ class Explainer:
         cache: CaptureCache | None = None,
         tta_transforms: Any = None,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if normalise not in NORMALISATIONS:
             raise ValueError(f"normalise must be one of {', '.join(NORMALISATIONS)}; got {normalise!r}")
         if aggregate not in AGGREGATIONS:
@@ -131,7 +171,7 @@ class Explainer:
             warnings.warn(
                 f"no target layer given; explaining {name!r}, the last layer with a spatial output that the score depends on. "
                 "Pass target_layers to choose another.",
-                stacklevel=5,
+                stacklevel=7,
             )
         return self.layers
 
@@ -147,24 +187,28 @@ class Explainer:
         """The capture for these images and targets: from the cache when possible, else one
         forward (plus one truncated backward if ``need_gradients``). With ``aug_smooth`` the six
         augmented copies run as one batch."""
+        with model_lock(self.model):  # one computation on a model at a time, across threads
+            return self._capture(input_tensor, targets, need_gradients, aug_smooth, create_graph)
+
+    def _capture(self, input_tensor: torch.Tensor, targets: Any, need_gradients: bool, aug_smooth: bool, create_graph: bool) -> Capture:
         check_input(input_tensor)
         layers = self._ensure_layers(input_tensor)
-        check_targets(targets, input_tensor.shape[0])
-        if targets is not None:
-            targets = list(targets)
+        targets = check_targets(targets, input_tensor.shape[0])
         key = (
-            _model_state_key(self.model),
+            id(self.model),
             tuple(name for name, _ in layers),
             None if targets is None else tuple(target_key(t) for t in targets),
             _selector_key(self.output_selector),
             bool(aug_smooth),
             bool(create_graph),
         )
-        if self.cache is not None and not create_graph:
-            cached = self.cache.get(key, input_tensor, need_gradients)
+        use_cache = self.cache is not None and not create_graph
+        if use_cache:
+            cached = self.cache.get(key, input_tensor, need_gradients, self.model)
             if cached is not None:
                 self.last_capture = cached
                 return cached
+            fingerprint = ModelFingerprint(self.model)  # of the model the capture is computed from
         batch = augment(input_tensor) if aug_smooth else input_tensor
         run_targets = targets * (batch.shape[0] // input_tensor.shape[0]) if targets is not None else None
         result = capture(
@@ -176,8 +220,8 @@ class Explainer:
             output_selector=self.output_selector,
             create_graph=create_graph,
         )
-        if self.cache is not None and not create_graph:
-            self.cache.put(key, input_tensor, result)
+        if use_cache:
+            self.cache.put(key, input_tensor, result, fingerprint)
         self.last_capture = result
         return result
 
@@ -219,6 +263,19 @@ class Explainer:
         is None (a tqdm bar for long methods), False, or a callback ``(done, total, description)``
         that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`)."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
+        with model_lock(self.model):  # one computation on a model at a time, across threads
+            return self._compute(spec, input_tensor, targets, aug_smooth, eigen_smooth, options, progress)
+
+    def _compute(
+        self,
+        spec: MethodSpec,
+        input_tensor: torch.Tensor,
+        targets: Sequence[Callable] | None,
+        aug_smooth: bool,
+        eigen_smooth: bool,
+        options: dict[str, Any] | None,
+        progress: ProgressOption,
+    ) -> torch.Tensor:
         if spec.run is not None:
             return self._run_whole_method(spec, input_tensor, targets, aug_smooth, eigen_smooth, options or {}, progress)
         if aug_smooth and self.tta_transforms is not None:
@@ -241,7 +298,7 @@ class Explainer:
         assert spec.run is not None
         check_input(input_tensor)
         self._ensure_layers(input_tensor)
-        check_targets(targets, input_tensor.shape[0])
+        targets = check_targets(targets, input_tensor.shape[0])
         x = input_tensor.to(model_device(self.model))
         run_targets = list(targets) if targets is not None else None
         if aug_smooth:

@@ -102,11 +102,10 @@ class guided_relus(TorchFunctionMode):
 
 
 def _resolve_targets(targets: Any, outputs: Any, batch: int) -> list[Callable]:
-    """``None``: each image's top class; ints become :class:`ClassifierOutputTarget`."""
+    """``None``: each image's top class; ints become :class:`ClassifierOutputTarget` (:func:`check_targets`)."""
     if targets is None:
         return list(top_class_targets(outputs, batch))
-    check_targets(targets, batch)
-    return [ClassifierOutputTarget(t) if isinstance(t, (int, np.integer)) and not isinstance(t, bool) else t for t in targets]
+    return check_targets(targets, batch)
 
 
 def guided_backprop(
@@ -132,7 +131,7 @@ def guided_backprop(
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     batch = input_tensor.shape[0]
     if targets is not None:
-        check_targets(targets, batch)
+        targets = check_targets(targets, batch)
     with torch.inference_mode(False), torch.enable_grad():
         x = input_tensor.detach().to(model_device(model)).clone().requires_grad_(True)
         with evaluation_mode(model), guided_relus(relu6):

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import nn
 
-__all__ = ["resolve_target_layers", "module_name", "suggest_target_layer", "close_names", "model_device"]
+__all__ = ["resolve_target_layers", "module_name", "suggest_target_layer", "close_names", "model_device", "model_dtype"]
 
 _TOKEN = re.compile(r"\[(-?\d+)\]|\.?([^.\[\]]+)")
 
@@ -25,6 +25,14 @@ def model_device(model: nn.Module) -> torch.device:
     for tensor in model.buffers():
         return tensor.device
     return torch.device("cpu")
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating-point parameter (or buffer); float32 for a model with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
 
 
 def close_names(name: str, names: Iterable[str], count: int = 5) -> list[str]:
@@ -93,8 +101,11 @@ def resolve_target_layers(model: nn.Module, target_layers: Any) -> list[tuple[st
             "target_layers must be a list of modules or module names, for example [model.layer4[-1]] or ['layer4.1']"
         )
     resolved: list[tuple[str, nn.Module]] = []
+    by_name = dict(model.named_modules())
     for layer in target_layers:
-        if isinstance(layer, str):
+        if isinstance(layer, str) and layer and layer in by_name:  # an exact name wins, even one with '[' or ']'
+            resolved.append((layer, by_name[layer]))
+        elif isinstance(layer, str):
             module = _walk(model, layer)
             resolved.append((module_name(model, module), module))
         elif isinstance(layer, nn.Module):

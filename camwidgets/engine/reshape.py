@@ -136,4 +136,10 @@ def to_spatial(
             f"{where} has output shape {tuple(tensor.shape)}, which has no spatial grid; explain a layer before "
             "global pooling (suggest_target_layer(model) finds the last spatial one), or pass a reshape_transform"
         )
+    if tensor.shape[2:].numel() == 1:
+        grid = "x".join(str(size) for size in tensor.shape[2:])
+        raise ValueError(
+            f"{where} has a {grid} output grid at this input size ({'x'.join(map(str, image_size))}), so its map would be "
+            "blank: a single position has no spatial detail. Explain an earlier layer (before global pooling), or use larger images"
+        )
     return tensor

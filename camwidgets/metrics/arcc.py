@@ -99,7 +99,7 @@ class Coherency:
         self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module, base_method: Callable
     ) -> torch.Tensor:
         x, maps = prepare_batch(input_tensor, grayscale_cams, model)
-        check_targets(targets, x.shape[0])
+        targets = check_targets(targets, x.shape[0])
         mixed_cams = _call_cam(base_method, multiply_tensor_with_cam(x, maps), targets)
         if tuple(mixed_cams.shape) != tuple(maps.shape):
             raise ValueError(f"base_method returned maps of shape {tuple(mixed_cams.shape)} for maps of shape {tuple(maps.shape)}")
@@ -118,7 +118,7 @@ class AverageDropForADCC:
 
     def __call__(self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
         x, maps = prepare_batch(input_tensor, grayscale_cams, model)
-        check_targets(targets, x.shape[0])
+        targets = check_targets(targets, x.shape[0])
         with evaluation_mode(model), torch.no_grad():
             before, targets = target_scores(model, x, targets)
             after, _ = target_scores(model, multiply_tensor_with_cam(x, maps), targets)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.capture import check_input, check_targets, evaluation_mode, per_image_outputs, top_class_targets
+from ..engine.capture import check_input, check_targets, evaluation_mode, per_image_outputs, target_value, top_class_targets
 from ..engine.layers import model_device
 from ..engine.memory_layout import ChannelsLastForward
 
@@ -73,7 +73,7 @@ def target_scores(model: nn.Module, batch: torch.Tensor, targets: Sequence[Calla
     if targets is None:
         targets = top_class_targets(outputs, len(batch))
     rows = per_image_outputs(outputs, len(batch))
-    scores = [torch.as_tensor(target(row)) for target, row in zip(targets, rows)]
+    scores = [target_value(target, row, image) for image, (target, row) in enumerate(zip(targets, rows))]
     shapes = {tuple(score.shape) for score in scores}
     if len(shapes) > 1:
         raise ValueError(
@@ -94,7 +94,7 @@ def scores_before_and_after(
     """(scores of the original batch or ``None``, scores of the perturbed batch, the perturbed batch),
     from one forward each, on the model's device; the model is left as it was."""
     x, maps = prepare_batch(input_tensor, cams, model)
-    check_targets(targets, x.shape[0])
+    targets = check_targets(targets, x.shape[0])
     with evaluation_mode(model), torch.no_grad():
         before = None
         if score_original or targets is None:

@@ -228,7 +228,7 @@ def _curve(
     x, maps = prepare_batch(input_tensor, cams, model)
     if x.ndim != 4:
         raise ValueError(f"{kind} curves perturb 2-D images; input_tensor must be (B, C, H, W), got {tuple(x.shape)}")
-    check_targets(targets, x.shape[0])
+    targets = check_targets(targets, x.shape[0])
     steps = _check_steps(steps)
     pixels = maps[0].numel()
     counts = torch.tensor(step_counts(pixels, steps), device=x.device)

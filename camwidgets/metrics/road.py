@@ -149,7 +149,7 @@ def _score_changes(
     """``s' - s`` of every metric's perturbation for every image, (len(metrics), B): the original batch
     is scored once, then one perturbation and one forward per metric."""
     x, maps = prepare_batch(input_tensor, cams, model)
-    check_targets(targets, x.shape[0])
+    targets = check_targets(targets, x.shape[0])
     with evaluation_mode(model), torch.no_grad():
         before, targets = target_scores(model, x, targets)
         changes = [target_scores(model, metric.perturbation(x, maps), targets)[0] - before for metric in metrics]

@@ -241,7 +241,7 @@ def model_randomization_test(
     image's predicted class (of the trained model) at every step. ``seed`` seeds the new weights.
     """
     check_input(input_tensor)
-    check_targets(targets, input_tensor.shape[0])
+    targets = check_targets(targets, input_tensor.shape[0])
     names = _layer_names(model, target_layers)
     if names is not None:
         resolve_target_layers(model, names)  # clear errors for unknown layers, before copying
@@ -310,7 +310,7 @@ def random_logit_test(
     (``targets``, or the predicted class when None) to the map for a random other class (drawn
     with ``seed``; ``ClassifierOutputTarget``). The model is left as it was."""
     check_input(input_tensor)
-    check_targets(targets, input_tensor.shape[0])
+    targets = check_targets(targets, input_tensor.shape[0])
     compute = _maps_function(method, _layer_names(model, target_layers))
     x = input_tensor.detach()
     with evaluation_mode(model), torch.no_grad():

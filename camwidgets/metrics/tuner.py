@@ -132,7 +132,7 @@ def rank_methods(
     The model is left as it was.
     """
     check_input(images)
-    check_targets(targets, images.shape[0])
+    targets = check_targets(targets, images.shape[0])
     metric_name, score, better_high = _metric(metric, higher_is_better)
     specs = [get_method(name) for name in (methods if methods is not None else single_capture_methods())]
     if not specs:

@@ -28,7 +28,7 @@ from .panels import build_panels
 from .pictures import overlay_thumbnails, square
 from .session import ExplorerSession, Result, ViewState
 from .thumbnails import ThumbnailGrid
-from .worker import BackgroundJob
+from .worker import BackgroundJob, JobSlot
 
 __all__ = ["CAMExplorer"]
 
@@ -42,7 +42,8 @@ class CAMExplorer(ipywidgets.VBox):
     tensor. ``labels``: class names or torchvision weights (default: ImageNet names for torchvision
     classifiers, else indices). ``preprocess``: torchvision weights or transforms, or any
     ``PIL image -> tensor`` callable (default: resize 256, crop 224, ImageNet mean/std).
-    ``device``: move the model there first. Drive it from Python with :meth:`set`::
+    ``device``: move the model there first. ``output_selector`` (an index, key or callable) picks the
+    (B, classes) scores from a model that returns a tuple or dict. Drive it from Python with :meth:`set`::
 
         explorer = CAMExplorer(model, ["chelsea", "coffee"])
         explorer.set(method="layercam", layers=["features.17"], target=282)
@@ -57,14 +58,17 @@ class CAMExplorer(ipywidgets.VBox):
         labels: Any = None,
         preprocess: Any = None,
         device: Any = None,
+        output_selector: Any = None,
     ) -> None:
-        self.session = ExplorerSession(model, images, target_layers=target_layers, labels=labels, preprocess=preprocess, device=device)
+        self.session = ExplorerSession(
+            model, images, target_layers=target_layers, labels=labels, preprocess=preprocess, device=device, output_selector=output_selector
+        )
         self._lock = threading.RLock()
         self._thread_state = threading.local()  # per thread: is this thread syncing controls quietly?
-        self._job: BackgroundJob | None = None
+        self.jobs = JobSlot(self._lock)  # one job at a time on the model, owned under the lock
         self._sweep_key: tuple | None = None
         self.controls = Controls(self.session.labels)
-        self.tree = LayerTree(self.session.tree, list(self.session.state.layers))
+        self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
         self.overlay = OverlayView(on_cancel=self.cancel)
         self.sweep = ThumbnailGrid(testid="cw-sweep", item_testid="cw-sweep-item", title="Layer sweep: GradCAM at every stage (click to select)")
         self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
@@ -95,15 +99,12 @@ class CAMExplorer(ipywidgets.VBox):
         self.run(self.session.validate(**changes))
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a running slow method; True when none is running any more."""
-        job = self._job
-        return job.wait(timeout) if job is not None else True
+        """Wait for running background work (a slow method, a panel); True when none is running any more."""
+        return self.jobs.wait(timeout)
 
     def cancel(self) -> None:
-        """Cancel the running slow method; the previous map stays."""
-        job = self._job
-        if job is not None:
-            job.cancel()
+        """Cancel all running background work; the previous map stays."""
+        self.jobs.cancel()
 
     def export(self, path: str | Path) -> dict[str, Path]:
         """Save the current view as ``<path>.png`` (as shown: mode, colormap, opacity) and its state
@@ -154,8 +155,18 @@ class CAMExplorer(ipywidgets.VBox):
             return
         self._show(result)
 
-    def _start_job(self, state: ViewState) -> None:
-        name = get_method(state.method).class_name
+    def background(
+        self,
+        name: str,
+        work: Callable[[Callable[[int, int, str], bool]], Any],
+        on_done: Callable[[Any], None],
+        on_failed: Callable[[BaseException], None],
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_superseded: Callable[[], None] | None = None,
+    ) -> BackgroundJob:
+        """Run ``work(progress)`` in the explorer's one job slot (any running job is superseded),
+        with the overlay's progress bar and Cancel button; ``on_done``/``on_failed`` (Cancelled
+        included) run only if no newer work replaced it."""
         with self.overlay.hold_sync():
             self.overlay.busy, self.overlay.progress = True, 0.0
             self.overlay.progress_label = f"computing {name}…"
@@ -165,29 +176,34 @@ class CAMExplorer(ipywidgets.VBox):
             with self.overlay.hold_sync():
                 self.overlay.progress = min(1.0, done / total) if total else 0.0
                 self.overlay.progress_label = f"{name}: {done}/{total}"
+            if on_progress is not None:
+                on_progress(done, total, description)
 
-        job = BackgroundJob(lambda callback: self.session.compute(state, progress=callback), progress, self._show, lambda error: self._job_failed(job, error, state))
-        self._job = job.start()
+        def done(result: Any) -> None:
+            self.overlay.busy, self.overlay.progress_label = False, ""
+            on_done(result)
+
+        def failed(error: BaseException) -> None:
+            self.overlay.busy = False
+            if isinstance(error, Cancelled):
+                self.overlay.progress_label = f"{name} cancelled; the previous map is shown"
+            on_failed(error)
+
+        return self.jobs.start(work, progress, done, failed, on_superseded)
+
+    def _start_job(self, state: ViewState) -> None:
+        def failed(error: BaseException) -> None:
+            if isinstance(error, Cancelled):
+                self._sync_controls()
+            else:
+                self._fail(error, state)
+
+        self.background(get_method(state.method).class_name, lambda callback: self.session.compute(state, progress=callback), self._show, failed)
 
     def _stop_job(self) -> None:
-        """Stop background work on the model (a slow method, a ranking) before the next change."""
-        self.panels.metrics.stop()
-        job = self._job
-        if job is not None and job.running:
-            job.superseded = True
-            job.cancel()
-            job.wait()
-        self._job = None
-
-    def _job_failed(self, job: BackgroundJob, error: BaseException, state: ViewState) -> None:
-        if isinstance(error, Cancelled):
-            with self._lock:
-                self.overlay.busy = False
-                if not job.superseded:
-                    self.overlay.progress_label = "cancelled; the previous map is shown"
-                    self._sync_controls()
-            return
-        self._fail(error, state)
+        """Stop background work on the model (a slow method, a panel's job) before the next change."""
+        self.jobs.supersede()
+        self.jobs.wait()
 
     def _show(self, result: Result) -> None:
         with self._lock:
@@ -271,6 +287,15 @@ class CAMExplorer(ipywidgets.VBox):
             self._fail(error, None)
             return
         self.run(state)
+
+    def _accept_layers(self, paths: list[str]) -> None:
+        """The tree's check of a selection from the browser: the session's rules (nested layers, ...);
+        a refusal is shown in the overlay too, and answered with the error."""
+        try:
+            self.session.validate(layers=tuple(paths))
+        except (ValueError, TypeError) as error:
+            self._fail(error, None)
+            raise
 
     def _connect(self) -> None:
         controls = self.controls

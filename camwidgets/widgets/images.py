@@ -1,8 +1,10 @@
 """The explorer's images: the model input batch on the device, and the photos exactly as the
 model sees them (same resize and crop) for drawing maps on, plus the class names.
 
-Accepted images: file paths, bundled photo names, PIL images, uint8 (H, W, 3) arrays (or float in
-[0, 1]), one of these or a list of them, or a ready (B, 3, H, W) / (3, H, W) float tensor.
+Accepted images: file paths, bundled photo names, PIL images (EXIF orientation applied, as for a
+file read by path; 16-bit modes scaled), uint8 (H, W, 3) arrays (uint16 scaled from 0..65535, other
+integers in 0..255, float in [0, 1]; anything else is refused, never wrapped around), one of these or
+a list of them, or a ready (B, 3, H, W) / (3, H, W) float tensor.
 ``preprocess``: ``None`` (the weights' transforms when torchvision weights are known, else resize
 256 + centre crop 224 + ImageNet mean/std), torchvision weights, a transform with ``crop_size``,
 ``resize_size``, ``mean`` and ``std`` (torchvision's ``ImageClassification``), or any callable
@@ -71,12 +73,44 @@ def default_labels(model: nn.Module, labels: Any, preprocess: Any, classes: int)
     return names
 
 
+def _integers_to_uint8(array: np.ndarray) -> np.ndarray:
+    """Integer pixels as uint8: 16-bit data (uint16) scaled by 255/65535; other integers must already
+    lie in 0..255 (wrapping them around would be silently wrong)."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return np.rint(array.astype(np.float32) * (255 / 65535)).astype(np.uint8)
+    if array.size and (int(array.min()) < 0 or int(array.max()) > 255):
+        raise ValueError(
+            f"an integer image ({array.dtype}) must hold values from 0 to 255; got {int(array.min())} to {int(array.max())}. "
+            "Pass uint16 for 16-bit data (it is scaled), or float values in [0, 1]"
+        )
+    return array.astype(np.uint8)
+
+
+def _pil_to_array(image: Any) -> np.ndarray:
+    """A PIL image as an array, upright (its EXIF orientation applied, as for files read by path);
+    16-bit and 32-bit integer modes keep their values (scaled later), palette and other modes become RGB."""
+    from PIL import ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16)
+    if image.mode == "I":  # 32-bit integers, as PIL opens 16-bit PNGs: 16-bit data when within 0..65535
+        values = np.asarray(image)
+        return values.astype(np.uint16) if values.size and 0 <= values.min() and values.max() <= 65535 else values
+    if image.mode == "F":
+        return np.asarray(image)
+    return np.asarray(image.convert("RGB"))
+
+
 def _to_rgb_array(image: Any) -> tuple[np.ndarray, str]:
     """One image as RGB uint8 (H, W, 3) and a short name."""
     if isinstance(image, (str, Path)):
         return load_image(image)
+    name = "image"
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL image
-        return np.asarray(image.convert("RGB")), "image"
+        image = _pil_to_array(image)
     if isinstance(image, np.ndarray):
         array = image
         if array.ndim == 2:
@@ -84,11 +118,19 @@ def _to_rgb_array(image: Any) -> tuple[np.ndarray, str]:
         if array.ndim != 3 or array.shape[2] not in (3, 4):
             raise ValueError(f"an image array must have shape (H, W, 3); got {image.shape}")
         array = array[:, :, :3]
+        if array.dtype == np.bool_:
+            raise ValueError("a boolean array is a mask, not an image; pass uint8 (0-255) or float ([0, 1]) pixels")
         if np.issubdtype(array.dtype, np.floating):
+            if array.size and not np.isfinite(array).all():
+                raise ValueError("a float image contains NaN or infinite values")
             if array.size and (array.min() < 0 or array.max() > 1):
                 raise ValueError("a float image must hold values in [0, 1]; pass uint8 for 0-255 images")
-            array = np.rint(array * 255)
-        return np.ascontiguousarray(array.astype(np.uint8)), "image"
+            array = np.rint(array * 255).astype(np.uint8)
+        elif np.issubdtype(array.dtype, np.integer):
+            array = _integers_to_uint8(array)
+        else:
+            raise TypeError(f"cannot use an array of {array.dtype} as an image; pass uint8, uint16 or float pixels")
+        return np.ascontiguousarray(array), name
     raise TypeError(
         f"cannot use {type(image).__name__} as an image; pass file paths, bundled photo names, PIL images, "
         "uint8 (H, W, 3) arrays, or a (B, 3, H, W) tensor"
@@ -132,8 +174,8 @@ def _photos_from_tensor(batch: torch.Tensor, mean: Sequence[float], std: Sequenc
     return (x[:, :3].clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_model: bool) -> ImageSet:
-    """Turn ``images`` into an :class:`ImageSet` on ``device`` (see the module docstring)."""
+def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_model: bool, dtype: torch.dtype = torch.float32) -> ImageSet:
+    """Turn ``images`` into an :class:`ImageSet` on ``device`` in the model's ``dtype`` (see the module docstring)."""
     geometry = _geometry(preprocess)
     if isinstance(images, torch.Tensor):
         batch = images.unsqueeze(0) if images.ndim == 3 else images
@@ -142,7 +184,7 @@ def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_
         undo = geometry is not None and (preprocess is not None or torchvision_model)
         mean, std = (geometry[2], geometry[3]) if geometry is not None else (IMAGENET_MEAN, IMAGENET_STD)
         photos = _photos_from_tensor(batch, mean, std, undo)
-        return ImageSet(batch.detach().to(device), photos, [f"image {i}" for i in range(batch.shape[0])])
+        return ImageSet(batch.detach().to(device, dtype), photos, [f"image {i}" for i in range(batch.shape[0])])
     items = list(images) if isinstance(images, (list, tuple)) else [images]
     if not items:
         raise ValueError("images is empty; pass at least one image")
@@ -156,7 +198,14 @@ def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_
 
         import cv2
 
-        batch = torch.stack([preprocess(Image.fromarray(array)) for array in arrays])
+        tensors = [preprocess(Image.fromarray(array)) for array in arrays]
+        shapes = sorted({tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in tensors}, key=str)
+        if len(shapes) != 1 or not all(isinstance(t, torch.Tensor) and t.ndim == 3 for t in tensors):
+            raise ValueError(
+                f"preprocess must turn every image into a (3, H, W) tensor of one size; got {', '.join(map(str, shapes))}. "
+                "End it with a fixed resize and crop (for example Resize(256), CenterCrop(224))"
+            )
+        batch = torch.stack(tensors)
         height, width = batch.shape[-2:]
         photos = np.stack([cv2.resize(array, (int(width), int(height)), interpolation=cv2.INTER_AREA) for array in arrays])
-    return ImageSet(batch.to(device), photos, list(names))
+    return ImageSet(batch.to(device, dtype), photos, list(names))

@@ -7,19 +7,22 @@ changes). Kernel -> front end: the traits below.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import anywidget
 import traitlets
 
 from .assets import asset_path
-from .messages import MessageRouter, require
+from .messages import KernelOwnedTraits, MessageRouter, require
 from .model_tree import ModelTree
 
 __all__ = ["LayerTree"]
 
 
-class LayerTree(anywidget.AnyWidget):
+class LayerTree(KernelOwnedTraits, anywidget.AnyWidget):
+    browser_writable = frozenset()
+    """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
+
     _esm = asset_path("layer_tree.js")
     _css = asset_path("widgets.css")
 
@@ -32,8 +35,11 @@ class LayerTree(anywidget.AnyWidget):
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """Selected layer paths, non-empty; several are aggregated into one map."""
 
-    def __init__(self, tree: ModelTree, selected: list[str], **kwargs: Any) -> None:
+    def __init__(self, tree: ModelTree, selected: list[str], accept: Callable[[list[str]], None] | None = None, **kwargs: Any) -> None:
+        """``accept(paths)``, if given, is the owner's further check of a selection from the browser
+        (raises ValueError/TypeError to refuse it)."""
         self._selectable = tree.selectable
+        self._accept = accept
         super().__init__(nodes=[node.as_json() for node in tree.nodes], suggested=tree.suggested, selected=list(selected), **kwargs)
         self.router = MessageRouter(self, {"select": self._on_select})
 
@@ -53,6 +59,12 @@ class LayerTree(anywidget.AnyWidget):
         paths = require(content, "paths", list)
         if not all(isinstance(path, str) for path in paths):
             raise ValueError("paths must be a list of layer names")
+        try:
+            self._valid_selection({"value": paths})
+        except traitlets.TraitError as error:
+            raise ValueError(str(error)) from None
+        if self._accept is not None:
+            self._accept(list(paths))
         try:
             self.selected = paths
         except traitlets.TraitError as error:

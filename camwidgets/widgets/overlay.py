@@ -18,12 +18,15 @@ import traitlets
 
 from .assets import asset_path
 from .colormaps import COLORMAPS, MODES, colormap_tables
-from .messages import MessageRouter
+from .messages import KernelOwnedTraits, MessageRouter
 
 __all__ = ["OverlayView"]
 
 
-class OverlayView(anywidget.AnyWidget):
+class OverlayView(KernelOwnedTraits, anywidget.AnyWidget):
+    browser_writable = frozenset({"opacity", "colormap", "mode"})
+    """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
+
     _esm = asset_path("overlay.js")
     _css = asset_path("widgets.css")
 

@@ -1,11 +1,15 @@
 """The explorer's lower tabs: compare grid, guided view, concepts (DFF), metrics ranking, export.
 
-Each panel computes on request (a button), from the explorer's session and current state, and
-shows its own errors; none changes the main view.
+Each panel computes on request (a button) in the explorer's background job slot, so the kernel keeps
+handling messages (Cancel among them) and a running slow method is superseded rather than waited
+for; each shows its own errors; none changes the main view. ``start()`` returns at once,
+``compute()`` waits for the result (for use from Python). Every text that reaches the page is
+HTML-escaped: class labels, module names, exception messages and paths are data, never markup.
 """
 
 from __future__ import annotations
 
+import html
 import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,10 +33,22 @@ __all__ = ["Panels", "build_panels", "CompareView", "GuidedView", "ConceptView",
 
 COMPARE_SIZE = 96
 DEFAULT_COMPARE = ("gradcam", "gradcam++", "layercam", "eigencam")
+STOPPED = "stopped: a newer computation took over"
 
 
 def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    return str(error) if isinstance(error, Cancelled) else f"{type(error).__name__}: {error}"
+
+
+def text_html(text: str, css_class: str = "", pre: bool = False) -> str:
+    """``text`` as HTML that shows it literally (escaped), in a ``span`` (or ``pre``) with ``css_class``."""
+    tag = "pre" if pre else "span"
+    attribute = f" class='{html.escape(css_class, quote=True)}'" if css_class else ""
+    return f"<{tag}{attribute}>{html.escape(str(text), quote=True)}</{tag}>"
+
+
+def error_html(error: BaseException) -> str:
+    return text_html(_error_text(error), "cw-error")
 
 
 def _image(png: bytes = b"", width: str = "224px") -> ipywidgets.Image:
@@ -49,26 +65,39 @@ class CompareView:
         self.by = ipywidgets.ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
         self.button = ipywidgets.Button(description="Compare")
         self.grid = ThumbnailGrid(testid="cw-compare", item_testid="cw-compare-item", title="Compare")
-        self.button.on_click(lambda _: self.compute())
+        self.button.on_click(lambda _: self.start())
         self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, ipywidgets.VBox([self.by, self.button])]), self.grid])
 
-    def compute(self) -> None:
-        session, state = self.explorer.session, self.explorer.state
-        methods = list(self.methods.value)
+    def start(self) -> BackgroundJob:
+        """Compute the grid in the background for the current view."""
+        explorer = self.explorer
+        session, state = explorer.session, explorer.state
+        methods = list(dict.fromkeys(self.methods.value))  # the front end may send an index twice
         by = self.by.value
         layers = list(state.layers) if len(state.layers) > 1 or by == "images" else session.tree.stages[-4:]
-        try:
-            columns, maps = session.compare(state, methods, by=by, layers=layers)
-        except Exception as error:
+        self.grid.message = "comparing…"
+
+        def work(progress: Any) -> Any:
+            return session.compare(state, methods, by=by, layers=layers, progress=progress)
+
+        def show(outcome: tuple[list[str], np.ndarray]) -> None:
+            columns, maps = outcome
+            photos = session.images.photos if by == "images" else session.images.photos[[state.image] * len(columns)]
+            cells = [overlay_thumbnails(photos, gray_levels(row, state.normalise)[0], COMPARE_SIZE) for row in maps]
+            keys = [f"{m}|{c}" for m in methods for c in columns]
+            self.grid.set_pictures(
+                keys, np.concatenate(cells), captions=[f"{m} · {c}" for m in methods for c in columns],
+                columns=len(columns), row_labels=methods, column_labels=list(columns),
+            )
+
+        def failed(error: BaseException) -> None:
             self.grid.message = f"compare failed: {_error_text(error)}"
-            return
-        photos = session.images.photos if by == "images" else session.images.photos[[state.image] * len(columns)]
-        cells = [overlay_thumbnails(photos, gray_levels(row, state.normalise)[0], COMPARE_SIZE) for row in maps]
-        keys = [f"{m}|{c}" for m in methods for c in columns]
-        self.grid.set_pictures(
-            keys, np.concatenate(cells), captions=[f"{m} · {c}" for m in methods for c in columns],
-            columns=len(columns), row_labels=methods, column_labels=list(columns),
-        )
+
+        return explorer.background("Compare", work, show, failed, on_superseded=lambda: setattr(self.grid, "message", STOPPED))
+
+    def compute(self) -> None:
+        """Compute the grid and wait for it."""
+        self.start().wait()
 
 
 class GuidedView:
@@ -80,32 +109,46 @@ class GuidedView:
         self.message = ipywidgets.HTML()
         self.images = [_image() for _ in range(3)]
         captions = ["guided backprop", "CAM", "Guided Grad-CAM"]
-        self.button.on_click(lambda _: self.compute())
+        self.button.on_click(lambda _: self.start())
         columns = [ipywidgets.VBox([ipywidgets.Label(c), image]) for c, image in zip(captions, self.images)]
         self.box = ipywidgets.VBox([self.button, self.message, ipywidgets.HBox(columns)])
 
-    def compute(self) -> None:
+    def start(self) -> BackgroundJob | None:
+        """Compute the three pictures in the background for the image and target shown."""
         from ..engine.guided import guided_backprop, guided_gradcam
         from ..preprocessing import deprocess_image
 
-        session, result = self.explorer.session, self.explorer.result
+        explorer = self.explorer
+        session, result = explorer.session, explorer.result
         if result is None:
-            return
+            return None
         state = result.state
         x = session.images.batch[state.image : state.image + 1]
-        try:
+        self.message.value = text_html("computing guided backprop…")
+
+        def work(progress: Any) -> Any:
             with session.lock:
-                guided = guided_backprop(session.model, x, session.targets(state, 1))
-        except Exception as error:
-            self.message.value = f"<span class='cw-error'>{_error_text(error)}</span>"
-            return
-        cam = torch.as_tensor(result.maps[state.image : state.image + 1], device=guided.device)
-        combined = guided_gradcam(cam, guided)
-        pictures = [deprocess_image(guided[0].cpu().numpy()), None, deprocess_image(combined[0].cpu().numpy())]
-        pictures[1] = overlay_thumbnails(session.images.photos[state.image : state.image + 1], result.levels[state.image : state.image + 1], result.levels.shape[-1])[0]
-        for widget, picture in zip(self.images, pictures):
-            widget.value = to_png(picture)
-        self.message.value = f"for {self.explorer.status_text(state)}"
+                return guided_backprop(session.model, x, session.targets(state, 1), output_selector=session.output_selector)
+
+        def show(guided: torch.Tensor) -> None:
+            cam = torch.as_tensor(result.maps[state.image : state.image + 1], device=guided.device)
+            combined = guided_gradcam(cam, guided.float())
+            shown = overlay_thumbnails(session.images.photos[state.image : state.image + 1], result.levels[state.image : state.image + 1], result.levels.shape[-1])[0]
+            pictures = [deprocess_image(guided[0].float().cpu().numpy()), shown, deprocess_image(combined[0].cpu().numpy())]
+            for widget, picture in zip(self.images, pictures):
+                widget.value = to_png(picture)
+            self.message.value = text_html(f"for {explorer.status_text(state)}")
+
+        def failed(error: BaseException) -> None:
+            self.message.value = error_html(error)
+
+        return explorer.background("guided backprop", work, show, failed, on_superseded=lambda: setattr(self.message, "value", text_html(STOPPED)))
+
+    def compute(self) -> None:
+        """Compute the three pictures and wait for them."""
+        job = self.start()
+        if job is not None:
+            job.wait()
 
 
 def classifier_head(model: nn.Module, channels: int, classes: int) -> nn.Module | None:
@@ -127,37 +170,53 @@ class ConceptView:
         self.message = ipywidgets.HTML()
         self.picture = _image(width="448px")
         self.grid = ThumbnailGrid(testid="cw-concepts", item_testid="cw-concept-item", title="Concept maps")
-        self.button.on_click(lambda _: self.compute())
+        self.button.on_click(lambda _: self.start())
         self.box = ipywidgets.VBox([ipywidgets.HBox([self.count, self.button]), self.message, self.picture, self.grid])
 
-    def compute(self) -> None:
+    def start(self) -> BackgroundJob | None:
+        """Factorize the current (first) layer's activations of all images in the background."""
         from ..cams import DeepFeatureFactorization
         from ..render.factorization import create_labels, show_factorization_on_image
 
-        session, state = self.explorer.session, self.explorer.state
+        explorer = self.explorer
+        session, state = explorer.session, explorer.state
         layer = state.layers[0]
         channels = self._channels(layer)
         head = classifier_head(session.model, channels, len(session.labels)) if channels else None
-        try:
-            dff = DeepFeatureFactorization(session.model, layer, session.reshape_transform, computation_on_concepts=head, progress=False)
+        count = int(self.count.value)
+        self.message.value = text_html(f"factorizing {layer}…")
+
+        def work(progress: Any) -> Any:
+            dff = DeepFeatureFactorization(session.model, layer, session.reshape_transform, computation_on_concepts=head, progress=progress)
             with session.lock:
-                concepts, explanations, *scored = dff(session.images.batch, int(self.count.value))
+                return dff(session.images.batch, count)
+
+        def show(outcome: tuple) -> None:
+            concepts, explanations, *scored = outcome
             scores = scored[0] if scored else None  # concept scores come only with a classifier head
-        except Exception as error:
-            self.message.value = f"<span class='cw-error'>{_error_text(error)}</span>"
-            return
-        count = explanations.shape[1]
-        if scores is not None:
-            legend = create_labels(torch.softmax(torch.as_tensor(scores), dim=-1).numpy(), 2, session.labels)
-        else:
-            legend = [f"concept {k}" for k in range(count)]
-        photo = session.images.photos[state.image]
-        shown = show_factorization_on_image(np.float32(photo) / 255, explanations[state.image], concept_labels=legend)
-        self.picture.value = to_png(shown)
-        levels = np.rint(np.clip(explanations[state.image], 0, 1) * 255).astype(np.uint8)
-        pictures = overlay_thumbnails(np.repeat(photo[None], count, axis=0), levels, COMPARE_SIZE)
-        self.grid.set_pictures([str(k) for k in range(count)], pictures, captions=[text.replace("\n", "; ") for text in legend])
-        self.message.value = f"{count} concepts at {layer} over {len(session.images)} images"
+            found = explanations.shape[1]
+            if scores is not None:
+                legend = create_labels(torch.softmax(torch.as_tensor(scores).float(), dim=-1).numpy(), 2, session.labels)
+            else:
+                legend = [f"concept {k}" for k in range(found)]
+            photo = session.images.photos[state.image]
+            shown = show_factorization_on_image(np.float32(photo) / 255, explanations[state.image], concept_labels=legend)
+            self.picture.value = to_png(shown)
+            levels = np.rint(np.clip(explanations[state.image], 0, 1) * 255).astype(np.uint8)
+            pictures = overlay_thumbnails(np.repeat(photo[None], found, axis=0), levels, COMPARE_SIZE)
+            self.grid.set_pictures([str(k) for k in range(found)], pictures, captions=[text.replace("\n", "; ") for text in legend])
+            self.message.value = text_html(f"{found} concepts at {layer} over {len(session.images)} images")
+
+        def failed(error: BaseException) -> None:
+            self.message.value = error_html(error)
+
+        return explorer.background("Concepts", work, show, failed, on_superseded=lambda: setattr(self.message, "value", text_html(STOPPED)))
+
+    def compute(self) -> None:
+        """Factorize and wait for the result."""
+        job = self.start()
+        if job is not None:
+            job.wait()
 
     def _channels(self, layer: str) -> int | None:
         for node in self.explorer.session.tree.nodes:
@@ -191,13 +250,14 @@ class MetricsPanel:
         controls = ipywidgets.VBox([self.metric, self.button, self.cancel_button])
         self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, self.layers, controls]), self.progress, self.table, self.chart])
 
-    def start(self) -> None:
+    def start(self) -> BackgroundJob | None:
         from ..metrics.tuner import rank_methods
 
-        if self.job is not None and self.job.running:
-            return
-        session, state = self.explorer.session, self.explorer.state
-        methods, layers, metric = list(self.methods.value), list(self.layers.value), self.metric.value
+        if self.job is not None and self.job.running and self.job is self.explorer.jobs.current:
+            return self.job
+        explorer = self.explorer
+        session, state = explorer.session, explorer.state
+        methods, layers, metric = list(dict.fromkeys(self.methods.value)), list(dict.fromkeys(self.layers.value)), self.metric.value
         targets = session.targets(state)
 
         def work(progress: Any) -> Any:
@@ -212,9 +272,13 @@ class MetricsPanel:
             self.progress.value = done / total if total else 0.0
             self.progress.description = f"{done}/{total}"
 
+        def superseded() -> None:
+            self.table.value = text_html("ranking cancelled: the view changed", "cw-error")
+
         self.progress.value = 0.0
-        self.table.value = "ranking…"
-        self.job = BackgroundJob(work, show, self._done, self._failed).start()
+        self.table.value = text_html("ranking…")
+        self.job = explorer.background("ranking", work, self._done, self._failed, on_progress=show, on_superseded=superseded)
+        return self.job
 
     def stop(self, wait: bool = True) -> None:
         """Cancel a running ranking (and wait for it to end)."""
@@ -226,14 +290,13 @@ class MetricsPanel:
 
     def _done(self, ranking: Any) -> None:
         self.ranking = ranking
-        self.table.value = f"<pre>{ranking.to_text()}</pre>"
+        self.table.value = text_html(ranking.to_text(), pre=True)
         buffer = io.BytesIO()
         ranking.chart().savefig(buffer, format="png", dpi=80)
         self.chart.value = buffer.getvalue()
 
     def _failed(self, error: BaseException) -> None:
-        text = str(error) if isinstance(error, Cancelled) else _error_text(error)
-        self.table.value = f"<span class='cw-error'>{text}</span>"
+        self.table.value = error_html(error)
 
 
 class ExportPanel:
@@ -251,9 +314,9 @@ class ExportPanel:
         try:
             paths = self.explorer.export(self.path.value)
         except Exception as error:
-            self.message.value = f"<span class='cw-error'>{_error_text(error)}</span>"
+            self.message.value = error_html(error)
             return
-        self.message.value = "saved " + ", ".join(str(path) for path in paths.values())
+        self.message.value = text_html("saved " + ", ".join(str(path) for path in paths.values()))
 
 
 @dataclass

@@ -12,19 +12,19 @@ from __future__ import annotations
 import difflib
 import threading
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.capture import evaluation_mode, per_image_outputs
+from ..engine.capture import eager_model, evaluation_mode, select_output
 from ..engine.explainer import CaptureCache, Explainer
-from ..engine.layers import model_device, resolve_target_layers, suggest_target_layer
+from ..engine.layers import model_device, model_dtype, resolve_target_layers, suggest_target_layer
 from ..engine.maps import NORMALISATIONS, finish_maps
 from ..engine.methods.registry import METHODS, get_method
-from ..engine.progress import ProgressOption
+from ..engine.progress import Cancelled, ProgressOption
 from ..engine.targets import ClassifierOutputTarget
 from .images import ImageSet, default_labels, load_images
 from .model_tree import ModelTree, probe_model_tree, to_channels_first
@@ -84,23 +84,24 @@ class ExplorerSession:
         labels: Any = None,
         preprocess: Any = None,
         device: Any = None,
+        output_selector: Any = None,
         cache_entries: int = 8,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if device is not None:
             model.to(device)
         self.model = model
+        self.output_selector = output_selector
         self.device = model_device(model)
         torchvision_model = type(model).__module__.startswith("torchvision.models")
-        self.images: ImageSet = load_images(images, preprocess, self.device, torchvision_model)
+        self.images: ImageSet = load_images(images, preprocess, self.device, torchvision_model, model_dtype(model))
         self.cache = CaptureCache(max_entries=cache_entries)
         self.lock = threading.RLock()  # one user of the model (and its hooks) at a time, across threads
         self.probabilities = self._predict()
         self.labels = default_labels(model, labels, preprocess, self.probabilities.shape[1])
         probe = self.images.batch[:1]
         try:
-            suggested = suggest_target_layer(model, probe)
+            suggested = suggest_target_layer(model, probe, output_selector)
         except ValueError:
             if target_layers is None:
                 raise
@@ -115,9 +116,17 @@ class ExplorerSession:
     def _predict(self) -> np.ndarray:
         """Softmax probabilities (B, classes) of one no-grad forward, on the host."""
         with evaluation_mode(self.model), torch.no_grad():
-            rows = per_image_outputs(self.model(self.images.batch), len(self.images))
-        if not isinstance(rows, torch.Tensor) or rows.ndim != 2:
-            raise ValueError("CAMExplorer explains classifiers: the model must return (B, classes) scores")
+            outputs = select_output(self.model(self.images.batch), self.output_selector)
+        if isinstance(outputs, torch.Tensor) and outputs.ndim == 2 and outputs.shape[0] == len(self.images):
+            rows = outputs
+        elif self.output_selector is None and isinstance(outputs, (tuple, list, dict)):
+            raise ValueError(
+                f"the model returns a {type(outputs).__name__}; pass CAMExplorer(..., output_selector=...) with the index, "
+                "key or callable that picks the (B, classes) scores, for example output_selector=0 or output_selector='logits'"
+            )
+        else:
+            shape = tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else type(outputs).__name__
+            raise ValueError(f"CAMExplorer explains classifiers: the model (after output_selector) must return (B, classes) scores; got {shape}")
         return torch.softmax(rows.float(), dim=1).cpu().numpy()
 
     def top_classes(self, image: int, k: int = 5) -> list[tuple[int, str, float]]:
@@ -207,7 +216,7 @@ class ExplorerSession:
         """An Explainer at ``layers`` with the session's cache (``True``), another cache, or none (``False``);
         channels-last outputs are turned channels-first on the way."""
         chosen = self.cache if cache is True else (cache or None)
-        return Explainer(self.model, list(layers), self.reshape_transform, normalise=normalise, cache=chosen)
+        return Explainer(self.model, list(layers), self.reshape_transform, output_selector=self.output_selector, normalise=normalise, cache=chosen)
 
     def compute(self, state: ViewState, progress: ProgressOption = False) -> Result:
         """The maps of ``state`` for every image (from the cached capture when there is one)."""
@@ -246,37 +255,52 @@ class ExplorerSession:
         small = F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
         return list(self.tree.stages), gray_levels(small.cpu().numpy(), "image")[0]
 
-    def compare(self, state: ViewState, methods: Sequence[str], by: str = "images", layers: Sequence[str] | None = None) -> tuple[list[str], np.ndarray]:
+    def compare(
+        self,
+        state: ViewState,
+        methods: Sequence[str],
+        by: str = "images",
+        layers: Sequence[str] | None = None,
+        progress: Callable[[int, int, str], Any] | None = None,
+    ) -> tuple[list[str], np.ndarray]:
         """A methods x images (the batch, current layers) or methods x layers (current image, each
-        layer alone) grid: ``(column names, (M, N, H, W) float32 maps)``."""
-        with self.lock:
-            return self._compare(state, methods, by, layers)
-
-    def _compare(self, state: ViewState, methods: Sequence[str], by: str, layers: Sequence[str] | None) -> tuple[list[str], np.ndarray]:
-        methods = [self._check_method(m) for m in methods]
+        layer alone) grid: ``(column names, (M, N, H, W) float32 maps)``. Each method is computed
+        once however often it is listed; ``progress(done, total, description)`` after each method may
+        return False to cancel (:class:`Cancelled`)."""
+        methods = list(dict.fromkeys(self._check_method(m) for m in methods))
         if not methods:
             raise ValueError("choose at least one method to compare")
-        if by == "images":
-            explainer = self.explainer(state.layers, state.normalise)
-            maps = explainer.compute_many(methods, self.images.batch, self.targets(state), eigen_smooth=state.eigen_smooth)
-            return list(self.images.names), np.stack([maps[m].float().cpu().numpy() for m in methods])
-        if by != "layers":
+        if by not in ("images", "layers"):
             raise ValueError(f"compare by 'images' or 'layers'; got {by!r}")
-        columns = self._check_layers(list(layers) if layers else list(state.layers))
+        columns = list(self.images.names) if by == "images" else list(self._check_layers(list(layers) if layers else list(state.layers)))
+        rows: dict[str, np.ndarray] = {}
+        ordered = sorted(methods, key=lambda m: not get_method(m).needs_gradients)  # gradient methods first: one capture serves all
+        with self.lock:
+            shared = self._compare_explainer(state, by, columns)
+            for done, method in enumerate(ordered, 1):
+                rows[method] = self._compare_row(state, method, by, columns, shared)
+                if progress is not None and progress(done, len(ordered), "compare") is False:
+                    raise Cancelled(f"compare cancelled after {done} of {len(ordered)} methods")
+        return columns, np.stack([rows[m] for m in methods])
+
+    def _compare_explainer(self, state: ViewState, by: str, columns: list[str]) -> Explainer:
+        if by == "images":
+            return self.explainer(state.layers, state.normalise)
+        return self.explainer(columns, state.normalise, cache=CaptureCache())
+
+    def _compare_row(self, state: ViewState, method: str, by: str, columns: list[str], shared: Explainer) -> np.ndarray:
+        """One method's maps: for the batch at the current layers, or for the current image at each layer alone."""
+        spec = get_method(method)
+        if by == "images":
+            return shared.compute(spec, self.images.batch, self.targets(state), eigen_smooth=state.eigen_smooth).float().cpu().numpy()
         x = self.images.batch[state.image : state.image + 1]
-        shared = self.explainer(columns, state.normalise, cache=CaptureCache())
-        rows = []
-        for method in sorted(methods, key=lambda m: not get_method(m).needs_gradients):
-            spec = get_method(method)
-            if spec.compute is not None:  # all layers from one capture, each layer finished alone
-                capture = shared.capture(x, self.targets(state, 1), need_gradients=spec.needs_gradients)
-                raw = shared.layer_maps(spec, capture, state.eigen_smooth)
-                per_layer = [finish_maps([layer], capture.image_size, state.normalise)[0] for layer in raw]
-            else:
-                per_layer = [
-                    self.explainer([layer], state.normalise, cache=False).compute(spec, x, self.targets(state, 1), eigen_smooth=state.eigen_smooth)[0]
-                    for layer in columns
-                ]
-            rows.append((method, torch.stack(per_layer).float().cpu().numpy()))
-        by_name = dict(rows)
-        return list(columns), np.stack([by_name[m] for m in methods])
+        if spec.compute is not None:  # all layers from one capture, each layer finished alone
+            capture = shared.capture(x, self.targets(state, 1), need_gradients=spec.needs_gradients)
+            raw = shared.layer_maps(spec, capture, state.eigen_smooth)
+            per_layer = [finish_maps([layer], capture.image_size, state.normalise)[0] for layer in raw]
+        else:
+            per_layer = [
+                self.explainer([layer], state.normalise, cache=False).compute(spec, x, self.targets(state, 1), eigen_smooth=state.eigen_smooth)[0]
+                for layer in columns
+            ]
+        return torch.stack(per_layer).float().cpu().numpy()

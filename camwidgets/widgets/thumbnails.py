@@ -14,12 +14,15 @@ import numpy as np
 import traitlets
 
 from .assets import asset_path
-from .messages import MessageRouter, require
+from .messages import KernelOwnedTraits, MessageRouter, require
 
 __all__ = ["ThumbnailGrid"]
 
 
-class ThumbnailGrid(anywidget.AnyWidget):
+class ThumbnailGrid(KernelOwnedTraits, anywidget.AnyWidget):
+    browser_writable = frozenset()
+    """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
+
     _esm = asset_path("thumbnails.js")
     _css = asset_path("widgets.css")
 

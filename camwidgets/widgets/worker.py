@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-__all__ = ["BackgroundJob"]
+__all__ = ["BackgroundJob", "JobSlot"]
 
 
 class BackgroundJob:
@@ -23,6 +23,7 @@ class BackgroundJob:
     ) -> None:
         self._cancel = threading.Event()
         self.superseded = False  # cancelled because newer work replaces it (nothing to report)
+        self.on_superseded: Callable[[], None] | None = None
         self._work, self._on_progress, self._on_done, self._on_error = work, on_progress, on_done, on_error
         self._thread = threading.Thread(target=self._run, name="camwidgets-job", daemon=True)
 
@@ -58,3 +59,78 @@ class BackgroundJob:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         return not self._thread.is_alive()
+
+
+class JobSlot:
+    """The one slot for background work on a model (a slow method, a panel's computation).
+
+    Starting a job supersedes and cancels every job still running; only the current job's
+    ``on_done``/``on_error`` run, under ``lock`` (so a superseded job finishing late shows nothing).
+    :meth:`cancel` cancels every running job, superseded ones included."""
+
+    def __init__(self, lock: "threading.RLock | None" = None) -> None:
+        self.lock = lock if lock is not None else threading.RLock()
+        self._current: BackgroundJob | None = None
+        self._live: set[BackgroundJob] = set()
+
+    def start(
+        self,
+        work: Callable[[Callable[[int, int, str], bool]], Any],
+        on_progress: Callable[[int, int, str], None],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+        on_superseded: Callable[[], None] | None = None,
+    ) -> BackgroundJob:
+        """Start ``work(progress)`` in a worker thread after superseding the running jobs;
+        ``on_superseded()`` runs (under the lock) if newer work replaces this one before it ends."""
+        job: BackgroundJob
+
+        def report(callback: Callable[[Any], None], value: Any) -> None:
+            with self.lock:
+                self._live.discard(job)
+                if job is not self._current:
+                    return
+                self._current = None
+                callback(value)
+
+        def progress(done: int, total: int, description: str) -> None:
+            if job is self._current:
+                on_progress(done, total, description)
+
+        with self.lock:
+            self.supersede()
+            job = BackgroundJob(work, progress, lambda result: report(on_done, result), lambda error: report(on_error, error))
+            job.on_superseded = on_superseded
+            self._current = job
+            self._live.add(job)
+            job.start()
+        return job
+
+    def supersede(self) -> None:
+        """Cancel every running job as replaced by newer work: none of them reports anything."""
+        with self.lock:
+            for job in self._live:
+                if not job.superseded:
+                    job.superseded = True
+                    job.cancel()
+                    if job.on_superseded is not None:
+                        job.on_superseded()
+            self._current = None
+
+    def cancel(self) -> None:
+        """Cancel every running job; the current one reports its ``Cancelled``."""
+        with self.lock:
+            for job in self._live:
+                job.cancel()
+
+    @property
+    def current(self) -> BackgroundJob | None:
+        return self._current
+
+    @property
+    def running(self) -> bool:
+        return any(job.running for job in list(self._live))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every job ended (``timeout`` for each); True if they all did."""
+        return all(job.wait(timeout) for job in list(self._live))

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..capture import evaluation_mode, per_image_outputs, select_output
+from ..capture import BatchMismatch, evaluation_mode, per_image_outputs, select_output, target_score
 from ..memory_layout import ChannelsLastForward
 from ..progress import Progress
 from ..smoothing import first_principal_component
@@ -84,7 +84,7 @@ def score_rows(outputs: Any, targets: Sequence[Callable], owners: torch.Tensor, 
     if isinstance(rows, torch.Tensor) and rows.ndim == 2 and all(type(t) is ClassifierOutputTarget for t in targets):
         categories = torch.tensor([t.category for t in targets], device=rows.device)[owners]
         return rows.gather(1, categories[:, None]).squeeze(1).float()
-    return torch.stack([torch.as_tensor(targets[owner](row)).sum() for owner, row in zip(owner_list, rows)]).float()
+    return torch.stack([target_score(targets[owner], row, owner) for owner, row in zip(owner_list, rows)]).float()
 
 
 @contextlib.contextmanager
@@ -432,14 +432,15 @@ def _suffix_only(model: nn.Module, x: torch.Tensor, module: nn.Module, copies: A
 def _prefix_can_be_skipped(call: MethodCall, module: nn.Module, raw: Any, result: Any, targets: list) -> bool:
     """Probe: does the rest of the network, fed the unchanged captured output through the hook with
     an empty batch before it, reproduce the captured scores? False when a skip connection jumps over
-    the layer, or something before it fixes the batch size (the error is caught)."""
+    the layer, or something before it fixes the batch size (torch's shape error, or a row count that
+    does not match, is caught). Any other exception is the model's own and propagates."""
     model, x = call.explainer.model, call.input_tensor
     everyone = torch.arange(x.shape[0], device=x.device)
     unchanged = {key: value.clone() for key, value in raw.items()} if isinstance(raw, dict) else raw.clone()
     try:  # a clone: in-place operations after the layer (ReLU(inplace=True)) must not reach the capture
         outputs = _suffix_only(model, x, module, unchanged, call.explainer.output_selector, x.shape[0])
         scores = score_rows(outputs, targets, everyone, everyone.tolist())
-    except Exception:  # noqa: BLE001 - any failure means: use full forwards
+    except (RuntimeError, IndexError, BatchMismatch):  # shapes of an empty batch meeting a full one: use full forwards
         return False
     expected = result.scores.float()
     return bool(torch.allclose(scores, expected, rtol=1e-4, atol=1e-5 * max(1.0, float(expected.abs().max()))))

@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..capture import evaluation_mode, per_image_outputs, select_output
+from ..capture import evaluation_mode, per_image_outputs, select_output, target_score
 from ..maps import normalise
 from ..progress import Progress
 from .registry import MethodCall, MethodSpec, register
@@ -159,7 +159,7 @@ def _patch_scores(call: MethodCall, windows: _Windows, targets: list, options: d
             rows = per_image_outputs(outputs, len(chunk))
             if options["use_softmax_scores"]:
                 rows = torch.softmax(rows, dim=-1)
-            scores.extend(torch.as_tensor(targets[b](row)).sum() for b, row in zip(images, rows))
+            scores.extend(target_score(targets[b], row, b) for b, row in zip(images, rows))
         progress.advance()
     return torch.stack(scores).reshape(batch, count).clamp(min=0)
 
