@@ -17,7 +17,7 @@ from torch import nn
 from ..engine.capture import evaluation_mode
 from ..engine.explainer import Explainer
 from ..engine.factorization import deep_feature_factorization
-from ..engine.layers import model_device
+from ..engine.layers import model_device, model_dtype
 from ..engine.maps import normalise_per_image, upsample
 from ..engine.progress import ProgressOption
 from ..render.factorization import create_labels, show_factorization_on_image
@@ -102,10 +102,10 @@ class DeepFeatureFactorization:
         with torch.no_grad():
             if isinstance(computation, nn.Module):
                 with evaluation_mode(computation):
-                    outputs = computation(embeddings.to(model_device(computation)))
+                    outputs = computation(embeddings.to(model_device(computation), model_dtype(computation)))
             else:
                 outputs = computation(embeddings)
-        return torch.as_tensor(outputs)
+        return torch.as_tensor(outputs).float()
 
     def release(self) -> None:
         """Nothing to release: hooks live only during a call. Kept for compatibility."""

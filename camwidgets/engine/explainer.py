@@ -264,7 +264,7 @@ class Explainer:
         that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`)."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
         with model_lock(self.model):  # one computation on a model at a time, across threads
-            return self._compute(spec, input_tensor, targets, aug_smooth, eigen_smooth, options, progress)
+            return self._compute(spec, input_tensor, targets, aug_smooth, eigen_smooth, options, progress).float()  # float32 for any model dtype
 
     def _compute(
         self,

@@ -79,7 +79,7 @@ def fullgrad(call: MethodCall) -> torch.Tensor:
     explainer.last_capture = result
     size = result.image_size
     input_record, *layer_records = result.records
-    input_maps = _channel_maps((input_record.activation * input_record.gradient).abs())
+    input_maps = _channel_maps((input_record.activation.float() * input_record.gradient.float()).abs())  # float32 maps for any model dtype
     layer_maps = (_bias_map(record.gradient, module, size) for record, (_, module) in zip(layer_records, layers))
     if not call.eigen_smooth:
         return normalise(sum(layer_maps, input_maps.sum(dim=1)), explainer.normalise)
@@ -91,8 +91,8 @@ def fullgrad(call: MethodCall) -> torch.Tensor:
 
 def _bias_map(gradient: torch.Tensor, module: nn.Module, size: tuple[int, ...]) -> torch.Tensor:
     """One layer's term ``U(sum_c N(|b_c dS/dz_c|))`` at the image size."""
-    bias = effective_bias(module).to(gradient.dtype)
-    evidence = (bias.reshape(1, -1, *[1] * (gradient.ndim - 2)) * gradient).abs()
+    bias = effective_bias(module).float()
+    evidence = (bias.reshape(1, -1, *[1] * (gradient.ndim - 2)) * gradient.float()).abs()
     return upsample(_channel_maps(evidence).sum(dim=1), size)
 
 

@@ -71,10 +71,10 @@ def scaled_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     return short_side, int(short_side * width / height)
 
 
-def _resize_matrix(source: int, target: int, like: torch.Tensor) -> torch.Tensor:
-    """(target, source) matrix ``R`` with ``R @ v`` = bilinear resize of a 1-D signal (half-pixel
+def _resize_matrix(source: int, target: int, device: torch.device) -> torch.Tensor:
+    """(target, source) float32 matrix ``R`` with ``R @ v`` = bilinear resize of a 1-D signal (half-pixel
     centres, no antialiasing: OpenCV's INTER_LINEAR)."""
-    eye = torch.eye(source, device=like.device, dtype=like.dtype).reshape(source, 1, 1, source)
+    eye = torch.eye(source, device=device, dtype=torch.float32).reshape(source, 1, 1, source)
     return F.interpolate(eye, size=(1, target), mode="bilinear", align_corners=False).reshape(source, target).T
 
 
@@ -132,9 +132,10 @@ def _windows(x: torch.Tensor, options: dict) -> _Windows:
             raise ValueError(f"every scale must be at least the window size {window}; got {scale}")
         new_height, new_width = scaled_size(height, width, int(scale))
         same = (new_height, new_width) == (height, width)
-        found.scaled.append(x if same else F.interpolate(x, size=(new_height, new_width), mode="bilinear", align_corners=False, antialias=True))
-        found.rows.append(_resize_matrix(new_height, height, x))
-        found.columns.append(_resize_matrix(new_width, width, x))
+        # resized in float32 (antialiased resizing has no bfloat16/float16 kernels), fed to the model in its dtype
+        found.scaled.append(x if same else F.interpolate(x.float(), size=(new_height, new_width), mode="bilinear", align_corners=False, antialias=True).to(x.dtype))
+        found.rows.append(_resize_matrix(new_height, height, x.device))
+        found.columns.append(_resize_matrix(new_width, width, x.device))
         for top in window_starts(new_height, step, window):
             for left in window_starts(new_width, step, window):
                 found.scale_index.append(index)
@@ -186,7 +187,7 @@ def sess(call: MethodCall) -> torch.Tensor:
     steps = len(_chunks(batch * count, size)) + len(_chunks(batch * kept, size))
     spec = base_spec(call.options.get("base_method", "gradcam"))
     inner = sub_explainer(explainer)
-    total = x.new_zeros(batch, *x.shape[-2:])
+    total = x.new_zeros(batch, *x.shape[-2:], dtype=torch.float32)  # maps in float32 for any model dtype
     counts = torch.zeros_like(total)
     with Progress(steps, "SESS patches", call.progress) as progress:
         scores = _patch_scores(call, windows, targets, options, progress)
