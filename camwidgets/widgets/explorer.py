@@ -114,7 +114,6 @@ class CAMExplorer(ipywidgets.VBox):
             raise ValueError("nothing to export yet: no map has been computed")
         state, image = result.state, result.state.image
         photo, levels = self.session.images.photos[image], result.levels[image]
-        view = compose_view(photo, levels, self.overlay.colormap, self.overlay.opacity, self.overlay.mode)
         manifest = {
             "method": get_method(state.method).class_name,
             "layers": list(state.layers),
@@ -129,7 +128,16 @@ class CAMExplorer(ipywidgets.VBox):
             "value_range": list(result.value_range),
             "map_shape": list(levels.shape),
         }
-        return export_view(path, view, {"image": photo, "map": result.maps[image], "levels": levels}, manifest)
+        return export_view(path, self.view_picture(), {"image": photo, "map": result.maps[image], "levels": levels}, manifest)
+
+    def view_picture(self) -> np.ndarray:
+        """The picture shown now, (H, W, 3) uint8: the overlay's mode, colormap and opacity applied
+        to the photo and map (what the browser draws)."""
+        result = self.session.result
+        if result is None:
+            raise ValueError("nothing is shown yet: no map has been computed")
+        image = result.state.image
+        return compose_view(self.session.images.photos[image], result.levels[image], self.overlay.colormap, self.overlay.opacity, self.overlay.mode)
 
     def status_text(self, state: ViewState) -> str:
         """'Method · layer(s) · target', as the overlay's status line shows it."""

@@ -1,25 +1,33 @@
 """Save the current view: a PNG of what is shown, and the state as ``.npz`` plus a JSON manifest.
 
-Each file is written to a temporary file in the same folder and renamed over the target, so a
-reader never sees a half-written file and a failed export leaves any previous file intact.
+The three files are one set. All three are first written in full to temporary files in the target
+folder; only then are they renamed over the targets, the manifest last, while a lock (per target,
+across threads, and ``flock`` on the folder across processes where the OS has it) keeps another
+export to the same name out. A failed write therefore leaves every file of the previous export as
+it was, and two exports to one name never mix their files; a reader never sees a half-written file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-__all__ = ["atomic_write", "export_view"]
+__all__ = ["export_view", "export_paths"]
+
+KINDS = ("png", "npz", "json")
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
 
 
-def atomic_write(path: Path, write: Callable[[Any], None]) -> Path:
-    """``write(file object)`` into a temporary file next to ``path``, then rename it to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _temporary(path: Path, write: Callable[[Any], None]) -> Path:
+    """``write(file object)`` into a new temporary file next to ``path``, flushed to disk; its path."""
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False)
     try:
         with handle:
@@ -27,25 +35,68 @@ def atomic_write(path: Path, write: Callable[[Any], None]) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
-    return path
+    return Path(handle.name)
+
+
+@contextlib.contextmanager
+def _exclusive(base: Path) -> Iterator[None]:
+    """Hold the lock of export name ``base``: a thread lock, plus ``flock`` on its folder (POSIX)."""
+    key = base.absolute()
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(key, threading.Lock())
+    with lock:
+        try:
+            import fcntl
+        except ImportError:  # no flock on this OS: threads of this process are still kept apart
+            yield
+            return
+        folder = os.open(base.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(folder)  # closing releases the flock
+
+
+def export_paths(stem: str | os.PathLike) -> dict[str, Path]:
+    """``{"png", "npz", "json"}`` paths for a stem such as ``out/cat-view`` (a ``.png``/``.npz``/``.json``
+    suffix, in any case, is dropped); ValueError for a stem that names no file or names a folder."""
+    text = os.fspath(stem)
+    base = Path(text)
+    if not text.strip() or base.name in ("", ".", ".."):
+        raise ValueError(f"export needs a file name, such as 'out/cat-view' (it writes .png, .npz and .json); got {text!r}")
+    if base.is_dir():
+        raise ValueError(f"{text!r} is a folder; pass a file name inside it, such as {str(base / 'view')!r}")
+    if base.suffix.lower() in tuple(f".{kind}" for kind in KINDS):
+        base = base.with_suffix("")
+    return {kind: base.with_name(f"{base.name}.{kind}") for kind in KINDS}
 
 
 def export_view(stem: str | os.PathLike, view: np.ndarray, arrays: dict[str, np.ndarray], manifest: dict[str, Any]) -> dict[str, Path]:
     """Write ``<stem>.png`` (``view``, RGB uint8), ``<stem>.npz`` (``arrays``) and ``<stem>.json``
-    (``manifest`` plus the other two file names); return the three paths."""
+    (``manifest`` plus the other two file names) as one set; return the three paths."""
     from .pictures import to_png
 
-    base = Path(stem)
-    if base.suffix in (".png", ".npz", ".json"):
-        base = base.with_suffix("")
-    paths = {kind: base.with_name(f"{base.name}.{kind}") for kind in ("png", "npz", "json")}
-    encoded = to_png(view)
-    atomic_write(paths["png"], lambda f: f.write(encoded))
-    atomic_write(paths["npz"], lambda f: np.savez_compressed(f, **arrays))
+    paths = export_paths(stem)
     document = {**manifest, "files": {kind: path.name for kind, path in paths.items() if kind != "json"}}
-    atomic_write(paths["json"], lambda f: f.write(json.dumps(document, indent=2).encode()))
+    writers: dict[str, Callable[[Any], None]] = {
+        "png": lambda f, encoded=to_png(view): f.write(encoded),
+        "npz": lambda f: np.savez_compressed(f, **arrays),
+        "json": lambda f: f.write(json.dumps(document, indent=2).encode()),
+    }
+    base = paths["json"].with_suffix("")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(base):
+        written: dict[str, Path] = {}
+        try:
+            for kind in KINDS:
+                written[kind] = _temporary(paths[kind], writers[kind])
+            for kind in KINDS:  # the manifest last: it names the set
+                os.replace(written.pop(kind), paths[kind])
+        finally:
+            for leftover in written.values():
+                leftover.unlink(missing_ok=True)
     return paths
