@@ -138,6 +138,24 @@ class Small(nn.Module):
         return self.fc(self.drop(x).mean(dim=(2, 3)))
 
 
+MARKUP = "<img src=x onerror=cwXss=1 class=cwxss>"
+"""Markup whose image handler would set a global: in a label, a module name, an error or a path it
+must reach the page as text. No '.' in it: module names cannot hold one."""
+
+
+class MarkedUp(nn.Module):
+    """conv stem -> conv named ``MARKUP`` (the target) -> pool -> linear, three classes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
+        self.add_module(MARKUP, nn.Conv2d(8, 8, 3, padding=1))
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc(getattr(self, MARKUP)(self.stem(x)).relu().mean(dim=(2, 3)))
+
+
 @pytest.fixture
 def small_model() -> Small:
     return seeded(Small)

@@ -3,6 +3,7 @@ from a shared, cached capture (one forward and at most one backward per images/l
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
 import weakref
@@ -122,6 +123,18 @@ class CaptureCache:
             self._entries.popitem(last=False)
 
 
+def _serialised(method: Callable) -> Callable:
+    """An Explainer method run under its model's lock: one computation on a model at a time, across
+    threads (two captures' hooks would otherwise both fire in each forward)."""
+
+    @functools.wraps(method)
+    def locked(self: "Explainer", *args: Any, **kwargs: Any) -> Any:
+        with model_lock(self.model):
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class Explainer:
     """Explain ``model`` at ``target_layers`` with any registered method.
 
@@ -175,6 +188,7 @@ class Explainer:
             )
         return self.layers
 
+    @_serialised
     def capture(
         self,
         input_tensor: torch.Tensor,
@@ -187,10 +201,6 @@ class Explainer:
         """The capture for these images and targets: from the cache when possible, else one
         forward (plus one truncated backward if ``need_gradients``). With ``aug_smooth`` the six
         augmented copies run as one batch."""
-        with model_lock(self.model):  # one computation on a model at a time, across threads
-            return self._capture(input_tensor, targets, need_gradients, aug_smooth, create_graph)
-
-    def _capture(self, input_tensor: torch.Tensor, targets: Any, need_gradients: bool, aug_smooth: bool, create_graph: bool) -> Capture:
         check_input(input_tensor)
         layers = self._ensure_layers(input_tensor)
         targets = check_targets(targets, input_tensor.shape[0])
@@ -246,6 +256,7 @@ class Explainer:
             raw.append(spec.compute(activations, gradients, eigen_smooth))
         return raw
 
+    @_serialised
     def compute(
         self,
         method: str | MethodSpec,
@@ -263,26 +274,15 @@ class Explainer:
         is None (a tqdm bar for long methods), False, or a callback ``(done, total, description)``
         that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`)."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
-        with model_lock(self.model):  # one computation on a model at a time, across threads
-            return self._compute(spec, input_tensor, targets, aug_smooth, eigen_smooth, options, progress).float()  # float32 for any model dtype
-
-    def _compute(
-        self,
-        spec: MethodSpec,
-        input_tensor: torch.Tensor,
-        targets: Sequence[Callable] | None,
-        aug_smooth: bool,
-        eigen_smooth: bool,
-        options: dict[str, Any] | None,
-        progress: ProgressOption,
-    ) -> torch.Tensor:
         if spec.run is not None:
-            return self._run_whole_method(spec, input_tensor, targets, aug_smooth, eigen_smooth, options or {}, progress)
-        if aug_smooth and self.tta_transforms is not None:
-            return self._compute_with_transforms(spec, input_tensor, targets, eigen_smooth)
-        result = self.capture(input_tensor, targets, need_gradients=spec.needs_gradients, aug_smooth=aug_smooth)
-        maps = self.finish(self.layer_maps(spec, result, eigen_smooth), result.image_size)
-        return deaugment_mean(maps) if aug_smooth else maps
+            maps = self._run_whole_method(spec, input_tensor, targets, aug_smooth, eigen_smooth, options or {}, progress)
+        elif aug_smooth and self.tta_transforms is not None:
+            maps = self._compute_with_transforms(spec, input_tensor, targets, eigen_smooth)
+        else:
+            result = self.capture(input_tensor, targets, need_gradients=spec.needs_gradients, aug_smooth=aug_smooth)
+            maps = self.finish(self.layer_maps(spec, result, eigen_smooth), result.image_size)
+            maps = deaugment_mean(maps) if aug_smooth else maps
+        return maps.float()  # float32 maps for any model dtype
 
     def _run_whole_method(
         self,

@@ -2,7 +2,8 @@
 
 Front end (``js/layer_tree.js``) -> kernel: ``{"type": "select", "id", "paths": [...]}``; paths are
 accepted only if every one is a selectable ``named_modules()`` name (else an error reply, nothing
-changes). Kernel -> front end: the traits below.
+changes, and the explorer's own check, such as a layer selected with its sublayer, refuses it
+the same way). Kernel -> front end: the traits below, which the front end cannot change.
 """
 
 from __future__ import annotations

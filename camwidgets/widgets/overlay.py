@@ -4,7 +4,8 @@ The kernel sends the photo (RGB) and the map (8-bit grey levels) once each, as b
 colormap, opacity and mode are applied in the browser (``js/overlay.js``) with the tables in
 ``colormap_tables``, so changing them needs no round trip. The formula is
 :func:`~camwidgets.widgets.colormaps.compose_view`. Front end -> kernel: trait changes of
-``opacity``, ``colormap``, ``mode`` (validated here) and ``{"type": "cancel", "id"}``.
+``opacity``, ``colormap``, ``mode`` (validated here; every other trait is the kernel's) and
+``{"type": "cancel", "id"}``.
 """
 
 from __future__ import annotations

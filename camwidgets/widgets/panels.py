@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import ipywidgets
 import numpy as np
@@ -47,19 +47,55 @@ def text_html(text: str, css_class: str = "", pre: bool = False) -> str:
     return f"<{tag}{attribute}>{html.escape(str(text), quote=True)}</{tag}>"
 
 
-def error_html(error: BaseException) -> str:
-    return text_html(_error_text(error), "cw-error")
-
-
 def _image(png: bytes = b"", width: str = "224px") -> ipywidgets.Image:
     return ipywidgets.Image(value=png, format="png", layout=ipywidgets.Layout(width=width))
 
 
-class CompareView:
-    """Methods x images (current layers) or methods x layers (current image), for the current target."""
+class BackgroundPanel:
+    """A panel whose button computes in the explorer's job slot: :meth:`start` returns the job at
+    once, :meth:`compute` waits for it. Subclasses say how a note or an error is shown (:meth:`say`)."""
+
+    name = ""
 
     def __init__(self, explorer: "CAMExplorer") -> None:
         self.explorer = explorer
+
+    def say(self, text: str, error: bool = False) -> None:
+        raise NotImplementedError
+
+    def start(self) -> BackgroundJob | None:
+        raise NotImplementedError
+
+    def compute(self) -> None:
+        """Compute and wait for the result (for use from Python)."""
+        job = self.start()
+        if job is not None:
+            job.wait()
+
+    def run(self, work: Callable[[Any], Any], show: Callable[[Any], None], on_progress: Any = None, superseded: str = STOPPED) -> BackgroundJob:
+        """``work(progress)`` in the job slot; ``show(result)`` when it worked; errors and Cancelled said here."""
+        return self.explorer.background(
+            self.name, work, show, lambda error: self.say(_error_text(error), error=True), on_progress=on_progress,
+            on_superseded=lambda: self.say(superseded, error=True),
+        )
+
+
+class HTMLMessage:
+    """``say`` into an ``ipywidgets.HTML`` named ``message``, escaped."""
+
+    message: ipywidgets.HTML
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.message.value = text_html(text, "cw-error" if error else "")
+
+
+class CompareView(BackgroundPanel):
+    """Methods x images (current layers) or methods x layers (current image), for the current target."""
+
+    name = "Compare"
+
+    def __init__(self, explorer: "CAMExplorer") -> None:
+        super().__init__(explorer)
         choices = [name for name in DEFAULT_COMPARE if name in METHODS] or list(METHODS)[:2]
         self.methods = ipywidgets.SelectMultiple(description="Methods", options=list(METHODS), value=choices, rows=6)
         self.by = ipywidgets.ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
@@ -90,21 +126,19 @@ class CompareView:
                 columns=len(columns), row_labels=methods, column_labels=list(columns),
             )
 
-        def failed(error: BaseException) -> None:
-            self.grid.message = f"compare failed: {_error_text(error)}"
+        return self.run(work, show)
 
-        return explorer.background("Compare", work, show, failed, on_superseded=lambda: setattr(self.grid, "message", STOPPED))
-
-    def compute(self) -> None:
-        """Compute the grid and wait for it."""
-        self.start().wait()
+    def say(self, text: str, error: bool = False) -> None:
+        self.grid.message = f"compare failed: {text}" if error else text
 
 
-class GuidedView:
+class GuidedView(HTMLMessage, BackgroundPanel):
     """Guided backprop, the current CAM and Guided Grad-CAM for the current image and target."""
 
+    name = "guided backprop"
+
     def __init__(self, explorer: "CAMExplorer") -> None:
-        self.explorer = explorer
+        super().__init__(explorer)
         self.button = ipywidgets.Button(description="Show guided")
         self.message = ipywidgets.HTML()
         self.images = [_image() for _ in range(3)]
@@ -124,7 +158,7 @@ class GuidedView:
             return None
         state = result.state
         x = session.images.batch[state.image : state.image + 1]
-        self.message.value = text_html("computing guided backprop…")
+        self.say("computing guided backprop…")
 
         def work(progress: Any) -> Any:
             with session.lock:
@@ -137,18 +171,9 @@ class GuidedView:
             pictures = [deprocess_image(guided[0].float().cpu().numpy()), shown, deprocess_image(combined[0].cpu().numpy())]
             for widget, picture in zip(self.images, pictures):
                 widget.value = to_png(picture)
-            self.message.value = text_html(f"for {explorer.status_text(state)}")
+            self.say(f"for {explorer.status_text(state)}")
 
-        def failed(error: BaseException) -> None:
-            self.message.value = error_html(error)
-
-        return explorer.background("guided backprop", work, show, failed, on_superseded=lambda: setattr(self.message, "value", text_html(STOPPED)))
-
-    def compute(self) -> None:
-        """Compute the three pictures and wait for them."""
-        job = self.start()
-        if job is not None:
-            job.wait()
+        return self.run(work, show)
 
 
 def classifier_head(model: nn.Module, channels: int, classes: int) -> nn.Module | None:
@@ -158,12 +183,14 @@ def classifier_head(model: nn.Module, channels: int, classes: int) -> nn.Module 
     return heads[-1] if heads else None
 
 
-class ConceptView:
+class ConceptView(HTMLMessage, BackgroundPanel):
     """Deep Feature Factorization at the current (first) layer: a concept map per image coloured by
     concept, a legend with each concept's top classes, and each concept's own map."""
 
+    name = "Concepts"
+
     def __init__(self, explorer: "CAMExplorer") -> None:
-        self.explorer = explorer
+        super().__init__(explorer)
         # a number box, not a slider: JupyterLab would take the arrow keys from a slider handle
         self.count = ipywidgets.BoundedIntText(description="Concepts", value=4, min=2, max=10)
         self.button = ipywidgets.Button(description="Factorize")
@@ -184,7 +211,7 @@ class ConceptView:
         channels = self._channels(layer)
         head = classifier_head(session.model, channels, len(session.labels)) if channels else None
         count = int(self.count.value)
-        self.message.value = text_html(f"factorizing {layer}…")
+        self.say(f"factorizing {layer}…")
 
         def work(progress: Any) -> Any:
             dff = DeepFeatureFactorization(session.model, layer, session.reshape_transform, computation_on_concepts=head, progress=progress)
@@ -205,18 +232,9 @@ class ConceptView:
             levels = np.rint(np.clip(explanations[state.image], 0, 1) * 255).astype(np.uint8)
             pictures = overlay_thumbnails(np.repeat(photo[None], found, axis=0), levels, COMPARE_SIZE)
             self.grid.set_pictures([str(k) for k in range(found)], pictures, captions=[text.replace("\n", "; ") for text in legend])
-            self.message.value = text_html(f"{found} concepts at {layer} over {len(session.images)} images")
+            self.say(f"{found} concepts at {layer} over {len(session.images)} images")
 
-        def failed(error: BaseException) -> None:
-            self.message.value = error_html(error)
-
-        return explorer.background("Concepts", work, show, failed, on_superseded=lambda: setattr(self.message, "value", text_html(STOPPED)))
-
-    def compute(self) -> None:
-        """Factorize and wait for the result."""
-        job = self.start()
-        if job is not None:
-            job.wait()
+        return self.run(work, show)
 
     def _channels(self, layer: str) -> int | None:
         for node in self.explorer.session.tree.nodes:
@@ -226,12 +244,14 @@ class ConceptView:
         return None
 
 
-class MetricsPanel:
+class MetricsPanel(BackgroundPanel):
     """"Which should I use?": rank methods x layers by a metric on the images, in the background
     (Cancel, or any change of the main view, stops it after the combination being scored)."""
 
+    name = "ranking"
+
     def __init__(self, explorer: "CAMExplorer") -> None:
-        self.explorer = explorer
+        super().__init__(explorer)
         session = explorer.session
         single_capture = [name for name, spec in METHODS.items() if spec.compute is not None]
         self.methods = ipywidgets.SelectMultiple(description="Methods", options=list(METHODS), value=single_capture[:4], rows=6)
@@ -272,12 +292,9 @@ class MetricsPanel:
             self.progress.value = done / total if total else 0.0
             self.progress.description = f"{done}/{total}"
 
-        def superseded() -> None:
-            self.table.value = text_html("ranking cancelled: the view changed", "cw-error")
-
         self.progress.value = 0.0
-        self.table.value = text_html("ranking…")
-        self.job = explorer.background("ranking", work, self._done, self._failed, on_progress=show, on_superseded=superseded)
+        self.say("ranking…")
+        self.job = self.run(work, self._done, on_progress=show, superseded="ranking cancelled: the view changed")
         return self.job
 
     def stop(self, wait: bool = True) -> None:
@@ -295,11 +312,11 @@ class MetricsPanel:
         ranking.chart().savefig(buffer, format="png", dpi=80)
         self.chart.value = buffer.getvalue()
 
-    def _failed(self, error: BaseException) -> None:
-        self.table.value = error_html(error)
+    def say(self, text: str, error: bool = False) -> None:
+        self.table.value = text_html(text, "cw-error" if error else "")
 
 
-class ExportPanel:
+class ExportPanel(HTMLMessage):
     """Save the current view (PNG) and state (.npz + .json) under a path stem."""
 
     def __init__(self, explorer: "CAMExplorer") -> None:
@@ -314,9 +331,9 @@ class ExportPanel:
         try:
             paths = self.explorer.export(self.path.value)
         except Exception as error:
-            self.message.value = error_html(error)
+            self.say(_error_text(error), error=True)
             return
-        self.message.value = text_html("saved " + ", ".join(str(path) for path in paths.values()))
+        self.say("saved " + ", ".join(str(path) for path in paths.values()))
 
 
 @dataclass

@@ -2,7 +2,8 @@
 the compare grid.
 
 Pixels travel as one binary buffer of ``len(item_keys) * size * size * 3`` RGB bytes. Front end ->
-kernel: ``{"type": "pick", "id", "key"}``, accepted only for one of ``item_keys``.
+kernel: ``{"type": "pick", "id", "key"}``, accepted only for one of ``item_keys``; the front end
+cannot change any trait.
 """
 
 from __future__ import annotations

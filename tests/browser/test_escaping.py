@@ -7,29 +7,22 @@ proves it would see an injected element."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from tests.conftest import MARKUP as PAYLOAD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-PAYLOAD = "<img src=x onerror=cwXss=1 class=cwxss>"  # no '.': module names cannot hold one
+ROOT = Path(__file__).resolve().parents[2]
 
 MODEL = f'''
-import pathlib, tempfile
+import pathlib, sys, tempfile
 import ipywidgets, torch
-from torch import nn
+sys.path.insert(0, {str(ROOT)!r})
 import camwidgets as cw
-
-PAYLOAD = {PAYLOAD!r}
-
-class MarkedUp(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
-        self.add_module(PAYLOAD, nn.Conv2d(8, 8, 3, padding=1))
-        self.fc = nn.Linear(8, 3)
-
-    def forward(self, x):
-        return self.fc(getattr(self, PAYLOAD)(self.stem(x)).relu().mean(dim=(2, 3)))
+from tests.conftest import MARKUP as PAYLOAD, MarkedUp
 
 torch.manual_seed(0)
 images = torch.randn(2, 3, 32, 32)

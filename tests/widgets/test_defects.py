@@ -21,11 +21,10 @@ from camwidgets.engine.methods.registry import METHODS, MethodSpec
 from camwidgets.engine.progress import Progress
 from camwidgets.engine.maps import finish_maps
 from camwidgets.widgets.images import load_images
-from tests.conftest import Small, hook_count, seeded
+from tests.conftest import MARKUP, MarkedUp, Small, hook_count, seeded
 
 from .conftest import replies, send_custom, send_update, state_updates
 
-MARKUP = "<img src=x onerror=alert(1)>"
 CPU = torch.device("cpu")
 
 
@@ -34,19 +33,6 @@ def no_markup(text: str) -> bool:
 
 
 # -- 1. text from labels, module names, errors and paths is escaped --------------------------------------
-
-
-class MarkedUp(nn.Module):
-    """Small's layers under a module name that is markup."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())
-        self.add_module(MARKUP, nn.Conv2d(8, 8, 3, padding=1))
-        self.fc = nn.Linear(8, 3)
-
-    def forward(self, x):
-        return self.fc(getattr(self, MARKUP)(self.stem(x)).relu().mean(dim=(2, 3)))
 
 
 def test_labels_module_names_errors_and_paths_reach_the_page_escaped(tmp_path):
@@ -79,22 +65,6 @@ def test_labels_module_names_errors_and_paths_reach_the_page_escaped(tmp_path):
 
 
 # -- 3. exports are written as a set ----------------------------------------------------------------------
-
-
-def test_a_failed_export_leaves_every_file_of_the_previous_one(explorer, tmp_path, monkeypatch):
-    paths = explorer.export(tmp_path / "view")
-    before = {kind: path.read_bytes() for kind, path in paths.items()}
-    explorer.set(method="layercam", image=1)
-
-    def broken(handle, **arrays):
-        handle.write(b"half a file")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(np, "savez_compressed", broken)
-    with pytest.raises(OSError, match="disk full"):
-        explorer.export(tmp_path / "view")
-    assert {kind: path.read_bytes() for kind, path in paths.items()} == before  # the PNG too
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["view.json", "view.npz", "view.png"]
 
 
 def test_concurrent_exports_to_one_name_never_mix_their_files(tiny_model, tiny_images, tmp_path):

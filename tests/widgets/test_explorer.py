@@ -183,7 +183,8 @@ def test_export_writes_atomically_and_reloads(explorer, tmp_path, monkeypatch):
     assert manifest["image_index"] == 1 and manifest["view"] == {"mode": "overlay", "colormap": "inferno", "opacity": 0.7}
     png = cv2.cvtColor(cv2.imread(str(paths["png"])), cv2.COLOR_BGR2RGB)
     np.testing.assert_array_equal(png, compose_view(explorer.session.images.photos[1], levels, "inferno", 0.7))
-    original = paths["npz"].read_bytes()
+    original = {kind: path.read_bytes() for kind, path in paths.items()}
+    explorer.set(method="layercam", image=0)  # a different view: every file would change
 
     def broken(handle, **arrays):
         handle.write(b"half a file")
@@ -192,7 +193,7 @@ def test_export_writes_atomically_and_reloads(explorer, tmp_path, monkeypatch):
     monkeypatch.setattr(np, "savez_compressed", broken)
     with pytest.raises(OSError, match="disk full"):
         explorer.export(tmp_path / "view")
-    assert paths["npz"].read_bytes() == original  # the previous export is intact
+    assert {kind: path.read_bytes() for kind, path in paths.items()} == original  # the previous set is intact, PNG too
     assert sorted(p.name for p in tmp_path.iterdir()) == ["view.json", "view.npz", "view.png"]  # no temp files left
     explorer.panels.export.path.value = str(tmp_path / "other")
     explorer.panels.export.save()
