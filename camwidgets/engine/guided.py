@@ -29,7 +29,6 @@ from torch.overrides import TorchFunctionMode
 
 from .capture import _score, check_input, check_targets, evaluation_mode, select_output, top_class_targets
 from .layers import model_device
-from .targets import ClassifierOutputTarget
 
 __all__ = ["guided_backprop", "guided_gradcam", "GuidedBackpropReLUModel", "guided_relus"]
 

@@ -3,7 +3,6 @@ and the noise."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -3,10 +3,16 @@ front-end messages, and small explorers on the shared seeded model."""
 
 from __future__ import annotations
 
+import threading
+
 import ipywidgets
 import pytest
 import torch
 from comm import DummyComm
+
+from camwidgets.engine.maps import finish_maps
+from camwidgets.engine.methods.registry import MethodSpec
+from camwidgets.engine.progress import Progress
 
 from tests.conftest import Small, seeded
 
@@ -76,3 +82,21 @@ def explorer(tiny_model, tiny_images):
     from camwidgets import CAMExplorer
 
     return CAMExplorer(tiny_model, tiny_images)
+
+
+def slow_test_method(name: str, class_name: str, steps: int, started: threading.Event, release: threading.Event, stop_when_released: bool) -> MethodSpec:
+    """A slow test-only method: ``steps`` progress steps (cancellable at each), each waiting up to 20 ms
+    for ``release`` (ending early once released if ``stop_when_released``); its map is the channel mean."""
+
+    def slow(call):
+        capture = call.explainer.capture(call.input_tensor, call.targets, need_gradients=False)
+        with Progress(steps, name, call.progress) as progress:
+            for _ in range(steps):
+                started.set()
+                if release.wait(0.02) and stop_when_released:
+                    break
+                progress.advance()
+        raw = [record.activation.mean(dim=1) for record in capture.records]
+        return finish_maps(raw, capture.image_size, call.explainer.normalise, call.explainer.aggregate)
+
+    return MethodSpec(name, class_name, "perturbation", False, float(steps), None, "test only", run=slow)

@@ -4,7 +4,6 @@ odd images, model dtypes, unbounded selections, dict outputs and bad preprocessi
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import threading
@@ -17,13 +16,11 @@ from PIL import Image
 from torch import nn
 
 from camwidgets import CAMExplorer
-from camwidgets.engine.methods.registry import METHODS, MethodSpec
-from camwidgets.engine.progress import Progress
-from camwidgets.engine.maps import finish_maps
+from camwidgets.engine.methods.registry import METHODS
 from camwidgets.widgets.images import load_images
 from tests.conftest import MARKUP, MarkedUp, Small, hook_count, seeded
 
-from .conftest import replies, send_custom, send_update, state_updates
+from .conftest import replies, send_custom, send_update, slow_test_method, state_updates
 
 CPU = torch.device("cpu")
 
@@ -112,19 +109,7 @@ def test_export_stems_get_a_clear_answer(explorer, tmp_path):
 def blocking_method():
     """Registers 'blocking': a slow method whose every step waits until released (cancellable at each step)."""
     started, release = threading.Event(), threading.Event()
-
-    def blocking(call):
-        capture = call.explainer.capture(call.input_tensor, call.targets, need_gradients=False)
-        with Progress(2000, "blocking", call.progress) as progress:
-            for _ in range(2000):
-                started.set()
-                if release.wait(0.05):
-                    break
-                progress.advance()
-        raw = [record.activation.mean(dim=1) for record in capture.records]
-        return finish_maps(raw, capture.image_size, call.explainer.normalise, call.explainer.aggregate)
-
-    METHODS["blocking"] = MethodSpec("blocking", "BlockingCAM", "perturbation", False, 99.0, None, "test only", run=blocking)
+    METHODS["blocking"] = slow_test_method("blocking", "BlockingCAM", 5000, started, release, stop_when_released=True)
     yield started, release
     release.set()
     METHODS.pop("blocking", None)

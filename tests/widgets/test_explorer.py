@@ -12,13 +12,11 @@ import pytest
 import torch
 
 from camwidgets import CAMExplorer
-from camwidgets.engine.maps import finish_maps
 from camwidgets.engine.methods.registry import METHODS, MethodSpec
-from camwidgets.engine.progress import Progress
 from camwidgets.widgets.colormaps import compose_view
 from tests.conftest import CountingForward, Small, assert_unchanged, hook_count, mixed_state, seeded, snapshot
 
-from .conftest import replies, send_custom, send_update, state_updates
+from .conftest import replies, send_custom, send_update, slow_test_method, state_updates
 
 PER_LAYER_GRADIENT = [name for name, spec in METHODS.items() if spec.family == "gradient" and spec.compute is not None]
 
@@ -95,21 +93,11 @@ def extra_method():
     event) and 'refusing' (raises: the method does not apply)."""
     started, release = threading.Event(), threading.Event()
 
-    def slow(call):
-        capture = call.explainer.capture(call.input_tensor, call.targets, need_gradients=False)
-        with Progress(50, "slow test", call.progress) as progress:
-            for _ in range(50):
-                started.set()
-                release.wait(0.02)
-                progress.advance()
-        raw = [record.activation.mean(dim=1) for record in capture.records]
-        return finish_maps(raw, capture.image_size, call.explainer.normalise, call.explainer.aggregate)
-
     def refusing(call):
         raise ValueError("this method does not apply to this model")
 
     specs = [
-        MethodSpec("slowtest", "SlowTestCAM", "perturbation", False, 50.0, None, "test only", run=slow),
+        slow_test_method("slowtest", "SlowTestCAM", 50, started, release, stop_when_released=False),
         MethodSpec("refusing", "RefusingCAM", "gradient-free", False, 1.0, None, "test only", run=refusing),
     ]
     for spec in specs:

@@ -15,7 +15,7 @@ image, with no canvas of the scaled size. Everything stays on the model's device
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
