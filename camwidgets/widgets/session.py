@@ -277,10 +277,14 @@ class ExplorerSession:
         ordered = sorted(methods, key=lambda m: not get_method(m).needs_gradients)  # gradient methods first: one capture serves all
         with self.lock:
             shared = self._compare_explainer(state, by, columns)
-            for done, method in enumerate(ordered, 1):
-                rows[method] = self._compare_row(state, method, by, columns, shared)
-                if progress is not None and progress(done, len(ordered), "compare") is False:
-                    raise Cancelled(f"compare cancelled after {done} of {len(ordered)} methods")
+            for done, method in enumerate(ordered):
+
+                def within(step: int, total: int, description: str, done: int = done) -> Any:  # a slow method's own steps
+                    return progress(done, len(ordered), description) if progress is not None else True
+
+                rows[method] = self._compare_row(state, method, by, columns, shared, within)
+                if progress is not None and progress(done + 1, len(ordered), "compare") is False:
+                    raise Cancelled(f"compare cancelled after {done + 1} of {len(ordered)} methods")
         return columns, np.stack([rows[m] for m in methods])
 
     def _compare_explainer(self, state: ViewState, by: str, columns: list[str]) -> Explainer:
@@ -288,11 +292,12 @@ class ExplorerSession:
             return self.explainer(state.layers, state.normalise)
         return self.explainer(columns, state.normalise, cache=CaptureCache())
 
-    def _compare_row(self, state: ViewState, method: str, by: str, columns: list[str], shared: Explainer) -> np.ndarray:
-        """One method's maps: for the batch at the current layers, or for the current image at each layer alone."""
+    def _compare_row(self, state: ViewState, method: str, by: str, columns: list[str], shared: Explainer, progress: Callable) -> np.ndarray:
+        """One method's maps: for the batch at the current layers, or for the current image at each
+        layer alone (``progress`` reports, and may cancel, a slow method's own steps)."""
         spec = get_method(method)
         if by == "images":
-            return shared.compute(spec, self.images.batch, self.targets(state), eigen_smooth=state.eigen_smooth).float().cpu().numpy()
+            return shared.compute(spec, self.images.batch, self.targets(state), eigen_smooth=state.eigen_smooth, progress=progress).cpu().numpy()
         x = self.images.batch[state.image : state.image + 1]
         if spec.compute is not None:  # all layers from one capture, each layer finished alone
             capture = shared.capture(x, self.targets(state, 1), need_gradients=spec.needs_gradients)
@@ -300,7 +305,7 @@ class ExplorerSession:
             per_layer = [finish_maps([layer], capture.image_size, state.normalise)[0] for layer in raw]
         else:
             per_layer = [
-                self.explainer([layer], state.normalise, cache=False).compute(spec, x, self.targets(state, 1), eigen_smooth=state.eigen_smooth)[0]
+                self.explainer([layer], state.normalise, cache=False).compute(spec, x, self.targets(state, 1), eigen_smooth=state.eigen_smooth, progress=progress)[0]
                 for layer in columns
             ]
         return torch.stack(per_layer).float().cpu().numpy()
