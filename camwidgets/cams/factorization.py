@@ -14,10 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.capture import evaluation_mode
+from ..engine.modules import evaluation_mode, model_device, model_dtype
 from ..engine.explainer import Explainer
 from ..engine.factorization import deep_feature_factorization
-from ..engine.layers import model_device, model_dtype
 from ..engine.maps import normalise_per_image, upsample
 from ..engine.progress import ProgressOption
 from ..render.factorization import create_labels, show_factorization_on_image

@@ -15,8 +15,6 @@ the module returned it, on every device.
 from __future__ import annotations
 
 import contextlib
-import threading
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -24,6 +22,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from .modules import (  # noqa: F401  (re-exported: the engine's public names from before the split)
+    BatchMismatch,
+    check_eager_model,
+    eager_model,
+    evaluation_mode,
+    forward_hooks,
+    model_device,
+    model_lock,
+    per_image_outputs,
+    select_output,
+)
 from .targets import ClassifierOutputTarget
 
 __all__ = [
@@ -42,56 +51,6 @@ __all__ = [
     "check_eager_model",
     "model_lock",
 ]
-
-
-def check_eager_model(model: Any) -> None:
-    """Raise a clear error for a model whose layers' hooks cannot run: not an ``nn.Module``, or a
-    TorchScript module (``torch.jit.trace``/``torch.jit.script``), whose forward is compiled code."""
-    if isinstance(model, torch.jit.ScriptModule):
-        raise TypeError(
-            f"the model is a TorchScript module ({type(model).__name__}, from torch.jit.trace or torch.jit.script): "
-            "its forward runs compiled code, so hooks on its layers never fire. Pass the original eager nn.Module "
-            "(the model before tracing or scripting)."
-        )
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-
-
-def eager_model(model: Any) -> nn.Module:
-    """The module to explain: ``model`` itself, or for a ``torch.compile``'d model the original module
-    it wraps (``_orig_mod``), since hooks need eager execution. TorchScript is refused (see
-    :func:`check_eager_model`)."""
-    check_eager_model(model)
-    original = getattr(model, "_orig_mod", None)
-    if type(model).__name__ == "OptimizedModule" and isinstance(original, nn.Module):
-        return original
-    return model
-
-
-_MODEL_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
-_MODEL_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(model: nn.Module) -> threading.RLock:
-    """One re-entrant lock per model: hooks of two threads' captures would both fire in each
-    forward, so the engine runs one computation on a model at a time (others wait their turn)."""
-    with _MODEL_LOCKS_GUARD:
-        lock = _MODEL_LOCKS.get(model)
-        if lock is None:
-            lock = _MODEL_LOCKS[model] = threading.RLock()
-        return lock
-
-
-@contextlib.contextmanager
-def evaluation_mode(model: nn.Module) -> Iterator[None]:
-    """Put every module in eval mode; restore each module's own ``training`` flag afterwards."""
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
 
 
 def _flatten(value: Any) -> tuple[list[torch.Tensor], Callable[[list[torch.Tensor]], Any]]:
@@ -170,40 +129,6 @@ def check_input(input_tensor: Any) -> None:
         raise ValueError("input_tensor contains NaN or infinite values; check the preprocessing")
 
 
-def select_output(output: Any, output_selector: Any) -> Any:
-    """Pick the scores from a model's output: ``None`` keeps it, an int or key indexes it, a callable maps it."""
-    if output_selector is None:
-        return output
-    if callable(output_selector):
-        return output_selector(output)
-    try:
-        return output[output_selector]
-    except (KeyError, IndexError, TypeError):
-        available = list(output.keys()) if isinstance(output, dict) else f"indices 0..{len(output) - 1}" if isinstance(output, (tuple, list)) else type(output).__name__
-        raise ValueError(f"output_selector {output_selector!r} does not select anything from the model output (available: {available})") from None
-
-
-class BatchMismatch(ValueError):
-    """The model's output does not have one row (or list item) per image of the batch."""
-
-
-def per_image_outputs(outputs: Any, batch: int) -> Sequence[Any]:
-    """The outputs as one item per image (rows of a tensor, or a detector's list of dicts)."""
-    if isinstance(outputs, torch.Tensor):
-        if outputs.ndim == 0 or outputs.shape[0] != batch:
-            raise BatchMismatch(f"the model output has shape {tuple(outputs.shape)}, which has no row per image of the batch of {batch}")
-        return outputs
-    if isinstance(outputs, list):
-        if len(outputs) != batch:
-            raise BatchMismatch(f"the model returned a list of {len(outputs)} items for a batch of {batch} images; it needs one per image")
-        return outputs
-    kind = type(outputs).__name__
-    raise ValueError(
-        f"the model returns a {kind}; pass output_selector (an index, a key or a callable) that picks the score tensor "
-        "with one row per image, for example output_selector=0 or output_selector='out'"
-    )
-
-
 def top_class_targets(outputs: Any, batch: int) -> list[ClassifierOutputTarget]:
     """``targets=None``: each image's highest-scoring class."""
     rows = per_image_outputs(outputs, batch)
@@ -280,8 +205,6 @@ def capture(
     ``layers``; if ``need_gradients``, differentiate ``sum_i target_i(output_i)`` with respect to each
     layer's output in one truncated backward."""
     check_input(input_tensor)
-    from .layers import model_device
-
     targets = check_targets(targets, input_tensor.shape[0])
     with torch.inference_mode(False), model_lock(model):
         x = input_tensor.to(model_device(model))
@@ -321,15 +244,9 @@ def _capture(
 
         return hook
 
-    handles = []
-    try:
-        for position, (_, module) in enumerate(layers):
-            handles.append(module.register_forward_hook(make_hook(position)))
+    with forward_hooks((module, make_hook(position)) for position, (_, module) in enumerate(layers)):
         with evaluation_mode(model), torch.no_grad():
             raw_outputs = model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
 
     for (name, _), count in zip(layers, calls):
         if count == 0:

@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from . import methods as _methods  # noqa: F401  (registers the methods)
-from .capture import Capture, capture, check_input, check_targets, eager_model, model_lock
-from .layers import model_device, resolve_target_layers, suggest_target_layer
+from .capture import Capture, capture, check_input, check_targets
+from .modules import eager_model, model_device, model_lock
+from .layers import resolve_target_layers, suggest_target_layer
 from .maps import AGGREGATIONS, NORMALISATIONS, finish_maps
 from .methods.registry import MethodCall, MethodSpec, get_method
 from .progress import ProgressOption

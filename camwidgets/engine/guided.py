@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .capture import _score, check_input, check_targets, evaluation_mode, select_output, top_class_targets
-from .layers import model_device
+from .capture import _score, check_input, check_targets, top_class_targets
+from .modules import evaluation_mode, model_device, select_output
 
 __all__ = ["guided_backprop", "guided_gradcam", "GuidedBackpropReLUModel", "guided_relus"]
 

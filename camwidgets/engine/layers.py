@@ -13,26 +13,11 @@ from typing import Any, Iterable, Sequence
 import torch
 from torch import nn
 
+from .modules import evaluation_mode, forward_hooks, model_device, model_dtype, select_output
+
 __all__ = ["resolve_target_layers", "module_name", "suggest_target_layer", "close_names", "model_device", "model_dtype"]
 
 _TOKEN = re.compile(r"\[(-?\d+)\]|\.?([^.\[\]]+)")
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (or buffer); CPU for a model with neither."""
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")
-
-
-def model_dtype(model: nn.Module) -> torch.dtype:
-    """The dtype of the model's first floating-point parameter (or buffer); float32 for a model with neither."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        if tensor.is_floating_point():
-            return tensor.dtype
-    return torch.float32
 
 
 def close_names(name: str, names: Iterable[str], count: int = 5) -> list[str]:
@@ -150,8 +135,6 @@ def suggest_target_layer(
     the reference are used to. Token outputs (ViT) count when their patch tokens carry gradient.
     The model's modes, flags and hooks are left as they were.
     """
-    from .capture import evaluation_mode, select_output
-
     if input_tensor is None:
         generator = torch.Generator().manual_seed(0)
         probe = torch.randn(1, 3, 224, 224, generator=generator)
@@ -162,7 +145,6 @@ def suggest_target_layer(
 
     records: list[tuple[str, nn.Module, torch.Tensor]] = []
     calls: dict[str, int] = {}
-    handles = []
 
     def make_hook(name: str):
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
@@ -172,10 +154,7 @@ def suggest_target_layer(
 
         return hook
 
-    try:
-        for name, module in model.named_modules():
-            if name:
-                handles.append(module.register_forward_hook(make_hook(name)))
+    with forward_hooks((module, make_hook(name)) for name, module in model.named_modules() if name):
         with evaluation_mode(model), torch.enable_grad():
             output = select_output(model(probe), output_selector)
             if not isinstance(output, torch.Tensor):
@@ -185,9 +164,6 @@ def suggest_target_layer(
             if not candidates:
                 raise ValueError("no module of this model returns a spatial output; pass target_layers explicitly")
             grads = torch.autograd.grad(score, [t for _, _, t in candidates], allow_unused=True)
-    finally:
-        for handle in handles:
-            handle.remove()
 
     for position in range(len(candidates) - 1, -1, -1):
         name, _, tensor = candidates[position]

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.capture import check_input, check_targets, evaluation_mode, per_image_outputs, target_value, top_class_targets
-from ..engine.layers import model_device
+from ..engine.capture import check_input, check_targets, target_value, top_class_targets
+from ..engine.modules import evaluation_mode, model_device, per_image_outputs
 from ..engine.memory_layout import ChannelsLastForward
 
 __all__ = [

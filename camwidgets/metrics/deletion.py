@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.capture import evaluation_mode
+from ..engine.modules import evaluation_mode
 from .confidence import check_targets, prepare_batch, target_scores, to_numpy
 
 __all__ = [

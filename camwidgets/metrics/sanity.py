@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.capture import check_input, check_targets, evaluation_mode, per_image_outputs
+from ..engine.capture import check_input, check_targets
+from ..engine.modules import evaluation_mode, forward_hooks, per_image_outputs
 from ..engine.explainer import Explainer
 from ..engine.layers import module_name, resolve_target_layers
 from ..engine.methods.registry import get_method
@@ -172,15 +173,9 @@ def parametrised_layers(model: nn.Module, input_tensor: torch.Tensor) -> list[st
     ``input_tensor`` first runs them (modules the forward never runs follow, in registration order)."""
     owners = {name: module for name, module in model.named_modules() if any(True for _ in module.parameters(recurse=False))}
     order: list[str] = []
-    handles = []
-    for name, module in owners.items():
-        handles.append(module.register_forward_pre_hook(lambda m, i, name=name: order.append(name) if name not in order else None))
-    try:
-        with evaluation_mode(model), torch.no_grad():
-            model(input_tensor)
-    finally:
-        for handle in handles:
-            handle.remove()
+    hooks = ((module, lambda m, i, name=name: order.append(name) if name not in order else None) for name, module in owners.items())
+    with forward_hooks(hooks, pre=True), evaluation_mode(model), torch.no_grad():
+        model(input_tensor)
     return order + [name for name in owners if name not in order]
 
 

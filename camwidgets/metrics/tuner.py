@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.capture import check_input, check_targets, evaluation_mode, per_image_outputs
+from ..engine.capture import check_input, check_targets
+from ..engine.modules import evaluation_mode, per_image_outputs
 from ..engine.explainer import CaptureCache, Explainer
 from ..engine.layers import module_name, suggest_target_layer
 from ..engine.methods.registry import get_method, single_capture_methods

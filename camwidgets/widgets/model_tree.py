@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engine.capture import evaluation_mode
+from ..engine.modules import evaluation_mode, forward_hooks
 from ..engine.layers import _spatial_kind
 
 __all__ = ["LayerNode", "ModelTree", "probe_model_tree", "looks_channels_last", "to_channels_first"]
@@ -113,7 +113,6 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str) -> M
     image_size = tuple(probe.shape[2:])
     outputs: dict[str, Any] = {}
     calls: dict[str, int] = {}
-    handles = []
 
     def make_hook(name: str):
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
@@ -122,14 +121,8 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str) -> M
 
         return hook
 
-    try:
-        for name, module in model.named_modules():
-            handles.append(module.register_forward_hook(make_hook(name)))
-        with evaluation_mode(model), torch.no_grad():
-            model(probe)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with forward_hooks((module, make_hook(name)) for name, module in model.named_modules()), evaluation_mode(model), torch.no_grad():
+        model(probe)
     nodes = []
     for name, module in model.named_modules():
         output = outputs.get(name)

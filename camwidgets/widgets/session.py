@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.capture import eager_model, evaluation_mode, select_output
+from ..engine.modules import eager_model, evaluation_mode, model_device, model_dtype, select_output
 from ..engine.explainer import CaptureCache, Explainer
-from ..engine.layers import model_device, model_dtype, resolve_target_layers, suggest_target_layer
+from ..engine.layers import resolve_target_layers, suggest_target_layer
 from ..engine.maps import NORMALISATIONS, finish_maps
 from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import Cancelled, ProgressOption

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..capture import BatchMismatch, evaluation_mode, per_image_outputs, select_output, target_score
+from ..capture import target_score
+from ..modules import BatchMismatch, evaluation_mode, forward_hooks, per_image_outputs, select_output
 from ..memory_layout import ChannelsLastForward
 from ..progress import Progress
 from ..smoothing import first_principal_component
@@ -413,11 +414,8 @@ def replaced_output(module: nn.Module, replacement: Any) -> Iterator[None]:
         calls[0] += 1
         return replacement if calls[0] == 1 else None
 
-    handle = module.register_forward_hook(hook)
-    try:
+    with forward_hooks([(module, hook)]):
         yield
-    finally:
-        handle.remove()
 
 
 def _suffix_only(model: nn.Module, x: torch.Tensor, module: nn.Module, copies: Any, selector: Any, rows: int) -> Any:

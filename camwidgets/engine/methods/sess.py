@@ -20,7 +20,8 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..capture import evaluation_mode, per_image_outputs, select_output, target_score
+from ..capture import target_score
+from ..modules import evaluation_mode, per_image_outputs, select_output
 from ..maps import normalise
 from ..progress import Progress
 from .registry import MethodCall, MethodSpec, register

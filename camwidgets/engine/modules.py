@@ -1,0 +1,144 @@
+"""What the engine needs to know about a model before explaining it, with no engine imports of its
+own (every other engine module may import this one): its device and dtype, eval mode for a while,
+hooks for a while, its scores out of whatever it returns, one row per image, that it runs eager
+code, and one lock per model."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import weakref
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import torch
+from torch import nn
+
+__all__ = [
+    "model_device",
+    "model_dtype",
+    "evaluation_mode",
+    "forward_hooks",
+    "select_output",
+    "per_image_outputs",
+    "BatchMismatch",
+    "check_eager_model",
+    "eager_model",
+    "model_lock",
+]
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (or buffer); CPU for a model with neither."""
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating-point parameter (or buffer); float32 for a model with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[None]:
+    """Put every module in eval mode; restore each module's own ``training`` flag afterwards."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+@contextlib.contextmanager
+def forward_hooks(hooks: Iterable[tuple[nn.Module, Callable]], *, pre: bool = False) -> Iterator[None]:
+    """Register each ``(module, hook)`` as a forward hook (``pre=True``: a forward pre-hook) while
+    inside; every one is removed on the way out, whatever happens (also if registering one fails)."""
+    handles = []
+    try:
+        for module, hook in hooks:
+            handles.append(module.register_forward_pre_hook(hook) if pre else module.register_forward_hook(hook))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def select_output(output: Any, output_selector: Any) -> Any:
+    """Pick the scores from a model's output: ``None`` keeps it, an int or key indexes it, a callable maps it."""
+    if output_selector is None:
+        return output
+    if callable(output_selector):
+        return output_selector(output)
+    try:
+        return output[output_selector]
+    except (KeyError, IndexError, TypeError):
+        available = list(output.keys()) if isinstance(output, dict) else f"indices 0..{len(output) - 1}" if isinstance(output, (tuple, list)) else type(output).__name__
+        raise ValueError(f"output_selector {output_selector!r} does not select anything from the model output (available: {available})") from None
+
+
+class BatchMismatch(ValueError):
+    """The model's output does not have one row (or list item) per image of the batch."""
+
+
+def per_image_outputs(outputs: Any, batch: int) -> Sequence[Any]:
+    """The outputs as one item per image (rows of a tensor, or a detector's list of dicts)."""
+    if isinstance(outputs, torch.Tensor):
+        if outputs.ndim == 0 or outputs.shape[0] != batch:
+            raise BatchMismatch(f"the model output has shape {tuple(outputs.shape)}, which has no row per image of the batch of {batch}")
+        return outputs
+    if isinstance(outputs, list):
+        if len(outputs) != batch:
+            raise BatchMismatch(f"the model returned a list of {len(outputs)} items for a batch of {batch} images; it needs one per image")
+        return outputs
+    kind = type(outputs).__name__
+    raise ValueError(
+        f"the model returns a {kind}; pass output_selector (an index, a key or a callable) that picks the score tensor "
+        "with one row per image, for example output_selector=0 or output_selector='out'"
+    )
+
+
+def check_eager_model(model: Any) -> None:
+    """Raise a clear error for a model whose layers' hooks cannot run: not an ``nn.Module``, or a
+    TorchScript module (``torch.jit.trace``/``torch.jit.script``), whose forward is compiled code."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise TypeError(
+            f"the model is a TorchScript module ({type(model).__name__}, from torch.jit.trace or torch.jit.script): "
+            "its forward runs compiled code, so hooks on its layers never fire. Pass the original eager nn.Module "
+            "(the model before tracing or scripting)."
+        )
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+
+
+def eager_model(model: Any) -> nn.Module:
+    """The module to explain: ``model`` itself, or for a ``torch.compile``'d model the original module
+    it wraps (``_orig_mod``), since hooks need eager execution. TorchScript is refused (see
+    :func:`check_eager_model`)."""
+    check_eager_model(model)
+    original = getattr(model, "_orig_mod", None)
+    if type(model).__name__ == "OptimizedModule" and isinstance(original, nn.Module):
+        return original
+    return model
+
+
+_MODEL_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_MODEL_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """One re-entrant lock per model: hooks of two threads' captures would both fire in each
+    forward, so the engine runs one computation on a model at a time (others wait their turn)."""
+    with _MODEL_LOCKS_GUARD:
+        lock = _MODEL_LOCKS.get(model)
+        if lock is None:
+            lock = _MODEL_LOCKS[model] = threading.RLock()
+        return lock
+
+
