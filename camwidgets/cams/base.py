@@ -20,6 +20,8 @@ Extra keyword-only options: ``output_selector``, ``normalise`` ('image' | 'batch
 from __future__ import annotations
 
 import difflib
+import inspect
+import warnings
 from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
@@ -27,20 +29,26 @@ import torch
 from torch import nn
 
 from ..engine.explainer import CaptureCache, Explainer
-from ..engine.methods import get_method
+from ..engine.methods import MethodSpec, base_spec, get_method
 
-__all__ = ["BaseCAM", "method_class", "compute_cams"]
+__all__ = ["BaseCAM", "ForwardCalledCAM", "method_class", "compute_cams"]
 
 _OPTIONS = ("output_selector", "normalise", "aggregate", "as_tensor", "cache", "progress")
+# the reference BaseCAM's own constructor arguments, accepted by keyword (and ignored where meaningless)
+_REFERENCE_ARGUMENTS = ("compute_input_gradient", "uses_gradients", "tta_transforms", "detach")
 
 
 class BaseCAM:
     """Shared shell: ``cam(input_tensor, targets=None, aug_smooth=False, eigen_smooth=False)`` returns
-    (B, H, W) float32 maps in [0, 1] (numpy by default)."""
+    (B, H, W) float32 maps in [0, 1] (numpy by default).
+
+    The method's own parameters (its registry entry's ``options``) are taken positionally after
+    ``reshape_transform`` in the reference's order, or by keyword, and kept as instance attributes
+    read at each call, as with the reference (``cam.batch_size = 64``). A wrapper's keywords that
+    name its base method's parameters (``FEM``'s ``k``) go to the base method."""
 
     method: ClassVar[str] = ""
-    # names of instance attributes passed to the method at each call (``batch_size``, ...); users
-    # may change them between calls, as with the reference (``cam.batch_size = 64``)
+    # the method's own parameters: instance attributes passed to the method at each call
     parameters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
@@ -48,39 +56,66 @@ class BaseCAM:
         model: nn.Module,
         target_layers: Sequence[nn.Module | str] | None = None,
         reshape_transform: Callable | None = None,
-        compute_input_gradient: bool = False,
-        uses_gradients: bool = True,
-        tta_transforms: Any = None,
-        detach: bool = True,
-        **options: Any,
+        *args: Any,
+        **keywords: Any,
     ) -> None:
-        unknown = [name for name in options if name not in _OPTIONS]
-        if unknown:
-            name = unknown[0]
-            close = difflib.get_close_matches(name, _OPTIONS + ("target_layers", "reshape_transform"), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}.{hint}")
         if not self.method:
             raise TypeError("BaseCAM is abstract; use a method class such as GradCAM")
+        spec = get_method(self.method)
+        options = self._own_options(spec, args, keywords)
+        reference = {name: keywords.pop(name) for name in list(keywords) if name in _REFERENCE_ARGUMENTS}
+        unknown = [name for name in keywords if name not in _OPTIONS]
+        if unknown:
+            known = _OPTIONS + ("target_layers", "reshape_transform") + tuple(spec.options)
+            close = difflib.get_close_matches(unknown[0], known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            if "base_method" in spec.options:
+                base = base_spec(options.get("base_method", spec.options["base_method"]))
+                hint += f" The base method {base.class_name} takes {', '.join(base.options) or 'no parameters'}."
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}.{hint}")
+        for name, value in spec.resolve(options).items():
+            setattr(self, name, value)
+        if spec.own_layers is not None:
+            if target_layers:
+                warnings.warn(f"{spec.class_name} ignores target_layers: it reads the input and every convolution and batch norm with a bias", stacklevel=2)
         self.model = model
         self.target_layers = target_layers
         self.reshape_transform = reshape_transform
-        self.compute_input_gradient = compute_input_gradient
-        self.uses_gradients = uses_gradients
-        self.detach = detach
-        self.as_tensor = bool(options.get("as_tensor", False))
-        self.progress = options.get("progress")
+        self.compute_input_gradient = reference.get("compute_input_gradient", False)
+        self.uses_gradients = reference.get("uses_gradients", spec.needs_gradients)
+        self.detach = reference.get("detach", True)
+        self.as_tensor = bool(keywords.get("as_tensor", False))
+        self.progress = keywords.get("progress")
         self.outputs: Any = None
         self._explainer = Explainer(
             model,
-            target_layers,
+            target_layers if spec.own_layers is None else spec.own_layers(model),
             reshape_transform,
-            output_selector=options.get("output_selector"),
-            normalise=options.get("normalise", "image"),
-            aggregate=options.get("aggregate", "mean"),
-            cache=options.get("cache"),
-            tta_transforms=tta_transforms,
+            output_selector=keywords.get("output_selector"),
+            normalise=keywords.get("normalise", "image"),
+            aggregate=keywords.get("aggregate", "mean"),
+            cache=keywords.get("cache"),
+            tta_transforms=reference.get("tta_transforms"),
         )
+
+    def _own_options(self, spec: MethodSpec, args: tuple, keywords: dict[str, Any]) -> dict[str, Any]:
+        """The method's parameters given positionally (in ``spec.positional`` order) or by keyword
+        (taken out of ``keywords``); for a wrapper, keywords naming the base method's parameters too."""
+        names = spec.positional
+        if len(args) > len(names):
+            allowed = ", ".join(("model", "target_layers", "reshape_transform", *names))
+            raise TypeError(f"{type(self).__name__}() takes at most {3 + len(names)} positional arguments ({allowed}); got {3 + len(args)}")
+        given = dict(zip(names, args))
+        for name in [name for name in keywords if name in spec.options]:
+            if name in given:
+                raise TypeError(f"{type(self).__name__}() got multiple values for argument {name!r}")
+            given[name] = keywords.pop(name)
+        if "base_method" in spec.options:
+            base = base_spec(given.get("base_method", spec.options["base_method"]))  # an unknown base method fails here
+            passed = {name: keywords.pop(name) for name in list(keywords) if name in base.options and name not in _OPTIONS}
+            if passed:
+                given["base_options"] = {**(given.get("base_options") or {}), **passed}
+        return given
 
     @property
     def explainer(self) -> Explainer:
@@ -98,13 +133,18 @@ class BaseCAM:
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
     ) -> np.ndarray | torch.Tensor:
+        return self._maps(input_tensor, targets, aug_smooth, eigen_smooth, {})
+
+    def _maps(self, input_tensor: torch.Tensor, targets: Any, aug_smooth: bool, eigen_smooth: bool, call_options: dict[str, Any]) -> np.ndarray | torch.Tensor:
+        """The maps, with the method's parameters as the instance attributes say (``call_options`` win)."""
+        options = {name: getattr(self, name) for name in self.parameters}
         maps = self._explainer.compute(
             self.method,
             input_tensor,
             targets,
             aug_smooth=aug_smooth,
             eigen_smooth=eigen_smooth,
-            options={name: getattr(self, name) for name in self.parameters},
+            options={**options, **call_options},
             progress=self.progress,
         )
         last = self._explainer.last_capture
@@ -129,12 +169,45 @@ class BaseCAM:
         self.release()
 
 
-def method_class(class_name: str, parameters: tuple[str, ...] = ()) -> type[BaseCAM]:
-    """The public class for a registered method with the shared constructor: a BaseCAM whose
-    docstring is the method's formula."""
-    spec = get_method(class_name)
-    doc = (spec.compute or spec.run).__doc__  # type: ignore[union-attr]
-    return type(class_name, (BaseCAM,), {"method": spec.name, "parameters": parameters, "__doc__": doc, "__module__": "camwidgets.cams"})
+class ForwardCalledCAM(BaseCAM):
+    """A method the reference calls as ``cam(input_tensor, targets=None, eigen_smooth=False, **call
+    options)``, without ``aug_smooth`` (FinerCAM, RefineCAM, SESS); the call options (FinerCAM's
+    ``alpha``, ...) hold for that call, defaults where not given."""
+
+    def forward(  # type: ignore[override]
+        self, input_tensor: torch.Tensor, targets: Sequence[Callable] | None = None, eigen_smooth: bool = False, **call_options: Any
+    ) -> np.ndarray | torch.Tensor:
+        spec = get_method(self.method)
+        unknown = [name for name in call_options if name not in spec.call_options]
+        if unknown:
+            takes = ", ".join(spec.call_options) or "no options"
+            raise TypeError(f"{type(self).__name__}() call got an unexpected keyword argument {unknown[0]!r}; it takes {takes}")
+        values = {name: call_options.get(name, spec.options[name]) for name in spec.call_options}
+        return self._maps(input_tensor, targets, False, eigen_smooth, values)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray | torch.Tensor:  # type: ignore[override]
+        return self.forward(*args, **kwargs)
+
+
+def _signature(spec: MethodSpec) -> inspect.Signature:
+    """The generated class's constructor signature: the reference's, plus keyword-only options."""
+    kind = inspect.Parameter
+    parameters = [kind("model", kind.POSITIONAL_OR_KEYWORD), kind("target_layers", kind.POSITIONAL_OR_KEYWORD, default=None)]
+    parameters.append(kind("reshape_transform", kind.POSITIONAL_OR_KEYWORD, default=None))
+    parameters += [kind(name, kind.POSITIONAL_OR_KEYWORD, default=spec.options[name]) for name in spec.positional]
+    parameters += [kind(name, kind.KEYWORD_ONLY, default=spec.options[name]) for name in spec.keyword_only]
+    parameters.append(kind("options", kind.VAR_KEYWORD))
+    return inspect.Signature(parameters)
+
+
+def method_class(name: str) -> type[BaseCAM]:
+    """The public class of a registered method, made from its registry entry alone: the shared
+    constructor and call (``ForwardCalledCAM`` for ``call="forward"``), the method's options as
+    parameters, its formula as the docstring."""
+    spec = get_method(name)
+    base = ForwardCalledCAM if spec.call == "forward" else BaseCAM
+    namespace = {"method": spec.name, "parameters": tuple(spec.options), "__doc__": spec.doc, "__module__": "camwidgets.cams", "__signature__": _signature(spec)}
+    return type(spec.class_name, (base,), namespace)
 
 
 def compute_cams(

@@ -246,16 +246,35 @@ class Explainer:
         layer aggregation (:func:`~camwidgets.engine.maps.finish_maps`)."""
         return finish_maps(raw, image_size, self.normalise, self.aggregate)
 
-    def layer_maps(self, spec: MethodSpec, result: Capture, eigen_smooth: bool = False) -> list[torch.Tensor]:
-        """The method's raw (B, *spatial) map for each target layer of a capture."""
+    def layer_maps(self, spec: MethodSpec, result: Capture, eigen_smooth: bool = False, options: dict[str, Any] | None = None) -> list[torch.Tensor]:
+        """The method's raw (B, *spatial) map for each target layer of a capture (``options``: the
+        method's own parameters, defaults for the rest)."""
         if spec.compute is None:
             raise ValueError(f"{spec.class_name} is not a per-layer map of one capture; call Explainer.compute instead")
+        keywords = spec.keywords(spec.resolve(options), result.input_tensor)
         raw = []
         for record in result.records:
             activations = self.spatial(record.activation, result, record.name)
             gradients = self.spatial(record.gradient, result, record.name) if spec.needs_gradients else None
-            raw.append(spec.compute(activations, gradients, eigen_smooth))
+            raw.append(spec.compute(activations, gradients, eigen_smooth, **keywords))
         return raw
+
+    def replace(self, **changes: Any) -> "Explainer":
+        """A new explainer like this one with some constructor arguments changed (``target_layers``,
+        ``cache``, ``normalise``, ...); this one is left as it is."""
+        current = {
+            "target_layers": [module for _, module in self.layers] if self.layers is not None else None,
+            "reshape_transform": self.reshape_transform,
+            "output_selector": self.output_selector,
+            "normalise": self.normalise,
+            "aggregate": self.aggregate,
+            "cache": self.cache,
+            "tta_transforms": self.tta_transforms,
+        }
+        unknown = sorted(set(changes) - set(current))
+        if unknown:
+            raise TypeError(f"Explainer.replace() got unknown argument(s) {', '.join(unknown)}; known: {', '.join(current)}")
+        return Explainer(self.model, **{**current, **changes})
 
     @_serialised
     def compute(
@@ -275,13 +294,14 @@ class Explainer:
         is None (a tqdm bar for long methods), False, or a callback ``(done, total, description)``
         that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`)."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
+        resolved = spec.resolve(options)
         if spec.run is not None:
-            maps = self._run_whole_method(spec, input_tensor, targets, aug_smooth, eigen_smooth, options or {}, progress)
+            maps = self._run_whole_method(spec, input_tensor, targets, aug_smooth, eigen_smooth, resolved, progress)
         elif aug_smooth and self.tta_transforms is not None:
-            maps = self._compute_with_transforms(spec, input_tensor, targets, eigen_smooth)
+            maps = self._compute_with_transforms(spec, input_tensor, targets, eigen_smooth, resolved)
         else:
             result = self.capture(input_tensor, targets, need_gradients=spec.needs_gradients, aug_smooth=aug_smooth)
-            maps = self.finish(self.layer_maps(spec, result, eigen_smooth), result.image_size)
+            maps = self.finish(self.layer_maps(spec, result, eigen_smooth, resolved), result.image_size)
             maps = deaugment_mean(maps) if aug_smooth else maps
         return maps.float()  # float32 maps for any model dtype
 
@@ -298,7 +318,8 @@ class Explainer:
         """A ``run`` method; with ``aug_smooth`` it runs once on the six augmented copies as one batch."""
         assert spec.run is not None
         check_input(input_tensor)
-        self._ensure_layers(input_tensor)
+        if spec.own_layers is None:
+            self._ensure_layers(input_tensor)
         targets = check_targets(targets, input_tensor.shape[0])
         x = input_tensor.to(model_device(self.model))
         run_targets = list(targets) if targets is not None else None
@@ -306,7 +327,10 @@ class Explainer:
             x = augment(x)
             if run_targets is not None:
                 run_targets = run_targets * len(AUGMENTATIONS)
-        maps = spec.run(MethodCall(self, x, run_targets, eigen_smooth, dict(options), progress))
+        call = MethodCall(self, x, run_targets, eigen_smooth, dict(options), progress)
+        maps = spec.run(call)
+        if call.capture is not None:
+            self.last_capture = call.capture
         return deaugment_mean(maps) if aug_smooth else maps
 
     def compute_many(
@@ -325,13 +349,13 @@ class Explainer:
         maps = {spec.name: self.compute(spec, input_tensor, targets, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth) for spec in specs}
         return {get_method(m).name: maps[get_method(m).name] for m in methods}
 
-    def _compute_with_transforms(self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Any, eigen_smooth: bool) -> torch.Tensor:
+    def _compute_with_transforms(self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Any, eigen_smooth: bool, options: dict[str, Any]) -> torch.Tensor:
         """``aug_smooth`` with user-given ttach-style transforms (``augment_image``/``deaugment_mask``):
         one capture per transform, maps de-augmented and averaged."""
         maps = []
         for transform in self.tta_transforms:
             augmented = transform.augment_image(input_tensor)
             result = self.capture(augmented, targets, need_gradients=spec.needs_gradients)
-            single = self.finish(self.layer_maps(spec, result, eigen_smooth), result.image_size)
+            single = self.finish(self.layer_maps(spec, result, eigen_smooth, options), result.image_size)
             maps.append(transform.deaugment_mask(single.unsqueeze(1)).squeeze(1))
         return torch.stack(maps).mean(dim=0)

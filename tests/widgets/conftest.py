@@ -99,4 +99,4 @@ def slow_test_method(name: str, class_name: str, steps: int, started: threading.
         raw = [record.activation.mean(dim=1) for record in capture.records]
         return finish_maps(raw, capture.image_size, call.explainer.normalise, call.explainer.aggregate)
 
-    return MethodSpec(name, class_name, "perturbation", False, float(steps), None, "test only", run=slow)
+    return MethodSpec(name=name, class_name=class_name, family="perturbation", needs_gradients=False, cost=float(steps), summary="test only", run=slow)

@@ -98,7 +98,7 @@ def extra_method():
 
     specs = [
         slow_test_method("slowtest", "SlowTestCAM", 50, started, release, stop_when_released=False),
-        MethodSpec("refusing", "RefusingCAM", "gradient-free", False, 1.0, None, "test only", run=refusing),
+        MethodSpec(name="refusing", class_name="RefusingCAM", family="gradient-free", needs_gradients=False, cost=1.0, summary="test only", run=refusing),
     ]
     for spec in specs:
         METHODS[spec.name] = spec

@@ -1,6 +1,10 @@
-"""CAM methods: each a small function on one layer's (activations, gradients), plus a registry entry."""
+"""CAM methods: each one function plus one registry entry (:class:`MethodSpec`), registered here from
+one explicit list, family by family (the order of the menus and of ``method_names()``)."""
 
-from . import gradient, activation, fullgrad, perturbation, wrappers  # noqa: F401,I001  (importing registers the methods, gradient family first)
-from .registry import FAMILIES, METHODS, MethodSpec, get_method, method_names, register, single_capture_methods
+from . import activation, fullgrad, gradient, perturbation, sess, wrappers
+from .registry import FAMILIES, METHODS, MethodSpec, base_spec, get_method, method_names, register, single_capture_methods
 
-__all__ = ["FAMILIES", "METHODS", "MethodSpec", "get_method", "method_names", "register", "single_capture_methods"]
+__all__ = ["FAMILIES", "METHODS", "MethodSpec", "base_spec", "get_method", "method_names", "register", "single_capture_methods"]
+
+for _spec in (*gradient.SPECS, *activation.SPECS, *fullgrad.SPECS, *perturbation.SPECS, *wrappers.SPECS, *sess.SPECS):
+    register(_spec)

@@ -2,15 +2,15 @@ r"""Gradient-free methods that read the activations of one forward pass."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
 
 from ..smoothing import positive_peak
 from .combine import spatial_dims, summed_channels, weighted_channels
-from .layerwise import layerwise_run, seeded_generator
-from .registry import MethodSpec, register
+from .registry import MethodSpec
+from .seeding import seeded_generator
 
 KERNELS = ("linear", "poly", "polynomial", "rbf", "sigmoid", "cosine", "laplacian")
 
@@ -85,14 +85,24 @@ def random_weights(
     return weighted_channels(weights, activations, eigen_smooth)
 
 
-def _random_options(options: dict, batch: torch.Tensor) -> dict:
-    return {"generator": seeded_generator(options.get("seed"), batch.device)}
+def _random_keywords(options: dict, batch: torch.Tensor) -> dict:
+    """RandomCAM's ``seed`` as a generator on the batch's device (one for all layers of a call)."""
+    return {"generator": seeded_generator(options["seed"], batch.device)}
 
 
-for _spec in (
-    MethodSpec("eigencam", "EigenCAM", "gradient-free", False, 1.0, eigencam, "first principal component of the activations", "https://arxiv.org/abs/2008.00299"),
-    MethodSpec("fem", "FEM", "gradient-free", False, 1.0, None, "channels weighted by how often they exceed mean + k std", "https://hal.science/hal-02963298", run=layerwise_run(fem, False)),
-    MethodSpec("kpca_cam", "KPCA_CAM", "gradient-free", False, 1.0, None, "first kernel principal component of the activations", "https://arxiv.org/abs/2410.00267", run=layerwise_run(kpca_projection, False)),
-    MethodSpec("randomcam", "RandomCAM", "gradient-free", False, 1.0, None, "random channel weights in [-1, 1] (a baseline)", run=layerwise_run(random_weights, False, _random_options)),
-):
-    register(_spec)
+def _gradient_free(name: str, class_name: str, compute: Any, summary: str, paper: str = "", **fields: Any) -> MethodSpec:
+    return MethodSpec(name=name, class_name=class_name, family="gradient-free", needs_gradients=False, cost=1.0, compute=compute, summary=summary, paper=paper, **fields)
+
+
+SPECS = (
+    _gradient_free("eigencam", "EigenCAM", eigencam, "first principal component of the activations", "https://arxiv.org/abs/2008.00299"),
+    _gradient_free("fem", "FEM", fem, "channels weighted by how often they exceed mean + k std", "https://hal.science/hal-02963298", options={"k": 2}),
+    _gradient_free(
+        "kpca_cam", "KPCA_CAM", kpca_projection, "first kernel principal component of the activations", "https://arxiv.org/abs/2410.00267",
+        options={"kernel": "sigmoid", "gamma": None},
+    ),
+    _gradient_free(
+        "randomcam", "RandomCAM", random_weights, "random channel weights in [-1, 1] (a baseline)",
+        options={"seed": None}, keyword_only=("seed",), prepare=_random_keywords,
+    ),
+)  # fmt: skip

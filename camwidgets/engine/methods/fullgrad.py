@@ -21,7 +21,7 @@ from torch import nn
 from ..capture import capture
 from ..maps import normalise, normalise_per_image, upsample
 from ..smoothing import first_principal_component
-from .registry import MethodCall, MethodSpec, register
+from .registry import MethodCall, MethodSpec
 
 __all__ = ["bias_layers", "effective_bias", "fullgrad"]
 
@@ -76,7 +76,7 @@ def fullgrad(call: MethodCall) -> torch.Tensor:
     layers = bias_layers(explainer.model, x.ndim - 2)
     tapped = _InputTap(explainer.model)
     result = capture(tapped, x, [("input", tapped.tap)] + layers, call.targets, need_gradients=True, output_selector=explainer.output_selector)
-    explainer.last_capture = result
+    call.capture = result
     size = result.image_size
     input_record, *layer_records = result.records
     input_maps = _channel_maps((input_record.activation.float() * input_record.gradient.float()).abs())  # float32 maps for any model dtype
@@ -96,16 +96,9 @@ def _bias_map(gradient: torch.Tensor, module: nn.Module, size: tuple[int, ...]) 
     return upsample(_channel_maps(evidence).sum(dim=1), size)
 
 
-register(
+SPECS = (
     MethodSpec(
-        "fullgrad",
-        "FullGrad",
-        "gradient",
-        True,
-        1.0,
-        None,
-        "input gradient x input plus bias gradients of every layer",
-        "https://arxiv.org/abs/1905.00780",
-        run=fullgrad,
-    )
+        name="fullgrad", class_name="FullGrad", family="gradient", needs_gradients=True, cost=1.0, run=fullgrad, own_layers=lambda model: [module for _, module in bias_layers(model)] or [model],
+        summary="input gradient x input plus bias gradients of every layer", paper="https://arxiv.org/abs/1905.00780",
+    ),
 )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from typing import Any
 
 import torch
 
 from ..capture import Capture
 from .combine import spatial_dims, summed_channels, weighted_channels
-from .registry import MethodCall, MethodSpec, register
+from .registry import MethodCall, MethodSpec
 
 
 def gradcam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smooth: bool = False) -> torch.Tensor:
@@ -98,7 +99,7 @@ def shapleycam(call: MethodCall) -> torch.Tensor:
             weights = (gradients - 0.5 * curvature).mean(dim=spatial_dims(gradients))
             raw.append(weighted_channels(weights, activations, call.eigen_smooth))
     finally:
-        explainer.last_capture = detached(result)
+        call.capture = detached(result)
     return explainer.finish(raw, result.image_size)
 
 
@@ -109,15 +110,21 @@ def detached(result: Capture) -> Capture:
     return dataclasses.replace(result, outputs=outputs, scores=scores, records=[])
 
 
-for _spec in (
-    MethodSpec("gradcam", "GradCAM", "gradient", True, 1.0, gradcam, "channel weights = mean gradient", "https://arxiv.org/abs/1610.02391"),
-    MethodSpec("hirescam", "HiResCAM", "gradient", True, 1.0, hirescam, "gradient x activation, summed over channels", "https://arxiv.org/abs/2011.08891"),
-    MethodSpec("gradcam_elementwise", "GradCAMElementWise", "gradient", True, 1.0, gradcam_elementwise, "ReLU(gradient x activation), summed"),
-    MethodSpec("gradcam++", "GradCAMPlusPlus", "gradient", True, 1.0, gradcam_plusplus, "second-order weighting of positive gradients", "https://arxiv.org/abs/1710.11063"),
-    MethodSpec("xgradcam", "XGradCAM", "gradient", True, 1.0, xgradcam, "activation-normalised gradient weights", "https://arxiv.org/abs/2008.02312"),
-    MethodSpec("layercam", "LayerCAM", "gradient", True, 1.0, layercam, "positive gradients as spatial weights", "https://ieeexplore.ieee.org/document/9462463"),
-    MethodSpec("eigengradcam", "EigenGradCAM", "gradient", True, 1.0, eigengradcam, "first principal component of gradient x activation"),
-    MethodSpec("segeigencam", "SegEigenCAM", "gradient", True, 1.0, segeigencam, "first principal component of |gradient| x activation", "https://doi.org/10.3390/app15137562"),
-    MethodSpec("shapleycam", "ShapleyCAM", "gradient", True, 2.0, None, "gradient minus half the Hessian-vector product as channel weights", "https://arxiv.org/abs/2501.06261", run=shapleycam),
-):
-    register(_spec)
+def _per_layer(name: str, class_name: str, compute: Any, summary: str, paper: str = "") -> MethodSpec:
+    return MethodSpec(name=name, class_name=class_name, family="gradient", needs_gradients=True, cost=1.0, compute=compute, summary=summary, paper=paper)
+
+
+SPECS = (
+    _per_layer("gradcam", "GradCAM", gradcam, "channel weights = mean gradient", "https://arxiv.org/abs/1610.02391"),
+    _per_layer("hirescam", "HiResCAM", hirescam, "gradient x activation, summed over channels", "https://arxiv.org/abs/2011.08891"),
+    _per_layer("gradcam_elementwise", "GradCAMElementWise", gradcam_elementwise, "ReLU(gradient x activation), summed"),
+    _per_layer("gradcam++", "GradCAMPlusPlus", gradcam_plusplus, "second-order weighting of positive gradients", "https://arxiv.org/abs/1710.11063"),
+    _per_layer("xgradcam", "XGradCAM", xgradcam, "activation-normalised gradient weights", "https://arxiv.org/abs/2008.02312"),
+    _per_layer("layercam", "LayerCAM", layercam, "positive gradients as spatial weights", "https://ieeexplore.ieee.org/document/9462463"),
+    _per_layer("eigengradcam", "EigenGradCAM", eigengradcam, "first principal component of gradient x activation"),
+    _per_layer("segeigencam", "SegEigenCAM", segeigencam, "first principal component of |gradient| x activation", "https://doi.org/10.3390/app15137562"),
+    MethodSpec(
+        name="shapleycam", class_name="ShapleyCAM", family="gradient", needs_gradients=True, cost=2.0, run=shapleycam,
+        summary="gradient minus half the Hessian-vector product as channel weights", paper="https://arxiv.org/abs/2501.06261",
+    ),
+)  # fmt: skip

@@ -13,7 +13,6 @@ tensor is ever built), in eval mode, without gradients, with a progress callback
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 from typing import Any, Callable, Iterator, Sequence
 
@@ -29,7 +28,7 @@ from ..progress import Progress
 from ..smoothing import first_principal_component
 from ..targets import ClassifierOutputTarget
 from .combine import weighted_channels
-from .registry import MethodCall, MethodSpec, register
+from .registry import MethodCall, MethodSpec
 
 __all__ = [
     "scorecam",
@@ -41,6 +40,7 @@ __all__ = [
     "AblationLayerFasterRCNN",
     "channel_masks",
     "OPTIONS",
+    "SPECS",
     "score_rows",
 ]
 
@@ -50,12 +50,12 @@ FPN_ABLATION_VALUE = -1000.0
 OBJECTIVENESS_THRESHOLD = 0.01
 
 #: Each method's options and their defaults (Score-CAM's batch size is the reference's, SS-CAM's and
-#: IS-CAM's are torchcam's, Ablation-CAM's the reference's).
+#: IS-CAM's are torchcam's, Ablation-CAM's the reference's, in its constructor order).
 OPTIONS: dict[str, dict[str, Any]] = {
     "scorecam": {"batch_size": 16, "deduplicate": True, "use_amp": False, "channels_last": True},
     "sscam": {"batch_size": 32, "num_samples": 35, "std": 2.0, "seed": None, "use_amp": False, "channels_last": True},
     "iscam": {"batch_size": 32, "num_samples": 10, "deduplicate": True, "use_amp": False, "channels_last": True},
-    "ablationcam": {"batch_size": 32, "ratio_channels_to_ablate": 1.0, "ablation_layer": None, "reuse_prefix": True},
+    "ablationcam": {"ablation_layer": None, "batch_size": 32, "ratio_channels_to_ablate": 1.0, "reuse_prefix": True},
 }
 
 
@@ -63,18 +63,11 @@ OPTIONS: dict[str, dict[str, Any]] = {
 # shared pieces
 
 
-def method_options(call: MethodCall, defaults: dict[str, Any], method: str) -> dict[str, Any]:
-    """``defaults`` updated with the call's options; an unknown option name is an error with a hint."""
-    unknown = [name for name in call.options if name not in defaults]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], list(defaults), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise TypeError(f"{method} got an unknown option {unknown[0]!r}.{hint} Its options: {', '.join(defaults)}")
-    options = {**defaults, **call.options}
-    if int(options["batch_size"]) < 1:
-        raise ValueError(f"{method}: batch_size must be a positive number of copies per forward; got {options['batch_size']}")
+def check_batch_size(options: dict[str, Any]) -> None:
+    """``batch_size``, the copies per forward, must be a positive integer (made an int in place)."""
+    if isinstance(options["batch_size"], bool) or int(options["batch_size"]) < 1:
+        raise ValueError(f"batch_size must be a positive number of copies per forward; got {options['batch_size']!r}")
     options["batch_size"] = int(options["batch_size"])
-    return options
 
 
 def score_rows(outputs: Any, targets: Sequence[Callable], owners: torch.Tensor, owner_list: list[int]) -> torch.Tensor:
@@ -224,12 +217,11 @@ class _MaskedForward:
 def _score_family(
     call: MethodCall,
     method: str,
-    defaults: dict[str, Any],
     perturbations: Callable[[dict[str, Any]], Sequence[Callable[[torch.Tensor], torch.Tensor]]],
     can_deduplicate: bool,
 ) -> torch.Tensor:
     """Shared body of Score-CAM, SS-CAM and IS-CAM: weights ``softmax_c(score_c)`` per layer."""
-    options = method_options(call, defaults, method)
+    options = call.options
     result, targets, spatial = _targets_and_layers(call)
     steps = perturbations(options)
     plans = [_ScorePlan(a, can_deduplicate and options.get("deduplicate", False)) for a in spatial]
@@ -250,7 +242,7 @@ def scorecam(call: MethodCall) -> torch.Tensor:
     Options: ``batch_size`` (masked inputs per forward, default 16 as the reference), ``deduplicate``
     (default True: all-zero and repeated channels are scored once; the result is the same),
     ``use_amp`` (float16 autocast for the masked forwards on CUDA)."""
-    return _score_family(call, "ScoreCAM", OPTIONS["scorecam"], lambda options: [_identity], True)
+    return _score_family(call, "ScoreCAM", lambda options: [_identity], True)
 
 
 def _identity(masks: torch.Tensor) -> torch.Tensor:
@@ -276,7 +268,7 @@ def sscam(call: MethodCall) -> torch.Tensor:
 
         return [add_noise] * samples
 
-    return _score_family(call, "SSCAM", OPTIONS["sscam"], noisy, False)
+    return _score_family(call, "SSCAM", noisy, False)
 
 
 def iscam(call: MethodCall) -> torch.Tensor:
@@ -288,7 +280,7 @@ def iscam(call: MethodCall) -> torch.Tensor:
         samples = _sample_count(options)
         return [_scale_by(step * (step + 1) / (2 * samples)) for step in range(1, samples + 1)]
 
-    return _score_family(call, "ISCAM", OPTIONS["iscam"], scaled, True)
+    return _score_family(call, "ISCAM", scaled, True)
 
 
 def _scale_by(factor: float) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -489,14 +481,7 @@ def ablationcam(call: MethodCall) -> torch.Tensor:
     ``ablation_layer`` (:class:`AblationLayer`: how a channel is ablated) and ``reuse_prefix``
     (default True: when the probe shows the rest of the network depends on the layer's output only,
     the layers before it run once, and only the rest runs on the ablated copies)."""
-    options = method_options(call, OPTIONS["ablationcam"], "AblationCAM")
-    if options["ablation_layer"] is None:
-        options["ablation_layer"] = AblationLayer()
-    if not isinstance(options["ablation_layer"], AblationLayer):
-        raise TypeError(
-            f"ablation_layer must be an AblationLayer (or AblationLayerVit, AblationLayerFasterRCNN, or a subclass); "
-            f"got {type(options['ablation_layer']).__name__}"
-        )
+    options = call.options
     result, targets, spatial = _targets_and_layers(call)
     ratio = float(options["ratio_channels_to_ablate"])
     orders = [[_channel_order(image, ratio) for image in activations] for activations in spatial]
@@ -510,14 +495,35 @@ def ablationcam(call: MethodCall) -> torch.Tensor:
     return _finish(call, result, weights, spatial)
 
 
-for _spec in (
-    MethodSpec("scorecam", "ScoreCAM", "perturbation", False, 512.0, None, "channel weights = softmax of the scores of channel-masked inputs", "https://arxiv.org/abs/1910.01279", run=scorecam),
-    MethodSpec("sscam", "SSCAM", "perturbation", False, 512.0 * 35, None, "Score-CAM with noise-smoothed masks", "https://arxiv.org/abs/2006.14255", run=sscam),
-    MethodSpec("iscam", "ISCAM", "perturbation", False, 512.0 * 10, None, "Score-CAM integrated over scaled masks", "https://arxiv.org/abs/2010.03023", run=iscam),
-    MethodSpec(
-        "ablationcam", "AblationCAM", "perturbation", False, 16.0, None, "channel weights = relative score drop when the channel is ablated",
+def check_ablation_options(options: dict[str, Any]) -> None:
+    """``batch_size`` as :func:`check_batch_size`; ``ablation_layer`` None becomes an :class:`AblationLayer`."""
+    check_batch_size(options)
+    if options["ablation_layer"] is None:
+        options["ablation_layer"] = AblationLayer()
+    if not isinstance(options["ablation_layer"], AblationLayer):
+        raise TypeError(
+            f"ablation_layer must be an AblationLayer (or AblationLayerVit, AblationLayerFasterRCNN, or a subclass); "
+            f"got {type(options['ablation_layer']).__name__}"
+        )
+
+
+def _perturbation(
+    name: str, class_name: str, cost: float, run: Any, summary: str, paper: str, keyword_only: tuple[str, ...] | None = None, check: Any = check_batch_size
+) -> MethodSpec:
+    options = OPTIONS[name]
+    return MethodSpec(
+        name=name, class_name=class_name, family="perturbation", needs_gradients=False, cost=cost, run=run, summary=summary, paper=paper,
+        options=options, keyword_only=tuple(options) if keyword_only is None else keyword_only, check=check,
+    )  # fmt: skip
+
+
+SPECS = (
+    _perturbation("scorecam", "ScoreCAM", 512.0, scorecam, "channel weights = softmax of the scores of channel-masked inputs", "https://arxiv.org/abs/1910.01279"),
+    _perturbation("sscam", "SSCAM", 512.0 * 35, sscam, "Score-CAM with noise-smoothed masks", "https://arxiv.org/abs/2006.14255"),
+    _perturbation("iscam", "ISCAM", 512.0 * 10, iscam, "Score-CAM integrated over scaled masks", "https://arxiv.org/abs/2010.03023"),
+    _perturbation(
+        "ablationcam", "AblationCAM", 16.0, ablationcam, "channel weights = relative score drop when the channel is ablated",
         "https://openaccess.thecvf.com/content_WACV_2020/papers/Desai_Ablation-CAM_Visual_Explanations_for_Deep_Convolutional_Network_via_Gradient-free_Localization_WACV_2020_paper.pdf",
-        run=ablationcam,
+        keyword_only=("reuse_prefix",), check=check_ablation_options,
     ),
-):
-    register(_spec)
+)  # fmt: skip

@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 import torch
 
 if TYPE_CHECKING:
+    from ..capture import Capture
     from ..explainer import Explainer
     from ..progress import ProgressOption
 
-__all__ = ["MethodSpec", "MethodCall", "register", "get_method", "method_names", "single_capture_methods", "METHODS", "FAMILIES"]
+__all__ = ["MethodSpec", "MethodCall", "register", "get_method", "base_spec", "method_names", "single_capture_methods", "METHODS", "FAMILIES"]
 
 FAMILIES = ("gradient", "gradient-free", "perturbation")
 
-# (activations (B, C, *s), gradients (B, C, *s) or None, eigen_smooth) -> raw map (B, *s)
-MapFunction = Callable[[torch.Tensor, Optional[torch.Tensor], bool], torch.Tensor]
+# (activations (B, C, *s), gradients (B, C, *s) or None, eigen_smooth, **options) -> raw map (B, *s)
+MapFunction = Callable[..., torch.Tensor]
 
 
 @dataclass
 class MethodCall:
     """Everything a whole-method ``run`` function gets: the explainer (model, layers, reshape,
     normalisation, cache), the batch on the model's device, one target per image or None, the
-    smoothing flag, the method's own parameters (``batch_size``, ...) and the progress option."""
+    smoothing flag, the method's own parameters resolved by its spec (``batch_size``, ...) and the
+    progress option."""
 
     explainer: "Explainer"
     input_tensor: torch.Tensor
@@ -32,23 +34,35 @@ class MethodCall:
     eigen_smooth: bool = False
     options: dict[str, Any] = field(default_factory=dict)
     progress: "ProgressOption" = None
+    capture: "Optional[Capture]" = None  # the method may leave its capture here (for ``cam.outputs``)
 
 
 # MethodCall -> final (B, *image size) maps, already upsampled, aggregated and normalised
 RunFunction = Callable[[MethodCall], torch.Tensor]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MethodSpec:
-    """A registered method.
+    """A registered method: the single source of truth about it.
 
-    ``name`` is the key used by the engine and widgets (``"gradcam"``); ``class_name`` the public
-    class (``"GradCAM"``); ``cost`` the rough price in forward passes per image, for the widgets'
-    "slow" marks; ``compute`` the map function on one layer's activations and gradients.
+    ``name`` is the key used by the engine, the widgets and the CLI (``"gradcam"``); ``class_name``
+    the public class (``"GradCAM"``); ``cost`` the rough price in forward passes per image (the
+    widgets' "slow" marks); ``summary`` and ``paper`` describe it.
 
-    Methods that need more than one capture's (A, G) (ScoreCAM's extra forwards, FullGrad's bias
-    gradients, wrappers over a base method) give ``run`` instead, which receives a
-    :class:`MethodCall` and returns the final maps; the explainer then only handles ``aug_smooth``.
+    A method is one function of one of two shapes. ``compute(activations, gradients, eigen_smooth,
+    **options)`` maps one layer's (A, G) of one capture to a raw (B, *s) map: switching among such
+    methods reuses a cached capture. Methods needing more than that (ScoreCAM's extra forwards,
+    FullGrad's bias gradients, wrappers over a base method) give ``run(call: MethodCall)``, which
+    returns the final maps; the explainer then only handles ``aug_smooth``.
+
+    ``options`` are the method's own parameters with their defaults, in the reference's constructor
+    order (the generated class takes them positionally after ``reshape_transform``, except those in
+    ``keyword_only``) and kept as instance attributes read at each call; ``check`` validates a full
+    set of them; ``prepare(options, batch)`` turns them into ``compute``'s keywords (a seed into a
+    generator on the batch's device). ``own_layers(model)``: the modules a method reads by its own
+    choice (FullGrad: every layer with a bias); target layers are then ignored, with a warning. ``call="forward"``: the class is called as ``cam(input_tensor, targets=None,
+    eigen_smooth=False, **call_options)`` without ``aug_smooth``, as the reference's FinerCAM,
+    RefineCAM and SESS are; ``call_options`` name the options a call may set for itself.
     """
 
     name: str
@@ -56,10 +70,45 @@ class MethodSpec:
     family: str
     needs_gradients: bool
     cost: float
-    compute: Optional[MapFunction]
     summary: str
     paper: str = ""
+    compute: Optional[MapFunction] = None
     run: Optional[RunFunction] = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    keyword_only: tuple[str, ...] = ()
+    check: Optional[Callable[[dict], None]] = None
+    prepare: Optional[Callable[[dict, torch.Tensor], dict]] = None
+    own_layers: Optional[Callable[[Any], list]] = None
+    call: str = "cam"
+    call_options: tuple[str, ...] = ()
+
+    @property
+    def doc(self) -> str:
+        """The method function's docstring (its formula and paper)."""
+        return (self.compute or self.run).__doc__ or self.summary  # type: ignore[union-attr]
+
+    @property
+    def positional(self) -> tuple[str, ...]:
+        """Options the constructor takes positionally after ``reshape_transform``."""
+        return tuple(name for name in self.options if name not in self.keyword_only)
+
+    def resolve(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The defaults updated with ``given``, checked; an unknown name is a TypeError with a hint."""
+        given = dict(given or {})
+        unknown = [name for name in given if name not in self.options]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(self.options), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            known = ", ".join(self.options) or "none"
+            raise TypeError(f"{self.class_name} got an unknown option {unknown[0]!r}.{hint} Its options: {known}")
+        options = {**self.options, **given}
+        if self.check is not None:
+            self.check(options)
+        return options
+
+    def keywords(self, options: Mapping[str, Any], batch: torch.Tensor) -> dict[str, Any]:
+        """``compute``'s keyword arguments for a call with these (resolved) options."""
+        return self.prepare(dict(options), batch) if self.prepare is not None else dict(options)
 
 
 METHODS: dict[str, MethodSpec] = {}
@@ -70,6 +119,8 @@ def register(spec: MethodSpec) -> MethodSpec:
         raise ValueError(f"unknown family {spec.family!r}; expected one of {FAMILIES}")
     if (spec.compute is None) == (spec.run is None):
         raise ValueError(f"method {spec.name!r} needs exactly one of compute (per-layer map) and run (whole method)")
+    if spec.call not in ("cam", "forward"):
+        raise ValueError(f"method {spec.name!r}: call must be 'cam' or 'forward'; got {spec.call!r}")
     if spec.name in METHODS:
         raise ValueError(f"method {spec.name!r} is registered twice")
     METHODS[spec.name] = spec
@@ -84,6 +135,16 @@ def single_capture_methods() -> list[str]:
     """The methods computed from one capture's activations and gradients (no extra forwards):
     switching among them, or toggling eigen_smooth, costs no new forward pass."""
     return [name for name, spec in METHODS.items() if spec.compute is not None]
+
+
+def base_spec(base_method: Any) -> MethodSpec:
+    """The registered method behind a wrapper's ``base_method``: a CAM class (``GradCAM``), a name or a spec."""
+    if isinstance(base_method, MethodSpec):
+        return base_method
+    name = base_method if isinstance(base_method, str) else getattr(base_method, "method", None) or getattr(base_method, "__name__", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"base_method must be a CAM class such as GradCAM or a method name; got {base_method!r}")
+    return get_method(name)
 
 
 def get_method(name: str) -> MethodSpec:

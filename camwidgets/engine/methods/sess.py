@@ -24,9 +24,10 @@ from ..capture import target_score
 from ..modules import evaluation_mode, per_image_outputs, select_output
 from ..maps import normalise
 from ..progress import Progress
-from .registry import MethodCall, MethodSpec, register
+from .registry import MethodCall, MethodSpec, base_spec
+from .wrappers import inner_explainer
 
-__all__ = ["sess", "check_sess_options", "window_starts", "scaled_size", "SESS_DEFAULTS"]
+__all__ = ["sess", "check_sess_options", "window_starts", "scaled_size", "SESS_DEFAULTS", "SPECS"]
 
 SESS_DEFAULTS: dict[str, Any] = {
     "scales": None,
@@ -172,10 +173,7 @@ def sess(call: MethodCall) -> torch.Tensor:
     method's patch map weighted by ``score_p / max_p score_p`` and pasted back at the image size
     (or the max over ``m_p`` with ``pool='max'``). The lowest-scoring ``pre_filter_ratio`` of the
     patches are left out."""
-    from .wrappers import base_spec, sub_explainer
-
-    options = {**SESS_DEFAULTS, **{k: v for k, v in call.options.items() if k in SESS_DEFAULTS}}
-    check_sess_options(options)
+    options = call.options
     explainer = call.explainer
     x = call.input_tensor.detach()
     targets = call.targets or explainer.capture(x, None, need_gradients=False).targets
@@ -186,8 +184,8 @@ def sess(call: MethodCall) -> torch.Tensor:
     kept = count - int(count * options["pre_filter_ratio"])
     size = options["batch_size"]
     steps = len(_chunks(batch * count, size)) + len(_chunks(batch * kept, size))
-    spec = base_spec(call.options.get("base_method", "gradcam"))
-    inner = sub_explainer(explainer)
+    spec = base_spec(options["base_method"])
+    inner = inner_explainer(explainer)
     total = x.new_zeros(batch, *x.shape[-2:], dtype=torch.float32)  # maps in float32 for any model dtype
     counts = torch.zeros_like(total)
     with Progress(steps, "SESS patches", call.progress) as progress:
@@ -200,7 +198,7 @@ def sess(call: MethodCall) -> torch.Tensor:
             indices = order.reshape(-1)[list(chunk)].tolist()
             maps = inner.compute(
                 spec, windows.patches(images, indices), [targets[b] for b in images],
-                eigen_smooth=call.eigen_smooth, options=call.options.get("base_options") or {}, progress=False,
+                eigen_smooth=call.eigen_smooth, options=options["base_options"], progress=False,
             )  # fmt: skip
             maps = maps * weights.reshape(-1)[list(chunk)].to(maps.dtype)[:, None, None]
             pasted = windows.paste(maps.to(total.dtype), indices)
@@ -218,9 +216,10 @@ def sess(call: MethodCall) -> torch.Tensor:
     return normalise(fused, explainer.normalise)
 
 
-register(
+SPECS = (
     MethodSpec(
-        "sess", "SESS", "perturbation", True, 300.0, None,
-        "base method on sliding windows over several scales, fused", "https://arxiv.org/abs/2207.01769", run=sess,
-    )
+        name="sess", class_name="SESS", family="perturbation", needs_gradients=True, cost=300.0, run=sess,
+        summary="base method on sliding windows over several scales, fused", paper="https://arxiv.org/abs/2207.01769",
+        options={"base_method": "gradcam", **SESS_DEFAULTS, "base_options": {}}, keyword_only=("base_options",), check=check_sess_options,
+    ),
 )  # fmt: skip

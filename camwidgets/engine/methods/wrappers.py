@@ -7,7 +7,6 @@ the same model, layers, reshape transform and output selector. SESS lives in :mo
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Hashable, Optional, Sequence
 
 import torch
@@ -18,34 +17,12 @@ from ..progress import Progress
 from ..targets import FinerWeightedTarget
 from .combine import weighted_channels
 from .gradient import plusplus_weights
-from .layerwise import seeded_generator
-from .registry import MethodCall, MethodSpec, get_method, register
+from .registry import MethodCall, MethodSpec, base_spec
+from .seeding import seeded_generator
 
-__all__ = ["base_spec", "ClosestClassesTarget", "finercam", "refinecam", "smoothgradcampp", "check_smoothgrad_options", "sub_explainer"]
+__all__ = ["ClosestClassesTarget", "finercam", "refinecam", "smoothgradcampp", "check_smoothgrad_options", "inner_explainer", "SPECS"]
 
 DEFAULT_COMPARISONS = (1, 2, 3)
-
-
-def base_spec(base_method: Any) -> MethodSpec:
-    """The registered method behind ``base_method``: a CAM class (``GradCAM``), a name or a spec."""
-    if isinstance(base_method, MethodSpec):
-        return base_method
-    name = base_method if isinstance(base_method, str) else getattr(base_method, "method", None) or getattr(base_method, "__name__", None)
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"base_method must be a CAM class such as GradCAM or a method name; got {base_method!r}")
-    return get_method(name)
-
-
-def sub_explainer(explainer: Any, layers: Optional[list] = None) -> Any:
-    """A copy of the explainer for inner calls: no cache (inner batches are not reused), per-image
-    normalisation (the inner maps are combined, the outer call normalises as configured)."""
-    inner = copy.copy(explainer)
-    inner.cache = None
-    inner.normalise = "image"
-    inner.last_capture = None
-    if layers is not None:
-        inner.layers = layers
-    return inner
 
 
 class ClosestClassesTarget:
@@ -79,6 +56,12 @@ class ClosestClassesTarget:
         return ("ClosestClassesTarget", float(self.alpha), ranks, self.target_idx)
 
 
+def inner_explainer(explainer: Any, layers: Optional[list] = None) -> Any:
+    """The explainer for a wrapper's inner calls: no cache (inner batches are not reused), per-image
+    normalisation (the inner maps are combined; the outer call normalises as configured)."""
+    return explainer.replace(cache=None, normalise="image", **({} if layers is None else {"target_layers": layers}))
+
+
 def finercam(call: MethodCall) -> torch.Tensor:
     r"""Finer-CAM (https://arxiv.org/abs/2501.11309): the base method's map (GradCAM by default) for
     a contrastive target ``sum_k p_k (y[m] - alpha y[k]) / sum_k p_k`` between the explained class
@@ -87,11 +70,11 @@ def finercam(call: MethodCall) -> torch.Tensor:
     options = call.options
     targets = call.targets
     if targets is None:
-        chooser = ClosestClassesTarget(options.get("alpha", 1), options.get("comparison_categories"), options.get("target_idx"))
+        chooser = ClosestClassesTarget(options["alpha"], options["comparison_categories"], options["target_idx"])
         targets = [chooser] * call.input_tensor.shape[0]
-    spec = base_spec(options.get("base_method", "gradcam"))
+    spec = base_spec(options["base_method"])
     return call.explainer.compute(
-        spec, call.input_tensor, targets, eigen_smooth=call.eigen_smooth, options=options.get("base_options") or {}, progress=call.progress
+        spec, call.input_tensor, targets, eigen_smooth=call.eigen_smooth, options=options["base_options"], progress=call.progress
     )
 
 
@@ -99,14 +82,14 @@ def layer_by_layer_maps(call: MethodCall, spec: MethodSpec) -> list[torch.Tensor
     """The base method's final map of each target layer alone, (B, H, W) in [0, 1] each: from one
     shared capture for a per-layer method, else one base call per layer."""
     explainer = call.explainer
-    options = call.options.get("base_options") or {}
+    options = call.options["base_options"]
     if spec.compute is not None:
         result = explainer.capture(call.input_tensor, call.targets, need_gradients=spec.needs_gradients)
-        raw = explainer.layer_maps(spec, result, call.eigen_smooth)
+        raw = explainer.layer_maps(spec, result, call.eigen_smooth, options)
         return [finish_maps([layer_map], result.image_size, "image") for layer_map in raw]
     return [
-        spec.run(MethodCall(sub_explainer(explainer, [layer]), call.input_tensor, call.targets, call.eigen_smooth, options, call.progress))  # type: ignore[misc]
-        for layer in explainer.layers
+        inner_explainer(explainer, [module]).compute(spec, call.input_tensor, call.targets, eigen_smooth=call.eigen_smooth, options=options, progress=call.progress)
+        for _, module in explainer.layers
     ]
 
 
@@ -120,11 +103,12 @@ def refinecam(call: MethodCall) -> torch.Tensor:
             f"RefineCAM multiplies the maps of two or more target layers; got {len(layers)} "
             f"({', '.join(repr(name) for name, _ in layers)}). Pass several layers, for example [model.layer3, model.layer4]."
         )
-    maps = layer_by_layer_maps(call, base_spec(call.options.get("base_method", "gradcam++")))
+    maps = layer_by_layer_maps(call, base_spec(call.options["base_method"]))
     return normalise(torch.stack(maps).prod(dim=0), call.explainer.normalise)
 
 
-def check_smoothgrad_options(num_samples: Any, std: Any) -> None:
+def check_smoothgrad_options(options: dict) -> None:
+    num_samples, std = options["num_samples"], options["std"]
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer; got {num_samples!r}")
     if not isinstance(std, (int, float)) or std < 0:
@@ -139,14 +123,13 @@ def smoothgradcampp(call: MethodCall) -> torch.Tensor:
     ``std=0`` gives GradCAMPlusPlus. ``seed`` makes the noise repeatable."""
     explainer = call.explainer
     options = call.options
-    num_samples, std = options.get("num_samples", 4), options.get("std", 0.3)
-    check_smoothgrad_options(num_samples, std)
+    num_samples, std = options["num_samples"], options["std"]
     x = call.input_tensor
     clean = explainer.capture(x, call.targets, need_gradients=False)
     targets = clean.targets if clean.targets is not None else call.targets
     activations = [explainer.spatial(r.activation, clean, r.name) for r in clean.records]
     moments = [[torch.zeros_like(a) for _ in range(3)] for a in activations]
-    generator = seeded_generator(options.get("seed"), x.device)
+    generator = seeded_generator(options["seed"], x.device)
     with Progress(num_samples, "SmoothGrad-CAM++ samples", call.progress) as progress:
         for _ in range(num_samples):
             noisy = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -163,11 +146,22 @@ def smoothgradcampp(call: MethodCall) -> torch.Tensor:
     return explainer.finish(raw, clean.image_size)
 
 
-for _spec in (
-    MethodSpec("finercam", "FinerCAM", "gradient", True, 1.0, None, "base method on a class-vs-similar-classes target", "https://arxiv.org/abs/2501.11309", run=finercam),
-    MethodSpec("refinecam", "RefineCAM", "gradient", True, 1.0, None, "product of the base method's maps of several layers", "https://arxiv.org/abs/2605.14641", run=refinecam),
-    MethodSpec("smoothgradcampp", "SmoothGradCAMpp", "gradient", True, 5.0, None, "Grad-CAM++ with gradients averaged over noisy inputs", "https://arxiv.org/abs/1908.01224", run=smoothgradcampp),
-):
-    register(_spec)
-
-from . import sess  # noqa: E402,F401  (registers SESS)
+SPECS = (
+    MethodSpec(
+        name="finercam", class_name="FinerCAM", family="gradient", needs_gradients=True, cost=1.0, run=finercam,
+        summary="base method on a class-vs-similar-classes target", paper="https://arxiv.org/abs/2501.11309",
+        options={"base_method": "gradcam", "alpha": 1, "comparison_categories": None, "target_idx": None, "base_options": {}},
+        keyword_only=("alpha", "comparison_categories", "target_idx", "base_options"), call="forward",
+        call_options=("alpha", "comparison_categories", "target_idx"),
+    ),
+    MethodSpec(
+        name="refinecam", class_name="RefineCAM", family="gradient", needs_gradients=True, cost=1.0, run=refinecam,
+        summary="product of the base method's maps of several layers", paper="https://arxiv.org/abs/2605.14641",
+        options={"base_method": "gradcam++", "base_options": {}}, keyword_only=("base_options",), call="forward",
+    ),
+    MethodSpec(
+        name="smoothgradcampp", class_name="SmoothGradCAMpp", family="gradient", needs_gradients=True, cost=5.0, run=smoothgradcampp,
+        summary="Grad-CAM++ with gradients averaged over noisy inputs", paper="https://arxiv.org/abs/1908.01224",
+        options={"num_samples": 4, "std": 0.3, "seed": None}, keyword_only=("seed",), check=check_smoothgrad_options,
+    ),
+)  # fmt: skip
