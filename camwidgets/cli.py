@@ -35,10 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Classify IMAGE with a pretrained torchvision model, print the top-5 classes, and write a PNG with "
             "the photo and one class activation map per method (all from one forward/backward pass)."
         ),
-        epilog=(
-            "methods: gradcam, hirescam, gradcam_elementwise, gradcam++, xgradcam, layercam, eigengradcam, eigencam\n"
-            "         (class names such as GradCAMPlusPlus work too)\n\n"
-            "example:\n  python -m camwidgets explain astronaut --method all --target 'football helmet' --out out/helmet.png"
+        epilog=methods_epilog() + (
+            "\n\nexample:\n  python -m camwidgets explain astronaut --method all --target 'football helmet' --out out/helmet.png"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -55,6 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--target", help="class index or name, case-insensitive, unique prefix ok (default: top class)")
     explain.add_argument("--out", type=Path, help="PNG to write (default: out/<image>_<model>.png)")
     return parser
+
+
+def methods_epilog() -> str:
+    """Every registered method by family (from the registry), slow ones starred, and what 'all' means."""
+    import textwrap
+
+    from .engine.methods import FAMILIES, METHODS, single_capture_methods
+
+    lines = ["methods (registry names; class names such as GradCAMPlusPlus work too; * slow: many forwards per image):"]
+    for family in FAMILIES:
+        names = ", ".join(f"{spec.name}{'*' if spec.slow else ''}" for spec in METHODS.values() if spec.family == family)
+        lines += textwrap.wrap(f"{family}: {names}", width=100, initial_indent="  ", subsequent_indent="    ")
+    lines += textwrap.wrap(f"'all': {', '.join(single_capture_methods())} (one forward and backward for all)", width=100, initial_indent="  ", subsequent_indent="    ")
+    return "\n".join(lines)
 
 
 def _check_model_name(name: str) -> None:

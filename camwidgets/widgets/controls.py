@@ -14,10 +14,9 @@ import ipywidgets
 from ..engine.methods.registry import FAMILIES, METHODS
 from ..explain import format_probability
 
-__all__ = ["Controls", "method_options", "target_options", "class_choice", "TOP_CLASS", "SLOW_COST"]
+__all__ = ["Controls", "method_options", "target_options", "class_choice", "TOP_CLASS"]
 
 TOP_CLASS = -1
-SLOW_COST = 2.0
 _CHOICE = re.compile(r"\((\d+)\)$")
 
 
@@ -28,7 +27,7 @@ def method_options() -> list[tuple[str, str]]:
     for family in FAMILIES:
         for spec in METHODS.values():
             if spec.family == family:
-                slow = " · slow" if spec.cost > SLOW_COST else ""
+                slow = " · slow" if spec.slow else ""
                 options.append((f"{spec.class_name} — {family}{slow}", spec.name))
     return options
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.methods.registry import METHODS
+from ..engine.methods.registry import METHODS, single_capture_methods
 from ..engine.progress import Cancelled
 from .pictures import overlay_thumbnails, to_png
 from .session import gray_levels
@@ -253,7 +253,7 @@ class MetricsPanel(BackgroundPanel):
     def __init__(self, explorer: "CAMExplorer") -> None:
         super().__init__(explorer)
         session = explorer.session
-        single_capture = [name for name, spec in METHODS.items() if spec.compute is not None]
+        single_capture = single_capture_methods()
         self.methods = ipywidgets.SelectMultiple(description="Methods", options=list(METHODS), value=single_capture[:4], rows=6)
         layer_options = list(dict.fromkeys([*session.tree.stages, *session.state.layers]))
         self.layers = ipywidgets.SelectMultiple(description="Layers", options=layer_options, value=list(session.state.layers), rows=6)

@@ -241,7 +241,7 @@ class ExplorerSession:
 
     def needs_worker(self, state: ViewState) -> bool:
         """Slow methods (more than a few forwards per image) run in a background thread."""
-        return get_method(state.method).cost > 2
+        return get_method(state.method).slow
 
     def sweep(self, state: ViewState, size: int = THUMBNAIL) -> tuple[list[str], np.ndarray]:
         """GradCAM at every stage for the current image and target from one forward and one backward:

@@ -13,9 +13,12 @@ if TYPE_CHECKING:
     from ..explainer import Explainer
     from ..progress import ProgressOption
 
-__all__ = ["MethodSpec", "MethodCall", "register", "get_method", "base_spec", "method_names", "single_capture_methods", "METHODS", "FAMILIES"]
+__all__ = ["MethodSpec", "MethodCall", "register", "get_method", "base_spec", "method_names", "single_capture_methods", "METHODS", "FAMILIES", "SLOW_COST"]
 
 FAMILIES = ("gradient", "gradient-free", "perturbation")
+#: A method costing more than this many forwards per image is slow: marked in menus and help, run in
+#: the background by the explorer.
+SLOW_COST = 2.0
 
 # (activations (B, C, *s), gradients (B, C, *s) or None, eigen_smooth, **options) -> raw map (B, *s)
 MapFunction = Callable[..., torch.Tensor]
@@ -86,6 +89,11 @@ class MethodSpec:
     def doc(self) -> str:
         """The method function's docstring (its formula and paper)."""
         return (self.compute or self.run).__doc__ or self.summary  # type: ignore[union-attr]
+
+    @property
+    def slow(self) -> bool:
+        """More than :data:`SLOW_COST` forwards per image."""
+        return self.cost > SLOW_COST
 
     @property
     def positional(self) -> tuple[str, ...]:
