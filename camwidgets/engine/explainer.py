@@ -259,6 +259,34 @@ class Explainer:
             raw.append(spec.compute(activations, gradients, eigen_smooth, **keywords))
         return raw
 
+    @_serialised
+    def per_layer_maps(
+        self,
+        method: str | MethodSpec,
+        input_tensor: torch.Tensor,
+        targets: Sequence[Callable] | None = None,
+        *,
+        eigen_smooth: bool = False,
+        options: dict[str, Any] | None = None,
+        progress: ProgressOption = None,
+        normalise: str | None = None,
+    ) -> list[torch.Tensor]:
+        """Each target layer's final (B, *image size) map on its own, normalised by ``normalise``
+        (default: this explainer's): all from one capture for a per-layer method, else one call of
+        the method per layer."""
+        spec = method if isinstance(method, MethodSpec) else get_method(method)
+        how = self.normalise if normalise is None else normalise
+        if spec.compute is not None:
+            result = self.capture(input_tensor, targets, need_gradients=spec.needs_gradients)
+            raw = self.layer_maps(spec, result, eigen_smooth, options)
+            return [finish_maps([layer], result.image_size, how) for layer in raw]
+        return [
+            self.replace(target_layers=[module], cache=None, normalise=how).compute(
+                spec, input_tensor, targets, eigen_smooth=eigen_smooth, options=options, progress=progress
+            )
+            for _, module in self._ensure_layers(input_tensor)
+        ]
+
     def replace(self, **changes: Any) -> "Explainer":
         """A new explainer like this one with some constructor arguments changed (``target_layers``,
         ``cache``, ``normalise``, ...); this one is left as it is."""

@@ -22,7 +22,7 @@ from torch import nn
 from ..engine.modules import eager_model, evaluation_mode, model_device, model_dtype, select_output
 from ..engine.explainer import CaptureCache, Explainer
 from ..engine.layers import resolve_target_layers, suggest_target_layer
-from ..engine.maps import NORMALISATIONS, finish_maps
+from ..engine.maps import NORMALISATIONS
 from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import Cancelled, ProgressOption
 from ..engine.targets import ClassifierOutputTarget
@@ -247,11 +247,8 @@ class ExplorerSession:
         """GradCAM at every stage for the current image and target from one forward and one backward:
         ``(paths, (L, size, size) uint8 levels)``."""
         x = self.images.batch[state.image : state.image + 1]
-        explainer = self.explainer(self.tree.stages, cache=False)
         with self.lock:
-            capture = explainer.capture(x, self.targets(state, 1), need_gradients=True)
-        raw = explainer.layer_maps(get_method(SWEEP_METHOD), capture)
-        maps = torch.cat([finish_maps([layer], capture.image_size) for layer in raw])
+            maps = torch.cat(self.explainer(self.tree.stages, cache=False).per_layer_maps(SWEEP_METHOD, x, self.targets(state, 1), normalise="image"))
         small = F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
         return list(self.tree.stages), gray_levels(small.cpu().numpy(), "image")[0]
 
@@ -299,13 +296,5 @@ class ExplorerSession:
         if by == "images":
             return shared.compute(spec, self.images.batch, self.targets(state), eigen_smooth=state.eigen_smooth, progress=progress).cpu().numpy()
         x = self.images.batch[state.image : state.image + 1]
-        if spec.compute is not None:  # all layers from one capture, each layer finished alone
-            capture = shared.capture(x, self.targets(state, 1), need_gradients=spec.needs_gradients)
-            raw = shared.layer_maps(spec, capture, state.eigen_smooth)
-            per_layer = [finish_maps([layer], capture.image_size, state.normalise)[0] for layer in raw]
-        else:
-            per_layer = [
-                self.explainer([layer], state.normalise, cache=False).compute(spec, x, self.targets(state, 1), eigen_smooth=state.eigen_smooth, progress=progress)[0]
-                for layer in columns
-            ]
-        return torch.stack(per_layer).float().cpu().numpy()
+        per_layer = shared.per_layer_maps(spec, x, self.targets(state, 1), eigen_smooth=state.eigen_smooth, progress=progress)
+        return torch.cat(per_layer).float().cpu().numpy()

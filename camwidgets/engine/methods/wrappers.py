@@ -12,7 +12,7 @@ from typing import Any, Hashable, Optional, Sequence
 import torch
 
 from ..capture import capture
-from ..maps import finish_maps, normalise
+from ..maps import normalise
 from ..progress import Progress
 from ..targets import FinerWeightedTarget
 from .combine import weighted_channels
@@ -78,21 +78,6 @@ def finercam(call: MethodCall) -> torch.Tensor:
     )
 
 
-def layer_by_layer_maps(call: MethodCall, spec: MethodSpec) -> list[torch.Tensor]:
-    """The base method's final map of each target layer alone, (B, H, W) in [0, 1] each: from one
-    shared capture for a per-layer method, else one base call per layer."""
-    explainer = call.explainer
-    options = call.options["base_options"]
-    if spec.compute is not None:
-        result = explainer.capture(call.input_tensor, call.targets, need_gradients=spec.needs_gradients)
-        raw = explainer.layer_maps(spec, result, call.eigen_smooth, options)
-        return [finish_maps([layer_map], result.image_size, "image") for layer_map in raw]
-    return [
-        inner_explainer(explainer, [module]).compute(spec, call.input_tensor, call.targets, eigen_smooth=call.eigen_smooth, options=options, progress=call.progress)
-        for _, module in explainer.layers
-    ]
-
-
 def refinecam(call: MethodCall) -> torch.Tensor:
     r"""RefineCAM (https://arxiv.org/abs/2605.14641): ``N(prod_l M_l)``, the element-wise product of
     the base method's (GradCAM++ by default) maps of each target layer on its own, each in [0, 1];
@@ -103,7 +88,10 @@ def refinecam(call: MethodCall) -> torch.Tensor:
             f"RefineCAM multiplies the maps of two or more target layers; got {len(layers)} "
             f"({', '.join(repr(name) for name, _ in layers)}). Pass several layers, for example [model.layer3, model.layer4]."
         )
-    maps = layer_by_layer_maps(call, base_spec(call.options["base_method"]))
+    base = base_spec(call.options["base_method"])
+    maps = call.explainer.per_layer_maps(
+        base, call.input_tensor, call.targets, eigen_smooth=call.eigen_smooth, options=call.options["base_options"], progress=call.progress, normalise="image"
+    )
     return normalise(torch.stack(maps).prod(dim=0), call.explainer.normalise)
 
 
