@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .modules import evaluation_mode, forward_hooks, model_device, model_dtype, select_output
+from .reshape import Layout, infer_token_grid, layout_of
 
 __all__ = ["resolve_target_layers", "module_name", "suggest_target_layer", "close_names", "model_device", "model_dtype"]
 
@@ -104,23 +105,6 @@ def resolve_target_layers(model: nn.Module, target_layers: Any) -> list[tuple[st
     return resolved
 
 
-def _spatial_kind(output: Any, image_size: tuple[int, ...]) -> str | None:
-    """'grid' for (B, C, *spatial) with more than one position, 'tokens' for (B, N, C) token sequences."""
-    from .reshape import infer_token_grid
-
-    if not isinstance(output, torch.Tensor) or not output.is_floating_point():
-        return None
-    if output.ndim == 2 + len(image_size) and output.shape[2:].numel() > 1:
-        return "grid"
-    if output.ndim == 3 and len(image_size) == 2:
-        try:
-            infer_token_grid(output.shape[1], image_size)
-        except ValueError:
-            return None
-        return "tokens"
-    return None
-
-
 def suggest_target_layer(
     model: nn.Module,
     input_tensor: torch.Tensor | None = None,
@@ -149,7 +133,7 @@ def suggest_target_layer(
     def make_hook(name: str):
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
             calls[name] = calls.get(name, 0) + 1
-            if _spatial_kind(output, image_size) is not None and output.requires_grad:
+            if layout_of(output, image_size) is not None and output.requires_grad:
                 records.append((name, module, output))
 
         return hook
@@ -170,9 +154,7 @@ def suggest_target_layer(
         grad = grads[position]
         if grad is None:
             continue
-        if _spatial_kind(tensor, image_size) == "tokens":
-            from .reshape import infer_token_grid
-
+        if layout_of(tensor, image_size) is Layout.NLC:
             prefix, _, _ = infer_token_grid(tensor.shape[1], image_size)
             grad = grad[:, prefix:]
         if grad.abs().sum() > 0:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 
 __all__ = [
     "Layout",
+    "layout_of",
+    "looks_channels_last",
     "infer_token_grid",
     "tokens_to_grid",
     "vit_reshape_transform",
@@ -30,9 +32,41 @@ MAX_PREFIX_TOKENS = 16
 
 
 class Layout(str, enum.Enum):
-    NCHW = "NCHW"
-    NHWC = "NHWC"
-    NLC = "NLC"
+    """How a layer's output holds its spatial positions (timm's names); the one vocabulary of the
+    engine, the layer suggestion, the CAM classes and the explorer's tree."""
+
+    NCHW = "NCHW"  # channels first (CNNs; NCDHW for volumes)
+    NHWC = "NHWC"  # channels last (Swin stages, ConvNeXt blocks)
+    NLC = "NLC"  # a token sequence, possibly led by class and register tokens (ViT)
+
+
+def _is_grid(height: int, width: int, image_size: tuple[int, ...]) -> bool:
+    """Whether (height, width) can be a downsampled grid of the image: same aspect ratio, not larger."""
+    return 0 < height <= image_size[0] and width > 0 and abs(height / width - image_size[0] / image_size[1]) < 0.05
+
+
+def looks_channels_last(shape: Sequence[int], image_size: tuple[int, ...]) -> bool:
+    """(B, h, w, C) rather than (B, C, h, w): axes 1-2 look like a grid of the image and axes 2-3 do
+    not (an ambiguous shape counts as channels-first)."""
+    if len(shape) != 4 or len(image_size) != 2:
+        return False
+    return _is_grid(shape[1], shape[2], image_size) and not _is_grid(shape[2], shape[3], image_size)
+
+
+def layout_of(output: object, image_size: tuple[int, ...]) -> Layout | None:
+    """The layout of a layer's output for images of ``image_size``, or None when it has no spatial
+    positions to explain (not a float tensor, pooled to one position, or an unrecognised shape)."""
+    if not isinstance(output, torch.Tensor) or not output.is_floating_point():
+        return None
+    if output.ndim == 2 + len(image_size) and output.shape[2:].numel() > 1:
+        return Layout.NHWC if looks_channels_last(output.shape, image_size) else Layout.NCHW
+    if output.ndim == 3 and len(image_size) == 2:
+        try:
+            infer_token_grid(output.shape[1], image_size)
+        except ValueError:
+            return None
+        return Layout.NLC
+    return None
 
 
 def infer_token_grid(num_tokens: int, image_size: tuple[int, int] | None = None) -> tuple[int, int, int]:
@@ -116,10 +150,13 @@ def to_spatial(
     image_size: tuple[int, ...],
     layer_name: str = "",
 ) -> torch.Tensor:
-    """Apply the user's reshape transform, then read (B, N, C) tokens as a grid; check the result
-    is (B, C, *spatial) with as many spatial axes as the image."""
+    """Apply the user's reshape transform (without one, a channels-last (B, h, w, C) output is
+    permuted to channels first), then read (B, N, C) tokens as a grid; check the result is
+    (B, C, *spatial) with as many spatial axes as the image."""
     if reshape_transform is not None:
         tensor = reshape_transform(tensor)
+    elif isinstance(tensor, torch.Tensor) and looks_channels_last(tensor.shape, image_size):
+        tensor = tensor.permute(0, 3, 1, 2)
     where = f"layer {layer_name!r}" if layer_name else "the layer"
     if isinstance(tensor, Mapping) or isinstance(tensor, (tuple, list)):
         raise ValueError(

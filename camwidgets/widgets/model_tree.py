@@ -1,10 +1,10 @@
 """The model's module hierarchy for the layer picker, from one probe forward.
 
 Every module gets a node: its ``named_modules()`` path, type, output shape and whether it can be
-explained (it ran exactly once and returned a spatial grid, channels-last grids of Swin-style stages,
-or ViT-style tokens that the engine lays on their grid by itself). :func:`to_channels_first` is the
-reshape transform the explorer passes to the engine, so channels-last outputs need no user code. ``stages`` are the selectable modules of the shallowest depth that has at
-least four of them: the layers of the one-pass layer sweep.
+explained (it ran exactly once and returned a spatial output in one of the engine's layouts: a
+channels-first grid, a channels-last grid of a Swin-style stage, or ViT-style tokens, the last two
+laid out by the engine itself, so they need no user code). ``stages`` are the selectable modules of
+the shallowest depth that has at least four of them: the layers of the one-pass layer sweep.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from ..engine.modules import evaluation_mode, forward_hooks
-from ..engine.layers import _spatial_kind
+from ..engine.reshape import layout_of
 
-__all__ = ["LayerNode", "ModelTree", "probe_model_tree", "looks_channels_last", "to_channels_first"]
+__all__ = ["LayerNode", "ModelTree", "probe_model_tree"]
 
 MAX_STAGES = 24
 
@@ -26,7 +26,8 @@ MAX_STAGES = 24
 @dataclass(frozen=True)
 class LayerNode:
     """One module: ``path`` ('' for the model), ``kind`` (class name), ``shape`` (output, as text),
-    ``selectable`` (spatial output, ran once), ``layout`` ('grid', 'channels-last', 'tokens' or '')."""
+    ``selectable`` (spatial output, ran once), ``layout`` (a :class:`~camwidgets.engine.reshape.Layout`
+    value, 'NCHW', 'NHWC' or 'NLC', or '' for none)."""
 
     path: str
     parent: str | None
@@ -59,30 +60,6 @@ class ModelTree:
     @property
     def selectable(self) -> set[str]:
         return {node.path for node in self.nodes if node.selectable}
-
-
-def _is_grid(height: int, width: int, image_size: tuple[int, ...]) -> bool:
-    """Whether (height, width) can be a downsampled grid of the image: same aspect ratio, not larger."""
-    return 0 < height <= image_size[0] and width > 0 and abs(height / width - image_size[0] / image_size[1]) < 0.05
-
-
-def looks_channels_last(shape: Any, image_size: tuple[int, ...]) -> bool:
-    """(B, h, w, C) rather than (B, C, h, w): axes 1-2 look like a grid of the image and axes 2-3 do
-    not (an ambiguous shape counts as channels-first)."""
-    if len(shape) != 4 or len(image_size) != 2:
-        return False
-    return _is_grid(shape[1], shape[2], image_size) and not _is_grid(shape[2], shape[3], image_size)
-
-
-def to_channels_first(image_size: tuple[int, ...]):
-    """A reshape transform: channels-last (B, h, w, C) tensors -> (B, C, h, w); others unchanged."""
-
-    def transform(tensor: Any) -> Any:
-        if isinstance(tensor, torch.Tensor) and looks_channels_last(tensor.shape, image_size):
-            return tensor.permute(0, 3, 1, 2)
-        return tensor
-
-    return transform
 
 
 def _describe(output: Any) -> str:
@@ -126,9 +103,7 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str) -> M
     nodes = []
     for name, module in model.named_modules():
         output = outputs.get(name)
-        layout = _spatial_kind(output, image_size) if name in outputs else None
-        if layout == "grid" and looks_channels_last(output.shape, image_size):
-            layout = "channels-last"
+        layout = layout_of(output, image_size) if name in outputs else None
         parent = None if not name else (name.rsplit(".", 1)[0] if "." in name else "")
         nodes.append(
             LayerNode(
@@ -139,7 +114,7 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str) -> M
                 depth=0 if not name else name.count(".") + 1,
                 children=sum(1 for child in module.children()),
                 selectable=bool(name) and layout is not None and calls.get(name) == 1,
-                layout=layout or "",
+                layout=layout.value if layout is not None else "",
             )
         )
     return ModelTree(nodes, suggested, _stages(nodes))

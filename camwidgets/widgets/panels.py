@@ -21,6 +21,7 @@ from torch import nn
 
 from ..engine.methods.registry import METHODS, single_capture_methods
 from ..engine.progress import Cancelled
+from ..engine.reshape import Layout
 from .pictures import overlay_thumbnails, to_png
 from .session import gray_levels
 from .thumbnails import ThumbnailGrid
@@ -214,7 +215,7 @@ class ConceptView(HTMLMessage, BackgroundPanel):
         self.say(f"factorizing {layer}…")
 
         def work(progress: Any) -> Any:
-            dff = DeepFeatureFactorization(session.model, layer, session.reshape_transform, computation_on_concepts=head, progress=progress)
+            dff = DeepFeatureFactorization(session.model, layer, computation_on_concepts=head, progress=progress)
             with session.lock:
                 return dff(session.images.batch, count)
 
@@ -238,9 +239,9 @@ class ConceptView(HTMLMessage, BackgroundPanel):
 
     def _channels(self, layer: str) -> int | None:
         for node in self.explorer.session.tree.nodes:
-            if node.path == layer and node.layout in ("grid", "channels-last"):
+            if node.path == layer and node.layout in (Layout.NCHW, Layout.NHWC):
                 sizes = node.shape.split("×")
-                return int(sizes[-1] if node.layout == "channels-last" else sizes[0])
+                return int(sizes[-1] if node.layout == Layout.NHWC else sizes[0])
         return None
 
 

@@ -27,7 +27,7 @@ from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import Cancelled, ProgressOption
 from ..engine.targets import ClassifierOutputTarget
 from .images import ImageSet, default_labels, load_images
-from .model_tree import ModelTree, probe_model_tree, to_channels_first
+from .model_tree import ModelTree, probe_model_tree
 
 __all__ = ["ViewState", "ExplorerSession", "Result", "SWEEP_METHOD", "gray_levels"]
 
@@ -107,7 +107,6 @@ class ExplorerSession:
                 raise
             suggested = ""  # nothing to mark; the user chose the layers
         self.tree: ModelTree = probe_model_tree(model, probe, suggested)
-        self.reshape_transform = to_channels_first(tuple(probe.shape[2:]))
         layers = (self.tree.suggested,) if target_layers is None else tuple(n for n, _ in resolve_target_layers(model, target_layers))
         self.state = self.validate(ViewState(), layers=layers)
         self.result: Result | None = None
@@ -213,10 +212,9 @@ class ExplorerSession:
         return None if state.target is None else [ClassifierOutputTarget(state.target)] * count
 
     def explainer(self, layers: Sequence[str], normalise: str = "image", cache: CaptureCache | bool = True) -> Explainer:
-        """An Explainer at ``layers`` with the session's cache (``True``), another cache, or none (``False``);
-        channels-last outputs are turned channels-first on the way."""
+        """An Explainer at ``layers`` with the session's cache (``True``), another cache, or none (``False``)."""
         chosen = self.cache if cache is True else (cache or None)
-        return Explainer(self.model, list(layers), self.reshape_transform, output_selector=self.output_selector, normalise=normalise, cache=chosen)
+        return Explainer(self.model, list(layers), output_selector=self.output_selector, normalise=normalise, cache=chosen)
 
     def compute(self, state: ViewState, progress: ProgressOption = False) -> Result:
         """The maps of ``state`` for every image (from the cached capture when there is one)."""

@@ -74,7 +74,7 @@ def test_token_layers_of_a_vit_are_selectable_and_explained():
     explorer = CAMExplorer(model, torch.randn(1, 3, 32, 32))
     nodes = {node.path: node for node in explorer.session.tree.nodes}
     layer = "encoder.layers.encoder_layer_1.ln_1"
-    assert nodes[layer].layout == "tokens" and nodes[layer].selectable and nodes[layer].shape == "17×16"
+    assert nodes[layer].layout == "NLC" and nodes[layer].selectable and nodes[layer].shape == "17×16"
     explorer.set(layers=[layer])
     assert explorer.overlay.error == "" and explorer.result.maps.shape == (1, 32, 32)
     assert not nodes["heads"].selectable
@@ -115,8 +115,8 @@ def test_channels_last_stages_of_a_swin_are_laid_out_by_themselves():
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     explorer = CAMExplorer(model, x)
     nodes = {node.path: node for node in explorer.session.tree.nodes}
-    assert nodes["features.1"].layout == "channels-last" and nodes["features.1"].shape == "8×8×16"
-    assert nodes["permute"].layout == "grid"  # already channels-first
+    assert nodes["features.1"].layout == "NHWC" and nodes["features.1"].shape == "8×8×16"
+    assert nodes["permute"].layout == "NCHW"  # already channels-first
     explorer.set(layers=["features.1"], target=2)
     expected = Explainer(model, ["features.1"], swin_reshape_transform).compute("gradcam", x, [ClassifierOutputTarget(2)] * 2)
     np.testing.assert_allclose(explorer.result.maps, expected.numpy(), atol=1e-6)
