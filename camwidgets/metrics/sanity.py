@@ -28,9 +28,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..engine.blur import gaussian_blur
 from ..engine.capture import check_input, check_targets
 from ..engine.modules import evaluation_mode, forward_hooks, per_image_outputs
 from ..engine.explainer import Explainer
@@ -104,18 +104,9 @@ def ssim(a: Any, b: Any, window: int = 11, sigma: float = 1.5, normalise: bool =
     if normalise:
         x, y = _unit_range(x), _unit_range(y)
     size = min(window, *(s if s % 2 else s - 1 for s in x.shape[1:]))
-    half = (size - 1) / 2
-    t = torch.linspace(-half, half, size, dtype=torch.float64, device=x.device)
-    g = torch.exp(-0.5 * (t / sigma) ** 2)
-    g = g / g.sum()
-    kernel = (g[:, None] * g[None, :]).view(1, 1, size, size)
-    pad = size // 2
 
     def blur(z: torch.Tensor) -> torch.Tensor:
-        z = z.unsqueeze(1)
-        if pad:
-            z = F.pad(z, (pad, pad, pad, pad), mode="reflect" if pad < min(z.shape[-2:]) else "replicate")
-        return F.conv2d(z, kernel).squeeze(1)
+        return gaussian_blur(z.unsqueeze(1), size, sigma).squeeze(1)
 
     c1, c2 = 0.01**2, 0.03**2
     mx, my = blur(x), blur(y)

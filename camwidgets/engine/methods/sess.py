@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..capture import target_score
 from ..modules import evaluation_mode, per_image_outputs, select_output
+from ..blur import gaussian_blur
 from ..maps import normalise
 from ..progress import Progress
 from .registry import MethodCall, MethodSpec, base_spec
@@ -78,18 +79,6 @@ def _resize_matrix(source: int, target: int, device: torch.device) -> torch.Tens
     centres, no antialiasing: OpenCV's INTER_LINEAR)."""
     eye = torch.eye(source, device=device, dtype=torch.float32).reshape(source, 1, 1, source)
     return F.interpolate(eye, size=(1, target), mode="bilinear", align_corners=False).reshape(source, target).T
-
-
-def _gaussian_blur(maps: torch.Tensor) -> torch.Tensor:
-    """OpenCV's ``GaussianBlur(m, (11, 11), 5)`` on (B, H, W): separable, mirrored border (reflect-101)."""
-    offsets = torch.arange(BLUR_SIZE, device=maps.device, dtype=maps.dtype) - BLUR_SIZE // 2
-    kernel = torch.exp(-offsets.square() / (2 * BLUR_SIGMA**2))
-    kernel = kernel / kernel.sum()
-    pad = BLUR_SIZE // 2
-    mode = "reflect" if min(maps.shape[-2:]) > pad else "replicate"
-    padded = F.pad(maps.unsqueeze(1), (pad, pad, pad, pad), mode=mode)
-    blurred = F.conv2d(F.conv2d(padded, kernel.reshape(1, 1, 1, -1)), kernel.reshape(1, 1, -1, 1))
-    return blurred.squeeze(1)
 
 
 @dataclass
@@ -212,7 +201,7 @@ def sess(call: MethodCall) -> torch.Tensor:
             progress.advance()
     fused = total if options["pool"] == "max" else torch.where(counts > 0, total / counts.clamp(min=1), torch.zeros_like(total))
     if options["smooth"]:
-        fused = _gaussian_blur(fused)
+        fused = gaussian_blur(fused[:, None], BLUR_SIZE, BLUR_SIGMA)[:, 0]  # OpenCV's GaussianBlur(m, (11, 11), 5), reflect-101 borders
     return normalise(fused, explainer.normalise)
 
 
