@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # torch, OpenCV and matplotlib load on first use, so that `--help` stays quick
+from .images import IMAGENET_MEAN, IMAGENET_STD, center_crop, read_image as load_image  # noqa: F401  (this module's public names)
+
+if TYPE_CHECKING:  # OpenCV and matplotlib load on first use
     import torch
     from matplotlib.figure import Figure
     from torch import nn
@@ -44,56 +45,6 @@ __all__ = [
 
 #: Methods shown when none are chosen: two gradient-weighted, one element-wise, one gradient-free.
 DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "layercam", "eigencam")
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-
-def load_image(image: str | Path) -> tuple[np.ndarray, str]:
-    """``(RGB uint8 (H, W, 3) array, short name)`` for an image file path or a bundled photo name.
-
-    Raises ``ValueError`` (one line, saying what to pass instead) when it is neither."""
-    import cv2
-
-    from .data import load_photo, photo_names
-
-    path = Path(image)
-    if path.is_file():
-        data = np.fromfile(str(path), dtype=np.uint8)
-        if data.size == 0:
-            raise ValueError(f"{str(path)!r} is an empty file (0 bytes); pass a PNG or JPEG image file")
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"could not read {str(path)!r} as an image; pass a PNG or JPEG file or a bundled photo name")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), path.stem
-    try:
-        return load_photo(str(image)), Path(str(image)).stem
-    except ValueError:
-        pass
-    names = photo_names()
-    close = difflib.get_close_matches(str(image).lower(), names, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"{str(image)!r} is neither an image file nor a bundled photo.{hint} "
-        f"Pass a path to a PNG/JPEG file or one of: {', '.join(names)}"
-    )
-
-
-def center_crop(photo: np.ndarray, size: int = 224) -> np.ndarray:
-    """Resize ``photo`` (H, W, C) so that its shorter side is ``size``, then cut the central
-    ``size`` x ``size`` square. The result is exactly what the model sees (before normalising),
-    so maps computed on it line up with it pixel for pixel."""
-    import cv2
-
-    if photo.ndim != 3 or photo.shape[0] == 0 or photo.shape[1] == 0:
-        raise ValueError(f"expected an image of shape (H, W, 3), got {photo.shape}")
-    height, width = photo.shape[:2]
-    scale = size / min(height, width)
-    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
-    if (new_w, new_h) != (width, height):
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        photo = cv2.resize(photo, (new_w, new_h), interpolation=interpolation)
-    top, left = (new_h - size) // 2, (new_w - size) // 2
-    return np.ascontiguousarray(photo[top : top + size, left : left + size])
 
 
 def format_probability(probability: float) -> str:

@@ -168,7 +168,10 @@ def test_center_crop_matches_the_model_input():
     photo = cw.load_photo("chelsea")  # 451 x 300
     crop = explain.center_crop(photo)
     assert crop.shape == (224, 224, 3) and crop.dtype == np.uint8
-    resized = cv2.resize(photo, (337, 224), interpolation=cv2.INTER_AREA)
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+
+    resized = np.asarray(TF.resize(Image.fromarray(photo), [224], antialias=True))  # torchvision's own resize: 224 x 336
     np.testing.assert_array_equal(crop, resized[:, 56:280])
     tall = np.zeros((500, 100, 3), np.uint8)
     assert explain.center_crop(tall, 64).shape == (64, 64, 3)

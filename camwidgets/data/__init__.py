@@ -111,15 +111,12 @@ def load_photo(name: str, size: int | tuple[int, int] | None = None) -> np.ndarr
     path = photo_path(name)
     target = _check_size(size)
 
-    # np.fromfile + imdecode also works for paths that cv2.imread cannot open
-    # (e.g. non-ASCII folders on Windows).
-    bgr = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise OSError(
-            f"Could not decode the bundled photo {path}. The file may be damaged; "
-            "try reinstalling camwidgets."
-        )
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    from ..images import read_image
+
+    try:
+        rgb, _ = read_image(path)
+    except ValueError as error:
+        raise OSError(f"Could not decode the bundled photo {path}. The file may be damaged; try reinstalling camwidgets.") from error
 
     if target is None:
         return rgb

@@ -14,14 +14,13 @@ a list of them, or a ready (B, 3, H, W) / (3, H, W) float tensor.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..explain import IMAGENET_MEAN, IMAGENET_STD, center_crop, load_image
+from ..images import IMAGENET_MEAN, IMAGENET_STD, normalise, resize_and_crop, to_rgb
 
 __all__ = ["ImageSet", "load_images", "default_labels", "known_weights"]
 
@@ -73,91 +72,26 @@ def default_labels(model: nn.Module, labels: Any, preprocess: Any, classes: int)
     return names
 
 
-def _integers_to_uint8(array: np.ndarray) -> np.ndarray:
-    """Integer pixels as uint8: 16-bit data (uint16) scaled by 255/65535; other integers must already
-    lie in 0..255 (wrapping them around would be silently wrong)."""
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.uint16:
-        return np.rint(array.astype(np.float32) * (255 / 65535)).astype(np.uint8)
-    if array.size and (int(array.min()) < 0 or int(array.max()) > 255):
-        raise ValueError(
-            f"an integer image ({array.dtype}) must hold values from 0 to 255; got {int(array.min())} to {int(array.max())}. "
-            "Pass uint16 for 16-bit data (it is scaled), or float values in [0, 1]"
-        )
-    return array.astype(np.uint8)
-
-
-def _pil_to_array(image: Any) -> np.ndarray:
-    """A PIL image as an array, upright (its EXIF orientation applied, as for files read by path);
-    16-bit and 32-bit integer modes keep their values (scaled later), palette and other modes become RGB."""
-    from PIL import ImageOps
-
-    image = ImageOps.exif_transpose(image)
-    if image.mode.startswith("I;16"):
-        return np.asarray(image).astype(np.uint16)
-    if image.mode == "I":  # 32-bit integers, as PIL opens 16-bit PNGs: 16-bit data when within 0..65535
-        values = np.asarray(image)
-        return values.astype(np.uint16) if values.size and 0 <= values.min() and values.max() <= 65535 else values
-    if image.mode == "F":
-        return np.asarray(image)
-    return np.asarray(image.convert("RGB"))
-
-
-def _to_rgb_array(image: Any) -> tuple[np.ndarray, str]:
-    """One image as RGB uint8 (H, W, 3) and a short name."""
-    if isinstance(image, (str, Path)):
-        return load_image(image)
-    name = "image"
-    if hasattr(image, "convert") and hasattr(image, "size"):  # PIL image
-        image = _pil_to_array(image)
-    if isinstance(image, np.ndarray):
-        array = image
-        if array.ndim == 2:
-            array = np.repeat(array[:, :, None], 3, axis=2)
-        if array.ndim != 3 or array.shape[2] not in (3, 4):
-            raise ValueError(f"an image array must have shape (H, W, 3); got {image.shape}")
-        array = array[:, :, :3]
-        if array.dtype == np.bool_:
-            raise ValueError("a boolean array is a mask, not an image; pass uint8 (0-255) or float ([0, 1]) pixels")
-        if np.issubdtype(array.dtype, np.floating):
-            if array.size and not np.isfinite(array).all():
-                raise ValueError("a float image contains NaN or infinite values")
-            if array.size and (array.min() < 0 or array.max() > 1):
-                raise ValueError("a float image must hold values in [0, 1]; pass uint8 for 0-255 images")
-            array = np.rint(array * 255).astype(np.uint8)
-        elif np.issubdtype(array.dtype, np.integer):
-            array = _integers_to_uint8(array)
-        else:
-            raise TypeError(f"cannot use an array of {array.dtype} as an image; pass uint8, uint16 or float pixels")
-        return np.ascontiguousarray(array), name
-    raise TypeError(
-        f"cannot use {type(image).__name__} as an image; pass file paths, bundled photo names, PIL images, "
-        "uint8 (H, W, 3) arrays, or a (B, 3, H, W) tensor"
-    )
-
-
-def _geometry(preprocess: Any) -> tuple[int, int, Sequence[float], Sequence[float]] | None:
-    """(resize, crop, mean, std) of a torchvision-style classification transform, else None."""
-    if preprocess is None:
-        return (*_DEFAULT_GEOMETRY, IMAGENET_MEAN, IMAGENET_STD)
+def _classification_transform(preprocess: Any) -> Any:
+    """torchvision's classification transform (``ImageClassification``) given as weights or as the
+    transform itself, else None."""
     if hasattr(preprocess, "meta") and hasattr(preprocess, "transforms"):
         preprocess = preprocess.transforms()
     if all(hasattr(preprocess, name) for name in ("crop_size", "resize_size", "mean", "std")):
-        first = lambda value: int(value[0] if isinstance(value, (list, tuple)) else value)  # noqa: E731
-        return first(preprocess.resize_size), first(preprocess.crop_size), preprocess.mean, preprocess.std
+        return preprocess
     return None
 
 
-def _central(square: np.ndarray, size: int) -> np.ndarray:
-    """The central ``size`` x ``size`` part of a square image, no resizing (torchvision's CenterCrop)."""
-    offset = max((square.shape[0] - size) // 2, 0)
-    return np.ascontiguousarray(square[offset : offset + size, offset : offset + size])
-
-
-def _normalise(photos: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    batch = torch.from_numpy(photos).permute(0, 3, 1, 2).float() / 255
-    return (batch - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+def _geometry(preprocess: Any) -> tuple[int, int, Sequence[float], Sequence[float]] | None:
+    """(resize, crop, mean, std) of the default preprocessing (None) or of a torchvision-style
+    classification transform, else None."""
+    if preprocess is None:
+        return (*_DEFAULT_GEOMETRY, IMAGENET_MEAN, IMAGENET_STD)
+    transform = _classification_transform(preprocess)
+    if transform is None:
+        return None
+    first = lambda value: int(value[0] if isinstance(value, (list, tuple)) else value)  # noqa: E731
+    return first(transform.resize_size), first(transform.crop_size), transform.mean, transform.std
 
 
 def _photos_from_tensor(batch: torch.Tensor, mean: Sequence[float], std: Sequence[float], undo: bool) -> np.ndarray:
@@ -188,11 +122,12 @@ def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_
     items = list(images) if isinstance(images, (list, tuple)) else [images]
     if not items:
         raise ValueError("images is empty; pass at least one image")
-    arrays, names = zip(*(_to_rgb_array(item) for item in items))
-    if geometry is not None:
+    arrays, names = zip(*(to_rgb(item) for item in items))
+    if geometry is not None:  # the model's own geometry with torchvision's functions, as weights.transforms() does
         resize, crop, mean, std = geometry
-        photos = np.stack([_central(center_crop(array, resize), crop) for array in arrays])
-        batch = _normalise(photos, mean, std)
+        interpolation = getattr(_classification_transform(preprocess), "interpolation", None)
+        photos = np.stack([resize_and_crop(array, resize, crop, interpolation) for array in arrays])
+        batch = normalise(photos, mean, std)
     else:
         from PIL import Image
 

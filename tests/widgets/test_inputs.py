@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from camwidgets import CAMExplorer, ClassifierOutputTarget, load_photo, photo_path
-from camwidgets.explain import IMAGENET_MEAN, IMAGENET_STD
+from camwidgets.images import IMAGENET_MEAN, IMAGENET_STD
 from camwidgets.widgets.images import load_images
 from tests.conftest import CountingForward, photo_tensor
 
@@ -25,14 +25,17 @@ def test_paths_names_pil_and_arrays_give_the_same_batch():
     assert sets[0].names == ["coffee"]
 
 
-def test_default_preprocessing_is_torchvisions(pretrained_mobilenet):
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "astronaut", "rocket"])
+def test_the_explorers_input_is_the_weights_own_transforms(pretrained_mobilenet, name):
     _, weights = pretrained_mobilenet
-    photo = load_photo("chelsea")
-    ours = load_images([photo], None, torch.device("cpu"), True).batch
-    theirs = weights.transforms()(torch.from_numpy(photo).permute(2, 0, 1))[None]
-    # same resize and crop geometry; the resize filters differ (OpenCV area vs antialiased bilinear)
-    assert (ours - theirs).abs().mean() < 0.08
-    assert (ours - theirs.roll(4, dims=3)).abs().mean() > 0.2  # a 4-pixel shift would show
+    photo = load_photo(name)
+    theirs = weights.transforms()(Image.fromarray(photo))[None]
+    for preprocess in (None, weights, weights.transforms()):
+        ours = load_images([photo], preprocess, torch.device("cpu"), True)
+        torch.testing.assert_close(ours.batch, theirs, atol=0, rtol=0)
+        restored = ours.photos[0].astype(np.float32) / 255  # the photo shown is the one the model saw
+        expected = (theirs[0].permute(1, 2, 0).numpy() * np.array(IMAGENET_STD) + np.array(IMAGENET_MEAN)).clip(0, 1)
+        assert np.abs(restored - expected).max() <= 1e-5
 
 
 def test_a_tensor_batch_is_used_as_given_and_shown_unnormalised():
