@@ -44,13 +44,6 @@ export function initialExpanded(nodes, paths) {
   return open;
 }
 
-function element(tag, attributes = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  if (text) node.textContent = text;
-  return node;
-}
-
 function render({ model, el }) {
   const root = element("div", { class: "cw-layer-tree", "data-testid": "cw-layer-tree" });
   const filter = element("input", {
@@ -65,7 +58,7 @@ function render({ model, el }) {
 
   let expanded = initialExpanded(model.get("nodes"), [model.get("suggested"), ...model.get("selected")]);
   let focused = model.get("selected")[0] || model.get("suggested");
-  let requestId = 0;
+  const selections = requests(model, "select");
 
   const draw = () => {
     const selected = new Set(model.get("selected"));
@@ -99,7 +92,7 @@ function render({ model, el }) {
     const current = model.get("selected");
     let paths = [path];
     if (add) paths = current.includes(path) ? current.filter((p) => p !== path) : [...current, path];
-    if (paths.length) model.send({ type: "select", id: ++requestId, paths });
+    if (paths.length) selections.send({ paths });
   };
   const toggle = (path, open) => {
     if (open === undefined) open = !expanded.has(path);
@@ -150,7 +143,7 @@ function render({ model, el }) {
     }
   };
   const onMessage = (message) => {
-    if (!message || message.type !== "select") return;
+    if (!selections.isCurrent(message)) return;  // a late reply to an older selection changes nothing
     error.textContent = message.error || "";
     error.hidden = !message.error;
   };

@@ -1,16 +1,8 @@
 // Overlay view: photo, heatmap and blend on a canvas. Colormap, opacity and mode are applied here,
 // with no kernel round trip: the kernel sends the photo and the 8-bit map once, as binary buffers.
+// Uses element, control and asBytes from _dom.js (put in front of this file by assets.py).
 // View formula (same as camwidgets.widgets.colormaps.compose_view):
 //   heatmap: lut[m]; overlay: round((1 - opacity) * photo + opacity * lut[m]); photo: photo.
-
-/** Bytes from a synced Bytes trait (DataView, ArrayBuffer or typed array) as a Uint8Array. */
-export function asBytes(value) {
-  if (!value) return new Uint8Array(0);
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  return new Uint8Array(0);
-}
 
 /** RGBA pixels (Uint8ClampedArray, width*height*4) of the view. */
 export function composeView(photo, levels, table, mode, opacity, width, height) {
@@ -33,17 +25,6 @@ export function composeView(photo, levels, table, mode, opacity, width, height) 
 export function levelToValue(level, range) {
   const [low, high] = range && range.length === 2 ? range : [0, 1];
   return low + (level / 255) * (high - low);
-}
-
-function element(tag, attributes = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  if (text) node.textContent = text;
-  return node;
-}
-
-function control(tag, attributes = {}, text = "") {
-  return element(tag, { ...attributes, "data-lm-suppress-shortcuts": "true" }, text);
 }
 
 const MODES = [["overlay", "Overlay"], ["heatmap", "Heatmap"], ["photo", "Photo"]];

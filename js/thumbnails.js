@@ -1,14 +1,7 @@
 // A strip or grid of small clickable pictures (image gallery, layer sweep, compare grid).
 // Pixels arrive as one binary buffer (N * size * size * 3 RGB bytes); a click or Enter sends
-// {type: "pick", id, key}; the kernel checks the key and sets `selected`.
-
-function asBytes(value) {
-  if (!value) return new Uint8Array(0);
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  return new Uint8Array(0);
-}
+// {type: "pick", id, key}; the kernel checks the key and sets `selected`. Uses element, asBytes
+// and requests from _dom.js (put in front of this file by assets.py).
 
 /** RGBA pixels of picture `index` out of the packed RGB buffer. */
 export function pictureRGBA(pixels, index, size) {
@@ -24,19 +17,11 @@ export function pictureRGBA(pixels, index, size) {
   return out;
 }
 
-function element(tag, attributes = {}, text = "") {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  if (text) node.textContent = text;
-  return node;
-}
-
 function render({ model, el }) {
   const root = element("div", { class: "cw-thumbs" });
   el.appendChild(root);
-  let requestId = 0;
-
-  const pick = (key) => model.send({ type: "pick", id: ++requestId, key });
+  const picks = requests(model, "pick");
+  const pick = (key) => picks.send({ key });
   const onClick = (event) => {
     const item = event.target.closest("[data-key]");
     if (item && root.contains(item)) pick(item.dataset.key);

@@ -68,11 +68,22 @@ def pretrained_mobilenet():
 
 
 def photo_tensor(name: str, size: int = 224) -> torch.Tensor:
-    """A bundled photo, shorter side resized and centre-cropped to ``size``, ImageNet-normalised (1, 3, size, size)."""
-    from camwidgets import load_photo, preprocess_image
-    from camwidgets.explain import IMAGENET_MEAN, IMAGENET_STD, center_crop
+    """A bundled photo, shorter side resized (OpenCV's area filter, bilinear when enlarging) and centre-cropped to ``size``,
+    ImageNet-normalised (1, 3, size, size). The parity tests' inputs are fixed here, apart from the
+    package's image pipeline, so that they stay the same inputs whatever that pipeline does: DFF's
+    concept matching against scikit-learn's NMF (a non-convex problem) depends on the very pixels."""
+    import cv2
 
-    crop = center_crop(load_photo(name), size)
+    from camwidgets import load_photo, preprocess_image
+    from camwidgets.images import IMAGENET_MEAN, IMAGENET_STD
+
+    photo = load_photo(name)
+    height, width = photo.shape[:2]
+    scale = size / min(height, width)
+    filter_ = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(photo, (max(size, round(width * scale)), max(size, round(height * scale))), interpolation=filter_)
+    top, left = (resized.shape[0] - size) // 2, (resized.shape[1] - size) // 2
+    crop = np.ascontiguousarray(resized[top : top + size, left : left + size])
     return preprocess_image(np.float32(crop) / 255, mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 

@@ -1,12 +1,16 @@
 """Where the widgets' ES modules and CSS live: ``camwidgets/js`` in a wheel (hatch force-include),
-the repository's ``js/`` folder in an editable install or a source checkout."""
+the repository's ``js/`` folder in an editable install or a source checkout; and each module as
+shipped, with the shared helpers of ``js/_dom.js`` in front of it."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["asset_path"]
+__all__ = ["asset_path", "module_source"]
+
+#: Shared DOM helpers put in front of every widget module (one ES module per widget, no build step).
+SHARED_MODULE = "_dom.js"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -28,3 +32,10 @@ def asset_path(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"missing widget asset {name!r} in {_asset_dir()}")
     return path
+
+
+@lru_cache(maxsize=None)
+def module_source(name: str) -> str:
+    """A widget's ES module as shipped to the browser: the shared helpers (``_dom.js``) followed by
+    the module ``name`` (``"overlay.js"``)."""
+    return asset_path(SHARED_MODULE).read_text(encoding="utf-8") + "\n" + asset_path(name).read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import anywidget
 import traitlets
 
-from .assets import asset_path
+from .assets import asset_path, module_source
 from .messages import KernelOwnedTraits, MessageRouter, require
 from .model_tree import ModelTree
 
@@ -24,7 +24,7 @@ class LayerTree(KernelOwnedTraits, anywidget.AnyWidget):
     browser_writable = frozenset()
     """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
 
-    _esm = asset_path("layer_tree.js")
+    _esm = module_source("layer_tree.js")
     _css = asset_path("widgets.css")
 
     nodes = traitlets.List(traitlets.Dict()).tag(sync=True)

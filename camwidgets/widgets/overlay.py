@@ -17,7 +17,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from .assets import asset_path
+from .assets import asset_path, module_source
 from .colormaps import COLORMAPS, MODES, colormap_tables
 from .messages import KernelOwnedTraits, MessageRouter
 
@@ -28,7 +28,7 @@ class OverlayView(KernelOwnedTraits, anywidget.AnyWidget):
     browser_writable = frozenset({"opacity", "colormap", "mode"})
     """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
 
-    _esm = asset_path("overlay.js")
+    _esm = module_source("overlay.js")
     _css = asset_path("widgets.css")
 
     width = traitlets.Int(0).tag(sync=True)

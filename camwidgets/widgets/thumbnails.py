@@ -14,7 +14,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from .assets import asset_path
+from .assets import asset_path, module_source
 from .messages import KernelOwnedTraits, MessageRouter, require
 
 __all__ = ["ThumbnailGrid"]
@@ -24,7 +24,7 @@ class ThumbnailGrid(KernelOwnedTraits, anywidget.AnyWidget):
     browser_writable = frozenset()
     """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
 
-    _esm = asset_path("thumbnails.js")
+    _esm = module_source("thumbnails.js")
     _css = asset_path("widgets.css")
 
     testid = traitlets.Unicode("cw-thumbnails").tag(sync=True)

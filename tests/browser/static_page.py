@@ -72,16 +72,21 @@ _RENDER = """async ({module, state, buffers, actions, poke}) => {
     for (const type of ['input', 'change', 'click']) node.dispatchEvent(new Event(type, {bubbles: true}));
   }
   for (const action of actions) {
+    if (action.message) {  // the kernel's reply to a request, as msg:custom delivers it
+      for (const c of callbacks.filter(c => c.event === 'msg:custom')) c.callback.call(c.context, action.message, []);
+      continue;
+    }
     const target = el.querySelector(action.selector);
     if (!target) throw new Error('no element ' + action.selector);
     if (action.value !== undefined) target.value = action.value;
     target.dispatchEvent(new Event(action.event, {bubbles: true}));
   }
+  const errors = [...el.querySelectorAll('.cw-error')].map(n => ({hidden: n.hidden, text: n.textContent}));
   for (const cleanup of cleanups.reverse()) if (typeof cleanup === 'function') await cleanup();
   el.remove();
   const leftover = [...window.ledger.keys()].map(([target, type]) =>
     (target.nodeName || target.constructor.name) + ':' + type);
-  return {rendered, sent: sent.length, saved: saved.length,
+  return {rendered, sent: sent.length, messages: sent, errors, saved: saved.length,
     after: {listeners: window.ledger.size - before, model_callbacks: callbacks.length, leftover}};
 }"""
 
@@ -103,7 +108,8 @@ def serve(page: Page, files: dict[str, str]) -> None:
 
 def render_widget(page: Page, module: str, state: dict, buffers: dict | None = None, actions=(), poke: bool = False) -> dict:
     """Render the served ``module`` with a fake model of ``state`` (JSON-able) and ``buffers``
-    (``{(path...): bytes}``), dispatch ``actions`` (``{selector, event, value?}``) and, with ``poke``,
+    (``{(path...): bytes}``), dispatch ``actions`` (``{selector, event, value?}``, or ``{message}``: a
+    reply from the kernel) and, with ``poke``,
     keys, input, change and click on every focusable element; then clean up and report."""
     encoded = [[list(path), base64.b64encode(bytes(data)).decode()] for path, data in (buffers or {}).items()]
     return page.evaluate(_RENDER, {"module": f"{ORIGIN}{module}", "state": json.loads(json.dumps(state)),

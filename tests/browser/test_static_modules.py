@@ -82,3 +82,23 @@ def test_every_module_renders_is_guarded_and_cleans_up(static_page, widget_state
     assert static_page.errors == []
     assert messages > 0, "poking every control sent nothing to the fake models"
     assert CONTRACT <= testids, f"missing from the DOM: {sorted(CONTRACT - testids)}"
+
+
+def _tree(widget_states):
+    return next((path, state, buffers) for path, esm, state, buffers, kind in widget_states if kind == "LayerTree")
+
+
+def test_a_late_reply_to_an_older_selection_changes_nothing(static_page, widget_states):
+    path, state, buffers = _tree(widget_states)
+    first, second = [node["path"] for node in state["nodes"] if node["selectable"] and node["path"] not in state["selected"]][:2]
+    clicks = [{"selector": f"[data-testid=cw-layer-node][data-path='{p}']", "event": "click"} for p in (first, second)]
+    late = clicks + [
+        {"message": {"type": "select", "id": 2, "ok": True, "selected": [second]}},
+        {"message": {"type": "select", "id": 1, "error": "an old refusal"}},  # arrives after the newer answer
+    ]
+    report = render_widget(static_page, path, state, buffers, actions=late)
+    assert [(m["id"], m["paths"]) for m in report["messages"]] == [(1, [first]), (2, [second])]
+    assert report["errors"] == [{"hidden": True, "text": ""}], "a stale reply overwrote the newer view"
+    current = clicks + [{"message": {"type": "select", "id": 2, "error": "refused now"}}]
+    report = render_widget(static_page, path, state, buffers, actions=current)
+    assert report["errors"] == [{"hidden": False, "text": "refused now"}]  # the answer to the latest request shows

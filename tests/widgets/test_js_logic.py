@@ -3,17 +3,17 @@ kernel's PNG export bit for bit, and the layer tree's visible rows follow expans
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from camwidgets.widgets.assets import module_source
 from camwidgets.widgets.colormaps import MODES, colormap_table, compose_view
 
-JS = Path(__file__).resolve().parents[2] / "js"
 NODE = shutil.which("node")
 
 
@@ -24,9 +24,11 @@ def _node_is_installed() -> None:
 
 
 def run_module(module: str, body: str, payload: object) -> object:
-    """Import ``js/<module>`` in Node, run ``body`` with ``input`` bound to ``payload``, return its ``output``."""
+    """Import ``js/<module>`` as shipped (with ``_dom.js`` in front) in Node, run ``body`` with ``input``
+    bound to ``payload``, return its ``output``."""
+    source = base64.b64encode(module_source(module).encode()).decode()
     script = (
-        f"import * as m from {json.dumps((JS / module).as_uri())};\n"
+        f"import * as m from {json.dumps('data:text/javascript;base64,' + source)};\n"
         "let data = ''; process.stdin.on('data', (c) => (data += c)); process.stdin.on('end', () => {\n"
         f"  const input = JSON.parse(data); let output; {body}\n"
         "  process.stdout.write(JSON.stringify(output)); });\n"
