@@ -1,4 +1,4 @@
-"""CAMExplorer: the composed notebook widget (layer tree + sweep, controls, overlay, gallery, panels).
+"""CAMExplorer: the composed notebook widget (layer tree + sweep, controls, overlay, gallery, tabs).
 
 Every control change becomes a candidate view state that the session validates and computes; only a
 successful computation is shown and becomes current. On an error the message appears in the
@@ -18,13 +18,12 @@ import numpy as np
 
 from ..engine.methods.registry import get_method
 from ..engine.progress import Cancelled
-from .colormaps import compose_view
 from .controls import TOP_CLASS, Controls, class_choice, target_options
-from .export import export_view
+from .export import export_session, shown_picture
 from .layer_tree import LayerTree
 from .messages import logger
 from .overlay import OverlayView
-from .panels import build_panels
+from .tabs import build_tabs
 from .pictures import overlay_thumbnails, square
 from .session import ExplorerSession, Result, ViewState
 from .thumbnails import ThumbnailGrid
@@ -72,7 +71,7 @@ class CAMExplorer(ipywidgets.VBox):
         self.overlay = OverlayView(on_cancel=self.cancel)
         self.sweep = ThumbnailGrid(testid="cw-sweep", item_testid="cw-sweep-item", title="Layer sweep: GradCAM at every stage (click to select)")
         self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
-        self.panels = build_panels(self)
+        self.panels = build_tabs(self.session, self)
         left = ipywidgets.VBox([self.tree, self.sweep], layout=ipywidgets.Layout(width="42%"))
         right = ipywidgets.VBox([self.controls.box, self.overlay], layout=ipywidgets.Layout(width="58%"))
         super().__init__([self.gallery, ipywidgets.HBox([left, right]), self.panels.tabs])
@@ -109,41 +108,19 @@ class CAMExplorer(ipywidgets.VBox):
     def export(self, path: str | Path) -> dict[str, Path]:
         """Save the current view as ``<path>.png`` (as shown: mode, colormap, opacity) and its state
         as ``<path>.npz`` (image, map, grey levels) plus ``<path>.json``; returns the paths."""
-        result = self.session.result
-        if result is None:
-            raise ValueError("nothing to export yet: no map has been computed")
-        state, image = result.state, result.state.image
-        photo, levels = self.session.images.photos[image], result.levels[image]
-        manifest = {
-            "method": get_method(state.method).class_name,
-            "layers": list(state.layers),
-            "target": state.target,
-            "target_label": self.session.target_label(state),
-            "image_index": image,
-            "image_name": self.session.images.names[image],
-            "aug_smooth": state.aug_smooth,
-            "eigen_smooth": state.eigen_smooth,
-            "normalise": state.normalise,
-            "view": {"mode": self.overlay.mode, "colormap": self.overlay.colormap, "opacity": self.overlay.opacity},
-            "value_range": list(result.value_range),
-            "map_shape": list(levels.shape),
-        }
-        return export_view(path, self.view_picture(), {"image": photo, "map": result.maps[image], "levels": levels}, manifest)
+        return export_session(path, self.session, self._view_settings())
 
     def view_picture(self) -> np.ndarray:
         """The picture shown now, (H, W, 3) uint8: the overlay's mode, colormap and opacity applied
         to the photo and map (what the browser draws)."""
-        result = self.session.result
-        if result is None:
-            raise ValueError("nothing is shown yet: no map has been computed")
-        image = result.state.image
-        return compose_view(self.session.images.photos[image], result.levels[image], self.overlay.colormap, self.overlay.opacity, self.overlay.mode)
+        return shown_picture(self.session, self._view_settings())
+
+    def _view_settings(self) -> dict[str, Any]:
+        return {"mode": self.overlay.mode, "colormap": self.overlay.colormap, "opacity": self.overlay.opacity}
 
     def status_text(self, state: ViewState) -> str:
         """'Method · layer(s) · target', as the overlay's status line shows it."""
-        flags = [name for name in ("aug_smooth", "eigen_smooth") if getattr(state, name)]
-        parts = [get_method(state.method).class_name, ", ".join(state.layers), self.session.target_label(state), *flags]
-        return " · ".join(parts)
+        return self.session.status_text(state)
 
     # -- computing --------------------------------------------------------------------------------
     def run(self, state: ViewState) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-__all__ = ["export_view", "export_paths"]
+__all__ = ["export_view", "export_paths", "export_session", "view_manifest", "shown_picture"]
 
 KINDS = ("png", "npz", "json")
 _LOCKS: dict[Path, threading.Lock] = {}
@@ -100,3 +100,47 @@ def export_view(stem: str | os.PathLike, view: np.ndarray, arrays: dict[str, np.
             for leftover in written.values():
                 leftover.unlink(missing_ok=True)
     return paths
+
+
+def view_manifest(session: Any, view: dict[str, Any]) -> dict[str, Any]:
+    """What the JSON file says of the session's current result: method, layers, target, image,
+    smoothing, normalisation, the overlay's ``view`` settings, value range and map shape."""
+    from ..engine.methods.registry import get_method
+
+    result = session.result
+    state, image = result.state, result.state.image
+    return {
+        "method": get_method(state.method).class_name,
+        "layers": list(state.layers),
+        "target": state.target,
+        "target_label": session.target_label(state),
+        "image_index": image,
+        "image_name": session.images.names[image],
+        "aug_smooth": state.aug_smooth,
+        "eigen_smooth": state.eigen_smooth,
+        "normalise": state.normalise,
+        "view": dict(view),
+        "value_range": list(result.value_range),
+        "map_shape": list(result.levels[image].shape),
+    }
+
+
+def shown_picture(session: Any, view: dict[str, Any]) -> np.ndarray:
+    """The session's current image and map as the browser draws them with ``view`` (mode, colormap,
+    opacity): (H, W, 3) uint8."""
+    from .colormaps import compose_view
+
+    result = session.result
+    if result is None:
+        raise ValueError("nothing is shown yet: no map has been computed")
+    image = result.state.image
+    return compose_view(session.images.photos[image], result.levels[image], view["colormap"], view["opacity"], view["mode"])
+
+
+def export_session(stem: str | os.PathLike, session: Any, view: dict[str, Any]) -> dict[str, Path]:
+    """Export the session's current result as shown with ``view`` (mode, colormap, opacity)."""
+    if session.result is None:
+        raise ValueError("nothing to export yet: no map has been computed")
+    result, image = session.result, session.result.state.image
+    arrays = {"image": session.images.photos[image], "map": result.maps[image], "levels": result.levels[image]}
+    return export_view(stem, shown_picture(session, view), arrays, view_manifest(session, view))

@@ -139,6 +139,12 @@ class ExplorerSession:
             return self.labels[state.target]
         return f"{self.labels[self.top_classes(state.image, 1)[0][0]]} (top class)"
 
+    def status_text(self, state: ViewState) -> str:
+        """'Method · layer(s) · target[ · smoothing flags]', as the overlay's status line shows it."""
+        flags = [name for name in ("aug_smooth", "eigen_smooth") if getattr(state, name)]
+        parts = [get_method(state.method).class_name, ", ".join(state.layers), self.target_label(state), *flags]
+        return " · ".join(parts)
+
     # -- validation -------------------------------------------------------------------------------
     def validate(self, base: ViewState | None = None, **changes: Any) -> ViewState:
         """A new state from ``base`` (default: the current one) with ``changes``, each checked; raises

@@ -1,0 +1,109 @@
+"""What every tab of the explorer shares: a host interface (the explorer's job slot and export),
+the background-panel base (start returns the job, compute waits for it), and escaped text.
+
+Tabs depend on the :class:`~camwidgets.widgets.session.ExplorerSession` (model, images, current
+state and result, status text) and on a :class:`TabHost`, never on the explorer itself. Every text
+that reaches the page goes through :func:`text_html`: class labels, module names, exception
+messages and paths are data, never markup.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Callable, Protocol
+
+import ipywidgets
+
+from ...engine.progress import Cancelled
+from ..worker import BackgroundJob
+
+__all__ = ["TabHost", "Tab", "BackgroundTab", "HTMLMessage", "text_html", "error_text", "image_widget", "STOPPED"]
+
+STOPPED = "stopped: a newer computation took over"
+
+
+class TabHost(Protocol):
+    """What a tab may ask of the explorer that holds it."""
+
+    def background(
+        self,
+        name: str,
+        work: Callable[[Any], Any],
+        on_done: Callable[[Any], None],
+        on_failed: Callable[[BaseException], None],
+        on_progress: Callable[[int, int, str], None] | None = None,
+        on_superseded: Callable[[], None] | None = None,
+    ) -> BackgroundJob: ...
+
+    def export(self, path: Any) -> dict: ...
+
+
+def error_text(error: BaseException) -> str:
+    return str(error) if isinstance(error, Cancelled) else f"{type(error).__name__}: {error}"
+
+
+def text_html(text: str, css_class: str = "", pre: bool = False) -> str:
+    """``text`` as HTML that shows it literally (escaped), in a ``span`` (or ``pre``) with ``css_class``."""
+    tag = "pre" if pre else "span"
+    attribute = f" class='{html.escape(css_class, quote=True)}'" if css_class else ""
+    return f"<{tag}{attribute}>{html.escape(str(text), quote=True)}</{tag}>"
+
+
+def image_widget(png: bytes = b"", width: str = "224px") -> ipywidgets.Image:
+    return ipywidgets.Image(value=png, format="png", layout=ipywidgets.Layout(width=width))
+
+
+class Tab:
+    """A tab: ``title``, ``box`` (its widgets), ``stop()`` (ends its running work)."""
+
+    title = ""
+    box: ipywidgets.Box
+
+    def __init__(self, session: Any, host: TabHost) -> None:
+        self.session = session
+        self.host = host
+        self.job: BackgroundJob | None = None
+
+    def stop(self, wait: bool = True) -> None:
+        """Cancel this tab's running job (and wait for it to end)."""
+        job = self.job
+        if job is not None and job.running:
+            job.cancel()
+            if wait:
+                job.wait()
+
+
+class BackgroundTab(Tab):
+    """A tab whose button computes in the host's job slot: :meth:`start` returns the job at once,
+    :meth:`compute` waits for it. Subclasses say how a note or an error is shown (:meth:`say`)."""
+
+    name = ""
+
+    def say(self, text: str, error: bool = False) -> None:
+        raise NotImplementedError
+
+    def start(self) -> BackgroundJob | None:
+        raise NotImplementedError
+
+    def compute(self) -> None:
+        """Compute and wait for the result (for use from Python)."""
+        job = self.start()
+        if job is not None:
+            job.wait()
+
+    def run(self, work: Callable[[Any], Any], show: Callable[[Any], None], on_progress: Any = None, superseded: str = STOPPED) -> BackgroundJob:
+        """``work(progress)`` in the job slot; ``show(result)`` when it worked; errors and Cancelled said here."""
+        self.job = self.host.background(
+            self.name, work, show, lambda error: self.say(error_text(error), error=True), on_progress=on_progress,
+            on_superseded=lambda: self.say(superseded, error=True),
+        )
+        return self.job
+
+
+class HTMLMessage:
+    """``say`` into an ``ipywidgets.HTML`` named ``message``, escaped."""
+
+    message: ipywidgets.HTML
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.message.value = text_html(text, "cw-error" if error else "")

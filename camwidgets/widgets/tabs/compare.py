@@ -1,0 +1,65 @@
+"""Compare: methods x images (current layers) or methods x layers (current image), for the current target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets
+import numpy as np
+
+from ...engine.methods.registry import METHODS
+from ..pictures import overlay_thumbnails
+from ..session import gray_levels
+from ..thumbnails import ThumbnailGrid
+from ..worker import BackgroundJob
+from .base import BackgroundTab, TabHost
+
+__all__ = ['CompareTab', 'COMPARE_SIZE']
+
+
+COMPARE_SIZE = 96
+DEFAULT_COMPARE = ("gradcam", "gradcam++", "layercam", "eigencam")
+
+
+class CompareTab(BackgroundTab):
+    """Methods x images (current layers) or methods x layers (current image), for the current target."""
+
+    title = 'Compare'
+    name = "Compare"
+
+    def __init__(self, session: Any, host: TabHost) -> None:
+        super().__init__(session, host)
+        choices = [name for name in DEFAULT_COMPARE if name in METHODS] or list(METHODS)[:2]
+        self.methods = ipywidgets.SelectMultiple(description="Methods", options=list(METHODS), value=choices, rows=6)
+        self.by = ipywidgets.ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
+        self.button = ipywidgets.Button(description="Compare")
+        self.grid = ThumbnailGrid(testid="cw-compare", item_testid="cw-compare-item", title="Compare")
+        self.button.on_click(lambda _: self.start())
+        self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, ipywidgets.VBox([self.by, self.button])]), self.grid])
+
+    def start(self) -> BackgroundJob:
+        """Compute the grid in the background for the current view."""
+        session = self.session
+        state = session.state
+        methods = list(dict.fromkeys(self.methods.value))  # the front end may send an index twice
+        by = self.by.value
+        layers = list(state.layers) if len(state.layers) > 1 or by == "images" else session.tree.stages[-4:]
+        self.grid.message = "comparing…"
+
+        def work(progress: Any) -> Any:
+            return session.compare(state, methods, by=by, layers=layers, progress=progress)
+
+        def show(outcome: tuple[list[str], np.ndarray]) -> None:
+            columns, maps = outcome
+            photos = session.images.photos if by == "images" else session.images.photos[[state.image] * len(columns)]
+            cells = [overlay_thumbnails(photos, gray_levels(row, state.normalise)[0], COMPARE_SIZE) for row in maps]
+            keys = [f"{m}|{c}" for m in methods for c in columns]
+            self.grid.set_pictures(
+                keys, np.concatenate(cells), captions=[f"{m} · {c}" for m in methods for c in columns],
+                columns=len(columns), row_labels=methods, column_labels=list(columns),
+            )
+
+        return self.run(work, show)
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.grid.message = f"compare failed: {text}" if error else text

@@ -1,0 +1,33 @@
+"""Export: save the current view (PNG) and state (.npz + .json) under a path stem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets
+
+from .base import HTMLMessage, Tab, TabHost, error_text
+
+__all__ = ['ExportTab']
+
+
+class ExportTab(HTMLMessage, Tab):
+    """Save the current view (PNG) and state (.npz + .json) under a path stem."""
+
+    title = 'Export'
+
+    def __init__(self, session: Any, host: TabHost) -> None:
+        super().__init__(session, host)
+        self.path = ipywidgets.Text(description="Save as", value="camwidgets-view")
+        self.button = ipywidgets.Button(description="Export")
+        self.message = ipywidgets.HTML()
+        self.button.on_click(lambda _: self.save())
+        self.box = ipywidgets.VBox([ipywidgets.HBox([self.path, self.button]), self.message])
+
+    def save(self) -> None:
+        try:
+            paths = self.host.export(self.path.value)
+        except Exception as error:
+            self.say(error_text(error), error=True)
+            return
+        self.say("saved " + ", ".join(str(path) for path in paths.values()))

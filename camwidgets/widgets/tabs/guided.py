@@ -1,0 +1,59 @@
+"""Guided: guided backprop, the current CAM and Guided Grad-CAM for the current image and target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets
+import torch
+
+from ..pictures import overlay_thumbnails, to_png
+from ..worker import BackgroundJob
+from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
+
+__all__ = ['GuidedTab']
+
+
+class GuidedTab(HTMLMessage, BackgroundTab):
+    """Guided backprop, the current CAM and Guided Grad-CAM for the current image and target."""
+
+    title = 'Guided'
+    name = "guided backprop"
+
+    def __init__(self, session: Any, host: TabHost) -> None:
+        super().__init__(session, host)
+        self.button = ipywidgets.Button(description="Show guided")
+        self.message = ipywidgets.HTML()
+        self.images = [image_widget() for _ in range(3)]
+        captions = ["guided backprop", "CAM", "Guided Grad-CAM"]
+        self.button.on_click(lambda _: self.start())
+        columns = [ipywidgets.VBox([ipywidgets.Label(c), image]) for c, image in zip(captions, self.images)]
+        self.box = ipywidgets.VBox([self.button, self.message, ipywidgets.HBox(columns)])
+
+    def start(self) -> BackgroundJob | None:
+        """Compute the three pictures in the background for the image and target shown."""
+        from ...engine.guided import guided_backprop, guided_gradcam
+        from ...preprocessing import deprocess_image
+
+        session = self.session
+        result = session.result
+        if result is None:
+            return None
+        state = result.state
+        x = session.images.batch[state.image : state.image + 1]
+        self.say("computing guided backprop…")
+
+        def work(progress: Any) -> Any:
+            with session.lock:
+                return guided_backprop(session.model, x, session.targets(state, 1), output_selector=session.output_selector)
+
+        def show(guided: torch.Tensor) -> None:
+            cam = torch.as_tensor(result.maps[state.image : state.image + 1], device=guided.device)
+            combined = guided_gradcam(cam, guided.float())
+            shown = overlay_thumbnails(session.images.photos[state.image : state.image + 1], result.levels[state.image : state.image + 1], result.levels.shape[-1])[0]
+            pictures = [deprocess_image(guided[0].float().cpu().numpy()), shown, deprocess_image(combined[0].cpu().numpy())]
+            for widget, picture in zip(self.images, pictures):
+                widget.value = to_png(picture)
+            self.say(f"for {session.status_text(state)}")
+
+        return self.run(work, show)

@@ -1,0 +1,78 @@
+""""Which should I use?": rank methods x layers by a metric on the images, in the background."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import ipywidgets
+
+from ...engine.methods.registry import METHODS, single_capture_methods
+from ...engine.progress import Cancelled
+from ..worker import BackgroundJob
+from .base import BackgroundTab, TabHost, image_widget, text_html
+
+__all__ = ['RankingTab']
+
+
+class RankingTab(BackgroundTab):
+    """"Which should I use?": rank methods x layers by a metric on the images, in the background
+    (Cancel, or any change of the main view, stops it after the combination being scored)."""
+
+    title = 'Which should I use?'
+    name = "ranking"
+
+    def __init__(self, session: Any, host: TabHost) -> None:
+        super().__init__(session, host)
+        session = self.session
+        single_capture = single_capture_methods()
+        self.methods = ipywidgets.SelectMultiple(description="Methods", options=list(METHODS), value=single_capture[:4], rows=6)
+        layer_options = list(dict.fromkeys([*session.tree.stages, *session.state.layers]))
+        self.layers = ipywidgets.SelectMultiple(description="Layers", options=layer_options, value=list(session.state.layers), rows=6)
+        self.metric = ipywidgets.Dropdown(description="Metric", options=["road", "drop", "deletion", "insertion"])
+        self.button = ipywidgets.Button(description="Rank")
+        self.cancel_button = ipywidgets.Button(description="Cancel")
+        self.progress = ipywidgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress")
+        self.table = ipywidgets.HTML()
+        self.chart = image_widget(width="480px")
+        self.ranking: Any = None
+        self.button.on_click(lambda _: self.start())
+        self.cancel_button.on_click(lambda _: self.stop(wait=False))
+        controls = ipywidgets.VBox([self.metric, self.button, self.cancel_button])
+        self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, self.layers, controls]), self.progress, self.table, self.chart])
+
+    def start(self) -> BackgroundJob | None:
+        from ...metrics.tuner import rank_methods
+
+        if self.job is not None and self.job.running and not self.job.superseded:
+            return self.job
+        session = self.session
+        state = session.state
+        methods, layers, metric = list(dict.fromkeys(self.methods.value)), list(dict.fromkeys(self.layers.value)), self.metric.value
+        targets = session.targets(state)
+
+        def work(progress: Any) -> Any:
+            def step(done: int, total: int, description: str) -> None:
+                if progress(done, total, description) is False:  # between combinations: no hook is active
+                    raise Cancelled(f"ranking cancelled after {done} of {total} combinations")
+
+            with session.lock:
+                return rank_methods(session.model, session.images.batch, targets, methods=methods, layers=layers, metric=metric, progress=step)
+
+        def show(done: int, total: int, description: str) -> None:
+            self.progress.value = done / total if total else 0.0
+            self.progress.description = f"{done}/{total}"
+
+        self.progress.value = 0.0
+        self.say("ranking…")
+        return self.run(work, self._done, on_progress=show, superseded="ranking cancelled: the view changed")
+
+    def _done(self, ranking: Any) -> None:
+        self.ranking = ranking
+        self.table.value = text_html(ranking.to_text(), pre=True)
+        buffer = io.BytesIO()
+        ranking.chart().savefig(buffer, format="png", dpi=80)
+        self.chart.value = buffer.getvalue()
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.table.value = text_html(text, "cw-error" if error else "")
