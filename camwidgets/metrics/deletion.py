@@ -74,6 +74,10 @@ class CurveResult:
         """The AUC averaged over the images."""
         return float(np.mean(self.auc))
 
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """The per-image AUCs, so that a curve reads as the metric's (B,) scores (``np.mean(curve)``)."""
+        return np.asarray(self.auc, dtype=dtype)
+
 
 # --- baselines ----------------------------------------------------------------------------------
 
@@ -217,10 +221,10 @@ def _curve(
 
 
 def deletion_curve(
-    model: nn.Module,
     input_tensor: torch.Tensor,
     cams: Any,
-    targets: Sequence[Callable] | None = None,
+    targets: Sequence[Callable] | None,
+    model: nn.Module,
     steps: int = 20,
     baseline: str | float | torch.Tensor = "blur",
     batch_size: int | None = None,
@@ -243,10 +247,10 @@ def deletion_curve(
 
 
 def insertion_curve(
-    model: nn.Module,
     input_tensor: torch.Tensor,
     cams: Any,
-    targets: Sequence[Callable] | None = None,
+    targets: Sequence[Callable] | None,
+    model: nn.Module,
     steps: int = 20,
     baseline: str | float | torch.Tensor = "blur",
     batch_size: int | None = None,

@@ -32,6 +32,7 @@ from .confidence import PerturbationConfidenceMetric, check_targets, prepare_bat
 from .imputation import NoisyLinearImputer
 
 __all__ = [
+    "road_combined",
     "DEFAULT_PERCENTILES",
     "percentile_threshold",
     "RemoveMostRelevantFirst",
@@ -223,3 +224,8 @@ class ROADCombined:
 
     def __repr__(self) -> str:
         return f"ROADCombined({_listed(self.percentiles)})"
+
+
+def road_combined(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
+    """:class:`ROADCombined` with its default percentiles, as a function: (B,) scores, higher is better."""
+    return ROADCombined()(input_tensor, cams, targets, model)

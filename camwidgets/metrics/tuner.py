@@ -25,16 +25,17 @@ from ..engine.methods.registry import get_method, single_capture_methods
 from ..engine.targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
 from .cam_mult import average_drop
 from .deletion import deletion_curve, insertion_curve
-from .road import ROADCombined
+from .road import road_combined
 
 __all__ = ["RankingRow", "RankingTable", "rank_methods", "METRICS"]
 
-#: name -> (score(model, images, maps, targets) -> float, higher is better)
-METRICS: dict[str, tuple[Callable[..., float], bool]] = {
-    "road": (lambda model, x, maps, targets: float(np.mean(ROADCombined()(x, maps, targets, model))), True),
-    "drop": (lambda model, x, maps, targets: average_drop(x, maps, targets, model), False),
-    "deletion": (lambda model, x, maps, targets: deletion_curve(model, x, maps, targets).mean_auc, False),
-    "insertion": (lambda model, x, maps, targets: insertion_curve(model, x, maps, targets).mean_auc, True),
+#: name -> (metric(input_tensor, cams, targets, model) -> score or (B,) scores, higher is better); the
+#: reference's argument order, which every metric of the package takes
+METRICS: dict[str, tuple[Callable[..., Any], bool]] = {
+    "road": (road_combined, True),
+    "drop": (average_drop, False),
+    "deletion": (deletion_curve, False),
+    "insertion": (insertion_curve, True),
 }
 
 
@@ -88,7 +89,8 @@ class RankingTable:
         return heatmap_table(table, self.methods, self.layers, f"{self.metric} ({direction} is better)")
 
 
-def _metric(metric: Any, higher_is_better: bool | None) -> tuple[str, Callable[..., float], bool]:
+def _metric(metric: Any, higher_is_better: bool | None) -> tuple[str, Callable[..., Any], bool]:
+    """(name, metric(input_tensor, cams, targets, model), higher is better) for a name or a callable."""
     if isinstance(metric, str):
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {', '.join(METRICS)} or a callable; got {metric!r}")
@@ -98,8 +100,8 @@ def _metric(metric: Any, higher_is_better: bool | None) -> tuple[str, Callable[.
         name = getattr(metric, "__name__", type(metric).__name__)
         if higher_is_better is None:
             higher_is_better = bool(getattr(metric, "higher_is_better", True))
-        return name, lambda model, x, maps, targets: float(np.mean(metric(model, x, maps, targets))), higher_is_better
-    raise TypeError(f"metric must be a name ({', '.join(METRICS)}) or a callable (model, images, maps, targets) -> score")
+        return name, metric, higher_is_better
+    raise TypeError(f"metric must be a name ({', '.join(METRICS)}) or a callable (input_tensor, cams, targets, model) -> score")
 
 
 def _sync(device: torch.device) -> None:
@@ -125,7 +127,8 @@ def rank_methods(
 
     ``metric``: ``"road"`` (ROAD combined, higher is better), ``"drop"`` (Average Drop %, lower),
     ``"deletion"`` (AUC, lower), ``"insertion"`` (AUC, higher), or a callable
-    ``metric(model, images, maps, targets) -> score`` (a number or per-image array; higher is
+    ``metric(input_tensor, cams, targets, model) -> score`` (the reference's argument order; a
+    number, a per-image array or anything ``np.mean`` reads, such as a deletion curve; higher is
     better unless it has ``higher_is_better = False`` or ``higher_is_better`` is passed).
     ``targets=None``: each image's predicted class, explained by its logit
     (``ClassifierOutputTarget``) and scored by its probability (``ClassifierOutputSoftmaxTarget``,
@@ -165,7 +168,7 @@ def rank_methods(
             maps = explainer.compute(spec, images, cam_targets, progress=False)
             _sync(device)
             seconds = time.perf_counter() - start
-            results.append(RankingRow(spec.name, layer, score(model, images, maps, metric_targets), seconds))
+            results.append(RankingRow(spec.name, layer, float(np.mean(score(images, maps, metric_targets, model))), seconds))
             done += 1
             if progress is not None:
                 progress(done, total, f"{spec.name} @ {layer}")

@@ -59,8 +59,8 @@ def test_a_map_on_the_region_beats_the_reversed_map_exactly():
     perfect = region.float()
     cams = torch.stack([perfect, 1 - perfect])  # image 0: region first, image 1: region last
     targets = [cw.ClassifierOutputTarget(0)] * 2
-    deletion = deletion_curve(model, images, cams, targets, steps=4, baseline="constant")
-    insertion = insertion_curve(model, images, cams, targets, steps=4, baseline="constant")
+    deletion = deletion_curve(images, cams, targets, model, steps=4, baseline="constant")
+    insertion = insertion_curve(images, cams, targets, model, steps=4, baseline="constant")
     np.testing.assert_allclose(deletion.fractions, [0, 0.25, 0.5, 0.75, 1])
     np.testing.assert_allclose(deletion.scores, [[1, 0, 0, 0, 0], [1, 1, 1, 1, 0]], atol=1e-6)
     np.testing.assert_allclose(insertion.scores, [[0, 1, 1, 1, 1], [0, 0, 0, 0, 1]], atol=1e-6)
@@ -78,15 +78,15 @@ def test_a_faithful_map_wins_on_a_random_image_with_a_blurred_baseline():
     faithful = ramp + region.float()
     cams = torch.stack([faithful, faithful.amax() - faithful])
     targets = [cw.ClassifierOutputTarget(0)] * 2
-    deletion = deletion_curve(model, images, cams, targets, steps=16, baseline="blur", kernel_size=15, sigma=8.0)
-    insertion = insertion_curve(model, images, cams, targets, steps=16, baseline=-1.0)
+    deletion = deletion_curve(images, cams, targets, model, steps=16, baseline="blur", kernel_size=15, sigma=8.0)
+    insertion = insertion_curve(images, cams, targets, model, steps=16, baseline=-1.0)
     assert deletion.auc[0] < deletion.auc[1]
     assert insertion.auc[0] > insertion.auc[1]
 
 
 def test_auc_is_the_trapezoid_over_the_fractions(small_case):
     model, batch, cams, targets = small_case
-    result = deletion_curve(model, batch, cams, targets, steps=7)
+    result = deletion_curve(batch, cams, targets, model, steps=7)
     assert isinstance(result, CurveResult)
     assert result.fractions.shape == (8,) and result.scores.shape == (3, 8) and result.auc.shape == (3,)
     assert result.scores.dtype == np.float32 and result.auc.dtype == np.float32
@@ -108,8 +108,8 @@ def test_end_points_are_the_original_and_the_baseline(small_case, baseline):
     model, batch, cams, targets = small_case
     original = scores_of(model, batch, targets)
     base = scores_of(model, make_baseline(batch, baseline), targets)
-    deletion = deletion_curve(model, batch, cams, targets, steps=5, baseline=baseline)
-    insertion = insertion_curve(model, batch, cams, targets, steps=5, baseline=baseline)
+    deletion = deletion_curve(batch, cams, targets, model, steps=5, baseline=baseline)
+    insertion = insertion_curve(batch, cams, targets, model, steps=5, baseline=baseline)
     np.testing.assert_allclose(deletion.scores[:, 0], original, atol=1e-6)
     np.testing.assert_allclose(deletion.scores[:, -1], base, atol=1e-6)
     np.testing.assert_allclose(insertion.scores[:, 0], base, atol=1e-6)
@@ -118,16 +118,16 @@ def test_end_points_are_the_original_and_the_baseline(small_case, baseline):
 
 def test_baseline_forms_agree(small_case):
     model, batch, cams, targets = small_case
-    as_string = deletion_curve(model, batch, cams, targets, steps=4, baseline="constant", value=0.5)
-    as_number = deletion_curve(model, batch, cams, targets, steps=4, baseline=0.5)
-    as_image = deletion_curve(model, batch, cams, targets, steps=4, baseline=torch.full((3, 16, 16), 0.5))
-    as_batch = deletion_curve(model, batch, cams, targets, steps=4, baseline=np.full((3, 3, 16, 16), 0.5, np.float32))
+    as_string = deletion_curve(batch, cams, targets, model, steps=4, baseline="constant", value=0.5)
+    as_number = deletion_curve(batch, cams, targets, model, steps=4, baseline=0.5)
+    as_image = deletion_curve(batch, cams, targets, model, steps=4, baseline=torch.full((3, 16, 16), 0.5))
+    as_batch = deletion_curve(batch, cams, targets, model, steps=4, baseline=np.full((3, 3, 16, 16), 0.5, np.float32))
     for other in (as_number, as_image, as_batch):
         np.testing.assert_allclose(other.scores, as_string.scores, atol=1e-6)
     blurred = make_baseline(batch, "blur", kernel_size=5, sigma=1.5)
     np.testing.assert_allclose(
-        insertion_curve(model, batch, cams, targets, steps=4, baseline=blurred).scores,
-        insertion_curve(model, batch, cams, targets, steps=4, kernel_size=5, sigma=1.5).scores,
+        insertion_curve(batch, cams, targets, model, steps=4, baseline=blurred).scores,
+        insertion_curve(batch, cams, targets, model, steps=4, kernel_size=5, sigma=1.5).scores,
         atol=1e-6,
     )
 
@@ -159,9 +159,9 @@ def test_ties_are_removed_in_raster_order():
     region[0] = True  # the first row
     model = RegionMean(region)
     images, cams = torch.ones(1, 3, 8, 8), torch.zeros(1, 8, 8)
-    result = deletion_curve(model, images, cams, [cw.ClassifierOutputTarget(0)], steps=8, baseline="constant")
+    result = deletion_curve(images, cams, [cw.ClassifierOutputTarget(0)], model, steps=8, baseline="constant")
     np.testing.assert_allclose(result.scores[0], [1, 0, 0, 0, 0, 0, 0, 0, 0], atol=1e-6)
-    again = deletion_curve(model, images, cams, [cw.ClassifierOutputTarget(0)], steps=8, baseline="constant")
+    again = deletion_curve(images, cams, [cw.ClassifierOutputTarget(0)], model, steps=8, baseline="constant")
     np.testing.assert_array_equal(again.scores, result.scores)
 
 
@@ -170,18 +170,18 @@ def test_ties_are_removed_in_raster_order():
 @pytest.mark.parametrize("curve", sorted(CURVES))
 def test_chunks_give_the_same_curve(small_case, curve):
     model, batch, cams, targets = small_case
-    reference = CURVES[curve](model, batch, cams, targets, steps=6)
+    reference = CURVES[curve](batch, cams, targets, model, steps=6)
     with CountingForward(model) as counter:
-        chunked = CURVES[curve](model, batch, cams, targets, steps=6, batch_size=5)
+        chunked = CURVES[curve](batch, cams, targets, model, steps=6, batch_size=5)
     assert counter.count == -(-3 * 7 // 5)
     np.testing.assert_allclose(chunked.scores, reference.scores, atol=1e-6)
-    np.testing.assert_allclose(CURVES[curve](model, batch, cams, targets, steps=6, batch_size=1).scores, reference.scores, atol=1e-6)
+    np.testing.assert_allclose(CURVES[curve](batch, cams, targets, model, steps=6, batch_size=1).scores, reference.scores, atol=1e-6)
 
 
 def test_default_evaluates_everything_in_one_forward(small_case):
     model, batch, cams, targets = small_case
     with CountingForward(model) as counter:
-        deletion_curve(model, batch, cams, targets, steps=10)
+        deletion_curve(batch, cams, targets, model, steps=10)
     assert counter.count == 1
 
 
@@ -189,18 +189,18 @@ def test_targets_none_scores_each_top_class(small_case):
     model, batch, cams, _ = small_case
     with torch.no_grad():
         top = model(batch).argmax(dim=1).tolist()
-    explicit = deletion_curve(model, batch, cams, [cw.ClassifierOutputTarget(c) for c in top], steps=4)
-    implicit = deletion_curve(model, batch, torch.as_tensor(cams), None, steps=4)
+    explicit = deletion_curve(batch, cams, [cw.ClassifierOutputTarget(c) for c in top], model, steps=4)
+    implicit = deletion_curve(batch, torch.as_tensor(cams), None, model, steps=4)
     np.testing.assert_allclose(implicit.scores, explicit.scores, atol=1e-6)
 
 
 def test_model_is_left_as_found(small_case):
     _, batch, cams, targets = small_case
     model = seeded(Small)
-    expected = insertion_curve(model, batch, cams, targets, steps=4).scores
+    expected = insertion_curve(batch, cams, targets, model, steps=4).scores
     mixed_state(model)
     before = snapshot(model)
-    result = insertion_curve(model, batch, cams, targets, steps=4, batch_size=4)
+    result = insertion_curve(batch, cams, targets, model, steps=4, batch_size=4)
     assert_unchanged(model, before)
     np.testing.assert_allclose(result.scores, expected, atol=1e-6)  # scored in eval mode
 
@@ -222,13 +222,13 @@ def test_errors_say_what_to_do(small_case, options, message):
     model, batch, cams, targets = small_case
     options = {"targets": targets, **options}
     with pytest.raises((ValueError, TypeError), match=message):
-        deletion_curve(model, batch, cams, **options)
+        deletion_curve(batch, cams, options.pop("targets"), model, **options)
 
 
 def test_maps_must_match_the_batch(small_case):
     model, batch, cams, targets = small_case
     with pytest.raises(ValueError, match="one map per image"):
-        deletion_curve(model, batch, cams[:, :8], targets)
+        deletion_curve(batch, cams[:, :8], targets, model)
 
 
 # --- real photos -------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_gradcam_beats_a_random_map_on_photos(mobilenet_case, capsys):
         "random": (case.input_tensor.repeat(draws, 1, 1, 1), random_maps, case.targets * draws),
     }
     results = {
-        (curve, name): CURVES[curve](case.model, images, maps, targets, steps=8)
+        (curve, name): CURVES[curve](images, maps, targets, case.model, steps=8)
         for curve in ("deletion", "insertion")
         for name, (images, maps, targets) in inputs.items()
     }

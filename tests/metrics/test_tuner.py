@@ -49,7 +49,7 @@ def test_ranks_every_method_and_layer_by_drop():
 def test_one_forward_per_layer_and_higher_is_better_for_callables(images):
     model = seeded(Small)
 
-    def mean_map(model, x, maps, targets):  # never runs the model
+    def mean_map(x, maps, targets, model):  # never runs the model
         return maps.mean(dim=(1, 2)).cpu().numpy()
 
     gradient_methods = [name for name in single_capture_methods() if METHODS[name].needs_gradients]

@@ -224,7 +224,7 @@ def test_metrics_panel_ranks_in_the_background_and_a_view_change_cancels_it(expl
 
     started = threading.Event()
 
-    def slow_metric(model, images, maps, targets):
+    def slow_metric(images, maps, targets, model):
         started.set()
         threading.Event().wait(0.2)
         return 0.5
