@@ -124,10 +124,6 @@ class JobSlot:
                 job.cancel()
 
     @property
-    def current(self) -> BackgroundJob | None:
-        return self._current
-
-    @property
     def running(self) -> bool:
         return any(job.running for job in list(self._live))
 

@@ -28,11 +28,6 @@ class Tabs:
     export: ExportTab
     tabs: ipywidgets.Tab
 
-    def stop(self) -> None:
-        """End every tab's running work."""
-        for tab in (self.compare, self.guided, self.concepts, self.metrics, self.export):
-            tab.stop()
-
 
 def build_tabs(session: Any, host: TabHost) -> Tabs:
     parts = [CompareTab(session, host), GuidedTab(session, host), ConceptsTab(session, host), RankingTab(session, host), ExportTab(session, host)]
