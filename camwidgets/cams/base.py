@@ -75,9 +75,8 @@ class BaseCAM:
             raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}.{hint}")
         for name, value in spec.resolve(options).items():
             setattr(self, name, value)
-        if spec.own_layers is not None:
-            if target_layers:
-                warnings.warn(f"{spec.class_name} ignores target_layers: it reads the input and every convolution and batch norm with a bias", stacklevel=2)
+        if spec.own_layers is not None and target_layers:
+            warnings.warn(f"{spec.class_name} ignores target_layers: it reads layers of its own choosing ({spec.summary})", stacklevel=2)
         self.model = model
         self.target_layers = target_layers
         self.reshape_transform = reshape_transform
