@@ -100,13 +100,6 @@ class guided_relus(TorchFunctionMode):
         return _GuidedClamp.apply(*parsed)
 
 
-def _resolve_targets(targets: Any, outputs: Any, batch: int) -> list[Callable]:
-    """``None``: each image's top class; ints become :class:`ClassifierOutputTarget` (:func:`check_targets`)."""
-    if targets is None:
-        return list(top_class_targets(outputs, batch))
-    return check_targets(targets, batch)
-
-
 def guided_backprop(
     model: nn.Module,
     input_tensor: torch.Tensor,
@@ -129,13 +122,12 @@ def guided_backprop(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     batch = input_tensor.shape[0]
-    if targets is not None:
-        targets = check_targets(targets, batch)
+    targets = check_targets(targets, batch)  # class indices become ClassifierOutputTarget
     with torch.inference_mode(False), torch.enable_grad():
         x = input_tensor.detach().to(model_device(model)).clone().requires_grad_(True)
         with evaluation_mode(model), guided_relus(relu6):
             outputs = select_output(model(x), output_selector)
-        scores = _score(_resolve_targets(targets, outputs, batch), outputs, batch)
+        scores = _score(targets if targets is not None else top_class_targets(outputs, batch), outputs, batch)
         if not scores.requires_grad:
             raise ValueError("the target scores do not depend on the input; check the targets and output_selector")
         (gradient,) = torch.autograd.grad(scores.sum(), x)

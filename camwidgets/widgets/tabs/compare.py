@@ -14,7 +14,7 @@ from ..thumbnails import ThumbnailGrid
 from ..worker import BackgroundJob
 from .base import BackgroundTab, TabHost
 
-__all__ = ['CompareTab', 'COMPARE_SIZE']
+__all__ = ["CompareTab", "COMPARE_SIZE"]
 
 
 COMPARE_SIZE = 96
@@ -24,7 +24,7 @@ DEFAULT_COMPARE = ("gradcam", "gradcam++", "layercam", "eigencam")
 class CompareTab(BackgroundTab):
     """Methods x images (current layers) or methods x layers (current image), for the current target."""
 
-    title = 'Compare'
+    title = "Compare"
     name = "Compare"
 
     def __init__(self, session: Any, host: TabHost) -> None:

@@ -16,7 +16,7 @@ from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
 from .compare import COMPARE_SIZE
 
-__all__ = ['ConceptsTab', 'classifier_head']
+__all__ = ["ConceptsTab", "classifier_head"]
 
 
 def classifier_head(model: nn.Module, channels: int, classes: int) -> nn.Module | None:
@@ -30,7 +30,7 @@ class ConceptsTab(HTMLMessage, BackgroundTab):
     """Deep Feature Factorization at the current (first) layer: a concept map per image coloured by
     concept, a legend with each concept's top classes, and each concept's own map."""
 
-    title = 'Concepts'
+    title = "Concepts"
     name = "Concepts"
 
     def __init__(self, session: Any, host: TabHost) -> None:

@@ -8,13 +8,13 @@ import ipywidgets
 
 from .base import HTMLMessage, Tab, TabHost, error_text
 
-__all__ = ['ExportTab']
+__all__ = ["ExportTab"]
 
 
 class ExportTab(HTMLMessage, Tab):
     """Save the current view (PNG) and state (.npz + .json) under a path stem."""
 
-    title = 'Export'
+    title = "Export"
 
     def __init__(self, session: Any, host: TabHost) -> None:
         super().__init__(session, host)

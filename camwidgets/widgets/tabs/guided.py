@@ -11,13 +11,13 @@ from ..pictures import overlay_thumbnails, to_png
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
 
-__all__ = ['GuidedTab']
+__all__ = ["GuidedTab"]
 
 
 class GuidedTab(HTMLMessage, BackgroundTab):
     """Guided backprop, the current CAM and Guided Grad-CAM for the current image and target."""
 
-    title = 'Guided'
+    title = "Guided"
     name = "guided backprop"
 
     def __init__(self, session: Any, host: TabHost) -> None:

@@ -12,14 +12,14 @@ from ...engine.progress import Cancelled
 from ..worker import BackgroundJob
 from .base import BackgroundTab, TabHost, image_widget, text_html
 
-__all__ = ['RankingTab']
+__all__ = ["RankingTab"]
 
 
 class RankingTab(BackgroundTab):
     """"Which should I use?": rank methods x layers by a metric on the images, in the background
     (Cancel, or any change of the main view, stops it after the combination being scored)."""
 
-    title = 'Which should I use?'
+    title = "Which should I use?"
     name = "ranking"
 
     def __init__(self, session: Any, host: TabHost) -> None:
