@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from . import dropin
+
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
@@ -42,6 +44,12 @@ _EXPORTS: dict[str, str] = {
     "DeepFeatureFactorization": "camwidgets.cams",
     "run_dff_on_image": "camwidgets.cams",
     "GuidedBackpropReLUModel": "camwidgets.engine.guided",
+    "GuidedBackpropReLU": "camwidgets.engine.guided",
+    "GuidedBackpropReLUasModule": "camwidgets.engine.guided",
+    "dff": "camwidgets.cams",
+    "sliding_window": "camwidgets.engine.methods.sess",
+    "window_starts": "camwidgets.engine.methods.sess",
+    "DEFAULT_COMPARISON_CATEGORIES": "camwidgets.engine.methods.wrappers",
     "guided_backprop": "camwidgets.engine.guided",
     "guided_gradcam": "camwidgets.engine.guided",
     "show_factorization_on_image": "camwidgets.render.factorization",
@@ -57,6 +65,13 @@ _EXPORTS: dict[str, str] = {
     "single_capture_methods": "camwidgets.engine.methods",
     "get_method": "camwidgets.engine.methods",
     "get_2d_projection": "camwidgets.engine.compat",
+    "get_2d_projection_kernel": "camwidgets.engine.compat",
+    "get_2d_projection_with_sign_correction": "camwidgets.engine.compat",
+    "ActivationsAndGradients": "camwidgets.engine.compat",
+    "replace_layer_recursive": "camwidgets.engine.find_layers",
+    "replace_all_layer_type_recursive": "camwidgets.engine.find_layers",
+    "find_layer_types_recursive": "camwidgets.engine.find_layers",
+    "find_layer_predicate_recursive": "camwidgets.engine.find_layers",
     # targets
     "ClassifierOutputTarget": "camwidgets.engine.targets",
     "ClassifierOutputSoftmaxTarget": "camwidgets.engine.targets",
@@ -85,6 +100,13 @@ _EXPORTS: dict[str, str] = {
     "ROADLeastRelevantFirstAverage": "camwidgets.metrics",
     "ROADCombined": "camwidgets.metrics",
     "NoisyLinearImputer": "camwidgets.metrics",
+    "neighbors_weights": "camwidgets.metrics.road",
+    "PerturbationConfidenceMetric": "camwidgets.metrics",
+    "RemoveMostRelevantFirst": "camwidgets.metrics",
+    "RemoveLeastRelevantFirst": "camwidgets.metrics",
+    "AveragerAcrossThresholds": "camwidgets.metrics",
+    "multiply_tensor_with_cam": "camwidgets.metrics",
+    "batch_pearson_coherency": "camwidgets.metrics",
     "deletion_curve": "camwidgets.metrics",
     "insertion_curve": "camwidgets.metrics",
     "pointing_game": "camwidgets.metrics",
@@ -104,6 +126,9 @@ _EXPORTS: dict[str, str] = {
     "preprocess_image": "camwidgets.preprocessing",
     "deprocess_image": "camwidgets.preprocessing",
     "scale_cam_image": "camwidgets.preprocessing",
+    "scale_accross_batch_and_channels": "camwidgets.preprocessing",
+    "sobel_cam": "camwidgets.preprocessing",
+    "create_labels_legend": "camwidgets.render.factorization",
     "load_photo": "camwidgets.data",
     "photo_names": "camwidgets.data",
     "photo_path": "camwidgets.data",
@@ -112,9 +137,14 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
+dropin.install()  # pytorch-grad-cam's module paths: camwidgets.utils.image, camwidgets.grad_cam, ...
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        if name in dropin.REFERENCE_MODULES:  # a reference module path, as `pytorch_grad_cam.utils`
+            return importlib.import_module(f"camwidgets.{name}")
         raise AttributeError(f"module 'camwidgets' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

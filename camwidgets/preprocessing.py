@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["preprocess_image", "deprocess_image", "scale_cam_image"]
+__all__ = ["preprocess_image", "deprocess_image", "scale_cam_image", "scale_accross_batch_and_channels", "sobel_cam"]
 
 _MeanStd = float | Sequence[float]
 
@@ -159,14 +159,19 @@ def scale_cam_image(cam: np.ndarray, target_size: tuple[int, ...] | None = None)
       uses ``scipy.ndimage.zoom`` (cubic spline, corner-aligned grid) here, so
       3-D results differ from it.
 
-    ``cam`` is not modified.
+    A 2-D array without ``target_size`` is scaled as the reference scales it: row by row, each row
+    on its own (what its detection tutorials' box renormalisation gets); to scale one 2-D map as a
+    whole pass ``cam[None]`` and take ``result[0]``. ``cam`` is not modified.
     """
     arr = np.asarray(cam)
+    if arr.ndim == 2 and target_size is None:
+        # the reference reads a 2-D array as a batch of rows (its detection tutorials rely on it)
+        return scale_cam_image(arr[:, None, :])[:, 0, :]
     if arr.ndim not in (3, 4):
         hint = " For a single 2-D map pass cam[None] and take result[0]." if arr.ndim == 2 else ""
         raise ValueError(
             "scale_cam_image expects a batch of maps of shape (N, H, W) or (N, D, H, W), "
-            f"got shape {arr.shape}.{hint}"
+            f"or one 2-D array without target_size; got shape {arr.shape}.{hint}"
         )
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"scale_cam_image expects a real-valued array, got dtype {arr.dtype}.")
@@ -189,3 +194,25 @@ def scale_cam_image(cam: np.ndarray, target_size: tuple[int, ...] | None = None)
     vol = torch.from_numpy(np.ascontiguousarray(scaled)).unsqueeze(1)  # (N, 1, D, H, W)
     resized = F.interpolate(vol, size=size[::-1], mode="trilinear", align_corners=False)
     return resized.squeeze(1).numpy()
+
+
+def scale_accross_batch_and_channels(tensor: np.ndarray, target_size: tuple[int, int]) -> np.ndarray:
+    """:func:`scale_cam_image` on every (B, C) map of a (B, C, H, W) array: (B, C, height, width) with
+    ``target_size = (width, height)`` (the reference's spelling of the name is kept)."""
+    arr = np.asarray(tensor)
+    if arr.ndim != 4:
+        raise ValueError(f"scale_accross_batch_and_channels expects (B, C, H, W) maps; got shape {arr.shape}")
+    batch, channels = arr.shape[:2]
+    scaled = scale_cam_image(arr.reshape(batch * channels, *arr.shape[2:]), target_size)
+    return scaled.reshape(batch, channels, *scaled.shape[1:])
+
+
+def sobel_cam(img: np.ndarray) -> np.ndarray:
+    """A model-free baseline map: ``|d/dx| / 2 + |d/dy| / 2`` of the grayscale image (3x3 Sobel),
+    each magnitude saturated to uint8 first; ``img`` (H, W, 3) RGB, returns (H, W) uint8."""
+    arr = np.asarray(img)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"sobel_cam expects an RGB image of shape (H, W, 3); got shape {arr.shape}")
+    gray = cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)
+    magnitudes = [cv2.convertScaleAbs(cv2.Sobel(gray, cv2.CV_64F, dx, 1 - dx, ksize=3)) for dx in (1, 0)]
+    return cv2.addWeighted(magnitudes[0], 0.5, magnitudes[1], 0.5, 0)

@@ -175,7 +175,7 @@ def test_scale_cam_3d_trilinear(rng):
 @pytest.mark.parametrize(
     "cam,target_size,expect",
     [
-        (np.zeros((7, 9)), None, r"cam\[None\]"),
+        (np.zeros((7, 9)), (9, 7), r"cam\[None\]"),
         (np.zeros((1, 2, 3, 4, 5)), None, r"\(N, H, W\)"),
         (np.zeros((2, 7, 9)), (9, 7, 3), r"\(width, height\)"),
         (np.zeros((2, 7, 9)), (0, 7), "positive ints"),

@@ -29,7 +29,9 @@ import torch
 from torch import nn
 
 from ..engine.explainer import CaptureCache, Explainer
+from ..engine.compat import get_2d_projection
 from ..engine.methods import MethodSpec, base_spec, get_method
+from ..engine.methods.registry import MethodCall
 
 __all__ = ["BaseCAM", "ForwardCalledCAM", "method_class", "compute_cams"]
 
@@ -59,10 +61,22 @@ class BaseCAM:
         *args: Any,
         **keywords: Any,
     ) -> None:
-        if not self.method:
-            raise TypeError("BaseCAM is abstract; use a method class such as GradCAM")
-        spec = get_method(self.method)
-        options = self._own_options(spec, args, keywords)
+        custom = _user_method(type(self))
+        if not self.method and not custom:
+            raise TypeError(
+                "BaseCAM is abstract: use a method class such as GradCAM, or subclass BaseCAM and override "
+                "get_cam_weights(input_tensor, target_layer, targets, activations, grads) or get_cam_image(...)"
+            )
+        if "use_cuda" in keywords:
+            raise TypeError(
+                "use_cuda was removed (pytorch-grad-cam removed it too): the maps are computed on the model's device; "
+                "move the model first, for example model.to('cuda')"
+            )
+        spec = get_method(self.method) if self.method else base_spec("gradcam")
+        if custom and not self.method:  # the reference's own constructor arguments, positionally
+            keywords.update(dict(zip(_REFERENCE_ARGUMENTS, args)))
+            args = ()
+        options = self._own_options(spec, args, keywords) if self.method else {}
         reference = {name: keywords.pop(name) for name in list(keywords) if name in _REFERENCE_ARGUMENTS}
         unknown = [name for name in keywords if name not in _OPTIONS]
         if unknown:
@@ -73,7 +87,7 @@ class BaseCAM:
                 base = base_spec(options.get("base_method", spec.options["base_method"]))
                 hint += f" The base method {base.class_name} takes {', '.join(base.options) or 'no parameters'}."
             raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}.{hint}")
-        for name, value in spec.resolve(options).items():
+        for name, value in (spec.resolve(options) if self.method else {}).items():
             setattr(self, name, value)
         if spec.own_layers is not None and target_layers:
             warnings.warn(f"{spec.class_name} ignores target_layers: it reads layers of its own choosing ({spec.summary})", stacklevel=2)
@@ -81,11 +95,12 @@ class BaseCAM:
         self.target_layers = target_layers
         self.reshape_transform = reshape_transform
         self.compute_input_gradient = reference.get("compute_input_gradient", False)
-        self.uses_gradients = reference.get("uses_gradients", spec.needs_gradients)
+        self.uses_gradients = reference.get("uses_gradients", spec.needs_gradients if self.method else True)
         self.detach = reference.get("detach", True)
         self.as_tensor = bool(keywords.get("as_tensor", False))
         self.progress = keywords.get("progress")
         self.outputs: Any = None
+        self._spec = _custom_spec(self) if custom else spec
         self._explainer = Explainer(
             model,
             target_layers if spec.own_layers is None else spec.own_layers(model),
@@ -136,9 +151,9 @@ class BaseCAM:
 
     def _maps(self, input_tensor: torch.Tensor, targets: Any, aug_smooth: bool, eigen_smooth: bool, call_options: dict[str, Any]) -> np.ndarray | torch.Tensor:
         """The maps, with the method's parameters as the instance attributes say (``call_options`` win)."""
-        options = {name: getattr(self, name) for name in self.parameters}
+        options = {name: getattr(self, name) for name in self.parameters if name in self._spec.options}
         maps = self._explainer.compute(
-            self.method,
+            self._spec,
             input_tensor,
             targets,
             aug_smooth=aug_smooth,
@@ -156,6 +171,38 @@ class BaseCAM:
         self, input_tensor: torch.Tensor, targets: Sequence[Callable] | None = None, eigen_smooth: bool = False
     ) -> np.ndarray | torch.Tensor:
         return self(input_tensor, targets, aug_smooth=False, eigen_smooth=eigen_smooth)
+
+    def get_cam_weights(self, input_tensor: torch.Tensor, target_layer: nn.Module, targets: Any, activations: Any, grads: Any) -> np.ndarray:
+        """(B, C) channel weights from one layer's activations and gradients (the reference's hook for
+        new methods): defined for methods of the form ``sum_c w_c A_c`` (GradCAM, GradCAM++, XGradCAM);
+        a subclass overrides it to define its own."""
+        spec = get_method(self.method) if self.method else None
+        if spec is None or spec.weights is None:
+            name = type(self).__name__
+            raise NotImplementedError(f"{name} has no channel weights of its own; override get_cam_weights (or get_cam_image) in a subclass")
+        return _numpy(spec.weights(torch.as_tensor(activations), torch.as_tensor(grads)))
+
+    def get_cam_image(
+        self, input_tensor: torch.Tensor, target_layer: nn.Module, targets: Any, activations: Any, grads: Any, eigen_smooth: bool = False
+    ) -> np.ndarray:
+        """One layer's raw (B, *s) map from its (B, C, *s) activations and gradients (numpy or tensors):
+        the method's own formula, or, for a subclass that defines ``get_cam_weights``,
+        ``sum_c w_c A_c`` (its first principal component with ``eigen_smooth``), as the reference."""
+        spec = get_method(self.method) if self.method else None
+        if spec is not None and spec.compute is not None and not _overrides(type(self), "get_cam_weights"):
+            A = torch.as_tensor(activations)
+            G = torch.as_tensor(grads) if grads is not None else None
+            options = {name: getattr(self, name) for name in self.parameters}
+            return _numpy(spec.compute(A, G, eigen_smooth, **spec.keywords(spec.resolve(options), A)))
+        if spec is not None and spec.compute is None and not _overrides(type(self), "get_cam_weights"):
+            raise NotImplementedError(
+                f"{type(self).__name__} computes its maps with extra forwards or layers of its own, not from one layer's "
+                "activations and gradients; call the object itself"
+            )
+        weights = np.asarray(self.get_cam_weights(input_tensor, target_layer, targets, activations, grads))
+        values = _numpy(activations)
+        weighted = weights.reshape(*weights.shape, *[1] * (values.ndim - 2)) * values
+        return get_2d_projection(weighted) if eigen_smooth else weighted.sum(axis=1)
 
     def release(self) -> None:
         """Nothing to release: hooks live only during a call. Kept for compatibility."""
@@ -186,6 +233,41 @@ class ForwardCalledCAM(BaseCAM):
 
     def __call__(self, *args: Any, **kwargs: Any) -> np.ndarray | torch.Tensor:  # type: ignore[override]
         return self.forward(*args, **kwargs)
+
+
+def _overrides(cls: type, name: str) -> bool:
+    return getattr(cls, name) is not getattr(BaseCAM, name)
+
+
+def _user_method(cls: type) -> bool:
+    """Whether ``cls`` defines its method the reference's way, by ``get_cam_weights`` or ``get_cam_image``."""
+    return _overrides(cls, "get_cam_weights") or _overrides(cls, "get_cam_image")
+
+
+def _numpy(value: Any) -> Any:
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+
+
+def _custom_spec(cam: BaseCAM) -> MethodSpec:
+    """A method spec whose maps come from ``cam.get_cam_image`` on each target layer's numpy
+    activations and gradients (the reference's contract for subclasses), finished by the engine."""
+
+    def run(call: MethodCall) -> torch.Tensor:
+        explainer = call.explainer
+        result = explainer.capture(call.input_tensor, call.targets, need_gradients=cam.uses_gradients)
+        raw = []
+        for (name, layer), record in zip(explainer.layers or [], result.records):
+            activations = explainer.spatial(record.activation, result, name)
+            gradients = explainer.spatial(record.gradient, result, name) if record.gradient is not None else None
+            cam_image = cam.get_cam_image(call.input_tensor, layer, result.targets, _numpy(activations), _numpy(gradients), call.eigen_smooth)
+            raw.append(torch.as_tensor(np.asarray(cam_image, dtype=np.float32), device=activations.device))
+        call.capture = result
+        return explainer.finish(raw, result.image_size)
+
+    name = type(cam).__name__
+    summary = (type(cam).__doc__ or "").strip().split("\n")[0] or f"{name}, a user-defined method"
+    family = "gradient" if cam.uses_gradients else "gradient-free"
+    return MethodSpec(name=name, class_name=name, family=family, needs_gradients=cam.uses_gradients, cost=1.0, summary=summary, run=run)
 
 
 def _signature(spec: MethodSpec) -> inspect.Signature:

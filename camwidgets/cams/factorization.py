@@ -21,7 +21,16 @@ from ..engine.maps import normalise_per_image, upsample
 from ..engine.progress import ProgressOption
 from ..render.factorization import create_labels, show_factorization_on_image
 
-__all__ = ["DeepFeatureFactorization", "run_dff_on_image"]
+__all__ = ["DeepFeatureFactorization", "run_dff_on_image", "dff"]
+
+
+def dff(activations: np.ndarray, n_components: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's NumPy entry point: :func:`~camwidgets.engine.factorization.deep_feature_factorization`
+    of (B, C, h, w) activations, giving the concepts (C, K) and raw concept maps (B, K, h, w) as
+    float32 arrays. The NMF is seeded (seed 0) but draws other random numbers than scikit-learn's,
+    so the factors match the reference's in quality, not digit for digit."""
+    concepts, maps = deep_feature_factorization(torch.as_tensor(np.asarray(activations, dtype=np.float32)), n_components)
+    return concepts.numpy(), maps.numpy()
 
 
 class DeepFeatureFactorization:
@@ -62,10 +71,7 @@ class DeepFeatureFactorization:
             raise TypeError("computation_on_concepts must be callable (for example the model's classifier head) or None")
         self.model = model
         self.computation_on_concepts = computation_on_concepts
-        self.iterations = iterations
-        self.tolerance = tolerance
-        self.seed = seed
-        self.progress = progress
+        self.solver = {"iterations": iterations, "tolerance": tolerance, "seed": seed, "progress": progress}
         self.as_tensor = as_tensor
         self._explainer = Explainer(model, [target_layer], reshape_transform)
 
@@ -75,14 +81,7 @@ class DeepFeatureFactorization:
         if len(result.image_size) != 2:
             raise ValueError(f"DeepFeatureFactorization explains 2-D images (B, C, H, W); got input of shape {tuple(input_tensor.shape)}")
         activations = self._explainer.spatial(record.activation, result, record.name)
-        concepts, maps = deep_feature_factorization(
-            activations.float(),
-            n_components,
-            iterations=self.iterations,
-            tolerance=self.tolerance,
-            seed=self.seed,
-            progress=self.progress,
-        )
+        concepts, maps = deep_feature_factorization(activations.float(), n_components, **self.solver)
         batch, _, height, width = maps.shape
         scaled = normalise_per_image(maps.reshape(batch * n_components, height, width))
         explanations = upsample(scaled, result.image_size).reshape(batch, n_components, *result.image_size)

@@ -148,9 +148,12 @@ def check_targets(targets: Sequence[Callable | int] | None, batch: int) -> list[
     if isinstance(targets, (str, bytes)) or not hasattr(targets, "__len__"):
         raise TypeError(f"targets must be a list with one target per image; got {type(targets).__name__}")
     if len(targets) != batch:
+        hint = ""
+        if len(targets) == 1 and batch > 1:  # pytorch-grad-cam zips targets with images and silently explains the first only
+            hint = f" (pytorch-grad-cam would explain only the first image); for the same target on all, pass targets * {batch}"
         raise ValueError(
             f"got {len(targets)} targets for a batch of {batch} images; pass one target per image, "
-            "for example [ClassifierOutputTarget(c) for c in classes] (or targets=None for each image's top class)"
+            f"for example [ClassifierOutputTarget(c) for c in classes] (or targets=None for each image's top class){hint}"
         )
     checked: list[Callable] = []
     for target in targets:
@@ -210,19 +213,44 @@ def capture(
         x = input_tensor.to(model_device(model))
         if x.is_inference():
             x = x.clone()
-        return _capture(model, x, layers, targets, need_gradients, output_selector, create_graph)
+        batch = x.shape[0]
+        raw_outputs, captured, rebuilders = _hooked_forward(model, x, layers, need_gradients)
+        outputs = select_output(raw_outputs, output_selector)
+        scores = None
+        gradients: list[Any] = [None] * len(layers)
+        with torch.enable_grad() if need_gradients else contextlib.nullcontext():
+            if targets is None and (need_gradients or (isinstance(outputs, torch.Tensor) and outputs.ndim == 2)):
+                targets = top_class_targets(outputs, batch)
+            if targets is not None:
+                scores = _score(targets, outputs, batch)
+            if need_gradients:
+                assert scores is not None
+                gradients = _layer_gradients(scores, layers, captured, rebuilders, create_graph)
+        records = [
+            LayerRecord(
+                name=name,
+                activation=rebuild([t if create_graph else t.detach() for t in tensors]),
+                gradient=gradient,
+            )
+            for (name, _), tensors, rebuild, gradient in zip(layers, captured, rebuilders, gradients)
+        ]
+        return Capture(
+            outputs=_detach(outputs) if not create_graph else outputs,
+            targets=list(targets) if targets is not None else None,
+            scores=scores.detach() if scores is not None and not create_graph else scores,
+            records=records,
+            image_size=tuple(x.shape[2:]),
+            has_gradients=need_gradients,
+            input_tensor=x,
+        )
 
 
-def _capture(
-    model: nn.Module,
-    x: torch.Tensor,
-    layers: Sequence[tuple[str, nn.Module]],
-    targets: Sequence[Callable] | None,
-    need_gradients: bool,
-    output_selector: Any,
-    create_graph: bool,
-) -> Capture:
-    batch = x.shape[0]
+def _hooked_forward(
+    model: nn.Module, x: torch.Tensor, layers: Sequence[tuple[str, nn.Module]], need_gradients: bool
+) -> tuple[Any, list[list[torch.Tensor]], list[Callable]]:
+    """``model(x)`` in eval mode with every layer's output recorded as flat tensors (leaves that
+    require grad if ``need_gradients``) and a function that rebuilds the output's structure; the
+    model goes on with clones, so in-place ops later cannot change what was recorded."""
     calls = [0] * len(layers)
     captured: list[list[torch.Tensor] | None] = [None] * len(layers)
     rebuilders: list[Callable | None] = [None] * len(layers)
@@ -259,50 +287,32 @@ def _capture(
                 f"layer {name!r} ran {count} times in one forward pass (a shared module); pick a module that runs once, "
                 "for example the block that contains it"
             )
+    return raw_outputs, captured, rebuilders  # type: ignore[return-value]
 
-    outputs = select_output(raw_outputs, output_selector)
-    scores = None
-    with torch.enable_grad() if need_gradients else contextlib.nullcontext():
-        if targets is None and (need_gradients or (isinstance(outputs, torch.Tensor) and outputs.ndim == 2)):
-            targets = top_class_targets(outputs, batch)
-        if targets is not None:
-            scores = _score(targets, outputs, batch)
-        gradients: list[Any] = [None] * len(layers)
-        if need_gradients:
-            assert scores is not None
-            flat = [t for tensors in captured for t in (tensors or []) if t.requires_grad]
-            if not scores.requires_grad:
-                raise ValueError(
-                    "the target scores do not depend on the target layers' outputs; check the targets "
-                    "(and output_selector) and that the layers lie on the path to the output"
-                )
-            grads = torch.autograd.grad(scores.sum(), flat, allow_unused=True, create_graph=create_graph)
-            by_tensor = {id(t): g for t, g in zip(flat, grads)}
-            for position, (name, _) in enumerate(layers):
-                tensors = captured[position] or []
-                layer_grads = [by_tensor.get(id(t)) for t in tensors]
-                if all(g is None for g in layer_grads):
-                    raise ValueError(f"the target scores do not depend on layer {name!r}; pick a layer on the path to the output")
-                layer_grads = [torch.zeros_like(t) if g is None else (g if create_graph else g.detach()) for t, g in zip(tensors, layer_grads)]
-                gradients[position] = rebuilders[position](layer_grads)  # type: ignore[misc]
 
-    records = [
-        LayerRecord(
-            name=name,
-            activation=rebuilders[position]([t if create_graph else t.detach() for t in captured[position]]),  # type: ignore[misc]
-            gradient=gradients[position],
+def _layer_gradients(
+    scores: torch.Tensor,
+    layers: Sequence[tuple[str, nn.Module]],
+    captured: list[list[torch.Tensor]],
+    rebuilders: list[Callable],
+    create_graph: bool,
+) -> list[Any]:
+    """``d sum(scores) / d output`` of every layer in one truncated backward, in each output's structure."""
+    flat = [t for tensors in captured for t in tensors if t.requires_grad]
+    if not scores.requires_grad:
+        raise ValueError(
+            "the target scores do not depend on the target layers' outputs; check the targets "
+            "(and output_selector) and that the layers lie on the path to the output"
         )
-        for position, (name, _) in enumerate(layers)
-    ]
-    return Capture(
-        outputs=_detach(outputs) if not create_graph else outputs,
-        targets=list(targets) if targets is not None else None,
-        scores=scores.detach() if scores is not None and not create_graph else scores,
-        records=records,
-        image_size=tuple(x.shape[2:]),
-        has_gradients=need_gradients,
-        input_tensor=x,
-    )
+    grads = torch.autograd.grad(scores.sum(), flat, allow_unused=True, create_graph=create_graph)
+    by_tensor = {id(t): g for t, g in zip(flat, grads)}
+    gradients = []
+    for (name, _), tensors, rebuild in zip(layers, captured, rebuilders):
+        layer_grads = [by_tensor.get(id(t)) for t in tensors]
+        if all(g is None for g in layer_grads):
+            raise ValueError(f"the target scores do not depend on layer {name!r}; pick a layer on the path to the output")
+        gradients.append(rebuild([torch.zeros_like(t) if g is None else (g if create_graph else g.detach()) for t, g in zip(tensors, layer_grads)]))
+    return gradients
 
 
 def _detach(value: Any) -> Any:

@@ -7,6 +7,8 @@ seeded, deterministic initialisation; their iterations report progress and can b
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .progress import Progress, ProgressOption
@@ -107,13 +109,7 @@ def non_negative_factorization(
 
 
 def deep_feature_factorization(
-    activations: torch.Tensor,
-    n_components: int,
-    *,
-    iterations: int = 200,
-    tolerance: float = 1e-4,
-    seed: int = 0,
-    progress: ProgressOption = False,
+    activations: torch.Tensor, n_components: int, **solver: Any
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Deep Feature Factorization (Collins et al., https://arxiv.org/abs/1806.10206) of a layer's
     activations ``A`` (B, C, h, w), all images together.
@@ -122,6 +118,8 @@ def deep_feature_factorization(
     as ``V ≈ W H`` (:func:`non_negative_factorization`). Returns the concepts ``W + m`` (C, K), one
     channel vector per concept as the reference defines them, and the raw concept maps ``H`` laid
     back on the images' grids (B, K, h, w). Everything stays on the activations' device.
+    ``solver``: the keyword options of :func:`non_negative_factorization` (``iterations``,
+    ``tolerance``, ``seed``, ``progress``).
     """
     if not isinstance(activations, torch.Tensor) or activations.ndim != 4:
         shape = tuple(activations.shape) if isinstance(activations, torch.Tensor) else type(activations).__name__
@@ -129,8 +127,6 @@ def deep_feature_factorization(
     batch, channels, height, width = activations.shape
     flat = torch.nan_to_num(activations, nan=0.0).transpose(0, 1).reshape(channels, -1)
     offset = flat.amin(dim=1, keepdim=True)
-    W, H = non_negative_factorization(
-        flat - offset, n_components, iterations=iterations, tolerance=tolerance, seed=seed, progress=progress
-    )
+    W, H = non_negative_factorization(flat - offset, n_components, **solver)
     maps = H.reshape(n_components, batch, height, width).transpose(0, 1)
     return W + offset, maps

@@ -30,7 +30,7 @@ from torch.overrides import TorchFunctionMode
 from .capture import _score, check_input, check_targets, top_class_targets
 from .modules import evaluation_mode, model_device, select_output
 
-__all__ = ["guided_backprop", "guided_gradcam", "GuidedBackpropReLUModel", "guided_relus"]
+__all__ = ["guided_backprop", "guided_gradcam", "GuidedBackpropReLUModel", "GuidedBackpropReLU", "GuidedBackpropReLUasModule", "guided_relus"]
 
 
 class _GuidedClamp(torch.autograd.Function):
@@ -54,6 +54,27 @@ class _GuidedClamp(torch.autograd.Function):
         if ctx.high is not None:
             passes &= output < ctx.high
         return grad * passes, None, None
+
+
+class GuidedBackpropReLU(torch.autograd.Function):
+    """The reference's guided ReLU as an autograd function: ``GuidedBackpropReLU.apply(x)`` is
+    ``relu(x)`` with the guided backward ``g * [x > 0] * [g > 0]``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        return _GuidedClamp.forward(ctx, x, None, False)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        return _GuidedClamp.backward(ctx, grad)[0]
+
+
+class GuidedBackpropReLUasModule(nn.Module):
+    """:class:`GuidedBackpropReLU` as a module, to put in place of ``nn.ReLU`` by hand (the
+    reference's way; :func:`guided_backprop` needs no replacement)."""
+
+    def forward(self, input_img: torch.Tensor) -> torch.Tensor:
+        return GuidedBackpropReLU.apply(input_img)
 
 
 def _relu(input: torch.Tensor, inplace: bool = False) -> tuple[torch.Tensor, float | None, bool]:

@@ -27,89 +27,19 @@ for the whole batch in torch on the model's device; results come back as numpy f
   ``RankingRow`` (best first, with timings; ``to_text()``, ``chart()``).
 """
 
-from .arcc import ADCC, ARCC, AverageDropForADCC, Coherency, Complexity, batch_pearson_coherency
-from .cam_mult import (
-    CamMultImageConfidenceChange,
-    DropInConfidence,
-    IncreaseInConfidence,
-    average_drop,
-    increase_in_confidence,
-    multiply_tensor_with_cam,
-)
-from .confidence import PerturbationConfidenceMetric
-from .deletion import CurveResult, deletion_curve, gaussian_blur, insertion_curve, make_baseline
-from .imputation import NoisyLinearImputer, linear_imputation, noisy_linear_imputation
-from .localization import (
-    boxes_to_masks,
-    energy_pointing_game,
-    pointing_game,
-    relevance_mass_accuracy,
-    relevance_rank_accuracy,
-)
-from .sanity import (
-    RandomizationResult,
-    RandomLogitResult,
-    model_randomization_test,
-    random_logit_test,
-    spearman_rank_correlation,
-    ssim,
-)
-from .tuner import RankingRow, RankingTable, rank_methods
-from .road import (
-    AveragerAcrossThresholds,
-    RemoveLeastRelevantFirst,
-    RemoveMostRelevantFirst,
-    ROADCombined,
-    ROADLeastRelevantFirst,
-    ROADLeastRelevantFirstAverage,
-    ROADMostRelevantFirst,
-    ROADMostRelevantFirstAverage,
-    percentile_threshold,
-)
+from . import arcc, cam_mult, confidence, deletion, imputation, localization, road, sanity, tuner
+from .arcc import *  # noqa: F401,F403
+from .cam_mult import *  # noqa: F401,F403
+from .confidence import *  # noqa: F401,F403
+from .deletion import *  # noqa: F401,F403
+from .imputation import *  # noqa: F401,F403
+from .localization import *  # noqa: F401,F403
+from .road import *  # noqa: F401,F403
+from .sanity import *  # noqa: F401,F403
+from .tuner import *  # noqa: F401,F403
 
 __all__ = [
-    "PerturbationConfidenceMetric",
-    "multiply_tensor_with_cam",
-    "CamMultImageConfidenceChange",
-    "DropInConfidence",
-    "IncreaseInConfidence",
-    "average_drop",
-    "increase_in_confidence",
-    "NoisyLinearImputer",
-    "noisy_linear_imputation",
-    "linear_imputation",
-    "percentile_threshold",
-    "RemoveMostRelevantFirst",
-    "RemoveLeastRelevantFirst",
-    "AveragerAcrossThresholds",
-    "ROADMostRelevantFirst",
-    "ROADLeastRelevantFirst",
-    "ROADMostRelevantFirstAverage",
-    "ROADLeastRelevantFirstAverage",
-    "ROADCombined",
-    "CurveResult",
-    "deletion_curve",
-    "insertion_curve",
-    "gaussian_blur",
-    "make_baseline",
-    "boxes_to_masks",
-    "pointing_game",
-    "energy_pointing_game",
-    "relevance_mass_accuracy",
-    "relevance_rank_accuracy",
-    "Complexity",
-    "Coherency",
-    "AverageDropForADCC",
-    "ARCC",
-    "ADCC",
-    "batch_pearson_coherency",
-    "RandomizationResult",
-    "RandomLogitResult",
-    "model_randomization_test",
-    "random_logit_test",
-    "spearman_rank_correlation",
-    "ssim",
-    "RankingRow",
-    "RankingTable",
-    "rank_methods",
+    name
+    for module in (confidence, cam_mult, imputation, road, deletion, localization, arcc, sanity, tuner)
+    for name in module.__all__
 ]

@@ -40,7 +40,7 @@ from .cam_mult import multiply_tensor_with_cam
 from .confidence import as_tensor, check_targets, prepare_batch, target_scores, to_numpy
 from .road import ROADCombined
 
-__all__ = ["batch_pearson_coherency", "Complexity", "Coherency", "AverageDropForADCC", "ARCC", "ADCC", "harmonic_mean_of_scores"]
+__all__ = ["batch_pearson_coherency", "Complexity", "Coherency", "AverageDropForADCC", "ARCC", "ADCC"]
 
 EPS = 1e-8
 

@@ -17,15 +17,7 @@ from ..engine.capture import check_input, check_targets, target_value, top_class
 from ..engine.modules import evaluation_mode, model_device, per_image_outputs
 from ..engine.memory_layout import ChannelsLastForward
 
-__all__ = [
-    "Perturbation",
-    "PerturbationConfidenceMetric",
-    "prepare_batch",
-    "as_tensor",
-    "target_scores",
-    "scores_before_and_after",
-    "to_numpy",
-]
+__all__ = ["PerturbationConfidenceMetric"]
 
 #: A batched perturbation: (input batch (B, C, H, W), maps (B, H, W)) -> perturbed batch, all on one device.
 Perturbation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -38,6 +30,18 @@ def as_tensor(value: Any, what: str = "maps") -> torch.Tensor:
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.ascontiguousarray(value))
     raise TypeError(f"{what} must be a numpy array or a torch tensor of shape (B, H, W); got {type(value).__name__}")
+
+
+def map_values(maps: torch.Tensor) -> torch.Tensor:
+    """Maps as floating-point values: boolean (thresholded) maps read as 0 and 1, as the reference
+    multiplies them; other non-float maps and NaN or infinite values are refused."""
+    if maps.dtype == torch.bool:
+        maps = maps.float()
+    if not maps.is_floating_point():
+        raise TypeError(f"cams must be floating point maps (values in [0, 1]) or boolean masks; got {maps.dtype}. Convert them with .astype(np.float32).")
+    if not bool(torch.isfinite(maps).all()):
+        raise ValueError("cams contains NaN or infinite values; check the CAM that produced them")
+    return maps
 
 
 def prepare_batch(input_tensor: torch.Tensor, cams: Any, model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,10 +60,7 @@ def prepare_batch(input_tensor: torch.Tensor, cams: Any, model: nn.Module) -> tu
             f"cams has shape {tuple(maps.shape)}, but the input batch {tuple(input_tensor.shape)} needs one map per image "
             f"with the input's spatial size, shape {expected}.{hint} Pass the maps a CAM returned for this input_tensor."
         )
-    if not maps.is_floating_point():
-        raise TypeError(f"cams must be floating point maps (values in [0, 1]); got {maps.dtype}. Convert them with .astype(np.float32).")
-    if not bool(torch.isfinite(maps).all()):
-        raise ValueError("cams contains NaN or infinite values; check the CAM that produced them")
+    maps = map_values(maps)
     device = model_device(model)
     return input_tensor.detach().to(device), maps.to(device)
 

@@ -40,15 +40,7 @@ from ..engine.blur import gaussian_blur
 from ..engine.modules import evaluation_mode
 from .confidence import check_targets, prepare_batch, target_scores, to_numpy
 
-__all__ = [
-    "CurveResult",
-    "deletion_curve",
-    "insertion_curve",
-    "gaussian_blur",
-    "make_baseline",
-    "relevance_ranks",
-    "step_counts",
-]
+__all__ = ["CurveResult", "deletion_curve", "insertion_curve", "gaussian_blur", "make_baseline"]
 
 #: Input elements (C*H*W summed over images) evaluated per forward when ``batch_size`` is None:
 #: 64 ImageNet-sized images.
@@ -220,19 +212,32 @@ def _curve(
     return CurveResult(fractions.numpy(), to_numpy(scores), to_numpy(auc), kind)
 
 
-def deletion_curve(
-    input_tensor: torch.Tensor,
-    cams: Any,
-    targets: Sequence[Callable] | None,
-    model: nn.Module,
-    steps: int = 20,
-    baseline: str | float | torch.Tensor = "blur",
-    batch_size: int | None = None,
-    *,
-    kernel_size: int = 11,
-    sigma: float = 5.0,
-    value: float = 0.0,
-) -> CurveResult:
+def _curve_metric(kind: str, doc: str) -> Callable[..., CurveResult]:
+    """The public ``{kind}_curve`` function: one signature for both curves."""
+
+    def curve(
+        input_tensor: torch.Tensor,
+        cams: Any,
+        targets: Sequence[Callable] | None,
+        model: nn.Module,
+        steps: int = 20,
+        baseline: str | float | torch.Tensor = "blur",
+        batch_size: int | None = None,
+        *,
+        kernel_size: int = 11,
+        sigma: float = 5.0,
+        value: float = 0.0,
+    ) -> CurveResult:
+        options = {"kernel_size": kernel_size, "sigma": sigma, "value": value}
+        return _curve(kind, model, input_tensor, cams, targets, steps, baseline, batch_size, options)
+
+    curve.__name__ = curve.__qualname__ = f"{kind}_curve"
+    curve.__doc__ = doc
+    return curve
+
+
+deletion_curve = _curve_metric(
+    "deletion",
     """Deletion curve: the score as the most relevant pixels are replaced by the baseline,
     ``x_k = M_k b + (1 - M_k) x`` (RISE, https://arxiv.org/abs/1806.07421). Lower AUC is better.
 
@@ -241,28 +246,14 @@ def deletion_curve(
     ``baseline``: ``"blur"`` (``kernel_size``, ``sigma``), ``"constant"`` (``value``), a number or a
     tensor (see ``make_baseline``); ``batch_size``: perturbed images per forward (``None``: all at
     once, up to 64 ImageNet-sized images). Step 0 scores the original images, the last the baselines.
-    """
-    options = {"kernel_size": kernel_size, "sigma": sigma, "value": value}
-    return _curve("deletion", model, input_tensor, cams, targets, steps, baseline, batch_size, options)
+    """,
+)
 
-
-def insertion_curve(
-    input_tensor: torch.Tensor,
-    cams: Any,
-    targets: Sequence[Callable] | None,
-    model: nn.Module,
-    steps: int = 20,
-    baseline: str | float | torch.Tensor = "blur",
-    batch_size: int | None = None,
-    *,
-    kernel_size: int = 11,
-    sigma: float = 5.0,
-    value: float = 0.0,
-) -> CurveResult:
+insertion_curve = _curve_metric(
+    "insertion",
     """Insertion curve: the score as the most relevant pixels are revealed on the baseline,
     ``x_k = M_k x + (1 - M_k) b`` (RISE, https://arxiv.org/abs/1806.07421). Higher AUC is better.
 
     Arguments as for ``deletion_curve``. Step 0 scores the baselines, the last the original images.
-    """
-    options = {"kernel_size": kernel_size, "sigma": sigma, "value": value}
-    return _curve("insertion", model, input_tensor, cams, targets, steps, baseline, batch_size, options)
+    """,
+)

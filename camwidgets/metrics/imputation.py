@@ -40,7 +40,7 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-__all__ = ["NEIGHBOUR_WEIGHTS", "NoisyLinearImputer", "noisy_linear_imputation", "linear_imputation"]
+__all__ = ["NoisyLinearImputer", "noisy_linear_imputation", "linear_imputation"]
 
 #: (row offset, column offset, weight) of the neighbours a removed pixel averages.
 NEIGHBOUR_WEIGHTS: tuple[tuple[int, int, float], ...] = (

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .confidence import as_tensor
+from .confidence import as_tensor, map_values
 
 __all__ = [
     "boxes_to_masks",
@@ -43,11 +43,7 @@ def _as_maps(cams: Any) -> torch.Tensor:
     if maps.ndim != 3:
         hint = " For a single map add the batch axis: cams[None]." if maps.ndim == 2 else ""
         raise ValueError(f"cams must have shape (B, H, W), one map per image; got {tuple(maps.shape)}.{hint}")
-    if not maps.is_floating_point():
-        raise TypeError(f"cams must be floating point maps; got {maps.dtype}. Convert them with .astype(np.float32).")
-    if not bool(torch.isfinite(maps).all()):
-        raise ValueError("cams contains NaN or infinite values; check the CAM that produced them")
-    return maps
+    return map_values(maps)
 
 
 def _as_masks(masks: Any, maps: torch.Tensor) -> torch.Tensor:

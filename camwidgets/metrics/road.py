@@ -29,21 +29,22 @@ from torch import nn
 
 from ..engine.modules import evaluation_mode
 from .confidence import PerturbationConfidenceMetric, check_targets, prepare_batch, target_scores, to_numpy
-from .imputation import NoisyLinearImputer
+from .imputation import NEIGHBOUR_WEIGHTS, NoisyLinearImputer
 
 __all__ = [
-    "road_combined",
-    "DEFAULT_PERCENTILES",
     "percentile_threshold",
     "RemoveMostRelevantFirst",
     "RemoveLeastRelevantFirst",
+    "AveragerAcrossThresholds",
     "ROADMostRelevantFirst",
     "ROADLeastRelevantFirst",
-    "AveragerAcrossThresholds",
     "ROADMostRelevantFirstAverage",
     "ROADLeastRelevantFirstAverage",
     "ROADCombined",
 ]
+
+#: NEIGHBOUR_WEIGHTS in the reference's form, ``((row offset, column offset), weight)``.
+neighbors_weights = [((row, column), weight) for row, column, weight in NEIGHBOUR_WEIGHTS]
 
 DEFAULT_PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
 

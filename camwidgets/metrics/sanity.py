@@ -46,7 +46,6 @@ __all__ = [
     "random_logit_test",
     "spearman_rank_correlation",
     "ssim",
-    "parametrised_layers",
 ]
 
 MethodLike = Any  # str | Callable[[nn.Module, torch.Tensor, Sequence | None], Any]

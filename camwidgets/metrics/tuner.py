@@ -27,7 +27,7 @@ from .cam_mult import average_drop
 from .deletion import deletion_curve, insertion_curve
 from .road import road_combined
 
-__all__ = ["RankingRow", "RankingTable", "rank_methods", "METRICS"]
+__all__ = ["RankingRow", "RankingTable", "rank_methods"]
 
 #: name -> (metric(input_tensor, cams, targets, model) -> score or (B,) scores, higher is better); the
 #: reference's argument order, which every metric of the package takes

@@ -8,6 +8,8 @@ background thread with a progress bar and a Cancel button; any new change cancel
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +36,17 @@ __all__ = ["CAMExplorer"]
 GALLERY_SIZE = 72
 
 
+def _session_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The explorer's keyword options, which are its session's: an unknown one is a TypeError naming them."""
+    known = [name for name in inspect.signature(ExplorerSession).parameters if name not in ("model", "images")]
+    unknown = [name for name in options if name not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise TypeError(f"CAMExplorer() got an unexpected keyword argument {unknown[0]!r}.{hint} It takes {', '.join(known)}")
+    return options
+
+
 class CAMExplorer(ipywidgets.VBox):
     """Explore class activation maps of ``model`` on ``images`` in a notebook.
 
@@ -48,20 +61,8 @@ class CAMExplorer(ipywidgets.VBox):
         explorer.set(method="layercam", layers=["features.17"], target=282)
     """
 
-    def __init__(
-        self,
-        model: Any,
-        images: Any,
-        *,
-        target_layers: Any = None,
-        labels: Any = None,
-        preprocess: Any = None,
-        device: Any = None,
-        output_selector: Any = None,
-    ) -> None:
-        self.session = ExplorerSession(
-            model, images, target_layers=target_layers, labels=labels, preprocess=preprocess, device=device, output_selector=output_selector
-        )
+    def __init__(self, model: Any, images: Any, **options: Any) -> None:
+        self.session = ExplorerSession(model, images, **_session_options(options))
         self._lock = threading.RLock()
         self._thread_state = threading.local()  # per thread: is this thread syncing controls quietly?
         self.jobs = JobSlot(self._lock)  # one job at a time on the model, owned under the lock
@@ -305,3 +306,6 @@ class CAMExplorer(ipywidgets.VBox):
 
     def __repr__(self) -> str:
         return f"CAMExplorer({self.status_text(self.session.state)}, {len(self.session.images)} images)"
+
+
+CAMExplorer.__init__.__signature__ = inspect.signature(ExplorerSession.__init__)  # type: ignore[attr-defined]

@@ -20,7 +20,12 @@ from .registry import MethodCall, MethodSpec
 
 def gradcam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smooth: bool = False) -> torch.Tensor:
     r"""Grad-CAM: ``sum_c w_c A_c`` with ``w_c = mean_ij G_cij`` (https://arxiv.org/abs/1610.02391)."""
-    return weighted_channels(gradients.mean(dim=spatial_dims(gradients)), activations, eigen_smooth)
+    return weighted_channels(gradcam_weights(activations, gradients), activations, eigen_smooth)
+
+
+def gradcam_weights(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+    r"""Grad-CAM's channel weights ``w_c = mean_ij G_cij``."""
+    return gradients.mean(dim=spatial_dims(gradients))
 
 
 def hirescam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smooth: bool = False) -> torch.Tensor:
@@ -40,8 +45,13 @@ def gradcam_plusplus(activations: torch.Tensor, gradients: torch.Tensor, eigen_s
     r"""Grad-CAM++ (https://arxiv.org/abs/1710.11063, eq. 19 with exponential scores):
     ``w_c = sum_ij alpha_cij relu(G_cij)``, ``alpha = G^2 / (2 G^2 + sum_ij(A_c) G^3 + 1e-6)``
     (zero where ``G = 0``)."""
+    return weighted_channels(gradcam_plusplus_weights(activations, gradients), activations, eigen_smooth)
+
+
+def gradcam_plusplus_weights(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+    r"""Grad-CAM++'s channel weights from the exact gradient (see :func:`plusplus_weights`)."""
     squared = gradients.pow(2)
-    return weighted_channels(plusplus_weights(activations, gradients, squared, squared * gradients), activations, eigen_smooth)
+    return plusplus_weights(activations, gradients, squared, squared * gradients)
 
 
 def plusplus_weights(activations: torch.Tensor, gradients: torch.Tensor, squared: torch.Tensor, cubed: torch.Tensor) -> torch.Tensor:
@@ -57,9 +67,13 @@ def plusplus_weights(activations: torch.Tensor, gradients: torch.Tensor, squared
 
 def xgradcam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smooth: bool = False) -> torch.Tensor:
     r"""XGrad-CAM: ``w_c = sum_ij G_cij A_cij / (sum_ij A_cij + 1e-7)`` (https://arxiv.org/abs/2008.02312)."""
+    return weighted_channels(xgradcam_weights(activations, gradients), activations, eigen_smooth)
+
+
+def xgradcam_weights(activations: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+    r"""XGrad-CAM's channel weights ``w_c = sum_ij G_cij A_cij / (sum_ij A_cij + 1e-7)``."""
     dims = spatial_dims(gradients)
-    weights = (gradients * activations / (activations.sum(dim=dims, keepdim=True) + 1e-7)).sum(dim=dims)
-    return weighted_channels(weights, activations, eigen_smooth)
+    return (gradients * activations / (activations.sum(dim=dims, keepdim=True) + 1e-7)).sum(dim=dims)
 
 
 def layercam(activations: torch.Tensor, gradients: torch.Tensor, eigen_smooth: bool = False) -> torch.Tensor:
@@ -110,16 +124,18 @@ def detached(result: Capture) -> Capture:
     return dataclasses.replace(result, outputs=outputs, scores=scores, records=[])
 
 
-def _per_layer(name: str, class_name: str, compute: Any, summary: str, paper: str = "") -> MethodSpec:
-    return MethodSpec(name=name, class_name=class_name, family="gradient", needs_gradients=True, cost=1.0, compute=compute, summary=summary, paper=paper)
+def _per_layer(name: str, class_name: str, compute: Any, summary: str, paper: str = "", weights: Any = None) -> MethodSpec:
+    return MethodSpec(
+        name=name, class_name=class_name, family="gradient", needs_gradients=True, cost=1.0, compute=compute, summary=summary, paper=paper, weights=weights
+    )
 
 
 SPECS = (
-    _per_layer("gradcam", "GradCAM", gradcam, "channel weights = mean gradient", "https://arxiv.org/abs/1610.02391"),
+    _per_layer("gradcam", "GradCAM", gradcam, "channel weights = mean gradient", "https://arxiv.org/abs/1610.02391", gradcam_weights),
     _per_layer("hirescam", "HiResCAM", hirescam, "gradient x activation, summed over channels", "https://arxiv.org/abs/2011.08891"),
     _per_layer("gradcam_elementwise", "GradCAMElementWise", gradcam_elementwise, "ReLU(gradient x activation), summed"),
-    _per_layer("gradcam++", "GradCAMPlusPlus", gradcam_plusplus, "second-order weighting of positive gradients", "https://arxiv.org/abs/1710.11063"),
-    _per_layer("xgradcam", "XGradCAM", xgradcam, "activation-normalised gradient weights", "https://arxiv.org/abs/2008.02312"),
+    _per_layer("gradcam++", "GradCAMPlusPlus", gradcam_plusplus, "second-order weighting of positive gradients", "https://arxiv.org/abs/1710.11063", gradcam_plusplus_weights),
+    _per_layer("xgradcam", "XGradCAM", xgradcam, "activation-normalised gradient weights", "https://arxiv.org/abs/2008.02312", xgradcam_weights),
     _per_layer("layercam", "LayerCAM", layercam, "positive gradients as spatial weights", "https://ieeexplore.ieee.org/document/9462463"),
     _per_layer("eigengradcam", "EigenGradCAM", eigengradcam, "first principal component of gradient x activation"),
     _per_layer("segeigencam", "SegEigenCAM", segeigencam, "first principal component of |gradient| x activation", "https://doi.org/10.3390/app15137562"),

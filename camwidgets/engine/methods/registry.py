@@ -63,7 +63,9 @@ class MethodSpec:
     ``keyword_only``) and kept as instance attributes read at each call; ``check`` validates a full
     set of them; ``prepare(options, batch)`` turns them into ``compute``'s keywords (a seed into a
     generator on the batch's device). ``own_layers(model)``: the modules a method reads by its own
-    choice (FullGrad: every layer with a bias); target layers are then ignored, with a warning. ``call="forward"``: the class is called as ``cam(input_tensor, targets=None,
+    choice (FullGrad: every layer with a bias); target layers are then ignored, with a warning.
+    ``weights(activations, gradients)``: the (B, C) channel weights of a method whose map is
+    ``sum_c w_c A_c`` (the classes' ``get_cam_weights``). ``call="forward"``: the class is called as ``cam(input_tensor, targets=None,
     eigen_smooth=False, **call_options)`` without ``aug_smooth``, as the reference's FinerCAM,
     RefineCAM and SESS are; ``call_options`` name the options a call may set for itself.
     """
@@ -82,6 +84,7 @@ class MethodSpec:
     check: Optional[Callable[[dict], None]] = None
     prepare: Optional[Callable[[dict, torch.Tensor], dict]] = None
     own_layers: Optional[Callable[[Any], list]] = None
+    weights: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None
     call: str = "cam"
     call_options: tuple[str, ...] = ()
 

@@ -28,7 +28,7 @@ from ..progress import Progress
 from .registry import MethodCall, MethodSpec, base_spec
 from .wrappers import inner_explainer
 
-__all__ = ["sess", "check_sess_options", "window_starts", "scaled_size", "SESS_DEFAULTS", "SPECS"]
+__all__ = ["sess", "check_sess_options", "window_starts", "sliding_window", "scaled_size", "SESS_DEFAULTS", "SPECS"]
 
 SESS_DEFAULTS: dict[str, Any] = {
     "scales": None,
@@ -64,6 +64,12 @@ def window_starts(length: int, step: int, window: int) -> list[int]:
     offsets = list(range(0, length, step))
     inside = [start for start in offsets if start + window < length]
     return inside + [max(length - window, 0)] if len(inside) < len(offsets) else inside
+
+
+def sliding_window(height: int, width: int, step_size: int, window_size: int) -> list[tuple[int, int]]:
+    """Top-left corners ``(x, y)`` of the square windows covering a ``height x width`` image, row by
+    row (the reference's order), each axis by :func:`window_starts`."""
+    return [(x, y) for y in window_starts(height, step_size, window_size) for x in window_starts(width, step_size, window_size)]
 
 
 def scaled_size(height: int, width: int, short_side: int) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from .seeding import seeded_generator
 
 __all__ = ["ClosestClassesTarget", "finercam", "refinecam", "smoothgradcampp", "check_smoothgrad_options", "inner_explainer", "SPECS"]
 
-DEFAULT_COMPARISONS = (1, 2, 3)
+DEFAULT_COMPARISON_CATEGORIES = (1, 2, 3)
 
 
 class ClosestClassesTarget:
@@ -40,7 +40,7 @@ class ClosestClassesTarget:
         """The concrete target for one image's (classes,) scores."""
         count = scores.shape[-1]
         if self.comparison_categories is None:
-            ranks = list(DEFAULT_COMPARISONS[: max(count - 1, 0)])
+            ranks = list(DEFAULT_COMPARISON_CATEGORIES[: max(count - 1, 0)])
         else:
             ranks = [int(rank) for rank in self.comparison_categories if rank < count]
         scores = scores.detach()
