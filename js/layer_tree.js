@@ -79,9 +79,10 @@ function render({ model, el }) {
       const caret = element("span", { class: "cw-caret" }, node.children > 0 ? (row.getAttribute("aria-expanded") === "true" ? "▾" : "▸") : "");
       const name = element("span", { class: "cw-layer-name" }, node.path.split(".").pop());
       const kind = element("span", { class: "cw-layer-type" }, node.type);
-      const shape = element("span", { class: "cw-layer-shape" }, node.shape);
+      const shape = element("span", { class: "cw-layer-shape", title: node.reading || "" }, node.shape);
       row.append(caret, name, kind, shape);
-      if (node.path === suggested) row.append(element("span", { class: "cw-badge", title: "suggested layer" }, "suggested"));
+      if (node.layout && node.layout !== "NCHW") row.append(element("span", { class: "cw-layout", title: node.reading || "" }, node.layout));
+      if (node.path === suggested) row.append(element("span", { class: "cw-badge", title: model.get("reason") || "suggested layer" }, "suggested"));
       return row;
     }));
   };

@@ -17,7 +17,8 @@ from torch import nn
 from . import methods as _methods  # noqa: F401  (registers the methods)
 from .capture import Capture, capture, check_input, check_targets
 from .modules import eager_model, model_device, model_lock
-from .layers import resolve_target_layers, suggest_target_layer
+from .layers import resolve_target_layers
+from .suggest import suggest_layer
 from .maps import AGGREGATIONS, NORMALISATIONS, finish_maps
 from .methods.registry import MethodCall, MethodSpec, get_method
 from .progress import ProgressOption
@@ -140,7 +141,7 @@ class Explainer:
     """Explain ``model`` at ``target_layers`` with any registered method.
 
     ``target_layers``: modules or ``named_modules()`` names; ``None`` picks
-    :func:`suggest_target_layer` at the first call and warns which layer it chose.
+    :func:`~camwidgets.engine.suggest.suggest_layer` at the first call and warns which layer it chose.
     ``reshape_transform`` maps a layer's output (and gradient) to (B, C, *spatial); token outputs
     (B, N, C) are laid on their grid automatically. ``output_selector`` picks the scores from a model
     returning a tuple/dict. ``normalise``: 'image' (min-max per image, the reference's), 'batch' or
@@ -180,13 +181,9 @@ class Explainer:
 
     def _ensure_layers(self, input_tensor: torch.Tensor) -> list:
         if self.layers is None:
-            name = suggest_target_layer(self.model, input_tensor, self.output_selector)
-            self.layers = resolve_target_layers(self.model, [name])
-            warnings.warn(
-                f"no target layer given; explaining {name!r}, the last layer with a spatial output that the score depends on. "
-                "Pass target_layers to choose another.",
-                stacklevel=7,
-            )
+            suggestion = suggest_layer(self.model, input_tensor, self.output_selector)
+            self.layers = resolve_target_layers(self.model, [suggestion.name])
+            warnings.warn(f"no target layer given; {suggestion.message()}. Pass target_layers to choose another.", stacklevel=7)
         return self.layers
 
     @_serialised

@@ -10,11 +10,10 @@ import difflib
 import re
 from typing import Any, Iterable, Sequence
 
-import torch
 from torch import nn
 
-from .modules import evaluation_mode, forward_hooks, model_device, model_dtype, select_output
-from .reshape import Layout, infer_token_grid, layout_of
+from .modules import model_device, model_dtype
+from .suggest import suggest_target_layer
 
 __all__ = ["resolve_target_layers", "module_name", "suggest_target_layer", "close_names", "model_device", "model_dtype"]
 
@@ -103,66 +102,3 @@ def resolve_target_layers(model: nn.Module, target_layers: Any) -> list[tuple[st
     if duplicates:
         raise ValueError(f"target layer(s) listed twice: {', '.join(duplicates)}")
     return resolved
-
-
-def suggest_target_layer(
-    model: nn.Module,
-    input_tensor: torch.Tensor | None = None,
-    output_selector: Any = None,
-) -> str:
-    """Suggest the last layer whose output is still spatial and carries gradient for the top class.
-
-    One probe forward (on ``input_tensor``'s first image, or a seeded random 224x224 image) records
-    every module's output; one backward from the top class finds which spatial outputs the score
-    depends on. Of modules that ran once, the last such output wins; among modules returning that
-    very tensor, the deepest container is named (``layer4.1`` rather than ``layer4``), as users of
-    the reference are used to. Token outputs (ViT) count when their patch tokens carry gradient.
-    The model's modes, flags and hooks are left as they were.
-    """
-    if input_tensor is None:
-        generator = torch.Generator().manual_seed(0)
-        probe = torch.randn(1, 3, 224, 224, generator=generator)
-    else:
-        probe = input_tensor[:1].detach()
-    probe = probe.to(model_device(model)).clone().requires_grad_(True)
-    image_size = tuple(probe.shape[2:])
-
-    records: list[tuple[str, nn.Module, torch.Tensor]] = []
-    calls: dict[str, int] = {}
-
-    def make_hook(name: str):
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            calls[name] = calls.get(name, 0) + 1
-            if layout_of(output, image_size) is not None and output.requires_grad:
-                records.append((name, module, output))
-
-        return hook
-
-    with forward_hooks((module, make_hook(name)) for name, module in model.named_modules() if name):
-        with evaluation_mode(model), torch.enable_grad():
-            output = select_output(model(probe), output_selector)
-            if not isinstance(output, torch.Tensor):
-                raise ValueError("cannot suggest a layer for a model whose output is not a score tensor; pass target_layers")
-            score = output.reshape(output.shape[0], -1)[0].max()
-            candidates = [(n, m, t) for n, m, t in records if calls[n] == 1]
-            if not candidates:
-                raise ValueError("no module of this model returns a spatial output; pass target_layers explicitly")
-            grads = torch.autograd.grad(score, [t for _, _, t in candidates], allow_unused=True)
-
-    for position in range(len(candidates) - 1, -1, -1):
-        name, _, tensor = candidates[position]
-        grad = grads[position]
-        if grad is None:
-            continue
-        if layout_of(tensor, image_size) is Layout.NLC:
-            prefix, _, _ = infer_token_grid(tensor.shape[1], image_size)
-            grad = grad[:, prefix:]
-        if grad.abs().sum() > 0:
-            same = [(n, m) for n, m, t in candidates if t is tensor]
-            containers = [(n, m) for n, m in same if len(m._modules) > 0]
-            pool = containers or same
-            return max(pool, key=lambda item: item[0].count("."))[0]
-    raise ValueError(
-        "no spatial layer carries gradient for the top class (an untrained head with zero weights?); "
-        "pass target_layers explicitly"
-    )

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import warnings
 import weakref
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -19,6 +20,8 @@ __all__ = [
     "evaluation_mode",
     "forward_hooks",
     "select_output",
+    "unwrap_output",
+    "is_detection_list",
     "per_image_outputs",
     "BatchMismatch",
     "check_eager_model",
@@ -70,10 +73,42 @@ def forward_hooks(hooks: Iterable[tuple[nn.Module, Callable]], *, pre: bool = Fa
             handle.remove()
 
 
+def is_detection_list(output: Any) -> bool:
+    """A torchvision detector's output: a list with one dict of ``boxes`` (and labels, scores) per image."""
+    return isinstance(output, list) and len(output) > 0 and all(isinstance(item, Mapping) and "boxes" in item for item in output)
+
+
+def unwrap_output(output: Any) -> tuple[Any, str | None]:
+    """The scores in an output that holds them unambiguously, and where they were found: a Hugging
+    Face ``ModelOutput`` (or any object or dict with ``logits``) gives its logits, a dict with
+    ``out`` (torchvision segmenters) that, a tuple its first tensor (``(scores, extras)``). Tensors,
+    detectors' lists of dicts and anything else come back as they are (``None``: nothing picked)."""
+    if isinstance(output, torch.Tensor) or is_detection_list(output):
+        return output, None
+    if isinstance(output, Mapping):
+        for key in ("logits", "out"):
+            if isinstance(output.get(key), torch.Tensor):
+                return output[key], f"output[{key!r}]"
+        return output, None
+    if isinstance(getattr(output, "logits", None), torch.Tensor):
+        return output.logits, "output.logits"
+    if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor) and output[0].ndim >= 2:
+        return output[0], "output[0]"
+    return output, None
+
+
 def select_output(output: Any, output_selector: Any) -> Any:
-    """Pick the scores from a model's output: ``None`` keeps it, an int or key indexes it, a callable maps it."""
+    """Pick the scores from a model's output: ``None`` takes them where :func:`unwrap_output` finds
+    them unambiguously (and says so once), an int or key indexes it, a callable maps it."""
     if output_selector is None:
-        return output
+        scores, where = unwrap_output(output)
+        if where is not None:
+            warnings.warn(
+                f"the model's output ({type(output).__name__}) holds its scores in {where}; explaining those "
+                "(pass output_selector to choose others)",
+                stacklevel=3,
+            )
+        return scores
     if callable(output_selector):
         return output_selector(output)
     try:

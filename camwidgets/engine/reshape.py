@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+import warnings
 from typing import Callable, Mapping, Sequence
 
 import torch
@@ -18,6 +19,9 @@ import torch.nn.functional as F
 __all__ = [
     "Layout",
     "layout_of",
+    "describe_layout",
+    "feature_levels",
+    "common_grid",
     "looks_channels_last",
     "infer_token_grid",
     "tokens_to_grid",
@@ -32,17 +36,41 @@ MAX_PREFIX_TOKENS = 16
 
 
 class Layout(str, enum.Enum):
-    """How a layer's output holds its spatial positions (timm's names); the one vocabulary of the
-    engine, the layer suggestion, the CAM classes and the explorer's tree."""
+    """How a layer's output holds its spatial positions (timm's names where it has them); the one
+    vocabulary of the engine, the layer suggestion, the CAM classes and the explorer's tree.
+
+    The first four can be explained (:attr:`spatial`); the last two are recognised so that they are
+    never read as a grid: attention internals and detection heads' decoded rows."""
 
     NCHW = "NCHW"  # channels first (CNNs; NCDHW for volumes)
     NHWC = "NHWC"  # channels last (Swin stages, ConvNeXt blocks)
     NLC = "NLC"  # a token sequence, possibly led by class and register tokens (ViT)
+    FPN = "FPN"  # a dict or list of NCHW feature levels (detector backbones), resized to one grid
+    HEADS = "heads"  # per-head attention tensors (B, heads, tokens, dim) or attention maps (B, heads, N, N)
+    ANCHORS = "anchors"  # rows without a grid: boxes or scores per anchor (B, k, anchors)
+
+    @property
+    def spatial(self) -> bool:
+        """Whether outputs of this layout have positions the engine lays out as a map."""
+        return self in (Layout.NCHW, Layout.NHWC, Layout.NLC, Layout.FPN)
+
+
+MAX_PATCH_SIZE = 32  # a token grid coarser than this many pixels per token is not a ViT's patch grid
 
 
 def _is_grid(height: int, width: int, image_size: tuple[int, ...]) -> bool:
-    """Whether (height, width) can be a downsampled grid of the image: same aspect ratio, not larger."""
-    return 0 < height <= image_size[0] and width > 0 and abs(height / width - image_size[0] / image_size[1]) < 0.05
+    """Whether (height, width) can be a grid of the image: the image's aspect ratio (a detector may
+    resize the image inside, so the grid may be finer than the input)."""
+    return height > 0 and width > 0 and abs(height / width - image_size[0] / image_size[1]) < 0.05
+
+
+def _token_grid(count: int, image_size: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """``infer_token_grid`` for a plausible patch grid (patches of at most MAX_PATCH_SIZE pixels), or None."""
+    try:
+        prefix, rows, cols = infer_token_grid(count, image_size)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+    return (prefix, rows, cols) if rows * cols > 1 and image_size[0] / rows <= MAX_PATCH_SIZE else None
 
 
 def looks_channels_last(shape: Sequence[int], image_size: tuple[int, ...]) -> bool:
@@ -53,20 +81,70 @@ def looks_channels_last(shape: Sequence[int], image_size: tuple[int, ...]) -> bo
     return _is_grid(shape[1], shape[2], image_size) and not _is_grid(shape[2], shape[3], image_size)
 
 
+def _ambiguous_grid(shape: Sequence[int], image_size: tuple[int, ...]) -> bool:
+    """Both axes 1-2 and axes 2-3 of a 4-D output look like a grid of the image ((B, 8, 8, 8))."""
+    return len(shape) == 4 and len(image_size) == 2 and shape[1] * shape[2] > 1 and _is_grid(shape[1], shape[2], image_size) and _is_grid(shape[2], shape[3], image_size)
+
+
+def feature_levels(output: object) -> list[torch.Tensor] | None:
+    """The levels of an FPN-style output (a dict, list or tuple of two or more 4-D float tensors with
+    one batch), or None."""
+    values = list(output.values()) if isinstance(output, Mapping) else list(output) if isinstance(output, (list, tuple)) else []
+    if len(values) < 2 or not all(isinstance(v, torch.Tensor) and v.ndim == 4 and v.is_floating_point() for v in values):
+        return None
+    return values if len({v.shape[0] for v in values}) == 1 else None
+
+
 def layout_of(output: object, image_size: tuple[int, ...]) -> Layout | None:
-    """The layout of a layer's output for images of ``image_size``, or None when it has no spatial
-    positions to explain (not a float tensor, pooled to one position, or an unrecognised shape)."""
+    """The layout of a layer's output for images of ``image_size``, or None when it is nothing the
+    engine recognises (not float tensors, pooled to one position, an unrecognised shape).
+
+    4-D outputs of 2-D images: axis 2 counting a class (and distillation) token plus patches, with
+    square last axes (attention maps) or no grid in them ((B, heads, tokens, dim)), is ``HEADS``;
+    otherwise a grid in axes 2-3 is NCHW, one only in axes 1-2 NHWC, and tokens without a class
+    token in axis 2 ``HEADS`` (windowed attention). 3-D: a ViT-like token grid is NLC, other rows
+    ``ANCHORS``."""
+    if feature_levels(output) is not None:
+        return Layout.FPN
     if not isinstance(output, torch.Tensor) or not output.is_floating_point():
         return None
-    if output.ndim == 2 + len(image_size) and output.shape[2:].numel() > 1:
-        return Layout.NHWC if looks_channels_last(output.shape, image_size) else Layout.NCHW
-    if output.ndim == 3 and len(image_size) == 2:
-        try:
-            infer_token_grid(output.shape[1], image_size)
-        except ValueError:
-            return None
-        return Layout.NLC
+    if len(image_size) != 2:
+        return Layout.NCHW if output.ndim == 2 + len(image_size) and output.shape[2:].numel() > 1 else None
+    if output.ndim == 4:
+        _, first, second, third = output.shape
+        tokens = _token_grid(second, image_size)
+        grid = second * third > 1 and _is_grid(second, third, image_size)
+        if tokens is not None and tokens[0] in (1, 2) and (second == third or not grid):  # after a class (and distillation) token
+            return Layout.HEADS
+        if grid:
+            return Layout.NCHW
+        if first * second > 1 and _is_grid(first, second, image_size):
+            return Layout.NHWC
+        return Layout.HEADS if tokens is not None else None
+    if output.ndim == 3:
+        return Layout.NLC if _token_grid(output.shape[1], image_size) is not None else Layout.ANCHORS
     return None
+
+
+def describe_layout(output: object, image_size: tuple[int, ...]) -> str:
+    """A short account of how an output is read, for messages and the explorer's tree:
+    ``"NLC: 1 prefix token + 14x14 patches"``, ``"NHWC 7x7 grid"``, ``"FPN: 5 levels"``."""
+    layout = layout_of(output, image_size)
+    if layout is None:
+        return "no spatial layout"
+    if layout is Layout.FPN:
+        levels = feature_levels(output) or []
+        return f"FPN: {len(levels)} levels resized to one {'x'.join(map(str, levels_grid(output)))} grid"  # type: ignore[arg-type]
+    assert isinstance(output, torch.Tensor)
+    if layout is Layout.NLC:
+        prefix, rows, cols = infer_token_grid(output.shape[1], image_size)  # type: ignore[arg-type]
+        lead = f"{prefix} prefix token{'s' if prefix != 1 else ''} + " if prefix else ""
+        return f"NLC: {lead}{rows}x{cols} patches"
+    if layout is Layout.NCHW:
+        return f"NCHW {'x'.join(map(str, output.shape[2:]))} grid"
+    if layout is Layout.NHWC:
+        return f"NHWC {output.shape[1]}x{output.shape[2]} grid"
+    return f"{layout.value} {tuple(output.shape)}, not a grid"
 
 
 def infer_token_grid(num_tokens: int, image_size: tuple[int, int] | None = None) -> tuple[int, int, int]:
@@ -133,15 +211,37 @@ def swinT_reshape_transform(tensor: torch.Tensor, height: int | None = None, wid
     return swin_reshape_transform(tensor, height, width)
 
 
-def fasterrcnn_reshape_transform(features: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """FPN dict of maps -> one (B, sum C, h, w) map: each level's absolute value resized (bilinear)
-    to the coarsest level ('pool' in torchvision) and concatenated along channels."""
-    if not isinstance(features, Mapping):
-        raise TypeError(f"fasterrcnn_reshape_transform expects the FPN's dict of feature maps; got {type(features).__name__}")
-    coarsest = features["pool"] if "pool" in features else min(features.values(), key=lambda t: t.shape[-2:].numel())
-    size = coarsest.shape[-2:]
-    levels = [F.interpolate(level.abs(), size=size, mode="bilinear") for level in features.values()]
-    return torch.cat(levels, dim=1)
+MIN_COMMON_GRID = 7  # positions on the shorter side of the grid that feature levels are resized to
+
+
+def common_grid(levels: Sequence[torch.Tensor]) -> tuple[int, int]:
+    """The grid feature levels are brought to: the coarsest level with at least MIN_COMMON_GRID
+    positions on its shorter side (SSD's 1x1 and 3x3 levels are too coarse to show anything), else
+    the finest level."""
+    sizes = sorted((tuple(level.shape[-2:]) for level in levels), key=lambda size: size[0] * size[1])
+    fine_enough = [size for size in sizes if min(size) >= MIN_COMMON_GRID]
+    return fine_enough[0] if fine_enough else sizes[-1]  # type: ignore[return-value]
+
+
+def levels_grid(features: Mapping[str, torch.Tensor] | Sequence[torch.Tensor]) -> tuple[int, int]:
+    """The grid FPN levels are resized to: the 'pool' level's where there is one (torchvision's FPN,
+    as the reference does), else :func:`common_grid`'s."""
+    if isinstance(features, Mapping) and "pool" in features:
+        return tuple(features["pool"].shape[-2:])  # type: ignore[return-value]
+    return common_grid(feature_levels(features) or [])
+
+
+def fasterrcnn_reshape_transform(features: Mapping[str, torch.Tensor] | Sequence[torch.Tensor]) -> torch.Tensor:
+    """FPN levels (a dict, or a list) -> one (B, sum C, h, w) map: each level's absolute value
+    resized (bilinear) to one grid (:func:`levels_grid`) and concatenated along channels."""
+    levels = feature_levels(features)
+    if levels is None:
+        raise TypeError(
+            "fasterrcnn_reshape_transform expects the FPN's dict (or list) of (B, C, h, w) feature maps; "
+            f"got {type(features).__name__}"
+        )
+    size = levels_grid(features)
+    return torch.cat([F.interpolate(level.abs(), size=tuple(size), mode="bilinear") for level in levels], dim=1)
 
 
 def to_spatial(
@@ -153,11 +253,25 @@ def to_spatial(
     """Apply the user's reshape transform (without one, a channels-last (B, h, w, C) output is
     permuted to channels first), then read (B, N, C) tokens as a grid; check the result is
     (B, C, *spatial) with as many spatial axes as the image."""
+    where = f"layer {layer_name!r}" if layer_name else "the layer"
     if reshape_transform is not None:
         tensor = reshape_transform(tensor)
+    elif feature_levels(tensor) is not None:
+        tensor = fasterrcnn_reshape_transform(tensor)  # type: ignore[arg-type]
+    elif isinstance(tensor, torch.Tensor) and layout_of(tensor, image_size) in (Layout.HEADS, Layout.ANCHORS):
+        raise ValueError(
+            f"{where} has output shape {tuple(tensor.shape)}, {describe_layout(tensor, image_size)}: it has no grid to map. "
+            "Explain the block around it instead (for a ViT block, its norm1: model.blocks[-1].norm1), "
+            "or pass a reshape_transform that makes a (B, C, h, w) map"
+        )
     elif isinstance(tensor, torch.Tensor) and looks_channels_last(tensor.shape, image_size):
         tensor = tensor.permute(0, 3, 1, 2)
-    where = f"layer {layer_name!r}" if layer_name else "the layer"
+    elif isinstance(tensor, torch.Tensor) and _ambiguous_grid(tensor.shape, image_size):
+        warnings.warn(
+            f"{where} has output shape {tuple(tensor.shape)}, which reads as channels-first (B, C, h, w) and as channels-last "
+            "(B, h, w, C); reading it as channels-first. If it is channels-last, pass reshape_transform=lambda t: t.permute(0, 3, 1, 2)",
+            stacklevel=2,
+        )
     if isinstance(tensor, Mapping) or isinstance(tensor, (tuple, list)):
         raise ValueError(
             f"{where} returns a {type(tensor).__name__} of tensors; pass a reshape_transform that makes one map "

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..engine.blur import gaussian_blur
 from ..engine.capture import check_input, check_targets
-from ..engine.modules import evaluation_mode, forward_hooks, per_image_outputs
+from ..engine.modules import evaluation_mode, forward_hooks, per_image_outputs, select_output
 from ..engine.explainer import Explainer
 from ..engine.layers import module_name, resolve_target_layers
 from ..engine.methods.registry import get_method
@@ -150,7 +150,7 @@ def _maps_function(method: MethodLike, layer_names: list[str] | None) -> Callabl
 
 def _predicted_classes(model: nn.Module, x: torch.Tensor) -> list[int]:
     with evaluation_mode(model), torch.no_grad():
-        rows = per_image_outputs(model(x), x.shape[0])
+        rows = per_image_outputs(select_output(model(x), None), x.shape[0])
     if not isinstance(rows, torch.Tensor) or rows.ndim != 2:
         raise ValueError("the sanity checks with targets=None need a classifier's (B, classes) scores; pass targets")
     return rows.argmax(dim=-1).tolist()
@@ -299,7 +299,7 @@ def random_logit_test(
     compute = _maps_function(method, _layer_names(model, target_layers))
     x = input_tensor.detach()
     with evaluation_mode(model), torch.no_grad():
-        outputs = per_image_outputs(model(x), x.shape[0])
+        outputs = per_image_outputs(select_output(model(x), None), x.shape[0])
     classes_count = outputs.shape[-1]
     if classes_count < 2:
         raise ValueError("the random logit test needs a model with at least two classes")

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..engine.capture import check_input, check_targets
-from ..engine.modules import evaluation_mode, per_image_outputs
+from ..engine.modules import evaluation_mode, per_image_outputs, select_output
 from ..engine.explainer import CaptureCache, Explainer
 from ..engine.layers import module_name, suggest_target_layer
 from ..engine.methods.registry import get_method, single_capture_methods
@@ -152,7 +152,7 @@ def rank_methods(
         layer_names = [layer if isinstance(layer, str) else module_name(model, layer) for layer in layers]
     if targets is None:
         with evaluation_mode(model), torch.no_grad():
-            rows = per_image_outputs(model(images), images.shape[0])
+            rows = per_image_outputs(select_output(model(images), None), images.shape[0])
         classes = rows.argmax(dim=-1).tolist()
         cam_targets: list = [ClassifierOutputTarget(c) for c in classes]
         metric_targets: list = [ClassifierOutputSoftmaxTarget(c) for c in classes]

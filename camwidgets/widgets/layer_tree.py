@@ -31,6 +31,7 @@ class LayerTree(KernelOwnedTraits, anywidget.AnyWidget):
     """Every module, in ``named_modules()`` order: path, parent, type, shape, depth, children, selectable, layout."""
 
     suggested = traitlets.Unicode("").tag(sync=True)
+    reason = traitlets.Unicode("").tag(sync=True)  # why the suggested layer was chosen, and how its output is read
     """The layer ``suggest_target_layer`` picks (marked in the tree)."""
 
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -41,7 +42,7 @@ class LayerTree(KernelOwnedTraits, anywidget.AnyWidget):
         (raises ValueError/TypeError to refuse it)."""
         self._selectable = tree.selectable
         self._accept = accept
-        super().__init__(nodes=[node.as_json() for node in tree.nodes], suggested=tree.suggested, selected=list(selected), **kwargs)
+        super().__init__(nodes=[node.as_json() for node in tree.nodes], suggested=tree.suggested, reason=tree.reason, selected=list(selected), **kwargs)
         self.router = MessageRouter(self, {"select": self._on_select})
 
     @traitlets.validate("selected")

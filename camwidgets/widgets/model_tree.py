@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..engine.modules import evaluation_mode, forward_hooks
-from ..engine.reshape import layout_of
+from ..engine.reshape import describe_layout, layout_of
 
 __all__ = ["LayerNode", "ModelTree", "probe_model_tree"]
 
@@ -27,7 +27,8 @@ MAX_STAGES = 24
 class LayerNode:
     """One module: ``path`` ('' for the model), ``kind`` (class name), ``shape`` (output, as text),
     ``selectable`` (spatial output, ran once), ``layout`` (a :class:`~camwidgets.engine.reshape.Layout`
-    value, 'NCHW', 'NHWC' or 'NLC', or '' for none)."""
+    value, or '' for none; only the spatial ones are selectable), ``reading`` (how the output is
+    read, :func:`~camwidgets.engine.reshape.describe_layout`)."""
 
     path: str
     parent: str | None
@@ -37,6 +38,7 @@ class LayerNode:
     children: int
     selectable: bool
     layout: str
+    reading: str = ""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,7 @@ class LayerNode:
             "children": self.children,
             "selectable": self.selectable,
             "layout": self.layout,
+            "reading": self.reading,
         }
 
 
@@ -56,6 +59,7 @@ class ModelTree:
     nodes: list[LayerNode]
     suggested: str
     stages: list[str] = field(default_factory=list)
+    reason: str = ""  # the suggestion's message: the layer, how its output is read, why
 
     @property
     def selectable(self) -> set[str]:
@@ -84,7 +88,7 @@ def _stages(nodes: list[LayerNode]) -> list[str]:
     return []
 
 
-def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str) -> ModelTree:
+def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str, reason: str = "") -> ModelTree:
     """Run ``model`` once on ``probe`` (one image, no gradients, eval mode) with a forward hook on every
     module, and describe each module. Hooks and modes are restored whatever happens."""
     image_size = tuple(probe.shape[2:])
@@ -113,8 +117,9 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str) -> M
                 shape=_describe(output) if name in outputs else "not run",
                 depth=0 if not name else name.count(".") + 1,
                 children=sum(1 for child in module.children()),
-                selectable=bool(name) and layout is not None and calls.get(name) == 1,
+                selectable=bool(name) and layout is not None and layout.spatial and calls.get(name) == 1,
                 layout=layout.value if layout is not None else "",
+                reading=describe_layout(output, image_size) if name in outputs else "",
             )
         )
-    return ModelTree(nodes, suggested, _stages(nodes))
+    return ModelTree(nodes, suggested, _stages(nodes), reason)

@@ -21,7 +21,8 @@ from torch import nn
 
 from ..engine.modules import eager_model, evaluation_mode, model_device, model_dtype, select_output
 from ..engine.explainer import CaptureCache, Explainer
-from ..engine.layers import resolve_target_layers, suggest_target_layer
+from ..engine.layers import resolve_target_layers
+from ..engine.suggest import suggest_layer
 from ..engine.maps import NORMALISATIONS
 from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import Cancelled, ProgressOption
@@ -101,12 +102,13 @@ class ExplorerSession:
         self.labels = default_labels(model, labels, preprocess, self.probabilities.shape[1])
         probe = self.images.batch[:1]
         try:
-            suggested = suggest_target_layer(model, probe, output_selector)
+            suggestion = suggest_layer(model, probe, output_selector)
+            suggested, reason = suggestion.name, suggestion.message()
         except ValueError:
             if target_layers is None:
                 raise
-            suggested = ""  # nothing to mark; the user chose the layers
-        self.tree: ModelTree = probe_model_tree(model, probe, suggested)
+            suggested, reason = "", ""  # nothing to mark; the user chose the layers
+        self.tree: ModelTree = probe_model_tree(model, probe, suggested, reason)
         layers = (self.tree.suggested,) if target_layers is None else tuple(n for n, _ in resolve_target_layers(model, target_layers))
         self.state = self.validate(ViewState(), layers=layers)
         self.result: Result | None = None

@@ -217,15 +217,25 @@ class TupleOutput(Small):
         return logits, {"aux": logits * 2}
 
 
-def test_tuple_output_needs_a_selector(batch):
+class ExtrasFirst(Small):
+    def forward(self, x):
+        logits = super().forward(x)
+        return {"aux": logits * 2}, logits
+
+
+def test_a_tuple_led_by_its_scores_needs_no_selector_other_outputs_do(batch):
     net = seeded(TupleOutput)
-    expect_error(ValueError, "output_selector", net, lambda: cw.GradCAM(net, ["head_conv"])(batch))
+    with pytest.warns(UserWarning, match=r"output \(tuple\) holds its scores in output\[0\]"):
+        unselected = cw.GradCAM(net, ["head_conv"])(batch)
+    other = seeded(ExtrasFirst)
+    expect_error(ValueError, "output_selector", other, lambda: cw.GradCAM(other, ["head_conv"])(batch))
     by_index = cw.GradCAM(net, ["head_conv"], output_selector=0)(batch)
     by_callable = cw.GradCAM(net, ["head_conv"], output_selector=lambda out: out[1]["aux"])(batch)
     plain = Small()
     plain.load_state_dict(net.state_dict())
     expected = cw.GradCAM(plain.eval(), ["head_conv"])(batch)
     np.testing.assert_allclose(by_index, expected, atol=1e-6)
+    np.testing.assert_allclose(unselected, expected, atol=1e-6)
     np.testing.assert_allclose(by_callable, expected, atol=1e-5)  # 2 * logits: same map after normalisation
 
 

@@ -324,14 +324,14 @@ class DictOutput(nn.Module):
         self.body = seeded(Small)
 
     def forward(self, x):
-        return {"logits": self.body(x), "features": x.mean()}
+        return {"scores": self.body(x), "features": x.mean()}
 
 
 def test_a_dict_output_model_is_explored_with_output_selector(tiny_images):
     model = DictOutput().eval()
     with pytest.raises(ValueError, match=r"the model returns a dict; pass CAMExplorer\(\.\.\., output_selector=\.\.\.\)"):
         CAMExplorer(model, tiny_images)
-    explorer = CAMExplorer(model, tiny_images, output_selector="logits")
+    explorer = CAMExplorer(model, tiny_images, output_selector="scores")
     assert explorer.state.layers == ("body.head_conv",) and explorer.overlay.error == ""
     reference = CAMExplorer(model.body, tiny_images)
     np.testing.assert_allclose(explorer.result.maps, reference.result.maps, atol=1e-6)

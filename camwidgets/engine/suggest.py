@@ -1,0 +1,177 @@
+"""Suggesting a target layer for a model the user gives without one.
+
+One probe forward (on the first image, or a seeded random 224x224 image) records every module's
+output and its :class:`~camwidgets.engine.reshape.Layout`; only layers with a spatial layout that
+the engine lays out by itself (NCHW or NHWC grids, token sequences, FPN levels) are considered,
+never per-head attention tensors or a detection head's decoded rows. Then, by what the model is:
+
+* **a detector** (a torchvision detector's list of box dicts): its backbone/FPN output, the last
+  module that returns all feature levels (resized to one grid, :func:`~.reshape.common_grid`);
+* **a model whose head reads a list of feature levels** (an ultralytics YOLO ``Detect``): the module
+  that made the coarsest level the head reads;
+* **a classifier or segmenter** (a score tensor, also found in a ``ModelOutput``, an ``out`` dict or
+  a ``(scores, ...)`` tuple): one backward from the first image's top score finds the spatial
+  outputs the score depends on; the last one wins. A segmenter's class logits (outputs with as many
+  channels as the output has classes) are passed over for the feature before them; among token
+  outputs the block's normalisation layer before attention wins over the attention projections
+  after it (timm's ``blocks[-1].norm1``, Hugging Face's ``layernorm_before``).
+
+Among modules returning the very same tensor the deepest container is named (``layer4.1`` rather
+than ``layer4``). The model's modes, flags and hooks are left as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .modules import evaluation_mode, forward_hooks, is_detection_list, model_device, select_output
+from .reshape import Layout, describe_layout, feature_levels, infer_token_grid, layout_of
+
+__all__ = ["Suggestion", "suggest_layer", "suggest_target_layer"]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A suggested layer: its ``named_modules()`` name, the layout of its output, how that output is
+    read (``describe_layout``) and why it was chosen."""
+
+    name: str
+    layout: Layout
+    description: str
+    reason: str
+
+    def message(self) -> str:
+        return f"explaining {self.name!r} ({self.description}), {self.reason}"
+
+
+@dataclass
+class _Record:
+    name: str
+    module: nn.Module
+    output: Any
+    layout: Layout
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _tensors(item)]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors(item)]
+    return []
+
+
+def _same_output(records: list[_Record], chosen: _Record) -> str:
+    """The deepest container among the modules that returned exactly ``chosen``'s tensors."""
+    key = [id(t) for t in _tensors(chosen.output)]
+    same = [r for r in records if [id(t) for t in _tensors(r.output)] == key]
+    containers = [r for r in same if len(r.module._modules) > 0]
+    return max(containers or same, key=lambda r: r.name.count(".")).name
+
+
+def _suggestion(records: list[_Record], chosen: _Record, image_size: tuple[int, ...], reason: str) -> Suggestion:
+    return Suggestion(_same_output(records, chosen), chosen.layout, describe_layout(chosen.output, image_size), reason)
+
+
+def _is_norm(module: nn.Module) -> bool:
+    return isinstance(module, (nn.LayerNorm, nn.GroupNorm)) or type(module).__name__.endswith(("LayerNorm", "Norm", "RMSNorm"))
+
+
+def _channels(record: _Record) -> int:
+    output = record.output
+    return int(output.shape[1] if record.layout is Layout.NCHW else output.shape[-1])
+
+
+def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: tuple[int, ...]) -> Suggestion:
+    """The last spatial output the first image's top score depends on (see the module docstring)."""
+    candidates = [r for r in records if r.layout is not Layout.FPN and r.output.requires_grad]
+    if not candidates:
+        raise ValueError("no module of this model returns a spatial output (a grid or tokens); pass target_layers explicitly")
+    segmenter = output.ndim == 4
+    score = output.reshape(output.shape[0], -1)[0].max()
+    grads = torch.autograd.grad(score, [r.output for r in candidates], allow_unused=True)
+    carrying = []
+    for record, grad in zip(candidates, grads):
+        if grad is None:
+            continue
+        if record.layout is Layout.NLC:
+            grad = grad[:, infer_token_grid(record.output.shape[1], image_size)[0] :]  # patch tokens only  # type: ignore[arg-type]
+        if bool(grad.abs().sum() > 0) and not (segmenter and _channels(record) == output.shape[1]):
+            carrying.append(record)
+    if not carrying:
+        raise ValueError(
+            "no spatial layer carries gradient for the top class (an untrained head with zero weights, as torchvision's "
+            "ViT has before training?); pass target_layers explicitly"
+        )
+    chosen = carrying[-1]
+    if chosen.layout is Layout.NLC:
+        tokens = []
+        for record in reversed(carrying):
+            if record.layout is not Layout.NLC:
+                break
+            tokens.append(record)
+        norms = [record for record in tokens if _is_norm(record.module)]
+        chosen = norms[0] if norms else chosen
+    what = "the segmenter's last feature before its class logits" if segmenter else "the last layer with a spatial output that the score depends on"
+    return _suggestion(records, chosen, image_size, what)
+
+
+def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, output_selector: Any = None) -> Suggestion:
+    """The suggested target layer with its layout and the reason (see the module docstring)."""
+    if input_tensor is None:
+        probe = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    else:
+        probe = input_tensor[:1].detach()
+    probe = probe.to(model_device(model)).clone().requires_grad_(True)
+    image_size = tuple(probe.shape[2:])
+    records: list[_Record] = []
+    calls: dict[str, int] = {}
+    level_inputs: list[tuple[str, list[torch.Tensor], Any]] = []  # (head, the feature levels it reads, its output)
+
+    def make_hook(name: str):
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            calls[name] = calls.get(name, 0) + 1
+            layout = layout_of(output, image_size)
+            if layout is not None and layout.spatial:
+                records.append(_Record(name, module, output, layout))
+            levels = feature_levels(inputs[0]) if len(inputs) == 1 else None
+            if levels is not None:
+                level_inputs.append((name, levels, output))
+
+        return hook
+
+    named = [(name, module) for name, module in model.named_modules() if name]
+    with forward_hooks((module, make_hook(name)) for name, module in named):
+        with evaluation_mode(model), torch.enable_grad():
+            raw = model(probe)
+            output = select_output(raw, output_selector)
+            records = [r for r in records if calls[r.name] == 1]
+            if is_detection_list(output):
+                fpn = [r for r in records if r.layout is Layout.FPN]
+                if not fpn:
+                    raise ValueError("this detector has no module returning its feature levels; pass target_layers explicitly")
+                return _suggestion(records, fpn[-1], image_size, "the detector's backbone/FPN output")
+            produced = {id(t) for t in _tensors(raw)}
+            heads = [(name, levels) for name, levels, out in level_inputs if produced & {id(t) for t in _tensors(out)}]
+            if heads:
+                head, levels = heads[-1]
+                coarsest = min(levels, key=lambda level: level.shape[-2:].numel())
+                makers = [r for r in records if r.output is coarsest]
+                if makers:
+                    return _suggestion(records, makers[-1], image_size, f"the coarsest feature level that the head {head!r} reads")
+            if not isinstance(output, torch.Tensor):
+                raise ValueError(
+                    f"cannot suggest a layer: the model returns a {type(raw).__name__} with no score tensor found in it; pass "
+                    "output_selector (an index, key or callable that picks the (B, classes) scores) or target_layers"
+                )
+            return _score_suggestion(records, output, image_size)
+
+
+def suggest_target_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, output_selector: Any = None) -> str:
+    """The name of :func:`suggest_layer`'s layer."""
+    return suggest_layer(model, input_tensor, output_selector).name
