@@ -206,3 +206,12 @@ def mixed_state(model: nn.Module) -> None:
     model.stem[1].eval()
     model.stem[0].weight.requires_grad_(False)
     model.fc.weight.grad = torch.full_like(model.fc.weight, 7.0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_output_notices():
+    """Each test sees the once-per-process notice about where a model's scores were found."""
+    from camwidgets.engine import modules
+
+    modules._TOLD.clear()
+    yield

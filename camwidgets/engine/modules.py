@@ -97,12 +97,17 @@ def unwrap_output(output: Any) -> tuple[Any, str | None]:
     return output, None
 
 
+_TOLD: set[tuple[str, str]] = set()  # where scores were found without a selector, said once per kind of output
+
+
 def select_output(output: Any, output_selector: Any) -> Any:
     """Pick the scores from a model's output: ``None`` takes them where :func:`unwrap_output` finds
     them unambiguously (and says so once), an int or key indexes it, a callable maps it."""
     if output_selector is None:
         scores, where = unwrap_output(output)
-        if where is not None:
+        notice = (type(output).__name__, where)
+        if where is not None and notice not in _TOLD:
+            _TOLD.add(notice)
             warnings.warn(
                 f"the model's output ({type(output).__name__}) holds its scores in {where}; explaining those "
                 "(pass output_selector to choose others)",

@@ -1,0 +1,168 @@
+"""Models users load, built offline with seeded random weights and small configs: torchvision's
+classifiers, detectors and segmenters, timm, Hugging Face transformers and an ultralytics YOLOv8.
+
+Each ``ZooCase`` says which layer the suggestion must pick, in which layout, and the explicit call a
+pytorch-grad-cam user would write for it (layer plus reshape transform), which the suggested call
+must equal. No pretrained weights exist offline for these; layouts and code paths do not need them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torchvision
+from torch import nn
+
+import camwidgets as cw
+
+tv = torchvision.models
+
+
+@dataclass(frozen=True)
+class ZooCase:
+    """``build()`` -> model in eval mode; ``layer`` and ``layout``: what the suggestion must give;
+    ``explicit``: (module path as the user writes it, reshape transform) of the equivalent explicit
+    call; ``targets(model, x)``: targets for GradCAM (None: the top class); ``size``: input side."""
+
+    build: Callable[[], nn.Module]
+    layer: str
+    layout: str
+    explicit: tuple[Callable[[nn.Module], nn.Module], Any] = (None, None)  # type: ignore[assignment]
+    targets: Callable[[nn.Module, torch.Tensor], Any] = lambda model, x: None
+    size: int = 224
+    task: str = "classification"
+    slow: bool = False
+    marks: tuple = field(default_factory=tuple)
+
+
+def seeded(factory: Callable[..., nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return factory(*args, **kwargs).eval()
+
+
+def calibrate_batchnorm(module: nn.Module, size: int) -> None:
+    """Set every BatchNorm's running statistics from one forward of random images: at random
+    initialisation some networks' activations otherwise shrink to 1e-9 within a few stages (in eval
+    mode BN divides by its initial unit variance), and their maps are lost in the normalisation's epsilon."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a plain average
+        norm.train()
+    with torch.no_grad():
+        module(torch.randn(4, 3, size, size, generator=torch.Generator().manual_seed(7)))
+    for norm in norms:
+        norm.eval()
+
+
+def small_vit() -> nn.Module:
+    model = seeded(tv.VisionTransformer, 224, 16, 2, 2, 64, 128, num_classes=10)
+    nn.init.normal_(model.heads.head.weight, std=0.1)  # torchvision zero-initialises the head: no gradient at all
+    return model
+
+
+def timm_model(name: str, **kwargs: Any) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        import timm
+
+        return seeded(timm.create_model, name, pretrained=False, **kwargs)
+
+    return build
+
+
+def hugging_face(kind: str) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        import transformers as hf
+
+        configs = {
+            "vit": (hf.ViTConfig, hf.ViTForImageClassification, dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)),
+            "swin": (hf.SwinConfig, hf.SwinForImageClassification, dict(embed_dim=24, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2])),
+            "convnext": (hf.ConvNextConfig, hf.ConvNextForImageClassification, dict(hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1])),
+            "resnet": (hf.ResNetConfig, hf.ResNetForImageClassification, dict(embedding_size=16, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1])),
+        }
+        config, model, options = configs[kind]
+        return seeded(model, config(num_labels=10, **options))
+
+    return build
+
+
+def yolov8() -> nn.Module:
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = seeded(DetectionModel, "yolov8n.yaml", verbose=False)
+    calibrate_batchnorm(model, 224)
+    return model
+
+
+def ssdlite() -> nn.Module:
+    model = seeded(tv.detection.ssdlite320_mobilenet_v3_large, **DETECTOR)
+    calibrate_batchnorm(model.backbone, 320)
+    return model
+
+
+def detection_scores(model: nn.Module, x: torch.Tensor) -> list:
+    """Every detection's score, summed (random heads score everything low, so no threshold)."""
+    return [lambda output: output["scores"].sum()] * x.shape[0]
+
+
+def segment_everything(model: nn.Module, x: torch.Tensor) -> list:
+    return [cw.SemanticSegmentationTarget(1, torch.ones(x.shape[2:]))] * x.shape[0]
+
+
+def yolo_best_class(model: nn.Module, x: torch.Tensor) -> list:
+    return [lambda output: output[4:].max()] * x.shape[0]  # (4 + classes, anchors): the best class score of any anchor
+
+
+DETECTOR = dict(weights=None, weights_backbone=None, num_classes=5, box_score_thresh=0.0, detections_per_img=10)
+SMALL_DETECTOR = dict(DETECTOR, min_size=224, max_size=224)
+ONE_STAGE = dict(weights=None, weights_backbone=None, num_classes=5, score_thresh=0.0, detections_per_img=10, min_size=224, max_size=224)
+SEGMENTER = dict(weights=None, weights_backbone=None, num_classes=3)
+FPN = cw.fasterrcnn_reshape_transform
+NHWC = lambda t: t.permute(0, 3, 1, 2)  # noqa: E731
+
+CASES: dict[str, ZooCase] = {
+    # torchvision classifiers, one of each family
+    "tv-resnet18": ZooCase(lambda: seeded(tv.resnet18), "layer4.1", "NCHW", (lambda m: m.layer4[-1], None)),
+    "tv-mobilenet_v3": ZooCase(lambda: seeded(tv.mobilenet_v3_small), "features.12", "NCHW", (lambda m: m.features[-1], None)),
+    "tv-efficientnet": ZooCase(lambda: seeded(tv.efficientnet_b0), "features.8", "NCHW", (lambda m: m.features[-1], None)),
+    "tv-regnet": ZooCase(lambda: seeded(tv.regnet_y_400mf), "trunk_output.block4.block4-5", "NCHW", (lambda m: m.trunk_output[-1][-1], None)),
+    "tv-densenet": ZooCase(lambda: seeded(tv.densenet121), "features", "NCHW", (lambda m: m.features, None), slow=True),
+    "tv-shufflenet": ZooCase(lambda: seeded(tv.shufflenet_v2_x0_5), "conv5", "NCHW", (lambda m: m.conv5, None)),
+    "tv-mnasnet": ZooCase(lambda: seeded(tv.mnasnet0_5), "layers", "NCHW", (lambda m: m.layers, None)),
+    "tv-squeezenet": ZooCase(lambda: seeded(tv.squeezenet1_1), "classifier.1", "NCHW", (lambda m: m.classifier[1], None)),
+    "tv-googlenet": ZooCase(lambda: seeded(tv.googlenet, init_weights=True, aux_logits=False), "inception5b", "NCHW", (lambda m: m.inception5b, None)),
+    "tv-convnext": ZooCase(lambda: seeded(tv.convnext_tiny), "features.7.2", "NCHW", (lambda m: m.features[-1][-1], None), slow=True),
+    "tv-swin": ZooCase(lambda: seeded(tv.swin_t), "permute", "NCHW", (lambda m: m.permute, None), slow=True),
+    "tv-maxvit": ZooCase(lambda: seeded(tv.maxvit_t), "blocks.3.layers.1.layers.grid_attention", "NCHW", (lambda m: m.blocks[-1].layers[-1], None), slow=True),
+    "tv-vit": ZooCase(small_vit, "encoder.layers.encoder_layer_1.ln_1", "NLC", (lambda m: m.encoder.layers[-1].ln_1, cw.vit_reshape_transform)),
+    # timm
+    "timm-vit": ZooCase(timm_model("vit_tiny_patch16_224"), "blocks.11.norm1", "NLC", (lambda m: m.blocks[-1].norm1, cw.vit_reshape_transform)),
+    "timm-deit": ZooCase(timm_model("deit_tiny_distilled_patch16_224"), "blocks.11.norm1", "NLC", (lambda m: m.blocks[-1].norm1, cw.vit_reshape_transform)),
+    "timm-swin": ZooCase(timm_model("swin_tiny_patch4_window7_224", depths=(1, 1, 1, 1)), "norm", "NHWC", (lambda m: m.norm, NHWC)),
+    "timm-convnext": ZooCase(timm_model("convnext_atto"), "stages.3.blocks.1", "NCHW", (lambda m: m.stages[-1].blocks[-1], None)),
+    "timm-efficientnet": ZooCase(timm_model("efficientnet_b0"), "bn2", "NCHW", (lambda m: m.bn2, None)),
+    "timm-resnet": ZooCase(timm_model("resnet18"), "layer4.1", "NCHW", (lambda m: m.layer4[-1], None)),
+    # Hugging Face (their forward returns a ModelOutput with logits)
+    "hf-vit": ZooCase(hugging_face("vit"), "vit.layers.1.layernorm_before", "NLC", (lambda m: m.vit.layers[-1].layernorm_before, cw.vit_reshape_transform)),
+    "hf-swin": ZooCase(hugging_face("swin"), "swin.layernorm", "NLC", (lambda m: m.swin.layernorm, cw.swin_reshape_transform)),
+    "hf-convnext": ZooCase(hugging_face("convnext"), "convnext.encoder.stages.3.layers.0", "NCHW", (lambda m: m.convnext.encoder.stages[-1].layers[-1], None)),
+    "hf-resnet": ZooCase(hugging_face("resnet"), "resnet.encoder.stages.3.layers.0", "NCHW", (lambda m: m.resnet.encoder.stages[-1].layers[-1], None)),
+    # torchvision detectors: the backbone/FPN output
+    "tv-fasterrcnn": ZooCase(lambda: seeded(tv.detection.fasterrcnn_mobilenet_v3_large_320_fpn, **DETECTOR), "backbone.fpn", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection"),
+    "tv-maskrcnn": ZooCase(lambda: seeded(tv.detection.maskrcnn_resnet50_fpn, **SMALL_DETECTOR), "backbone.fpn", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection", slow=True),
+    "tv-retinanet": ZooCase(lambda: seeded(tv.detection.retinanet_resnet50_fpn, **ONE_STAGE), "backbone.fpn", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection", slow=True),
+    "tv-fcos": ZooCase(lambda: seeded(tv.detection.fcos_resnet50_fpn, **ONE_STAGE), "backbone.fpn", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection", slow=True),
+    "tv-ssd": ZooCase(lambda: seeded(tv.detection.ssd300_vgg16, **DETECTOR), "backbone", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection", slow=True),
+    "tv-ssdlite": ZooCase(ssdlite, "backbone", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection"),
+    # torchvision segmenters: the feature before the class logits
+    "tv-deeplabv3": ZooCase(lambda: seeded(tv.segmentation.deeplabv3_mobilenet_v3_large, **SEGMENTER), "classifier.3", "NCHW", (lambda m: m.classifier[3], None), segment_everything, task="segmentation"),
+    "tv-fcn": ZooCase(lambda: seeded(tv.segmentation.fcn_resnet50, **SEGMENTER), "classifier.2", "NCHW", (lambda m: m.classifier[2], None), segment_everything, task="segmentation", slow=True),
+    "tv-lraspp": ZooCase(lambda: seeded(tv.segmentation.lraspp_mobilenet_v3_large, **SEGMENTER), "classifier.cbr", "NCHW", (lambda m: m.classifier.cbr, None), segment_everything, task="segmentation"),
+    # ultralytics YOLOv8, built from its yaml: the coarsest level its Detect head reads
+    "yolov8n": ZooCase(yolov8, "model.21.cv2", "NCHW", (lambda m: m.model[21], None), yolo_best_class, task="detection"),
+}
