@@ -1,6 +1,8 @@
-"""Command line: ``python -m camwidgets explain [IMAGE] [options]`` (also installed as ``camwidgets``).
+"""Command line: ``python -m camwidgets explain [IMAGE] [options]`` and ``python -m camwidgets migrate
+PATH... [--write]`` (also installed as ``camwidgets``).
 
-Argument parsing only; the work is done by :mod:`camwidgets.explain` and :mod:`camwidgets.render.grid`.
+Argument parsing only; the work is done by :mod:`camwidgets.explain`, :mod:`camwidgets.render.grid`
+and :mod:`camwidgets.migrate`.
 """
 
 from __future__ import annotations
@@ -52,6 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--layer", help="module name to explain, as in model.named_modules() (default: suggested)")
     explain.add_argument("--target", help="class index or name, case-insensitive, unique prefix ok (default: top class)")
     explain.add_argument("--out", type=Path, help="PNG to write (default: out/<image>_<model>.png)")
+    migrate = commands.add_parser(
+        "migrate",
+        help="rewrite scripts and notebooks written for pytorch-grad-cam to use camwidgets",
+        description=(
+            "Rewrite the pytorch_grad_cam imports of Python files and notebooks (folders: every .py and .ipynb in them) "
+            "to camwidgets, through their syntax trees; print the diff, and with --write apply it. "
+            "Anything that could not be mapped is listed and left as it is."
+        ),
+    )
+    migrate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="Python file, notebook or folder")
+    migrate.add_argument("--write", action="store_true", help="rewrite the files in place (default: only print the diff)")
     return parser
 
 
@@ -139,6 +152,15 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from .migrate import run
+
+    try:
+        return run(args.paths, args.write, sys.stdout)
+    except FileNotFoundError as error:
+        raise UsageError(str(error)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = build_parser()
@@ -150,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command == "migrate":
+            return _migrate(args)
         return _explain(args)
     except UsageError as error:
         print(f"error: {error}".replace("\n", " "), file=sys.stderr)
