@@ -52,8 +52,9 @@ def _is_torchvision_imagenet(model: nn.Module, classes: int) -> bool:
 
 
 def default_labels(model: nn.Module, labels: Any, preprocess: Any, classes: int) -> list[str]:
-    """``labels`` as given (a list, or weights whose categories are used); else ImageNet's names for a
-    torchvision classifier with 1000 outputs; else the class indices as text."""
+    """``labels`` as given (a list, or weights whose categories are used); else a Hugging Face model's
+    ``config.id2label``; else ImageNet's names for a torchvision classifier with 1000 outputs; else
+    the class indices as text."""
     weights = known_weights(model, labels, preprocess)
     if weights is not None:
         names = list(weights.meta["categories"])
@@ -61,6 +62,8 @@ def default_labels(model: nn.Module, labels: Any, preprocess: Any, classes: int)
         if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence):
             raise TypeError(f"labels must be a list of class names or torchvision weights; got {type(labels).__name__}")
         names = [str(name) for name in labels]
+    elif _hugging_face_labels(model, classes):
+        names = _hugging_face_labels(model, classes)
     elif _is_torchvision_imagenet(model, classes):
         from torchvision.models._meta import _IMAGENET_CATEGORIES
 
@@ -70,6 +73,14 @@ def default_labels(model: nn.Module, labels: Any, preprocess: Any, classes: int)
     if len(names) != classes:
         raise ValueError(f"got {len(names)} labels for a model with {classes} outputs; pass one name per class")
     return names
+
+
+def _hugging_face_labels(model: nn.Module, classes: int) -> list[str]:
+    """A Hugging Face model's ``config.id2label`` names, when it has one for each output."""
+    names = getattr(getattr(model, "config", None), "id2label", None)
+    if not isinstance(names, dict) or sorted(names) != list(range(classes)):
+        return []
+    return [str(names[index]) for index in range(classes)]
 
 
 def _classification_transform(preprocess: Any) -> Any:

@@ -71,6 +71,8 @@ def test_the_explorer_builds_on_every_classifier(name):
     suggested = [node for node in explorer.tree.nodes if node["path"] == case.layer][0]
     assert suggested["layout"] == case.layout and suggested["reading"]
     assert case.layer in explorer.tree.reason
+    if name.startswith("hf-"):  # a Hugging Face model's own class names
+        assert explorer.session.labels == [model.config.id2label[index] for index in range(10)]
 
 
 def test_a_channels_last_layer_picked_by_hand_is_laid_out_not_striped():
