@@ -32,3 +32,15 @@ export function requests(model, type) {
     isCurrent: (message) => !!message && message.type === type && message.id === latest,
   };
 }
+
+/** Attach the listeners ([target, event, handler] on DOM nodes, [event, handler] on the model) and
+ *  return render()'s cleanup: it detaches every one of them and removes ``root``. */
+function listen(model, root, domListeners, modelListeners) {
+  for (const [target, name, handler] of domListeners) target.addEventListener(name, handler);
+  for (const [name, handler] of modelListeners) model.on(name, handler);
+  return () => {
+    for (const [target, name, handler] of domListeners) target.removeEventListener(name, handler);
+    for (const [name, handler] of modelListeners) model.off(name, handler);
+    root.remove();
+  };
+}

@@ -155,14 +155,9 @@ function render({ model, el }) {
 
   const domListeners = [[list, "click", onClick], [list, "keydown", onKey], [filter, "input", onFilter], [filter, "keydown", onFilterKey]];
   const modelListeners = [["msg:custom", onMessage], ["change:selected", onSelected], ["change:nodes", draw], ["change:suggested", draw]];
-  for (const [target, name, handler] of domListeners) target.addEventListener(name, handler);
-  for (const [name, handler] of modelListeners) model.on(name, handler);
+  const cleanup = listen(model, root, domListeners, modelListeners);
   draw();
-  return () => {
-    for (const [target, name, handler] of domListeners) target.removeEventListener(name, handler);
-    for (const [name, handler] of modelListeners) model.off(name, handler);
-    root.remove();
-  };
+  return cleanup;
 }
 
 export default { render };

@@ -111,16 +111,10 @@ function render({ model, el }) {
     ...["photo", "heatmap", "colormap", "opacity", "mode", "width", "height"].map((name) => [`change:${name}`, redraw]),
     ...["status", "error", "busy", "progress", "progress_label"].map((name) => [`change:${name}`, syncText]),
   ];
-  for (const [target, name, handler] of domListeners) target.addEventListener(name, handler);
-  for (const [name, handler] of modelListeners) model.on(name, handler);
+  const cleanup = listen(model, root, domListeners, modelListeners);
   redraw();
   syncText();
-
-  return () => {
-    for (const [target, name, handler] of domListeners) target.removeEventListener(name, handler);
-    for (const [name, handler] of modelListeners) model.off(name, handler);
-    root.remove();
-  };
+  return cleanup;
 }
 
 export default { render };

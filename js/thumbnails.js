@@ -70,17 +70,10 @@ function render({ model, el }) {
     root.replaceChildren(...parts);
   };
 
-  root.addEventListener("click", onClick);
-  root.addEventListener("keydown", onKey);
   const traits = ["item_keys", "captions", "pixels", "selected", "size", "columns", "row_labels", "column_labels", "title", "message", "testid"];
-  for (const name of traits) model.on(`change:${name}`, draw);
+  const cleanup = listen(model, root, [[root, "click", onClick], [root, "keydown", onKey]], traits.map((name) => [`change:${name}`, draw]));
   draw();
-  return () => {
-    root.removeEventListener("click", onClick);
-    root.removeEventListener("keydown", onKey);
-    for (const name of traits) model.off(`change:${name}`, draw);
-    root.remove();
-  };
+  return cleanup;
 }
 
 export default { render };

@@ -12,15 +12,13 @@ from typing import Any, Callable
 
 __all__ = ["BackgroundJob", "JobSlot"]
 
+Progress = Callable[[int, int, str], bool]  # (done, total, description) -> False to cancel
+Work = Callable[[Progress], Any]
+OnProgress = Callable[[int, int, str], None]
+
 
 class BackgroundJob:
-    def __init__(
-        self,
-        work: Callable[[Callable[[int, int, str], bool]], Any],
-        on_progress: Callable[[int, int, str], None],
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None],
-    ) -> None:
+    def __init__(self, work: Work, on_progress: OnProgress, on_done: Callable[[Any], None], on_error: Callable[[BaseException], None]) -> None:
         self._cancel = threading.Event()
         self.superseded = False  # cancelled because newer work replaces it (nothing to report)
         self.on_superseded: Callable[[], None] | None = None
@@ -74,12 +72,7 @@ class JobSlot:
         self._live: set[BackgroundJob] = set()
 
     def start(
-        self,
-        work: Callable[[Callable[[int, int, str], bool]], Any],
-        on_progress: Callable[[int, int, str], None],
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None],
-        on_superseded: Callable[[], None] | None = None,
+        self, work: Work, on_progress: OnProgress, on_done: Callable[[Any], None], on_error: Callable[[BaseException], None], on_superseded: Callable[[], None] | None = None
     ) -> BackgroundJob:
         """Start ``work(progress)`` in a worker thread after superseding the running jobs;
         ``on_superseded()`` runs (under the lock) if newer work replaces this one before it ends."""
