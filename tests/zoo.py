@@ -139,6 +139,13 @@ CASES: dict[str, ZooCase] = {
     "tv-convnext": ZooCase(lambda: seeded(tv.convnext_tiny), "features.7.2", "NCHW", (lambda m: m.features[-1][-1], None), slow=True),
     "tv-swin": ZooCase(lambda: seeded(tv.swin_t), "permute", "NCHW", (lambda m: m.permute, None), slow=True),
     "tv-maxvit": ZooCase(lambda: seeded(tv.maxvit_t), "blocks.3.layers.1.layers.grid_attention", "NCHW", (lambda m: m.blocks[-1].layers[-1], None), slow=True),
+    "tv-alexnet": ZooCase(lambda: seeded(tv.alexnet), "features", "NCHW", (lambda m: m.features[-1], None), slow=True),
+    "tv-vgg": ZooCase(lambda: seeded(tv.vgg11), "features", "NCHW", (lambda m: m.features[-1], None), slow=True),
+    "tv-inception": ZooCase(lambda: seeded(tv.inception_v3, init_weights=True), "Mixed_7c", "NCHW", (lambda m: m.Mixed_7c, None), size=299, slow=True),
+    "tv-mobilenet_v2": ZooCase(lambda: seeded(tv.mobilenet_v2), "features.18", "NCHW", (lambda m: m.features[-1], None)),
+    "tv-efficientnet_v2": ZooCase(lambda: seeded(tv.efficientnet_v2_s), "features.7", "NCHW", (lambda m: m.features[-1], None), slow=True),
+    "tv-wide_resnet": ZooCase(lambda: seeded(tv.wide_resnet50_2), "layer4.2", "NCHW", (lambda m: m.layer4[-1], None), slow=True),
+    "tv-swin_v2": ZooCase(lambda: seeded(tv.swin_v2_t), "permute", "NCHW", (lambda m: m.permute, None), slow=True),
     "tv-vit": ZooCase(small_vit, "encoder.layers.encoder_layer_1.ln_1", "NLC", (lambda m: m.encoder.layers[-1].ln_1, cw.vit_reshape_transform)),
     # timm
     "timm-vit": ZooCase(timm_model("vit_tiny_patch16_224"), "blocks.11.norm1", "NLC", (lambda m: m.blocks[-1].norm1, cw.vit_reshape_transform)),

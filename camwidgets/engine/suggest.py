@@ -11,7 +11,8 @@ never per-head attention tensors or a detection head's decoded rows. Then, by wh
   that made the coarsest level the head reads;
 * **a classifier or segmenter** (a score tensor, also found in a ``ModelOutput``, an ``out`` dict or
   a ``(scores, ...)`` tuple): one backward from the first image's top score finds the spatial
-  outputs the score depends on; the last one wins. A segmenter's class logits (outputs with as many
+  outputs the score depends on; the last one wins, adaptive pooling to a fixed grid (VGG's
+  ``avgpool``) passed over for the layer before it. A segmenter's class logits (outputs with as many
   channels as the output has classes) are passed over for the feature before them; among token
   outputs the block's normalisation layer before attention wins over the attention projections
   after it (timm's ``blocks[-1].norm1``, Hugging Face's ``layernorm_before``).
@@ -108,7 +109,8 @@ def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: 
             "no spatial layer carries gradient for the top class (an untrained head with zero weights, as torchvision's "
             "ViT has before training?); pass target_layers explicitly"
         )
-    chosen = carrying[-1]
+    resampling = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # a fixed-size grid (VGG's 7x7): the layer before it keeps the input's detail
+    chosen = next((record for record in reversed(carrying) if not isinstance(record.module, resampling)), carrying[-1])
     if chosen.layout is Layout.NLC:
         tokens = []
         for record in reversed(carrying):

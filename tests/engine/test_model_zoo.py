@@ -86,6 +86,22 @@ def test_a_channels_last_layer_picked_by_hand_is_laid_out_not_striped():
     assert by_hand.std() > 0.02
 
 
+def test_a_shape_that_reads_both_ways_is_read_channels_first_with_a_warning_naming_the_permute():
+    class Square(torch.nn.Module):  # (B, 8, 8, 8) at an 8x8 input
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+            self.head = torch.nn.Linear(8, 4)
+
+        def forward(self, x):
+            return self.head(self.conv(x).mean(dim=(2, 3)))
+
+    model = seeded(Square)
+    with pytest.warns(UserWarning, match=r"reads as channels-first .* and as channels-last.*permute\(0, 3, 1, 2\)"):
+        ambiguous = cw.GradCAM(model, [model.conv])(image(8))
+    np.testing.assert_allclose(ambiguous, cw.GradCAM(model, [model.conv], reshape_transform=lambda t: t)(image(8)), atol=1e-6)
+
+
 def test_attention_internals_and_detection_rows_are_refused_with_what_to_pick():
     model = CASES["timm-vit"].build()
     with pytest.raises(ValueError, match=r"\(1, 3, 197, 64\), heads .*not a grid.*norm1"):
