@@ -14,7 +14,6 @@ Used by ``python -m camwidgets explain`` and by the notebooks::
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .images import IMAGENET_MEAN, IMAGENET_STD, center_crop, read_image as load_image  # noqa: F401  (this module's public names)
+from .classes import resolve_class  # noqa: F401  (a public name of this module)
 
 if TYPE_CHECKING:  # OpenCV and matplotlib load on first use
     import torch
@@ -50,41 +50,6 @@ DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "layercam", "eigenca
 def format_probability(probability: float) -> str:
     """``"79.5%"``, or ``"<0.1%"`` for probabilities that would round to zero."""
     return f"{probability:.1%}" if probability >= 0.0005 else "<0.1%"
-
-
-def _class_label(labels: Sequence[str], index: int) -> str:
-    return f"{labels[index]} ({index})"
-
-
-def resolve_class(target: int | str, labels: Sequence[str]) -> int:
-    """The class index for ``target``: an index (int or digits) or a class name, case-insensitive;
-    a unique prefix is enough. Raises ``ValueError`` listing candidates when it is unknown or ambiguous."""
-    count = len(labels)
-    if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.strip().lstrip("-").isdigit()):
-        index = int(target)
-        if not 0 <= index < count:
-            raise ValueError(f"class index {index} is out of range; pass 0 to {count - 1} or a class name such as {labels[0]!r}")
-        return index
-    query = str(target).strip().lower()
-    lowered = [name.lower() for name in labels]
-    exact = [i for i, name in enumerate(lowered) if name == query]
-    if len(exact) == 1:
-        return exact[0]
-    if len(exact) > 1:
-        listed = ", ".join(_class_label(labels, i) for i in exact)
-        raise ValueError(f"class name {target!r} is used by several classes: {listed}; pass the index instead")
-    prefixed = [i for i, name in enumerate(lowered) if name.startswith(query)]
-    if len(prefixed) == 1:
-        return prefixed[0]
-    if len(prefixed) > 1:
-        shown = ", ".join(_class_label(labels, i) for i in prefixed[:10])
-        more = f" and {len(prefixed) - 10} more" if len(prefixed) > 10 else ""
-        raise ValueError(f"class name {target!r} is ambiguous: {shown}{more}; type more of the name or pass an index")
-    close = difflib.get_close_matches(query, lowered, n=5, cutoff=0.6)
-    contains = [i for i, name in enumerate(lowered) if query in name][:5]
-    candidates = list(dict.fromkeys([lowered.index(c) for c in close] + contains))
-    hint = f" Closest: {', '.join(_class_label(labels, i) for i in candidates)}." if candidates else ""
-    raise ValueError(f"unknown class {target!r}.{hint} Pass a class index (0 to {count - 1}) or a class name")
 
 
 def parse_methods(methods: str | Sequence[str] | None) -> list[str]:

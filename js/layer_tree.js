@@ -53,7 +53,8 @@ function render({ model, el }) {
   const list = element("div", { role: "tree", "aria-multiselectable": "true", class: "cw-tree-rows" });
   const error = element("div", { class: "cw-error", "data-testid": "cw-tree-error", role: "alert" });
   error.hidden = true;
-  root.append(filter, list, error);
+  const note = element("div", { class: "cw-tree-note", "data-testid": "cw-tree-note", "aria-live": "polite" });
+  root.append(filter, list, note, error);
   el.appendChild(root);
 
   let expanded = initialExpanded(model.get("nodes"), [model.get("suggested"), ...model.get("selected")]);
@@ -68,7 +69,7 @@ function render({ model, el }) {
     list.replaceChildren(...rows.map((node) => {
       const classes = ["cw-layer-row", node.selectable ? "cw-selectable" : "cw-disabled"];
       if (node.path === suggested) classes.push("cw-suggested");
-      const row = element("div", {
+      const row = element("div", { title: node.selectable ? (node.reading || "") : (node.why || ""),
         role: "treeitem", "data-testid": "cw-layer-node", "data-path": node.path,
         "aria-level": String(node.depth), "aria-selected": String(selected.has(node.path)),
         "aria-disabled": String(!node.selectable), tabindex: node.path === focused ? "0" : "-1",
@@ -89,6 +90,7 @@ function render({ model, el }) {
 
   const select = (path, add) => {
     const node = model.get("nodes").find((n) => n.path === path);
+    note.textContent = node && !node.selectable ? `${node.path || "the model"} cannot be explained: ${node.why}` : "";
     if (!node || !node.selectable) return;
     const current = model.get("selected");
     let paths = [path];

@@ -30,7 +30,7 @@ from torch.overrides import TorchFunctionMode
 from .capture import _score, check_input, check_targets, top_class_targets
 from .modules import evaluation_mode, model_device, select_output
 
-__all__ = ["guided_backprop", "guided_gradcam", "GuidedBackpropReLUModel", "GuidedBackpropReLU", "GuidedBackpropReLUasModule", "guided_relus"]
+__all__ = ["relu6_count", "guided_backprop", "guided_gradcam", "GuidedBackpropReLUModel", "GuidedBackpropReLU", "GuidedBackpropReLUasModule", "guided_relus"]
 
 
 class _GuidedClamp(torch.autograd.Function):
@@ -54,6 +54,12 @@ class _GuidedClamp(torch.autograd.Function):
         if ctx.high is not None:
             passes &= output < ctx.high
         return grad * passes, None, None
+
+
+def relu6_count(model: nn.Module) -> int:
+    """How many ReLU6 modules the model has (``nn.ReLU6``, or ``nn.Hardtanh`` clamping to [0, 6]):
+    guided backprop should guide them too (``relu6=True``), or the picture is noise."""
+    return sum(1 for m in model.modules() if isinstance(m, nn.Hardtanh) and (m.min_val, m.max_val) == (0.0, 6.0))
 
 
 class GuidedBackpropReLU(torch.autograd.Function):

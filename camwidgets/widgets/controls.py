@@ -60,16 +60,18 @@ class Controls:
         self.target = ipywidgets.Dropdown(description="Target", options=[("top class of each image", TOP_CLASS)], style=style)
         self.find_class = ipywidgets.Combobox(
             description="Find class",
-            placeholder="type a class name",
+            placeholder="type a class name, Enter",
             options=tuple(f"{name} ({index})" for index, name in enumerate(labels)),
-            ensure_option=True,
+            ensure_option=False,
+            continuous_update=False,  # a typed name counts on Enter (or leaving the box), a suggestion when picked
             style=style,
         )
+        self.find_note = ipywidgets.HTML(layout=ipywidgets.Layout(margin="0 0 0 8px"))
         self.normalise = ipywidgets.Dropdown(
             description="Normalise", options=[("per image", "image"), ("per batch", "batch"), ("none (raw)", "none")], style=style
         )
         self.aug_smooth = ipywidgets.Checkbox(description="aug_smooth", indent=False)
         self.eigen_smooth = ipywidgets.Checkbox(description="eigen_smooth", indent=False)
         self.box = ipywidgets.VBox(
-            [self.method, ipywidgets.HBox([self.target, self.find_class]), self.normalise, ipywidgets.HBox([self.aug_smooth, self.eigen_smooth])]
+            [self.method, ipywidgets.HBox([self.target, self.find_class, self.find_note]), self.normalise, ipywidgets.HBox([self.aug_smooth, self.eigen_smooth])]
         )

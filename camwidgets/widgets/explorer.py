@@ -8,8 +8,10 @@ background thread with a progress bar and a Cancel button; any new change cancel
 
 from __future__ import annotations
 
+import base64
 import difflib
 import inspect
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -20,13 +22,15 @@ import numpy as np
 
 from ..engine.methods.registry import get_method
 from ..engine.progress import Cancelled
+from ..classes import resolve_class
 from .controls import TOP_CLASS, Controls, class_choice, target_options
+from .tabs.base import text_html
 from .export import export_session, shown_picture
 from .layer_tree import LayerTree
 from .messages import logger
 from .overlay import OverlayView
 from .tabs import build_tabs
-from .pictures import overlay_thumbnails, square
+from .pictures import captioned, overlay_thumbnails, square, to_png
 from .session import ExplorerSession, Result, ViewState
 from .thumbnails import ThumbnailGrid
 from .worker import BackgroundJob, JobSlot
@@ -34,6 +38,21 @@ from .worker import BackgroundJob, JobSlot
 __all__ = ["CAMExplorer"]
 
 GALLERY_SIZE = 72
+
+
+#: Advice the engine gives in code, and what it means in the explorer.
+WIDGET_ADVICE = (
+    (re.compile(r"Pass several layers, for example \[[^\]]*\]\."), "Ctrl-click (Cmd-click on a Mac) a second layer in the tree."),
+    (re.compile(r"pass target_layers explicitly"), "pick a layer in the tree"),
+    (re.compile(r"Pass target_layers to choose another\."), "Click another layer in the tree to choose it."),
+)
+
+
+def widget_advice(message: str) -> str:
+    """An engine message with its code-level advice rephrased for the explorer."""
+    for pattern, replacement in WIDGET_ADVICE:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _session_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +134,15 @@ class CAMExplorer(ipywidgets.VBox):
         """The picture shown now, (H, W, 3) uint8: the overlay's mode, colormap and opacity applied
         to the photo and map (what the browser draws)."""
         return shown_picture(self.session, self._view_settings())
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The widget view, plus a PNG of the view with its status line: what GitHub, nbviewer and
+        ``nbconvert --to html`` show of the notebook's saved output (they have no widget manager)."""
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is not None and self.session.result is not None:
+            picture = captioned(self.view_picture(), self.status_text(self.session.result.state))
+            data["image/png"] = base64.b64encode(to_png(picture)).decode("ascii")
+        return data
 
     def _view_settings(self) -> dict[str, Any]:
         return {"mode": self.overlay.mode, "colormap": self.overlay.colormap, "opacity": self.overlay.opacity}
@@ -206,7 +234,7 @@ class CAMExplorer(ipywidgets.VBox):
         """Show ``error`` (of computing ``state``, or of a rejected change when None); keep the view."""
         logger.info("could not show %s: %s", state, error)
         with self._lock:
-            message = str(error) or type(error).__name__
+            message = widget_advice(str(error) or type(error).__name__)
             if state is not None:
                 message = f"{get_method(state.method).class_name} at {', '.join(state.layers)} failed: {message}"
             with self.overlay.hold_sync():
@@ -261,6 +289,8 @@ class CAMExplorer(ipywidgets.VBox):
             controls.aug_smooth.value, controls.eigen_smooth.value = state.aug_smooth, state.eigen_smooth
             self.tree.selected = list(state.layers)
             self.gallery.selected = str(state.image)
+            # the class search shows the chosen class (empty for each image's top class)
+            controls.find_class.value = "" if state.target is None else f"{self.session.labels[state.target]} ({state.target})"
 
         self._quietly(apply)
 
@@ -300,9 +330,19 @@ class CAMExplorer(ipywidgets.VBox):
         self.gallery.observe(lambda change: change["new"] and self._request(image=int(change["new"])), names="selected")
 
     def _on_find_class(self, change: dict) -> None:
-        index = class_choice(change["new"], self.session.labels)
-        if index is not None:
-            self._request(target=index)
+        """A picked suggestion, or a typed index or (part of a) class name, fuzzy: becomes the target;
+        an unknown or ambiguous name is answered beside the box."""
+        text = (change["new"] or "").strip()
+        if self._quiet or not text:
+            return
+        index = class_choice(text, self.session.labels)
+        try:
+            index = resolve_class(text, self.session.labels) if index is None else index
+        except ValueError as error:
+            self.controls.find_note.value = text_html(str(error).replace("unknown class", "no class named", 1))
+            return
+        self.controls.find_note.value = ""
+        self._request(target=index)
 
     def __repr__(self) -> str:
         return f"CAMExplorer({self.status_text(self.session.state)}, {len(self.session.images)} images)"

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..engine.modules import evaluation_mode, forward_hooks
-from ..engine.reshape import describe_layout, layout_of
+from ..engine.reshape import Layout, describe_layout, layout_of
 
 __all__ = ["LayerNode", "ModelTree", "probe_model_tree"]
 
@@ -39,6 +39,7 @@ class LayerNode:
     selectable: bool
     layout: str
     reading: str = ""
+    why: str = ""  # why it cannot be explained ('' when it can)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class LayerNode:
             "selectable": self.selectable,
             "layout": self.layout,
             "reading": self.reading,
+            "why": self.why,
         }
 
 
@@ -74,6 +76,21 @@ def _describe(output: Any) -> str:
     if isinstance(output, dict):
         return "dict{" + ", ".join(f"{key}: {_describe(value)}" for key, value in list(output.items())[:4]) + "}"
     return type(output).__name__
+
+
+def _why_not(name: str, output: Any, layout: Layout | None, calls: int, image_size: tuple[int, ...]) -> str:
+    """Why a module cannot be explained, in the engine's words ('' when it can)."""
+    if not name:
+        return "the whole model: its output is the scores; pick a layer inside it"
+    if calls == 0:
+        return "did not run during the forward pass (defined but unused, or bypassed by a functional call)"
+    if calls > 1:
+        return f"runs {calls} times in one forward pass (a shared module); pick the block that contains it"
+    if layout is None:
+        return f"its output ({_describe(output)}) has no spatial grid: it comes after global pooling, or is not a tensor"
+    if not layout.spatial:
+        return f"its output is {describe_layout(output, image_size)}; pick the block around it"
+    return ""
 
 
 def _stages(nodes: list[LayerNode]) -> list[str]:
@@ -108,6 +125,7 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str, reas
     for name, module in model.named_modules():
         output = outputs.get(name)
         layout = layout_of(output, image_size) if name in outputs else None
+        why = _why_not(name, output, layout, calls.get(name, 0), image_size)
         parent = None if not name else (name.rsplit(".", 1)[0] if "." in name else "")
         nodes.append(
             LayerNode(
@@ -117,9 +135,10 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str, reas
                 shape=_describe(output) if name in outputs else "not run",
                 depth=0 if not name else name.count(".") + 1,
                 children=sum(1 for child in module.children()),
-                selectable=bool(name) and layout is not None and layout.spatial and calls.get(name) == 1,
+                selectable=not why,
                 layout=layout.value if layout is not None else "",
                 reading=describe_layout(output, image_size) if name in outputs else "",
+                why=why,
             )
         )
     return ModelTree(nodes, suggested, _stages(nodes), reason)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .colormaps import compose_view
 
-__all__ = ["square", "overlay_thumbnails", "to_png"]
+__all__ = ["square", "overlay_thumbnails", "to_png", "captioned"]
 
 
 def square(images: np.ndarray, size: int) -> np.ndarray:
@@ -31,3 +31,18 @@ def to_png(image: np.ndarray) -> bytes:
     if not ok:
         raise ValueError("could not encode the picture as PNG")
     return encoded.tobytes()
+
+
+def captioned(image: np.ndarray, caption: str) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 with ``caption`` written on a white strip below it (ASCII; other
+    characters become '-'), for pictures that must be read without the widget."""
+    import cv2
+
+    text = "".join(ch if 32 <= ord(ch) < 127 else "-" for ch in caption)
+    width = image.shape[1]
+    scale = max(0.35, min(0.6, width / 900))
+    strip = np.full((int(28 * scale / 0.5), width, 3), 255, np.uint8)
+    while text and cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] > width - 8:
+        text = text[:-4] + "..."  # shorten to fit
+    cv2.putText(strip, text, (4, strip.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX, scale, (30, 30, 30), 1, cv2.LINE_AA)
+    return np.concatenate([image, strip], axis=0)

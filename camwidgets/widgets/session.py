@@ -142,10 +142,13 @@ class ExplorerSession:
         return f"{self.labels[self.top_classes(state.image, 1)[0][0]]} (top class)"
 
     def status_text(self, state: ViewState) -> str:
-        """'Method · layer(s) · target[ · smoothing flags]', as the overlay's status line shows it."""
+        """'Method · layer(s) · target[ · smoothing flags]', as the overlay's status line shows it; a
+        method that reads layers of its own choosing (FullGrad) or ignores the class (EigenCAM) says so."""
+        spec = get_method(state.method)
         flags = [name for name in ("aug_smooth", "eigen_smooth") if getattr(state, name)]
-        parts = [get_method(state.method).class_name, ", ".join(state.layers), self.target_label(state), *flags]
-        return " · ".join(parts)
+        layers = ", ".join(state.layers) if spec.own_layers is None else f"its own layers ({spec.class_name} ignores the chosen one)"
+        target = self.target_label(state) if spec.class_specific else "class-agnostic (the same map for every class)"
+        return " · ".join([spec.class_name, layers, target, *flags])
 
     # -- validation -------------------------------------------------------------------------------
     def validate(self, base: ViewState | None = None, **changes: Any) -> ViewState:

@@ -174,6 +174,26 @@ def test_keyboard_moves_and_selects_in_the_tree_without_notebook_shortcuts(explo
     assert explorer_notebook.notebook_state() == notebook_before, "a key in the tree ran a notebook command"
 
 
+def test_a_layer_that_cannot_be_picked_says_why_on_hover_and_click(page, kernel):
+    layers = kernel.evaluate("list(explorer.state.layers)")
+    filter_box = page.get_by_test_id("cw-layer-filter")
+    try:
+        filter_box.fill("classifier")
+        row = page.locator("[data-testid=cw-layer-node][data-path='classifier.1']")
+        row.wait_for(timeout=30_000)
+        assert row.get_attribute("aria-disabled") == "true" and "no spatial grid" in row.get_attribute("title")
+        row.click(force=True)  # aria-disabled: Playwright would wait for it to be enabled; a person just clicks
+        note = page.get_by_test_id("cw-tree-note")
+        assert note.text_content().startswith("classifier.1 cannot be explained: its output (1000) has no spatial grid")
+        assert kernel.evaluate("list(explorer.state.layers)") == layers
+        filter_box.fill("features.18")
+        suggested = page.locator("[data-testid=cw-layer-node][data-path='features.18']")
+        assert suggested.get_attribute("title") == "NCHW 7x7 grid"
+        assert "explaining 'features.18' (NCHW 7x7 grid)" in suggested.locator(".cw-badge").get_attribute("title")
+    finally:
+        filter_box.fill("")
+
+
 def test_clicking_a_sweep_thumbnail_selects_that_layer(page, kernel):
     current = kernel.evaluate("explorer.state.layers")
     choice = next(path for path in ("features.14", "features.10", "features.7") if (path,) != current)

@@ -94,6 +94,11 @@ class MethodSpec:
         return (self.compute or self.run).__doc__ or self.summary  # type: ignore[union-attr]
 
     @property
+    def class_specific(self) -> bool:
+        """Whether the map depends on the target (the gradient-free family maps what the layer holds, whatever the class)."""
+        return self.family != "gradient-free"
+
+    @property
     def slow(self) -> bool:
         """More than :data:`SLOW_COST` forwards per image."""
         return self.cost > SLOW_COST

@@ -22,13 +22,22 @@ class GuidedTab(HTMLMessage, BackgroundTab):
 
     def __init__(self, session: Any, host: TabHost) -> None:
         super().__init__(session, host)
+        from ...engine.guided import relu6_count
+
         self.button = ipywidgets.Button(description="Show guided")
+        self.relu6_layers = relu6_count(session.model)
+        self.relu6 = ipywidgets.Checkbox(
+            value=self.relu6_layers > 0,
+            description="guide ReLU6 too",
+            indent=False,
+            tooltip="ReLU6 (MobileNet's activation) guided like ReLU; without it a ReLU6 model's picture is noise",
+        )
         self.message = ipywidgets.HTML()
         self.images = [image_widget() for _ in range(3)]
         captions = ["guided backprop", "CAM", "Guided Grad-CAM"]
         self.button.on_click(lambda _: self.start())
         columns = [ipywidgets.VBox([ipywidgets.Label(c), image]) for c, image in zip(captions, self.images)]
-        self.box = ipywidgets.VBox([self.button, self.message, ipywidgets.HBox(columns)])
+        self.box = ipywidgets.VBox([ipywidgets.HBox([self.button, self.relu6]), self.message, ipywidgets.HBox(columns)])
 
     def start(self) -> BackgroundJob | None:
         """Compute the three pictures in the background for the image and target shown."""
@@ -43,9 +52,11 @@ class GuidedTab(HTMLMessage, BackgroundTab):
         x = session.images.batch[state.image : state.image + 1]
         self.say("computing guided backprop…")
 
+        relu6 = self.relu6.value
+
         def work(progress: Any) -> Any:
             with session.lock:
-                return guided_backprop(session.model, x, session.targets(state, 1), output_selector=session.output_selector)
+                return guided_backprop(session.model, x, session.targets(state, 1), output_selector=session.output_selector, relu6=relu6)
 
         def show(guided: torch.Tensor) -> None:
             cam = torch.as_tensor(result.maps[state.image : state.image + 1], device=guided.device)
@@ -54,6 +65,7 @@ class GuidedTab(HTMLMessage, BackgroundTab):
             pictures = [deprocess_image(guided[0].float().cpu().numpy()), shown, deprocess_image(combined[0].cpu().numpy())]
             for widget, picture in zip(self.images, pictures):
                 widget.value = to_png(picture)
-            self.say(f"for {session.status_text(state)}")
+            guided = f"; its {self.relu6_layers} ReLU6 layers guided too" if relu6 and self.relu6_layers else ""
+            self.say(f"for {session.status_text(state)}{guided}")
 
         return self.run(work, show)
