@@ -36,17 +36,30 @@ function render({ model, el }) {
     control("button", { type: "button", class: "cw-mode", "data-testid": `cw-mode-${mode}`, "data-mode": mode }, label));
   const colormap = control("select", { "data-testid": "cw-colormap", "aria-label": "Colormap" });
   const opacity = control("input", { type: "range", min: "0", max: "1", step: "0.05", "data-testid": "cw-opacity", "aria-label": "Opacity" });
+  const opacityValue = element("span", { class: "cw-opacity-value", "data-testid": "cw-opacity-value" });
+  const opacityLabel = element("label", { class: "cw-opacity-label" }, "Opacity ");
+  opacityLabel.append(opacity, opacityValue);
   const canvas = element("canvas", { class: "cw-canvas", "data-testid": "cw-overlay-canvas" });
+  const colorbar = element("div", { class: "cw-colorbar", "data-testid": "cw-colorbar" });
+  const barCanvas = element("canvas", { class: "cw-colorbar-strip", width: "256", height: "1", "aria-hidden": "true" });
+  const low = element("span", { class: "cw-colorbar-low", "data-testid": "cw-colorbar-low" });
+  const high = element("span", { class: "cw-colorbar-high", "data-testid": "cw-colorbar-high" });
+  colorbar.append(low, barCanvas, high);
   const readout = element("div", { class: "cw-readout", "data-testid": "cw-readout" });
   const status = element("div", { class: "cw-status", "data-testid": "cw-status", role: "status" });
+  const banner = element("div", { class: "cw-error-banner", "data-testid": "cw-error-banner" });
   const error = element("div", { class: "cw-error", "data-testid": "cw-error", role: "alert" });
+  const dismiss = control("button", { type: "button", class: "cw-dismiss", "data-testid": "cw-dismiss", "aria-label": "Dismiss the message" }, "×");
+  banner.append(error, dismiss);
+  let dismissed = "";  // the error text the user closed: hidden until another one comes
   const progress = element("div", { class: "cw-progress", "data-testid": "cw-progress" });
   const bar = element("progress", { max: "1", value: "0" });
   const label = element("span", { class: "cw-progress-label" });
   const cancel = control("button", { type: "button", "data-testid": "cw-cancel" }, "Cancel");
   progress.append(bar, label, cancel);
-  toolbar.append(...modeButtons, colormap, opacity);
-  root.append(toolbar, canvas, readout, status, error, progress);
+  toolbar.append(...modeButtons, colormap, opacityLabel);
+  // errors and progress at the top, where they are seen; the old map dims while a new one is computed
+  root.append(toolbar, banner, progress, canvas, colorbar, readout, status);
   el.appendChild(root);
 
   let image = null;
@@ -61,6 +74,19 @@ function render({ model, el }) {
     if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
     image = new ImageData(pixels, width, height);
     canvas.getContext("2d").putImageData(image, 0, 0);
+    drawColorbar(table);
+  };
+  const drawColorbar = (table) => {
+    colorbar.hidden = model.get("mode") === "photo";
+    const strip = new Uint8ClampedArray(256 * 4);
+    for (let level = 0; level < 256; level++) {
+      for (let c = 0; c < 3; c++) strip[level * 4 + c] = table.length >= 768 ? table[level * 3 + c] : level;
+      strip[level * 4 + 3] = 255;
+    }
+    barCanvas.getContext("2d").putImageData(new ImageData(strip, 256, 1), 0, 0);
+    const range = model.get("value_range");
+    low.textContent = levelToValue(0, range).toPrecision(3);
+    high.textContent = levelToValue(255, range).toPrecision(3);
   };
   const syncControls = () => {
     const names = model.get("colormap_names");
@@ -69,6 +95,7 @@ function render({ model, el }) {
     }
     colormap.value = model.get("colormap");
     opacity.value = String(model.get("opacity"));
+    opacityValue.textContent = Number(model.get("opacity")).toFixed(2);
     for (const button of modeButtons) {
       const active = button.dataset.mode === model.get("mode");
       button.classList.toggle("cw-active", active);
@@ -78,8 +105,10 @@ function render({ model, el }) {
   const syncText = () => {
     status.textContent = model.get("status");
     error.textContent = model.get("error");
-    error.hidden = !model.get("error");
+    banner.hidden = !model.get("error") || model.get("error") === dismissed;
+    error.hidden = banner.hidden;
     progress.hidden = !model.get("busy");
+    canvas.classList.toggle("cw-stale", !!model.get("busy"));
     bar.value = model.get("progress");
     label.textContent = model.get("progress_label");
   };
@@ -88,6 +117,7 @@ function render({ model, el }) {
   const onColormap = () => setTrait("colormap", colormap.value);
   const onOpacity = () => setTrait("opacity", Number(opacity.value));
   const onCancel = () => model.send({ type: "cancel", id: Date.now() });
+  const onDismiss = () => { dismissed = model.get("error"); syncText(); };
   const onMove = (event) => {
     const width = model.get("width"), height = model.get("height");
     const box = canvas.getBoundingClientRect();
@@ -104,11 +134,11 @@ function render({ model, el }) {
   const redraw = () => { syncControls(); draw(); };
   const domListeners = [
     ...modeButtons.map((button) => [button, "click", onMode]),
-    [colormap, "change", onColormap], [opacity, "input", onOpacity], [cancel, "click", onCancel],
+    [colormap, "change", onColormap], [opacity, "input", onOpacity], [cancel, "click", onCancel], [dismiss, "click", onDismiss],
     [canvas, "mousemove", onMove], [canvas, "mouseleave", onLeave],
   ];
   const modelListeners = [
-    ...["photo", "heatmap", "colormap", "opacity", "mode", "width", "height"].map((name) => [`change:${name}`, redraw]),
+    ...["photo", "heatmap", "colormap", "opacity", "mode", "width", "height", "value_range"].map((name) => [`change:${name}`, redraw]),
     ...["status", "error", "busy", "progress", "progress_label"].map((name) => [`change:${name}`, syncText]),
   ];
   const cleanup = listen(model, root, domListeners, modelListeners);

@@ -174,6 +174,24 @@ def test_keyboard_moves_and_selects_in_the_tree_without_notebook_shortcuts(explo
     assert explorer_notebook.notebook_state() == notebook_before, "a key in the tree ran a notebook command"
 
 
+def test_a_colorbar_with_the_value_range_and_a_labelled_opacity(page, kernel):
+    colorbar = page.get_by_test_id("cw-colorbar")
+    assert colorbar.is_visible()
+    low, high = kernel.evaluate("list(explorer.overlay.value_range)")
+    assert float(page.get_by_test_id("cw-colorbar-low").text_content()) == pytest.approx(low, abs=1e-3)
+    assert float(page.get_by_test_id("cw-colorbar-high").text_content()) == pytest.approx(high, abs=1e-3)
+    dropdown(page, "Normalise").select_option(label="none (raw)")  # raw values: the bar says their range
+    page.wait_for_function(
+        "() => Math.abs(Number(document.querySelector('[data-testid=cw-colorbar-high]').textContent) - 1) > 1e-3", timeout=60_000
+    )
+    raw_high = kernel.evaluate("explorer.overlay.value_range[1]")
+    assert float(page.get_by_test_id("cw-colorbar-high").text_content()) == pytest.approx(raw_high, rel=1e-2)
+    dropdown(page, "Normalise").select_option(label="per image")
+    value = page.get_by_test_id("cw-opacity-value").text_content()
+    assert value == f"{kernel.evaluate('explorer.overlay.opacity'):.2f}"
+    assert "Opacity" in page.locator(".cw-opacity-label").text_content()
+
+
 def test_a_layer_that_cannot_be_picked_says_why_on_hover_and_click(page, kernel):
     layers = kernel.evaluate("list(explorer.state.layers)")
     filter_box = page.get_by_test_id("cw-layer-filter")
@@ -220,6 +238,10 @@ def test_an_error_shows_and_the_previous_overlay_stays(page, kernel):
         assert digest(page) == before["pixels"]
         assert status(page) == before["status"]
         assert kernel.evaluate("explorer.state.target") == before["target"]
+        banner = page.get_by_test_id("cw-error-banner")  # at the top of the overlay, above the map
+        assert banner.bounding_box()["y"] < page.get_by_test_id("cw-overlay-canvas").bounding_box()["y"]
+        page.get_by_test_id("cw-dismiss").click()
+        assert banner.is_hidden()
     finally:
         kernel.run("_failing.remove()")
     assert kernel.evaluate(HOOKS) == 0, "the explorer left hooks on the model"
