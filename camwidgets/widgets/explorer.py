@@ -117,6 +117,10 @@ class CAMExplorer(ipywidgets.VBox):
         computation errors are shown in the widget. Slow methods return at once (see :meth:`wait`)."""
         self.run(self.session.validate(**changes))
 
+    def request_view(self, **changes: Any) -> None:
+        """A tab's request to show a view (a compare cell clicked): as a control change, errors shown."""
+        self._request(**changes)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for running background work (a slow method, a panel); True when none is running any more."""
         return self.jobs.wait(timeout)

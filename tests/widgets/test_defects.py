@@ -244,10 +244,10 @@ def test_a_refused_nested_selection_is_answered_with_an_error(explorer):
 
 def test_compare_counts_each_method_once(explorer, tiny_model):
     compare = explorer.panels.compare
-    names = [value for value in compare.methods.options]
+    names = [value for _, value in compare.methods.options]
     send_update(compare.methods, index=[names.index("gradcam")] * 400 + [names.index("layercam")] * 3)
     compare.compute()
-    assert compare.grid.row_labels == ["gradcam", "layercam"] and len(compare.grid.item_keys) == 4
+    assert compare.grid.row_labels == ["GradCAM", "LayerCAM"] and len(compare.grid.item_keys) == 4
     columns, maps = explorer.session.compare(explorer.state, ["gradcam"] * 50)
     assert maps.shape[0] == 1
 

@@ -120,3 +120,19 @@ def test_a_notebook_executed_and_saved_shows_the_picture_without_a_kernel(tmp_pa
     data = [output["data"] for output in outputs if output.get("output_type") == "execute_result"][0]
     assert "image/png" in data and "espresso" in data["text/plain"]
     assert torch.tensor(len(base64.b64decode(data["image/png"]))) > 1000
+
+
+def test_compare_names_methods_as_the_main_menu_and_a_clicked_cell_opens_in_the_main_view(mobilenet_explorer):
+    explorer = mobilenet_explorer
+    compare = explorer.panels.compare
+    assert ("GradCAMPlusPlus", "gradcam++") in compare.methods.options
+    compare.methods.value = ("gradcam", "gradcam++")
+    compare.by.value = "layers"
+    compare.compute()
+    assert compare.grid.row_labels == ["GradCAM", "GradCAMPlusPlus"] and compare.grid.message == ""
+    key = [k for k in compare.grid.item_keys if k.startswith("gradcam++|")][0]
+    layer = compare.grid.column_labels[int(key.split("|")[1])]
+    compare.grid.selected = key  # what a click in the browser sets
+    explorer.wait(30)
+    assert explorer.state.method == "gradcam++" and explorer.state.layers == (layer,)
+    assert explorer.overlay.status.startswith(f"GradCAMPlusPlus · {layer}")

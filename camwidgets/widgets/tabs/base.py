@@ -37,6 +37,10 @@ class TabHost(Protocol):
 
     def export(self, path: Any) -> dict: ...
 
+    def request_view(self, **changes: Any) -> None:
+        """Show this view in the main overlay (``method``, ``image``, ``layers``, ...); a refusal is shown there."""
+        ...
+
 
 def error_text(error: BaseException) -> str:
     return str(error) if isinstance(error, Cancelled) else f"{type(error).__name__}: {error}"

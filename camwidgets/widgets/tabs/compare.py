@@ -30,10 +30,15 @@ class CompareTab(BackgroundTab):
     def __init__(self, session: Any, host: TabHost) -> None:
         super().__init__(session, host)
         choices = [name for name in DEFAULT_COMPARE if name in METHODS] or list(METHODS)[:2]
-        self.methods = ipywidgets.SelectMultiple(description="Methods", options=list(METHODS), value=choices, rows=6)
+        # one naming of methods everywhere: the class names the main menu shows
+        self.methods = ipywidgets.SelectMultiple(
+            description="Methods", options=[(spec.class_name, name) for name, spec in METHODS.items()], value=choices, rows=6
+        )
         self.by = ipywidgets.ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
         self.button = ipywidgets.Button(description="Compare")
-        self.grid = ThumbnailGrid(testid="cw-compare", item_testid="cw-compare-item", title="Compare")
+        self.grid = ThumbnailGrid(testid="cw-compare", item_testid="cw-compare-item", title="Compare (click a cell to open it in the main view)")
+        self._cells: dict[str, dict[str, Any]] = {}  # grid key -> the view change that opens that cell
+        self.grid.observe(self._open_cell, names="selected")
         self.button.on_click(lambda _: self.start())
         self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, ipywidgets.VBox([self.by, self.button])]), self.grid])
 
@@ -53,13 +58,24 @@ class CompareTab(BackgroundTab):
             columns, maps = outcome
             photos = session.images.photos if by == "images" else session.images.photos[[state.image] * len(columns)]
             cells = [overlay_thumbnails(photos, gray_levels(row, state.normalise)[0], COMPARE_SIZE) for row in maps]
-            keys = [f"{m}|{c}" for m in methods for c in columns]
+            names = [METHODS[m].class_name for m in methods]
+            self._cells = {
+                f"{m}|{position}": {"method": m, **({"image": position} if by == "images" else {"layers": (column,)})}
+                for m in methods
+                for position, column in enumerate(columns)
+            }
             self.grid.set_pictures(
-                keys, np.concatenate(cells), captions=[f"{m} · {c}" for m in methods for c in columns],
-                columns=len(columns), row_labels=methods, column_labels=list(columns),
+                list(self._cells), np.concatenate(cells), captions=[f"{n} · {c}" for n in names for c in columns],
+                columns=len(columns), row_labels=names, column_labels=list(columns),
             )
 
         return self.run(work, show)
+
+    def _open_cell(self, change: dict) -> None:
+        """A clicked cell becomes the main view: its method, and its image or layer."""
+        cell = self._cells.get(change["new"] or "")
+        if cell is not None:
+            self.host.request_view(**cell)
 
     def say(self, text: str, error: bool = False) -> None:
         self.grid.message = f"compare failed: {text}" if error else text
