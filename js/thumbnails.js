@@ -67,7 +67,13 @@ function render({ model, el }) {
       grid.append(item);
     });
     parts.push(grid);
+    // redrawing keeps where the strip was scrolled, and brings the selected thumbnail into view
+    const previous = root.querySelector(".cw-thumbs-strip, .cw-thumbs-grid");
+    const scroll = previous ? [previous.scrollLeft, previous.scrollTop] : [0, 0];
     root.replaceChildren(...parts);
+    [grid.scrollLeft, grid.scrollTop] = scroll;
+    const chosen = grid.querySelector(".cw-selected");
+    if (chosen && typeof chosen.scrollIntoView === "function") chosen.scrollIntoView({ block: "nearest", inline: "nearest" });
   };
 
   const traits = ["item_keys", "captions", "pixels", "selected", "size", "columns", "row_labels", "column_labels", "title", "message", "testid"];

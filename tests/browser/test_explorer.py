@@ -259,3 +259,42 @@ def test_notebook_7_renders_the_explorer(lab):
         wait_for_status(page, "GradCAM", "features.18", "espresso")
     finally:
         lab.close(notebook)
+
+
+CONTRAST = """
+(selector) => {
+  const rgb = (text) => (text.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+  const luminance = ([r, g, b]) => {
+    const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  };
+  const background = (node) => {
+    for (; node; node = node.parentElement) {
+      const color = rgb(getComputedStyle(node).backgroundColor);
+      if (color.length === 3 || (color.length === 4 && color[3] > 0.5)) return color;
+    }
+    return [255, 255, 255];
+  };
+  return [...document.querySelectorAll(selector)].slice(0, 40).map((node) => {
+    const [a, b] = [luminance(rgb(getComputedStyle(node).color)), luminance(background(node))];
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  });
+}
+"""
+
+
+def test_the_dark_theme_keeps_every_text_readable(page, kernel, screenshots):
+    """JupyterLab Dark: text of the tree (the selected row included), the status line and the
+    controls keeps a contrast of at least 4.5 (WCAG AA) against what is behind it."""
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    try:
+        page.wait_for_selector("body[data-jp-theme-light='false']", state="attached", timeout=60_000)
+        page.wait_for_timeout(1000)
+        for selector in ("[data-testid=cw-layer-node][aria-selected=true] .cw-layer-name", ".cw-layer-row.cw-selectable .cw-layer-name",
+                         "[data-testid=cw-status]", ".cw-colorbar span", ".cw-opacity-label"):
+            ratios = page.evaluate(CONTRAST, selector)
+            assert ratios and min(ratios) >= 4.5, (selector, ratios)
+        page.screenshot(path=str(screenshots / "explorer-dark.png"), clip=page.locator(".cw-explorer").bounding_box())
+    finally:
+        page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+        page.wait_for_selector("body[data-jp-theme-light='true']", state="attached", timeout=60_000)
