@@ -283,6 +283,28 @@ CONTRAST = """
 """
 
 
+CLIPPED = """
+() => [...document.querySelectorAll('.cw-explorer .cw-layer-shape, .cw-explorer .cw-badge, .cw-explorer .widget-label, .cw-explorer .lm-TabBar-tabLabel')]
+  .filter((node) => node.offsetParent !== null)
+  .filter((node) => node.scrollWidth > node.clientWidth + 1 || node.getBoundingClientRect().right > window.innerWidth + 1)
+  .map((node) => node.textContent)
+"""
+
+
+def test_a_900_px_window_stacks_the_columns_and_cuts_nothing_off(page, kernel):
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    page.set_viewport_size({"width": 900, "height": 900})
+    try:
+        page.wait_for_timeout(800)
+        tree, overlay = page.get_by_test_id("cw-layer-tree").bounding_box(), page.get_by_test_id("cw-overlay").bounding_box()
+        assert overlay["y"] >= tree["y"] + tree["height"] - 1  # stacked: the overlay below the tree
+        assert page.evaluate(CLIPPED) == []
+        badge = page.locator(".cw-badge").first
+        assert badge.is_visible() and badge.bounding_box()["x"] + badge.bounding_box()["width"] <= tree["x"] + tree["width"] + 1
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 1400})
+
+
 def test_the_dark_theme_keeps_every_text_readable(page, kernel, screenshots):
     """JupyterLab Dark: text of the tree (the selected row included), the status line and the
     controls keeps a contrast of at least 4.5 (WCAG AA) against what is behind it."""
