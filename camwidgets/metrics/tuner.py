@@ -10,7 +10,7 @@ images) and times the map computation. The :class:`RankingTable` lists them best
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -41,47 +41,84 @@ METRICS: dict[str, tuple[Callable[..., Any], bool]] = {
 
 @dataclass(frozen=True)
 class RankingRow:
-    """One method at one layer: its ``score`` (the metric's mean over the images) and ``seconds``
-    (time to compute its maps, the shared capture counted for the method that ran it)."""
+    """One method at one layer: its ``score`` (the metric's mean over the images), the per-image
+    scores (``per_image``; one value for a metric that gives only a batch score), their standard
+    error ``error = std / sqrt(n)`` (NaN for one image), ``seconds`` (its own computation; the
+    layer's shared capture is in ``RankingTable.capture_seconds``) and ``tied_with_best``: whether
+    the paired difference to the best row's per-image scores is within two standard errors of 0."""
 
     method: str
     layer: str
     score: float
     seconds: float
+    per_image: tuple[float, ...] = ()
+    error: float = float("nan")
+    tied_with_best: bool = False
+
+
+def _standard_error(values: np.ndarray) -> float:
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
+def _tied(row: RankingRow, best: RankingRow) -> bool:
+    """Paired over the same images: ``mean(d) <= 2 SE(d)`` with ``d_i = row_i - best_i``."""
+    if row is best:
+        return True
+    if len(row.per_image) < 2 or len(row.per_image) != len(best.per_image):
+        return False
+    differences = np.asarray(row.per_image) - np.asarray(best.per_image)
+    return bool(abs(differences.mean()) <= 2 * _standard_error(differences))
 
 
 @dataclass(frozen=True, eq=False)
 class RankingTable:
-    """``rows`` best first (by ``metric``, in the direction ``higher_is_better`` says)."""
+    """``rows`` best first (by ``metric``, in the direction ``higher_is_better`` says); rows whose
+    difference to the best is within its noise over these images are marked ``tied_with_best``.
+    ``capture_seconds``: each layer's shared forward and backward, counted once."""
 
     rows: list[RankingRow]
     metric: str
     higher_is_better: bool
     layers: list[str] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
+    capture_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def best(self) -> RankingRow:
         return self.rows[0]
 
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.capture_seconds.values()) + sum(row.seconds for row in self.rows)
+
     def to_text(self) -> str:
         direction = "higher is better" if self.higher_is_better else "lower is better"
         width = max([len("layer")] + [len(row.layer) for row in self.rows])
-        lines = [f"{'rank':>4}  {'method':<20} {'layer':<{width}} {self.metric + ' (' + direction + ')':>28} {'seconds':>9}"]
+        lines = [f"{'rank':>4}  {'method':<20} {'layer':<{width}} {self.metric + ' (' + direction + ')':>28} {'± s.e.':>8} {'seconds':>9}"]
         for rank, row in enumerate(self.rows, 1):
-            lines.append(f"{rank:>4}  {row.method:<20} {row.layer:<{width}} {row.score:>28.4f} {row.seconds:>9.4f}")
+            mark = "  ≈ best" if row.tied_with_best and rank > 1 else ""
+            lines.append(f"{rank:>4}  {row.method:<20} {row.layer:<{width}} {row.score:>28.4f} {row.error:>8.4f} {row.seconds:>9.4f}{mark}")
+        images = len(self.best.per_image)
+        tied = sum(row.tied_with_best for row in self.rows) - 1
+        if tied:
+            lines.append(f"≈ best: not distinguishable from rank 1 on these {images} images (paired difference within 2 standard errors); more images would tell them apart")
+        captures = ", ".join(f"{layer} {seconds:.3f} s" for layer, seconds in self.capture_seconds.items())
+        lines.append(f"shared capture (one forward and backward per layer, not in the rows): {captures}; total {self.total_seconds:.3f} s")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.to_text()
 
     def chart(self):
-        """A matplotlib Figure: bars per method for one layer, a methods x layers table for several."""
+        """A matplotlib Figure: for one layer, bars per method sorted by rank with standard-error
+        whiskers (ties with the best hatched); for several, a methods x layers table."""
         from ..render.charts import heatmap_table, metric_bar_chart
 
         if len(self.layers) == 1:
-            scores = {row.method: row.score for row in sorted(self.rows, key=lambda r: self.methods.index(r.method))}
-            return metric_bar_chart(scores, self.metric, self.higher_is_better, title=f"{self.metric} at {self.layers[0]}")
+            scores = {row.method: row.score for row in self.rows}
+            errors = [row.error for row in self.rows]
+            tied = [row.tied_with_best for row in self.rows]
+            return metric_bar_chart(scores, self.metric, self.higher_is_better, title=f"{self.metric} at {self.layers[0]}", errors=errors, tied=tied)
         table = np.full((len(self.methods), len(self.layers)), np.nan)
         for row in self.rows:
             table[self.methods.index(row.method), self.layers.index(row.layer)] = row.score
@@ -160,19 +197,27 @@ def rank_methods(
         cam_targets = metric_targets = list(targets)
     device = images.device
     total, done, results = len(specs) * len(layer_names), 0, []
+    capture_seconds: dict[str, float] = {}
     for layer in layer_names:
         explainer = Explainer(model, [layer], cache=CaptureCache(max_entries=2))
+        _sync(device)
+        start = time.perf_counter()
+        explainer.capture(images, cam_targets, need_gradients=specs[0].needs_gradients)  # shared by every method below
+        _sync(device)
+        capture_seconds[layer] = time.perf_counter() - start
         for spec in specs:
             _sync(device)
             start = time.perf_counter()
             maps = explainer.compute(spec, images, cam_targets, progress=False)
             _sync(device)
             seconds = time.perf_counter() - start
-            results.append(RankingRow(spec.name, layer, float(np.mean(score(images, maps, metric_targets, model))), seconds))
+            values = np.asarray(score(images, maps, metric_targets, model), dtype=np.float64).reshape(-1)
+            results.append(RankingRow(spec.name, layer, float(values.mean()), seconds, tuple(values.tolist()), _standard_error(values)))
             done += 1
             if progress is not None:
                 progress(done, total, f"{spec.name} @ {layer}")
     finite = [r for r in results if np.isfinite(r.score)]
     others = [r for r in results if not np.isfinite(r.score)]
     finite.sort(key=lambda r: -r.score if better_high else r.score)
-    return RankingTable(finite + others, metric_name, better_high, layer_names, [spec.name for spec in specs])
+    ranked = [replace(row, tied_with_best=_tied(row, finite[0])) for row in finite] if finite else []
+    return RankingTable(ranked + others, metric_name, better_high, layer_names, [spec.name for spec in specs], capture_seconds)

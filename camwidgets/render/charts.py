@@ -35,24 +35,43 @@ def _check_mapping(values: Mapping, what: str) -> None:
 
 
 def metric_bar_chart(
-    values: Mapping[str, float], metric_name: str, higher_is_better: bool, *, title: str | None = None
+    values: Mapping[str, float],
+    metric_name: str,
+    higher_is_better: bool,
+    *,
+    title: str | None = None,
+    errors: Sequence[float] | None = None,
+    tied: Sequence[bool] | None = None,
 ) -> Figure:
     """One bar per method (``{method name: value}``), in the given order, each labelled with its value;
     the best bar (highest or lowest, as ``higher_is_better`` says) is highlighted, and the y axis says
-    which way is better."""
+    which way is better. ``errors``: a whisker of that size on each bar (NaN: none); ``tied``: bars
+    that cannot be told apart from the best, hatched and named in the legend."""
     _check_mapping(values, "values")
     numbers = _check_numbers(list(values.values()), "values")
     best = int(np.nanargmax(numbers) if higher_is_better else np.nanargmin(numbers)) if np.isfinite(numbers).any() else -1
-    fig = Figure(figsize=(max(4.0, 0.9 * len(numbers) + 1.5), 3.6), layout="constrained")
+    fig = Figure(figsize=(max(4.0, 0.9 * len(numbers) + 1.5), 3.8), layout="constrained")
     ax = fig.subplots()
     colours = [_BEST if i == best else _BAR for i in range(len(numbers))]
-    bars = ax.bar(list(values.keys()), numbers, color=colours)
+    whiskers = None if errors is None else np.nan_to_num(np.asarray(errors, dtype=np.float64), nan=0.0)
+    bars = ax.bar(list(values.keys()), numbers, color=colours, yerr=whiskers, capsize=3 if whiskers is not None else 0)
+    if tied is not None:
+        for index, (bar, same) in enumerate(zip(bars, tied)):
+            if same and index != best:
+                bar.set_hatch("//")
+                bar.set_label("≈ best (within 2 standard errors)")
+        if any(same for index, same in enumerate(tied) if index != best):
+            handles, labels = ax.get_legend_handles_labels()
+            ax.legend(handles[:1], labels[:1], fontsize=8, loc="best")
     ax.bar_label(bars, labels=[f"{v:.3g}" for v in numbers], padding=2, fontsize=8)
     direction = "higher is better" if higher_is_better else "lower is better"
     ax.set_ylabel(f"{metric_name} ({direction})")
     ax.set_title(title if title is not None else metric_name)
     ax.margins(y=0.15)
-    ax.tick_params(axis="x", labelrotation=30 if len(numbers) > 4 else 0)
+    if len(numbers) > 4:
+        for label in ax.get_xticklabels():  # slanted and anchored at their bars, so they do not overlap
+            label.set_rotation(35)
+            label.set_horizontalalignment("right")
     return fig
 
 
