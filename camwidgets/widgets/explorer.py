@@ -13,6 +13,7 @@ import difflib
 import inspect
 import re
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -55,6 +56,17 @@ def widget_advice(message: str) -> str:
     return message
 
 
+def progress_text(name: str, done: int, total: int, elapsed: float, shown: Result | None) -> str:
+    """What is shown and what is coming: 'GradCAM shown · ScoreCAM 29/304 · about 90 s left' (the
+    time left from the pace so far, once a step is done)."""
+    parts = [f"{get_method(shown.state.method).class_name} shown"] if shown is not None else []
+    parts.append(f"{name} {done}/{total}")
+    if 0 < done < total:
+        left = elapsed / done * (total - done)
+        parts.append(f"about {left:.0f} s left" if left < 120 else f"about {left / 60:.0f} min left")
+    return " · ".join(parts)
+
+
 def _session_options(options: dict[str, Any]) -> dict[str, Any]:
     """The explorer's keyword options, which are its session's: an unknown one is a TypeError naming them."""
     known = [name for name in inspect.signature(ExplorerSession).parameters if name not in ("model", "images")]
@@ -86,6 +98,8 @@ class CAMExplorer(ipywidgets.VBox):
         self._thread_state = threading.local()  # per thread: is this thread syncing controls quietly?
         self.jobs = JobSlot(self._lock)  # one job at a time on the model, owned under the lock
         self._sweep_key: tuple | None = None
+        self._slow_job: BackgroundJob | None = None  # the slow method running, if any
+        self._slow_image = 0  # the image its result is shown for (the one chosen last)
         self.controls = Controls(self.session.labels)
         self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
         self.overlay = OverlayView(on_cancel=self.cancel)
@@ -162,10 +176,17 @@ class CAMExplorer(ipywidgets.VBox):
 
     # -- computing --------------------------------------------------------------------------------
     def run(self, state: ViewState) -> None:
-        """Compute ``state`` and show it (in a worker thread for slow methods)."""
-        self._stop_job()
+        """Compute ``state`` and show it (in a worker thread for slow methods). Switching images
+        while a slow method runs does not stop it: the shown map follows the image now, and the slow
+        method's result arrives for the image chosen last."""
         current = self.session.result
-        if current is not None and replace(current.state, image=state.image) == state:
+        only_image = current is not None and replace(current.state, image=state.image) == state
+        if only_image and self._slow_job is not None and self._slow_job.running and not self._slow_job.cancelled:
+            self._slow_image = state.image
+            self._show(replace(current, state=state), still_busy=True)
+            return
+        self._stop_job()
+        if only_image:
             self._show(replace(current, state=state))
             return
         if self.session.needs_worker(state):
@@ -195,10 +216,13 @@ class CAMExplorer(ipywidgets.VBox):
             self.overlay.progress_label = f"computing {name}…"
             self.overlay.error = ""
 
+        started = time.monotonic()
+        shown = self.session.result
+
         def progress(done: int, total: int, description: str) -> None:
             with self.overlay.hold_sync():
                 self.overlay.progress = min(1.0, done / total) if total else 0.0
-                self.overlay.progress_label = f"{name}: {done}/{total}"
+                self.overlay.progress_label = progress_text(name, done, total, time.monotonic() - started, shown)
             if on_progress is not None:
                 on_progress(done, total, description)
 
@@ -221,21 +245,27 @@ class CAMExplorer(ipywidgets.VBox):
             else:
                 self._fail(error, state)
 
-        self.background(get_method(state.method).class_name, lambda callback: self.session.compute(state, progress=callback), self._show, failed)
+        def done(result: Result) -> None:
+            self._show(replace(result, state=replace(result.state, image=self._slow_image)))
+
+        self._slow_image = state.image
+        self._slow_job = self.background(get_method(state.method).class_name, lambda callback: self.session.compute(state, progress=callback), done, failed)
 
     def _stop_job(self) -> None:
         """Stop background work on the model (a slow method, a panel's job) before the next change."""
         self.jobs.supersede()
         self.jobs.wait()
 
-    def _show(self, result: Result) -> None:
+    def _show(self, result: Result, still_busy: bool = False) -> None:
+        """Show ``result`` and make it current (``still_busy``: a slow method goes on computing meanwhile)."""
         with self._lock:
             self.session.commit(result)
             state = result.state
             photo = self.session.images.photos[state.image]
             with self.overlay.hold_sync():
                 self.overlay.show(photo, result.levels[state.image], result.value_range, self.status_text(state))
-                self.overlay.busy, self.overlay.progress_label = False, ""
+                if not still_busy:
+                    self.overlay.busy, self.overlay.progress_label = False, ""
             self._sync_controls()
             self._refresh_sweep()
 

@@ -146,6 +146,17 @@ def test_slow_method_reports_progress_and_shows_its_result(extra_method, tiny_mo
     assert explorer.state.method == "slowtest" and explorer.overlay.status.startswith("SlowTestCAM · ")
     fractions = [data["state"]["progress"] for data, _ in state_updates(explorer.overlay, "progress")]
     assert fractions[-1] == 1.0 and len(fractions) > 5
+    labels = [data["state"]["progress_label"] for data, _ in state_updates(explorer.overlay, "progress_label")]
+    during = [label for label in labels if "/50" in label and not label.endswith("50/50")]
+    assert during and all(label.startswith("GradCAM shown · SlowTestCAM ") and " s left" in label for label in during), labels
+
+
+def test_progress_says_what_is_shown_what_is_coming_and_how_long_it_takes():
+    from camwidgets.widgets.explorer import progress_text
+
+    assert progress_text("ScoreCAM", 0, 304, 0.0, None) == "ScoreCAM 0/304"
+    assert progress_text("ScoreCAM", 29, 304, 9.5, None) == "ScoreCAM 29/304 · about 90 s left"
+    assert progress_text("SSCAM", 100, 5600, 30.0, None) == "SSCAM 100/5600 · about 28 min left"
 
 
 def test_a_new_change_cancels_a_running_slow_method(extra_method, tiny_model, tiny_images):
@@ -243,3 +254,16 @@ def test_a_layer_and_its_own_sublayer_are_refused_together(explorer):
     send_custom(explorer.tree, {"type": "select", "id": 3, "paths": ["stem", "stem.2"]})
     assert "'stem' contains 'stem.2'" in explorer.overlay.error
     assert explorer.state == state and explorer.overlay.heatmap == shown and explorer.tree.selected == ["head_conv"]
+
+
+def test_switching_images_does_not_stop_a_slow_method(extra_method, tiny_model, tiny_images):
+    started, release = extra_method
+    explorer = CAMExplorer(tiny_model, tiny_images)
+    explorer.set(method="slowtest")
+    assert started.wait(10) and explorer.overlay.busy
+    explorer.set(image=1)  # the shown GradCAM map follows at once; the slow method goes on
+    assert explorer.state.image == 1 and explorer.state.method == "gradcam" and explorer.overlay.busy
+    release.set()
+    assert explorer.wait(20)
+    assert explorer.state.method == "slowtest" and explorer.state.image == 1
+    assert explorer.overlay.status.startswith("SlowTestCAM · ") and not explorer.overlay.busy
