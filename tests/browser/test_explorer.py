@@ -222,6 +222,22 @@ def test_clicking_a_sweep_thumbnail_selects_that_layer(page, kernel):
     assert page.locator(f"[data-testid=cw-sweep-item][data-path='{choice}']").get_attribute("aria-pressed") == "true"
 
 
+def test_the_sweep_strip_keeps_its_scroll_and_shows_the_selected_thumbnail(page, kernel):
+    strip = page.locator("[data-testid=cw-sweep] .cw-thumbs-strip")
+    strip.evaluate("node => { node.scrollLeft = node.scrollWidth; }")
+    scrolled = strip.evaluate("node => node.scrollLeft")
+    assert scrolled > 0, "the strip has nothing to scroll at this width"
+    last = page.locator("[data-testid=cw-sweep-item]").last
+    path = last.get_attribute("data-path")
+    last.click()
+    assert kernel.wait_for("explorer.state.layers", (path,)) == (path,)
+    page.wait_for_selector(f"[data-testid=cw-sweep-item][data-path='{path}'][aria-pressed=true]", timeout=30_000)
+    strip = page.locator("[data-testid=cw-sweep] .cw-thumbs-strip")  # redrawn
+    assert strip.evaluate("node => node.scrollLeft") >= scrolled - 2  # not back at the start
+    box, item = strip.bounding_box(), page.locator(f"[data-testid=cw-sweep-item][data-path='{path}']").bounding_box()
+    assert box["x"] - 1 <= item["x"] and item["x"] + item["width"] <= box["x"] + box["width"] + 1
+
+
 def test_an_error_shows_and_the_previous_overlay_stays(page, kernel):
     """A model that raises: the error is shown, the map, status and target stay as they were."""
     before = {"pixels": digest(page), "status": status(page), "target": kernel.evaluate("explorer.state.target")}
