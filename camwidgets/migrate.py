@@ -113,7 +113,7 @@ def _plain_import(node: ast.Import, source: str, spans: _Spans) -> tuple[str | N
     return "import " + ", ".join(parts), bound
 
 
-def _keyword_span(call: ast.Call, keyword: ast.keyword, source: str, spans: _Spans) -> tuple[int, int]:
+def _keyword_span(keyword: ast.keyword, source: str, spans: _Spans) -> tuple[int, int]:
     """The span of ``keyword=value`` with the comma that joins it to the arguments around it."""
     start, end = spans.offset(keyword.lineno, keyword.col_offset), spans.offset(keyword.end_lineno, keyword.end_col_offset)  # type: ignore[arg-type]
     before = source[:start].rstrip()
@@ -155,7 +155,7 @@ def migrate_source(source: str, where: str = "") -> Migration:
         elif isinstance(node, ast.Call):
             for keyword in node.keywords:
                 if keyword.arg == "use_cuda":
-                    edits.append((*_keyword_span(node, keyword, source, spans), ""))
+                    edits.append((*_keyword_span(keyword, source, spans), ""))
                     migration.changes.append(f"{where}line {keyword.lineno}: use_cuda removed (the maps are computed on the model's device)")
     text = source
     for start, end, replacement in sorted(edits, reverse=True):
