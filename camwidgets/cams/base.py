@@ -172,11 +172,16 @@ class BaseCAM:
     ) -> np.ndarray | torch.Tensor:
         return self(input_tensor, targets, aug_smooth=False, eigen_smooth=eigen_smooth)
 
+    @property
+    def _registered_spec(self) -> MethodSpec | None:
+        """The registry entry of the class's method (None for a user-defined BaseCAM subclass)."""
+        return get_method(self.method) if self.method else None
+
     def get_cam_weights(self, input_tensor: torch.Tensor, target_layer: nn.Module, targets: Any, activations: Any, grads: Any) -> np.ndarray:
         """(B, C) channel weights from one layer's activations and gradients (the reference's hook for
         new methods): defined for methods of the form ``sum_c w_c A_c`` (GradCAM, GradCAM++, XGradCAM);
         a subclass overrides it to define its own."""
-        spec = get_method(self.method) if self.method else None
+        spec = self._registered_spec
         if spec is None or spec.weights is None:
             name = type(self).__name__
             raise NotImplementedError(f"{name} has no channel weights of its own; override get_cam_weights (or get_cam_image) in a subclass")
@@ -188,17 +193,17 @@ class BaseCAM:
         """One layer's raw (B, *s) map from its (B, C, *s) activations and gradients (numpy or tensors):
         the method's own formula, or, for a subclass that defines ``get_cam_weights``,
         ``sum_c w_c A_c`` (its first principal component with ``eigen_smooth``), as the reference."""
-        spec = get_method(self.method) if self.method else None
-        if spec is not None and spec.compute is not None and not _overrides(type(self), "get_cam_weights"):
+        spec = self._registered_spec
+        if spec is not None and not _overrides(type(self), "get_cam_weights"):  # the registered method's own formula
+            if spec.compute is None:
+                raise NotImplementedError(
+                    f"{type(self).__name__} computes its maps with extra forwards or layers of its own, not from one layer's "
+                    "activations and gradients; call the object itself"
+                )
             A = torch.as_tensor(activations)
             G = torch.as_tensor(grads) if grads is not None else None
             options = {name: getattr(self, name) for name in self.parameters}
             return _numpy(spec.compute(A, G, eigen_smooth, **spec.keywords(spec.resolve(options), A)))
-        if spec is not None and spec.compute is None and not _overrides(type(self), "get_cam_weights"):
-            raise NotImplementedError(
-                f"{type(self).__name__} computes its maps with extra forwards or layers of its own, not from one layer's "
-                "activations and gradients; call the object itself"
-            )
         weights = np.asarray(self.get_cam_weights(input_tensor, target_layer, targets, activations, grads))
         values = _numpy(activations)
         weighted = weights.reshape(*weights.shape, *[1] * (values.ndim - 2)) * values
