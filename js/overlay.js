@@ -107,8 +107,10 @@ function render({ model, el }) {
     error.textContent = model.get("error");
     banner.hidden = !model.get("error") || model.get("error") === dismissed;
     error.hidden = banner.hidden;
-    progress.hidden = !model.get("busy");
-    canvas.classList.toggle("cw-stale", !!model.get("busy"));
+    // the row stays after the run when it has something to say ("ScoreCAM cancelled; ..."), without bar and button
+    progress.hidden = !model.get("busy") && !model.get("progress_label");
+    bar.hidden = cancel.hidden = !model.get("busy");
+    canvas.classList.toggle("cw-stale", !!model.get("stale"));
     bar.value = model.get("progress");
     label.textContent = model.get("progress_label");
   };
@@ -139,7 +141,7 @@ function render({ model, el }) {
   ];
   const modelListeners = [
     ...["photo", "heatmap", "colormap", "opacity", "mode", "width", "height", "value_range"].map((name) => [`change:${name}`, redraw]),
-    ...["status", "error", "busy", "progress", "progress_label"].map((name) => [`change:${name}`, syncText]),
+    ...["status", "error", "busy", "stale", "progress", "progress_label"].map((name) => [`change:${name}`, syncText]),
   ];
   const cleanup = listen(model, root, domListeners, modelListeners);
   redraw();

@@ -1,4 +1,4 @@
-// A strip or grid of small clickable pictures (image gallery, layer sweep, compare grid).
+// A strip, a wrapping grid or a labelled grid of small clickable pictures (image gallery, layer sweep, compare grid).
 // Pixels arrive as one binary buffer (N * size * size * 3 RGB bytes); a click or Enter sends
 // {type: "pick", id, key}; the kernel checks the key and sets `selected`. Uses element, asBytes
 // and requests from _dom.js (put in front of this file by assets.py).
@@ -45,7 +45,7 @@ function render({ model, el }) {
     const parts = [];
     if (model.get("title")) parts.push(element("div", { class: "cw-thumbs-title" }, model.get("title")));
     if (model.get("message")) parts.push(element("div", { class: "cw-thumbs-message", role: "status" }, model.get("message")));
-    const grid = element("div", { class: columns ? "cw-thumbs-grid" : "cw-thumbs-strip" });
+    const grid = element("div", { class: columns ? "cw-thumbs-grid" : model.get("wrap") ? "cw-thumbs-wrap" : "cw-thumbs-strip" });
     const labelled = columns && rows.length > 0;
     if (columns) grid.style.gridTemplateColumns = `${labelled ? "auto " : ""}repeat(${columns}, ${size + 8}px)`;
     if (columns && columnLabels.length) {
@@ -68,7 +68,7 @@ function render({ model, el }) {
     });
     parts.push(grid);
     // redrawing keeps where the strip was scrolled, and brings the selected thumbnail into view
-    const previous = root.querySelector(".cw-thumbs-strip, .cw-thumbs-grid");
+    const previous = root.querySelector(".cw-thumbs-strip, .cw-thumbs-wrap, .cw-thumbs-grid");
     const scroll = previous ? [previous.scrollLeft, previous.scrollTop] : [0, 0];
     root.replaceChildren(...parts);
     [grid.scrollLeft, grid.scrollTop] = scroll;
@@ -76,7 +76,7 @@ function render({ model, el }) {
     if (chosen && typeof chosen.scrollIntoView === "function") chosen.scrollIntoView({ block: "nearest", inline: "nearest" });
   };
 
-  const traits = ["item_keys", "captions", "pixels", "selected", "size", "columns", "row_labels", "column_labels", "title", "message", "testid"];
+  const traits = ["item_keys", "captions", "pixels", "selected", "size", "columns", "row_labels", "column_labels", "title", "message", "testid", "wrap"];
   const cleanup = listen(model, root, [[root, "click", onClick], [root, "keydown", onKey]], traits.map((name) => [`change:${name}`, draw]));
   draw();
   return cleanup;

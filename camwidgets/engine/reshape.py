@@ -20,6 +20,7 @@ __all__ = [
     "Layout",
     "layout_of",
     "describe_layout",
+    "channels_of",
     "feature_levels",
     "common_grid",
     "looks_channels_last",
@@ -145,6 +146,17 @@ def describe_layout(output: object, image_size: tuple[int, ...]) -> str:
     if layout is Layout.NHWC:
         return f"NHWC {output.shape[1]}x{output.shape[2]} grid"
     return f"{layout.value} {tuple(output.shape)}, not a grid"
+
+
+def channels_of(output: object, image_size: tuple[int, ...]) -> int:
+    """The channels a CAM weighs in an output: axis 1 of NCHW, the last axis of NHWC and NLC, the sum
+    over FPN levels; 0 for layouts without a grid."""
+    layout = layout_of(output, image_size)
+    if layout is Layout.FPN:
+        return sum(int(level.shape[1]) for level in feature_levels(output) or [])
+    if layout is None or not layout.spatial or not isinstance(output, torch.Tensor):
+        return 0
+    return int(output.shape[1] if layout is Layout.NCHW else output.shape[-1])
 
 
 def infer_token_grid(num_tokens: int, image_size: tuple[int, int] | None = None) -> tuple[int, int, int]:

@@ -7,28 +7,45 @@ tests and users find the controls by them.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Mapping
 
 import ipywidgets
 
 from ..engine.methods.registry import FAMILIES, METHODS
 from ..explain import format_probability
+from .session import Estimate
 
-__all__ = ["Controls", "method_options", "target_options", "class_choice", "TOP_CLASS"]
+__all__ = ["Controls", "method_options", "duration_text", "target_options", "class_choice", "TOP_CLASS"]
 
 TOP_CLASS = -1
 _CHOICE = re.compile(r"\((\d+)\)$")
 
 
-def method_options() -> list[tuple[str, str]]:
+def duration_text(seconds: float) -> str:
+    """'<1 s', '12 s', '4 min', '2.5 h': a duration as people read an estimate."""
+    if seconds < 1:
+        return "<1 s"
+    if seconds < 100:
+        return f"{seconds:.0f} s"
+    if seconds < 6000:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def method_options(estimates: Mapping[str, Estimate] | None = None) -> list[tuple[str, str]]:
     """Every registered method as (label, registry name), grouped gradient / gradient-free /
-    perturbation; slow ones (more than two forwards per image) marked."""
+    perturbation; slow ones (more than two forwards per image) marked, and with ``estimates`` each
+    label says its price: 'ScoreCAM — perturbation · slow · 5 124 passes ≈ 95 s'."""
     options = []
     for family in FAMILIES:
         for spec in METHODS.values():
             if spec.family == family:
                 slow = " · slow" if spec.slow else ""
-                options.append((f"{spec.class_name} — {family}{slow}", spec.name))
+                cost = ""
+                if estimates is not None and spec.name in estimates:
+                    estimate = estimates[spec.name]
+                    cost = f" · {estimate.passes:,} pass{'es' if estimate.passes != 1 else ''} ≈ {duration_text(estimate.seconds)}".replace(",", " ")
+                options.append((f"{spec.class_name} — {family}{slow}{cost}", spec.name))
     return options
 
 

@@ -3,7 +3,9 @@
 Every control change becomes a candidate view state that the session validates and computes; only a
 successful computation is shown and becomes current. On an error the message appears in the
 overlay, the controls return to the current state and the previous map stays. Slow methods run in a
-background thread with a progress bar and a Cancel button; any new change cancels a running one.
+background thread with a progress bar and a Cancel button, the shown image first; choosing another
+image lets them go on, any other change replaces them. The method menu gives each method's price for
+the chosen layers (passes over the batch and seconds from the measured forward time).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from typing import Any, Callable
 import ipywidgets
 import numpy as np
 
-from ..engine.methods.registry import get_method
+from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import Cancelled
 from ..classes import resolve_class
-from .controls import TOP_CLASS, Controls, class_choice, target_options
+from .controls import TOP_CLASS, Controls, class_choice, duration_text, method_options, target_options
 from .tabs.base import text_html
 from .export import export_session, shown_picture
 from .layer_tree import LayerTree
@@ -32,7 +34,7 @@ from .messages import logger
 from .overlay import OverlayView
 from .tabs import build_tabs
 from .pictures import captioned, overlay_thumbnails, square, to_png
-from .session import ExplorerSession, Result, ViewState
+from .session import ExplorerSession, Result, ViewState, gray_levels
 from .thumbnails import ThumbnailGrid
 from .worker import BackgroundJob, JobSlot
 
@@ -56,15 +58,28 @@ def widget_advice(message: str) -> str:
     return message
 
 
-def progress_text(name: str, done: int, total: int, elapsed: float, shown: Result | None) -> str:
+def progress_text(name: str, done: int, total: int, elapsed: float, shown: str | None) -> str:
     """What is shown and what is coming: 'GradCAM shown · ScoreCAM 29/304 · about 90 s left' (the
     time left from the pace so far, once a step is done)."""
-    parts = [f"{get_method(shown.state.method).class_name} shown"] if shown is not None else []
+    parts = [f"{shown} shown"] if shown else []
     parts.append(f"{name} {done}/{total}")
     if 0 < done < total:
-        left = elapsed / done * (total - done)
-        parts.append(f"about {left:.0f} s left" if left < 120 else f"about {left / 60:.0f} min left")
+        parts.append(f"about {duration_text(elapsed / done * (total - done))} left")
     return " · ".join(parts)
+
+
+class ProgressHeading:
+    """A background job's progress line: what runs (``name``), what is shown meanwhile (``shown``),
+    and the pace since the phase began; :meth:`phase` starts the next part of the job."""
+
+    def __init__(self, name: str, shown: str | None) -> None:
+        self.phase(name, shown)
+
+    def phase(self, name: str, shown: str | None) -> None:
+        self.name, self.shown, self.started = name, shown, time.monotonic()
+
+    def text(self, done: int, total: int) -> str:
+        return progress_text(self.name, done, total, time.monotonic() - self.started, self.shown)
 
 
 def _session_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -99,11 +114,12 @@ class CAMExplorer(ipywidgets.VBox):
         self.jobs = JobSlot(self._lock)  # one job at a time on the model, owned under the lock
         self._sweep_key: tuple | None = None
         self._slow_job: BackgroundJob | None = None  # the slow method running, if any
-        self._slow_image = 0  # the image its result is shown for (the one chosen last)
+        self._pending: ViewState | None = None  # its view, with the image chosen last (None when none runs)
+        self._partial: dict[int, np.ndarray] = {}  # its maps finished so far, by image (the shown one first)
         self.controls = Controls(self.session.labels)
         self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
         self.overlay = OverlayView(on_cancel=self.cancel)
-        self.sweep = ThumbnailGrid(testid="cw-sweep", item_testid="cw-sweep-item", title="Layer sweep: GradCAM at every stage (click to select)")
+        self.sweep = ThumbnailGrid(testid="cw-sweep", item_testid="cw-sweep-item", title="Layer sweep: GradCAM at every stage (click to select)", wrap=True)
         self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
         self.panels = build_tabs(self.session, self)
         # two columns that stack when the notebook is narrower than about 1000 px (widgets.css)
@@ -134,7 +150,7 @@ class CAMExplorer(ipywidgets.VBox):
         """Change the view: ``image``, ``layers``, ``method``, ``target`` (class index or None),
         ``aug_smooth``, ``eigen_smooth``, ``normalise``. Invalid values raise (nothing changes);
         computation errors are shown in the widget. Slow methods return at once (see :meth:`wait`)."""
-        self.run(self.session.validate(**changes))
+        self.run(self.session.validate(self._pending, **changes))
 
     def request_view(self, **changes: Any) -> None:
         """A tab's request to show a view (a compare cell clicked): as a control change, errors shown."""
@@ -176,17 +192,15 @@ class CAMExplorer(ipywidgets.VBox):
 
     # -- computing --------------------------------------------------------------------------------
     def run(self, state: ViewState) -> None:
-        """Compute ``state`` and show it (in a worker thread for slow methods). Switching images
-        while a slow method runs does not stop it: the shown map follows the image now, and the slow
-        method's result arrives for the image chosen last."""
-        current = self.session.result
-        only_image = current is not None and replace(current.state, image=state.image) == state
-        if only_image and self._slow_job is not None and self._slow_job.running and not self._slow_job.cancelled:
-            self._slow_image = state.image
-            self._show(replace(current, state=state), still_busy=True)
+        """Compute ``state`` and show it. Slow methods run in a worker thread: the shown image first,
+        then the rest of the batch; switching images meanwhile does not stop them (a finished image's
+        map shows at once, another one's old map dimmed until its turn)."""
+        if self._pending is not None and replace(self._pending, image=state.image) == state:
+            self._follow_image(state.image)
             return
         self._stop_job()
-        if only_image:
+        current = self.session.result
+        if current is not None and replace(current.state, image=state.image) == state:
             self._show(replace(current, state=state))
             return
         if self.session.needs_worker(state):
@@ -207,22 +221,22 @@ class CAMExplorer(ipywidgets.VBox):
         on_failed: Callable[[BaseException], None],
         on_progress: Callable[[int, int, str], None] | None = None,
         on_superseded: Callable[[], None] | None = None,
+        heading: ProgressHeading | None = None,
     ) -> BackgroundJob:
         """Run ``work(progress)`` in the explorer's one job slot (any running job is superseded),
-        with the overlay's progress bar and Cancel button; ``on_done``/``on_failed`` (Cancelled
-        included) run only if no newer work replaced it."""
+        with the overlay's progress bar (its line from ``heading``) and Cancel button;
+        ``on_done``/``on_failed`` (Cancelled included) run only if no newer work replaced it."""
+        shown = self.session.result
+        heading = heading or ProgressHeading(name, get_method(shown.state.method).class_name if shown is not None else None)
         with self.overlay.hold_sync():
             self.overlay.busy, self.overlay.progress = True, 0.0
             self.overlay.progress_label = f"computing {name}…"
             self.overlay.error = ""
 
-        started = time.monotonic()
-        shown = self.session.result
-
         def progress(done: int, total: int, description: str) -> None:
             with self.overlay.hold_sync():
                 self.overlay.progress = min(1.0, done / total) if total else 0.0
-                self.overlay.progress_label = progress_text(name, done, total, time.monotonic() - started, shown)
+                self.overlay.progress_label = heading.text(done, total)
             if on_progress is not None:
                 on_progress(done, total, description)
 
@@ -231,40 +245,96 @@ class CAMExplorer(ipywidgets.VBox):
             on_done(result)
 
         def failed(error: BaseException) -> None:
-            self.overlay.busy = False
-            if isinstance(error, Cancelled):
-                self.overlay.progress_label = f"{name} cancelled; the previous map is shown"
             on_failed(error)
+            with self.overlay.hold_sync():
+                self.overlay.busy = False  # a cancel is said where the progress was, until the next map
+                self.overlay.progress_label = f"{name} cancelled; the previous map is shown" if isinstance(error, Cancelled) else ""
 
         return self.jobs.start(work, progress, done, failed, on_superseded)
 
     def _start_job(self, state: ViewState) -> None:
+        """Run a slow method in the background: the shown image first (its map shows when done),
+        then the other images as one batch; the result becomes current at the end."""
+        images = self.session.images
+        first, others = state.image, [i for i in range(len(images)) if i != state.image]
+        name = get_method(state.method).class_name
+        shown = self.session.result
+        heading = ProgressHeading(f"{name} for {images.names[first]}" if others else name, get_method(shown.state.method).class_name if shown else None)
+        job: list[BackgroundJob] = []
+
+        def work(progress: Callable[[int, int, str], bool]) -> Result:
+            self._partial[first] = self.session.compute_maps(state, [first], progress)[0]
+            if others:
+                self._show_partial(job[0], first)
+                heading.phase(f"{name} for the other {len(others)} image{'s' if len(others) > 1 else ''}", f"{name} for {images.names[first]}")
+                self._partial.update(zip(others, self.session.compute_maps(state, others, progress)))
+            return self.session.result_of(state, np.stack([self._partial[i] for i in range(len(images))]))
+
+        def done(result: Result) -> None:
+            image = self._pending.image if self._pending is not None else state.image
+            self._pending, self._partial = None, {}
+            self._show(replace(result, state=replace(result.state, image=image)))
+
         def failed(error: BaseException) -> None:
+            self._abandon_pending()
             if isinstance(error, Cancelled):
                 self._sync_controls()
             else:
                 self._fail(error, state)
 
-        def done(result: Result) -> None:
-            self._show(replace(result, state=replace(result.state, image=self._slow_image)))
+        with self._lock:  # the worker shows its first map under the lock: after ``job`` is known
+            self._pending, self._partial = state, {}
+            self.overlay.stale = True
+            job.append(self.background(name, work, done, failed, on_superseded=self._abandon_pending, heading=heading))
+            self._slow_job = job[0]
 
-        self._slow_image = state.image
-        self._slow_job = self.background(get_method(state.method).class_name, lambda callback: self.session.compute(state, progress=callback), done, failed)
+    def _show_partial(self, job: BackgroundJob, image: int) -> None:
+        """Show the running slow method's finished map of ``image`` if that image is the one chosen now."""
+        with self._lock:
+            if not job.cancelled and self._pending is not None and self._pending.image == image:
+                self._follow_image(image)
+
+    def _follow_image(self, image: int) -> None:
+        """While a slow method runs, another image was chosen: its finished map if there is one,
+        else the current view's map of it, dimmed; the controls keep showing the slow method."""
+        with self._lock:
+            assert self._pending is not None
+            self._pending = replace(self._pending, image=image)
+            photo = self.session.images.photos[image]
+            if image in self._partial:
+                levels, value_range = gray_levels(self._partial[image][None], self._pending.normalise)
+                self._display(photo, levels[0], value_range, self.status_text(self._pending), stale=False)
+            elif self.session.result is not None:
+                current = self.session.result
+                self._display(photo, current.levels[image], current.value_range, self.status_text(replace(current.state, image=image)), stale=True)
+            self._sync_controls()
+
+    def _abandon_pending(self) -> None:
+        """The slow method stopped (cancelled, failed or replaced): the current view shows again, at the image chosen last."""
+        with self._lock:
+            pending, self._pending, self._partial = self._pending, None, {}
+            current = self.session.result
+            if pending is not None and current is not None:
+                self._show(replace(current, state=replace(current.state, image=pending.image)))
 
     def _stop_job(self) -> None:
         """Stop background work on the model (a slow method, a panel's job) before the next change."""
         self.jobs.supersede()
         self.jobs.wait()
 
-    def _show(self, result: Result, still_busy: bool = False) -> None:
-        """Show ``result`` and make it current (``still_busy``: a slow method goes on computing meanwhile)."""
+    def _display(self, photo: np.ndarray, levels: np.ndarray, value_range: tuple[float, float], status: str, stale: bool) -> None:
+        with self.overlay.hold_sync():
+            self.overlay.show(photo, levels, value_range, status)
+            self.overlay.stale = stale
+
+    def _show(self, result: Result) -> None:
+        """Show ``result`` and make it current."""
         with self._lock:
             self.session.commit(result)
             state = result.state
-            photo = self.session.images.photos[state.image]
             with self.overlay.hold_sync():
-                self.overlay.show(photo, result.levels[state.image], result.value_range, self.status_text(state))
-                if not still_busy:
+                self._display(self.session.images.photos[state.image], result.levels[state.image], result.value_range, self.status_text(state), stale=False)
+                if self._pending is None:
                     self.overlay.busy, self.overlay.progress_label = False, ""
             self._sync_controls()
             self._refresh_sweep()
@@ -317,10 +387,14 @@ class CAMExplorer(ipywidgets.VBox):
             self._thread_state.quiet = before
 
     def _sync_controls(self) -> None:
-        """Controls show the current state (after a change, an error or a cancel)."""
-        state, controls = self.session.state, self.controls
+        """Controls show the current state, or the slow method's while it runs (after a change, an
+        error or a cancel); the method menu prices each method at the state's layers."""
+        state, controls = self._pending or self.session.state, self.controls
+        options = method_options({name: self.session.estimate(name, state.layers) for name in METHODS})
 
         def apply() -> None:
+            if tuple(controls.method.options) != tuple(options):
+                controls.method.options = options
             controls.method.value = state.method
             controls.target.options = target_options(self.session.top_classes(state.image), state.target, self.session.labels)
             controls.target.value = TOP_CLASS if state.target is None else state.target
@@ -337,7 +411,7 @@ class CAMExplorer(ipywidgets.VBox):
         if self._quiet:
             return
         try:
-            state = self.session.validate(**changes)
+            state = self.session.validate(self._pending, **changes)
         except (ValueError, TypeError) as error:
             self._fail(error, None)
             return

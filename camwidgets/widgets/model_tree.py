@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..engine.modules import evaluation_mode, forward_hooks
-from ..engine.reshape import Layout, describe_layout, layout_of
+from ..engine.reshape import Layout, channels_of, describe_layout, layout_of
 
 __all__ = ["LayerNode", "ModelTree", "probe_model_tree"]
 
@@ -40,6 +40,7 @@ class LayerNode:
     layout: str
     reading: str = ""
     why: str = ""  # why it cannot be explained ('' when it can)
+    channels: int = 0  # channels a CAM weighs in its output (0 without a grid): the price of channel-by-channel methods
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -139,6 +140,7 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str, reas
                 layout=layout.value if layout is not None else "",
                 reading=describe_layout(output, image_size) if name in outputs else "",
                 why=why,
+                channels=channels_of(output, image_size) if name in outputs else 0,
             )
         )
     return ModelTree(nodes, suggested, _stages(nodes), reason)

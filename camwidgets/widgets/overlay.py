@@ -59,10 +59,12 @@ class OverlayView(KernelOwnedTraits, anywidget.AnyWidget):
     """The last error, for people; empty when the last change worked."""
     busy = traitlets.Bool(False).tag(sync=True)
     """True while a slow method runs (the progress bar and Cancel button show)."""
+    stale = traitlets.Bool(False).tag(sync=True)
+    """True while the map shown is the previous view's, a new one being computed (drawn dimmed)."""
     progress = traitlets.Float(0.0, min=0.0, max=1.0).tag(sync=True)
     """Fraction done of the slow method."""
     progress_label = traitlets.Unicode("").tag(sync=True)
-    """What the slow method is doing."""
+    """What the slow method is doing; after a cancel, that it was cancelled (shown without the bar)."""
 
     def __init__(self, on_cancel: Callable[[], None] | None = None, **kwargs: Any) -> None:
         super().__init__(colormap_tables=colormap_tables(), **kwargs)

@@ -10,7 +10,9 @@ Methods, eigen_smooth and normalisation changes reuse the cached capture (no new
 from __future__ import annotations
 
 import difflib
+import math
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
@@ -30,7 +32,7 @@ from ..engine.targets import ClassifierOutputTarget
 from .images import ImageSet, default_labels, load_images
 from .model_tree import ModelTree, probe_model_tree
 
-__all__ = ["ViewState", "ExplorerSession", "Result", "SWEEP_METHOD", "gray_levels"]
+__all__ = ["ViewState", "ExplorerSession", "Result", "Estimate", "SWEEP_METHOD", "gray_levels"]
 
 SWEEP_METHOD = "gradcam"
 THUMBNAIL = 64
@@ -59,6 +61,15 @@ class Result:
     maps: np.ndarray
     levels: np.ndarray
     value_range: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a method costs for the batch at some layers: ``passes`` over the images (forward passes,
+    or forward and backward for gradient methods) and ``seconds`` from the measured forward time."""
+
+    passes: int
+    seconds: float
 
 
 def gray_levels(maps: np.ndarray, normalise: str) -> tuple[np.ndarray, tuple[float, float]]:
@@ -115,9 +126,12 @@ class ExplorerSession:
 
     # -- facts about the model and images ---------------------------------------------------------
     def _predict(self) -> np.ndarray:
-        """Softmax probabilities (B, classes) of one no-grad forward, on the host."""
+        """Softmax probabilities (B, classes) of one no-grad forward, on the host; its time per image
+        is ``forward_seconds``."""
         with evaluation_mode(self.model), torch.no_grad():
+            started = time.perf_counter()
             outputs = select_output(self.model(self.images.batch), self.output_selector)
+            self.forward_seconds = (time.perf_counter() - started) / len(self.images)
         if isinstance(outputs, torch.Tensor) and outputs.ndim == 2 and outputs.shape[0] == len(self.images):
             rows = outputs
         elif self.output_selector is None and isinstance(outputs, (tuple, list, dict)):
@@ -149,6 +163,16 @@ class ExplorerSession:
         layers = ", ".join(state.layers) if spec.own_layers is None else f"its own layers ({spec.class_name} ignores the chosen one)"
         target = self.target_label(state) if spec.class_specific else "class-agnostic (the same map for every class)"
         return " · ".join([spec.class_name, layers, target, *flags])
+
+    def estimate(self, method: str, layers: Sequence[str] | None = None) -> Estimate:
+        """The price of ``method`` for the batch at ``layers`` (default: the current ones):
+        ``passes = ceil(forwards_per_image(channels) * images)``, ``channels`` summed over the layers;
+        ``seconds = passes * forward_seconds``, three times that when each pass has a backward."""
+        spec = get_method(method)
+        nodes = {node.path: node for node in self.tree.nodes}
+        channels = sum(nodes[path].channels for path in (self.state.layers if layers is None else layers))
+        passes = math.ceil(spec.forwards_per_image(channels) * len(self.images))
+        return Estimate(passes, passes * self.forward_seconds * (3 if spec.needs_gradients else 1))
 
     # -- validation -------------------------------------------------------------------------------
     def validate(self, base: ViewState | None = None, **changes: Any) -> ViewState:
@@ -229,21 +253,26 @@ class ExplorerSession:
 
     def compute(self, state: ViewState, progress: ProgressOption = False) -> Result:
         """The maps of ``state`` for every image (from the cached capture when there is one)."""
-        with self.lock:
-            maps = self._maps(state, progress)
-        host = maps.detach().float().cpu().numpy()
-        levels, value_range = gray_levels(host, state.normalise)
-        return Result(state, host, levels, value_range)
+        return self.result_of(state, self.compute_maps(state, progress=progress))
 
-    def _maps(self, state: ViewState, progress: ProgressOption) -> torch.Tensor:
-        return self.explainer(state.layers, state.normalise).compute(
-            state.method,
-            self.images.batch,
-            self.targets(state),
-            aug_smooth=state.aug_smooth,
-            eigen_smooth=state.eigen_smooth,
-            progress=progress,
-        )
+    def compute_maps(self, state: ViewState, images: Sequence[int] | None = None, progress: ProgressOption = False) -> np.ndarray:
+        """(n, H, W) float32 maps of ``state`` for the images at indices ``images`` (default: all), on the host."""
+        batch = self.images.batch if images is None else self.images.batch[list(images)]
+        with self.lock:
+            maps = self.explainer(state.layers, state.normalise).compute(
+                state.method,
+                batch,
+                self.targets(state, len(batch)),
+                aug_smooth=state.aug_smooth,
+                eigen_smooth=state.eigen_smooth,
+                progress=progress,
+            )
+        return maps.detach().float().cpu().numpy()
+
+    def result_of(self, state: ViewState, maps: np.ndarray) -> Result:
+        """A :class:`Result` of ``state`` from its (B, H, W) maps: their grey levels and value range."""
+        levels, value_range = gray_levels(maps, state.normalise)
+        return Result(state, maps, levels, value_range)
 
     def commit(self, result: Result) -> None:
         self.state, self.result = result.state, result

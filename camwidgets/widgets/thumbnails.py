@@ -1,5 +1,5 @@
-"""A strip or grid of small pictures that can be clicked: the image gallery, the layer sweep and
-the compare grid.
+"""A strip, a wrapping grid or a labelled grid of small pictures that can be clicked: the image
+gallery, the layer sweep and the compare grid.
 
 Pixels travel as one binary buffer of ``len(item_keys) * size * size * 3`` RGB bytes. Front end ->
 kernel: ``{"type": "pick", "id", "key"}``, accepted only for one of ``item_keys``; the front end
@@ -43,7 +43,10 @@ class ThumbnailGrid(KernelOwnedTraits, anywidget.AnyWidget):
     column_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """Labels of the columns of a grid."""
     columns = traitlets.Int(0, min=0).tag(sync=True)
-    """Pictures per row; 0 for one strip."""
+    """Pictures per row; 0 for one strip (or, with ``wrap``, as many as fit)."""
+    wrap = traitlets.Bool(False).tag(sync=True)
+    """With ``columns`` 0: the pictures wrap onto as many rows as they need (scrolling down past
+    about three rows, ``widgets.css``) instead of one strip scrolling sideways."""
     size = traitlets.Int(64, min=1).tag(sync=True)
     """Side of each (square) picture in pixels."""
     pixels = traitlets.Bytes(b"").tag(sync=True)

@@ -11,8 +11,6 @@ import time
 
 import pytest
 
-from camwidgets.widgets.controls import method_options
-
 from .canvas import assert_drawn, canvas_summary
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,8 +28,9 @@ CONTROL_DESCRIPTIONS = ("Method", "Target", "Normalise", "aug_smooth", "eigen_sm
 HOOKS = "sum(len(getattr(m, a)) for m in model.modules() for a in ('_forward_hooks', '_forward_pre_hooks', '_backward_hooks', '_backward_pre_hooks'))"
 
 
-def method_label(name: str) -> str:
-    return next(label for label, value in method_options() if value == name)
+def method_label(kernel, name: str) -> str:
+    """The method menu's label of ``name`` now (labels carry the price at the chosen layers)."""
+    return kernel.evaluate(f"next(label for label, value in explorer.controls.method.options if value == {name!r})")
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +121,7 @@ def test_explorer_renders_tree_overlay_and_status(page, kernel, screenshots):
 
 def test_method_dropdown_updates_status_and_pixels_through_the_kernel(page, kernel):
     before = digest(page)
-    dropdown(page, "Method").select_option(label=method_label("layercam"))
+    dropdown(page, "Method").select_option(label=method_label(kernel, "layercam"))
     wait_for_status(page, "LayerCAM")
     assert kernel.evaluate("explorer.state.method") == "layercam"
     wait_for_new_pixels(page, before)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -12,7 +14,9 @@ import pytest
 import torch
 
 from camwidgets import CAMExplorer
+from camwidgets.engine.maps import finish_maps
 from camwidgets.engine.methods.registry import METHODS, MethodSpec
+from camwidgets.engine.progress import Progress
 from camwidgets.widgets.colormaps import compose_view
 from tests.conftest import CountingForward, Small, assert_unchanged, hook_count, mixed_state, seeded, snapshot
 
@@ -144,19 +148,125 @@ def test_slow_method_reports_progress_and_shows_its_result(extra_method, tiny_mo
     explorer.set(method="slowtest")
     assert explorer.wait(20)
     assert explorer.state.method == "slowtest" and explorer.overlay.status.startswith("SlowTestCAM · ")
+    np.testing.assert_allclose(explorer.result.maps, explorer.session.compute(explorer.state).maps, atol=1e-6)
     fractions = [data["state"]["progress"] for data, _ in state_updates(explorer.overlay, "progress")]
     assert fractions[-1] == 1.0 and len(fractions) > 5
     labels = [data["state"]["progress_label"] for data, _ in state_updates(explorer.overlay, "progress_label")]
     during = [label for label in labels if "/50" in label and not label.endswith("50/50")]
-    assert during and all(label.startswith("GradCAM shown · SlowTestCAM ") and " s left" in label for label in during), labels
+    first = [label for label in during if label.startswith("GradCAM shown · SlowTestCAM for image 0 ")]
+    rest = [label for label in during if label.startswith("SlowTestCAM for image 0 shown · SlowTestCAM for the other 1 image ")]
+    assert first and rest and len(first) + len(rest) == len(during) and all(" s left" in label for label in during), labels
+    assert labels.index(first[0]) < labels.index(rest[0])
 
 
 def test_progress_says_what_is_shown_what_is_coming_and_how_long_it_takes():
     from camwidgets.widgets.explorer import progress_text
 
     assert progress_text("ScoreCAM", 0, 304, 0.0, None) == "ScoreCAM 0/304"
-    assert progress_text("ScoreCAM", 29, 304, 9.5, None) == "ScoreCAM 29/304 · about 90 s left"
+    assert progress_text("ScoreCAM", 29, 304, 9.5, "GradCAM") == "GradCAM shown · ScoreCAM 29/304 · about 90 s left"
     assert progress_text("SSCAM", 100, 5600, 30.0, None) == "SSCAM 100/5600 · about 28 min left"
+
+
+@pytest.fixture
+def gated_method():
+    """Registers 'gated': a slow method whose first call returns at once and whose later calls wait
+    (cancellably) for ``release``; its map is the channel mean. Yields (batch sizes called, release)."""
+    batches, release = [], threading.Event()
+
+    def run(call):
+        batches.append(call.input_tensor.shape[0])
+        capture = call.explainer.capture(call.input_tensor, call.targets, need_gradients=False)
+        with Progress(10, "gated", call.progress) as progress:
+            for _ in range(10):
+                while len(batches) > 1 and not release.wait(0.02):
+                    progress.advance(0)  # raises Cancelled once cancelled
+                progress.advance()
+        raw = [record.activation.mean(dim=1) for record in capture.records]
+        return finish_maps(raw, capture.image_size, call.explainer.normalise, call.explainer.aggregate)
+
+    METHODS["gated"] = MethodSpec(name="gated", class_name="GatedCAM", family="perturbation", needs_gradients=False, cost=100.0, summary="test only", run=run)
+    yield batches, release
+    release.set()
+    METHODS.pop("gated", None)
+
+
+def _eventually(condition, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_slow_method_shows_the_chosen_image_first_and_finishes_the_rest_meanwhile(gated_method, tiny_model, tiny_images):
+    batches, release = gated_method
+    explorer = CAMExplorer(tiny_model, tiny_images)
+    explorer.set(image=1)
+    before = explorer.result
+    explorer.set(method="gated")
+    assert _eventually(lambda: explorer.overlay.status.startswith("GatedCAM · "))  # image 1 first, alone
+    assert batches[0] == 1 and explorer.overlay.busy and not explorer.overlay.stale
+    assert explorer.state.method == "gradcam" and explorer.controls.method.value == "gated"  # current only when all are done
+    pending, first = replace(explorer.state, method="gated"), explorer.overlay.levels().copy()
+    assert _eventually(lambda: explorer.overlay.progress_label.startswith("GatedCAM for image 1 shown · GatedCAM for the other 1 image "))
+    explorer.set(image=0)  # not finished: its previous map, dimmed; the slow method goes on
+    assert explorer.overlay.stale and explorer.overlay.busy and explorer.overlay.status.startswith("GradCAM · ")
+    np.testing.assert_array_equal(explorer.overlay.levels(), before.levels[0])
+    assert explorer.controls.method.value == "gated" and explorer.gallery.selected == "0"
+    explorer.set(image=1)  # finished: shown at once
+    assert not explorer.overlay.stale and explorer.overlay.status.startswith("GatedCAM · ")
+    explorer.set(image=0)
+    release.set()
+    assert explorer.wait(20) and not explorer.overlay.busy and not explorer.overlay.stale
+    assert explorer.state == replace(pending, image=0) and explorer.overlay.status.startswith("GatedCAM · ")
+    np.testing.assert_array_equal(explorer.result.levels[1], first)  # what was shown first is the final map of image 1
+    np.testing.assert_allclose(explorer.result.maps, explorer.session.compute(explorer.state).maps, atol=1e-6)
+    assert hook_count(tiny_model) == 0
+
+
+def test_cancel_after_the_first_image_shows_the_previous_view_at_the_image_chosen_last(gated_method, tiny_model, tiny_images):
+    explorer = CAMExplorer(tiny_model, tiny_images)
+    before = explorer.result
+    explorer.set(method="gated")
+    assert _eventually(lambda: explorer.overlay.status.startswith("GatedCAM · "))
+    explorer.set(image=1)
+    explorer.cancel()
+    assert explorer.wait(20) and not explorer.overlay.busy and not explorer.overlay.stale
+    assert explorer.state == replace(before.state, image=1) and explorer.controls.method.value == "gradcam"
+    np.testing.assert_array_equal(explorer.overlay.levels(), before.levels[1])
+    assert explorer.overlay.progress_label == "GatedCAM cancelled; the previous map is shown"  # the row stays to say so
+
+
+def test_a_change_other_than_the_image_replaces_the_slow_method_and_starts_from_its_view(gated_method, tiny_model, tiny_images):
+    explorer = CAMExplorer(tiny_model, tiny_images)
+    explorer.set(method="gated")
+    assert _eventually(lambda: explorer.overlay.status.startswith("GatedCAM · "))
+    explorer.set(method="layercam")  # from the slow method's view (image 0), not a stale one
+    assert explorer.wait(20) and explorer.state.method == "layercam" and not explorer.overlay.busy
+    assert explorer.overlay.status.startswith("LayerCAM · ") and explorer.overlay.progress_label == ""
+    assert hook_count(tiny_model) == 0
+
+
+def test_the_method_menu_prices_each_method_for_the_chosen_layers(explorer):
+    from camwidgets.widgets.controls import duration_text
+
+    labels = dict((value, label) for label, value in explorer.controls.method.options)
+    channels = {node.path: node.channels for node in explorer.session.tree.nodes}
+    images = len(explorer.session.images)
+    assert channels["head_conv"] == 8 and channels["fc"] == 0
+    for name in ("gradcam", "scorecam", "ablationcam", "sscam", "smoothgradcampp"):
+        estimate = explorer.session.estimate(name)
+        expected = METHODS[name].forwards_per_image(8) * images
+        assert estimate.passes == expected, name
+        assert estimate.seconds == pytest.approx(expected * explorer.session.forward_seconds * (3 if METHODS[name].needs_gradients else 1))
+        assert f"{estimate.passes} pass" in labels[name] and duration_text(estimate.seconds) in labels[name]
+    assert explorer.session.estimate("scorecam").passes == (8 + 1) * images  # one masked forward per channel, plus the capture
+    assert explorer.session.estimate("sscam").passes == (8 * 35 + 1) * images  # and per noise sample
+    explorer.set(layers=["stem", "head_conv"])  # more channels: the menu follows the layers
+    relabelled = dict((value, label) for label, value in explorer.controls.method.options)
+    assert f"{(8 + 8 + 1) * images} passes" in relabelled["scorecam"] and explorer.controls.method.value == explorer.state.method
+    assert [duration_text(s) for s in (0.2, 12.4, 95, 1680, 9000)] == ["<1 s", "12 s", "95 s", "28 min", "2.5 h"]
 
 
 def test_a_new_change_cancels_a_running_slow_method(extra_method, tiny_model, tiny_images):
@@ -261,8 +371,9 @@ def test_switching_images_does_not_stop_a_slow_method(extra_method, tiny_model, 
     explorer = CAMExplorer(tiny_model, tiny_images)
     explorer.set(method="slowtest")
     assert started.wait(10) and explorer.overlay.busy
-    explorer.set(image=1)  # the shown GradCAM map follows at once; the slow method goes on
-    assert explorer.state.image == 1 and explorer.state.method == "gradcam" and explorer.overlay.busy
+    explorer.set(image=1)  # the shown GradCAM map follows at once, dimmed; the slow method goes on
+    assert explorer.overlay.status.startswith("GradCAM · ") and explorer.overlay.stale and explorer.overlay.busy
+    assert explorer.gallery.selected == "1" and explorer.controls.method.value == "slowtest"
     release.set()
     assert explorer.wait(20)
     assert explorer.state.method == "slowtest" and explorer.state.image == 1

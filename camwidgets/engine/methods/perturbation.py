@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -508,22 +508,33 @@ def check_ablation_options(options: dict[str, Any]) -> None:
 
 
 def _perturbation(
-    name: str, class_name: str, cost: float, run: Any, summary: str, paper: str, keyword_only: tuple[str, ...] | None = None, check: Any = check_batch_size
+    name: str, class_name: str, cost: float, run: Any, summary: str, paper: str, passes: Any,
+    keyword_only: tuple[str, ...] | None = None, check: Any = check_batch_size,
 ) -> MethodSpec:
     options = OPTIONS[name]
     return MethodSpec(
         name=name, class_name=class_name, family="perturbation", needs_gradients=False, cost=cost, run=run, summary=summary, paper=paper,
-        options=options, keyword_only=tuple(options) if keyword_only is None else keyword_only, check=check,
+        options=options, keyword_only=tuple(options) if keyword_only is None else keyword_only, check=check, passes=passes,
     )  # fmt: skip
 
 
+def _masked_passes(options: Mapping[str, Any], channels: int) -> float:
+    """Score-CAM family: one masked forward per channel (and per noise or scale sample), plus the capture."""
+    return channels * options.get("num_samples", 1) + 1
+
+
+def _ablation_passes(options: Mapping[str, Any], channels: int) -> float:
+    """Ablation-CAM: one forward per ablated channel (of the layers after the target only, with ``reuse_prefix``)."""
+    return max(1, round(channels * float(options["ratio_channels_to_ablate"]))) + 1
+
+
 SPECS = (
-    _perturbation("scorecam", "ScoreCAM", 512.0, scorecam, "channel weights = softmax of the scores of channel-masked inputs", "https://arxiv.org/abs/1910.01279"),
-    _perturbation("sscam", "SSCAM", 512.0 * 35, sscam, "Score-CAM with noise-smoothed masks", "https://arxiv.org/abs/2006.14255"),
-    _perturbation("iscam", "ISCAM", 512.0 * 10, iscam, "Score-CAM integrated over scaled masks", "https://arxiv.org/abs/2010.03023"),
+    _perturbation("scorecam", "ScoreCAM", 512.0, scorecam, "channel weights = softmax of the scores of channel-masked inputs", "https://arxiv.org/abs/1910.01279", _masked_passes),
+    _perturbation("sscam", "SSCAM", 512.0 * 35, sscam, "Score-CAM with noise-smoothed masks", "https://arxiv.org/abs/2006.14255", _masked_passes),
+    _perturbation("iscam", "ISCAM", 512.0 * 10, iscam, "Score-CAM integrated over scaled masks", "https://arxiv.org/abs/2010.03023", _masked_passes),
     _perturbation(
         "ablationcam", "AblationCAM", 16.0, ablationcam, "channel weights = relative score drop when the channel is ablated",
         "https://openaccess.thecvf.com/content_WACV_2020/papers/Desai_Ablation-CAM_Visual_Explanations_for_Deep_Convolutional_Network_via_Gradient-free_Localization_WACV_2020_paper.pdf",
-        keyword_only=("reuse_prefix",), check=check_ablation_options,
+        _ablation_passes, keyword_only=("reuse_prefix",), check=check_ablation_options,
     ),
 )  # fmt: skip

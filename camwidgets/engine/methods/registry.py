@@ -68,6 +68,8 @@ class MethodSpec:
     ``sum_c w_c A_c`` (the classes' ``get_cam_weights``). ``call="forward"``: the class is called as ``cam(input_tensor, targets=None,
     eigen_smooth=False, **call_options)`` without ``aug_smooth``, as the reference's FinerCAM,
     RefineCAM and SESS are; ``call_options`` name the options a call may set for itself.
+    ``passes(options, channels)``: forward passes per image at a layer of ``channels`` channels, for
+    methods whose price depends on them (the explorer's cost estimates); ``cost`` otherwise.
     """
 
     name: str
@@ -87,6 +89,7 @@ class MethodSpec:
     weights: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None
     call: str = "cam"
     call_options: tuple[str, ...] = ()
+    passes: Optional[Callable[[Mapping[str, Any], int], float]] = None
 
     @property
     def doc(self) -> str:
@@ -102,6 +105,11 @@ class MethodSpec:
     def slow(self) -> bool:
         """More than :data:`SLOW_COST` forwards per image."""
         return self.cost > SLOW_COST
+
+    def forwards_per_image(self, channels: int, options: Mapping[str, Any] | None = None) -> float:
+        """Forward passes per image at a layer of ``channels`` channels with these options: ``passes(options, channels)`` for methods whose price grows with the
+        channels or samples, else ``cost``."""
+        return float(self.passes(self.resolve(options), channels)) if self.passes is not None else self.cost
 
     @property
     def positional(self) -> tuple[str, ...]:

@@ -151,5 +151,6 @@ SPECS = (
         name="smoothgradcampp", class_name="SmoothGradCAMpp", family="gradient", needs_gradients=True, cost=5.0, run=smoothgradcampp,
         summary="Grad-CAM++ with gradients averaged over noisy inputs", paper="https://arxiv.org/abs/1908.01224",
         options={"num_samples": 4, "std": 0.3, "seed": None}, keyword_only=("seed",), check=check_smoothgrad_options,
+        passes=lambda options, channels: options["num_samples"] + 1,
     ),
 )  # fmt: skip
