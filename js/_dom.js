@@ -33,13 +33,13 @@ export function requests(model, type) {
   };
 }
 
-/** Attach the listeners ([target, event, handler] on DOM nodes, [event, handler] on the model) and
- *  return render()'s cleanup: it detaches every one of them and removes ``root``. */
+/** Attach the listeners ([target, event, handler, options?] on DOM nodes, [event, handler] on the
+ *  model) and return render()'s cleanup: it detaches every one of them and removes ``root``. */
 function listen(model, root, domListeners, modelListeners) {
-  for (const [target, name, handler] of domListeners) target.addEventListener(name, handler);
+  for (const [target, name, handler, options] of domListeners) target.addEventListener(name, handler, options);
   for (const [name, handler] of modelListeners) model.on(name, handler);
   return () => {
-    for (const [target, name, handler] of domListeners) target.removeEventListener(name, handler);
+    for (const [target, name, handler, options] of domListeners) target.removeEventListener(name, handler, options);
     for (const [name, handler] of modelListeners) model.off(name, handler);
     root.remove();
   };

@@ -27,6 +27,23 @@ export function levelToValue(level, range) {
   return low + (level / 255) * (high - low);
 }
 
+export const MAX_ZOOM = 16;
+
+/** The view {zoom, x, y} (CSS pixels; the picture drawn at `zoom` times its size, its top left at
+ *  x, y) moved so that it covers the viewport of `width` x `height`: x in [width - width * zoom, 0]. */
+export function clampView(view, width, height) {
+  const zoom = Math.min(MAX_ZOOM, Math.max(1, Number(view.zoom) || 1));
+  const clamp = (value, size) => Math.min(0, Math.max(size - size * zoom, Number(value) || 0));
+  return { zoom, x: clamp(view.x, width), y: clamp(view.y, height) };
+}
+
+/** `view` zoomed by `factor` about the viewport point (px, py), which stays under the pointer. */
+export function zoomAbout(view, factor, px, py, width, height) {
+  const zoom = Math.min(MAX_ZOOM, Math.max(1, view.zoom * factor));
+  const k = zoom / view.zoom;
+  return clampView({ zoom, x: px - (px - view.x) * k, y: py - (py - view.y) * k }, width, height);
+}
+
 const MODES = [["overlay", "Overlay"], ["heatmap", "Heatmap"], ["photo", "Photo"]];
 
 function render({ model, el }) {
@@ -40,6 +57,13 @@ function render({ model, el }) {
   const opacityLabel = element("label", { class: "cw-opacity-label" }, "Opacity ");
   opacityLabel.append(opacity, opacityValue);
   const canvas = element("canvas", { class: "cw-canvas", "data-testid": "cw-overlay-canvas" });
+  // zoom (wheel) and pan (drag) move the canvas inside a viewport that clips it; double-click resets
+  const viewport = element("div", { class: "cw-viewport", "data-testid": "cw-viewport", title: "Wheel to zoom, drag to pan, double-click to reset" });
+  const zoomLabel = element("span", { class: "cw-zoom", "data-testid": "cw-zoom" });
+  const zoomReset = control("button", { type: "button", class: "cw-zoom-reset", "data-testid": "cw-zoom-reset" }, "Reset zoom");
+  const zoomBox = element("div", { class: "cw-zoom-box" });  // over the map's corner: zooming moves nothing on the page
+  zoomBox.append(zoomLabel, zoomReset);
+  viewport.append(canvas, zoomBox);
   const colorbar = element("div", { class: "cw-colorbar", "data-testid": "cw-colorbar" });
   const barCanvas = element("canvas", { class: "cw-colorbar-strip", width: "256", height: "1", "aria-hidden": "true" });
   const low = element("span", { class: "cw-colorbar-low", "data-testid": "cw-colorbar-low" });
@@ -59,7 +83,7 @@ function render({ model, el }) {
   progress.append(bar, label, cancel);
   toolbar.append(...modeButtons, colormap, opacityLabel);
   // errors and progress at the top, where they are seen; the old map dims while a new one is computed
-  root.append(toolbar, banner, progress, canvas, colorbar, readout, status);
+  root.append(toolbar, banner, progress, viewport, colorbar, readout, status);
   el.appendChild(root);
 
   let image = null;
@@ -133,11 +157,44 @@ function render({ model, el }) {
   };
   const onLeave = () => { readout.textContent = ""; };
 
+  let view = { zoom: 1, x: 0, y: 0 };
+  let drag = null;  // {x, y, view} where a pan started
+  const applyView = (next) => {
+    const box = viewport.getBoundingClientRect();
+    view = clampView(next, box.width, box.height);
+    canvas.style.transform = view.zoom === 1 ? "" : `translate(${view.x}px, ${view.y}px) scale(${view.zoom})`;
+    canvas.classList.toggle("cw-zoomed", view.zoom > 1);
+    zoomLabel.textContent = view.zoom > 1 ? `${view.zoom.toFixed(1)}×` : "";
+    zoomBox.hidden = view.zoom === 1;
+  };
+  const onWheel = (event) => {
+    const zoomingOut = event.deltaY > 0;
+    if (zoomingOut && view.zoom === 1) return;  // nothing to zoom out of: the notebook scrolls as usual
+    event.preventDefault();
+    const box = viewport.getBoundingClientRect();
+    applyView(zoomAbout(view, zoomingOut ? 1 / 1.25 : 1.25, event.clientX - box.left, event.clientY - box.top, box.width, box.height));
+    onMove(event);
+  };
+  const onDown = (event) => {
+    if (event.button !== 0 || view.zoom === 1) return;
+    event.preventDefault();
+    drag = { x: event.clientX, y: event.clientY, view };
+    canvas.classList.add("cw-panning");
+  };
+  const onDrag = (event) => {
+    if (!drag) return;
+    applyView({ zoom: drag.view.zoom, x: drag.view.x + event.clientX - drag.x, y: drag.view.y + event.clientY - drag.y });
+  };
+  const onUp = () => { drag = null; canvas.classList.remove("cw-panning"); };
+  const onReset = () => applyView({ zoom: 1, x: 0, y: 0 });
+
   const redraw = () => { syncControls(); draw(); };
   const domListeners = [
     ...modeButtons.map((button) => [button, "click", onMode]),
     [colormap, "change", onColormap], [opacity, "input", onOpacity], [cancel, "click", onCancel], [dismiss, "click", onDismiss],
     [canvas, "mousemove", onMove], [canvas, "mouseleave", onLeave],
+    [viewport, "wheel", onWheel, { passive: false }], [canvas, "mousedown", onDown], [window, "mousemove", onDrag], [window, "mouseup", onUp],
+    [canvas, "dblclick", onReset], [zoomReset, "click", onReset],
   ];
   const modelListeners = [
     ...["photo", "heatmap", "colormap", "opacity", "mode", "width", "height", "value_range"].map((name) => [`change:${name}`, redraw]),
@@ -146,6 +203,7 @@ function render({ model, el }) {
   const cleanup = listen(model, root, domListeners, modelListeners);
   redraw();
   syncText();
+  applyView(view);
   return cleanup;
 }
 

@@ -69,11 +69,12 @@ def class_choice(text: str, labels: list[str]) -> int | None:
 
 
 class Controls:
-    """Method, target, class search, normalisation and smoothing controls."""
+    """Method, target, class search (with its note), normalisation and smoothing controls."""
 
     def __init__(self, labels: list[str]) -> None:
         style: dict[str, Any] = {"description_width": "initial"}
-        self.method = ipywidgets.Dropdown(description="Method", options=method_options(), style=style)
+        # wide enough for a label with its price ("SSCAM — perturbation · slow · 359 212 passes ≈ 2.1 h")
+        self.method = ipywidgets.Dropdown(description="Method", options=method_options(), style=style, layout=ipywidgets.Layout(width="100%", max_width="500px"))
         self.target = ipywidgets.Dropdown(description="Target", options=[("top class of each image", TOP_CLASS)], style=style)
         self.find_class = ipywidgets.Combobox(
             description="Find class",
@@ -83,12 +84,23 @@ class Controls:
             continuous_update=False,  # a typed name counts on Enter (or leaving the box), a suggestion when picked
             style=style,
         )
-        self.find_note = ipywidgets.HTML(layout=ipywidgets.Layout(margin="0 0 0 8px"))
+        self.find_note = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))  # a line of its own, when there is something to say
         self.normalise = ipywidgets.Dropdown(
-            description="Normalise", options=[("per image", "image"), ("per batch", "batch"), ("none (raw)", "none")], style=style
+            description="Normalise", options=[("per image", "image"), ("per batch", "batch"), ("none (raw)", "none")], style=style,
+            layout=ipywidgets.Layout(width="auto"),
         )
-        self.aug_smooth = ipywidgets.Checkbox(description="aug_smooth", indent=False)
-        self.eigen_smooth = ipywidgets.Checkbox(description="eigen_smooth", indent=False)
+        self.aug_smooth = ipywidgets.Checkbox(description="aug_smooth", indent=False, layout=ipywidgets.Layout(width="auto", margin="0 0 0 12px"))
+        self.eigen_smooth = ipywidgets.Checkbox(description="eigen_smooth", indent=False, layout=ipywidgets.Layout(width="auto", margin="0 0 0 12px"))
         self.box = ipywidgets.VBox(
-            [self.method, ipywidgets.HBox([self.target, self.find_class, self.find_note]), self.normalise, ipywidgets.HBox([self.aug_smooth, self.eigen_smooth])]
+            [
+                self.method,
+                ipywidgets.HBox([self.target, self.find_class]),
+                self.find_note,
+                ipywidgets.HBox([self.normalise, self.aug_smooth, self.eigen_smooth], layout=ipywidgets.Layout(align_items="center")),
+            ]
         )
+
+    def find_says(self, html: str) -> None:
+        """The class search's answer (escaped HTML) on its own line below it; '' hides the line."""
+        self.find_note.value = html
+        self.find_note.layout.display = "" if html else "none"

@@ -10,6 +10,7 @@ the chosen layers (passes over the batch and seconds from the measured forward t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import difflib
 import inspect
@@ -336,8 +337,9 @@ class CAMExplorer(ipywidgets.VBox):
                 self._display(self.session.images.photos[state.image], result.levels[state.image], result.value_range, self.status_text(state), stale=False)
                 if self._pending is None:
                     self.overlay.busy, self.overlay.progress_label = False, ""
+            self.controls.find_says("")  # an answer about an earlier search is stale under a new view
             self._sync_controls()
-            self._refresh_sweep()
+            self._refresh_sweep_soon()
 
     def _fail(self, error: BaseException, state: ViewState | None) -> None:
         """Show ``error`` (of computing ``state``, or of a rejected change when None); keep the view."""
@@ -352,6 +354,28 @@ class CAMExplorer(ipywidgets.VBox):
             self._sync_controls()
 
     # -- keeping the pieces in step -----------------------------------------------------------------
+    def _refresh_sweep_soon(self) -> None:
+        """Refresh the sweep after the kernel has sent the new map: in a running event loop (a
+        kernel's) once the current message is handled, so a new image or target shows without
+        waiting for the sweep's forward and backward; elsewhere at once. While background work
+        holds the model it waits its turn (the job's own end refreshes it too)."""
+        if self._sweep_key == (self.session.state.image, self.session.state.target):
+            self._refresh_sweep()  # nothing to compute: only the selection moves
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._refresh_sweep()
+            return
+
+        def when_free() -> None:
+            if self.jobs.running:
+                loop.call_later(0.5, when_free)
+            else:
+                self._refresh_sweep()
+
+        loop.call_soon(when_free)
+
     def _refresh_sweep(self) -> None:
         state = self.session.state
         key = (state.image, state.target)
@@ -452,9 +476,9 @@ class CAMExplorer(ipywidgets.VBox):
         try:
             index = resolve_class(text, self.session.labels) if index is None else index
         except ValueError as error:
-            self.controls.find_note.value = text_html(str(error).replace("unknown class", "no class named", 1))
+            self.controls.find_says(text_html(str(error).replace("unknown class", "no class named", 1)))
             return
-        self.controls.find_note.value = ""
+        self.controls.find_says("")
         self._request(target=index)
 
     def __repr__(self) -> str:

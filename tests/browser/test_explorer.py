@@ -6,6 +6,8 @@ The checks share one notebook and run in file order; each reads the state it sta
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 
@@ -221,20 +223,114 @@ def test_clicking_a_sweep_thumbnail_selects_that_layer(page, kernel):
     assert page.locator(f"[data-testid=cw-sweep-item][data-path='{choice}']").get_attribute("aria-pressed") == "true"
 
 
-def test_the_sweep_strip_keeps_its_scroll_and_shows_the_selected_thumbnail(page, kernel):
-    strip = page.locator("[data-testid=cw-sweep] .cw-thumbs-strip")
-    strip.evaluate("node => { node.scrollLeft = node.scrollWidth; }")
-    scrolled = strip.evaluate("node => node.scrollLeft")
-    assert scrolled > 0, "the strip has nothing to scroll at this width"
-    last = page.locator("[data-testid=cw-sweep-item]").last
+def test_the_sweep_grid_wraps_keeps_its_scroll_and_shows_the_selected_thumbnail(page, kernel):
+    grid = page.locator("[data-testid=cw-sweep] .cw-thumbs-wrap")
+    items = page.locator("[data-testid=cw-sweep-item]")
+    tops = items.evaluate_all("nodes => nodes.map(node => node.offsetTop)")
+    assert len(set(tops)) >= 3, "the sweep does not wrap into rows"  # every stage in rows, not one long strip
+    grid.evaluate("node => { node.scrollTop = node.scrollHeight; }")
+    scrolled = grid.evaluate("node => node.scrollTop")
+    assert scrolled > 0, "the grid has nothing to scroll at this size"
+    last = items.last
     path = last.get_attribute("data-path")
     last.click()
     assert kernel.wait_for("explorer.state.layers", (path,)) == (path,)
     page.wait_for_selector(f"[data-testid=cw-sweep-item][data-path='{path}'][aria-pressed=true]", timeout=30_000)
-    strip = page.locator("[data-testid=cw-sweep] .cw-thumbs-strip")  # redrawn
-    assert strip.evaluate("node => node.scrollLeft") >= scrolled - 2  # not back at the start
-    box, item = strip.bounding_box(), page.locator(f"[data-testid=cw-sweep-item][data-path='{path}']").bounding_box()
-    assert box["x"] - 1 <= item["x"] and item["x"] + item["width"] <= box["x"] + box["width"] + 1
+    grid = page.locator("[data-testid=cw-sweep] .cw-thumbs-wrap")  # redrawn
+    assert grid.evaluate("node => node.scrollTop") >= scrolled - 2  # not back at the top
+    box, item = grid.bounding_box(), page.locator(f"[data-testid=cw-sweep-item][data-path='{path}']").bounding_box()
+    assert box["y"] - 1 <= item["y"] and item["y"] + item["height"] <= box["y"] + box["height"] + 1
+
+
+def readout(page) -> tuple[int, int]:
+    x, y = re.match(r"x (\d+), y (\d+):", page.get_by_test_id("cw-readout").text_content()).groups()
+    return int(x), int(y)
+
+
+def test_wheel_zooms_about_the_pointer_drag_pans_and_the_readout_stays_true(page, kernel):
+    viewport = page.get_by_test_id("cw-viewport")
+    box = viewport.bounding_box()
+    point = (box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6)
+    page.mouse.move(*point)
+    before = readout(page)
+    for _ in range(3):
+        page.mouse.wheel(0, -120)  # zoom in, about the pointer
+    page.wait_for_function("() => document.querySelector('[data-testid=cw-zoom]').textContent !== ''")
+    assert page.get_by_test_id("cw-zoom").text_content() == "2.0×"
+    canvas = page.get_by_test_id("cw-overlay-canvas").bounding_box()
+    assert canvas["width"] == pytest.approx(box["width"] * 1.25**3, rel=0.01)
+    assert viewport.bounding_box() == box  # the page layout does not move
+    page.mouse.move(point[0] + 1, point[1])
+    page.mouse.move(*point)
+    x, y = readout(page)
+    assert abs(x - before[0]) <= 1 and abs(y - before[1]) <= 1  # the same pixel stays under the pointer
+    width, height = kernel.evaluate("(explorer.overlay.width, explorer.overlay.height)")
+    level = kernel.evaluate(f"int(explorer.overlay.levels()[{y}, {x}])")
+    low, high = kernel.evaluate("list(explorer.overlay.value_range)")
+    shown = float(page.get_by_test_id("cw-readout").text_content().rsplit(":", 1)[1])
+    assert shown == pytest.approx(low + level / 255 * (high - low), abs=2e-3)  # the value under the pointer
+    page.mouse.down()
+    page.mouse.move(point[0] - 60, point[1] - 40, steps=4)  # drag the picture left and up
+    page.mouse.up()
+    page.mouse.move(point[0] + 1, point[1])
+    page.mouse.move(*point)
+    panned = readout(page)
+    assert panned[0] > x and panned[1] > y and panned[0] < width and panned[1] < height
+    page.mouse.dblclick(*point)
+    assert page.get_by_test_id("cw-zoom").text_content() == ""
+    assert page.get_by_test_id("cw-overlay-canvas").bounding_box()["width"] == pytest.approx(box["width"], abs=1)
+
+
+def test_find_class_takes_a_typed_name_and_says_when_there_is_none(page, kernel):
+    box = page.locator(".cw-explorer").get_by_placeholder("type a class name, Enter")
+    try:
+        box.fill("tabby")
+        box.press("Enter")
+        assert "tabby" in kernel.wait_for("explorer.session.labels[explorer.state.target or 0]", "tabby")
+        wait_for_status(page, "tabby")
+        box.fill("zebracorn")
+        box.press("Enter")
+        page.get_by_text("no class named 'zebracorn'", exact=False).wait_for(timeout=30_000)
+        assert kernel.evaluate("explorer.session.labels[explorer.state.target]") == "tabby"  # nothing else changed
+    finally:
+        kernel.run("explorer.set(target=None)")
+
+
+def test_a_slow_method_says_its_price_shows_progress_over_the_dimmed_map_and_a_cancel_stays_said(page, kernel):
+    label = method_label(kernel, "scorecam")
+    assert re.search(r"ScoreCAM — perturbation · slow · [\d ]+ passes ≈ ", label), label
+    before = {"method": kernel.evaluate("explorer.state.method"), "pixels": digest(page)}
+    dropdown(page, "Method").select_option(label=label)
+    progress = page.get_by_test_id("cw-progress")
+    progress.wait_for(state="visible", timeout=30_000)
+    page.wait_for_function("() => document.querySelector('.cw-progress-label').textContent.includes('ScoreCAM')", timeout=30_000)
+    assert page.locator(".cw-canvas.cw-stale").count() == 1  # the old map, dimmed
+    bar, canvas = progress.locator("progress").bounding_box(), page.get_by_test_id("cw-overlay-canvas").bounding_box()
+    assert bar["width"] >= 200 and bar["y"] < canvas["y"]  # wide, above the map
+    page.get_by_test_id("cw-cancel").click()
+    page.wait_for_function(
+        "() => document.querySelector('.cw-progress-label').textContent === 'ScoreCAM cancelled; the previous map is shown'", timeout=60_000
+    )
+    assert progress.is_visible() and page.get_by_test_id("cw-cancel").is_hidden() and progress.locator("progress").is_hidden()
+    assert page.locator(".cw-canvas.cw-stale").count() == 0 and digest(page) == before["pixels"]
+    assert kernel.evaluate("explorer.state.method") == before["method"]
+    assert kernel.evaluate(HOOKS) == 0
+
+
+def test_the_saved_notebook_holds_a_picture_of_the_view(explorer_notebook, lab):
+    """Saved from JupyterLab, the explorer's output carries a PNG beside the widget view: what GitHub and nbviewer show."""
+    explorer_notebook.command("docmanager:save")
+    path = lab.server.root / explorer_notebook.path
+    deadline = time.monotonic() + 30
+    while True:
+        outputs = json.loads(path.read_text())["cells"][EXPLORER_CELL].get("outputs", [])
+        data = next((output["data"] for output in outputs if "data" in output), {})
+        if "image/png" in data or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert "application/vnd.jupyter.widget-view+json" in data and "image/png" in data, sorted(data)
+    png = base64.b64decode(data["image/png"])
+    assert png.startswith(b"\x89PNG") and len(png) > 20_000
 
 
 def test_an_error_shows_and_the_previous_overlay_stays(page, kernel):
@@ -243,7 +339,8 @@ def test_an_error_shows_and_the_previous_overlay_stays(page, kernel):
     assert page.get_by_test_id("cw-error").is_hidden()
     kernel.run(
         "def _fail(module, inputs):\n    raise RuntimeError('model exploded on purpose')\n"
-        "_failing = model.register_forward_pre_hook(_fail)"
+        "_failing = model.register_forward_pre_hook(_fail)\n"
+        "explorer.session.cache.clear()"  # the next target needs a forward, whatever earlier tests computed
     )
     try:
         dropdown(page, "Target").select_option(index=3)
@@ -317,6 +414,25 @@ def test_a_900_px_window_stacks_the_columns_and_cuts_nothing_off(page, kernel):
         badge = page.locator(".cw-badge").first
         assert badge.is_visible() and badge.bounding_box()["x"] + badge.bounding_box()["width"] <= tree["x"] + tree["width"] + 1
     finally:
+        page.set_viewport_size({"width": 1280, "height": 1400})
+
+
+def test_a_900_px_high_window_with_the_file_browser_open_shows_the_tabs(page, kernel):
+    """JupyterLab at 1400x900 with the file browser open: with the explorer at the top of the
+    notebook, the tab bar below the overlay is on screen, not below the fold."""
+    page.evaluate("() => window.jupyterapp.shell.expandLeft()")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    try:
+        page.wait_for_timeout(800)
+        page.locator(".cw-explorer").evaluate("node => node.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)
+        tabs = page.locator(".cw-explorer .lm-TabBar").first.bounding_box()
+        panel = page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first.bounding_box()  # the notebook's scrolled area
+        assert tabs["y"] + tabs["height"] <= panel["y"] + panel["height"], (tabs, panel)
+        columns = page.get_by_test_id("cw-layer-tree").bounding_box(), page.get_by_test_id("cw-overlay").bounding_box()
+        assert columns[1]["x"] > columns[0]["x"] + columns[0]["width"] - 1  # still side by side
+    finally:
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
         page.set_viewport_size({"width": 1280, "height": 1400})
 
 

@@ -63,6 +63,22 @@ def test_readout_and_bytes_helpers():
     assert run_module("overlay.js", body, {}) == [6, -2, 0.2, [2, 3], 0]
 
 
+def test_zoom_keeps_the_point_under_the_pointer_and_the_picture_covering_the_viewport():
+    body = (
+        "const a = m.zoomAbout({zoom: 1, x: 0, y: 0}, 2, 100, 50, 400, 300);"
+        "const b = m.zoomAbout(a, 4, 390, 290, 400, 300);"
+        "output = [a, b, m.zoomAbout(b, 100, 0, 0, 400, 300).zoom, m.zoomAbout(a, 0.1, 10, 10, 400, 300),"
+        " m.clampView({zoom: 2, x: 50, y: -900}, 400, 300), m.clampView({zoom: NaN, x: 5, y: 5}, 400, 300)];"
+    )
+    a, b, most, out, clamped, broken = run_module("overlay.js", body, {})
+    assert a == {"zoom": 2, "x": -100, "y": -50}  # (100, 50) stays under the pointer: (100 - x) / zoom == 100
+    assert b["zoom"] == 8 and (390 - b["x"]) / 8 == (390 - a["x"]) / 2 and (290 - b["y"]) / 8 == (290 - a["y"]) / 2
+    assert most == 16  # MAX_ZOOM
+    assert out == {"zoom": 1, "x": 0, "y": 0}  # never smaller than the viewport
+    assert clamped == {"zoom": 2, "x": 0, "y": -300}  # panned no further than the picture's edges
+    assert broken == {"zoom": 1, "x": 0, "y": 0}
+
+
 NODES = [
     {"path": "", "parent": None, "type": "Net", "children": 2},
     {"path": "features", "parent": "", "type": "Sequential", "children": 2},

@@ -84,8 +84,10 @@ def test_find_class_takes_typed_and_fuzzy_names_answers_unknown_ones_and_follows
     controls.find_class.value = "tabby cat"  # fuzzy: not one class, so the closest are offered
     note = html.unescape(controls.find_note.value)  # escaped on the page
     assert "no class named 'tabby cat'" in note and "Closest: tabby (281)" in note
+    assert controls.find_note.layout.display == ""  # on a line of its own below the search box
     explorer.set(target=285)
     assert controls.find_class.value == "Egyptian cat (285)"
+    assert controls.find_note.value == "" and controls.find_note.layout.display == "none"  # stale under a new view
     explorer.set(target=None)
     assert controls.find_class.value == ""
 
