@@ -83,6 +83,23 @@ class ProgressHeading:
         return progress_text(self.name, done, total, time.monotonic() - self.started, self.shown)
 
 
+def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop of the Jupyter kernel this code runs in (handling its messages), or None
+    outside a kernel (a script, a test; another library's loop does not count)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        return None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _session_options(options: dict[str, Any]) -> dict[str, Any]:
     """The explorer's keyword options, which are its session's: an unknown one is a TypeError naming them."""
     known = [name for name in inspect.signature(ExplorerSession).parameters if name not in ("model", "images")]
@@ -355,16 +372,15 @@ class CAMExplorer(ipywidgets.VBox):
 
     # -- keeping the pieces in step -----------------------------------------------------------------
     def _refresh_sweep_soon(self) -> None:
-        """Refresh the sweep after the kernel has sent the new map: in a running event loop (a
-        kernel's) once the current message is handled, so a new image or target shows without
+        """Refresh the sweep after the kernel has sent the new map: in a Jupyter kernel once the
+        current message is handled, so a new image or target shows without
         waiting for the sweep's forward and backward; elsewhere at once. While background work
         holds the model it waits its turn (the job's own end refreshes it too)."""
         if self._sweep_key == (self.session.state.image, self.session.state.target):
             self._refresh_sweep()  # nothing to compute: only the selection moves
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        loop = _kernel_loop()
+        if loop is None:
             self._refresh_sweep()
             return
 

@@ -359,8 +359,10 @@ def test_an_error_shows_and_the_previous_overlay_stays(page, kernel):
     assert kernel.evaluate(HOOKS) == 0, "the explorer left hooks on the model"
 
 
-def test_notebook_7_renders_the_explorer(lab):
-    cells = [SETUP, "explorer = cw.CAMExplorer(model, ['coffee'], labels=weights)\nexplorer"]
+def test_notebook_7_renders_the_explorer_and_logs_no_error_of_its_own(lab):
+    """Notebook 7: the explorer renders and works; every console error of the page also appears in a
+    notebook with plain ipywidgets only (Notebook 7's own, not the explorer's)."""
+    cells = [SETUP, "explorer = cw.CAMExplorer(model, ['coffee', 'chelsea'], labels=weights)\nexplorer"]
     notebook = lab.open("explorer_notebook7.ipynb", cells, ui="notebook")
     try:
         page = notebook.page
@@ -369,8 +371,25 @@ def test_notebook_7_renders_the_explorer(lab):
         assert page.get_by_test_id("cw-layer-node").count() > 10
         assert_drawn(canvas_summary(page, CANVAS), "overlay canvas in Notebook 7")
         wait_for_status(page, "GradCAM", "features.18", "espresso")
+        page.locator("[data-testid=cw-gallery-item]").nth(1).click()
+        wait_for_status(page, "Egyptian cat")
+        page.locator("[data-testid=cw-layer-node][data-path='features.17']").click()
+        wait_for_status(page, "features.17")
+        for tab in ("Guided", "Compare"):
+            page.locator(".cw-explorer .lm-TabBar-tab", has_text=tab).first.click()
+        page.wait_for_timeout(1000)
+        errors = set(page.console_errors)
     finally:
         lab.close(notebook)
+    plain = lab.open("plain_notebook7.ipynb", ["import ipywidgets as w", "w.Tab([w.IntSlider(), w.Button(description='go')])"], ui="notebook")
+    try:
+        plain.page.locator(".widget-slider").first.wait_for()
+        plain.page.locator(".lm-TabBar-tab").nth(1).click()
+        plain.page.wait_for_timeout(1000)
+        baseline = set(plain.page.console_errors)
+    finally:
+        lab.close(plain)
+    assert errors <= baseline, f"console errors only with the explorer: {sorted(errors - baseline)}"
 
 
 CONTRAST = """
