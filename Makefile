@@ -19,7 +19,7 @@ NODE := /usr/bin/node
 help:
 	@echo "make demo   explain a bundled photo with pretrained mobilenet_v2; writes a PNG grid to out/"
 	@echo "make test   unit, parity and notebook tests (what CI runs)"
-	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency, ratios measured in one run"
+	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency (Python side and in Chromium)"
 
 install: $(STAMP) $(WEIGHTS) $(CHROMIUM) $(NODE)
 
@@ -61,6 +61,7 @@ bench: install
 	$(VPY) bench/run.py
 	$(VPY) bench/metrics.py
 	$(VPY) bench/widget_latency.py
+	$(VPY) bench/browser_latency.py
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache

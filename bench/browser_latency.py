@@ -45,7 +45,7 @@ KERNEL_SIDE = {"method", "layer", "target"}  # the others change nothing in the 
 # consecutive methods draw different maps (at resnet50's last blocks, whose gradient is uniform in
 # space, HiResCAM and XGradCAM draw GradCAM's map and GradCAMElementWise LayerCAM's)
 METHODS = ["GradCAM", "GradCAMPlusPlus", "LayerCAM", "EigenCAM", "GradCAMElementWise"]
-LAYERS = ["layer4.2", "layer4.1", "layer4.0", "layer4"]  # layer4.2 is suggested, so layer4's rows are open
+LAYERS = ["layer4.2", "layer4.1", "layer4.0", "layer3"]  # layer4.2 is suggested, so layer4's rows are open; layer4 would draw layer4.2's map
 COLORMAPS = ["jet", "viridis", "inferno", "turbo"]
 CELLS = [
     "import torch, torchvision\nimport camwidgets as cw\n"
@@ -122,6 +122,8 @@ def measure(lab: Lab, repeats: int) -> dict[str, list[float]]:
     results: dict[str, list[float]] = {}
     for kind in TARGETS_MS:
         results[kind] = []
+        kernel.run("explorer.set(method='gradcam', layers=['layer4.2'])")  # a class-specific method (EigenCAM ignores targets)
+        settle(page, kernel)
         for value in changes(kind, repeats):
             if kind in ("layer", "target"):
                 kernel.run("explorer.session.cache.clear()")  # a fresh forward and backward, as for a new layer

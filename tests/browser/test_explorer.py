@@ -466,6 +466,10 @@ def test_the_dark_theme_keeps_every_text_readable(page, kernel, screenshots):
                          "[data-testid=cw-status]", ".cw-colorbar span", ".cw-opacity-label"):
             ratios = page.evaluate(CONTRAST, selector)
             assert ratios and min(ratios) >= 4.5, (selector, ratios)
+        # the README's picture: the default view, whatever the earlier checks left
+        kernel.run("explorer.set(method='gradcam', layers=['features.18'], target=None)\nexplorer.overlay.colormap, explorer.overlay.opacity = 'jet', 0.5")
+        wait_for_status(page, "GradCAM · features.18")
+        page.wait_for_timeout(500)
         page.screenshot(path=str(screenshots / "explorer-dark.png"), clip=page.locator(".cw-explorer").bounding_box())
     finally:
         page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
