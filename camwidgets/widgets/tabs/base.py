@@ -54,7 +54,17 @@ def text_html(text: str, css_class: str = "", pre: bool = False) -> str:
 
 
 def image_widget(png: bytes = b"", width: str = "224px") -> ipywidgets.Image:
-    return ipywidgets.Image(value=png, format="png", layout=ipywidgets.Layout(width=width))
+    """A PNG image shown only once it holds a picture (an empty one draws the browser's broken-image icon)."""
+    image = ipywidgets.Image(value=png, format="png", layout=ipywidgets.Layout(width=width, display="" if png else "none"))
+    image.observe(lambda change: setattr(image.layout, "display", "" if change["new"] else "none"), names="value")
+    return image
+
+
+def method_choices() -> list[tuple[str, str]]:
+    """Every registered method as (class name, registry name): the names the main menu shows."""
+    from ...engine.methods.registry import METHODS
+
+    return [(spec.class_name, name) for name, spec in METHODS.items()]
 
 
 class Tab:

@@ -12,7 +12,7 @@ from ..pictures import overlay_thumbnails
 from ..session import gray_levels
 from ..thumbnails import ThumbnailGrid
 from ..worker import BackgroundJob
-from .base import BackgroundTab, TabHost
+from .base import BackgroundTab, TabHost, method_choices
 
 __all__ = ["CompareTab", "COMPARE_SIZE"]
 
@@ -32,7 +32,7 @@ class CompareTab(BackgroundTab):
         choices = [name for name in DEFAULT_COMPARE if name in METHODS] or list(METHODS)[:2]
         # one naming of methods everywhere: the class names the main menu shows
         self.methods = ipywidgets.SelectMultiple(
-            description="Methods", options=[(spec.class_name, name) for name, spec in METHODS.items()], value=choices, rows=6
+            description="Methods", options=method_choices(), value=choices, rows=6
         )
         self.by = ipywidgets.ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
         self.button = ipywidgets.Button(description="Compare")

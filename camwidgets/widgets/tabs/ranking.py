@@ -7,10 +7,10 @@ from typing import Any
 
 import ipywidgets
 
-from ...engine.methods.registry import METHODS, single_capture_methods
+from ...engine.methods.registry import single_capture_methods
 from ...engine.progress import Cancelled
 from ..worker import BackgroundJob
-from .base import BackgroundTab, TabHost, image_widget, text_html
+from .base import BackgroundTab, TabHost, image_widget, method_choices, text_html
 
 __all__ = ["RankingTab"]
 
@@ -26,8 +26,9 @@ class RankingTab(BackgroundTab):
         super().__init__(session, host)
         session = self.session
         single_capture = single_capture_methods()
-        self.methods = ipywidgets.SelectMultiple(description="Methods", options=list(METHODS), value=single_capture[:4], rows=6)
-        layer_options = list(dict.fromkeys([*session.tree.stages, *session.state.layers]))
+        self.methods = ipywidgets.SelectMultiple(description="Methods", options=method_choices(), value=single_capture[:4], rows=6)
+        # the chosen layers first, then the stages deepest first: what is picked is in sight
+        layer_options = list(dict.fromkeys([*session.state.layers, *reversed(session.tree.stages)]))
         self.layers = ipywidgets.SelectMultiple(description="Layers", options=layer_options, value=list(session.state.layers), rows=6)
         self.metric = ipywidgets.Dropdown(description="Metric", options=["road", "drop", "deletion", "insertion"])
         self.button = ipywidgets.Button(description="Rank")
