@@ -143,7 +143,7 @@ def test_compare_names_methods_as_the_main_menu_and_a_clicked_cell_opens_in_the_
 def test_the_ranking_tab_names_methods_as_the_main_menu_shows_the_chosen_layer_first_and_no_empty_chart(mobilenet_explorer):
     ranking = mobilenet_explorer.panels.metrics
     assert ("GradCAMPlusPlus", "gradcam++") in ranking.methods.options
-    assert ranking.layers.options[0] == mobilenet_explorer.state.layers[0]  # in sight in a six-row list
+    assert ranking.layers.options[0] == mobilenet_explorer.session.tree.suggested  # the layer chosen when it opened, in sight in a six-row list
     assert ranking.layers.options[1:4] == tuple(reversed(mobilenet_explorer.session.tree.stages))[:3]
     assert ranking.chart.value == b"" and ranking.chart.layout.display == "none"  # no broken-image icon before the chart
     ranking.chart.value = b"\x89PNG"
