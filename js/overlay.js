@@ -201,10 +201,19 @@ function render({ model, el }) {
     ...["status", "error", "busy", "stale", "progress", "progress_label"].map((name) => [`change:${name}`, syncText]),
   ];
   const cleanup = listen(model, root, domListeners, modelListeners);
+  // the notebook's theme (JupyterLab marks it on <body>), for the charts the kernel draws
+  const readTheme = () => {
+    const light = document.body.dataset.jpThemeLight;
+    const theme = light === "false" ? "dark" : "light";
+    if (light !== undefined && model.get("theme") !== theme) setTrait("theme", theme);
+  };
+  const themes = new MutationObserver(readTheme);
+  themes.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
   redraw();
   syncText();
   applyView(view);
-  return cleanup;
+  readTheme();
+  return () => { themes.disconnect(); cleanup(); };
 }
 
 export default { render };

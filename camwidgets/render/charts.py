@@ -7,19 +7,40 @@ with ``fig.savefig(path)`` (or ``grid.save_figure``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from ..metrics.deletion import CurveResult
 
-__all__ = ["metric_bar_chart", "curve_chart", "road_chart", "heatmap_table"]
+__all__ = ["metric_bar_chart", "curve_chart", "road_chart", "heatmap_table", "chart_theme", "THEMES"]
 
 _BAR = "#9aa5b1"
 _BEST = "#2a7ab9"
+
+#: Matplotlib settings per notebook theme: 'light' is matplotlib's own, 'dark' JupyterLab Dark's
+#: background with light text and axes.
+THEMES: dict[str, dict[str, str]] = {
+    "light": {},
+    "dark": {
+        **{key: "#111111" for key in ("figure.facecolor", "axes.facecolor", "savefig.facecolor", "legend.facecolor")},
+        **{key: "#e0e0e0" for key in ("text.color", "axes.labelcolor", "xtick.color", "ytick.color")},
+        "axes.edgecolor": "#9e9e9e",
+        "legend.edgecolor": "#616161",
+    },
+}
+
+
+def chart_theme(theme: str) -> contextlib.AbstractContextManager:
+    """A context in which charts are built (and saved) in a notebook theme's colours, 'light' or 'dark'."""
+    if theme not in THEMES:
+        raise ValueError(f"theme must be one of {', '.join(THEMES)}; got {theme!r}")
+    return matplotlib.rc_context(THEMES[theme])
 
 
 def _check_numbers(values: Sequence[float], what: str) -> np.ndarray:
@@ -54,7 +75,7 @@ def metric_bar_chart(
     ax = fig.subplots()
     colours = [_BEST if i == best else _BAR for i in range(len(numbers))]
     whiskers = None if errors is None else np.nan_to_num(np.asarray(errors, dtype=np.float64), nan=0.0)
-    bars = ax.bar(list(values.keys()), numbers, color=colours, yerr=whiskers, capsize=3 if whiskers is not None else 0)
+    bars = ax.bar(list(values.keys()), numbers, color=colours, yerr=whiskers, capsize=3 if whiskers is not None else 0, ecolor=matplotlib.rcParams["text.color"])
     if tied is not None:
         for index, (bar, same) in enumerate(zip(bars, tied)):
             if same and index != best:

@@ -201,6 +201,11 @@ class CAMExplorer(ipywidgets.VBox):
             data["image/png"] = base64.b64encode(to_png(picture)).decode("ascii")
         return data
 
+    @property
+    def theme(self) -> str:
+        """The notebook's theme as the browser reports it, 'light' or 'dark'."""
+        return self.overlay.theme
+
     def _view_settings(self) -> dict[str, Any]:
         return {"mode": self.overlay.mode, "colormap": self.overlay.colormap, "opacity": self.overlay.opacity}
 
@@ -478,6 +483,7 @@ class CAMExplorer(ipywidgets.VBox):
         for widget, field, convert in watch:
             widget.observe(lambda change, f=field, c=convert: self._request(**{f: c(change["new"])}), names="value")
         controls.find_class.observe(self._on_find_class, names="value")
+        self.overlay.observe(lambda change: self.panels.metrics.redraw(), names="theme")
         self.tree.observe(lambda change: self._request(layers=tuple(change["new"])), names="selected")
         self.sweep.observe(lambda change: change["new"] and self._request(layers=(change["new"],)), names="selected")
         self.gallery.observe(lambda change: change["new"] and self._request(image=int(change["new"])), names="selected")

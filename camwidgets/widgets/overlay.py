@@ -4,7 +4,7 @@ The kernel sends the photo (RGB) and the map (8-bit grey levels) once each, as b
 colormap, opacity and mode are applied in the browser (``js/overlay.js``) with the tables in
 ``colormap_tables``, so changing them needs no round trip. The formula is
 :func:`~camwidgets.widgets.colormaps.compose_view`. Front end -> kernel: trait changes of
-``opacity``, ``colormap``, ``mode`` (validated here; every other trait is the kernel's) and
+``opacity``, ``colormap``, ``mode``, ``theme`` (validated here; every other trait is the kernel's) and
 ``{"type": "cancel", "id"}``.
 """
 
@@ -25,7 +25,7 @@ __all__ = ["OverlayView"]
 
 
 class OverlayView(KernelOwnedTraits, anywidget.AnyWidget):
-    browser_writable = frozenset({"opacity", "colormap", "mode"})
+    browser_writable = frozenset({"opacity", "colormap", "mode", "theme"})
     """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
 
     _esm = module_source("overlay.js")
@@ -53,6 +53,8 @@ class OverlayView(KernelOwnedTraits, anywidget.AnyWidget):
     """Share of the heatmap in the overlay blend, 0..1 (set in the browser)."""
     mode = traitlets.Enum(list(MODES), default_value="overlay").tag(sync=True)
     """'overlay', 'heatmap' or 'photo' (set in the browser)."""
+    theme = traitlets.Enum(["light", "dark"], default_value="light").tag(sync=True)
+    """The notebook's theme, as the browser reports it (charts are drawn in it)."""
     status = traitlets.Unicode("").tag(sync=True)
     """'method · layer(s) · target' of the map shown, or what is being computed."""
     error = traitlets.Unicode("").tag(sync=True)

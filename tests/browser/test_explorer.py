@@ -461,6 +461,7 @@ def test_the_dark_theme_keeps_every_text_readable(page, kernel, screenshots):
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
     try:
         page.wait_for_selector("body[data-jp-theme-light='false']", state="attached", timeout=60_000)
+        assert kernel.wait_for("explorer.theme", "dark") == "dark"  # the kernel's charts follow the theme
         page.wait_for_timeout(1000)
         for selector in ("[data-testid=cw-layer-node][aria-selected=true] .cw-layer-name", ".cw-layer-row.cw-selectable .cw-layer-name",
                          "[data-testid=cw-status]", ".cw-colorbar span", ".cw-opacity-label"):

@@ -332,6 +332,24 @@ def test_model_is_left_as_it_was(extra_method, tiny_images):
     assert_unchanged(model, before)
 
 
+def _corner(png: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[2, 2]
+
+
+def test_the_ranking_chart_is_drawn_in_the_notebook_theme_the_browser_reports(explorer):
+    panel = explorer.panels.metrics
+    panel.methods.value, panel.layers.value = ("gradcam", "layercam"), ("head_conv",)
+    panel.start()
+    assert panel.job.wait(60)
+    assert _corner(panel.chart.value).min() > 200  # matplotlib's white
+    send_update(explorer.overlay, theme="dark")  # what the front end says when JupyterLab turns dark
+    assert explorer.theme == "dark" and _corner(panel.chart.value).max() < 40  # redrawn, dark background
+    send_update(explorer.overlay, theme="sepia")  # not a theme: refused, nothing redrawn
+    assert explorer.theme == "dark"
+    send_update(explorer.overlay, theme="light")
+    assert _corner(panel.chart.value).min() > 200
+
+
 def test_metrics_panel_ranks_in_the_background_and_a_view_change_cancels_it(explorer, tiny_model, monkeypatch):
     from camwidgets.metrics import tuner
 

@@ -37,6 +37,11 @@ class TabHost(Protocol):
 
     def export(self, path: Any) -> dict: ...
 
+    @property
+    def theme(self) -> str:
+        """The notebook's theme, 'light' or 'dark' (charts are drawn in it)."""
+        ...
+
     def request_view(self, **changes: Any) -> None:
         """Show this view in the main overlay (``method``, ``image``, ``layers``, ...); a refusal is shown there."""
         ...

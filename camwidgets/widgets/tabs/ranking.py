@@ -9,6 +9,7 @@ import ipywidgets
 
 from ...engine.methods.registry import single_capture_methods
 from ...engine.progress import Cancelled
+from ...render.charts import chart_theme
 from ..worker import BackgroundJob
 from .base import BackgroundTab, TabHost, image_widget, method_choices, text_html
 
@@ -71,8 +72,15 @@ class RankingTab(BackgroundTab):
     def _done(self, ranking: Any) -> None:
         self.ranking = ranking
         self.table.value = text_html(ranking.to_text(), pre=True)
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the ranking's chart in the notebook's theme (again when the theme changes)."""
+        if self.ranking is None:
+            return
         buffer = io.BytesIO()
-        ranking.chart().savefig(buffer, format="png", dpi=80)
+        with chart_theme(self.host.theme):
+            self.ranking.chart().savefig(buffer, format="png", dpi=80)
         self.chart.value = buffer.getvalue()
 
     def say(self, text: str, error: bool = False) -> None:
