@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the browser test
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Lab  # noqa: E402
 from tests.browser.server import JupyterServer  # noqa: E402
 
+from report import publish  # noqa: E402  (bench/report.py)
+
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "browser_latency.md"
 TARGETS_MS = {"method": 300.0, "layer": 1500.0, "target": 1500.0, "image": 300.0, "colormap": 50.0, "opacity": 50.0}
 KERNEL_SIDE = {"method", "layer", "target"}  # the others change nothing in the kernel's maps
@@ -178,12 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             lab.close_all()
             browser.close()
             server.stop()
-    text = report(results, args.quick)
-    print(text)
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    partial = RESULTS_FILE.with_suffix(".partial")
-    partial.write_text(text)
-    partial.replace(RESULTS_FILE)
+    publish(report(results, args.quick), RESULTS_FILE)
     return 0
 
 

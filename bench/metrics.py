@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import build_mobilenet_v2, load_average, machine_description, timed  # noqa: E402  (the shared workload and timing)
 
 import camwidgets as cw  # noqa: E402
+from report import publish  # noqa: E402
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "metrics.md"
 PERCENTILES = [20, 40, 60, 80]
@@ -155,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     cases, workload = build_cases(device)
     agreement = measure(cases, args.repeats, device)
     text = report(cases, agreement, workload, args.repeats, device)
-    print(text)
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(text + "\n")
+    publish(text, RESULTS_FILE)
     return 0
 
 

@@ -49,6 +49,7 @@ from torch import nn
 
 import camwidgets as cw
 from camwidgets.engine import METHODS as ENGINE_METHODS
+from report import publish
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "latest.md"
 REFERENCE_NAME = "grad-cam 1.5.7"
@@ -358,11 +359,9 @@ def main(argv: list[str] | None = None) -> int:
             results.append((row, method, measure(row, method, args.repeats, device)))
 
     text = report(results, args, device, load_before)
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_FILE.write_text(text, encoding="utf-8")
     print()
-    print(text, end="")
-    print(f"\nwritten to {RESULTS_FILE}")
+    publish(text, RESULTS_FILE)
+    print(f"written to {RESULTS_FILE}")
     return 0
 
 

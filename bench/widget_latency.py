@@ -36,6 +36,7 @@ import torch
 import torchvision
 
 import camwidgets as cw
+from report import publish
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "widget_latency.md"
 METHODS = ["gradcam", "hirescam", "gradcam++", "xgradcam", "layercam", "gradcam_elementwise"]
@@ -141,12 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         "| change | repeats | median ms | min ms | max ms | change/forward | captures run | target |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    text = "\n".join(header + rows) + "\n"
-    print(text)
-    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    partial = RESULTS_FILE.with_suffix(".partial")
-    partial.write_text(text)
-    partial.replace(RESULTS_FILE)
+    publish("\n".join(header + rows) + "\n", RESULTS_FILE)
     return 0
 
 
