@@ -121,6 +121,10 @@ _EXPORTS: dict[str, str] = {
     "model_randomization_test": "camwidgets.metrics",
     "random_logit_test": "camwidgets.metrics",
     "rank_methods": "camwidgets.metrics",
+    # whole datasets
+    "explain_dataset": "camwidgets.dataset",
+    "load_results": "camwidgets.dataset",
+    "DatasetResults": "camwidgets.dataset",
     # images
     "show_cam_on_image": "camwidgets.render.overlay",
     "preprocess_image": "camwidgets.preprocessing",

@@ -1,0 +1,7 @@
+"""Explaining a whole dataset: :func:`explain_dataset` writes a table, maps and a manifest to a folder
+(resumable, and sharded across ``torchrun`` processes); :func:`load_results` reads them back."""
+
+from .explain import MASK_METRICS, METRICS, DatasetResults, explain_dataset, load_results
+from .sources import ImageFiles
+
+__all__ = ["explain_dataset", "load_results", "DatasetResults", "ImageFiles", "METRICS", "MASK_METRICS"]

@@ -1,0 +1,137 @@
+"""Where :func:`~camwidgets.explain_dataset` reads images from, one row at a time.
+
+``data`` may be any map-style torch ``Dataset`` (or a ``DataLoader``, whose dataset is read), such
+as torchvision's ``ImageFolder``, or a folder path of image files whose subfolders are the classes.
+An item may be an image, ``(image, label)``, ``(image, label, mask)`` or a dict with ``image`` and
+optionally ``label``, ``mask`` (ground truth, (H, W) bool at the input size), ``boxes`` ((k, 4)
+x1, y1, x2, y2 in input pixels) and ``path``. Images that are not tensors yet (paths, PIL images,
+arrays) go through the explorer's image pipeline (:func:`~camwidgets.widgets.images.load_images`),
+so a dataset is seen exactly as the explorer sees a photo.
+
+:class:`Rows` never raises for one bad row: reading it gives a row with an ``error`` instead, and
+the run records it as failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from ..metrics.localization import boxes_to_masks
+from ..widgets.images import load_images
+
+__all__ = ["ImageFiles", "Rows", "as_dataset", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+
+class ImageFiles(Dataset):
+    """The image files under ``root``: one in a subfolder has that subfolder's class (names sorted,
+    as torchvision's ``ImageFolder`` numbers them); one in ``root`` itself has no label. Items are
+    ``{"image": path, "label": int | None, "path": str}``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise ValueError(f"{str(root)!r} is not a folder; pass a folder of images (subfolders as classes) or a torch Dataset")
+        self.classes = sorted(entry.name for entry in self.root.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+        files = [(path, None) for path in sorted(self.root.iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
+        for label, name in enumerate(self.classes):
+            files += [(path, label) for path in sorted((self.root / name).rglob("*")) if path.suffix.lower() in IMAGE_SUFFIXES]
+        self.samples = files
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        path, label = self.samples[index]
+        return {"image": str(path), "label": label, "path": str(path.relative_to(self.root))}
+
+
+def as_dataset(data: Any) -> Dataset:
+    """A map-style dataset for ``data``: a Dataset as it is, a DataLoader's dataset, a folder as :class:`ImageFiles`."""
+    if isinstance(data, DataLoader):
+        data = data.dataset
+    if isinstance(data, (str, Path)):
+        return ImageFiles(data)
+    if not (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
+        raise TypeError(f"data must be a torch Dataset, a DataLoader or a folder path; got {type(data).__name__}")
+    return data
+
+
+def _parts(item: Any) -> dict[str, Any]:
+    """An item's image, label, mask, boxes and path, whatever shape the dataset gives it in."""
+    if isinstance(item, dict):
+        if "image" not in item:
+            raise KeyError(f"a dict item needs an 'image' key; it has {', '.join(map(str, item)) or 'none'}")
+        return {key: item.get(key) for key in ("image", "label", "mask", "boxes", "path")}
+    if isinstance(item, (tuple, list)):
+        if not 1 <= len(item) <= 3:
+            raise ValueError(f"an item must be image, (image, label) or (image, label, mask); got a {type(item).__name__} of {len(item)}")
+        image, label, mask = (*item, None, None)[:3]
+        return {"image": image, "label": label, "mask": mask, "boxes": None, "path": None}
+    return {"image": item, "label": None, "mask": None, "boxes": None, "path": None}
+
+
+def _label(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"labels must be integer class indices (or None); got {type(value).__name__} {str(value)[:40]!r}")
+    return int(value)
+
+
+class Rows(Dataset):
+    """Row ``i`` of ``dataset`` as ``{"index", "image" (3, H, W) float, "label", "mask", "path",
+    "error"}``, preprocessed by ``preprocess`` (see :func:`~camwidgets.widgets.images.load_images`);
+    a row that cannot be read carries its ``error`` (and no image) instead of raising."""
+
+    def __init__(self, dataset: Dataset, preprocess: Any = None) -> None:
+        self.dataset = dataset
+        self.preprocess = preprocess
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def read(self, index: int) -> dict[str, Any]:
+        """Row ``index``; raises what reading it raises (the checks before a run use this)."""
+        return self._row(index, _parts(self.dataset[index]))
+
+    def _row(self, index: int, parts: dict[str, Any]) -> dict[str, Any]:
+        image = parts["image"]
+        if isinstance(image, torch.Tensor) and image.is_floating_point() and image.ndim == 3:
+            tensor = image.detach().float().cpu()
+        else:
+            tensor = load_images(image, self.preprocess, torch.device("cpu"), torchvision_model=True).batch[0]
+        size = tuple(tensor.shape[-2:])
+        mask = parts["mask"]
+        if mask is None and parts["boxes"] is not None:
+            mask = boxes_to_masks(np.asarray(parts["boxes"], dtype=np.float32)[None], size)[0]
+        if mask is not None:
+            mask = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask).astype(bool)
+            if mask.shape != size:
+                raise ValueError(f"the mask is {mask.shape}, the image {size}; give the mask at the model input's size")
+        return {"index": index, "image": tensor, "label": _label(parts["label"]), "mask": mask, "path": _path(parts), "error": ""}
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        parts: dict[str, Any] = {}
+        try:
+            parts = _parts(self.dataset[index])
+            return self._row(index, parts)
+        except Exception as error:  # one bad row is a failed row, not a failed run
+            label = parts.get("label")
+            return {"index": index, "image": None, "label": label if isinstance(label, int) else None, "mask": None,
+                    "path": _path(parts) if parts else "", "error": f"{type(error).__name__}: {error}"}  # fmt: skip
+
+
+def _path(parts: dict[str, Any]) -> str:
+    """The row's path: the dataset's own, or the image's when the image is a path."""
+    if parts.get("path") is not None:
+        return str(parts["path"])
+    return parts["image"] if isinstance(parts.get("image"), (str, Path)) else ""
