@@ -1,8 +1,9 @@
-"""Command line: ``python -m camwidgets explain [IMAGE] [options]`` and ``python -m camwidgets migrate
-PATH... [--write]`` (also installed as ``camwidgets``).
+"""Command line: ``python -m camwidgets explain [IMAGE] [options]``, ``python -m camwidgets
+explain-dataset FOLDER --out DIR [options]`` and ``python -m camwidgets migrate PATH... [--write]``
+(also installed as ``camwidgets``).
 
-Argument parsing only; the work is done by :mod:`camwidgets.explain`, :mod:`camwidgets.render.grid`
-and :mod:`camwidgets.migrate`.
+Argument parsing only; the work is done by :mod:`camwidgets.explain`, :mod:`camwidgets.render.grid`,
+:mod:`camwidgets.dataset` and :mod:`camwidgets.migrate`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,28 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--layer", help="module name to explain, as in model.named_modules() (default: suggested)")
     explain.add_argument("--target", help="class index or name, case-insensitive, unique prefix ok (default: top class)")
     explain.add_argument("--out", type=Path, help="PNG to write (default: out/<image>_<model>.png)")
+    dataset = commands.add_parser(
+        "explain-dataset",
+        help="explain every image of a folder (subfolders as classes) into a table, maps and a manifest",
+        description=(
+            "Run explain_dataset over FOLDER with a pretrained torchvision classifier: OUT gets table.parquet (one row per "
+            "image: prediction, confidence, metrics, errors), maps.zarr and manifest.json. An interrupted run resumes. "
+            "Launched by torchrun, each process takes its share of the chunks."
+        ),
+        epilog="examples:\n  python -m camwidgets explain-dataset photos/ --out out/photos\n"
+        "  torchrun --standalone --nproc_per_node=2 -m camwidgets explain-dataset photos/ --out out/photos",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dataset.add_argument("folder", type=Path, help="folder of PNG/JPEG images; subfolders are the classes, in sorted order")
+    dataset.add_argument("--out", type=Path, required=True, help="folder for the results")
+    dataset.add_argument("--model", default=DEFAULT_MODEL, help=f"torchvision classification model (default: {DEFAULT_MODEL})")
+    dataset.add_argument("--method", default="gradcam", help="CAM method (default: gradcam)")
+    dataset.add_argument("--layer", help="module name to explain (default: suggested)")
+    dataset.add_argument("--targets", choices=("predicted", "label"), default="predicted", help="class explained per image (default: predicted)")
+    dataset.add_argument("--metrics", default="confidence", help="comma separated: confidence, drop, deletion, insertion (default: confidence)")
+    dataset.add_argument("--batch-size", type=int, default=32, help="images per batch (default: 32)")
+    dataset.add_argument("--workers", type=int, default=0, help="DataLoader processes decoding images (default: 0)")
+    dataset.add_argument("--no-resume", action="store_true", help="start again instead of skipping the chunks an earlier run finished")
     migrate = commands.add_parser(
         "migrate",
         help="rewrite scripts and notebooks written for pytorch-grad-cam to use camwidgets",
@@ -152,6 +175,27 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain_dataset(args: argparse.Namespace) -> int:
+    from .dataset import explain_dataset
+
+    _check_model_name(args.model)
+    if not args.folder.is_dir():
+        raise UsageError(f"{str(args.folder)!r} is not a folder; pass a folder of images (subfolders as classes)")
+    model, weights = _load_model(args.model)
+    try:
+        results = explain_dataset(
+            model, args.folder, out=args.out, method=args.method, target_layers=[args.layer] if args.layer else None,
+            targets=args.targets, metrics=[m.strip() for m in args.metrics.split(",") if m.strip()], batch_size=args.batch_size,
+            num_workers=args.workers, resume=not args.no_resume, preprocess=weights,
+        )  # fmt: skip
+    except (ValueError, TypeError, KeyError) as error:
+        raise UsageError(str(error)) from None
+    if results is not None:  # rank 0
+        table = results.table
+        print(f"{len(table)} images, {int((table['error'] != '').sum())} failed; wrote {results.out}")
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from .migrate import run
 
@@ -174,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             return _migrate(args)
+        if args.command == "explain-dataset":
+            return _explain_dataset(args)
         return _explain(args)
     except UsageError as error:
         print(f"error: {error}".replace("\n", " "), file=sys.stderr)

@@ -66,6 +66,8 @@ def test_a_folder_becomes_a_table_maps_and_a_manifest(finished, folder):
     table = finished.table
     assert len(table) == ROWS and list(table["id"]) == list(range(ROWS))
     assert table.equals(pd.read_parquet(finished.out / "table.parquet"))  # what pandas reads is what was returned
+    again = load_results(finished.out)
+    assert again.table.equals(table) and np.array_equal(again.maps[:], finished.maps[:]) and again.manifest["rows"] == ROWS
     failed = table[table["error"] != ""]
     assert sorted(failed["path"]) == ["circle/empty.png", "square/broken.png"]
     assert any("empty file" in e for e in failed["error"]) and any("could not read" in e for e in failed["error"])
@@ -136,6 +138,8 @@ def test_bad_data_is_refused_before_any_work(tmp_path):
     with pytest.raises(TypeError, match="a torch Dataset, a DataLoader or a folder path"):
         explain_dataset(model(), 42, out=tmp_path / "e", progress=False)
     assert not any((tmp_path / name).exists() for name in "abcde")  # nothing was written
+    with pytest.raises(FileNotFoundError, match="no finished run"):
+        load_results(tmp_path / "a")
 
 
 def test_masks_add_how_much_of_the_map_falls_on_the_object(tmp_path):
