@@ -46,12 +46,14 @@ TARGETS = ("predicted", "label")
 @dataclass
 class DatasetResults:
     """A finished run: ``table`` (a pandas DataFrame, one row per image), ``maps`` and ``grid_maps``
-    (zarr arrays of uint8 maps, read lazily, row-aligned with the table) and the ``manifest``."""
+    (zarr arrays of uint8 maps), ``photos`` (uint8 thumbnails of the images as the model saw them),
+    all read lazily and row-aligned with the table, and the ``manifest``."""
 
     out: Path
     table: Any
     maps: Any
     grid_maps: Any
+    photos: Any
     manifest: dict
 
     def map(self, row: int) -> np.ndarray:
@@ -70,7 +72,7 @@ def load_results(out: str | Path) -> DatasetResults:
     if not files.manifest.exists():
         raise FileNotFoundError(f"{files.root} holds no finished run (no manifest.json); run explain_dataset(..., out={str(out)!r}) first")
     group = zarr.open_group(str(files.maps), mode="r")
-    return DatasetResults(files.root, pd.read_parquet(files.table), group["display"], group["grid"], json.loads(files.manifest.read_text()))
+    return DatasetResults(files.root, pd.read_parquet(files.table), group["display"], group["grid"], group["photos"], json.loads(files.manifest.read_text()))
 
 
 def _distributed(device: Any) -> tuple[int, int, torch.device | None]:
@@ -202,8 +204,7 @@ def explain_dataset(
             start = index * int(chunk_rows)
             subset = Subset(rows, range(start, min(start + int(chunk_rows), len(rows))))
             loader = DataLoader(subset, batch_size=int(batch_size), num_workers=num_workers, collate_fn=_collate)
-            table, grids, displays = run.chunk(loader, bar)
-            files.write_chunk(index, start, table, grids, displays)
+            files.write_chunk(index, start, *run.chunk(loader, bar))
     _barrier(world)
     if rank != 0:
         return None
@@ -256,11 +257,12 @@ class _ChunkRun:
         self.model, self.explainer, self.method, self.targets = model, explainer, method, targets
         self.columns, self.grid, self.display, self.amp, self.device = columns, grid, display, amp, device
 
-    def chunk(self, loader: DataLoader, bar: _Progress) -> tuple[Any, np.ndarray, np.ndarray]:
+    def chunk(self, loader: DataLoader, bar: _Progress) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        """(table rows, grid maps, display maps, display photos) of the chunk ``loader`` reads."""
         import pyarrow as pa
 
         records: list[dict] = []
-        grids, displays = [], []
+        grids, displays, photos = [], [], []
         for batch in loader:
             good = [row for row in batch if not row["error"]]
             sizes = {tuple(row["image"].shape) for row in good}
@@ -281,8 +283,17 @@ class _ChunkRun:
                     records.append(result[0])
                     grids.append(result[1])
                     displays.append(result[2])
+                photos.append(self._photo(row["photo"]))
             bar.advance(len(batch))
-        return pa.Table.from_pylist(records, schema=self._schema()), np.stack(grids), np.stack(displays)
+        return pa.Table.from_pylist(records, schema=self._schema()), np.stack(grids), np.stack(displays), np.stack(photos)
+
+    def _photo(self, photo: np.ndarray | None) -> np.ndarray:
+        """The photo at the display size (area-averaged), black for a row that could not be read."""
+        import cv2
+
+        if photo is None:
+            return np.zeros((self.display, self.display, 3), np.uint8)
+        return cv2.resize(photo, (self.display, self.display), interpolation=cv2.INTER_AREA)
 
     def _schema(self) -> Any:
         import pyarrow as pa

@@ -88,8 +88,8 @@ def _label(value: Any) -> int | None:
 
 
 class Rows(Dataset):
-    """Row ``i`` of ``dataset`` as ``{"index", "image" (3, H, W) float, "label", "mask", "path",
-    "error"}``, preprocessed by ``preprocess`` (see :func:`~camwidgets.widgets.images.load_images`);
+    """Row ``i`` of ``dataset`` as ``{"index", "image" (3, H, W) float, "photo" (H, W, 3) uint8 as the
+    model sees it, "label", "mask", "path", "error"}``, preprocessed by ``preprocess`` (see :func:`~camwidgets.widgets.images.load_images`);
     a row that cannot be read carries its ``error`` (and no image) instead of raising."""
 
     def __init__(self, dataset: Dataset, preprocess: Any = None) -> None:
@@ -106,9 +106,10 @@ class Rows(Dataset):
     def _row(self, index: int, parts: dict[str, Any]) -> dict[str, Any]:
         image = parts["image"]
         if isinstance(image, torch.Tensor) and image.is_floating_point() and image.ndim == 3:
-            tensor = image.detach().float().cpu()
+            loaded = load_images(image.detach().float().cpu(), None, torch.device("cpu"), torchvision_model=False)
         else:
-            tensor = load_images(image, self.preprocess, torch.device("cpu"), torchvision_model=True).batch[0]
+            loaded = load_images(image, self.preprocess, torch.device("cpu"), torchvision_model=True)
+        tensor, photo = loaded.batch[0], loaded.photos[0]
         size = tuple(tensor.shape[-2:])
         mask = parts["mask"]
         if mask is None and parts["boxes"] is not None:
@@ -117,7 +118,7 @@ class Rows(Dataset):
             mask = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask).astype(bool)
             if mask.shape != size:
                 raise ValueError(f"the mask is {mask.shape}, the image {size}; give the mask at the model input's size")
-        return {"index": index, "image": tensor, "label": _label(parts["label"]), "mask": mask, "path": _path(parts), "error": ""}
+        return {"index": index, "image": tensor, "photo": photo, "label": _label(parts["label"]), "mask": mask, "path": _path(parts), "error": ""}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         parts: dict[str, Any] = {}
@@ -126,7 +127,7 @@ class Rows(Dataset):
             return self._row(index, parts)
         except Exception as error:  # one bad row is a failed row, not a failed run
             label = parts.get("label")
-            return {"index": index, "image": None, "label": label if isinstance(label, int) else None, "mask": None,
+            return {"index": index, "image": None, "photo": None, "label": label if isinstance(label, int) else None, "mask": None,
                     "path": _path(parts) if parts else "", "error": f"{type(error).__name__}: {error}"}  # fmt: skip
 
 

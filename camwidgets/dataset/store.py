@@ -5,7 +5,8 @@
   ``N * chunk_rows`` on), each written to a temporary file and renamed into place, the marker last:
   a chunk counts as finished only when its marker exists, so a crash loses at most the chunk in flight.
 * ``maps.zarr``: arrays ``grid`` (rows, h, w) and ``display`` (rows, S, S) of uint8 maps
-  (``round(255 * map)``), one zarr chunk per table chunk, so ranks write disjoint chunks.
+  (``round(255 * map)``) and ``photos`` (rows, S, S, 3), the images as the model saw them, for
+  thumbnails; one zarr chunk per table chunk, so ranks write disjoint chunks.
 * ``table.parquet``: every chunk's rows in row order, and ``manifest.json``, written last by rank 0.
 """
 
@@ -79,9 +80,10 @@ class RunFiles:
         group = zarr.open_group(str(self.maps), mode="w")
         group.create_array("grid", shape=(rows, *grid), chunks=(chunk_rows, *grid), dtype="uint8", fill_value=0)
         group.create_array("display", shape=(rows, display, display), chunks=(chunk_rows, display, display), dtype="uint8", fill_value=0)
+        group.create_array("photos", shape=(rows, display, display, 3), chunks=(chunk_rows, display, display, 3), dtype="uint8", fill_value=0)
 
-    def write_chunk(self, index: int, start: int, table: Any, grid: np.ndarray, display: np.ndarray) -> None:
-        """Chunk ``index`` (rows ``start`` on): maps first, then its table rows, then its marker."""
+    def write_chunk(self, index: int, start: int, table: Any, grid: np.ndarray, display: np.ndarray, photos: np.ndarray) -> None:
+        """Chunk ``index`` (rows ``start`` on): maps and photos first, then its table rows, then its marker."""
         import pyarrow as pa
         import pyarrow.parquet as pq
         import zarr
@@ -89,6 +91,7 @@ class RunFiles:
         group = zarr.open_group(str(self.maps), mode="r+")
         group["grid"][start : start + len(grid)] = grid
         group["display"][start : start + len(display)] = display
+        group["photos"][start : start + len(photos)] = photos
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         write_atomically(self.chunk(index), sink.getvalue().to_pybytes())

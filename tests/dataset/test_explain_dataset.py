@@ -48,7 +48,7 @@ def files_of(out: Path) -> dict[str, object]:
     """What a run leaves, comparable across runs: file bytes, and the zarr arrays' values."""
     group = zarr.open_group(str(out / "maps.zarr"), mode="r")
     found: dict[str, object] = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and "maps.zarr" not in p.parts}
-    found.update({f"maps.zarr/{name}": np.asarray(group[name]) for name in ("grid", "display")})
+    found.update({f"maps.zarr/{name}": np.asarray(group[name]) for name in ("grid", "display", "photos")})
     return found
 
 
@@ -77,6 +77,7 @@ def test_a_folder_becomes_a_table_maps_and_a_manifest(finished, folder):
     assert manifest["rows"] == ROWS and manifest["failed"] == 2 and manifest["method"] == "GradCAM" and manifest["layers"] == ["head_conv"]
     assert manifest["grid"] == [32, 32] and set(manifest["versions"]) == {"camwidgets", "torch", "torchvision"}
     assert finished.maps.shape == (ROWS, 64, 64) and finished.grid_maps.shape == (ROWS, 32, 32) and finished.maps.dtype == np.uint8
+    assert finished.photos.shape == (ROWS, 64, 64, 3) and finished.photos[int(good["id"].iloc[0])].max() > 200  # the bright shape
 
 
 def test_each_row_holds_the_models_prediction_and_the_engines_map(finished, folder):
