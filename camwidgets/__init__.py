@@ -55,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "show_factorization_on_image": "camwidgets.render.factorization",
     # widgets
     "CAMExplorer": "camwidgets.widgets",
+    "DatasetExplorer": "camwidgets.widgets",
     "Cancelled": "camwidgets.engine.progress",
     # engine
     "Explainer": "camwidgets.engine.explainer",

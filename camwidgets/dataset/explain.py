@@ -208,11 +208,15 @@ def explain_dataset(
     _barrier(world)
     if rank != 0:
         return None
-    manifest = {**config, "chunks": chunks, "failed": 0, "versions": _versions()}
+    names = getattr(rows.dataset, "classes", None)
+    root = getattr(rows.dataset, "root", None)
+    manifest = {
+        **config, "chunks": chunks, "outputs": classes, "versions": _versions(),
+        "classes": [str(name) for name in names] if isinstance(names, (list, tuple)) else None,
+        "root": str(Path(root).resolve()) if isinstance(root, (str, Path)) else None,
+    }  # fmt: skip
     files.merge(chunks, manifest)
-    results = load_results(out)
-    results.manifest["failed"] = int((results.table["error"] != "").sum())
-    return results
+    return load_results(out)
 
 
 def _versions() -> dict[str, str]:

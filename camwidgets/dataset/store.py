@@ -98,7 +98,8 @@ class RunFiles:
         write_atomically(self.marker(index), json.dumps({"rows": len(grid)}).encode())
 
     def merge(self, chunks: int, manifest: dict[str, Any]) -> None:
-        """``table.parquet`` from every chunk in order, then ``manifest.json`` (rank 0, after all ranks finished)."""
+        """``table.parquet`` from every chunk in order, then ``manifest.json`` with the count of failed
+        rows (rank 0, after all ranks finished)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -109,4 +110,5 @@ class RunFiles:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)
         write_atomically(self.table, sink.getvalue().to_pybytes())
-        write_atomically(self.manifest, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        failed = sum(1 for error in table.column("error").to_pylist() if error)
+        write_atomically(self.manifest, json.dumps({**manifest, "failed": failed}, indent=1, sort_keys=True).encode())

@@ -13,6 +13,7 @@ from tests.conftest import Small, seeded
 
 SIZE = 32
 PER_CLASS = 7
+ROWS = 2 * PER_CLASS + 2  # and the broken and the empty file
 
 
 def write_folder(root: Path) -> Path:
@@ -43,3 +44,7 @@ def preprocess(image) -> torch.Tensor:
 
 def model() -> torch.nn.Module:
     return seeded(Small, classes=2)
+
+
+#: explain_dataset's settings in the tests: small batches and chunks, so that chunks and ranks matter.
+SETTINGS = {"preprocess": preprocess, "batch_size": 3, "chunk_rows": 4, "metrics": ("confidence", "drop"), "progress": False}

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch.distributed as dist  # noqa: E402
 
 from camwidgets import explain_dataset  # noqa: E402
-from tests.dataset.common import model, preprocess  # noqa: E402
+from tests.dataset.common import SETTINGS, model  # noqa: E402
 
 
 def main() -> None:
@@ -27,7 +27,7 @@ def main() -> None:
         if crash is not None and dist.get_rank() == crash[0] and done >= crash[1]:
             os._exit(3)
 
-    explain_dataset(model(), folder, out=out, preprocess=preprocess, batch_size=3, chunk_rows=4, metrics=("confidence", "drop"), progress=progress)
+    explain_dataset(model(), folder, out=out, **{**SETTINGS, "progress": progress})  # the settings of the single-process run compared with
     dist.destroy_process_group()
 
 

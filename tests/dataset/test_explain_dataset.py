@@ -21,27 +21,7 @@ import zarr
 from camwidgets import ClassifierOutputTarget, GradCAM, explain_dataset, load_results
 from camwidgets.metrics import energy_pointing_game
 
-from .common import PER_CLASS, model, preprocess, write_folder
-
-SETTINGS = {"preprocess": preprocess, "batch_size": 3, "chunk_rows": 4, "metrics": ("confidence", "drop"), "progress": False}
-ROWS = 2 * PER_CLASS + 2
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    return write_folder(tmp_path_factory.mktemp("shapes"))
-
-
-@pytest.fixture(scope="module")
-def finished(folder, tmp_path_factory):
-    """The single-process run, on one thread as each torchrun process is (the same arithmetic, to the bit)."""
-    out = tmp_path_factory.mktemp("run") / "out"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return explain_dataset(model(), folder, out=out, **SETTINGS)
-    finally:
-        torch.set_num_threads(threads)
+from .common import ROWS, SETTINGS, model, preprocess
 
 
 def files_of(out: Path) -> dict[str, object]:
@@ -76,6 +56,8 @@ def test_a_folder_becomes_a_table_maps_and_a_manifest(finished, folder):
     manifest = finished.manifest
     assert manifest["rows"] == ROWS and manifest["failed"] == 2 and manifest["method"] == "GradCAM" and manifest["layers"] == ["head_conv"]
     assert manifest["grid"] == [32, 32] and set(manifest["versions"]) == {"camwidgets", "torch", "torchvision"}
+    assert manifest["classes"] == ["circle", "square"] and manifest["root"] == str(folder.resolve())
+    assert json.loads((finished.out / "manifest.json").read_text()) == manifest  # the file says the same
     assert finished.maps.shape == (ROWS, 64, 64) and finished.grid_maps.shape == (ROWS, 32, 32) and finished.maps.dtype == np.uint8
     assert finished.photos.shape == (ROWS, 64, 64, 3) and finished.photos[int(good["id"].iloc[0])].max() > 200  # the bright shape
 

@@ -1,0 +1,256 @@
+"""DatasetExplorer: browse the results of :func:`~camwidgets.explain_dataset` to find the images
+whose explanation is wrong, without computing anything again.
+
+A page of thumbnails (the stored photos with their stored maps, one binary buffer per page: only
+the page crosses to the browser), sorted by any column and filtered (misclassified, correct or
+failed rows; one true class; one predicted class; a range of the sort column). A histogram of the
+sort column marks the filtered rows; for up to :data:`MAX_CONFUSION` classes a confusion matrix of
+buttons filters to one (true, predicted) cell. Clicking a thumbnail shows that row large in an
+:class:`~camwidgets.widgets.overlay.OverlayView` (colormap and opacity in the browser) with its
+row of the table, and, given the model, "Open in CAMExplorer" explores it with other layers,
+methods and targets.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import ipywidgets
+import numpy as np
+
+from ..render.charts import chart_theme
+from .overlay import OverlayView
+from .pictures import overlay_thumbnails
+from .tabs.base import image_widget, text_html
+from .thumbnails import ThumbnailGrid
+
+__all__ = ["DatasetExplorer", "MAX_CONFUSION"]
+
+MAX_CONFUSION = 20
+ALL = "all"
+SHOWN = ("all rows", "misclassified", "correct", "failed")
+
+
+class DatasetExplorer(ipywidgets.VBox):
+    """Browse ``results`` (a :class:`~camwidgets.dataset.DatasetResults` or its ``out`` folder).
+    ``model`` (with ``data`` and ``preprocess`` as given to ``explain_dataset``, or the image files
+    under the manifest's ``root``) lets a row open in a :class:`~camwidgets.CAMExplorer`."""
+
+    def __init__(self, results: Any, model: Any = None, *, data: Any = None, preprocess: Any = None, page_size: int = 40, columns: int = 8) -> None:
+        from ..dataset import DatasetResults, load_results
+
+        self.results = results if isinstance(results, DatasetResults) else load_results(results)
+        self.model, self.data, self.preprocess = model, data, preprocess
+        self.table = self.results.table
+        classes = self.results.manifest.get("classes") or [str(c) for c in sorted(set(self.table["label"]) - {-1})]
+        self.classes = list(classes)
+        self.page_size, self.page = int(page_size), 0
+        numeric = [name for name in self.table.columns if name not in ("path", "error") and self.table[name].dtype.kind in "fiub"]
+        style: dict[str, Any] = {"description_width": "initial"}
+        self.sort = ipywidgets.Dropdown(description="Sort by", options=numeric, value="confidence" if "confidence" in numeric else numeric[0], style=style)
+        self.descending = ipywidgets.Checkbox(description="highest first", value=False, indent=False)
+        self.shown = ipywidgets.Dropdown(description="Rows", options=SHOWN, style=style)
+        choices = [(ALL, -2)] + [(f"{name} ({i})", i) for i, name in enumerate(self.classes)]
+        self.label = ipywidgets.Dropdown(description="True class", options=choices, value=-2, style=style)
+        self.predicted = ipywidgets.Dropdown(description="Predicted", options=choices, value=-2, style=style)
+        self.range = ipywidgets.FloatRangeSlider(description="Range", min=0.0, max=1.0, step=0.01, value=(0.0, 1.0), continuous_update=False, style=style)
+        self.previous, self.next = ipywidgets.Button(description="◀ Previous"), ipywidgets.Button(description="Next ▶")
+        self.summary = ipywidgets.HTML()
+        self.gallery = ThumbnailGrid(testid="cw-dataset-gallery", item_testid="cw-dataset-item", columns=int(columns), title="")
+        self.histogram = image_widget(width="420px")
+        self.confusion = ipywidgets.VBox()
+        self.overlay = OverlayView()
+        self.details = ipywidgets.HTML()
+        self.open_button = ipywidgets.Button(description="Open in CAMExplorer", disabled=model is None)
+        self.explorer_area = ipywidgets.Output()
+        self._reset_range()
+        self._build_confusion()
+        controls = ipywidgets.VBox([ipywidgets.HBox([self.sort, self.descending, self.shown]), ipywidgets.HBox([self.label, self.predicted, self.range])])
+        pager = ipywidgets.HBox([self.previous, self.next, self.summary])
+        detail = ipywidgets.VBox([self.overlay, self.details, self.open_button])
+        super().__init__([controls, pager, ipywidgets.HBox([self.gallery, ipywidgets.VBox([self.histogram, self.confusion])]), detail, self.explorer_area])
+        self.add_class("cw-dataset-explorer")
+        for widget in (self.descending, self.shown, self.label, self.predicted, self.range):
+            widget.observe(lambda change: self._refresh(first_page=True), names="value")
+        self.sort.observe(lambda change: (self._reset_range(), self._refresh(first_page=True)), names="value")
+        self.previous.on_click(lambda _: self.turn(-1))
+        self.next.on_click(lambda _: self.turn(1))
+        self.gallery.observe(lambda change: change["new"] and self.show_row(int(change["new"])), names="selected")
+        self.open_button.on_click(lambda _: self.open_in_explorer())
+        self.overlay.observe(lambda change: self._draw_histogram(), names="theme")
+        self._refresh(first_page=True)
+
+    # -- selection --------------------------------------------------------------------------------
+    def selection(self) -> Any:
+        """The rows that pass the filters, in the chosen order (a pandas DataFrame)."""
+        table = self.table
+        mask = np.ones(len(table), bool)
+        if self.shown.value == "misclassified":
+            mask &= (table["error"] == "").to_numpy() & ~table["correct"].to_numpy() & (table["label"] >= 0).to_numpy()
+        elif self.shown.value == "correct":
+            mask &= table["correct"].to_numpy()
+        elif self.shown.value == "failed":
+            mask &= (table["error"] != "").to_numpy()
+        if self.label.value != -2:
+            mask &= (table["label"] == self.label.value).to_numpy()
+        if self.predicted.value != -2:
+            mask &= (table["predicted"] == self.predicted.value).to_numpy()
+        values = table[self.sort.value].astype(float).to_numpy()
+        low, high = self.range.value
+        mask &= ~np.isfinite(values) | ((values >= low - 1e-9) & (values <= high + 1e-9))  # rows without a value (failed) stay
+        chosen = table[mask]
+        return chosen.sort_values(self.sort.value, ascending=not self.descending.value, kind="stable", na_position="last")
+
+    def filter(self, **values: Any) -> None:
+        """Set filters from Python: ``shown``, ``label``, ``predicted`` (class index or None), ``sort``, ``descending``."""
+        with self.hold_trait_notifications():
+            for name, value in values.items():
+                widget = getattr(self, name)
+                widget.value = -2 if name in ("label", "predicted") and value is None else value
+
+    def turn(self, step: int) -> None:
+        """Go ``step`` pages on (negative: back), within the selection."""
+        pages = max(1, -(-len(self.selection()) // self.page_size))
+        self.page = min(max(0, self.page + step), pages - 1)
+        self._refresh()
+
+    # -- drawing ----------------------------------------------------------------------------------
+    def _reset_range(self) -> None:
+        values = self.table[self.sort.value].astype(float).to_numpy()
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        high = high if high > low else low + 1.0
+        with self.range.hold_trait_notifications():
+            self.range.min, self.range.max = min(low, self.range.min), max(high, self.range.max)
+            self.range.min, self.range.max = low, high
+            self.range.step = (high - low) / 100
+            self.range.value = (low, high)
+
+    def _refresh(self, first_page: bool = False) -> None:
+        if first_page:
+            self.page = 0
+        chosen = self.selection()
+        start = self.page * self.page_size
+        page = chosen.iloc[start : start + self.page_size]
+        ids = page["id"].to_numpy()
+        if len(ids):
+            order = np.argsort(ids)  # zarr reads in row order, then back to the page's order
+            photos, levels = np.empty((len(ids), *self.results.photos.shape[1:]), np.uint8), np.empty((len(ids), *self.results.maps.shape[1:]), np.uint8)
+            photos[order] = self.results.photos.get_orthogonal_selection((ids[order],))
+            levels[order] = self.results.maps.get_orthogonal_selection((ids[order],))
+            pictures = overlay_thumbnails(photos, levels, photos.shape[1])
+            captions = [self._caption(row) for row in page.itertuples()]
+            self.gallery.set_pictures([str(i) for i in ids], pictures, captions=captions)
+        else:
+            self.gallery.set_pictures([], np.zeros((0, 8, 8, 3), np.uint8))
+            self.gallery.message = "no row passes these filters"
+        pages = max(1, -(-len(chosen) // self.page_size))
+        end = min(start + self.page_size, len(chosen))
+        order = "highest" if self.descending.value else "lowest"
+        self.summary.value = text_html(f"rows {start + 1 if len(chosen) else 0}–{end} of {len(chosen)} (of {len(self.table)}), {order} {self.sort.value} first · page {self.page + 1} of {pages}")
+        self.previous.disabled, self.next.disabled = self.page == 0, self.page >= pages - 1
+        self._draw_histogram(chosen)
+
+    def _caption(self, row: Any) -> str:
+        if row.error:
+            return f"#{row.id} failed"
+        name = self.classes[row.predicted] if 0 <= row.predicted < len(self.classes) else str(row.predicted)
+        return f"#{row.id} {name} {getattr(row, self.sort.value):.3g}"
+
+    def _draw_histogram(self, chosen: Any = None) -> None:
+        """The sort column over every row (grey) and the selection (blue), in the notebook's theme."""
+        from matplotlib.figure import Figure
+
+        chosen = self.selection() if chosen is None else chosen
+        values = self.table[self.sort.value].astype(float).to_numpy()
+        finite = values[np.isfinite(values)]
+        with chart_theme(self.overlay.theme):
+            figure = Figure(figsize=(4.2, 2.2), layout="constrained")
+            axes = figure.subplots()
+            if finite.size:
+                bins = np.histogram_bin_edges(finite, bins=30)
+                axes.hist(finite, bins=bins, color="#9aa5b1", label="all rows")
+                picked = chosen[self.sort.value].astype(float).to_numpy()
+                axes.hist(picked[np.isfinite(picked)], bins=bins, color="#2a7ab9", label="selected")
+                axes.legend(fontsize=7)
+            axes.set_xlabel(self.sort.value)
+            axes.set_ylabel("images")
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=80)
+        self.histogram.value = buffer.getvalue()
+
+    def _build_confusion(self) -> None:
+        """Buttons (true class x predicted class) with counts; a click filters to that cell."""
+        count = len(self.classes)
+        if not 1 < count <= MAX_CONFUSION:
+            self.confusion.children = [ipywidgets.HTML(text_html(f"confusion matrix: {count} classes (shown for 2 to {MAX_CONFUSION})"))]
+            return
+        good = self.table[(self.table["error"] == "") & (self.table["label"] >= 0)]
+        counts = np.zeros((count, count), int)
+        np.add.at(counts, (good["label"].to_numpy(), good["predicted"].clip(0, count - 1).to_numpy()), 1)
+        header = [ipywidgets.HTML(text_html("true \\ predicted"))] + [ipywidgets.HTML(text_html(name[:10])) for name in self.classes]
+        cells = list(header)
+        self.confusion_buttons: dict[tuple[int, int], ipywidgets.Button] = {}
+        for i, name in enumerate(self.classes):
+            cells.append(ipywidgets.HTML(text_html(name[:10])))
+            for j in range(count):
+                button = ipywidgets.Button(description=str(counts[i, j]), button_style="danger" if i != j and counts[i, j] else "", layout=ipywidgets.Layout(width="auto"))
+                button.on_click(lambda _, i=i, j=j: self.filter(label=i, predicted=j, shown="all rows"))
+                self.confusion_buttons[(i, j)] = button
+                cells.append(button)
+        grid = ipywidgets.GridBox(cells, layout=ipywidgets.Layout(grid_template_columns=f"repeat({count + 1}, auto)"))
+        self.confusion.children = [ipywidgets.HTML("<b>Confusion matrix</b> (click a cell to show its images)"), grid]
+
+    # -- one row ----------------------------------------------------------------------------------
+    def show_row(self, row_id: int) -> None:
+        """Show row ``row_id`` large (stored photo and map) with its values."""
+        if not 0 <= row_id < len(self.table):
+            raise ValueError(f"row must be from 0 to {len(self.table) - 1}; got {row_id}")
+        row = self.table.iloc[row_id]
+        photo, levels = np.asarray(self.results.photos[row_id]), np.asarray(self.results.maps[row_id])
+        name = self.classes[row["predicted"]] if 0 <= row["predicted"] < len(self.classes) else str(row["predicted"])
+        self.overlay.show(photo, levels, (0.0, 1.0), f"#{row_id} {row['path']} · predicted {name} ({row['confidence']:.3f})")
+        values = "; ".join(f"{key}: {value}" for key, value in row.items() if key not in ("id",))
+        self.details.value = text_html(values)
+        self.selected_row = row_id
+
+    def _row_image(self, row_id: int) -> Any:
+        if self.data is not None:
+            from ..dataset.sources import Rows, as_dataset
+
+            return Rows(as_dataset(self.data), self.preprocess).read(row_id)["image"][None]
+        root = self.results.manifest.get("root")
+        path = Path(root) / self.table.iloc[row_id]["path"] if root else None
+        if path is None or not path.is_file():
+            raise ValueError("this row's image is not at hand: pass DatasetExplorer(..., data=the dataset given to explain_dataset)")
+        return str(path)
+
+    def open_in_explorer(self, row_id: int | None = None) -> Any:
+        """A :class:`~camwidgets.CAMExplorer` on row ``row_id`` (default: the one shown), shown below."""
+        from .explorer import CAMExplorer
+
+        if self.model is None:
+            raise ValueError("pass DatasetExplorer(results, model) to explore rows with other layers and methods")
+        row_id = getattr(self, "selected_row", None) if row_id is None else row_id
+        if row_id is None:
+            raise ValueError("click a thumbnail first (or pass the row)")
+        image = self._row_image(row_id)
+        manifest = self.results.manifest
+        labels = self.classes if self.classes and len(self.classes) == manifest.get("outputs") else None
+        explorer = CAMExplorer(self.model, image, labels=labels, preprocess=None if self.data is not None else self.preprocess, target_layers=manifest["layers"])
+        explorer.set(method=_registry_name(manifest["method"]))
+        self.explorer_area.clear_output()
+        with self.explorer_area:
+            from IPython.display import display
+
+            display(explorer)
+        self.explorer = explorer
+        return explorer
+
+
+def _registry_name(class_name: str) -> str:
+    from ..engine.methods.registry import METHODS
+
+    return next(name for name, spec in METHODS.items() if spec.class_name == class_name)

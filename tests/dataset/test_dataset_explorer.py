@@ -1,0 +1,72 @@
+"""DatasetExplorer over a finished run: pages of stored thumbnails, sorting and filters, the
+confusion matrix, one row shown large, and a row opened in CAMExplorer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from camwidgets.widgets.dataset_explorer import DatasetExplorer
+from camwidgets.widgets.pictures import overlay_thumbnails
+
+from ..widgets.conftest import send_custom, send_update
+from .common import ROWS, model, preprocess
+
+
+@pytest.fixture
+def browser(finished):
+    return DatasetExplorer(finished, model(), preprocess=preprocess, page_size=6)
+
+
+def test_a_page_of_stored_thumbnails_sorted_lowest_confidence_first(browser, finished):
+    table = finished.table
+    expected = table.sort_values("confidence", kind="stable", na_position="last")["id"].head(6).tolist()
+    assert browser.gallery.item_keys == [str(i) for i in expected]
+    ids = np.array(expected)
+    pictures = overlay_thumbnails(finished.photos.get_orthogonal_selection((ids,)), finished.maps.get_orthogonal_selection((ids,)), 64)
+    assert browser.gallery.pixels == pictures.tobytes()  # the stored photos and maps: nothing recomputed
+    assert "rows 1–6 of 16 (of 16), lowest confidence first · page 1 of 3" in browser.summary.value
+    browser.turn(1)
+    assert browser.gallery.item_keys == [str(i) for i in table.sort_values("confidence", kind="stable", na_position="last")["id"].iloc[6:12]]
+    browser.turn(5)
+    assert browser.page == 2 and len(browser.gallery.item_keys) == ROWS - 12 and browser.next.disabled
+    browser.descending.value = True
+    assert browser.page == 0 and browser.gallery.item_keys[0] == str(int(table.loc[table["confidence"].idxmax(), "id"]))
+    assert bytes(browser.histogram.value).startswith(b"\x89PNG")
+
+
+def test_filters_and_the_confusion_matrix_choose_rows(browser, finished):
+    table = finished.table
+    browser.filter(shown="failed")
+    assert sorted(browser.gallery.item_keys) == sorted(str(i) for i in table.loc[table["error"] != "", "id"])
+    browser.filter(shown="misclassified")
+    wrong = table[(table["error"] == "") & ~table["correct"]]
+    assert {int(k) for k in browser.gallery.item_keys} <= set(wrong["id"]) and f"of {len(wrong)} (of {ROWS})" in browser.summary.value
+    browser.filter(shown="all rows")
+    cell = browser.confusion_buttons[(0, 1)]
+    assert cell.description == str(int(((table["label"] == 0) & (table["predicted"] == 1) & (table["error"] == "")).sum()))
+    cell.click()
+    shown = table[table["id"].isin([int(k) for k in browser.gallery.item_keys])]
+    assert (shown["label"] == 0).all() and (shown["predicted"] == 1).all() and browser.label.value == 0
+    browser.filter(label=None, predicted=None)
+    low, high = browser.range.value
+    browser.range.value = (low, low + (high - low) / 2)
+    kept = table[table["id"].isin([int(k) for k in browser.gallery.item_keys])]
+    assert (kept["confidence"] <= low + (high - low) / 2 + 1e-6).all()
+
+
+def test_a_clicked_thumbnail_shows_large_and_opens_in_the_explorer(browser, finished):
+    key = browser.gallery.item_keys[0]
+    send_custom(browser.gallery, {"type": "pick", "id": 1, "key": key})  # what a click sends
+    row = int(key)
+    np.testing.assert_array_equal(browser.overlay.levels(), np.asarray(finished.maps[row]))
+    assert browser.overlay.status.startswith(f"#{row} ") and finished.table.iloc[row]["path"] in browser.details.value
+    send_update(browser.overlay, colormap="viridis", opacity=0.8)  # applied in the browser
+    assert browser.overlay.colormap == "viridis"
+    good = int(finished.table.loc[finished.table["error"] == "", "id"].iloc[0])
+    browser.show_row(good)
+    explorer = browser.open_in_explorer()
+    assert explorer.state.layers == ("head_conv",) and explorer.session.labels == ["circle", "square"]
+    assert int(np.argmax(explorer.session.probabilities[0])) == int(finished.table.iloc[good]["predicted"])
+    with pytest.raises(ValueError, match="pass DatasetExplorer"):
+        DatasetExplorer(finished).open_in_explorer(good)
