@@ -126,6 +126,7 @@ _EXPORTS: dict[str, str] = {
     "explain_dataset": "camwidgets.dataset",
     "load_results": "camwidgets.dataset",
     "DatasetResults": "camwidgets.dataset",
+    "write_report": "camwidgets.dataset",
     # images
     "show_cam_on_image": "camwidgets.render.overlay",
     "preprocess_image": "camwidgets.preprocessing",

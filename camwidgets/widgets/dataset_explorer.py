@@ -203,6 +203,13 @@ class DatasetExplorer(ipywidgets.VBox):
         grid = ipywidgets.GridBox(cells, layout=ipywidgets.Layout(grid_template_columns=f"repeat({count + 1}, auto)"))
         self.confusion.children = [ipywidgets.HTML("<b>Confusion matrix</b> (click a cell to show its images)"), grid]
 
+    def save_report(self, path: str | Path, limit: int = 48) -> Path:
+        """An HTML report of the run with the rows selected now (filters and order) in its gallery:
+        one file to share (see :func:`~camwidgets.dataset.report.write_report`)."""
+        from ..dataset.report import write_report
+
+        return write_report(self.results, path, self.selection(), column=self.sort.value, limit=limit)
+
     # -- one row ----------------------------------------------------------------------------------
     def show_row(self, row_id: int) -> None:
         """Show row ``row_id`` large (stored photo and map) with its values."""

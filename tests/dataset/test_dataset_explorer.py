@@ -70,3 +70,26 @@ def test_a_clicked_thumbnail_shows_large_and_opens_in_the_explorer(browser, fini
     assert int(np.argmax(explorer.session.probabilities[0])) == int(finished.table.iloc[good]["predicted"])
     with pytest.raises(ValueError, match="pass DatasetExplorer"):
         DatasetExplorer(finished).open_in_explorer(good)
+
+
+def test_the_report_of_the_selection_is_one_self_contained_escaped_file(browser, finished, tmp_path):
+    import html
+    import re
+
+    from tests.conftest import MARKUP
+
+    browser.filter(shown="misclassified")
+    selected = browser.selection()
+    browser.results.manifest["classes"] = [MARKUP, "square"]  # markup in a class name stays text
+    try:
+        path = browser.save_report(tmp_path / "report" / "misclassified.html")
+    finally:
+        browser.results.manifest["classes"] = ["circle", "square"]
+    page = path.read_text()
+    assert page.startswith("<!doctype html>") and "src='http" not in page and "<script" not in page  # nothing fetched, nothing run
+    figures = re.findall(r"<figure><img alt='row (\d+)' src='data:image/png;base64,", page)
+    assert [int(i) for i in figures] == selected["id"].head(48).tolist()
+    assert MARKUP not in page and html.escape(MARKUP) in page
+    labelled = finished.table[(finished.table["error"] == "") & (finished.table["label"] >= 0)]
+    assert f"accuracy: {labelled['correct'].mean():.1%} of {len(labelled)} labelled images" in page
+    assert "<h2>Confusion matrix</h2>" in page and f"failed rows: {finished.manifest['failed']}" in page
