@@ -1,0 +1,55 @@
+"""DatasetExplorer in real JupyterLab and Chromium: the page of thumbnails, a click that shows the
+row large, browser-side colormap, a confusion-matrix cell that filters the gallery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .canvas import assert_drawn, canvas_summary
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+CELLS = [
+    f"import sys, tempfile, pathlib\nsys.path.insert(0, {str(REPO)!r})\n"
+    "from tests.dataset.common import SETTINGS, model, write_folder\n"
+    "import camwidgets as cw\n"
+    "base = pathlib.Path(tempfile.mkdtemp())\n"
+    "results = cw.explain_dataset(model(), write_folder(base / 'shapes'), out=base / 'out', **SETTINGS)",
+    "browser = cw.DatasetExplorer(results, model(), page_size=8)\nbrowser",
+]
+CANVAS = ".cw-dataset-explorer [data-testid=cw-overlay-canvas]"
+
+
+def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusion_cell(lab):
+    notebook = lab.open("dataset_explorer.ipynb", CELLS)
+    try:
+        page = notebook.page
+        kernel = lab.probe(notebook)
+        items = page.get_by_test_id("cw-dataset-item")
+        items.first.wait_for(state="visible", timeout=60_000)
+        assert items.count() == 8
+        key = items.nth(2).get_attribute("data-key")
+        items.nth(2).click()
+        page.wait_for_function(
+            "(key) => document.querySelector('.cw-dataset-explorer [data-testid=cw-status]').textContent.startsWith('#' + key + ' ')",
+            arg=key, timeout=30_000,
+        )
+        assert kernel.evaluate("browser.selected_row") == int(key)
+        before = canvas_summary(page, CANVAS)
+        assert_drawn(before, "the row's overlay")
+        drawn = page.locator(CANVAS).evaluate("c => c.toDataURL()")
+        page.locator(".cw-dataset-explorer [data-testid=cw-colormap]").select_option("viridis")  # drawn in the browser
+        page.wait_for_function(
+            "(old) => document.querySelector('.cw-dataset-explorer [data-testid=cw-overlay-canvas]').toDataURL() !== old", arg=drawn, timeout=10_000,
+        )
+        assert kernel.wait_for("browser.overlay.colormap", "viridis") == "viridis"
+        count = kernel.evaluate("int(browser.confusion_buttons[(0, 0)].description)")
+        page.locator(".cw-dataset-explorer .widget-gridbox button").nth(0).click()  # true circle, predicted circle
+        kernel.wait_for("(browser.label.value, browser.predicted.value)", (0, 0))
+        page.wait_for_function("(n) => document.querySelectorAll('[data-testid=cw-dataset-item]').length === n", arg=min(count, 8), timeout=30_000)
+        assert not [e for e in page.console_errors if "cw-" in e or "anywidget" in e]
+    finally:
+        lab.close(notebook)
