@@ -71,8 +71,6 @@ def _confusion(table: Any, classes: list[str]) -> str:
 def write_report(results: Any, path: str | Path, rows: Any = None, *, column: str = "confidence", title: str | None = None, limit: int = 48) -> Path:
     """Write the report of ``results`` to ``path`` (an ``.html`` file); its gallery shows ``rows``
     (a DataFrame of the table's rows, default: the ``limit`` lowest by ``column``), at most ``limit``."""
-    from ..widgets.pictures import overlay_thumbnails
-
     table = results.table
     if column not in table.columns:
         raise ValueError(f"no column {column!r}; the table has {', '.join(table.columns)}")
@@ -89,14 +87,7 @@ def write_report(results: Any, path: str | Path, rows: Any = None, *, column: st
     )
     figures = []
     if len(chosen):
-        ids = chosen["id"].to_numpy()
-        order = np.argsort(ids)
-        photos = np.empty((len(ids), *results.photos.shape[1:]), np.uint8)
-        levels = np.empty((len(ids), *results.maps.shape[1:]), np.uint8)
-        photos[order] = results.photos.get_orthogonal_selection((ids[order],))
-        levels[order] = results.maps.get_orthogonal_selection((ids[order],))
-        pictures = overlay_thumbnails(photos, levels, photos.shape[1])
-        for picture, row in zip(pictures, chosen.itertuples()):
+        for picture, row in zip(results.thumbnails(chosen["id"].to_numpy()), chosen.itertuples()):
             caption = f"#{row.id} {html.escape(row.path)}<br>" + (
                 f"error: {html.escape(row.error)}" if row.error else f"true {html.escape(name(row.label)) if row.label >= 0 else '—'}, predicted {html.escape(name(row.predicted))} ({row.confidence:.3f})<br>{html.escape(column)}: {getattr(row, column):.3g}"
             )

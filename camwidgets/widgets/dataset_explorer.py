@@ -22,7 +22,6 @@ import numpy as np
 
 from ..render.charts import chart_theme
 from .overlay import OverlayView
-from .pictures import overlay_thumbnails
 from .tabs.base import image_widget, text_html
 from .thumbnails import ThumbnailGrid
 
@@ -136,13 +135,8 @@ class DatasetExplorer(ipywidgets.VBox):
         page = chosen.iloc[start : start + self.page_size]
         ids = page["id"].to_numpy()
         if len(ids):
-            order = np.argsort(ids)  # zarr reads in row order, then back to the page's order
-            photos, levels = np.empty((len(ids), *self.results.photos.shape[1:]), np.uint8), np.empty((len(ids), *self.results.maps.shape[1:]), np.uint8)
-            photos[order] = self.results.photos.get_orthogonal_selection((ids[order],))
-            levels[order] = self.results.maps.get_orthogonal_selection((ids[order],))
-            pictures = overlay_thumbnails(photos, levels, photos.shape[1])
             captions = [self._caption(row) for row in page.itertuples()]
-            self.gallery.set_pictures([str(i) for i in ids], pictures, captions=captions)
+            self.gallery.set_pictures([str(i) for i in ids], self.results.thumbnails(ids), captions=captions)
         else:
             self.gallery.set_pictures([], np.zeros((0, 8, 8, 3), np.uint8))
             self.gallery.message = "no row passes these filters"
