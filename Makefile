@@ -62,6 +62,7 @@ bench: install
 	$(VPY) bench/metrics.py
 	$(VPY) bench/widget_latency.py
 	$(VPY) bench/browser_latency.py
+	$(VPY) bench/dataset_throughput.py
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache

@@ -338,20 +338,27 @@ class _ChunkRun:
         from ..metrics.deletion import deletion_curve, insertion_curve
 
         x = torch.stack([row["image"] for row in rows]).to(self.device)
-        probabilities = self._forward(x)
-        confidence, predicted = probabilities.max(dim=1)
         labels = [row["label"] for row in rows]
-        classes = [int(p) for p in predicted.tolist()]
+        probabilities = None
         if self.targets == "predicted":
-            chosen = classes
+            targets = None  # the engine's top-class targets, from the forward that the maps need anyway
         elif self.targets == "label":
             if any(label is None for label in labels):
                 raise ValueError("targets='label' needs a label for every image; some rows have none (use targets='predicted')")
-            chosen = [int(label) for label in labels]
-        else:
-            chosen = [int(self.targets(label, p)) for label, p in zip(labels, classes)]
-        targets = [ClassifierOutputTarget(c) for c in chosen]
+            targets = [ClassifierOutputTarget(int(label)) for label in labels]
+        else:  # the callable needs the prediction first: one extra forward
+            probabilities = self._forward(x)
+            targets = [ClassifierOutputTarget(int(self.targets(label, int(p)))) for label, p in zip(labels, probabilities.argmax(1).tolist())]
+        self.explainer.last_capture = None
         maps = self.explainer.compute(self.method, x, targets).float().clamp(0, 1)
+        capture = self.explainer.last_capture
+        if probabilities is None:
+            reusable = capture is not None and capture.input_tensor is x and isinstance(capture.outputs, torch.Tensor) and capture.outputs.ndim == 2
+            probabilities = torch.softmax(capture.outputs.float(), dim=1) if reusable else self._forward(x)
+        confidence, predicted = probabilities.max(dim=1)
+        classes = [int(p) for p in predicted.tolist()]
+        chosen = classes if targets is None else [int(t.category) for t in targets]
+        targets = [ClassifierOutputTarget(c) for c in chosen]
         scores: dict[str, np.ndarray] = {}
         picked = probabilities[torch.arange(len(rows)), torch.tensor(chosen, device=self.device)]
         if "drop" in self.columns:
