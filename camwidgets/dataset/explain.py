@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Subset
 from ..engine.explainer import Explainer
 from ..engine.methods.registry import get_method
 from ..engine.modules import evaluation_mode, model_device, select_output
+from ..engine.progress import Progress
 from ..engine.suggest import suggest_layer
 from ..engine.targets import ClassifierOutputTarget
 from .sources import Rows, as_dataset
@@ -171,7 +172,8 @@ def explain_dataset(
     ``targets``: ``"predicted"`` (each image's top class), ``"label"`` (its true class) or a callable
     ``(label, predicted) -> class``. ``metrics``: any of ``confidence``, ``drop``, ``deletion``,
     ``insertion``; the mask metrics are added when the dataset gives masks or boxes. ``progress``:
-    None (a tqdm bar with images/s on rank 0), False, or a callable ``(done, total, description)``.
+    None (a tqdm bar with images/s on rank 0), False, or a callable ``(done, total, description)``
+    (returning False stops the run with ``Cancelled``; finished chunks stay).
     ``amp``: float16 autocast for the forwards on CUDA. ``output_selector`` picks the (B, classes)
     scores from a model returning a tuple or dict, as for the CAM classes. ``resume``: skip the chunks a run with the
     same settings finished in ``out``; False starts it again."""
@@ -214,7 +216,7 @@ def explain_dataset(
     mine = [index for index in range(chunks) if index % world == rank and not (resume and files.finished(index))]
     run = _ChunkRun(model, explainer, spec.name, targets, columns, grid, int(display_size), amp, device)
     total = sum(min(int(chunk_rows), len(rows) - index * int(chunk_rows)) for index in mine)
-    with _Progress(progress if rank == 0 or callable(progress) else False, total, f"{spec.class_name} over {len(rows)} images") as bar:
+    with Progress(total, f"{spec.class_name} over {len(rows)} images", progress if rank == 0 or callable(progress) else False, unit="img") as bar:
         for index in mine:
             start = index * int(chunk_rows)
             subset = Subset(rows, range(start, min(start + int(chunk_rows), len(rows))))
@@ -242,33 +244,6 @@ def _versions() -> dict[str, str]:
     return {"camwidgets": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__}
 
 
-class _Progress:
-    """A tqdm bar counting images (with images/s), a callable ``(done, total, description)``, or nothing."""
-
-    def __init__(self, option: Any, total: int, description: str) -> None:
-        self.callback = option if callable(option) else None
-        self.total, self.description, self.done = total, description, 0
-        self.bar = None
-        if option is None or option is True:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=description, unit="img")
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        if self.bar is not None:
-            self.bar.update(count)
-        if self.callback is not None:
-            self.callback(self.done, self.total, self.description)
-
-    def __enter__(self) -> "_Progress":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 class _ChunkRun:
     """Computes one chunk's rows and maps, batch by batch."""
 
@@ -276,7 +251,7 @@ class _ChunkRun:
         self.model, self.explainer, self.method, self.targets = model, explainer, method, targets
         self.columns, self.grid, self.display, self.amp, self.device = columns, grid, display, amp, device
 
-    def chunk(self, loader: DataLoader, bar: _Progress) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    def chunk(self, loader: DataLoader, bar: Progress) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
         """(table rows, grid maps, display maps, display photos) of the chunk ``loader`` reads."""
         import pyarrow as pa
 

@@ -120,6 +120,7 @@ class ExplorerSession:
                 raise
             suggested, reason = "", ""  # nothing to mark; the user chose the layers
         self.tree: ModelTree = probe_model_tree(model, probe, suggested, reason)
+        self.nodes = {node.path: node for node in self.tree.nodes}  # by module path
         layers = (self.tree.suggested,) if target_layers is None else tuple(n for n, _ in resolve_target_layers(model, target_layers))
         self.state = self.validate(ViewState(), layers=layers)
         self.result: Result | None = None
@@ -169,8 +170,7 @@ class ExplorerSession:
         ``passes = ceil(forwards_per_image(channels) * images)``, ``channels`` summed over the layers;
         ``seconds = passes * forward_seconds``, three times that when each pass has a backward."""
         spec = get_method(method)
-        nodes = {node.path: node for node in self.tree.nodes}
-        channels = sum(nodes[path].channels for path in (self.state.layers if layers is None else layers))
+        channels = sum(self.nodes[path].channels for path in (self.state.layers if layers is None else layers))
         passes = math.ceil(spec.forwards_per_image(channels) * len(self.images))
         return Estimate(passes, passes * self.forward_seconds * (3 if spec.needs_gradients else 1))
 
@@ -199,11 +199,10 @@ class ExplorerSession:
             raise ValueError("layers must be a non-empty list of module paths from model.named_modules()")
         if len(set(value)) != len(value):
             raise ValueError("a layer is listed twice")
-        known = {node.path: node for node in self.tree.nodes}
         for path in value:
-            node = known.get(path)
+            node = self.nodes.get(path)
             if node is None or not path:
-                close = difflib.get_close_matches(path, list(known), n=3, cutoff=0.5)
+                close = difflib.get_close_matches(path, list(self.nodes), n=3, cutoff=0.5)
                 hint = f" Closest: {', '.join(close)}." if close else ""
                 raise ValueError(f"the model has no module named {path[:80]!r}.{hint}")
             if not node.selectable:
