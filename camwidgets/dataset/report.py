@@ -38,19 +38,9 @@ def _figure_png(figure: Any) -> str:
 
 
 def _histogram(values: np.ndarray, chosen: np.ndarray, column: str) -> str:
-    from matplotlib.figure import Figure
+    from ..render.charts import selection_histogram
 
-    figure = Figure(figsize=(5, 2.4), layout="constrained")
-    axes = figure.subplots()
-    finite = values[np.isfinite(values)]
-    if finite.size:
-        bins = np.histogram_bin_edges(finite, bins=30)
-        axes.hist(finite, bins=bins, color="#9aa5b1", label="all rows")
-        axes.hist(chosen[np.isfinite(chosen)], bins=bins, color="#2a7ab9", label="in the gallery")
-        axes.legend(fontsize=8)
-    axes.set_xlabel(column)
-    axes.set_ylabel("images")
-    return _figure_png(figure)
+    return _figure_png(selection_histogram(values, chosen, column, "in the gallery", figsize=(5, 2.4)))
 
 
 def _confusion(table: Any, classes: list[str]) -> str:

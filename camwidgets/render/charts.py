@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from ..metrics.deletion import CurveResult
 
-__all__ = ["metric_bar_chart", "curve_chart", "road_chart", "heatmap_table", "chart_theme", "THEMES"]
+__all__ = ["metric_bar_chart", "curve_chart", "road_chart", "heatmap_table", "selection_histogram", "chart_theme", "THEMES"]
 
 _BAR = "#9aa5b1"
 _BEST = "#2a7ab9"
@@ -94,6 +94,22 @@ def metric_bar_chart(
             label.set_rotation(35)
             label.set_horizontalalignment("right")
     return fig
+
+
+def selection_histogram(values: np.ndarray, selected: np.ndarray, name: str, selected_label: str = "selected", figsize: tuple[float, float] = (4.2, 2.2)) -> Figure:
+    """A histogram of ``values`` (every row, grey) with the ``selected`` rows' values over it (blue),
+    on the same 30 bins; values that are not finite (failed rows) are left out."""
+    figure = Figure(figsize=figsize, layout="constrained")
+    axes = figure.subplots()
+    finite = values[np.isfinite(values)]
+    if finite.size:
+        bins = np.histogram_bin_edges(finite, bins=30)
+        axes.hist(finite, bins=bins, color=_BAR, label="all rows")
+        axes.hist(selected[np.isfinite(selected)], bins=bins, color=_BEST, label=selected_label)
+        axes.legend(fontsize=7)
+    axes.set_xlabel(name)
+    axes.set_ylabel("images")
+    return figure
 
 
 def _curve_label(kind: str) -> str:

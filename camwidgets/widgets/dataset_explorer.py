@@ -20,7 +20,7 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from ..render.charts import chart_theme
+from ..render.charts import chart_theme, selection_histogram
 from .overlay import OverlayView
 from .tabs.base import image_widget, text_html
 from .thumbnails import ThumbnailGrid
@@ -155,22 +155,10 @@ class DatasetExplorer(ipywidgets.VBox):
 
     def _draw_histogram(self, chosen: Any = None) -> None:
         """The sort column over every row (grey) and the selection (blue), in the notebook's theme."""
-        from matplotlib.figure import Figure
-
         chosen = self.selection() if chosen is None else chosen
-        values = self.table[self.sort.value].astype(float).to_numpy()
-        finite = values[np.isfinite(values)]
+        column = self.sort.value
         with chart_theme(self.overlay.theme):
-            figure = Figure(figsize=(4.2, 2.2), layout="constrained")
-            axes = figure.subplots()
-            if finite.size:
-                bins = np.histogram_bin_edges(finite, bins=30)
-                axes.hist(finite, bins=bins, color="#9aa5b1", label="all rows")
-                picked = chosen[self.sort.value].astype(float).to_numpy()
-                axes.hist(picked[np.isfinite(picked)], bins=bins, color="#2a7ab9", label="selected")
-                axes.legend(fontsize=7)
-            axes.set_xlabel(self.sort.value)
-            axes.set_ylabel("images")
+            figure = selection_histogram(self.table[column].astype(float).to_numpy(), chosen[column].astype(float).to_numpy(), column)
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=80)
         self.histogram.value = buffer.getvalue()

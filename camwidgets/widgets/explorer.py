@@ -131,7 +131,6 @@ class CAMExplorer(ipywidgets.VBox):
         self._thread_state = threading.local()  # per thread: is this thread syncing controls quietly?
         self.jobs = JobSlot(self._lock)  # one job at a time on the model, owned under the lock
         self._sweep_key: tuple | None = None
-        self._slow_job: BackgroundJob | None = None  # the slow method running, if any
         self._pending: ViewState | None = None  # its view, with the image chosen last (None when none runs)
         self._partial: dict[int, np.ndarray] = {}  # its maps finished so far, by image (the shown one first)
         self.controls = Controls(self.session.labels)
@@ -249,8 +248,7 @@ class CAMExplorer(ipywidgets.VBox):
         """Run ``work(progress)`` in the explorer's one job slot (any running job is superseded),
         with the overlay's progress bar (its line from ``heading``) and Cancel button;
         ``on_done``/``on_failed`` (Cancelled included) run only if no newer work replaced it."""
-        shown = self.session.result
-        heading = heading or ProgressHeading(name, get_method(shown.state.method).class_name if shown is not None else None)
+        heading = heading or ProgressHeading(name, self._shown_method())
         with self.overlay.hold_sync():
             self.overlay.busy, self.overlay.progress = True, 0.0
             self.overlay.progress_label = f"computing {name}…"
@@ -281,8 +279,7 @@ class CAMExplorer(ipywidgets.VBox):
         images = self.session.images
         first, others = state.image, [i for i in range(len(images)) if i != state.image]
         name = get_method(state.method).class_name
-        shown = self.session.result
-        heading = ProgressHeading(f"{name} for {images.names[first]}" if others else name, get_method(shown.state.method).class_name if shown else None)
+        heading = ProgressHeading(f"{name} for {images.names[first]}" if others else name, self._shown_method())
         job: list[BackgroundJob] = []
 
         def work(progress: Callable[[int, int, str], bool]) -> Result:
@@ -309,7 +306,10 @@ class CAMExplorer(ipywidgets.VBox):
             self._pending, self._partial = state, {}
             self.overlay.stale = True
             job.append(self.background(name, work, done, failed, on_superseded=self._abandon_pending, heading=heading))
-            self._slow_job = job[0]
+
+    def _shown_method(self) -> str | None:
+        """The class name of the method whose maps are current (None before the first)."""
+        return get_method(self.session.result.state.method).class_name if self.session.result is not None else None
 
     def _show_partial(self, job: BackgroundJob, image: int) -> None:
         """Show the running slow method's finished map of ``image`` if that image is the one chosen now."""
