@@ -3,6 +3,7 @@
     .venv/bin/python bench/train_shapes_cnn.py [--epochs 8] [--train 6000] [--out PATH]
 
 Deterministic on the CPU (fixed seeds, 2 threads); a few minutes on a 2-core machine.
+``fit`` and ``save`` are shared with ``bench/train_shortcut_cnn.py``.
 """
 
 from __future__ import annotations
@@ -31,37 +32,24 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return correct / len(labels)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--train", type=int, default=6000)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--out", type=Path, default=SHAPES_CNN_WEIGHTS)
-    args = parser.parse_args()
-
+def fit(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_held: torch.Tensor, y_held: torch.Tensor,
+        epochs: int, batch: int, lr: float) -> float:  # fmt: skip
+    """Adam with a one-cycle schedule, random flips; prints each epoch's loss and held-out accuracy;
+    returns the training time in seconds."""
     torch.manual_seed(0)
     torch.set_num_threads(2)
-    start = time.perf_counter()
-    train = make_shapes(args.train, seed=1)
-    held = make_shapes(1000, seed=2)
-    x_train, y_train = normalise(train.images), torch.from_numpy(train.labels)
-    x_held, y_held = normalise(held.images), torch.from_numpy(held.labels)
-    print(f"data: {len(train)} train, {len(held)} held out, {time.perf_counter() - start:.1f}s")
-
-    model = ShapesCNN()
-    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    steps = args.epochs * ((len(train) + args.batch - 1) // args.batch)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=args.lr, total_steps=steps)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * ((len(y_train) + batch - 1) // batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(0)
-    train_start = time.perf_counter()
-    for epoch in range(args.epochs):
+    start = time.perf_counter()
+    for epoch in range(epochs):
         model.train()
-        order = torch.randperm(len(train), generator=generator)
+        order = torch.randperm(len(y_train), generator=generator)
         total = 0.0
-        for i in range(0, len(order), args.batch):
-            idx = order[i : i + args.batch]
+        for i in range(0, len(order), batch):
+            idx = order[i : i + batch]
             xb, yb = x_train[idx], y_train[idx]
             # Cheap augmentation: random horizontal/vertical flips (labels are flip-invariant).
             if torch.rand(1, generator=generator).item() < 0.5:
@@ -75,14 +63,39 @@ def main() -> None:
             schedule.step()
             total += float(loss.detach()) * len(idx)
         acc = accuracy(model, x_held, y_held)
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / len(train):.4f}, held-out accuracy {acc:.4f}, "
-              f"{time.perf_counter() - train_start:.1f}s")
-    train_time = time.perf_counter() - train_start
+        print(f"epoch {epoch + 1}/{epochs}: loss {total / len(y_train):.4f}, held-out accuracy {acc:.4f}, "
+              f"{time.perf_counter() - start:.1f}s")
+    return time.perf_counter() - start
 
-    acc = accuracy(model, x_held, y_held)
+
+def save(model: nn.Module, path: Path) -> None:
+    """The state_dict as float32, at ``path``."""
     state = {k: v.detach().to(torch.float32) if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--train", type=int, default=6000)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--out", type=Path, default=SHAPES_CNN_WEIGHTS)
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    train = make_shapes(args.train, seed=1)
+    held = make_shapes(1000, seed=2)
+    x_train, y_train = normalise(train.images), torch.from_numpy(train.labels)
+    x_held, y_held = normalise(held.images), torch.from_numpy(held.labels)
+    print(f"data: {len(train)} train, {len(held)} held out, {time.perf_counter() - start:.1f}s")
+
+    torch.manual_seed(0)
+    model = ShapesCNN()
+    train_time = fit(model, x_train, y_train, x_held, y_held, args.epochs, args.batch, args.lr)
+    acc = accuracy(model, x_held, y_held)
+    save(model, args.out)
     print(f"held-out accuracy (make_shapes(1000, seed=2)): {acc:.4f}")
     print(f"training time: {train_time:.1f}s; saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
 

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["CLASSES", "MEAN", "STD", "ShapesBatch", "make_shapes", "normalise"]
+__all__ = ["CLASSES", "MEAN", "STD", "ShapesBatch", "ShapesDataset", "make_shapes", "normalise", "preprocess"]
 
 #: Class names, in label order.
 CLASSES: tuple[str, ...] = ("circle", "square", "triangle", "cross")
@@ -63,6 +63,30 @@ def normalise(images: Any) -> torch.Tensor:
     mean = torch.tensor(MEAN, dtype=torch.float32, device=x.device).view(3, 1, 1)
     std = torch.tensor(STD, dtype=torch.float32, device=x.device).view(3, 1, 1)
     return (x - mean) / std
+
+
+def preprocess(image: Any) -> torch.Tensor:
+    """A PIL image or (H, W, 3) uint8 array -> ``normalise``d (3, H, W) float32: what the shapes
+    models take, as a ``preprocess`` for :func:`~camwidgets.explain_dataset` and the explorer."""
+    array = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image, dtype=np.float32) / 255.0
+    return normalise(array.transpose(2, 0, 1))
+
+
+class ShapesDataset(torch.utils.data.Dataset):
+    """The rows of a :class:`ShapesBatch` as :func:`~camwidgets.explain_dataset` reads them:
+    ``{"image": (S, S, 3) uint8, "label", "mask", "path": "shapes/NNNNN"}`` (use ``preprocess``)."""
+
+    classes = list(CLASSES)
+
+    def __init__(self, batch: ShapesBatch) -> None:
+        self.batch = batch
+
+    def __len__(self) -> int:
+        return len(self.batch)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        image = np.round(self.batch.images[index].transpose(1, 2, 0) * 255.0).astype(np.uint8)
+        return {"image": image, "label": int(self.batch.labels[index]), "mask": self.batch.masks[index], "path": f"shapes/{index:05d}"}
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:

@@ -23,10 +23,13 @@ from torch import nn
 
 from .shapes import CLASSES
 
-__all__ = ["ShapesCNN", "load_shapes_cnn", "SHAPES_CNN_LAYER", "SHAPES_CNN_WEIGHTS"]
+__all__ = ["ShapesCNN", "load_shapes_cnn", "load_shortcut_cnn", "SHAPES_CNN_LAYER", "SHAPES_CNN_WEIGHTS", "SHORTCUT_CNN_WEIGHTS"]
 
 #: The trained weights (a float32 state_dict).
 SHAPES_CNN_WEIGHTS: Path = Path(__file__).resolve().parent / "shapes_cnn.pt"
+
+#: The same network trained on shapes with a planted shortcut (``camwidgets.data.shortcut``).
+SHORTCUT_CNN_WEIGHTS: Path = Path(__file__).resolve().parent / "shortcut_cnn.pt"
 
 #: The suggested target layer: the last conv block, 8 x 8 at 64 px input.
 SHAPES_CNN_LAYER: str = "features.3"
@@ -66,7 +69,14 @@ def load_shapes_cnn(path: str | Path | None = None) -> ShapesCNN:
     """The trained ``ShapesCNN`` in eval mode, on the CPU. Its input is ``normalise(images)``."""
     weights = Path(path) if path is not None else SHAPES_CNN_WEIGHTS
     if not weights.is_file():
-        raise FileNotFoundError(f"no weights at {weights}; train them with bench/train_shapes_cnn.py")
+        script = "train_shortcut_cnn.py" if weights.name == SHORTCUT_CNN_WEIGHTS.name else "train_shapes_cnn.py"
+        raise FileNotFoundError(f"no weights at {weights}; train them with bench/{script}")
     model = ShapesCNN()
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.eval()
+
+
+def load_shortcut_cnn() -> ShapesCNN:
+    """The ``ShapesCNN`` trained by ``bench/train_shortcut_cnn.py`` on shapes where most squares
+    carry a marker (``camwidgets.data.shortcut``), in eval mode, on the CPU."""
+    return load_shapes_cnn(SHORTCUT_CNN_WEIGHTS)

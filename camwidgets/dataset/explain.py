@@ -61,20 +61,32 @@ class DatasetResults:
         """Row ``row``'s map at the display size as float32 in [0, 1]."""
         return np.asarray(self.maps[row], dtype=np.float32) / 255
 
-    def thumbnails(self, rows: Sequence[int]) -> np.ndarray:
-        """(N, S, S, 3) uint8: the stored photo of each of ``rows`` with its stored map blended (jet,
-        half opacity), read in row order (zarr's chunks once each) and returned in the given order."""
-        from ..widgets.pictures import overlay_thumbnails
-
+    def stored(self, rows: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The stored photos (N, S, S, 3) and map levels (N, S, S), uint8, of ``rows`` in the given
+        order, read in row order (zarr's chunks once each)."""
         ids = np.asarray(rows, dtype=np.int64)
-        if ids.size == 0:
-            return np.zeros((0, *self.photos.shape[1:]), np.uint8)
         order = np.argsort(ids, kind="stable")
         photos = np.empty((len(ids), *self.photos.shape[1:]), np.uint8)
         levels = np.empty((len(ids), *self.maps.shape[1:]), np.uint8)
-        photos[order] = self.photos.get_orthogonal_selection((ids[order],))
-        levels[order] = self.maps.get_orthogonal_selection((ids[order],))
-        return overlay_thumbnails(photos, levels, photos.shape[1])
+        if ids.size:
+            photos[order] = self.photos.get_orthogonal_selection((ids[order],))
+            levels[order] = self.maps.get_orthogonal_selection((ids[order],))
+        return photos, levels
+
+    def thumbnails(self, rows: Sequence[int]) -> np.ndarray:
+        """(N, S, S, 3) uint8: the stored photo of each of ``rows`` with its stored map blended (jet,
+        half opacity), in the given order."""
+        from ..widgets.pictures import overlay_thumbnails
+
+        photos, levels = self.stored(rows)
+        return overlay_thumbnails(photos, levels, photos.shape[1]) if len(photos) else photos
+
+    def to_html(self, path: str | Path, rows: Any = None, *, column: str = "confidence", title: str | None = None, limit: int = 48) -> Path:
+        """A self-contained HTML report of the run with ``rows`` in its gallery (default the ``limit``
+        lowest by ``column``): see :func:`~camwidgets.dataset.report.write_report`."""
+        from .report import write_report
+
+        return write_report(self, path, rows, column=column, title=title, limit=limit)
 
 
 def load_results(out: str | Path) -> DatasetResults:

@@ -1,7 +1,8 @@
 """A shareable HTML report of an :func:`~camwidgets.explain_dataset` run: one self-contained file
-(pictures embedded as PNG data) with the run's settings, its accuracy and failed rows, a histogram
-of the chosen column, the confusion matrix, and a gallery of chosen rows with their maps. Every text
-from the run (paths, class names, errors) is HTML-escaped."""
+with the run's settings, its accuracy and failed rows, a histogram of the chosen column, the
+confusion matrix, and the chosen rows in the explorer's overlay and gallery, whose colormap,
+opacity and mode switch in the page (:mod:`camwidgets.widgets.standalone`: no kernel, no network).
+Every text from the run (paths, class names, errors) is HTML-escaped."""
 
 from __future__ import annotations
 
@@ -13,22 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .store import write_atomically
-
-__all__ = ["write_report"]
-
-STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #222; }
-table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
-.gallery { display: flex; flex-wrap: wrap; gap: 8px; } figure { margin: 0; width: 136px; font-size: 11px; }
-figure img { width: 128px; height: 128px; image-rendering: pixelated; } .bad { background: #fde2e1; }
-"""
-
-
-def _png(picture: np.ndarray) -> str:
-    from ..widgets.pictures import to_png
-
-    return "data:image/png;base64," + base64.b64encode(to_png(picture)).decode("ascii")
+__all__ = ["write_report", "chosen_rows"]
 
 
 def _figure_png(figure: Any) -> str:
@@ -58,13 +44,42 @@ def _confusion(table: Any, classes: list[str]) -> str:
     return f"<h2>Confusion matrix</h2><p>rows: true class; columns: predicted</p><table><tr><th></th>{head}</tr>{rows}</table>"
 
 
-def write_report(results: Any, path: str | Path, rows: Any = None, *, column: str = "confidence", title: str | None = None, limit: int = 48) -> Path:
-    """Write the report of ``results`` to ``path`` (an ``.html`` file); its gallery shows ``rows``
-    (a DataFrame of the table's rows, default: the ``limit`` lowest by ``column``), at most ``limit``."""
-    table = results.table
+def chosen_rows(table: Any, rows: Any, column: str, limit: int) -> Any:
+    """The table's rows for the gallery: ``rows`` as a DataFrame of the table's rows or a sequence of
+    row ids, or by default the lowest by ``column``; at most ``limit``."""
     if column not in table.columns:
         raise ValueError(f"no column {column!r}; the table has {', '.join(table.columns)}")
-    chosen = (table.sort_values(column, kind="stable", na_position="last") if rows is None else rows).head(int(limit))
+    if int(limit) < 1:
+        raise ValueError(f"limit must be a positive number of rows; got {limit!r}")
+    if rows is None:
+        return table.sort_values(column, kind="stable", na_position="last").head(int(limit))
+    if hasattr(rows, "columns"):
+        if "id" not in rows.columns:
+            raise ValueError("rows must be rows of the results' table (with its 'id' column) or a list of row ids")
+        return rows.head(int(limit))
+    ids = np.asarray(list(rows))
+    if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= len(table)):
+        raise ValueError(f"rows must be row ids from 0 to {len(table) - 1}; got {list(ids[:5])}{' ...' if ids.size > 5 else ''}")
+    return table.iloc[ids.astype(np.int64)].head(int(limit))
+
+
+def _caption(row: Any, name: Any, column: str) -> tuple[str, str]:
+    """(caption under the thumbnail, status line above the overlay) of one table row, as text."""
+    if row.error:
+        return f"#{row.id} failed", f"#{row.id} {row.path} · error: {row.error}"
+    true = name(row.label) if row.label >= 0 else "no label"
+    value = getattr(row, column)
+    status = f"#{row.id} {row.path} · true {true}, predicted {name(row.predicted)} ({row.confidence:.3f}) · {column} {value:.3g}"
+    return f"#{row.id} {name(row.predicted)} {value:.3g}", status
+
+
+def write_report(results: Any, path: str | Path, rows: Any = None, *, column: str = "confidence", title: str | None = None, limit: int = 48) -> Path:
+    """Write the report of ``results`` to ``path`` (an ``.html`` file); its gallery shows ``rows``
+    (see :func:`chosen_rows`; default the ``limit`` lowest by ``column``), each with its stored map."""
+    from ..widgets.standalone import PageView, standalone_page, write_page
+
+    table = results.table
+    chosen = chosen_rows(table, rows, column, limit)
     manifest = results.manifest
     classes = list(manifest.get("classes") or [])
     name = lambda index: classes[index] if 0 <= index < len(classes) else str(index)  # noqa: E731
@@ -75,23 +90,20 @@ def write_report(results: Any, path: str | Path, rows: Any = None, *, column: st
         f"<tr><th>{html.escape(key)}</th><td style='text-align:left'>{html.escape(str(manifest.get(key)))}</td></tr>"
         for key in ("model", "method", "layers", "targets", "metrics", "rows", "failed", "versions")
     )
-    figures = []
-    if len(chosen):
-        for picture, row in zip(results.thumbnails(chosen["id"].to_numpy()), chosen.itertuples()):
-            caption = f"#{row.id} {html.escape(row.path)}<br>" + (
-                f"error: {html.escape(row.error)}" if row.error else f"true {html.escape(name(row.label)) if row.label >= 0 else '—'}, predicted {html.escape(name(row.predicted))} ({row.confidence:.3f})<br>{html.escape(column)}: {getattr(row, column):.3g}"
-            )
-            figures.append(f"<figure><img alt='row {row.id}' src='{_png(picture)}'><figcaption>{caption}</figcaption></figure>")
-    heading = html.escape(title or f"{manifest.get('method')} over {manifest.get('rows')} images")
-    body = (
-        f"<h1>{heading}</h1><p>accuracy: {accuracy}; failed rows: {manifest.get('failed')}</p>"
-        f"<h2>Settings</h2><table>{settings}</table>"
-        f"<h2>{html.escape(column)}</h2><img alt='histogram of {html.escape(column)}' src='{_histogram(table[column].astype(float).to_numpy(), chosen[column].astype(float).to_numpy(), column)}'>"
-        f"{_confusion(table, classes)}"
-        f"<h2>Gallery: {len(chosen)} rows</h2><div class='gallery'>{''.join(figures)}</div>"
+    ids = chosen["id"].to_numpy()
+    photos, levels = results.stored(ids)
+    views = []
+    for photo, level, row in zip(photos, levels, chosen.itertuples()):
+        caption, status = _caption(row, name, column)
+        views.append(PageView(key=str(row.id), photo=photo, levels=level, caption=caption, status=status))
+    heading = title or f"{manifest.get('method')} over {manifest.get('rows')} images"
+    intro = (
+        f"<p>accuracy: {html.escape(accuracy)}; failed rows: {html.escape(str(manifest.get('failed')))}. "
+        f"The gallery holds {len(chosen)} rows ({html.escape(column)}, lowest first unless chosen); click one to see it large, with its colorbar.</p>"
     )
-    document = f"<!doctype html><html><head><meta charset='utf-8'><title>{heading}</title><style>{STYLE}</style></head><body>{body}</body></html>"
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(target, document.encode("utf-8"))
-    return target
+    sections = (
+        f"<h2>{html.escape(column)}</h2><img alt='histogram of {html.escape(column)}' src='{_histogram(table[column].astype(float).to_numpy(), chosen[column].astype(float).to_numpy(), column)}'>"
+        f"{_confusion(table, classes)}<h2>Settings</h2><table>{settings}</table>"
+    )
+    page = standalone_page(heading, views, intro=intro, sections=sections, gallery_title=f"{len(chosen)} rows", thumb_size=96)
+    return write_page(path, page)

@@ -29,7 +29,7 @@ from ..engine.progress import Cancelled
 from ..classes import resolve_class
 from .controls import TOP_CLASS, Controls, class_choice, duration_text, method_options, target_options
 from .tabs.base import text_html
-from .export import export_session, shown_picture
+from .export import export_session, session_page, shown_picture
 from .layer_tree import LayerTree
 from .messages import logger
 from .overlay import OverlayView
@@ -185,6 +185,14 @@ class CAMExplorer(ipywidgets.VBox):
         """Save the current view as ``<path>.png`` (as shown: mode, colormap, opacity) and its state
         as ``<path>.npz`` (image, map, grey levels) plus ``<path>.json``; returns the paths."""
         return export_session(path, self.session, self._view_settings())
+
+    def to_html(self, path: str | Path) -> Path:
+        """Save the current view of every image as one self-contained HTML file (no kernel, no
+        network): the overlay and the image gallery, with colormap, opacity and mode switching in the
+        page as here, opened at the image shown; returns the path."""
+        from .standalone import write_page
+
+        return write_page(path, session_page(self.session, self._view_settings()))
 
     def view_picture(self) -> np.ndarray:
         """The picture shown now, (H, W, 3) uint8: the overlay's mode, colormap and opacity applied

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-__all__ = ["export_view", "export_paths", "export_session", "view_manifest", "shown_picture"]
+__all__ = ["export_view", "export_paths", "export_session", "view_manifest", "shown_picture", "session_page"]
 
 KINDS = ("png", "npz", "json")
 _LOCKS: dict[Path, threading.Lock] = {}
@@ -144,3 +144,35 @@ def export_session(stem: str | os.PathLike, session: Any, view: dict[str, Any]) 
     result, image = session.result, session.result.state.image
     arrays = {"image": session.images.photos[image], "map": result.maps[image], "levels": result.levels[image]}
     return export_view(stem, shown_picture(session, view), arrays, view_manifest(session, view))
+
+
+def session_page(session: Any, view: dict[str, Any]) -> str:
+    """The session's current result for every image as one self-contained HTML page
+    (:mod:`~camwidgets.widgets.standalone`), opened at the image shown and with ``view``'s mode,
+    colormap and opacity; a table gives each image's top five classes."""
+    import html
+    from dataclasses import replace
+
+    from ..engine.methods.registry import get_method
+    from .standalone import PageView, standalone_page
+
+    result = session.result
+    if result is None:
+        raise ValueError("nothing to save yet: no map has been computed")
+    state, names = result.state, session.images.names
+    views = [
+        PageView(key=str(i), photo=session.images.photos[i], levels=result.levels[i], value_range=result.value_range,
+                 caption=f"{name}: {session.top_classes(i, 1)[0][1]}", status=f"{name} · {session.status_text(replace(state, image=i))}")
+        for i, name in enumerate(names)
+    ]  # fmt: skip
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+        + "".join(f"<td style='text-align:left'>{html.escape(label)} {p:.3f}</td>" for _, label, p in session.top_classes(i, 5))
+        + "</tr>"
+        for i, name in enumerate(names)
+    )
+    intro = f"<p>{html.escape(type(session.model).__name__)} · {html.escape(session.status_text(state))}</p>"
+    sections = f"<h2>Top classes</h2><table><tr><th>image</th><th colspan='5'>most probable first</th></tr>{rows}</table>"
+    title = f"{get_method(state.method).class_name} of {type(session.model).__name__} on {len(names)} image{'s' if len(names) != 1 else ''}"
+    return standalone_page(title, views, intro=intro, sections=sections, gallery_title="Images (click to show)", selected=str(state.image),
+                           colormap=view["colormap"], opacity=view["opacity"], mode=view["mode"])  # fmt: skip

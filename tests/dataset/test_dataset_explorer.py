@@ -74,9 +74,9 @@ def test_a_clicked_thumbnail_shows_large_and_opens_in_the_explorer(browser, fini
 
 def test_the_report_of_the_selection_is_one_self_contained_escaped_file(browser, finished, tmp_path):
     import html
-    import re
 
     from tests.conftest import MARKUP
+    from tests.widgets.test_standalone import page_data
 
     browser.filter(shown="misclassified")
     selected = browser.selection()
@@ -86,10 +86,12 @@ def test_the_report_of_the_selection_is_one_self_contained_escaped_file(browser,
     finally:
         browser.results.manifest["classes"] = ["circle", "square"]
     page = path.read_text()
-    assert page.startswith("<!doctype html>") and "src='http" not in page and "<script" not in page  # nothing fetched, nothing run
-    figures = re.findall(r"<figure><img alt='row (\d+)' src='data:image/png;base64,", page)
-    assert [int(i) for i in figures] == selected["id"].head(48).tolist()
-    assert MARKUP not in page and html.escape(MARKUP) in page
+    assert page.startswith("<!doctype html>") and "src='http" not in page and "src=\"http" not in page  # nothing fetched
+    data = page_data(page)
+    assert [int(item["key"]) for item in data["items"]] == selected["id"].head(48).tolist()
+    assert MARKUP not in page and html.escape(MARKUP) in page  # the confusion matrix escapes; the JSON has no '<' left
+    for item in data["items"]:  # misclassified between two classes: the markup class is the true or the predicted one
+        assert item["caption"].startswith(f"#{item['key']} ") and (MARKUP in item["status"] or "error:" in item["status"])
     labelled = finished.table[(finished.table["error"] == "") & (finished.table["label"] >= 0)]
     assert f"accuracy: {labelled['correct'].mean():.1%} of {len(labelled)} labelled images" in page
     assert "<h2>Confusion matrix</h2>" in page and f"failed rows: {finished.manifest['failed']}" in page

@@ -1,0 +1,153 @@
+"""One self-contained HTML file that shows maps the way the explorer does, with no kernel and no
+network: the overlay's and the gallery's own ES modules (``js/overlay.js``, ``js/thumbnails.js``)
+run in the page on in-page models (``js/standalone.js``), so colormap, opacity and mode switch in
+the page exactly as in the notebook (the same ``composeView``).
+
+The page carries every picture as bytes: for each view its photo (H, W, 3) and 8-bit map (H, W),
+and a square thumbnail of both for the gallery, packed into one zlib-compressed buffer (base64);
+what the bytes are, and the captions, travel as JSON in a ``<script type="application/json">``
+whose ``<``, ``>`` and ``&`` are escaped, so no text of a view can close the script or add markup.
+The callers' HTML ``sections`` must be escaped by them (:func:`html.escape`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .assets import asset_path, module_source
+from .colormaps import COLORMAPS, MODES, colormap_tables
+from .pictures import square
+
+__all__ = ["PageView", "standalone_page", "write_page"]
+
+PAGE_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #222; }
+table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
+.bad { background: #fde2e1; }
+.cw-page-viewer { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
+#cw-page-overlay { flex: 0 1 448px; min-width: 280px; }
+#cw-page-thumbnails { flex: 1 1 360px; min-width: 280px; }
+#cw-page-thumbnails .cw-thumbs-wrap { max-height: 70vh; }
+#cw-page-thumbnails .cw-thumb-caption { max-width: none; white-space: normal; width: var(--cw-thumb-width); }
+.cw-page-error { color: #b00020; }
+"""
+
+
+@dataclass(frozen=True)
+class PageView:
+    """One picture of the page: ``photo`` (H, W, 3) uint8 as the model saw it, ``levels`` (H, W)
+    uint8 (the map's grey levels), ``value_range`` (map values at levels 0 and 255), ``caption``
+    (under its thumbnail) and ``status`` (above the overlay when it is shown)."""
+
+    key: str
+    photo: np.ndarray
+    levels: np.ndarray
+    caption: str = ""
+    status: str = ""
+    value_range: tuple[float, float] = (0.0, 1.0)
+
+
+def _script_json(value: object) -> str:
+    """JSON that is safe inside ``<script>``: no ``<``, ``>`` or ``&`` left to end it or open a tag."""
+    text = json.dumps(value, ensure_ascii=True, allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+class _Buffer:
+    """Byte arrays appended one after another; ``add`` returns each one's [offset, length]."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, array: np.ndarray | bytes) -> list[int]:
+        data = array if isinstance(array, bytes) else np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+        self.parts.append(data)
+        self.size += len(data)
+        return [self.size - len(data), len(data)]
+
+    def base64(self) -> str:
+        return base64.b64encode(zlib.compress(b"".join(self.parts), 6)).decode("ascii")
+
+
+def _check(view: PageView) -> None:
+    photo, levels = np.asarray(view.photo), np.asarray(view.levels)
+    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
+        raise ValueError(f"view {view.key!r}: photo must be (H, W, 3) uint8; got {photo.shape} {photo.dtype}")
+    if levels.dtype != np.uint8 or levels.shape != photo.shape[:2]:
+        raise ValueError(f"view {view.key!r}: levels must be uint8 of the photo's size {photo.shape[:2]}; got {levels.shape} {levels.dtype}")
+
+
+def _encoded_module(name: str, shared: bool = True) -> str:
+    source = module_source(name) if shared else asset_path(name).read_text(encoding="utf-8")
+    return base64.b64encode(source.encode("utf-8")).decode("ascii")
+
+
+def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", sections: str = "", gallery_title: str = "",
+                    selected: str | None = None, colormap: str = "jet", opacity: float = 0.5, mode: str = "overlay",
+                    thumb_size: int = 96) -> str:  # fmt: skip
+    """The HTML text of the page: ``title`` (escaped here), the ``intro`` and ``sections`` HTML
+    (escaped by the caller) before and after the viewer, and the viewer: the overlay showing
+    ``selected`` (default the first view) and a gallery of every view."""
+    if colormap not in COLORMAPS:
+        raise ValueError(f"unknown colormap {colormap!r}; choose from {', '.join(COLORMAPS)}")
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    if not 0.0 <= float(opacity) <= 1.0:
+        raise ValueError(f"opacity must be from 0 to 1; got {opacity!r}")
+    keys = [str(view.key) for view in views]
+    if len(set(keys)) != len(keys):
+        raise ValueError("every view needs its own key")
+    buffer = _Buffer()
+    tables = buffer.add(colormap_tables())
+    items = []
+    for view in views:
+        _check(view)
+        photo, levels = np.asarray(view.photo), np.asarray(view.levels)
+        items.append({
+            "key": str(view.key), "caption": str(view.caption), "status": str(view.status),
+            "width": int(photo.shape[1]), "height": int(photo.shape[0]), "value_range": [float(v) for v in view.value_range],
+            "photo": buffer.add(photo), "levels": buffer.add(levels),
+            "thumb_photo": buffer.add(square(photo[None], thumb_size)[0]), "thumb_levels": buffer.add(square(levels[None], thumb_size)[0]),
+        })  # fmt: skip
+    data = {
+        "items": items, "tables": tables, "colormap_names": list(COLORMAPS), "colormap": colormap, "opacity": float(opacity),
+        "mode": mode, "thumb_size": int(thumb_size), "gallery_title": str(gallery_title), "selected": selected if selected in keys else (keys[0] if keys else ""),
+    }  # fmt: skip
+    css = asset_path("widgets.css").read_text(encoding="utf-8")
+    heading = html.escape(title)
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+        f"<meta name='generator' content='camwidgets'><title>{heading}</title><style>{css}{PAGE_STYLE}"
+        f"body {{ --cw-thumb-width: {int(thumb_size) + 8}px; }}</style></head><body>"
+        f"<h1>{heading}</h1>{intro}"
+        f"<p class='cw-page-error' id='cw-page-error' role='alert' hidden></p>"
+        f"<noscript><p class='cw-page-error'>The pictures need JavaScript.</p></noscript>"
+        f"<div class='cw-page-viewer'><div id='cw-page-overlay'></div><div id='cw-page-thumbnails'></div></div>{sections}"
+        f"<script type='application/json' id='cw-page-data'>{_script_json(data)}</script>"
+        f"<script type='text/plain' id='cw-page-bytes'>{buffer.base64()}</script>"
+        f"<script type='text/plain' id='cw-module-overlay'>{_encoded_module('overlay.js')}</script>"
+        f"<script type='text/plain' id='cw-module-thumbnails'>{_encoded_module('thumbnails.js')}</script>"
+        f"<script type='module'>{asset_path('standalone.js').read_text(encoding='utf-8')}</script>"
+        "</body></html>"
+    )
+
+
+def write_page(path: str | Path, document: str) -> Path:
+    """Write ``document`` to ``path`` atomically (a half-written page is never left behind)."""
+    from ..dataset.store import write_atomically
+
+    target = Path(path)
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"{str(path)!r}: give the page a name ending in .html")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, document.encode("utf-8"))
+    return target

@@ -1,0 +1,106 @@
+"""The self-contained HTML pages, opened from file:// in Chromium with the network off: the dataset
+report (results.to_html) and a saved explorer view (CAMExplorer.to_html) draw their maps with the
+explorer's own modules, switch colormap, opacity and mode in the page, follow a gallery click, ask
+for nothing but the file itself, and leave hostile text as text."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.conftest import MARKUP, Small, seeded
+
+from .canvas import assert_drawn, canvas_summary
+
+pytestmark = pytest.mark.browser
+
+CANVAS = "#cw-page-overlay [data-testid=cw-overlay-canvas]"
+THUMB = "#cw-page-thumbnails [data-testid=cw-thumbnail]"
+
+
+@pytest.fixture
+def offline_page(chromium):
+    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    context.set_offline(True)
+    page = context.new_page()
+    page.requests, page.problems = [], []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    yield page
+    context.close()
+
+
+def open_page(page, path) -> None:
+    page.goto(path.resolve().as_uri())
+    page.wait_for_function("document.body.dataset.cwReady === 'true'", timeout=30_000)
+    page.wait_for_timeout(100)
+
+
+def changed_after(page, action, before: dict) -> dict:
+    action()
+    page.wait_for_function(
+        "([selector, digest]) => { const c = document.querySelector(selector); const x = document.createElement('canvas');"
+        " x.width = c.width; x.height = c.height; x.getContext('2d').drawImage(c, 0, 0);"
+        " const d = x.getContext('2d').getImageData(0, 0, x.width, x.height).data; let h = 0;"
+        " for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i] + 3 * d[i + 1] + 7 * d[i + 2] + 11 * d[i + 3]) % 2147483647;"
+        " return h !== digest; }",
+        arg=[CANVAS, before["digest"]], timeout=10_000,
+    )
+    return canvas_summary(page, CANVAS)
+
+
+def only_the_file_was_asked_for(page, path) -> None:
+    assert [url for url in page.requests if not url.startswith(("blob:", "data:"))] == [path.resolve().as_uri()]
+    assert page.problems == []
+
+
+def test_a_dataset_report_switches_colormap_opacity_and_rows_offline(offline_page, tmp_path):
+    from camwidgets import explain_dataset
+    from tests.dataset.common import SETTINGS, model, write_folder
+
+    results = explain_dataset(model(), write_folder(tmp_path / "shapes"), out=tmp_path / "out", **SETTINGS)
+    results.manifest["classes"] = [MARKUP, "square"]  # a class name with markup
+    path = results.to_html(tmp_path / "report.html", rows=results.table[results.table["error"] == ""])
+    page = offline_page
+    open_page(page, path)
+    thumbs = page.locator(THUMB)
+    assert thumbs.count() == int((results.table["error"] == "").sum())
+    first = canvas_summary(page, CANVAS)
+    assert_drawn(first, "the report's overlay")
+    gallery_before = page.locator("#cw-page-thumbnails canvas").first.evaluate("c => c.toDataURL()")
+    viridis = changed_after(page, lambda: page.locator("[data-testid=cw-colormap]").select_option("viridis"), first)
+    assert_drawn(viridis, "the viridis overlay")
+    assert page.locator("#cw-page-thumbnails canvas").first.evaluate("c => c.toDataURL()") != gallery_before  # the gallery follows
+    faint = changed_after(page, lambda: page.locator("[data-testid=cw-opacity]").fill("0.1"), viridis)
+    assert page.get_by_test_id("cw-opacity-value").text_content() == "0.10" and faint["digest"] != viridis["digest"]
+    key = thumbs.nth(3).get_attribute("data-key")
+    changed_after(page, lambda: thumbs.nth(3).click(), faint)
+    assert page.get_by_test_id("cw-status").text_content().startswith(f"#{key} ")
+    assert thumbs.nth(3).get_attribute("aria-pressed") == "true"
+    assert page.evaluate("typeof window.cwXss") == "undefined" and page.locator("img.cwxss").count() == 0
+    assert MARKUP in page.locator("body").inner_text()  # the class name is shown as text
+    only_the_file_was_asked_for(page, path)
+
+
+def test_a_saved_explorer_view_opens_at_the_image_shown_and_switches_mode_offline(offline_page, tmp_path):
+    from camwidgets import CAMExplorer
+
+    images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    explorer = CAMExplorer(seeded(Small), images)
+    explorer.set(image=2)
+    explorer.overlay.colormap = "turbo"
+    path = explorer.to_html(tmp_path / "view.html")
+    page = offline_page
+    open_page(page, path)
+    assert page.locator(THUMB).count() == 3
+    assert page.locator(f"{THUMB}[aria-pressed=true]").get_attribute("data-key") == "2"
+    assert page.get_by_test_id("cw-colormap").input_value() == "turbo"
+    assert page.get_by_test_id("cw-status").text_content().startswith("image 2 · ")
+    overlay = canvas_summary(page, CANVAS)
+    assert_drawn(overlay, "the saved view")
+    heatmap = changed_after(page, lambda: page.get_by_test_id("cw-mode-heatmap").click(), overlay)
+    assert page.get_by_test_id("cw-mode-heatmap").get_attribute("aria-pressed") == "true"
+    photo = changed_after(page, lambda: page.get_by_test_id("cw-mode-photo").click(), heatmap)
+    assert page.get_by_test_id("cw-colorbar").is_hidden() and photo["digest"] != overlay["digest"]
+    only_the_file_was_asked_for(page, path)
