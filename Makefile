@@ -14,12 +14,13 @@ CHROMIUM := /usr/bin/chromium
 # Debian's Node.js, which runs the widgets' ES modules outside a browser in tests/widgets.
 NODE := /usr/bin/node
 
-.PHONY: help install demo test test-fast bench clean
+.PHONY: help install demo test test-fast bench train-check clean
 
 help:
 	@echo "make demo   explain a bundled photo with pretrained mobilenet_v2; writes a PNG grid to out/"
 	@echo "make test   unit, parity and notebook tests (what CI runs)"
 	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency (Python side and in Chromium)"
+	@echo "make train-check  retrain the shipped shapes models (about 4 min) and compare with the shipped weights"
 
 install: $(STAMP) $(WEIGHTS) $(CHROMIUM) $(NODE)
 
@@ -63,6 +64,13 @@ bench: install
 	$(VPY) bench/widget_latency.py
 	$(VPY) bench/browser_latency.py
 	$(VPY) bench/dataset_throughput.py
+
+# The shipped weights come from these scripts; retrain them and check that the models agree.
+train-check: install
+	$(VPY) bench/train_shapes_cnn.py --out out/train-check/shapes_cnn.pt
+	$(VPY) bench/train_shortcut_cnn.py --out out/train-check/shortcut_cnn.pt
+	$(VPY) bench/check_retrained.py shapes out/train-check/shapes_cnn.pt camwidgets/data/shapes_cnn.pt
+	$(VPY) bench/check_retrained.py shortcut out/train-check/shortcut_cnn.pt camwidgets/data/shortcut_cnn.pt
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache

@@ -3,7 +3,7 @@
     .venv/bin/python bench/train_shapes_cnn.py [--epochs 8] [--train 6000] [--out PATH]
 
 Deterministic on the CPU (fixed seeds, 2 threads); a few minutes on a 2-core machine.
-``fit`` and ``save`` are shared with ``bench/train_shortcut_cnn.py``.
+``training_arguments``, ``fit`` and ``save`` are shared with ``bench/train_shortcut_cnn.py``.
 """
 
 from __future__ import annotations
@@ -75,14 +75,19 @@ def save(model: nn.Module, path: Path) -> None:
     torch.save(state, path)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+def training_arguments(description: str, epochs: int, out: Path) -> argparse.Namespace:
+    """The command line of a training script: --epochs, --train (images), --batch, --lr, --out."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--train", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--out", type=Path, default=SHAPES_CNN_WEIGHTS)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=out)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = training_arguments(__doc__.splitlines()[0], 8, SHAPES_CNN_WEIGHTS)
 
     start = time.perf_counter()
     train = make_shapes(args.train, seed=1)

@@ -10,9 +10,7 @@ the other classes.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -20,7 +18,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_shapes_cnn import accuracy, fit, save  # noqa: E402
+from train_shapes_cnn import accuracy, fit, save, training_arguments  # noqa: E402
 
 from camwidgets.data.shapes import CLASSES, normalise  # noqa: E402
 from camwidgets.data.shapes_cnn import SHORTCUT_CNN_WEIGHTS, ShapesCNN  # noqa: E402
@@ -32,13 +30,7 @@ def tensors(batch) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--train", type=int, default=6000)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--out", type=Path, default=SHORTCUT_CNN_WEIGHTS)
-    args = parser.parse_args()
+    args = training_arguments(__doc__.splitlines()[0], 6, SHORTCUT_CNN_WEIGHTS)
 
     x_train, y_train = tensors(make_shortcut_shapes(args.train, seed=21, marked="shortcut"))
     x_held, y_held = tensors(make_shortcut_shapes(1000, seed=22, marked="shortcut"))

@@ -105,5 +105,5 @@ def write_report(results: Any, path: str | Path, rows: Any = None, *, column: st
         f"<h2>{html.escape(column)}</h2><img alt='histogram of {html.escape(column)}' src='{_histogram(table[column].astype(float).to_numpy(), chosen[column].astype(float).to_numpy(), column)}'>"
         f"{_confusion(table, classes)}<h2>Settings</h2><table>{settings}</table>"
     )
-    page = standalone_page(heading, views, intro=intro, sections=sections, gallery_title=f"{len(chosen)} rows", thumb_size=96)
+    page = standalone_page(heading, views, intro=intro, sections=sections, gallery_title=f"{len(chosen)} rows", thumb_size=int(photos.shape[1]))
     return write_page(path, page)

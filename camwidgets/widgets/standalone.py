@@ -36,7 +36,8 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 2
 #cw-page-overlay { flex: 0 1 448px; min-width: 280px; }
 #cw-page-thumbnails { flex: 1 1 360px; min-width: 280px; }
 #cw-page-thumbnails .cw-thumbs-wrap { max-height: 70vh; }
-#cw-page-thumbnails .cw-thumb-caption { max-width: none; white-space: normal; width: var(--cw-thumb-width); }
+#cw-page-thumbnails .cw-thumb canvas { width: var(--cw-thumb-side); height: var(--cw-thumb-side); image-rendering: pixelated; }
+#cw-page-thumbnails .cw-thumb-caption { max-width: none; white-space: normal; width: var(--cw-thumb-side); }
 .cw-page-error { color: #b00020; }
 """
 
@@ -96,7 +97,8 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
                     thumb_size: int = 96) -> str:  # fmt: skip
     """The HTML text of the page: ``title`` (escaped here), the ``intro`` and ``sections`` HTML
     (escaped by the caller) before and after the viewer, and the viewer: the overlay showing
-    ``selected`` (default the first view) and a gallery of every view."""
+    ``selected`` (default the first view) and a gallery of every view, its thumbnails
+    ``thumb_size`` pixels square (drawn at least 96 px wide)."""
     if colormap not in COLORMAPS:
         raise ValueError(f"unknown colormap {colormap!r}; choose from {', '.join(COLORMAPS)}")
     if mode not in MODES:
@@ -112,11 +114,14 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
     for view in views:
         _check(view)
         photo, levels = np.asarray(view.photo), np.asarray(view.levels)
+        spans = {"photo": buffer.add(photo), "levels": buffer.add(levels)}
+        if photo.shape[:2] == (thumb_size, thumb_size):  # already a thumbnail: the same bytes serve both
+            spans.update(thumb_photo=spans["photo"], thumb_levels=spans["levels"])
+        else:
+            spans.update(thumb_photo=buffer.add(square(photo[None], thumb_size)[0]), thumb_levels=buffer.add(square(levels[None], thumb_size)[0]))
         items.append({
             "key": str(view.key), "caption": str(view.caption), "status": str(view.status),
-            "width": int(photo.shape[1]), "height": int(photo.shape[0]), "value_range": [float(v) for v in view.value_range],
-            "photo": buffer.add(photo), "levels": buffer.add(levels),
-            "thumb_photo": buffer.add(square(photo[None], thumb_size)[0]), "thumb_levels": buffer.add(square(levels[None], thumb_size)[0]),
+            "width": int(photo.shape[1]), "height": int(photo.shape[0]), "value_range": [float(v) for v in view.value_range], **spans,
         })  # fmt: skip
     data = {
         "items": items, "tables": tables, "colormap_names": list(COLORMAPS), "colormap": colormap, "opacity": float(opacity),
@@ -127,7 +132,7 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
         f"<meta name='generator' content='camwidgets'><title>{heading}</title><style>{css}{PAGE_STYLE}"
-        f"body {{ --cw-thumb-width: {int(thumb_size) + 8}px; }}</style></head><body>"
+        f"body {{ --cw-thumb-side: {max(96, int(thumb_size))}px; }}</style></head><body>"
         f"<h1>{heading}</h1>{intro}"
         f"<p class='cw-page-error' id='cw-page-error' role='alert' hidden></p>"
         f"<noscript><p class='cw-page-error'>The pictures need JavaScript.</p></noscript>"
