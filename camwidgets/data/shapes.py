@@ -110,9 +110,10 @@ def _rotate(points: np.ndarray, angle: float) -> np.ndarray:
     return points @ np.array([[c, s], [-s, c]], dtype=np.float64)
 
 
-def _shape_mask(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
-    """A uint8 (S, S) mask (1 inside) of one shape at a random position, scale and rotation."""
-    extent = rng.uniform(*_SCALE_RANGE) * size
+def _shape_mask(rng: np.random.Generator, label: int, size: int, scale_range: tuple[float, float] = _SCALE_RANGE) -> np.ndarray:
+    """A uint8 (S, S) mask (1 inside) of one shape at a random position, scale (extent a share of
+    the side in ``scale_range``) and rotation."""
+    extent = rng.uniform(*scale_range) * size
     half = extent / 2.0
     margin = half + 1.0
     cx, cy = rng.uniform(margin, size - margin, size=2)
