@@ -115,6 +115,7 @@ _EXPORTS: dict[str, str] = {
     "relevance_mass_accuracy": "camwidgets.metrics",
     "relevance_rank_accuracy": "camwidgets.metrics",
     "boxes_to_masks": "camwidgets.metrics",
+    "smooth_random_maps": "camwidgets.metrics",
     "Complexity": "camwidgets.metrics",
     "Coherency": "camwidgets.metrics",
     "ARCC": "camwidgets.metrics",

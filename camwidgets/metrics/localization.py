@@ -12,6 +12,8 @@ in torch on the maps' device for the whole batch, and returns numpy (B,). Boxes 
   https://arxiv.org/abs/2003.07258) is the same ratio under another name.
 * ``relevance_rank_accuracy``: the share of the map's K highest pixels inside the mask, K the mask's
   size (Arras et al.).
+* ``smooth_random_maps``: the yardstick a real map must beat: uniform noise on a coarse grid,
+  upsampled like a CAM.
 """
 
 from __future__ import annotations
@@ -29,10 +31,21 @@ __all__ = [
     "energy_pointing_game",
     "relevance_mass_accuracy",
     "relevance_rank_accuracy",
+    "smooth_random_maps",
 ]
 
 #: Elements of the (points, rows) distance table the pointing game builds per step.
 _DISTANCE_CHUNK = 1 << 22
+
+
+def smooth_random_maps(count: int, size: int | Sequence[int], cells: int, seed: int = 0) -> np.ndarray:
+    """(count, H, W) float32 random maps: uniform noise on a ``cells`` x ``cells`` grid, upsampled
+    bilinearly to ``size`` (an int for square maps, or (H, W)), as a CAM of that grid is."""
+    import torch.nn.functional as F
+
+    height, width = (size, size) if isinstance(size, int) else size
+    grid = torch.rand(int(count), 1, int(cells), int(cells), generator=torch.Generator().manual_seed(int(seed)))
+    return F.interpolate(grid, size=(int(height), int(width)), mode="bilinear", align_corners=False)[:, 0].numpy()
 
 
 # --- inputs -------------------------------------------------------------------------------------

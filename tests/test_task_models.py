@@ -1,0 +1,88 @@
+"""The shapes scenes and the task models trained on them: exact, consistent ground truth, and
+shipped weights that load through torchvision's API and do their job on held-out scenes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torchvision.ops import box_iou
+
+from camwidgets.data.scenes import SCENE_CLASSES, make_scenes, scene_targets
+
+IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def held():
+    """Held-out scenes: the training scripts train on seed 1 and report on seed 2; these are seed 3."""
+    return make_scenes(12, seed=3)
+
+
+def test_scenes_are_deterministic_and_their_ground_truth_agrees(held):
+    again = make_scenes(12, seed=3)
+    np.testing.assert_array_equal(again.images, held.images)
+    assert held.images.shape == (12, 3, 224, 224) and 0 <= held.images.min() and held.images.max() <= 1
+    for i in range(len(held)):
+        masks, labels, boxes = held.masks[i], held.labels[i], held.boxes[i]
+        assert 1 <= len(labels) <= 4 and len(masks) == len(boxes) == len(labels)
+        assert (masks.sum(axis=0) <= 1).all(), "instances are the visible pixels: they never overlap"
+        for mask, label, box in zip(masks, labels, boxes):
+            assert (held.class_masks[i][mask] == label + 1).all()
+            ys, xs = np.nonzero(mask)
+            np.testing.assert_array_equal(box, [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        assert set(np.unique(held.class_masks[i])) <= set(range(len(SCENE_CLASSES)))
+    assert not np.array_equal(make_scenes(2, seed=4).images, held.images[:2])
+    targets = scene_targets(held)
+    assert targets[0]["labels"].min() >= 1 and targets[0]["boxes"].dtype == np.float32
+
+
+@pytest.mark.parametrize(("options", "message"), [({"count": 0}, "count"), ({"size": 32}, "size"), ({"max_objects": 9}, "max_objects")])
+def test_bad_scene_requests_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        make_scenes(**{"count": 2, **options})
+
+
+def test_the_segmenter_segments_held_out_scenes(held):
+    from camwidgets.data.task_models import load_shapes_segmenter
+
+    model, classes = load_shapes_segmenter()
+    assert classes == list(SCENE_CLASSES) and not model.training
+    with torch.no_grad():
+        out = model((torch.from_numpy(held.images) - IMAGENET_MEAN) / IMAGENET_STD)["out"]
+    assert out.shape == (12, 5, 224, 224)
+    predicted, truth = out.argmax(1).numpy(), held.class_masks
+    ious = [((predicted == c) & (truth == c)).sum() / max(((predicted == c) | (truth == c)).sum(), 1) for c in range(5)]
+    assert np.mean(ious) >= 0.6, f"IoU per class {np.round(ious, 3)}"
+
+
+def test_the_detector_finds_the_objects_of_held_out_scenes(held):
+    from camwidgets.data.task_models import load_shapes_detector
+
+    model, classes = load_shapes_detector()
+    assert classes[0] == "background" and not model.training
+    with torch.no_grad():
+        outputs = model(list(torch.from_numpy(held.images)))
+    found = total = 0
+    for output, target in zip(outputs, scene_targets(held)):
+        keep = output["scores"] >= 0.5
+        iou = box_iou(torch.from_numpy(target["boxes"]), output["boxes"][keep])
+        same = torch.from_numpy(target["labels"])[:, None] == output["labels"][keep][None]
+        found += int(((iou >= 0.5) & same).any(dim=1).sum())
+        total += len(target["labels"])
+    assert found / total >= 0.8, f"found {found} of {total} objects"
+
+
+def test_only_the_trained_parts_ship_and_a_wrong_file_is_refused(tmp_path):
+    from camwidgets.data import task_models
+
+    model = task_models.build_shapes_segmenter(pretrained=False)
+    state = task_models.trained_state(model, task_models.FROZEN["segmenter"])
+    assert state and all(name.startswith("classifier.") for name in state)
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"classifier.nonsense": torch.zeros(1)}, wrong)
+    with pytest.raises(ValueError, match="does not fit the model"):
+        task_models._load_trained(model, wrong, "train_shapes_segmenter.py", task_models.FROZEN["segmenter"])
+    with pytest.raises(FileNotFoundError, match="bench/train_shapes_segmenter.py"):
+        task_models._load_trained(model, tmp_path / "absent.pt", "train_shapes_segmenter.py")
