@@ -14,6 +14,10 @@ every contender. In each round, one after another:
 Medians over the rounds; the ratios are taken within each round. Targets: explain_dataset >= 0.9x
 plain inference and >= 3x the pytorch-grad-cam loop.
 
+Then processes against threads: the same explain_dataset run (default columns, chunks of 16 rows)
+under ``torchrun`` (``bench/dataset_ranks.py``) as one process with 2 threads, one process with 1
+thread, and 2 gloo processes with 1 thread each, timed inside the run (start-up excluded).
+
     .venv/bin/python bench/dataset_throughput.py            # 3 rounds
     .venv/bin/python bench/dataset_throughput.py --quick    # 1 round, no optional metrics
 
@@ -27,6 +31,8 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -70,6 +76,21 @@ def rate(work) -> float:
     started = time.perf_counter()
     work()
     return IMAGES / (time.perf_counter() - started)
+
+
+#: (label, processes, torch threads per process) of the processes-against-threads table.
+RANK_SETUPS = (("1 process, 2 threads", 1, 2), ("1 process, 1 thread", 1, 1), ("2 gloo processes, 1 thread each", 2, 1))
+
+
+def rank_rate(folder: Path, out: Path, processes: int, threads: int) -> float:
+    """Images/s of one torchrun launch of ``bench/dataset_ranks.py``, timed inside the run."""
+    script = Path(__file__).resolve().parent / "dataset_ranks.py"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", str(script), str(folder), str(out), str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    seconds = float(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("seconds ")))
+    return IMAGES / seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(rounds):
             for name, work in contenders.items():
                 measured[name].append(rate(work))
+        ranks: dict[str, list[float]] = {label: [] for label, _, _ in RANK_SETUPS}
+        for _ in range(1 if args.quick else rounds):
+            for label, processes, threads in RANK_SETUPS:
+                ranks[label].append(rank_rate(folder, base / "ranks", processes, threads))
     finally:
         shutil.rmtree(base, ignore_errors=True)
     plain_rates, reference_rates = measured["plain inference (no_grad)"], measured["pytorch-grad-cam 1.5.7 GradCAM loop"]
@@ -141,6 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Targets: explain_dataset (default columns) ≥ 0.9x plain inference: {'met' if default >= 0.9 else 'NOT met'} ({default:.2f}x); "
         f"≥ 3x the pytorch-grad-cam loop: {'met' if against >= 3 else 'NOT met'} ({against:.2f}x).",
+        "",
+        "Processes against threads: explain_dataset under torchrun, chunks of 16 rows, timed inside the run (start-up excluded).",
+        "",
+        "| launch | images/s | vs 1 process, 2 threads |",
+        "|---|---:|---:|",
+        *[f"| {label} | {statistics.median(values):.1f} | {statistics.median(v / b for v, b in zip(values, ranks[RANK_SETUPS[0][0]])):.2f}x |"
+          for label, values in ranks.items()],
     ]) + "\n"  # fmt: skip
     publish(text, RESULTS_FILE)
     return 0

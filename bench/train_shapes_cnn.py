@@ -75,12 +75,12 @@ def save(model: nn.Module, path: Path) -> None:
     torch.save(state, path)
 
 
-def training_arguments(description: str, epochs: int, out: Path, lr: float = 3e-3) -> argparse.Namespace:
+def training_arguments(description: str, epochs: int, out: Path, lr: float = 3e-3, train: int = 6000, batch: int = 64) -> argparse.Namespace:
     """The command line of a training script: --epochs, --train (images), --batch, --lr, --out."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--epochs", type=int, default=epochs)
-    parser.add_argument("--train", type=int, default=6000)
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--train", type=int, default=train)
+    parser.add_argument("--batch", type=int, default=batch)
     parser.add_argument("--lr", type=float, default=lr)
     parser.add_argument("--out", type=Path, default=out)
     return parser.parse_args()

@@ -13,7 +13,6 @@ CPU (fixed seeds, 2 threads); about 9 minutes on a 2-core machine. Prints the he
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_shapes_cnn import training_arguments  # noqa: E402
 
 from camwidgets.data.scenes import SCENE_CLASSES, make_scenes, scene_targets  # noqa: E402
 from camwidgets.data.task_models import DETECTOR_WEIGHTS, FROZEN, build_shapes_detector, trained_state  # noqa: E402
@@ -78,13 +80,7 @@ def coco_map(truth: list[dict], found: list[dict], size: int) -> tuple[float, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--train", type=int, default=2000)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--out", type=Path, default=DETECTOR_WEIGHTS)
-    args = parser.parse_args()
+    args = training_arguments(__doc__.splitlines()[0], 10, DETECTOR_WEIGHTS, lr=2e-3, train=2000, batch=8)
     from torchvision.models.detection.image_list import ImageList
 
     torch.manual_seed(0)

@@ -10,7 +10,6 @@ held-out mean IoU over the five classes (background included) of 200 scenes (see
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,9 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from train_shapes_cnn import training_arguments  # noqa: E402
 
 from camwidgets.data.scenes import SCENE_CLASSES, make_scenes  # noqa: E402
 from camwidgets.data.task_models import FROZEN, SEGMENTER_WEIGHTS, build_shapes_segmenter, trained_state  # noqa: E402
@@ -64,13 +66,7 @@ def evaluate(model: torch.nn.Module, images: np.ndarray, truth: np.ndarray, batc
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--train", type=int, default=2000)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=5e-3)
-    parser.add_argument("--out", type=Path, default=SEGMENTER_WEIGHTS)
-    args = parser.parse_args()
+    args = training_arguments(__doc__.splitlines()[0], 12, SEGMENTER_WEIGHTS, lr=5e-3, train=2000, batch=16)
     torch.manual_seed(0)
     torch.set_num_threads(2)
     start = time.perf_counter()
