@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..metrics.localization import boxes_to_masks
 from ..widgets.images import load_images
 
-__all__ = ["ImageFiles", "Rows", "as_dataset", "IMAGE_SUFFIXES"]
+__all__ = ["ImageFiles", "Rows", "as_dataset", "item_parts", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
@@ -63,7 +63,7 @@ def as_dataset(data: Any) -> Dataset:
     return data
 
 
-def _parts(item: Any) -> dict[str, Any]:
+def item_parts(item: Any) -> dict[str, Any]:
     """An item's image, label, mask, boxes and path, whatever shape the dataset gives it in."""
     if isinstance(item, dict):
         if "image" not in item:
@@ -101,7 +101,7 @@ class Rows(Dataset):
 
     def read(self, index: int) -> dict[str, Any]:
         """Row ``index``; raises what reading it raises (the checks before a run use this)."""
-        return self._row(index, _parts(self.dataset[index]))
+        return self._row(index, item_parts(self.dataset[index]))
 
     def _row(self, index: int, parts: dict[str, Any]) -> dict[str, Any]:
         image = parts["image"]
@@ -123,7 +123,7 @@ class Rows(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         parts: dict[str, Any] = {}
         try:
-            parts = _parts(self.dataset[index])
+            parts = item_parts(self.dataset[index])
             return self._row(index, parts)
         except Exception as error:  # one bad row is a failed row, not a failed run
             label = parts.get("label")

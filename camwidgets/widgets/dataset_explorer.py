@@ -19,6 +19,7 @@ from typing import Any
 
 import ipywidgets
 import numpy as np
+import torch
 
 from ..render.charts import chart_theme, selection_histogram
 from .overlay import OverlayView
@@ -205,16 +206,21 @@ class DatasetExplorer(ipywidgets.VBox):
         self.details.value = text_html(values)
         self.selected_row = row_id
 
-    def _row_image(self, row_id: int) -> Any:
+    def _row_image(self, row_id: int) -> tuple[Any, Any]:
+        """Row ``row_id``'s image as the dataset (or the folder) gives it, and the preprocessing the
+        explorer should apply: the run's own, or none for an image that is already a float tensor."""
         if self.data is not None:
-            from ..dataset.sources import Rows, as_dataset
+            from ..dataset.sources import as_dataset, item_parts
 
-            return Rows(as_dataset(self.data), self.preprocess).read(row_id)["image"][None]
+            image = item_parts(as_dataset(self.data)[row_id])["image"]
+            if isinstance(image, torch.Tensor) and image.is_floating_point():
+                return image[None], None
+            return image, self.preprocess
         root = self.results.manifest.get("root")
         path = Path(root) / self.table.iloc[row_id]["path"] if root else None
         if path is None or not path.is_file():
             raise ValueError("this row's image is not at hand: pass DatasetExplorer(..., data=the dataset given to explain_dataset)")
-        return str(path)
+        return str(path), self.preprocess
 
     def open_in_explorer(self, row_id: int | None = None) -> Any:
         """A :class:`~camwidgets.CAMExplorer` on row ``row_id`` (default: the one shown), shown below."""
@@ -225,10 +231,10 @@ class DatasetExplorer(ipywidgets.VBox):
         row_id = getattr(self, "selected_row", None) if row_id is None else row_id
         if row_id is None:
             raise ValueError("click a thumbnail first (or pass the row)")
-        image = self._row_image(row_id)
+        image, preprocess = self._row_image(row_id)
         manifest = self.results.manifest
         labels = self.classes if self.classes and len(self.classes) == manifest.get("outputs") else None
-        explorer = CAMExplorer(self.model, image, labels=labels, preprocess=None if self.data is not None else self.preprocess, target_layers=manifest["layers"])
+        explorer = CAMExplorer(self.model, image, labels=labels, preprocess=preprocess, target_layers=manifest["layers"])
         explorer.set(method=_registry_name(manifest["method"]))
         self.explorer_area.clear_output()
         with self.explorer_area:

@@ -95,3 +95,17 @@ def test_the_report_of_the_selection_is_one_self_contained_escaped_file(browser,
     labelled = finished.table[(finished.table["error"] == "") & (finished.table["label"] >= 0)]
     assert f"accuracy: {labelled['correct'].mean():.1%} of {len(labelled)} labelled images" in page
     assert "<h2>Confusion matrix</h2>" in page and f"failed rows: {finished.manifest['failed']}" in page
+
+
+def test_a_row_of_a_dataset_opens_in_the_explorer_with_its_own_photo(tmp_path):
+    """With data=, the explorer gets the row's image as the dataset gives it and the run's
+    preprocessing, so its photo is the image itself (not a normalised tensor drawn as a photo)."""
+    from camwidgets import explain_dataset
+    from camwidgets.data.shapes import ShapesDataset, make_shapes, preprocess
+    from camwidgets.data.shapes_cnn import load_shapes_cnn
+
+    data, model = ShapesDataset(make_shapes(6, seed=9)), load_shapes_cnn()
+    results = explain_dataset(model, data, preprocess=preprocess, out=tmp_path / "out", progress=False, batch_size=6)
+    explorer = DatasetExplorer(results, model, data=data, preprocess=preprocess).open_in_explorer(2)
+    np.testing.assert_array_equal(explorer.session.images.photos[0], data[2]["image"])
+    assert int(np.argmax(explorer.session.probabilities[0])) == int(results.table.iloc[2]["predicted"])
