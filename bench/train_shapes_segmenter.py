@@ -24,10 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_shapes_cnn import training_arguments  # noqa: E402
 
 from camwidgets.data.scenes import SCENE_CLASSES, make_scenes  # noqa: E402
+from camwidgets.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from camwidgets.data.task_models import FROZEN, SEGMENTER_WEIGHTS, build_shapes_segmenter, trained_state  # noqa: E402
 
-MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
 def imagenet(images: np.ndarray) -> torch.Tensor:

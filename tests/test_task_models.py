@@ -9,9 +9,10 @@ import torch
 from torchvision.ops import box_iou
 
 from camwidgets.data.scenes import SCENE_CLASSES, make_scenes, scene_targets
+from camwidgets.images import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-IMAGENET_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_the_segmenter_segments_held_out_scenes(held):
     model, classes = load_shapes_segmenter()
     assert classes == list(SCENE_CLASSES) and not model.training
     with torch.no_grad():
-        out = model((torch.from_numpy(held.images) - IMAGENET_MEAN) / IMAGENET_STD)["out"]
+        out = model((torch.from_numpy(held.images) - MEAN) / STD)["out"]
     assert out.shape == (12, 5, 224, 224)
     predicted, truth = out.argmax(1).numpy(), held.class_masks
     ious = [((predicted == c) & (truth == c)).sum() / max(((predicted == c) | (truth == c)).sum(), 1) for c in range(5)]

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from . import load_photo, photo_names
-from .shapes import CLASSES, _object_colour, _shape_mask
+from .shapes import CLASSES, _object_colour, _shape_mask, tight_box
 
 __all__ = ["SCENE_CLASSES", "ScenesBatch", "make_scenes", "scene_targets"]
 
@@ -71,11 +71,6 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.ascontiguousarray(crop[:, ::-1]) if rng.random() < 0.5 else crop
 
 
-def _box(mask: np.ndarray) -> np.ndarray:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], np.float32)
-
-
 def make_scenes(count: int, size: int = 224, seed: int = 0, max_objects: int = 4) -> ScenesBatch:
     """``count`` scenes of ``size`` x ``size`` pixels with 1 to ``max_objects`` shapes each (classes
     drawn uniformly); the same arguments always give the same arrays."""
@@ -108,7 +103,7 @@ def make_scenes(count: int, size: int = 224, seed: int = 0, max_objects: int = 4
         images[i] = scene.transpose(2, 0, 1).astype(np.float32) / 255.0
         labels.append(np.array([label for label, _ in kept], np.int64))
         masks.append(np.stack([mask for _, mask in kept]))
-        boxes.append(np.stack([_box(mask) for _, mask in kept]))
+        boxes.append(np.stack([tight_box(mask) for _, mask in kept]))
     return ScenesBatch(images=images, class_masks=class_masks, labels=labels, masks=masks, boxes=boxes)
 
 

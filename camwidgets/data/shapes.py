@@ -89,6 +89,12 @@ class ShapesDataset(torch.utils.data.Dataset):
         return {"image": image, "label": int(self.batch.labels[index]), "mask": self.batch.masks[index], "path": f"shapes/{index:05d}"}
 
 
+def tight_box(mask: np.ndarray) -> np.ndarray:
+    """The tight box ``(x1, y1, x2, y2)`` of a non-empty (S, S) mask, float32, x2 and y2 exclusive."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], np.float32)
+
+
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """A uint8 (S, S, 3) textured background: smooth colour noise plus oriented stripes."""
     cells = int(rng.integers(3, 6))
@@ -170,7 +176,5 @@ def make_shapes(count: int, size: int = 64, seed: int = 0) -> ShapesBatch:
         background[mask] = colour
         images[i] = background.transpose(2, 0, 1).astype(np.float32) / 255.0
         masks[i] = mask
-        rows = np.flatnonzero(mask.any(axis=1))
-        cols = np.flatnonzero(mask.any(axis=0))
-        boxes[i] = (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1)
+        boxes[i] = tight_box(mask)
     return ShapesBatch(images=images, labels=labels, masks=masks, boxes=boxes)
