@@ -44,6 +44,29 @@ export function zoomAbout(view, factor, px, py, width, height) {
   return clampView({ zoom, x: px - (px - view.x) * k, y: py - (py - view.y) * k }, width, height);
 }
 
+/** The rectangle [x1, y1, x2, y2] (whole pixels, x1 < x2) spanned by two points of a drag, clamped
+ *  to the `width` x `height` image; null when it is under 2 pixels either way (a click, not a drag). */
+export function dragRectangle(a, b, width, height) {
+  const clamp = (v, size) => Math.min(size, Math.max(0, Math.round(v)));
+  const x1 = clamp(Math.min(a.x, b.x), width), x2 = clamp(Math.max(a.x, b.x), width);
+  const y1 = clamp(Math.min(a.y, b.y), height), y2 = clamp(Math.max(a.y, b.y), height);
+  return x2 - x1 >= 2 && y2 - y1 >= 2 ? [x1, y1, x2, y2] : null;
+}
+
+/** "x1,y1 x2,y2 ..." of a flat [x1, y1, x2, y2, ...] list, for an SVG polygon. */
+export function polygonPoints(flat) {
+  const pairs = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push(`${Number(flat[i])},${Number(flat[i + 1])}`);
+  return pairs.join(" ");
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+const svgElement = (tag, attributes = {}) => {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  return node;
+};
+
 const MODES = [["overlay", "Overlay"], ["heatmap", "Heatmap"], ["photo", "Photo"]];
 
 function render({ model, el }) {
@@ -59,11 +82,16 @@ function render({ model, el }) {
   const canvas = element("canvas", { class: "cw-canvas", "data-testid": "cw-overlay-canvas" });
   // zoom (wheel) and pan (drag) move the canvas inside a viewport that clips it; double-click resets
   const viewport = element("div", { class: "cw-viewport", "data-testid": "cw-viewport", title: "Wheel to zoom, drag to pan, double-click to reset" });
+  // boxes, outlines and the dragged rectangle, in image pixels over the canvas (moved with it when zoomed)
+  const stage = element("div", { class: "cw-stage" });
+  const marks = svgElement("svg", { class: "cw-marks", "data-testid": "cw-marks", preserveAspectRatio: "none" });
+  stage.append(canvas, marks);
+  const clearRegion = control("button", { type: "button", class: "cw-clear-region", "data-testid": "cw-clear-region" }, "Clear rectangle");
   const zoomLabel = element("span", { class: "cw-zoom", "data-testid": "cw-zoom" });
   const zoomReset = control("button", { type: "button", class: "cw-zoom-reset", "data-testid": "cw-zoom-reset" }, "Reset zoom");
   const zoomBox = element("div", { class: "cw-zoom-box" });  // over the map's corner: zooming moves nothing on the page
   zoomBox.append(zoomLabel, zoomReset);
-  viewport.append(canvas, zoomBox);
+  viewport.append(stage, zoomBox);
   const colorbar = element("div", { class: "cw-colorbar", "data-testid": "cw-colorbar" });
   const barCanvas = element("canvas", { class: "cw-colorbar-strip", width: "256", height: "1", "aria-hidden": "true" });
   const low = element("span", { class: "cw-colorbar-low", "data-testid": "cw-colorbar-low" });
@@ -81,7 +109,7 @@ function render({ model, el }) {
   const label = element("span", { class: "cw-progress-label" });
   const cancel = control("button", { type: "button", "data-testid": "cw-cancel" }, "Cancel");
   progress.append(bar, label, cancel);
-  toolbar.append(...modeButtons, colormap, opacityLabel);
+  toolbar.append(...modeButtons, colormap, opacityLabel, clearRegion);
   // errors and progress at the top, where they are seen; the old map dims while a new one is computed
   root.append(toolbar, banner, progress, viewport, colorbar, readout, status);
   el.appendChild(root);
@@ -99,6 +127,43 @@ function render({ model, el }) {
     image = new ImageData(pixels, width, height);
     canvas.getContext("2d").putImageData(image, 0, 0);
     drawColorbar(table);
+  };
+  const annotations = () => model.get("annotations") || {};
+  let dragged = null;  // the rectangle being dragged, [x1, y1, x2, y2], drawn until the kernel answers
+  const drawMarks = () => {
+    const width = model.get("width"), height = model.get("height");
+    const marked = annotations();
+    marks.setAttribute("viewBox", `0 0 ${width || 1} ${height || 1}`);
+    const nodes = [];
+    const font = Math.max(6, (width || 224) / 24);
+    for (const outline of marked.outlines || []) {
+      nodes.push(svgElement("polygon", { class: "cw-outline", "data-testid": "cw-outline", points: polygonPoints(outline) }));
+    }
+    // larger boxes first: a box inside another stays on top, clickable
+    const area = (item) => (item.box[2] - item.box[0]) * (item.box[3] - item.box[1]);
+    for (const item of [...(marked.boxes || [])].sort((a, b) => area(b) - area(a))) {
+      const [x1, y1, x2, y2] = item.box;
+      const group = svgElement("g", { class: item.chosen ? "cw-detection cw-chosen" : "cw-detection" });
+      const rect = svgElement("rect", { class: "cw-box", "data-testid": "cw-box", "data-index": item.index, x: x1, y: y1, width: x2 - x1, height: y2 - y1 });
+      const title = svgElement("title");
+      title.textContent = `${item.label}: click to explain this detection`;
+      rect.append(title);
+      const text = svgElement("text", { class: "cw-box-label", x: x1 + 1, y: Math.max(font, y1 - 2), "font-size": font });
+      text.textContent = item.label;  // text, never markup
+      group.append(rect, text);
+      nodes.push(group);
+    }
+    const region = dragged || marked.region;
+    if (region) {
+      const [x1, y1, x2, y2] = region;
+      nodes.push(svgElement("rect", { class: dragged ? "cw-region cw-dragging" : "cw-region", "data-testid": "cw-region", x: x1, y: y1, width: x2 - x1, height: y2 - y1 }));
+    }
+    marks.replaceChildren(...nodes);
+    clearRegion.hidden = !marked.region;
+    canvas.classList.toggle("cw-draws", marked.draw === "region");
+    viewport.title = marked.draw === "region" ? "Drag on the image to draw a rectangle; wheel to zoom, double-click to reset"
+      : (marked.boxes || []).length ? "Click a box to explain it; wheel to zoom, drag to pan, double-click to reset"
+      : "Wheel to zoom, drag to pan, double-click to reset";
   };
   const drawColorbar = (table) => {
     colorbar.hidden = model.get("mode") === "photo";
@@ -144,12 +209,19 @@ function render({ model, el }) {
   const onOpacity = () => setTrait("opacity", Number(opacity.value));
   const onCancel = () => model.send({ type: "cancel", id: Date.now() });
   const onDismiss = () => { dismissed = model.get("error"); syncText(); };
-  const onMove = (event) => {
+  /** The pointer's position in image pixels (fractional, not clamped), or null before a picture. */
+  const imagePoint = (event) => {
     const width = model.get("width"), height = model.get("height");
     const box = canvas.getBoundingClientRect();
-    if (!width || !box.width) return;
-    const x = Math.min(width - 1, Math.max(0, Math.floor(((event.clientX - box.left) / box.width) * width)));
-    const y = Math.min(height - 1, Math.max(0, Math.floor(((event.clientY - box.top) / box.height) * height)));
+    if (!width || !box.width) return null;
+    return { x: ((event.clientX - box.left) / box.width) * width, y: ((event.clientY - box.top) / box.height) * height };
+  };
+  const onMove = (event) => {
+    const width = model.get("width"), height = model.get("height");
+    const point = imagePoint(event);
+    if (!point) return;
+    const x = Math.min(width - 1, Math.max(0, Math.floor(point.x)));
+    const y = Math.min(height - 1, Math.max(0, Math.floor(point.y)));
     const levels = asBytes(model.get("heatmap"));
     if (levels.length !== width * height) return;
     const value = levelToValue(levels[y * width + x], model.get("value_range"));
@@ -159,10 +231,11 @@ function render({ model, el }) {
 
   let view = { zoom: 1, x: 0, y: 0 };
   let drag = null;  // {x, y, view} where a pan started
+  let sketch = null;  // {start} in image pixels where a rectangle drag started
   const applyView = (next) => {
     const box = viewport.getBoundingClientRect();
     view = clampView(next, box.width, box.height);
-    canvas.style.transform = view.zoom === 1 ? "" : `translate(${view.x}px, ${view.y}px) scale(${view.zoom})`;
+    stage.style.transform = view.zoom === 1 ? "" : `translate(${view.x}px, ${view.y}px) scale(${view.zoom})`;
     canvas.classList.toggle("cw-zoomed", view.zoom > 1);
     zoomLabel.textContent = view.zoom > 1 ? `${view.zoom.toFixed(1)}×` : "";
     zoomBox.hidden = view.zoom === 1;
@@ -176,29 +249,59 @@ function render({ model, el }) {
     onMove(event);
   };
   const onDown = (event) => {
-    if (event.button !== 0 || view.zoom === 1) return;
+    if (event.button !== 0) return;
+    if (view.zoom === 1 && annotations().draw === "region") {  // unzoomed, a drag draws a rectangle
+      const start = imagePoint(event);
+      if (start) { event.preventDefault(); sketch = { start }; }
+      return;
+    }
+    if (view.zoom === 1) return;
     event.preventDefault();
     drag = { x: event.clientX, y: event.clientY, view };
     canvas.classList.add("cw-panning");
   };
   const onDrag = (event) => {
+    if (sketch) {
+      const point = imagePoint(event);
+      if (point) { dragged = dragRectangle(sketch.start, point, model.get("width"), model.get("height")); drawMarks(); }
+      return;
+    }
     if (!drag) return;
     applyView({ zoom: drag.view.zoom, x: drag.view.x + event.clientX - drag.x, y: drag.view.y + event.clientY - drag.y });
   };
-  const onUp = () => { drag = null; canvas.classList.remove("cw-panning"); };
+  const onUp = (event) => {
+    if (sketch) {
+      const point = imagePoint(event);
+      const rectangle = point ? dragRectangle(sketch.start, point, model.get("width"), model.get("height")) : null;
+      sketch = null;
+      if (rectangle) { dragged = rectangle; model.send({ type: "region", id: Date.now(), box: rectangle }); }
+      else { dragged = null; }
+      drawMarks();
+    }
+    drag = null;
+    canvas.classList.remove("cw-panning");
+  };
+  const onClearRegion = () => model.send({ type: "region", id: Date.now(), box: null });
+  const onMarkClick = (event) => {
+    const rect = event.target.closest ? event.target.closest("[data-index]") : null;
+    if (rect) model.send({ type: "pick_box", id: Date.now(), index: Number(rect.dataset.index) });
+  };
+  const onMarksChanged = () => { dragged = null; drawMarks(); };
   const onReset = () => applyView({ zoom: 1, x: 0, y: 0 });
 
-  const redraw = () => { syncControls(); draw(); };
+  const redraw = () => { syncControls(); draw(); drawMarks(); };
   const domListeners = [
     ...modeButtons.map((button) => [button, "click", onMode]),
     [colormap, "change", onColormap], [opacity, "input", onOpacity], [cancel, "click", onCancel], [dismiss, "click", onDismiss],
     [canvas, "mousemove", onMove], [canvas, "mouseleave", onLeave],
     [viewport, "wheel", onWheel, { passive: false }], [canvas, "mousedown", onDown], [window, "mousemove", onDrag], [window, "mouseup", onUp],
     [canvas, "dblclick", onReset], [zoomReset, "click", onReset],
+    [marks, "click", onMarkClick], [clearRegion, "click", onClearRegion],
   ];
   const modelListeners = [
     ...["photo", "heatmap", "colormap", "opacity", "mode", "width", "height", "value_range"].map((name) => [`change:${name}`, redraw]),
     ...["status", "error", "busy", "stale", "progress", "progress_label"].map((name) => [`change:${name}`, syncText]),
+    ["change:annotations", onMarksChanged], ["msg:custom", (content) => { if (content && content.type === "region" && content.error) onMarksChanged(); }],
   ];
   const cleanup = listen(model, root, domListeners, modelListeners);
   // the notebook's theme (JupyterLab marks it on <body>), for the charts the kernel draws

@@ -14,6 +14,12 @@ against exact ground truth.
   images in [0, 1] (the model normalises them itself, torchvision's convention); output: per image
   ``{"boxes", "labels", "scores"}`` with labels in ``SCENE_CLASSES`` numbering.
 
+* ``load_shapes_vit()``: torchvision's ``VisionTransformer`` (64 px input, 8 px patches: an 8 x 8
+  token grid and a class token; 4 layers, 4 heads, width 96, MLP 192), trained from scratch on the
+  one-shape images (``camwidgets.data.shapes``) by ``bench/train_shapes_vit.py``; the whole model
+  ships. Input: ``shapes.normalise``d images; output ``(B, 4)`` scores over ``shapes.CLASSES``.
+  Its token layers are explained without reshape code (``SHAPES_VIT_LAYER``).
+
 The ImageNet weights come through ``torchvision.models.mobilenet_v2(weights="IMAGENET1K_V1")``
 (offline from torch's hub cache after ``make install``; see ``camwidgets.pretrained``).
 """
@@ -26,10 +32,12 @@ import torch
 from torch import nn
 
 from .scenes import SCENE_CLASSES
+from .shapes import CLASSES
 
 __all__ = [
     "SEGMENTER_WEIGHTS", "SEGMENTER_LAYERS", "DETECTOR_WEIGHTS", "FROZEN", "build_shapes_segmenter", "build_shapes_detector",
-    "load_shapes_segmenter", "load_shapes_detector", "trained_state",
+    "load_shapes_segmenter", "load_shapes_detector", "trained_state", "VIT_WEIGHTS", "VIT_CONFIG", "SHAPES_VIT_LAYER",
+    "build_shapes_vit", "load_shapes_vit",
 ]  # fmt: skip
 
 _DATA = Path(__file__).resolve().parent
@@ -39,6 +47,12 @@ SEGMENTER_WEIGHTS: Path = _DATA / "shapes_segmenter_head.pt"
 SEGMENTER_LAYERS: dict[str, str] = {"6": "low", "13": "high"}
 #: The trained parts of the detector (all but ``backbone.features``), float32.
 DETECTOR_WEIGHTS: Path = _DATA / "shapes_detector_heads.pt"
+#: The shapes ViT, all of it, float32.
+VIT_WEIGHTS: Path = _DATA / "shapes_vit.pt"
+#: The ViT's size (torchvision ``VisionTransformer`` arguments).
+VIT_CONFIG: dict[str, int] = {"image_size": 64, "patch_size": 8, "num_layers": 4, "num_heads": 4, "hidden_dim": 96, "mlp_dim": 192}
+#: The suggested layer of the ViT: the last block's first LayerNorm (its tokens, before attention mixes them).
+SHAPES_VIT_LAYER: str = "encoder.layers.encoder_layer_3.ln_1"
 #: What of each task model stays at ImageNet weights (and does not ship).
 FROZEN = {"segmenter": "backbone.", "detector": "backbone.features."}
 
@@ -84,6 +98,13 @@ def build_shapes_detector(pretrained: bool = True) -> nn.Module:
     )  # fmt: skip
 
 
+def build_shapes_vit() -> nn.Module:
+    """The shapes ViT, untrained (torchvision's initialisation)."""
+    from torchvision.models import VisionTransformer
+
+    return VisionTransformer(**VIT_CONFIG, num_classes=len(CLASSES))
+
+
 def trained_state(model: nn.Module, frozen: str = "") -> dict[str, torch.Tensor]:
     """What ships of a model: its state without the entries under ``frozen`` (a name prefix), float32."""
     return {k: v.detach().float() if v.is_floating_point() else v for k, v in model.state_dict().items() if not (frozen and k.startswith(frozen))}
@@ -110,3 +131,7 @@ def load_shapes_detector() -> tuple[nn.Module, list[str]]:
     is the background, never predicted)."""
     return _load_trained(build_shapes_detector(), DETECTOR_WEIGHTS, "train_shapes_detector.py", FROZEN["detector"]), list(SCENE_CLASSES)
 
+
+def load_shapes_vit() -> tuple[nn.Module, list[str]]:
+    """The trained shapes ViT in eval mode on the CPU, and its class names (``shapes.CLASSES``)."""
+    return _load_trained(build_shapes_vit(), VIT_WEIGHTS, "train_shapes_vit.py"), list(CLASSES)

@@ -155,9 +155,12 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
             records = [r for r in records if calls[r.name] == 1]
             if is_detection_list(output):
                 fpn = [r for r in records if r.layout is Layout.FPN]
-                if not fpn:
+                if fpn:
+                    return _suggestion(records, fpn[-1], image_size, "the detector's backbone/FPN output")
+                backbone = [r for r in records if r.name == "backbone"]  # one feature map, no FPN (a single-level backbone)
+                if not backbone:
                     raise ValueError("this detector has no module returning its feature levels; pass target_layers explicitly")
-                return _suggestion(records, fpn[-1], image_size, "the detector's backbone/FPN output")
+                return _suggestion(records, backbone[-1], image_size, "the detector's single-level backbone output")
             produced = {id(t) for t in _tensors(raw)}
             heads = [(name, levels) for name, levels, out in level_inputs if produced & {id(t) for t in _tensors(out)}]
             if heads:

@@ -12,12 +12,11 @@ from typing import Any, Mapping
 import ipywidgets
 
 from ..engine.methods.registry import FAMILIES, METHODS
-from ..explain import format_probability
 from .session import Estimate
+from .tasks import DEFAULT
 
-__all__ = ["Controls", "method_options", "duration_text", "target_options", "class_choice", "TOP_CLASS"]
+__all__ = ["Controls", "method_options", "duration_text", "class_choice"]
 
-TOP_CLASS = -1
 _CHOICE = re.compile(r"\((\d+)\)$")
 
 
@@ -49,16 +48,6 @@ def method_options(estimates: Mapping[str, Estimate] | None = None) -> list[tupl
     return options
 
 
-def target_options(top: list[tuple[int, str, float]], current: int | None, labels: list[str]) -> list[tuple[str, int]]:
-    """'Top class of each image', the current image's top classes with probabilities, and the
-    current target when it is none of those."""
-    options = [("top class of each image", TOP_CLASS)]
-    options += [(f"{name} ({format_probability(p)})", index) for index, name, p in top]
-    if current is not None and current not in [index for index, _, _ in top]:
-        options.append((f"{labels[current]} (chosen)", current))
-    return options
-
-
 def class_choice(text: str, labels: list[str]) -> int | None:
     """The class index of a 'name (index)' entry of the class search box, if it is a real one."""
     match = _CHOICE.search(text or "")
@@ -75,7 +64,7 @@ class Controls:
         style: dict[str, Any] = {"description_width": "initial"}
         # wide enough for a label with its price ("SSCAM — perturbation · slow · 359 212 passes ≈ 2.1 h")
         self.method = ipywidgets.Dropdown(description="Method", options=method_options(), style=style, layout=ipywidgets.Layout(width="100%", max_width="500px"))
-        self.target = ipywidgets.Dropdown(description="Target", options=[("top class of each image", TOP_CLASS)], style=style)
+        self.target = ipywidgets.Dropdown(description="Target", options=[("top class of each image", DEFAULT)], style=style)
         self.find_class = ipywidgets.Combobox(
             description="Find class",
             placeholder="type a class name, Enter",

@@ -27,7 +27,7 @@ import numpy as np
 from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import Cancelled
 from ..classes import resolve_class
-from .controls import TOP_CLASS, Controls, class_choice, duration_text, method_options, target_options
+from .controls import Controls, class_choice, duration_text, method_options
 from .tabs.base import text_html
 from .export import export_session, session_page, shown_picture
 from .layer_tree import LayerTree
@@ -134,13 +134,17 @@ class CAMExplorer(ipywidgets.VBox):
         self._pending: ViewState | None = None  # its view, with the image chosen last (None when none runs)
         self._partial: dict[int, np.ndarray] = {}  # its maps finished so far, by image (the shown one first)
         self.controls = Controls(self.session.labels)
+        self.controls.find_class.layout.display = "none" if self.session.task.name == "embedding" else None  # concepts are images, not classes
         self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
-        self.overlay = OverlayView(on_cancel=self.cancel)
+        self.overlay = OverlayView(on_cancel=self.cancel, on_pick_box=self._pick_box, on_region=self._drag_region)
         self.sweep = ThumbnailGrid(testid="cw-sweep", item_testid="cw-sweep-item", title="Layer sweep: GradCAM at every stage (click to select)", wrap=True)
         self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
+        self.label_maps = ThumbnailGrid(testid="cw-label-maps", item_testid="cw-label-map", title="One map per label (sigmoid >= 0.5; click to choose)", wrap=True)
+        self.label_maps.layout.display = None if self.session.task.name == "multilabel" else "none"
+        self._labels_key: tuple | None = None
         self.panels = build_tabs(self.session, self)
         # two columns that stack when the notebook is narrower than about 1000 px (widgets.css)
-        left = ipywidgets.VBox([self.tree, self.sweep])
+        left = ipywidgets.VBox([self.tree, self.label_maps, self.sweep])
         right = ipywidgets.VBox([self.controls.box, self.overlay])
         left.add_class("cw-left")
         right.add_class("cw-right")
@@ -225,12 +229,12 @@ class CAMExplorer(ipywidgets.VBox):
         """Compute ``state`` and show it. Slow methods run in a worker thread: the shown image first,
         then the rest of the batch; switching images meanwhile does not stop them (a finished image's
         map shows at once, another one's old map dimmed until its turn)."""
-        if self._pending is not None and replace(self._pending, image=state.image) == state:
+        if self._pending is not None and self.session.at_image(self._pending, state.image) == state:
             self._follow_image(state.image)
             return
         self._stop_job()
         current = self.session.result
-        if current is not None and replace(current.state, image=state.image) == state:
+        if current is not None and self.session.at_image(current.state, state.image) == state:
             self._show(replace(current, state=state))
             return
         if self.session.needs_worker(state):
@@ -301,7 +305,7 @@ class CAMExplorer(ipywidgets.VBox):
         def done(result: Result) -> None:
             image = self._pending.image if self._pending is not None else state.image
             self._pending, self._partial = None, {}
-            self._show(replace(result, state=replace(result.state, image=image)))
+            self._show(replace(result, state=self.session.at_image(result.state, image)))
 
         def failed(error: BaseException) -> None:
             self._abandon_pending()
@@ -330,14 +334,15 @@ class CAMExplorer(ipywidgets.VBox):
         else the current view's map of it, dimmed; the controls keep showing the slow method."""
         with self._lock:
             assert self._pending is not None
-            self._pending = replace(self._pending, image=image)
+            self._pending = self.session.at_image(self._pending, image)
             photo = self.session.images.photos[image]
             if image in self._partial:
                 levels, value_range = gray_levels(self._partial[image][None], self._pending.normalise)
-                self._display(photo, levels[0], value_range, self.status_text(self._pending), stale=False)
+                self._display(photo, levels[0], value_range, self.status_text(self._pending), stale=False, state=self._pending)
             elif self.session.result is not None:
                 current = self.session.result
-                self._display(photo, current.levels[image], current.value_range, self.status_text(replace(current.state, image=image)), stale=True)
+                shown = self.session.at_image(current.state, image)
+                self._display(photo, current.levels[image], current.value_range, self.status_text(shown), stale=True, state=shown)
             self._sync_controls()
 
     def _abandon_pending(self) -> None:
@@ -346,16 +351,17 @@ class CAMExplorer(ipywidgets.VBox):
             pending, self._pending, self._partial = self._pending, None, {}
             current = self.session.result
             if pending is not None and current is not None:
-                self._show(replace(current, state=replace(current.state, image=pending.image)))
+                self._show(replace(current, state=self.session.at_image(current.state, pending.image)))
 
     def _stop_job(self) -> None:
         """Stop background work on the model (a slow method, a panel's job) before the next change."""
         self.jobs.supersede()
         self.jobs.wait()
 
-    def _display(self, photo: np.ndarray, levels: np.ndarray, value_range: tuple[float, float], status: str, stale: bool) -> None:
+    def _display(self, photo: np.ndarray, levels: np.ndarray, value_range: tuple[float, float], status: str, stale: bool, state: ViewState) -> None:
         with self.overlay.hold_sync():
             self.overlay.show(photo, levels, value_range, status)
+            self.overlay.annotations = self.session.task.annotations(state)
             self.overlay.stale = stale
 
     def _show(self, result: Result) -> None:
@@ -364,10 +370,13 @@ class CAMExplorer(ipywidgets.VBox):
             self.session.commit(result)
             state = result.state
             with self.overlay.hold_sync():
-                self._display(self.session.images.photos[state.image], result.levels[state.image], result.value_range, self.status_text(state), stale=False)
+                self._display(self.session.images.photos[state.image], result.levels[state.image], result.value_range, self.status_text(state), stale=False, state=state)
                 if self._pending is None:
                     self.overlay.busy, self.overlay.progress_label = False, ""
             self.controls.find_says("")  # an answer about an earlier search is stale under a new view
+            if self.session.task.name == "embedding":  # each image's similarity to the concept
+                cosines = self.session.task.cosines(state)
+                self.gallery.captions = [f"{name}: cosine {c:.2f}" for name, c in zip(self.session.images.names, cosines)]
             self._sync_controls()
             self._refresh_sweep_soon()
 
@@ -389,7 +398,7 @@ class CAMExplorer(ipywidgets.VBox):
         current message is handled, so a new image or target shows without
         waiting for the sweep's forward and backward; elsewhere at once. While background work
         holds the model it waits its turn (the job's own end refreshes it too)."""
-        if self._sweep_key == (self.session.state.image, self.session.state.target):
+        if self._sweep_key == self._target_key(self.session.state):
             self._refresh_sweep()  # nothing to compute: only the selection moves
             return
         loop = _kernel_loop()
@@ -407,7 +416,8 @@ class CAMExplorer(ipywidgets.VBox):
 
     def _refresh_sweep(self) -> None:
         state = self.session.state
-        key = (state.image, state.target)
+        key = self._target_key(state)
+        self._refresh_label_maps(state)
         if key != self._sweep_key and self.session.tree.stages:
             try:
                 paths, levels = self.session.sweep(state)
@@ -420,9 +430,33 @@ class CAMExplorer(ipywidgets.VBox):
         single = state.layers[0] if len(state.layers) == 1 and state.layers[0] in self.sweep.item_keys else ""
         self._quietly(lambda: setattr(self.sweep, "selected", single))
 
+    @staticmethod
+    def _target_key(state: ViewState) -> tuple:
+        """What the sweep's maps depend on besides the layers: the image and what is explained."""
+        return (state.image, state.target, state.box, state.region, state.concept)
+
+    def _refresh_label_maps(self, state: ViewState) -> None:
+        """Multi-label models: one GradCAM map per present label of the image shown (from one forward
+        of copies of the image, one target each); clicking one chooses that label."""
+        if self.session.task.name != "multilabel":
+            return
+        key = (state.image, state.layers)
+        if key != self._labels_key:
+            try:
+                present, levels = self.session.label_maps(state)
+            except Exception as error:  # extra, like the sweep
+                self.label_maps.message = f"label maps unavailable: {error}"
+            else:
+                photo = self.session.images.photos[state.image : state.image + 1].repeat(len(present), axis=0)
+                captions = [f"{name} {p:.2f}" for _, name, p in present]
+                self.label_maps.set_pictures([str(c) for c, _, _ in present], overlay_thumbnails(photo, levels, levels.shape[-1]), captions=captions)
+            self._labels_key = key
+        chosen = str(state.target) if state.target is not None and str(state.target) in self.label_maps.item_keys else ""
+        self._quietly(lambda: setattr(self.label_maps, "selected", chosen))
+
     def _fill_gallery(self) -> None:
         images = self.session.images
-        captions = [f"{name}: {self.session.top_classes(i, 1)[0][1]}" for i, name in enumerate(images.names)]
+        captions = [self.session.caption(i) for i in range(len(images))]
         self.gallery.set_pictures([str(i) for i in range(len(images))], square(images.photos, GALLERY_SIZE), captions=captions)
 
     @property
@@ -449,14 +483,14 @@ class CAMExplorer(ipywidgets.VBox):
             if tuple(controls.method.options) != tuple(options):
                 controls.method.options = options
             controls.method.value = state.method
-            controls.target.options = target_options(self.session.top_classes(state.image), state.target, self.session.labels)
-            controls.target.value = TOP_CLASS if state.target is None else state.target
+            controls.target.options = self.session.task.target_options(state)
+            controls.target.value = self.session.task.option_value(state)
             controls.normalise.value = state.normalise
             controls.aug_smooth.value, controls.eigen_smooth.value = state.aug_smooth, state.eigen_smooth
             self.tree.selected = list(state.layers)
             self.gallery.selected = str(state.image)
             # the class search shows the chosen class (empty for each image's top class)
-            controls.find_class.value = "" if state.target is None else f"{self.session.labels[state.target]} ({state.target})"
+            controls.find_class.value = "" if state.target is None or not self.session.labels else f"{self.session.labels[state.target]} ({state.target})"
 
         self._quietly(apply)
 
@@ -470,6 +504,28 @@ class CAMExplorer(ipywidgets.VBox):
             return
         self.run(state)
 
+    def _pick_box(self, index: int) -> None:
+        """A box clicked in the overlay: explain that detection (a refusal is shown, and answered)."""
+        self._checked_request(box=index, target=None)
+
+    def _drag_region(self, box: tuple | None) -> None:
+        """A rectangle dragged on the image (None: cleared): it restricts the segmented region, or
+        becomes the concept (embeddings) with the image shown as the concept image."""
+        changes: dict[str, Any] = {"region": box}
+        if self.session.task.name == "embedding" and box is not None:
+            changes["concept"] = (self._pending or self.session.state).image
+        self._checked_request(**changes)
+
+    def _checked_request(self, **changes: Any) -> None:
+        """A change from a browser message: validated (a refusal shown and raised, so the message is
+        answered with the error), then shown."""
+        try:
+            state = self.session.validate(self._pending, **changes)
+        except (ValueError, TypeError) as error:
+            self._fail(error, None)
+            raise
+        self.run(state)
+
     def _accept_layers(self, paths: list[str]) -> None:
         """The tree's check of a selection from the browser: the session's rules (nested layers, ...);
         a refusal is shown in the overlay too, and answered with the error."""
@@ -481,9 +537,10 @@ class CAMExplorer(ipywidgets.VBox):
 
     def _connect(self) -> None:
         controls = self.controls
+        controls.target.observe(lambda change: self._request(**self.session.task.option_changes(change["new"])), names="value")
+        self.label_maps.observe(lambda change: change["new"] and self._request(target=int(change["new"])), names="selected")
         watch = [
             (controls.method, "method", lambda v: v),
-            (controls.target, "target", lambda v: None if v == TOP_CLASS else v),
             (controls.normalise, "normalise", lambda v: v),
             (controls.aug_smooth, "aug_smooth", bool),
             (controls.eigen_smooth, "eigen_smooth", bool),

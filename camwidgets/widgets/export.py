@@ -151,8 +151,6 @@ def session_page(session: Any, view: dict[str, Any]) -> str:
     (:mod:`~camwidgets.widgets.standalone`), opened at the image shown and with ``view``'s mode,
     colormap and opacity; a table gives each image's top five classes."""
     import html
-    from dataclasses import replace
-
     from ..engine.methods.registry import get_method
     from .standalone import PageView, standalone_page
 
@@ -162,7 +160,7 @@ def session_page(session: Any, view: dict[str, Any]) -> str:
     state, names = result.state, session.images.names
     views = [
         PageView(key=str(i), photo=session.images.photos[i], levels=result.levels[i], value_range=result.value_range,
-                 caption=f"{name}: {session.top_classes(i, 1)[0][1]}", status=f"{name} · {session.status_text(replace(state, image=i))}")
+                 caption=session.caption(i), status=f"{name} · {session.status_text(session.at_image(state, i))}")
         for i, name in enumerate(names)
     ]  # fmt: skip
     rows = "".join(

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..images import IMAGENET_MEAN, IMAGENET_STD, normalise, resize_and_crop, to_rgb
 
-__all__ = ["ImageSet", "load_images", "default_labels", "known_weights"]
+__all__ = ["ImageSet", "load_images", "default_labels", "known_weights", "normalises_itself", "unit_tensor"]
 
 _DEFAULT_GEOMETRY = (256, 224)
 
@@ -45,6 +45,18 @@ def known_weights(model: nn.Module, labels: Any, preprocess: Any) -> Any:
         if hasattr(candidate, "meta") and hasattr(candidate, "transforms"):
             return candidate
     return None
+
+
+def normalises_itself(model: nn.Module) -> bool:
+    """True for torchvision's detectors, which take images in [0, 1] at their own size and resize
+    and normalise them inside (``GeneralizedRCNNTransform``)."""
+    return type(model).__module__.startswith("torchvision.models.detection") or type(getattr(model, "transform", None)).__name__ == "GeneralizedRCNNTransform"
+
+
+def unit_tensor(image: Any) -> torch.Tensor:
+    """A PIL image -> (3, H, W) float32 in [0, 1] at its own size: what torchvision's detectors take."""
+    array = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array.transpose(2, 0, 1).copy())
 
 
 def _is_torchvision_imagenet(model: nn.Module, classes: int) -> bool:
@@ -119,8 +131,10 @@ def _photos_from_tensor(batch: torch.Tensor, mean: Sequence[float], std: Sequenc
     return (x[:, :3].clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_model: bool, dtype: torch.dtype = torch.float32) -> ImageSet:
-    """Turn ``images`` into an :class:`ImageSet` on ``device`` in the model's ``dtype`` (see the module docstring)."""
+def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_model: bool, dtype: torch.dtype = torch.float32,
+                unit_range: bool = False) -> ImageSet:  # fmt: skip
+    """Turn ``images`` into an :class:`ImageSet` on ``device`` in the model's ``dtype`` (see the module
+    docstring); ``unit_range``: a tensor batch is the photos in [0, 1] (a detector's input)."""
     geometry = _geometry(preprocess)
     if isinstance(images, torch.Tensor):
         batch = images.unsqueeze(0) if images.ndim == 3 else images
@@ -128,7 +142,7 @@ def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_
             raise ValueError(f"an image tensor must be a float (B, 3, H, W) batch; got {images.dtype} {tuple(images.shape)}")
         undo = geometry is not None and (preprocess is not None or torchvision_model)
         mean, std = (geometry[2], geometry[3]) if geometry is not None else (IMAGENET_MEAN, IMAGENET_STD)
-        photos = _photos_from_tensor(batch, mean, std, undo)
+        photos = _photos_from_tensor(batch, (0.0,) * 3, (1.0,) * 3, True) if unit_range else _photos_from_tensor(batch, mean, std, undo)
         return ImageSet(batch.detach().to(device, dtype), photos, [f"image {i}" for i in range(batch.shape[0])])
     items = list(images) if isinstance(images, (list, tuple)) else [images]
     if not items:

@@ -4,8 +4,11 @@ The kernel sends the photo (RGB) and the map (8-bit grey levels) once each, as b
 colormap, opacity and mode are applied in the browser (``js/overlay.js``) with the tables in
 ``colormap_tables``, so changing them needs no round trip. The formula is
 :func:`~camwidgets.widgets.colormaps.compose_view`. Front end -> kernel: trait changes of
-``opacity``, ``colormap``, ``mode``, ``theme`` (validated here; every other trait is the kernel's) and
-``{"type": "cancel", "id"}``.
+``opacity``, ``colormap``, ``mode``, ``theme`` (validated here; every other trait is the kernel's),
+``{"type": "cancel", "id"}``, ``{"type": "pick_box", "id", "index"}`` (a drawn box was clicked) and
+``{"type": "region", "id", "box": [x1, y1, x2, y2] | null}`` (a rectangle dragged on the image, in
+image pixels, or cleared). The two last are checked for form here and for meaning by the explorer;
+a refusal is answered with ``{"error"}`` and changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import traitlets
 
 from .assets import asset_path, module_source
 from .colormaps import COLORMAPS, MODES, colormap_tables
-from .messages import KernelOwnedTraits, MessageRouter
+from .messages import KernelOwnedTraits, MessageRouter, require
 
 __all__ = ["OverlayView"]
 
@@ -67,11 +70,21 @@ class OverlayView(KernelOwnedTraits, anywidget.AnyWidget):
     """Fraction done of the slow method."""
     progress_label = traitlets.Unicode("").tag(sync=True)
     """What the slow method is doing; after a cancel, that it was cancelled (shown without the bar)."""
+    annotations = traitlets.Dict(default_value={"boxes": [], "outlines": [], "region": None, "draw": ""}).tag(sync=True)
+    """Drawn over the image, in its pixels: ``boxes`` ([{index, box: [x1, y1, x2, y2], label, chosen}],
+    clickable), ``outlines`` (polygons as flat [x, y, ...] lists), ``region`` (a rectangle or None) and
+    ``draw`` ('region': a drag on the unzoomed image proposes a rectangle)."""
 
-    def __init__(self, on_cancel: Callable[[], None] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        on_cancel: Callable[[], None] | None = None,
+        on_pick_box: Callable[[int], None] | None = None,
+        on_region: Callable[[tuple[int, int, int, int] | None], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(colormap_tables=colormap_tables(), **kwargs)
-        self._on_cancel = on_cancel
-        self.router = MessageRouter(self, {"cancel": self._cancel})
+        self._on_cancel, self._on_pick_box, self._on_region = on_cancel, on_pick_box, on_region
+        self.router = MessageRouter(self, {"cancel": self._cancel, "pick_box": self._pick_box, "region": self._region})
 
     @traitlets.validate("opacity")
     def _finite_opacity(self, proposal: dict) -> float:
@@ -82,6 +95,25 @@ class OverlayView(KernelOwnedTraits, anywidget.AnyWidget):
     def _cancel(self, content: dict) -> dict:
         if self._on_cancel is not None:
             self._on_cancel()
+        return {}
+
+    def _pick_box(self, content: dict) -> dict:
+        index = require(content, "index", int)
+        if not any(item.get("index") == index for item in self.annotations.get("boxes", [])):
+            raise ValueError(f"no box {index} is drawn")
+        if self._on_pick_box is not None:
+            self._on_pick_box(index)
+        return {}
+
+    def _region(self, content: dict) -> dict:
+        box = content.get("box")
+        if box is not None:
+            if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box):
+                raise ValueError("message field 'box' must be four finite numbers [x1, y1, x2, y2] or null")
+            if self.annotations.get("draw") != "region":
+                raise ValueError("this view takes no rectangle")
+        if self._on_region is not None:
+            self._on_region(None if box is None else tuple(box))
         return {}
 
     def show(self, photo: np.ndarray, levels: np.ndarray, value_range: tuple[float, float], status: str) -> None:

@@ -29,7 +29,8 @@ from ..engine.maps import NORMALISATIONS
 from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import Cancelled, ProgressOption
 from ..engine.targets import ClassifierOutputTarget
-from .images import ImageSet, default_labels, load_images
+from .images import ImageSet, default_labels, known_weights, load_images, normalises_itself, unit_tensor
+from .tasks import DEFAULT_SCORE_THRESHOLD, Task, build_task, check_region, infer_task
 from .model_tree import ModelTree, probe_model_tree
 
 __all__ = ["ViewState", "ExplorerSession", "Result", "Estimate", "SWEEP_METHOD", "gray_levels"]
@@ -41,7 +42,11 @@ THUMBNAIL = 64
 @dataclass(frozen=True)
 class ViewState:
     """What the overlay shows: image index, layer paths (aggregated when several), method registry
-    name, target class (None: each image's top class), smoothing flags, normalisation."""
+    name, target class (None: each image's default: top class, every detection, largest region),
+    smoothing flags, normalisation; and the task's own choices (see :mod:`.tasks`): ``box`` (a
+    detection of the image shown), ``region`` (a rectangle ``(x1, y1, x2, y2)`` in image pixels: of
+    the image shown for segmentation, of the concept image for embeddings), ``concept`` (the image
+    whose embedding is the concept)."""
 
     image: int = 0
     layers: tuple[str, ...] = ()
@@ -50,6 +55,9 @@ class ViewState:
     aug_smooth: bool = False
     eigen_smooth: bool = False
     normalise: str = "image"
+    box: int | None = None
+    region: tuple[int, int, int, int] | None = None
+    concept: int | None = None
 
 
 @dataclass
@@ -80,6 +88,11 @@ def gray_levels(maps: np.ndarray, normalise: str) -> tuple[np.ndarray, tuple[flo
     return np.rint(np.clip(scaled, 0, 1) * 255).astype(np.uint8), (low, high)
 
 
+def _detections(outputs: Any) -> bool:
+    """A torchvision detector's output: a list of dicts with boxes, labels and scores."""
+    return isinstance(outputs, list) and bool(outputs) and all(isinstance(o, dict) and "boxes" in o for o in outputs)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
@@ -97,23 +110,34 @@ class ExplorerSession:
         preprocess: Any = None,
         device: Any = None,
         output_selector: Any = None,
+        task: str | None = None,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         cache_entries: int = 8,
     ) -> None:
         model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if device is not None:
             model.to(device)
+        if not isinstance(score_threshold, (int, float)) or isinstance(score_threshold, bool) or not 0 <= score_threshold <= 1:
+            raise ValueError(f"score_threshold must be a number from 0 to 1 (detections below it are not shown); got {score_threshold!r}")
         self.model = model
         self.output_selector = output_selector
         self.device = model_device(model)
-        torchvision_model = type(model).__module__.startswith("torchvision.models")
-        self.images: ImageSet = load_images(images, preprocess, self.device, torchvision_model, model_dtype(model))
+        unit = normalises_itself(model)  # torchvision detectors take images in [0, 1] and normalise them themselves
+        torchvision_model = type(model).__module__.startswith("torchvision.models") and not unit
+        self.images: ImageSet = load_images(images, unit_tensor if unit and preprocess is None else preprocess, self.device,
+                                            torchvision_model, model_dtype(model), unit_range=unit)  # fmt: skip
         self.cache = CaptureCache(max_entries=cache_entries)
         self.lock = threading.RLock()  # one user of the model (and its hooks) at a time, across threads
-        self.probabilities = self._predict()
-        self.labels = default_labels(model, labels, preprocess, self.probabilities.shape[1])
+        outputs = self._predict()
+        name = infer_task(outputs, len(self.images), task)
+        if name == "segmentation" and isinstance(outputs, dict) and self.output_selector is None:
+            self.output_selector = "out"  # torchvision segmenters: {'out': scores, 'aux': ...}
+        self.labels = self._labels(name, outputs, labels, preprocess)
+        self.task: Task = build_task(name, outputs, self.labels, self.images.names, image_size=tuple(self.images.batch.shape[-2:]),
+                                     threshold=float(score_threshold), embed=self._embed, batch=self.images.batch)  # fmt: skip
         probe = self.images.batch[:1]
         try:
-            suggestion = suggest_layer(model, probe, output_selector)
+            suggestion = suggest_layer(model, probe, self.output_selector)
             suggested, reason = suggestion.name, suggestion.message()
         except ValueError:
             if target_layers is None:
@@ -122,39 +146,73 @@ class ExplorerSession:
         self.tree: ModelTree = probe_model_tree(model, probe, suggested, reason)
         self.nodes = {node.path: node for node in self.tree.nodes}  # by module path
         layers = (self.tree.suggested,) if target_layers is None else tuple(n for n, _ in resolve_target_layers(model, target_layers))
-        self.state = self.validate(ViewState(), layers=layers)
+        start = ViewState(concept=0) if self.task.name == "embedding" else ViewState()
+        self.state = self.validate(start, layers=layers)
         self.result: Result | None = None
 
     # -- facts about the model and images ---------------------------------------------------------
-    def _predict(self) -> np.ndarray:
-        """Softmax probabilities (B, classes) of one no-grad forward, on the host; its time per image
-        is ``forward_seconds``."""
+    def _predict(self) -> Any:
+        """The model's outputs (after ``output_selector``) of one no-grad forward over the batch; its
+        time per image is ``forward_seconds``."""
         with evaluation_mode(self.model), torch.no_grad():
             started = time.perf_counter()
-            outputs = select_output(self.model(self.images.batch), self.output_selector)
+            outputs = self.model(self.images.batch)
             self.forward_seconds = (time.perf_counter() - started) / len(self.images)
-        if isinstance(outputs, torch.Tensor) and outputs.ndim == 2 and outputs.shape[0] == len(self.images):
-            rows = outputs
-        elif self.output_selector is None and isinstance(outputs, (tuple, list, dict)):
+        if self.output_selector is None and (isinstance(outputs, dict) and "out" in outputs or _detections(outputs)):
+            return outputs
+        outputs = select_output(outputs, self.output_selector)
+        if self.output_selector is None and isinstance(outputs, (tuple, list, dict)) and not _detections(outputs):
             raise ValueError(
                 f"the model returns a {type(outputs).__name__}; pass CAMExplorer(..., output_selector=...) with the index, "
                 "key or callable that picks the (B, classes) scores, for example output_selector=0 or output_selector='logits'"
             )
-        else:
-            shape = tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else type(outputs).__name__
-            raise ValueError(f"CAMExplorer explains classifiers: the model (after output_selector) must return (B, classes) scores; got {shape}")
-        return torch.softmax(rows.float(), dim=1).cpu().numpy()
+        return outputs
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The (n, D) embeddings of a batch, no gradients (a concept from a box)."""
+        with self.lock, evaluation_mode(self.model), torch.no_grad():
+            return select_output(self.model(x), self.output_selector).float()
+
+    def _labels(self, task: str, outputs: Any, labels: Any, preprocess: Any) -> list[str]:
+        """Class names for ``task``: one per score (classifiers, segmenters), enough for every
+        detected label (detectors), none for embeddings."""
+        if task == "embedding":
+            return []
+        if task == "detection":
+            seen = max((int(o["labels"].max()) + 1 for o in outputs if len(o["labels"])), default=1)
+            weights = known_weights(self.model, labels, preprocess)
+            if weights is None and labels is None:
+                return [str(index) for index in range(seen)]
+            names = default_labels(self.model, labels, preprocess, len(weights.meta["categories"]) if weights is not None else len(labels) if isinstance(labels, Sequence) else 0)
+            if seen > len(names):
+                raise ValueError(f"the detector gave label {seen - 1} but there are {len(names)} class names; pass one name per label index")
+            return names
+        scores = outputs["out"] if isinstance(outputs, dict) else outputs
+        return default_labels(self.model, labels, preprocess, int(scores.shape[1]))
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """(B, classes) scores on the host: softmax (classifiers), sigmoid (multi-label)."""
+        return self.task.scores
 
     def top_classes(self, image: int, k: int = 5) -> list[tuple[int, str, float]]:
-        """``[(class index, name, probability)]`` of one image, most probable first."""
-        row = self.probabilities[image]
-        order = np.argsort(-row)[:k]
-        return [(int(c), self.labels[int(c)], float(row[c])) for c in order]
+        """``[(class index, name, score)]`` of one image, highest first: probabilities (classifiers),
+        sigmoid scores (multi-label), best box scores (detectors), pixel shares (segmenters); none for embeddings."""
+        return self.task.ranked(image, k)
+
+    def caption(self, image: int) -> str:
+        """The gallery's caption of one image: 'name: top class' (or boxes, classes present)."""
+        return self.task.caption(image)
 
     def target_label(self, state: ViewState) -> str:
-        if state.target is not None:
-            return self.labels[state.target]
-        return f"{self.labels[self.top_classes(state.image, 1)[0][0]]} (top class)"
+        return self.task.target_label(state)
+
+    def at_image(self, state: ViewState, image: int) -> ViewState:
+        """``state`` as it applies to another image of its result: a box or region chosen on the
+        image shown does not (that image's map has its default target)."""
+        if image == state.image:
+            return state
+        return replace(state, image=image, **{field: None for field in self.task.resets_on_image})
 
     def status_text(self, state: ViewState) -> str:
         """'Method · layer(s) · target[ · smoothing flags]', as the overlay's status line shows it; a
@@ -185,7 +243,10 @@ class ExplorerSession:
         checked: dict[str, Any] = {}
         for key, value in changes.items():
             checked[key] = getattr(self, f"_check_{key}")(value)
-        return replace(base, **checked)
+        if checked.get("image", base.image) != base.image:  # a box or region of one image means nothing on another
+            checked.update({field: None for field in self.task.resets_on_image if field not in changes})
+        height, width = self.images.batch.shape[-2:]
+        return self.task.check(replace(base, **checked), int(width), int(height))
 
     def _check_image(self, value: Any) -> int:
         if not _is_int(value) or not 0 <= value < len(self.images):
@@ -228,6 +289,20 @@ class ExplorerSession:
             raise ValueError(f"target must be a class index from 0 to {len(self.labels) - 1} (or None for each image's top class); got {value!r}")
         return int(value)
 
+    def _check_box(self, value: Any) -> int | None:
+        if value is not None and (not _is_int(value) or value < 0):
+            raise ValueError(f"box must be the index of a detection of the image shown (or None); got {str(value)[:80]}")
+        return None if value is None else int(value)
+
+    def _check_region(self, value: Any) -> tuple[int, int, int, int] | None:
+        height, width = self.images.batch.shape[-2:]
+        return check_region(value, int(width), int(height))
+
+    def _check_concept(self, value: Any) -> int | None:
+        if value is not None and not _is_int(value):
+            raise ValueError(f"concept must be an image index; got {str(value)[:80]}")
+        return None if value is None else int(value)
+
     def _check_flag(self, value: Any) -> bool:
         if not isinstance(value, (bool, np.bool_)):
             raise ValueError(f"expected True or False; got {value!r}")
@@ -241,9 +316,10 @@ class ExplorerSession:
         return value
 
     # -- computing ----------------------------------------------------------------------------------
-    def targets(self, state: ViewState, count: int | None = None) -> list | None:
-        count = len(self.images) if count is None else count
-        return None if state.target is None else [ClassifierOutputTarget(state.target)] * count
+    def targets(self, state: ViewState, images: Sequence[int] | None = None) -> list | None:
+        """The targets of ``state`` for the images at indices ``images`` (default: all), one each;
+        None: each image's top class."""
+        return self.task.targets(state, range(len(self.images)) if images is None else list(images))
 
     def explainer(self, layers: Sequence[str], normalise: str = "image", cache: CaptureCache | bool = True) -> Explainer:
         """An Explainer at ``layers`` with the session's cache (``True``), another cache, or none (``False``)."""
@@ -261,7 +337,7 @@ class ExplorerSession:
             maps = self.explainer(state.layers, state.normalise).compute(
                 state.method,
                 batch,
-                self.targets(state, len(batch)),
+                self.targets(state, images),
                 aug_smooth=state.aug_smooth,
                 eigen_smooth=state.eigen_smooth,
                 progress=progress,
@@ -285,9 +361,21 @@ class ExplorerSession:
         ``(paths, (L, size, size) uint8 levels)``."""
         x = self.images.batch[state.image : state.image + 1]
         with self.lock:
-            maps = torch.cat(self.explainer(self.tree.stages, cache=False).per_layer_maps(SWEEP_METHOD, x, self.targets(state, 1), normalise="image"))
+            maps = torch.cat(self.explainer(self.tree.stages, cache=False).per_layer_maps(SWEEP_METHOD, x, self.targets(state, [state.image]), normalise="image"))
         small = F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
         return list(self.tree.stages), gray_levels(small.cpu().numpy(), "image")[0]
+
+    def label_maps(self, state: ViewState, size: int = THUMBNAIL, most: int = 6) -> tuple[list[tuple[int, str, float]], np.ndarray]:
+        """Multi-label: GradCAM for each present label (sigmoid >= 0.5, at least the top one, at most
+        ``most``) of the image shown at the current layers, from one forward of copies of the image:
+        ``(present labels, (k, size, size) uint8 levels)``."""
+        present = self.task.present(state.image)[:most]
+        x = self.images.batch[state.image : state.image + 1].expand(len(present), -1, -1, -1)
+        targets = [ClassifierOutputTarget(c) for c, _, _ in present]
+        with self.lock:
+            maps = self.explainer(state.layers, cache=False).compute(SWEEP_METHOD, x, targets)
+        small = F.interpolate(maps[:, None].float(), size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+        return present, gray_levels(small.cpu().numpy(), "image")[0]
 
     def compare(
         self,
@@ -333,5 +421,5 @@ class ExplorerSession:
         if by == "images":
             return shared.compute(spec, self.images.batch, self.targets(state), eigen_smooth=state.eigen_smooth, progress=progress).cpu().numpy()
         x = self.images.batch[state.image : state.image + 1]
-        per_layer = shared.per_layer_maps(spec, x, self.targets(state, 1), eigen_smooth=state.eigen_smooth, progress=progress)
+        per_layer = shared.per_layer_maps(spec, x, self.targets(state, [state.image]), eigen_smooth=state.eigen_smooth, progress=progress)
         return torch.cat(per_layer).float().cpu().numpy()

@@ -56,7 +56,7 @@ class GuidedTab(HTMLMessage, BackgroundTab):
 
         def work(progress: Any) -> Any:
             with session.lock:
-                return guided_backprop(session.model, x, session.targets(state, 1), output_selector=session.output_selector, relu6=relu6)
+                return guided_backprop(session.model, x, session.targets(state, [state.image]), output_selector=session.output_selector, relu6=relu6)
 
         def show(guided: torch.Tensor) -> None:
             cam = torch.as_tensor(result.maps[state.image : state.image + 1], device=guided.device)

@@ -1,0 +1,142 @@
+"""The explorer's task modes in real JupyterLab and Chromium, on the models trained here and the
+ImageNet mobilenet_v2 embedding: click a detected box, drag a rectangle on a segmentation, pick a
+concept image; each time the kernel's view, the status line and the canvas's pixels change."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from .canvas import assert_drawn, canvas_summary
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CELLS = [
+    "import numpy as np, torch\n"
+    "import camwidgets as cw\n"
+    "from camwidgets.data.scenes import make_scenes\n"
+    "from camwidgets.data.task_models import load_shapes_detector, load_shapes_segmenter\n"
+    "torch.set_num_threads(1)\n"
+    "scenes = [np.round(i.transpose(1, 2, 0) * 255).astype(np.uint8) for i in make_scenes(2, seed=7).images]\n"
+    "detector, classes = load_shapes_detector()\n"
+    "segmenter, _ = load_shapes_segmenter()\n"
+    "from torchvision.models import mobilenet_v2\n"
+    "embedder = mobilenet_v2(weights='IMAGENET1K_V1').eval()\n"
+    "embedder.classifier = torch.nn.Identity()",
+    "detection = cw.CAMExplorer(detector, scenes, labels=classes)\ndetection",
+    "segmentation = cw.CAMExplorer(segmenter, scenes, labels=classes, target_layers=['backbone.13'])\nsegmentation",
+    "similarity = cw.CAMExplorer(embedder, ['chelsea', 'coffee', 'astronaut'], task='embedding', target_layers=['features.18'])\nsimilarity",
+]
+
+
+@pytest.fixture(scope="module")
+def notebook(lab):
+    notebook = lab.open("task_explorers.ipynb", CELLS)
+    notebook.page.locator(".cw-explorer").nth(2).wait_for(state="visible", timeout=120_000)
+    yield notebook
+    lab.close(notebook)
+
+
+@pytest.fixture(scope="module")
+def kernel(lab, notebook):
+    return lab.probe(notebook)
+
+
+def explorer(page, index: int):
+    view = page.locator(".cw-explorer").nth(index)
+    view.scroll_into_view_if_needed()
+    return view
+
+
+def digest(view) -> int:
+    return canvas_summary(view, "[data-testid=cw-overlay-canvas]")["digest"]
+
+
+def wait_for_text(view, testid: str, text: str, timeout_s: float = 60) -> str:
+    deadline = time.monotonic() + timeout_s
+    while text not in (shown := view.get_by_test_id(testid).text_content()):
+        assert time.monotonic() < deadline, f"{testid} still says {shown!r}, not {text!r}"
+        time.sleep(0.1)
+    return shown
+
+
+def wait_for_new_pixels(view, old: int, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while digest(view) == old:
+        assert time.monotonic() < deadline, "the overlay canvas did not change"
+        time.sleep(0.05)
+
+
+def to_screen(view, x: float, y: float, size: int) -> tuple[float, float]:
+    """A point in image pixels -> page coordinates over the overlay canvas."""
+    box = view.get_by_test_id("cw-overlay-canvas").bounding_box()
+    return box["x"] + x / size * box["width"], box["y"] + y / size * box["height"]
+
+
+def test_clicking_a_detected_box_explains_it(notebook, kernel):
+    view = explorer(notebook.page, 0)
+    count = kernel.evaluate("len(detection.session.task.detections[0]['scores'])")
+    assert count >= 2, "the scene should hold several detections"
+    boxes = view.get_by_test_id("cw-box")
+    notebook.page.wait_for_function("(n) => document.querySelectorAll('.cw-explorer [data-testid=cw-box]').length >= n", arg=count, timeout=30_000)
+    assert boxes.count() == count
+    assert view.locator(".cw-detection.cw-chosen").count() == count, "by default every detection is explained"
+    # the smallest box: drawn last, on top of any box it overlaps
+    pick = kernel.evaluate("int(np.argmin([(b[2] - b[0]) * (b[3] - b[1]) for b in detection.session.task.detections[0]['boxes']]))")
+    label = kernel.evaluate(f"detection.session.task.box_text(0, {pick})")
+    assert label.split(": ", 1)[1] in view.get_by_test_id("cw-marks").text_content()
+    assert_drawn(canvas_summary(view, "[data-testid=cw-overlay-canvas]"), "detector overlay")
+    before = digest(view)
+    view.locator(f"[data-testid=cw-box][data-index='{pick}']").click()
+    wait_for_text(view, "cw-status", label)
+    assert kernel.wait_for("detection.state.box", pick) == pick
+    wait_for_new_pixels(view, before)
+    assert view.locator(".cw-detection.cw-chosen").count() == 1
+    assert view.locator(".cw-detection.cw-chosen [data-testid=cw-box]").get_attribute("data-index") == str(pick)
+    assert kernel.evaluate("detection.overlay.error") == ""
+
+
+def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel):
+    view = explorer(notebook.page, 1)
+    assert view.get_by_test_id("cw-outline").count() >= 1, "the predicted region is outlined"
+    x1, y1, x2, y2 = kernel.evaluate(
+        "(lambda m: (int(np.nonzero(m.any(0))[0].min()), int(np.nonzero(m.any(1))[0].min()), int(np.nonzero(m.any(0))[0].max()) + 1, "
+        "int(np.nonzero(m.any(1))[0].max()) + 1))(segmentation.session.task.predicted[0] == segmentation.session.task.default_class(0))"
+    )
+    right = (x1 + x2) / 2 + 1  # the left half of the region
+    before = digest(view)
+    page = notebook.page
+    page.mouse.move(*to_screen(view, x1 - 1, y1 - 1, 224))
+    page.mouse.down()
+    page.mouse.move(*to_screen(view, (x1 + right) / 2, (y1 + y2) / 2, 224), steps=4)
+    assert view.locator("[data-testid=cw-region].cw-dragging").count() == 1, "the rectangle is drawn while dragging"
+    page.mouse.move(*to_screen(view, right, y2 + 1, 224), steps=4)
+    page.mouse.up()
+    wait_for_text(view, "cw-status", "in the rectangle")
+    region = kernel.evaluate("segmentation.state.region")
+    assert region is not None and abs(region[0] - (x1 - 1)) <= 2 and abs(region[2] - right) <= 2 and abs(region[3] - (y2 + 1)) <= 2
+    wait_for_new_pixels(view, before)
+    assert view.locator("[data-testid=cw-region]:not(.cw-dragging)").count() == 1
+    clear = view.get_by_test_id("cw-clear-region")
+    assert clear.is_visible()
+    clear.click()
+    assert kernel.wait_for("segmentation.state.region", None) is None
+    notebook.page.wait_for_function("() => !document.querySelectorAll('.cw-explorer')[1].querySelector('[data-testid=cw-region]')", timeout=10_000)
+
+
+def test_picking_a_concept_image_explains_similarity_to_it(notebook, kernel):
+    view = explorer(notebook.page, 2)
+    wait_for_text(view, "cw-status", "similarity to chelsea")
+    before = digest(view)
+    label = notebook.page.locator("label.widget-label", has_text=re.compile("^Target$"))
+    target = view.locator(".widget-dropdown", has=label).locator("select")
+    option = kernel.evaluate("next(label for label, value in similarity.controls.target.options if value == 1)")
+    target.select_option(label=option)
+    wait_for_text(view, "cw-status", "similarity to coffee")
+    assert kernel.wait_for("similarity.state.concept", 1) == 1
+    wait_for_new_pixels(view, before)
+    captions = kernel.evaluate("similarity.gallery.captions")
+    assert captions[1] == "coffee: cosine 1.00" and all("cosine" in caption for caption in captions)
+    assert not [e for e in notebook.page.console_errors if "cw-" in e or "anywidget" in e]
