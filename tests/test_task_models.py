@@ -87,3 +87,21 @@ def test_only_the_trained_parts_ship_and_a_wrong_file_is_refused(tmp_path):
         task_models._load_trained(model, wrong, "train_shapes_segmenter.py", task_models.FROZEN["segmenter"])
     with pytest.raises(FileNotFoundError, match="bench/train_shapes_segmenter.py"):
         task_models._load_trained(model, tmp_path / "absent.pt", "train_shapes_segmenter.py")
+
+
+def test_the_vit_classifies_held_out_shapes_and_its_token_maps_need_no_reshape():
+    import camwidgets as cw
+    from camwidgets.data.shapes import CLASSES, make_shapes, normalise
+    from camwidgets.data.task_models import SHAPES_VIT_LAYER, load_shapes_vit
+
+    model, classes = load_shapes_vit()
+    assert classes == list(CLASSES) and not model.training and type(model).__name__ == "VisionTransformer"
+    held = make_shapes(200, seed=3)
+    x = normalise(held.images)
+    with torch.no_grad():
+        accuracy = (model(x).argmax(1).numpy() == held.labels).mean()
+    assert accuracy >= 0.9, f"held-out accuracy {accuracy:.3f}"
+    layer = model.get_submodule(SHAPES_VIT_LAYER)
+    plain = cw.GradCAM(model, [layer])(x[:8])
+    np.testing.assert_allclose(plain, cw.GradCAM(model, [layer], reshape_transform=cw.vit_reshape_transform)(x[:8]), atol=1e-6)
+    assert plain.shape == (8, 64, 64) and cw.pointing_game(plain, held.masks[:8], tolerance=0).mean() >= 0.5

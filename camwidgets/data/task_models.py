@@ -15,7 +15,9 @@ against exact ground truth.
   ``{"boxes", "labels", "scores"}`` with labels in ``SCENE_CLASSES`` numbering.
 
 * ``load_shapes_vit()``: torchvision's ``VisionTransformer`` (64 px input, 8 px patches: an 8 x 8
-  token grid and a class token; 4 layers, 4 heads, width 96, MLP 192), trained from scratch on the
+  token grid and a class token; 4 layers, 4 heads, width 96, MLP 192; the patches embedded by
+  torchvision's convolutional stem, three 3 x 3 stride-2 convolutions of 24, 48, 96 channels, as in
+  Xiao et al., "Early Convolutions Help Transformers See Better", 2021), trained from scratch on the
   one-shape images (``camwidgets.data.shapes``) by ``bench/train_shapes_vit.py``; the whole model
   ships. Input: ``shapes.normalise``d images; output ``(B, 4)`` scores over ``shapes.CLASSES``.
   Its token layers are explained without reshape code (``SHAPES_VIT_LAYER``).
@@ -36,7 +38,7 @@ from .shapes import CLASSES
 
 __all__ = [
     "SEGMENTER_WEIGHTS", "SEGMENTER_LAYERS", "DETECTOR_WEIGHTS", "FROZEN", "build_shapes_segmenter", "build_shapes_detector",
-    "load_shapes_segmenter", "load_shapes_detector", "trained_state", "VIT_WEIGHTS", "VIT_CONFIG", "SHAPES_VIT_LAYER",
+    "load_shapes_segmenter", "load_shapes_detector", "trained_state", "VIT_WEIGHTS", "VIT_CONFIG", "VIT_STEM", "SHAPES_VIT_LAYER",
     "build_shapes_vit", "load_shapes_vit",
 ]  # fmt: skip
 
@@ -51,6 +53,8 @@ DETECTOR_WEIGHTS: Path = _DATA / "shapes_detector_heads.pt"
 VIT_WEIGHTS: Path = _DATA / "shapes_vit.pt"
 #: The ViT's size (torchvision ``VisionTransformer`` arguments).
 VIT_CONFIG: dict[str, int] = {"image_size": 64, "patch_size": 8, "num_layers": 4, "num_heads": 4, "hidden_dim": 96, "mlp_dim": 192}
+#: The ViT's convolutional stem: output channels of its stride-2 3 x 3 convolutions (8 px in all).
+VIT_STEM: tuple[int, ...] = (24, 48, 96)
 #: The suggested layer of the ViT: the last block's first LayerNorm (its tokens, before attention mixes them).
 SHAPES_VIT_LAYER: str = "encoder.layers.encoder_layer_3.ln_1"
 #: What of each task model stays at ImageNet weights (and does not ship).
@@ -100,9 +104,10 @@ def build_shapes_detector(pretrained: bool = True) -> nn.Module:
 
 def build_shapes_vit() -> nn.Module:
     """The shapes ViT, untrained (torchvision's initialisation)."""
-    from torchvision.models import VisionTransformer
+    from torchvision.models.vision_transformer import ConvStemConfig, VisionTransformer
 
-    return VisionTransformer(**VIT_CONFIG, num_classes=len(CLASSES))
+    stem = [ConvStemConfig(out_channels=channels, kernel_size=3, stride=2) for channels in VIT_STEM]
+    return VisionTransformer(**VIT_CONFIG, num_classes=len(CLASSES), conv_stem_configs=stem)
 
 
 def trained_state(model: nn.Module, frozen: str = "") -> dict[str, torch.Tensor]:

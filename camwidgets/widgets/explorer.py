@@ -494,19 +494,23 @@ class CAMExplorer(ipywidgets.VBox):
 
         self._quietly(apply)
 
-    def _request(self, **changes: Any) -> None:
-        if self._quiet:
+    def _request(self, answer: bool = False, **changes: Any) -> None:
+        """A change from a control or the browser: validated, then shown; a refusal is shown in the
+        overlay, and with ``answer`` raised too (so a browser message is answered with the error)."""
+        if self._quiet and not answer:
             return
         try:
             state = self.session.validate(self._pending, **changes)
         except (ValueError, TypeError) as error:
             self._fail(error, None)
+            if answer:
+                raise
             return
         self.run(state)
 
     def _pick_box(self, index: int) -> None:
         """A box clicked in the overlay: explain that detection (a refusal is shown, and answered)."""
-        self._checked_request(box=index, target=None)
+        self._request(answer=True, box=index, target=None)
 
     def _drag_region(self, box: tuple | None) -> None:
         """A rectangle dragged on the image (None: cleared): it restricts the segmented region, or
@@ -514,17 +518,7 @@ class CAMExplorer(ipywidgets.VBox):
         changes: dict[str, Any] = {"region": box}
         if self.session.task.name == "embedding" and box is not None:
             changes["concept"] = (self._pending or self.session.state).image
-        self._checked_request(**changes)
-
-    def _checked_request(self, **changes: Any) -> None:
-        """A change from a browser message: validated (a refusal shown and raised, so the message is
-        answered with the error), then shown."""
-        try:
-            state = self.session.validate(self._pending, **changes)
-        except (ValueError, TypeError) as error:
-            self._fail(error, None)
-            raise
-        self.run(state)
+        self._request(answer=True, **changes)
 
     def _accept_layers(self, paths: list[str]) -> None:
         """The tree's check of a selection from the browser: the session's rules (nested layers, ...);

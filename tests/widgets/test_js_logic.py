@@ -104,3 +104,18 @@ def test_tree_rows_follow_expansion_and_filter():
 def test_thumbnail_pixels_unpack():
     body = "output = Array.from(m.pictureRGBA(Uint8Array.from(input), 1, 1));"
     assert run_module("thumbnails.js", body, [1, 2, 3, 4, 5, 6]) == [4, 5, 6, 255]
+
+
+def test_a_dragged_rectangle_is_sent_as_the_kernel_checks_it():
+    """The overlay's drag gives whole-pixel rectangles inside the image, either way round, that the
+    kernel's ``check_region`` accepts unchanged; a click (under 2 pixels) gives none."""
+    from camwidgets.widgets.tasks import check_region
+
+    drags = [[{"x": 10.4, "y": 5.6}, {"x": 40.2, "y": 30.9}], [{"x": 40, "y": 30}, {"x": 10, "y": 5}],
+             [{"x": -20, "y": -3}, {"x": 300, "y": 90}], [{"x": 5, "y": 5}, {"x": 6.2, "y": 40}]]  # fmt: skip
+    body = "output = input.map(([a, b]) => m.dragRectangle(a, b, 224, 64)); output.push(m.polygonPoints([1, 2, 3.5, 4, 9]));"
+    *rectangles, points = run_module("overlay.js", body, drags)
+    assert rectangles == [[10, 6, 40, 31], [10, 5, 40, 30], [0, 0, 224, 64], None]
+    for rectangle in rectangles[:3]:
+        assert list(check_region(rectangle, 224, 64)) == rectangle
+    assert points == "1,2 3.5,4"

@@ -18,7 +18,7 @@ from camwidgets.widgets import CAMExplorer
 from camwidgets.widgets.tasks import check_region, infer_task
 
 from tests.conftest import hook_count
-from tests.widgets.conftest import replies, send_custom, send_update
+from tests.widgets.conftest import replies, send_custom
 
 
 @pytest.fixture(scope="module")
