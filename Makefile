@@ -20,7 +20,7 @@ help:
 	@echo "make demo   explain a bundled photo with pretrained mobilenet_v2; writes a PNG grid to out/"
 	@echo "make test   unit, parity and notebook tests (what CI runs)"
 	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency (Python side and in Chromium)"
-	@echo "make train-check  retrain the shipped shapes models (about 4 min) and compare with the shipped weights"
+	@echo "make train-check  retrain the shipped shapes classifiers and ViT (about 15 min) and compare with the shipped weights"
 
 install: $(STAMP) $(WEIGHTS) $(CHROMIUM) $(NODE)
 
@@ -71,6 +71,8 @@ train-check: install
 	$(VPY) bench/train_shortcut_cnn.py --out out/train-check/shortcut_cnn.pt
 	$(VPY) bench/check_retrained.py shapes out/train-check/shapes_cnn.pt camwidgets/data/shapes_cnn.pt
 	$(VPY) bench/check_retrained.py shortcut out/train-check/shortcut_cnn.pt camwidgets/data/shortcut_cnn.pt
+	$(VPY) bench/train_shapes_vit.py --out out/train-check/shapes_vit.pt
+	$(VPY) bench/check_retrained.py vit out/train-check/shapes_vit.pt camwidgets/data/shapes_vit.pt
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache

@@ -1,5 +1,5 @@
 """Check retrained shapes weights against the shipped ones:
-``check_retrained.py shapes|shortcut NEW SHIPPED``.
+``check_retrained.py shapes|shortcut|vit NEW SHIPPED``.
 
 Prints the largest weight difference and both models' held-out accuracy (the split the training
 script holds out); exits 1 when the accuracies differ by more than ``--tolerance`` (default 0.01).
@@ -24,8 +24,14 @@ from train_shapes_cnn import accuracy  # noqa: E402
 from camwidgets.data.shapes import make_shapes, normalise  # noqa: E402
 from camwidgets.data.shapes_cnn import load_shapes_cnn  # noqa: E402
 from camwidgets.data.shortcut import make_shortcut_shapes  # noqa: E402
+from camwidgets.data.task_models import _load_trained, build_shapes_vit  # noqa: E402
 
-HELD_OUT = {"shapes": lambda: make_shapes(1000, seed=2), "shortcut": lambda: make_shortcut_shapes(1000, seed=22, marked="shortcut")}
+HELD_OUT = {
+    "shapes": lambda: make_shapes(1000, seed=2),
+    "shortcut": lambda: make_shortcut_shapes(1000, seed=22, marked="shortcut"),
+    "vit": lambda: make_shapes(1000, seed=2),
+}
+LOADERS = {"shapes": load_shapes_cnn, "shortcut": load_shapes_cnn, "vit": lambda path: _load_trained(build_shapes_vit(), path, "train_shapes_vit.py")}
 
 
 def main() -> int:
@@ -37,7 +43,8 @@ def main() -> int:
     args = parser.parse_args()
     held = HELD_OUT[args.split]()
     x, y = normalise(held.images), torch.from_numpy(held.labels)
-    new, shipped = load_shapes_cnn(args.new), load_shapes_cnn(args.shipped)
+    load = LOADERS[args.split]
+    new, shipped = load(args.new), load(args.shipped)
     weights = {name: tensor for name, tensor in shipped.state_dict().items() if tensor.is_floating_point()}
     worst = max(float((new.state_dict()[name] - tensor).abs().max()) for name, tensor in weights.items())
     accuracies = accuracy(new, x, y), accuracy(shipped, x, y)

@@ -103,7 +103,8 @@ def export_view(stem: str | os.PathLike, view: np.ndarray, arrays: dict[str, np.
 
 
 def view_manifest(session: Any, view: dict[str, Any]) -> dict[str, Any]:
-    """What the JSON file says of the session's current result: method, layers, target, image,
+    """What the JSON file says of the session's current result: method, layers, task and target
+    (class, box, region, concept), image,
     smoothing, normalisation, the overlay's ``view`` settings, value range and map shape."""
     from ..engine.methods.registry import get_method
 
@@ -112,7 +113,11 @@ def view_manifest(session: Any, view: dict[str, Any]) -> dict[str, Any]:
     return {
         "method": get_method(state.method).class_name,
         "layers": list(state.layers),
+        "task": session.task.name,
         "target": state.target,
+        "box": state.box,
+        "region": list(state.region) if state.region is not None else None,
+        "concept": state.concept,
         "target_label": session.target_label(state),
         "image_index": image,
         "image_name": session.images.names[image],

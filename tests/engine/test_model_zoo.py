@@ -1,6 +1,7 @@
 """The model-zoo matrix: for every family users load, the suggested layer and its layout, GradCAM and
 EigenCAM maps from ``target_layers=None`` that are not degenerate and equal the explicit
-layer-plus-reshape call, the explorer on the classifiers, and no hook left behind.
+layer-plus-reshape call, the explorer on the classifiers and on torchvision's detectors and segmenters,
+and no hook left behind.
 
 Seeded random weights (no other weights exist offline), one image at 224 px, small configs.
 """
@@ -138,3 +139,24 @@ def test_hugging_face_models_need_no_selector_and_a_bad_output_says_what_to_pass
 
     with pytest.raises(ValueError, match="pass output_selector"):
         cw.GradCAM(Features(), None)(image(32))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.task in ("detection", "segmentation") and not case.slow and name.startswith("tv-")])
+def test_the_explorer_builds_on_torchvision_detectors_and_segmenters(name):
+    """The task is read from the output, the suggested layer (an FPN dict for most detectors) is
+    selected with no reshape code, and the default target (every detection; each image's largest
+    class) gives a map."""
+    from camwidgets.widgets import CAMExplorer
+
+    case = CASES[name]
+    model = case.build()
+    hooks = hook_count(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explorer = CAMExplorer(model, image(case.size), score_threshold=0.0)  # random heads score every box low
+    assert explorer.session.task.name == case.task and explorer.state.layers == (case.layer,)
+    assert explorer.overlay.error == "" and explorer.result.maps.std() > 0.02
+    drawn = explorer.overlay.annotations
+    assert (len(drawn["boxes"]) > 0) if case.task == "detection" else (len(drawn["outlines"]) > 0 and drawn["draw"] == "region")
+    assert hook_count(model) == hooks

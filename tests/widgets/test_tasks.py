@@ -4,6 +4,8 @@ malformed browser messages refused with the view, the model and its hooks unchan
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -71,7 +73,7 @@ def test_check_region_takes_whole_pixel_rectangles_inside_the_image():
             check_region(bad, 64, 64)
 
 
-def test_detection_click_a_box_explains_that_detection(detector, scenes):
+def test_detection_click_a_box_explains_that_detection(detector, scenes, tmp_path):
     model, classes = detector
     explorer = CAMExplorer(model, scenes, labels=classes)
     session = explorer.session
@@ -96,6 +98,8 @@ def test_detection_click_a_box_explains_that_detection(detector, scenes):
     np.testing.assert_allclose(explorer.result.maps, expected, atol=1e-5)
     if len(found["scores"]) > 1:
         assert not np.allclose(explorer.result.maps[0], default, atol=1e-3), "one box's map differs from every box's"
+    manifest = json.loads(explorer.export(tmp_path / "box")["json"].read_text())
+    assert manifest["task"] == "detection" and manifest["box"] == 0 and manifest["target_label"] == session.task.box_text(0, 0)
 
     # every box of a class is one choice of the target control
     label = int(found["labels"][0])
