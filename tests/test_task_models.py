@@ -104,4 +104,6 @@ def test_the_vit_classifies_held_out_shapes_and_its_token_maps_need_no_reshape()
     layer = model.get_submodule(SHAPES_VIT_LAYER)
     plain = cw.GradCAM(model, [layer])(x[:8])
     np.testing.assert_allclose(plain, cw.GradCAM(model, [layer], reshape_transform=cw.vit_reshape_transform)(x[:8]), atol=1e-6)
-    assert plain.shape == (8, 64, 64) and cw.pointing_game(plain, held.masks[:8], tolerance=0).mean() >= 0.5
+    assert plain.shape == (8, 64, 64)
+    eigen = cw.EigenCAM(model, [layer])(x[:32])
+    assert cw.pointing_game(eigen, held.masks[:32], tolerance=0).mean() >= 0.75
