@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.modules import eager_model, evaluation_mode, model_device, model_dtype, select_output
+from ..engine.modules import eager_model, evaluation_mode, is_detection_list, model_device, model_dtype, select_output
 from ..engine.explainer import CaptureCache, Explainer
 from ..engine.layers import resolve_target_layers
 from ..engine.suggest import suggest_layer
@@ -86,11 +86,6 @@ def gray_levels(maps: np.ndarray, normalise: str) -> tuple[np.ndarray, tuple[flo
     low, high = (0.0, 1.0) if normalise != "none" else (float(maps.min()), float(maps.max()))
     scaled = (maps - low) / (high - low) if high > low else np.zeros_like(maps)
     return np.rint(np.clip(scaled, 0, 1) * 255).astype(np.uint8), (low, high)
-
-
-def _detections(outputs: Any) -> bool:
-    """A torchvision detector's output: a list of dicts with boxes, labels and scores."""
-    return isinstance(outputs, list) and bool(outputs) and all(isinstance(o, dict) and "boxes" in o for o in outputs)
 
 
 def _is_int(value: Any) -> bool:
@@ -158,10 +153,10 @@ class ExplorerSession:
             started = time.perf_counter()
             outputs = self.model(self.images.batch)
             self.forward_seconds = (time.perf_counter() - started) / len(self.images)
-        if self.output_selector is None and (isinstance(outputs, dict) and "out" in outputs or _detections(outputs)):
+        if self.output_selector is None and (isinstance(outputs, dict) and "out" in outputs or is_detection_list(outputs)):
             return outputs
         outputs = select_output(outputs, self.output_selector)
-        if self.output_selector is None and isinstance(outputs, (tuple, list, dict)) and not _detections(outputs):
+        if self.output_selector is None and isinstance(outputs, (tuple, list, dict)):
             raise ValueError(
                 f"the model returns a {type(outputs).__name__}; pass CAMExplorer(..., output_selector=...) with the index, "
                 "key or callable that picks the (B, classes) scores, for example output_selector=0 or output_selector='logits'"

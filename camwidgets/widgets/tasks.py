@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..engine.modules import is_detection_list
 from ..engine.targets import ClassifierOutputTarget, FasterRCNNBoxScoreTarget, SemanticSegmentationTarget, SimilarityToConceptTarget
 from ..explain import format_probability
 
@@ -42,10 +43,6 @@ DEFAULT = -1
 _BACKGROUND_NAMES = ("__background__", "background")
 
 
-def _is_detection(outputs: Any) -> bool:
-    return isinstance(outputs, (list, tuple)) and len(outputs) > 0 and all(isinstance(o, dict) and {"boxes", "labels", "scores"} <= set(o) for o in outputs)
-
-
 def infer_task(outputs: Any, images: int, task: str | None = None) -> str:
     """The task of a model whose forward on ``images`` images gave ``outputs`` (after the output
     selector): given (then checked against the outputs) or inferred from their form (see the module
@@ -54,7 +51,7 @@ def infer_task(outputs: Any, images: int, task: str | None = None) -> str:
         raise ValueError(f"task must be one of {', '.join(TASKS)} (or None to infer it from the model's output); got {task!r}")
     if isinstance(outputs, dict) and "out" in outputs:
         outputs = outputs["out"]
-    if _is_detection(outputs) and len(outputs) == images:
+    if is_detection_list(outputs) and len(outputs) == images and all({"labels", "scores"} <= set(o) for o in outputs):
         found = "detection"
     elif isinstance(outputs, torch.Tensor) and outputs.ndim == 4 and outputs.shape[0] == images:
         found = "segmentation"
