@@ -445,8 +445,8 @@ class EmbeddingTask(Task):
 
     def target_options(self, state: Any) -> list[tuple[str, int]]:
         shown = self.embeddings[state.image].float()
-        cosines = F.cosine_similarity(self.embeddings.float(), shown[None], dim=1).cpu().numpy()  # of the image shown to each candidate
-        options = [(f"concept: {name} (cosine {c:.2f} to this image)", k) for k, (name, c) in enumerate(zip(self.names, cosines))]
+        cosines = F.cosine_similarity(self.embeddings.float(), shown[None], dim=1).cpu().numpy()  # each candidate's to the image shown
+        options = [(f"concept: {name} · cosine {c:.2f}", k) for k, (name, c) in enumerate(zip(self.names, cosines))]
         if state.region is not None:
             options.append((f"concept: {self.concept_text(state)}", len(self.names)))
         return options

@@ -1,7 +1,7 @@
-"""Copy the explorer screenshot taken by the browser test into the README's images.
+"""Copy the explorer screenshots taken by the browser tests into the README's images.
 
-    python -m pytest tests/browser/test_explorer.py      # writes tests/browser/screenshots/explorer.png
-    python -m tests.browser.publish_screenshot           # copies it (and explorer-dark.png) to notebooks/images/
+    python -m pytest tests/browser/test_explorer.py tests/browser/test_task_explorer.py   # writes tests/browser/screenshots/*.png
+    python -m tests.browser.publish_screenshot           # copies them to notebooks/images/
 
 Only a PNG that the test wrote in the last day is copied, so the README shows what the real
 explorer rendered in JupyterLab."""
@@ -34,5 +34,6 @@ def publish(source: Path = SOURCE, target: Path = TARGET) -> Path:
 
 if __name__ == "__main__":
     print(f"wrote {publish()}", file=sys.stderr)
-    dark = SOURCE.with_name("explorer-dark.png")  # the dark-theme one, taken by the same test file
-    print(f"wrote {publish(dark, TARGET.with_name('explorer-dark.png'))}", file=sys.stderr)
+    # the dark-theme one (same test file) and the task modes (test_task_explorer.py)
+    for name in ("explorer-dark.png", "explorer-detection.png", "explorer-segmentation.png", "explorer-similarity.png"):
+        print(f"wrote {publish(SOURCE.with_name(name), TARGET.with_name(name))}", file=sys.stderr)

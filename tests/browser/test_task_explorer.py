@@ -19,14 +19,14 @@ CELLS = [
     "from camwidgets.data.scenes import make_scenes\n"
     "from camwidgets.data.task_models import load_shapes_detector, load_shapes_segmenter\n"
     "torch.set_num_threads(1)\n"
-    "scenes = [np.round(i.transpose(1, 2, 0) * 255).astype(np.uint8) for i in make_scenes(2, seed=7).images]\n"
+    "scenes = [np.round(i.transpose(1, 2, 0) * 255).astype(np.uint8) for i in make_scenes(2, seed=20).images]\n"
     "detector, classes = load_shapes_detector()\n"
     "segmenter, _ = load_shapes_segmenter()\n"
     "from torchvision.models import mobilenet_v2\n"
     "embedder = mobilenet_v2(weights='IMAGENET1K_V1').eval()\n"
     "embedder.classifier = torch.nn.Identity()",
-    "detection = cw.CAMExplorer(detector, scenes, labels=classes)\ndetection",
-    "segmentation = cw.CAMExplorer(segmenter, scenes, labels=classes, target_layers=['backbone.13'])\nsegmentation",
+    "detection = cw.CAMExplorer(detector, scenes, labels=classes)\ndetection.set(method='layercam')\ndetection",
+    "segmentation = cw.CAMExplorer(segmenter, scenes, labels=classes, target_layers=['backbone.13'])\nsegmentation.set(method='layercam')\nsegmentation",
     "similarity = cw.CAMExplorer(embedder, ['chelsea', 'coffee', 'astronaut'], task='embedding', target_layers=['features.18'])\nsimilarity",
 ]
 
@@ -69,13 +69,23 @@ def wait_for_new_pixels(view, old: int, timeout_s: float = 10) -> None:
         time.sleep(0.05)
 
 
+def snapshot(view, screenshots, name: str) -> None:
+    """The explorer's right column (controls and overlay) as ``screenshots/explorer-<name>.png``, for the README."""
+    column = view.locator(".cw-right")
+    column.scroll_into_view_if_needed()
+    view.page.wait_for_timeout(300)
+    path = screenshots / f"explorer-{name}.png"
+    column.screenshot(path=str(path))
+    assert path.stat().st_size > 20_000
+
+
 def to_screen(view, x: float, y: float, size: int) -> tuple[float, float]:
     """A point in image pixels -> page coordinates over the overlay canvas."""
     box = view.get_by_test_id("cw-overlay-canvas").bounding_box()
     return box["x"] + x / size * box["width"], box["y"] + y / size * box["height"]
 
 
-def test_clicking_a_detected_box_explains_it(notebook, kernel):
+def test_clicking_a_detected_box_explains_it(notebook, kernel, screenshots):
     view = explorer(notebook.page, 0)
     count = kernel.evaluate("len(detection.session.task.detections[0]['scores'])")
     assert count >= 2, "the scene should hold several detections"
@@ -96,9 +106,10 @@ def test_clicking_a_detected_box_explains_it(notebook, kernel):
     assert view.locator(".cw-detection.cw-chosen").count() == 1
     assert view.locator(".cw-detection.cw-chosen [data-testid=cw-box]").get_attribute("data-index") == str(pick)
     assert kernel.evaluate("detection.overlay.error") == ""
+    snapshot(view, screenshots, "detection")
 
 
-def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel):
+def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel, screenshots):
     view = explorer(notebook.page, 1)
     assert view.get_by_test_id("cw-outline").count() >= 1, "the predicted region is outlined"
     x1, y1, x2, y2 = kernel.evaluate(
@@ -119,6 +130,7 @@ def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel):
     assert region is not None and abs(region[0] - (x1 - 1)) <= 2 and abs(region[2] - right) <= 2 and abs(region[3] - (y2 + 1)) <= 2
     wait_for_new_pixels(view, before)
     assert view.locator("[data-testid=cw-region]:not(.cw-dragging)").count() == 1
+    snapshot(view, screenshots, "segmentation")
     clear = view.get_by_test_id("cw-clear-region")
     assert clear.is_visible()
     clear.click()
@@ -126,7 +138,7 @@ def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel):
     notebook.page.wait_for_function("() => !document.querySelectorAll('.cw-explorer')[1].querySelector('[data-testid=cw-region]')", timeout=10_000)
 
 
-def test_picking_a_concept_image_explains_similarity_to_it(notebook, kernel):
+def test_picking_a_concept_image_explains_similarity_to_it(notebook, kernel, screenshots):
     view = explorer(notebook.page, 2)
     wait_for_text(view, "cw-status", "similarity to chelsea")
     before = digest(view)
@@ -139,4 +151,5 @@ def test_picking_a_concept_image_explains_similarity_to_it(notebook, kernel):
     wait_for_new_pixels(view, before)
     captions = kernel.evaluate("similarity.gallery.captions")
     assert captions[1] == "coffee: cosine 1.00" and all("cosine" in caption for caption in captions)
+    snapshot(view, screenshots, "similarity")
     assert not [e for e in notebook.page.console_errors if "cw-" in e or "anywidget" in e]
