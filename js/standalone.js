@@ -86,6 +86,7 @@ async function start() {
     overlay.set("heatmap", slice(bytes, item.levels));
     overlay.set("value_range", item.value_range);
     overlay.set("status", item.status);
+    overlay.set("annotations", item.marks || {});
     gallery.set("selected", item.key);
   };
   const repaint = () => {

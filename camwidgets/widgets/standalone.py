@@ -46,7 +46,9 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 2
 class PageView:
     """One picture of the page: ``photo`` (H, W, 3) uint8 as the model saw it, ``levels`` (H, W)
     uint8 (the map's grey levels), ``value_range`` (map values at levels 0 and 255), ``caption``
-    (under its thumbnail) and ``status`` (above the overlay when it is shown)."""
+    (under its thumbnail), ``status`` (above the overlay when it is shown) and ``marks``: what the
+    overlay draws over it (``OverlayView.annotations``: boxes, outlines, a rectangle; a page takes no
+    drag, so its ``draw`` is dropped)."""
 
     key: str
     photo: np.ndarray
@@ -54,6 +56,7 @@ class PageView:
     caption: str = ""
     status: str = ""
     value_range: tuple[float, float] = (0.0, 1.0)
+    marks: dict | None = None
 
 
 def _script_json(value: object) -> str:
@@ -120,7 +123,7 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
         else:
             spans.update(thumb_photo=buffer.add(square(photo[None], thumb_size)[0]), thumb_levels=buffer.add(square(levels[None], thumb_size)[0]))
         items.append({
-            "key": str(view.key), "caption": str(view.caption), "status": str(view.status),
+            "key": str(view.key), "caption": str(view.caption), "status": str(view.status), "marks": {**(view.marks or {}), "draw": ""},
             "width": int(photo.shape[1]), "height": int(photo.shape[0]), "value_range": [float(v) for v in view.value_range], **spans,
         })  # fmt: skip
     data = {

@@ -104,3 +104,29 @@ def test_a_saved_explorer_view_opens_at_the_image_shown_and_switches_mode_offlin
     photo = changed_after(page, lambda: page.get_by_test_id("cw-mode-photo").click(), heatmap)
     assert page.get_by_test_id("cw-colorbar").is_hidden() and photo["digest"] != overlay["digest"]
     only_the_file_was_asked_for(page, path)
+
+
+def test_a_page_draws_each_views_boxes_and_outlines_with_labels_as_text(offline_page, tmp_path):
+    import numpy as np
+
+    from camwidgets.widgets.standalone import PageView, standalone_page, write_page
+
+    rng = np.random.default_rng(2)
+    marks = [
+        {"boxes": [{"index": 0, "box": [4, 6, 30, 40], "label": MARKUP, "chosen": True}, {"index": 1, "box": [40, 8, 60, 30], "label": "circle 0.91", "chosen": False}],
+         "outlines": [], "region": None, "draw": ""},
+        {"boxes": [], "outlines": [[10, 10, 50, 10, 50, 50, 10, 50]], "region": [5, 5, 30, 30], "draw": "region"},
+    ]  # fmt: skip
+    views = [PageView(key=str(i), photo=rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), levels=rng.integers(0, 256, (64, 64), dtype=np.uint8),
+                      caption=f"view {i}", marks=mark) for i, mark in enumerate(marks)]  # fmt: skip
+    path = write_page(tmp_path / "marks.html", standalone_page("marks", views))
+    page = offline_page
+    open_page(page, path)
+    assert page.get_by_test_id("cw-box").count() == 2 and page.locator(".cw-detection.cw-chosen").count() == 1
+    assert MARKUP in page.get_by_test_id("cw-marks").text_content()  # a label with markup is text
+    assert page.evaluate("typeof window.cwXss") == "undefined" and page.locator("img.cwxss").count() == 0
+    page.locator(THUMB).nth(1).click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=cw-outline]').length === 1", timeout=10_000)
+    assert page.get_by_test_id("cw-box").count() == 0 and page.get_by_test_id("cw-region").count() == 1
+    assert not page.locator("[data-testid=cw-overlay-canvas]").evaluate("c => c.classList.contains('cw-draws')"), "a page takes no drag"
+    only_the_file_was_asked_for(page, path)

@@ -17,10 +17,12 @@ from camwidgets.data.shapes import CLASSES, make_shapes, normalise
 from camwidgets.data.shapes_cnn import SHAPES_CNN_LAYER, load_shapes_cnn
 from camwidgets.data.task_models import load_shapes_detector, load_shapes_segmenter
 from camwidgets.widgets import CAMExplorer
+from camwidgets.widgets.export import session_page
 from camwidgets.widgets.tasks import check_region, infer_task
 
 from tests.conftest import hook_count
 from tests.widgets.conftest import replies, send_custom
+from tests.widgets.test_standalone import page_data
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +100,9 @@ def test_detection_click_a_box_explains_that_detection(detector, scenes, tmp_pat
     np.testing.assert_allclose(explorer.result.maps, expected, atol=1e-5)
     if len(found["scores"]) > 1:
         assert not np.allclose(explorer.result.maps[0], default, atol=1e-3), "one box's map differs from every box's"
+    page = page_data(session_page(session, {"mode": "overlay", "colormap": "jet", "opacity": 0.5}))
+    assert [item["index"] for item in page["items"][0]["marks"]["boxes"]] == list(range(len(drawn)))  # the saved page draws the boxes
+    assert page["items"][0]["marks"]["boxes"][0]["chosen"] and page["items"][0]["marks"]["draw"] == ""
     manifest = json.loads(explorer.export(tmp_path / "box")["json"].read_text())
     assert manifest["task"] == "detection" and manifest["box"] == 0 and manifest["target_label"] == session.task.box_text(0, 0)
 
