@@ -97,7 +97,7 @@ class Task:
     a class index, or ``count + k`` for the k-th extra entry a task lists (a box, a concept)."""
 
     name = "classification"
-    resets_on_image = ("box",)  # view fields tied to the image shown, cleared when another image is chosen
+    resets_on_image: tuple[str, ...] = ()  # view fields tied to the image shown, cleared when another image is chosen
     uses = ("target",)  # view fields this task reads (others must stay None)
 
     def __init__(self, scores: torch.Tensor, labels: list[str], names: list[str]) -> None:
@@ -197,6 +197,7 @@ class DetectionTask(Task):
     a class, or every box of the image."""
 
     name = "detection"
+    resets_on_image = ("box",)
     uses = ("target", "box")
 
     def __init__(self, outputs: list[dict], labels: list[str], names: list[str], threshold: float) -> None:
@@ -227,9 +228,6 @@ class DetectionTask(Task):
     def caption(self, image: int) -> str:
         count = len(self.detections[image]["scores"])
         return f"{self.names[image]}: {count} box{'es' if count != 1 else ''}"
-
-    def default_text(self) -> str:
-        return "every detection"
 
     def target_options(self, state: Any) -> list[tuple[str, int]]:
         found = self.detections[state.image]
