@@ -374,9 +374,7 @@ class CAMExplorer(ipywidgets.VBox):
                 if self._pending is None:
                     self.overlay.busy, self.overlay.progress_label = False, ""
             self.controls.find_says("")  # an answer about an earlier search is stale under a new view
-            if self.session.task.name == "embedding":  # each image's similarity to the concept
-                cosines = self.session.task.cosines(state)
-                self.gallery.captions = [f"{name}: cosine {c:.2f}" for name, c in zip(self.session.images.names, cosines)]
+            self.gallery.captions = [self.session.caption(i, state) for i in range(len(self.session.images))]  # an embedding's cosines follow the concept
             self._sync_controls()
             self._refresh_sweep_soon()
 

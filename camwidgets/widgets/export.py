@@ -165,7 +165,7 @@ def session_page(session: Any, view: dict[str, Any]) -> str:
     state, names = result.state, session.images.names
     views = [
         PageView(key=str(i), photo=session.images.photos[i], levels=result.levels[i], value_range=result.value_range,
-                 caption=session.caption(i), status=f"{name} · {session.status_text(session.at_image(state, i))}",
+                 caption=session.caption(i, state), status=f"{name} · {session.status_text(session.at_image(state, i))}",
                  marks=session.task.annotations(session.at_image(state, i)))
         for i, name in enumerate(names)
     ]  # fmt: skip

@@ -195,9 +195,10 @@ class ExplorerSession:
         sigmoid scores (multi-label), best box scores (detectors), pixel shares (segmenters); none for embeddings."""
         return self.task.ranked(image, k)
 
-    def caption(self, image: int) -> str:
-        """The gallery's caption of one image: 'name: top class' (or boxes, classes present)."""
-        return self.task.caption(image)
+    def caption(self, image: int, state: ViewState | None = None) -> str:
+        """The gallery's caption of one image under ``state`` (default: the current one): 'name: top
+        class' (or its boxes, the classes present, its cosine to the concept)."""
+        return self.task.caption(image, self.state if state is None else state)
 
     def target_label(self, state: ViewState) -> str:
         return self.task.target_label(state)

@@ -18,7 +18,6 @@ the browser (a box index, a rectangle, a concept image) is checked here by :meth
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Sequence
 
 import cv2
@@ -112,7 +111,8 @@ class Task:
         order = np.argsort(-row, kind="stable")[:k]
         return [(int(c), self.labels[int(c)], float(row[c])) for c in order]
 
-    def caption(self, image: int) -> str:
+    def caption(self, image: int, state: Any) -> str:
+        """The gallery's caption of ``image`` under ``state``."""
         top = self.ranked(image, 1)
         return f"{self.names[image]}: {top[0][1]}" if top else self.names[image]
 
@@ -173,7 +173,7 @@ class MultilabelTask(Task):
         ranked = self.ranked(image, len(self.labels))
         return [row for n, row in enumerate(ranked) if row[2] >= threshold or n < least]
 
-    def caption(self, image: int) -> str:
+    def caption(self, image: int, state: Any) -> str:
         return f"{self.names[image]}: " + ", ".join(name for _, name, _ in self.present(image)[:3])
 
     def default_text(self) -> str:
@@ -225,7 +225,7 @@ class DetectionTask(Task):
         found = self.detections[image]
         return f"box {index}: {self.labels[int(found['labels'][index])]} {found['scores'][index]:.2f}"
 
-    def caption(self, image: int) -> str:
+    def caption(self, image: int, state: Any) -> str:
         count = len(self.detections[image]["scores"])
         return f"{self.names[image]}: {count} box{'es' if count != 1 else ''}"
 
@@ -261,17 +261,19 @@ class DetectionTask(Task):
             raise ValueError(f"box must be the index of one of the {count} detections (score >= {self.threshold:g}) of the image shown; got {state.box}")
         return state
 
-    def _chosen(self, state: Any, image: int) -> dict[str, np.ndarray]:
-        """The detections of ``image`` that ``state`` explains."""
+    def _explained(self, state: Any, image: int) -> np.ndarray:
+        """Which detections of ``image`` ``state`` explains, a bool per detection."""
         found = self.detections[image]
         if state.box is not None and image == state.image:
-            keep = np.zeros(len(found["scores"]), bool)
-            keep[state.box] = True
-        elif state.target is not None:
-            keep = found["labels"] == state.target
-        else:
-            keep = np.ones(len(found["scores"]), bool)
-        return {key: value[keep] for key, value in found.items()}
+            return np.arange(len(found["scores"])) == state.box
+        if state.target is not None:
+            return found["labels"] == state.target
+        return np.ones(len(found["scores"]), bool)
+
+    def _chosen(self, state: Any, image: int) -> dict[str, np.ndarray]:
+        """The detections of ``image`` that ``state`` explains."""
+        keep = self._explained(state, image)
+        return {key: value[keep] for key, value in self.detections[image].items()}
 
     def targets(self, state: Any, images: Sequence[int]) -> list:
         chosen = []
@@ -284,11 +286,10 @@ class DetectionTask(Task):
         return chosen
 
     def annotations(self, state: Any) -> dict[str, Any]:
-        found, picked = self.detections[state.image], self._chosen(state, state.image)
-        explained = {tuple(np.round(b, 3)) for b in picked["boxes"]}
+        found, explained = self.detections[state.image], self._explained(state, state.image)
         boxes = [
             {"index": d, "box": [round(float(v), 1) for v in box], "label": self.box_text(state.image, d).split(": ", 1)[1],
-             "chosen": tuple(np.round(box, 3)) in explained}
+             "chosen": bool(explained[d])}
             for d, box in enumerate(found["boxes"])
         ]
         return {"boxes": boxes, "outlines": [], "region": None, "draw": ""}
@@ -335,7 +336,7 @@ class SegmentationTask(Task):
         others = [c for c in ranked if c != self.background]
         return (others or ranked)[0]
 
-    def caption(self, image: int) -> str:
+    def caption(self, image: int, state: Any) -> str:
         present = [name for c, name, _ in self.ranked(image, 3) if c != self.background]
         return f"{self.names[image]}: {', '.join(present) or 'background'}"
 
@@ -355,9 +356,13 @@ class SegmentationTask(Task):
     def category(self, state: Any, image: int) -> int:
         return self.default_class(image) if state.target is None else state.target
 
+    def class_mask(self, state: Any, image: int) -> np.ndarray:
+        """Where ``image`` is predicted as the target class, at the output's resolution."""
+        return self.predicted[image] == self.category(state, image)
+
     def region_mask(self, state: Any, image: int) -> np.ndarray:
-        """Where ``image`` is predicted as the target class (inside the rectangle, on the image shown), at the output's resolution."""
-        mask = self.predicted[image] == self.category(state, image)
+        """:meth:`class_mask` inside the rectangle (on the image shown)."""
+        mask = self.class_mask(state, image)
         if state.region is not None and image == state.image:
             x1, y1, x2, y2 = state.region
             inside = np.zeros_like(mask)
@@ -390,7 +395,7 @@ class SegmentationTask(Task):
         return chosen
 
     def annotations(self, state: Any) -> dict[str, Any]:
-        outline = _outlines(self.region_mask(replace(state, region=None), state.image), self.scale_x, self.scale_y)
+        outline = _outlines(self.class_mask(state, state.image), self.scale_x, self.scale_y)
         return {"boxes": [], "outlines": outline, "region": list(state.region) if state.region else None, "draw": "region"}
 
 
@@ -431,8 +436,8 @@ class EmbeddingTask(Task):
     def ranked(self, image: int, k: int = 5) -> list[tuple[int, str, float]]:
         return []
 
-    def caption(self, image: int) -> str:
-        return self.names[image]
+    def caption(self, image: int, state: Any) -> str:
+        return f"{self.names[image]}: cosine {self.cosines(state)[image]:.2f}"
 
     def concept_text(self, state: Any) -> str:
         concept = 0 if state.concept is None else state.concept
