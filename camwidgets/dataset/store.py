@@ -19,14 +19,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..atomic_files import write_atomically
+
 __all__ = ["RunFiles", "write_atomically"]
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(data)
-    partial.replace(path)
 
 
 class RunFiles:

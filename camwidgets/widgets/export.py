@@ -3,8 +3,9 @@
 The three files are one set. All three are first written in full to temporary files in the target
 folder; only then are they renamed over the targets, the manifest last, while a lock (per target,
 across threads, and ``flock`` on the folder across processes where the OS has it) keeps another
-export to the same name out. A failed write therefore leaves every file of the previous export as
-it was, and two exports to one name never mix their files; a reader never sees a half-written file.
+export to the same name out. Every destination is checked before the first rename, and a rename
+that fails puts back the files already replaced. A failed write therefore leaves every file of the
+previous export as it was and no temporary file behind, and two exports to one name never mix their files; a reader never sees a half-written file.
 """
 
 from __future__ import annotations
@@ -12,33 +13,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..atomic_files import check_destination, replace_together, temporary_beside
+
 __all__ = ["export_view", "export_paths", "export_session", "view_manifest", "shown_picture", "session_page"]
 
 KINDS = ("png", "npz", "json")
 _LOCKS: dict[Path, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
-
-
-def _temporary(path: Path, write: Callable[[Any], None]) -> Path:
-    """``write(file object)`` into a new temporary file next to ``path``, flushed to disk; its path."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False)
-    try:
-        with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o644)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    return Path(handle.name)
 
 
 @contextlib.contextmanager
@@ -89,16 +76,18 @@ def export_view(stem: str | os.PathLike, view: np.ndarray, arrays: dict[str, np.
     }
     base = paths["json"].with_suffix("")
     base.parent.mkdir(parents=True, exist_ok=True)
+    for path in paths.values():
+        check_destination(path)
     with _exclusive(base):
         written: dict[str, Path] = {}
         try:
             for kind in KINDS:
-                written[kind] = _temporary(paths[kind], writers[kind])
-            for kind in KINDS:  # the manifest last: it names the set
-                os.replace(written.pop(kind), paths[kind])
-        finally:
+                written[kind] = temporary_beside(paths[kind], writers[kind])
+        except BaseException:
             for leftover in written.values():
                 leftover.unlink(missing_ok=True)
+            raise
+        replace_together([(written[kind], paths[kind]) for kind in KINDS])  # the manifest last: it names the set
     return paths
 
 

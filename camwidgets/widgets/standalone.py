@@ -151,7 +151,7 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
 
 def write_page(path: str | Path, document: str) -> Path:
     """Write ``document`` to ``path`` atomically (a half-written page is never left behind)."""
-    from ..dataset.store import write_atomically
+    from ..atomic_files import write_atomically
 
     target = Path(path)
     if target.suffix.lower() not in (".html", ".htm"):
