@@ -63,30 +63,38 @@ def replace_together(renames: list[tuple[Path, Path]]) -> None:
     earlier content back (or are removed, where there was none) and every temporary file is removed."""
     for _, target in renames:
         check_destination(target)
-    done: list[tuple[Path, Path | None]] = []  # (target, its earlier content kept under another name)
+    done: list[tuple[Path, Path | None]] = []  # (target replaced, its earlier content kept under another name)
+    kept_files: list[Path] = []
     try:
         for temporary, target in renames:
             kept = None
             if target.exists():
                 kept = target.with_name(f".{target.name}.{os.getpid()}.previous")
-                try:
-                    os.link(target, kept)
-                except OSError:
-                    import shutil
-
-                    shutil.copy2(target, kept)
-            done.append((target, kept))
+                _keep_copy(target, kept)
+                kept_files.append(kept)
             os.replace(temporary, target)
+            done.append((target, kept))
     except BaseException:
         for target, kept in reversed(done):
-            if kept is not None:
-                os.replace(kept, target)
-            else:
-                target.unlink(missing_ok=True)
+            try:
+                if kept is not None:
+                    os.replace(kept, target)
+                else:
+                    target.unlink(missing_ok=True)
+            except OSError:  # keep putting back the others
+                pass
         raise
     finally:
-        for temporary, _ in renames:
-            temporary.unlink(missing_ok=True)
-        for _, kept in done:
-            if kept is not None:
-                kept.unlink(missing_ok=True)
+        for path in [temporary for temporary, _ in renames] + kept_files:
+            path.unlink(missing_ok=True)
+
+
+def _keep_copy(path: Path, kept: Path) -> None:
+    """``kept`` holds ``path``'s content: a hard link, or a copy where links are not possible."""
+    kept.unlink(missing_ok=True)
+    try:
+        os.link(path, kept)
+    except OSError:
+        import shutil
+
+        shutil.copy2(path, kept)

@@ -7,7 +7,7 @@ tests and users find the controls by them.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import ipywidgets
 
@@ -57,6 +57,11 @@ def class_choice(text: str, labels: list[str]) -> int | None:
     return index if index < len(labels) and text == f"{labels[index]} ({index})" else None
 
 
+def class_search_options(labels: Sequence[str]) -> tuple[str, ...]:
+    """The class search's suggestions: 'name (index)' for each label."""
+    return tuple(f"{name} ({index})" for index, name in enumerate(labels))
+
+
 class Controls:
     """Method, target, class search (with its note), normalisation and smoothing controls."""
 
@@ -68,7 +73,7 @@ class Controls:
         self.find_class = ipywidgets.Combobox(
             description="Find class",
             placeholder="type a class name, Enter",
-            options=tuple(f"{name} ({index})" for index, name in enumerate(labels)),
+            options=class_search_options(labels),
             ensure_option=False,
             continuous_update=False,  # a typed name counts on Enter (or leaving the box), a suggestion when picked
             style=style,

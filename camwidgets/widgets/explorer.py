@@ -27,7 +27,7 @@ import numpy as np
 from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import Cancelled
 from ..classes import resolve_class
-from .controls import Controls, class_choice, duration_text, method_options
+from .controls import Controls, class_choice, class_search_options, duration_text, method_options
 from .tabs.base import text_html
 from .export import export_session, session_page, shown_picture
 from .layer_tree import LayerTree
@@ -229,6 +229,11 @@ class CAMExplorer(ipywidgets.VBox):
         """Compute ``state`` and show it. Slow methods run in a worker thread: the shown image first,
         then the rest of the batch; switching images meanwhile does not stop them (a finished image's
         map shows at once, another one's old map dimmed until its turn)."""
+        if self.session.follow_model():  # captions, target menu and class search follow the model's new outputs
+            self._fill_gallery()
+            self.controls.find_class.options = class_search_options(self.session.labels)
+            if state.target is not None and state.target >= len(self.session.labels):
+                state = replace(state, target=None)
         if self._pending is not None and self.session.at_image(self._pending, state.image) == state:
             self._follow_image(state.image)
             return

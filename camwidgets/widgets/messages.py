@@ -1,18 +1,20 @@
 """Custom messages from the front end: ``{"type": ..., "id": ...}`` routed to a handler by ``type``.
 
 The front end sends data only. A message whose type has no handler, or that is not a dict, is
-ignored and logged; a handler's ValueError/TypeError is answered with ``{"type", "id", "error"}``;
+ignored and logged; a handler's ValueError/TypeError (or an arithmetic error) is answered with ``{"type", "id", "error"}``;
 success with ``{"type", "id", "ok": True, ...}``. Handlers validate every field they read.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, Callable, ClassVar
 
+import numpy as np
 import traitlets
 
-__all__ = ["MessageRouter", "KernelOwnedTraits", "logger", "require"]
+__all__ = ["MessageRouter", "KernelOwnedTraits", "logger", "require", "is_finite_number"]
 
 logger = logging.getLogger("camwidgets.widgets")
 
@@ -26,6 +28,17 @@ def require(content: dict, key: str, kind: type | tuple[type, ...]) -> Any:
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         raise ValueError(f"message field {key!r} must be {' or '.join(k.__name__ for k in kinds)}")
     return value
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for an int or float (not a bool) that is finite as a float: JSON's integers have no
+    size limit, and ``10**400`` overflows ``float()`` and ``math.isfinite``, so it is not one."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _request_id(content: dict) -> Any:
@@ -54,7 +67,7 @@ class MessageRouter:
         request_id = _request_id(content)
         try:
             reply = handler(content) or {}
-        except (ValueError, TypeError, KeyError) as error:
+        except (ValueError, TypeError, KeyError, ArithmeticError) as error:  # ArithmeticError: a number too large
             logger.info("rejected %s message: %s", kind, error)
             self.widget.send({"type": kind, "id": request_id, "error": str(error)})
             return
@@ -77,7 +90,7 @@ class KernelOwnedTraits:
         if allowed:
             try:
                 super().set_state(allowed)  # type: ignore[misc]
-            except traitlets.TraitError as error:
+            except (traitlets.TraitError, ArithmeticError) as error:  # ArithmeticError: 10**400 for a float trait
                 logger.info("refused a front-end value for %s: %s", ", ".join(allowed), error)
                 refused += list(allowed)
         if refused:

@@ -22,7 +22,7 @@ import traitlets
 
 from .assets import asset_path, module_source
 from .colormaps import COLORMAPS, MODES, colormap_tables
-from .messages import KernelOwnedTraits, MessageRouter, require
+from .messages import KernelOwnedTraits, MessageRouter, is_finite_number, require
 
 __all__ = ["OverlayView"]
 
@@ -108,7 +108,7 @@ class OverlayView(KernelOwnedTraits, anywidget.AnyWidget):
     def _region(self, content: dict) -> dict:
         box = content.get("box")
         if box is not None:
-            if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box):
+            if not isinstance(box, list) or len(box) != 4 or not all(is_finite_number(v) for v in box):
                 raise ValueError("message field 'box' must be four finite numbers [x1, y1, x2, y2] or null")
             if self.annotations.get("draw") != "region":
                 raise ValueError("this view takes no rectangle")

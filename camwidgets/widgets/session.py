@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine.modules import eager_model, evaluation_mode, is_detection_list, model_device, model_dtype, select_output
-from ..engine.explainer import CaptureCache, Explainer
+from ..engine.explainer import CaptureCache, Explainer, ModelFingerprint
 from ..engine.layers import resolve_target_layers
 from ..engine.suggest import suggest_layer
 from ..engine.maps import NORMALISATIONS
@@ -127,9 +127,8 @@ class ExplorerSession:
         name = infer_task(outputs, len(self.images), task)
         if name == "segmentation" and isinstance(outputs, dict) and self.output_selector is None:
             self.output_selector = "out"  # torchvision segmenters: {'out': scores, 'aux': ...}
-        self.labels = self._labels(name, outputs, labels, preprocess)
-        self.task: Task = build_task(name, outputs, self.labels, self.images.names, image_size=tuple(self.images.batch.shape[-2:]),
-                                     threshold=float(score_threshold), embed=self._embed, batch=self.images.batch)  # fmt: skip
+        self._given_labels, self._preprocess, self._threshold = labels, preprocess, float(score_threshold)
+        self._derive_from_outputs(name, outputs)
         probe = self.images.batch[:1]
         try:
             suggestion = suggest_layer(model, probe, self.output_selector)
@@ -146,6 +145,34 @@ class ExplorerSession:
         self.result: Result | None = None
 
     # -- facts about the model and images ---------------------------------------------------------
+    def _derive_from_outputs(self, task: str, outputs: Any) -> None:
+        """The labels and the task (scores, captions, target menu) from the model's ``outputs``, and
+        the fingerprint of the model they were computed from."""
+        self.labels = self._labels(task, outputs, self._given_labels, self._preprocess)
+        self.task: Task = build_task(task, outputs, self.labels, self.images.names, image_size=tuple(self.images.batch.shape[-2:]),
+                                     threshold=self._threshold, embed=self._embed, batch=self.images.batch)  # fmt: skip
+        self._outputs_fingerprint = ModelFingerprint(self.model)
+
+    def follow_model(self) -> bool:
+        """After the model changed (a replaced head, new weights: :class:`ModelFingerprint`), compute
+        everything derived from its outputs again (scores, labels, captions, target menu) so that it
+        follows the same model as the maps; drop the shown result and a target the new head lacks.
+        True when something changed."""
+        with self.lock:
+            if self._outputs_fingerprint.matches(self.model):
+                return False
+            outputs = self._predict()
+            task = infer_task(outputs, len(self.images), None)
+            try:
+                self._derive_from_outputs(task, outputs)
+            except ValueError:  # the names given no longer fit the head: its class indices instead
+                self._given_labels = None
+                self._derive_from_outputs(task, outputs)
+            if self.state.target is not None and self.state.target >= len(self.labels):
+                self.state = replace(self.state, target=None)
+            self.result = None
+            return True
+
     def _predict(self) -> Any:
         """The model's outputs (after ``output_selector``) of one no-grad forward over the batch; its
         time per image is ``forward_seconds``."""

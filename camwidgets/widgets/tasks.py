@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from ..engine.modules import is_detection_list
 from ..engine.targets import ClassifierOutputTarget, FasterRCNNBoxScoreTarget, SemanticSegmentationTarget, SimilarityToConceptTarget
 from ..explain import format_probability
+from .messages import is_finite_number
 
 __all__ = ["TASKS", "infer_task", "build_task", "Task", "check_region", "DEFAULT_SCORE_THRESHOLD"]
 
@@ -78,7 +79,7 @@ def check_region(value: Any, width: int, height: int) -> tuple[int, int, int, in
         raise ValueError(f"region must be four numbers (x1, y1, x2, y2) in image pixels, or None; got {str(value)[:80]}")
     numbers = []
     for v in value:
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+        if not is_finite_number(v):
             raise ValueError(f"region must be four finite numbers (x1, y1, x2, y2); got {str(value)[:80]}")
         numbers.append(int(round(float(v))))
     x1, y1, x2, y2 = numbers
