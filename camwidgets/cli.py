@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--layer", help="module name to explain, as in model.named_modules() (default: suggested)")
     explain.add_argument("--target", help="class index or name, case-insensitive, unique prefix ok (default: top class)")
     explain.add_argument("--out", type=Path, help="PNG to write (default: out/<image>_<model>.png)")
+    explain.add_argument("--download", action="store_true", help="fetch the model's weights from the internet when they are not in torch's cache")
     dataset = commands.add_parser(
         "explain-dataset",
         help="explain every image of a folder (subfolders as classes) into a table, maps and a manifest",
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("--batch-size", type=int, default=32, help="images per batch (default: 32)")
     dataset.add_argument("--workers", type=int, default=0, help="DataLoader processes decoding images (default: 0)")
     dataset.add_argument("--no-resume", action="store_true", help="start again instead of skipping the chunks an earlier run finished")
+    dataset.add_argument("--download", action="store_true", help="fetch the model's weights from the internet when they are not in torch's cache")
     migrate = commands.add_parser(
         "migrate",
         help="rewrite scripts and notebooks written for pytorch-grad-cam to use camwidgets",
@@ -117,9 +119,13 @@ def _check_model_name(name: str) -> None:
         raise UsageError(f"unknown model {name!r}.{hint} Pass a torchvision classification model such as mobilenet_v2 or resnet18")
 
 
-def _load_model(name: str):
-    from .pretrained import load_model
+def _load_model(name: str, download: bool):
+    """The pretrained model and its weights; without ``download``, only from torch's cache (a
+    UsageError naming the models that have weights here, before any network use)."""
+    from .pretrained import cached_weights, load_model, offline_advice
 
+    if not download and not cached_weights(name):
+        raise UsageError(offline_advice(name))
     return load_model(name)
 
 
@@ -143,7 +149,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     _check_model_name(args.model)
     try:
-        model, weights = _load_model(args.model)
+        model, weights = _load_model(args.model, args.download)
     except RuntimeError as error:  # weights missing offline: the message says where to put them
         print(f"error: {error}".replace("\n", " "), file=sys.stderr)
         return 1
@@ -181,7 +187,9 @@ def _explain_dataset(args: argparse.Namespace) -> int:
     _check_model_name(args.model)
     if not args.folder.is_dir():
         raise UsageError(f"{str(args.folder)!r} is not a folder; pass a folder of images (subfolders as classes)")
-    model, weights = _load_model(args.model)
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {str(args.out)!r} is a file; pass a folder for the results (it is made if missing)")
+    model, weights = _load_model(args.model, args.download)
     try:
         results = explain_dataset(
             model, args.folder, out=args.out, method=args.method, target_layers=[args.layer] if args.layer else None,
@@ -224,6 +232,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}".replace("\n", " "), file=sys.stderr)
         return 2
+    except RuntimeError as error:  # another run holds the out folder, or its files are damaged
+        print(f"error: {error}".replace("\n", " "), file=sys.stderr)
+        return 1
+    except OSError as error:  # a folder or file that cannot be written (read-only, full, a file in the way)
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: could not write{where}: {error.strerror or error}; choose another --out", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["install_offline_weights", "load_model", "class_names", "OFFLINE_FILE"]
+__all__ = ["install_offline_weights", "load_model", "class_names", "cached_weights", "models_with_cached_weights", "offline_advice", "OFFLINE_FILE"]
 
 OFFLINE_FILE = "mobilenet_v2-b0353104.pth"
 _SHA256_PREFIX = "b0353104"
@@ -83,6 +83,30 @@ def _weights_enum(name: str, weights: str | None) -> Any:
     cached = [w for w in options if (_checkpoint_dir() / Path(w.url).name).exists()]
     default = options["DEFAULT"]
     return default if default in cached or not cached else cached[0]
+
+
+def cached_weights(name: str) -> list[Any]:
+    """The torchvision weights of model ``name`` whose files are in torch's hub cache (usable offline)."""
+    import torchvision
+
+    return [w for w in torchvision.models.get_model_weights(name) if (_checkpoint_dir() / Path(w.url).name).exists()]
+
+
+def models_with_cached_weights() -> list[str]:
+    """The torchvision classification models that have a weights file in torch's hub cache."""
+    import torchvision
+
+    return [name for name in torchvision.models.list_models(module=torchvision.models) if cached_weights(name)]
+
+
+def offline_advice(name: str) -> str:
+    """Why model ``name`` cannot load without the network, which models can, and how to add it."""
+    default = _weights_enum(name, None)
+    have = ", ".join(models_with_cached_weights()) or "none"
+    return (
+        f"{name} has no weights in torch's cache ({_checkpoint_dir()}); models with weights here: {have}. "
+        f"Put {Path(default.url).name} there (from {default.url}, on a machine with internet), or pass --download to fetch it"
+    )
 
 
 def load_model(name: str = "mobilenet_v2", weights: str | None = None) -> tuple[nn.Module, Any]:

@@ -17,7 +17,9 @@ the mask), ``mass_outside`` (1 - that) and ``pointing_game`` (1 when the map's m
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -29,13 +31,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from ..engine.explainer import Explainer
+from ..images import MAX_PIXELS
 from ..engine.methods.registry import get_method
 from ..engine.modules import evaluation_mode, model_device, select_output
 from ..engine.progress import Progress
 from ..engine.suggest import suggest_layer
 from ..engine.targets import ClassifierOutputTarget
-from .sources import Rows, as_dataset
-from .store import RunFiles
+from .sources import Rows, as_dataset, item_parts
+from .store import ARRAYS, RunFiles, read_json
 
 __all__ = ["explain_dataset", "DatasetResults", "load_results", "METRICS", "MASK_METRICS"]
 
@@ -56,6 +59,28 @@ class DatasetResults:
     grid_maps: Any
     photos: Any
     manifest: dict
+
+    def class_name(self, index: int) -> str:
+        """Class ``index``'s name from the manifest, or the index as text (also for an index the
+        class list lacks: a run always opens)."""
+        names = self.manifest.get("classes") or []
+        return str(names[index]) if 0 <= index < len(names) else str(index)
+
+    def class_indices(self) -> list[int]:
+        """The classes a viewer offers: every named class, and any other label or prediction in the table."""
+        seen = set(self.table["label"].tolist()) | set(self.table["predicted"].tolist())
+        return sorted(set(range(len(self.manifest.get("classes") or []))) | {int(c) for c in seen if c >= 0})
+
+    def confusion(self) -> tuple[list[int], np.ndarray]:
+        """(classes, counts): counts[i, j] good labelled rows of true class ``classes[i]`` predicted
+        as ``classes[j]``, over :meth:`class_indices`."""
+        classes = self.class_indices()
+        position = {c: i for i, c in enumerate(classes)}
+        good = self.table[(self.table["error"] == "") & (self.table["label"] >= 0)]
+        counts = np.zeros((len(classes), len(classes)), int)
+        for label, predicted in zip(good["label"].tolist(), good["predicted"].tolist()):
+            counts[position[int(label)], position[int(predicted)]] += 1
+        return classes, counts
 
     def map(self, row: int) -> np.ndarray:
         """Row ``row``'s map at the display size as float32 in [0, 1]."""
@@ -90,17 +115,44 @@ class DatasetResults:
 
 
 def load_results(out: str | Path) -> DatasetResults:
-    """The results of a finished :func:`explain_dataset` run in ``out``."""
-    import json
-
+    """The results of a finished :func:`explain_dataset` run in ``out``, checked: the manifest and the
+    table readable, one table row per row id in order, every map array there with every chunk's
+    maps. A damaged file is named, with how to recover."""
     import pandas as pd
     import zarr
 
     files = RunFiles(out)
     if not files.manifest.exists():
         raise FileNotFoundError(f"{files.root} holds no finished run (no manifest.json); run explain_dataset(..., out={str(out)!r}) first")
-    group = zarr.open_group(str(files.maps), mode="r")
-    return DatasetResults(files.root, pd.read_parquet(files.table), group["display"], group["grid"], group["photos"], json.loads(files.manifest.read_text()))
+    rerun = "run explain_dataset again with the same settings and resume=True: finished chunks are checked and merged again, damaged ones computed again"
+    manifest = read_json(files.manifest, rerun)
+    try:
+        table = pd.read_parquet(files.table)
+    except Exception as error:
+        raise ValueError(f"{files.table} cannot be read ({type(error).__name__}: {str(error)[:120]}); {rerun}") from None
+    rows = int(manifest.get("rows", -1))
+    ids = table["id"].to_numpy() if "id" in table.columns else np.zeros(0, np.int64)
+    if len(table) != rows or not np.array_equal(ids, np.arange(rows)):
+        raise ValueError(f"{files.table} holds {len(table)} rows with ids {_id_summary(ids)}, but the run has rows 0 to {rows - 1}; {rerun}")
+    try:
+        group = zarr.open_group(str(files.maps), mode="r")
+        arrays = {name: group[name] for name in ARRAYS}
+    except (KeyError, FileNotFoundError, ValueError) as error:
+        raise ValueError(f"{files.maps} lacks its map arrays ({type(error).__name__}: {error}); {rerun}") from None
+    for name, array in arrays.items():
+        if array.shape[0] != rows or array.nchunks_initialized != array.nchunks:
+            raise ValueError(f"{files.maps}/{name} holds {array.nchunks_initialized} of its {array.nchunks} chunks of maps for {array.shape[0]} rows (the run has {rows}); {rerun}")
+    return DatasetResults(files.root, table, arrays["display"], arrays["grid"], arrays["photos"], manifest)
+
+
+def _id_summary(ids: np.ndarray) -> str:
+    """A short account of row ids: their range, and which are repeated or missing."""
+    if not len(ids):
+        return "none"
+    values, counts = np.unique(ids, return_counts=True)
+    twice = values[counts > 1][:5].tolist()
+    missing = sorted(set(range(int(values.max()) + 1)) - set(values.tolist()))[:5]
+    return f"{int(ids.min())} to {int(ids.max())}" + (f", {twice} more than once" if twice else "") + (f", {missing} missing" if missing else "")
 
 
 def _distributed(device: Any) -> tuple[int, int, torch.device | None]:
@@ -158,6 +210,62 @@ def _check_classes(rows: Rows, first: dict, classes: int) -> None:
         raise ValueError(f"row {first['index']} has label {first['label']}, outside the model's {classes} outputs")
 
 
+#: The most memory one chunk's maps and photos may take while it is computed.
+CHUNK_BYTES = 256 * 2**20
+
+
+def _whole_number(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_sizes(batch_size: Any, chunk_rows: Any, display_size: Any) -> None:
+    """batch_size and chunk_rows positive whole numbers, display_size from 8 to 1024: else ValueError."""
+    for name, value in (("batch_size", batch_size), ("chunk_rows", chunk_rows)):
+        if not _whole_number(value) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number of images; got {value!r}")
+    if not _whole_number(display_size) or not 8 <= display_size <= 1024:
+        raise ValueError(f"display_size must be a whole number of pixels from 8 to 1024 (the stored maps' size); got {display_size!r}")
+
+
+def _bounded_chunk_rows(chunk_rows: int, rows: int, display_size: int) -> int:
+    """``chunk_rows``, at most the number of rows; ValueError when one chunk's maps and photos
+    would take more than :data:`CHUNK_BYTES`."""
+    chunk_rows = min(int(chunk_rows), rows)
+    per_row = 4 * int(display_size) ** 2  # display map and photo, uint8
+    if chunk_rows * per_row > CHUNK_BYTES:
+        raise ValueError(f"chunk_rows={chunk_rows} would hold {chunk_rows * per_row / 2**20:.0f} MB of maps at display_size={display_size}; "
+                         f"use at most {CHUNK_BYTES // per_row} rows per chunk")  # fmt: skip
+    return chunk_rows
+
+
+def _check_out(out: Any, data: Any) -> None:
+    """ValueError when the results folder is a file, or lies inside the data folder (it would become a class)."""
+    if not isinstance(out, (str, Path)):
+        raise TypeError(f"out must be a folder path for the results; got {type(out).__name__}")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"out={str(out)!r} is a file; pass a folder for the results (it is made if missing)")
+    if not isinstance(data, (str, Path)):
+        return
+    folder, results = Path(data).resolve(), Path(out).resolve()
+    if results == folder or results.is_relative_to(folder):
+        raise ValueError(f"out={str(out)!r} lies inside the data folder {str(data)!r}, where its files would be read as images; pass an out folder outside it")
+
+
+def _gives_masks(rows: Rows, first: dict, sample: int = 16) -> bool:
+    """Whether the dataset gives masks or boxes: the first readable row, or any of ``sample`` rows
+    spread over the dataset (an item may declare an empty one: a row without objects)."""
+    if first["mask"] is not None:
+        return True
+    for index in sorted(set(np.linspace(0, len(rows) - 1, min(sample, len(rows))).astype(int).tolist())):
+        try:
+            parts = item_parts(rows.dataset[index])
+        except Exception:  # a bad row is the run's to report
+            continue
+        if parts["mask"] is not None or parts["boxes"] is not None:
+            return True
+    return False
+
+
 def explain_dataset(
     model: nn.Module,
     data: Any,
@@ -177,6 +285,7 @@ def explain_dataset(
     chunk_rows: int = 256,
     display_size: int = 64,
     output_selector: Any = None,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> DatasetResults | None:
     """Explain every image of ``data`` with ``method`` and write the results to ``out`` (see the
     module docstring); returns them (:func:`load_results`) on rank 0, None on the other ranks.
@@ -188,63 +297,76 @@ def explain_dataset(
     (returning False stops the run with ``Cancelled``; finished chunks stay).
     ``amp``: float16 autocast for the forwards on CUDA. ``output_selector`` picks the (B, classes)
     scores from a model returning a tuple or dict, as for the CAM classes. ``resume``: skip the chunks a run with the
-    same settings finished in ``out``; False starts it again."""
+    same settings finished in ``out``; False starts it again. One run at a time may use ``out``:
+    another one is refused, naming it. ``max_pixels``: image files with more pixels fail unread
+    (None: no limit). ``display_size``: 8 to 1024 pixels; ``chunk_rows`` is at most the rows and
+    bounded so that a chunk's maps fit in 256 MB."""
     unknown = sorted(set(metrics) - set(METRICS) - set(MASK_METRICS))
     if unknown:
         raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)} (mask metrics come with masks)")
     if not callable(targets) and targets not in TARGETS:
         raise ValueError(f"targets must be 'predicted', 'label' or a callable (label, predicted) -> class; got {targets!r}")
-    if isinstance(batch_size, bool) or int(batch_size) < 1 or int(chunk_rows) < 1:
-        raise ValueError("batch_size and chunk_rows must be positive numbers of images")
+    _check_sizes(batch_size, chunk_rows, display_size)
+    _check_out(out, data)
     spec = get_method(method)
     rank, world, device = _distributed(device)
     if device is not None:
         model.to(device)
     device = model_device(model)
-    rows = Rows(as_dataset(data), preprocess)
+    rows = Rows(as_dataset(data), preprocess, max_pixels=max_pixels)
+    _check_out(out, getattr(rows.dataset, "root", None))
     first = _first_row(rows)
     x = first["image"][None].to(device)
     with evaluation_mode(model), torch.no_grad():
         classes = int(select_output(model(x), output_selector).shape[-1])
     _check_classes(rows, first, classes)
+    names = getattr(rows.dataset, "classes", None)
+    names = [str(name) for name in names] if isinstance(names, (list, tuple)) else None
+    rows.label_count = min(len(names), classes) if names else classes  # every row's label is checked against it
     layers = list(target_layers) if target_layers is not None else [suggest_layer(model, x).name]
     explainer = Explainer(model, layers, output_selector=output_selector, cache=None)
     capture = explainer.capture(x, None, need_gradients=False)
     grid = tuple(int(s) for s in explainer.spatial(capture.records[0].activation, capture, capture.records[0].name).shape[2:])
-    has_masks = first["mask"] is not None
-    columns = [m for m in METRICS if m in metrics] + ([m for m in MASK_METRICS] if has_masks else [])
+    columns = [m for m in METRICS if m in metrics] + ([m for m in MASK_METRICS] if _gives_masks(rows, first) else [])
+    chunk_rows = _bounded_chunk_rows(chunk_rows, len(rows), display_size)
     files = RunFiles(out)
     config = {
         "model": type(model).__name__, "parameters": int(sum(p.numel() for p in model.parameters())), "method": spec.class_name,
         "layers": [name for name, _ in explainer.layers], "targets": targets if isinstance(targets, str) else getattr(targets, "__name__", "callable"),
-        "metrics": columns, "rows": len(rows), "chunk_rows": int(chunk_rows), "batch_size": int(batch_size), "display_size": int(display_size),
-        "grid": list(grid), "amp": bool(amp),
+        "metrics": columns, "rows": len(rows), "chunk_rows": chunk_rows, "batch_size": int(batch_size), "display_size": int(display_size),
+        "grid": list(grid), "amp": bool(amp), "classes": names,
     }  # fmt: skip
-    chunks = -(-len(rows) // int(chunk_rows))
-    if rank == 0:
-        files.start(config, resume)
-        files.create_maps(len(rows), int(chunk_rows), grid, int(display_size))
-    _barrier(world)
-    mine = [index for index in range(chunks) if index % world == rank and not (resume and files.finished(index))]
-    run = _ChunkRun(model, explainer, spec.name, targets, columns, grid, int(display_size), amp, device)
-    total = sum(min(int(chunk_rows), len(rows) - index * int(chunk_rows)) for index in mine)
-    with Progress(total, f"{spec.class_name} over {len(rows)} images", progress if rank == 0 or callable(progress) else False, unit="img") as bar:
-        for index in mine:
-            start = index * int(chunk_rows)
-            subset = Subset(rows, range(start, min(start + int(chunk_rows), len(rows))))
-            loader = DataLoader(subset, batch_size=int(batch_size), num_workers=num_workers, collate_fn=_collate)
-            files.write_chunk(index, start, *run.chunk(loader, bar))
-    _barrier(world)
-    if rank != 0:
-        return None
-    names = getattr(rows.dataset, "classes", None)
-    root = getattr(rows.dataset, "root", None)
-    manifest = {
-        **config, "chunks": chunks, "outputs": classes, "versions": _versions(),
-        "classes": [str(name) for name in names] if isinstance(names, (list, tuple)) else None,
-        "root": str(Path(root).resolve()) if isinstance(root, (str, Path)) else None,
-    }  # fmt: skip
-    files.merge(chunks, manifest)
+    chunks = -(-len(rows) // chunk_rows)
+    with files.lock(f"{spec.class_name} run") if rank == 0 else contextlib.nullcontext():
+        if rank == 0:
+            files.start(config, resume)
+            files.create_maps(len(rows), chunk_rows, grid, int(display_size))
+            if resume:
+                files.recheck_finished(chunks, chunk_rows, len(rows))
+        _barrier(world)
+        mine = [index for index in range(chunks) if index % world == rank and not (resume and files.finished(index))]
+        run = _ChunkRun(model, explainer, spec.name, targets, columns, grid, int(display_size), amp, device, classes)
+        total = sum(min(chunk_rows, len(rows) - index * chunk_rows) for index in mine)
+        with Progress(total, f"{spec.class_name} over {len(rows)} images", progress if rank == 0 or callable(progress) else False, unit="img") as bar:
+            for index in mine:
+                start = index * chunk_rows
+                subset = Subset(rows, range(start, min(start + chunk_rows, len(rows))))
+                loader = DataLoader(subset, batch_size=int(batch_size), num_workers=num_workers, collate_fn=_collate)
+                files.write_chunk(index, start, *run.chunk(loader, bar))
+        if run.ignored_masks:
+            warnings.warn(
+                f"{run.ignored_masks} row(s) gave a mask or boxes, but the rows sampled before the run gave none, so the run has no "
+                "mask columns; give every row a mask (an empty one where there is no object) to have them", stacklevel=2,
+            )  # fmt: skip
+        _barrier(world)
+        if rank != 0:
+            return None
+        root = getattr(rows.dataset, "root", None)
+        manifest = {
+            **config, "chunks": chunks, "outputs": classes, "versions": _versions(),
+            "root": str(Path(root).resolve()) if isinstance(root, (str, Path)) else None,
+        }  # fmt: skip
+        files.merge(chunks, chunk_rows, manifest)
     return load_results(out)
 
 
@@ -256,12 +378,22 @@ def _versions() -> dict[str, str]:
     return {"camwidgets": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__}
 
 
+def _same_size_groups(rows: list[dict]) -> list[list[dict]]:
+    """``rows`` grouped by image size, in order of first appearance (a batch is one size)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row["image"].shape), []).append(row)
+    return list(groups.values())
+
+
 class _ChunkRun:
     """Computes one chunk's rows and maps, batch by batch."""
 
-    def __init__(self, model: nn.Module, explainer: Explainer, method: str, targets: Any, columns: list[str], grid: tuple, display: int, amp: bool, device: torch.device) -> None:
+    def __init__(self, model: nn.Module, explainer: Explainer, method: str, targets: Any, columns: list[str], grid: tuple, display: int, amp: bool, device: torch.device, classes: int) -> None:
         self.model, self.explainer, self.method, self.targets = model, explainer, method, targets
-        self.columns, self.grid, self.display, self.amp, self.device = columns, grid, display, amp, device
+        self.columns, self.grid, self.display, self.amp, self.device, self.classes = columns, grid, display, amp, device, classes
+        self.masks = "energy_in_object" in columns
+        self.ignored_masks = 0  # rows that gave a mask in a run without mask columns
 
     def chunk(self, loader: DataLoader, bar: Progress) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
         """(table rows, grid maps, display maps, display photos) of the chunk ``loader`` reads."""
@@ -270,15 +402,9 @@ class _ChunkRun:
         records: list[dict] = []
         grids, displays, photos = [], [], []
         for batch in loader:
-            good = [row for row in batch if not row["error"]]
-            sizes = {tuple(row["image"].shape) for row in good}
-            if len(sizes) > 1:  # rows unlike the first one of the batch fail; the others go on
-                wanted = tuple(good[0]["image"].shape)
-                for row in good:
-                    if tuple(row["image"].shape) != wanted:
-                        row["error"] = f"ValueError: image size {tuple(row['image'].shape)} differs from {wanted}; end preprocess with a fixed resize and crop"
-                good = [row for row in good if not row["error"]]
-            computed = self._batch(good) if good else {}
+            computed: dict[int, tuple[dict, np.ndarray, np.ndarray]] = {}
+            for group in _same_size_groups([row for row in batch if not row["error"]]):  # images of another size are their own batch
+                computed.update(self._batch(group))
             for row in batch:
                 result = computed.get(row["index"])
                 if result is None:
@@ -306,42 +432,67 @@ class _ChunkRun:
 
         fields = [("id", pa.int64()), ("path", pa.string()), ("label", pa.int64()), ("predicted", pa.int64()), ("confidence", pa.float32()),
                   ("correct", pa.bool_()), ("target", pa.int64()), ("target_probability", pa.float32()), ("error", pa.string())]  # fmt: skip
-        fields += [(name, pa.bool_() if name == "pointing_game" else pa.float32()) for name in self.columns if name != "confidence"]
+        fields += [(name, pa.float32()) for name in self.columns if name != "confidence"]
         return pa.schema(fields)
 
     def _failed(self, row: dict) -> dict:
         record = {"id": row["index"], "path": row["path"], "label": -1 if row["label"] is None else row["label"], "predicted": -1, "confidence": float("nan"),
                   "correct": False, "target": -1, "target_probability": float("nan"), "error": row["error"] or "not computed"}  # fmt: skip
-        record.update({name: (False if name == "pointing_game" else float("nan")) for name in self.columns if name != "confidence"})
+        record.update({name: float("nan") for name in self.columns if name != "confidence"})
         return record
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         with evaluation_mode(self.model), torch.no_grad(), torch.autocast(x.device.type, dtype=torch.float16, enabled=self.amp and x.device.type == "cuda"):
             return torch.softmax(select_output(self.model(x), self.explainer.output_selector).float(), dim=1)
 
+    def _chosen_classes(self, rows: list[dict], x: torch.Tensor) -> tuple[list[int | None], torch.Tensor | None]:
+        """Each row's class to explain (None: its top class) and the probabilities when a callable
+        needed them; a row whose class cannot be had gets its ``error`` and None."""
+        labels = [row["label"] for row in rows]
+        if self.targets == "predicted":
+            return [None] * len(rows), None
+        if self.targets == "label":
+            for row in rows:
+                if row["label"] is None:
+                    row["error"] = "ValueError: targets='label' needs a label and this row has none; give it one, or use targets='predicted'"
+            return labels, None
+        probabilities = self._forward(x)  # the callable needs the prediction first: one extra forward
+        chosen: list[int | None] = []
+        for row, label, top in zip(rows, labels, probabilities.argmax(1).tolist()):
+            try:
+                value = self.targets(label, int(top))
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < self.classes:
+                    raise ValueError(f"the targets callable returned {value!r} (label {label}, predicted {top}); it must return a class index from 0 to {self.classes - 1}")
+                chosen.append(int(value))
+            except Exception as error:  # this row fails; the others go on
+                row["error"] = f"{type(error).__name__}: {error}"
+                chosen.append(None)
+        return chosen, probabilities
+
     def _batch(self, rows: list[dict]) -> dict[int, tuple[dict, np.ndarray, np.ndarray]]:
-        from ..metrics import energy_pointing_game, pointing_game
+        """Records, grid maps and display maps of ``rows`` (one image size) by row id; a row that
+        fails (no class to explain, a non-finite output or map) is left out with its ``error`` set."""
         from ..metrics.cam_mult import multiply_tensor_with_cam
         from ..metrics.deletion import deletion_curve, insertion_curve
 
         x = torch.stack([row["image"] for row in rows]).to(self.device)
-        labels = [row["label"] for row in rows]
-        probabilities = None
-        if self.targets == "predicted":
-            targets = None  # the engine's top-class targets, from the forward that the maps need anyway
-        elif self.targets == "label":
-            if any(label is None for label in labels):
-                raise ValueError("targets='label' needs a label for every image; some rows have none (use targets='predicted')")
-            targets = [ClassifierOutputTarget(int(label)) for label in labels]
-        else:  # the callable needs the prediction first: one extra forward
-            probabilities = self._forward(x)
-            targets = [ClassifierOutputTarget(int(self.targets(label, int(p)))) for label, p in zip(labels, probabilities.argmax(1).tolist())]
+        wanted, probabilities = self._chosen_classes(rows, x)
+        keep = [i for i, row in enumerate(rows) if not row["error"]]
+        if len(keep) < len(rows):
+            rows, wanted, x = [rows[i] for i in keep], [wanted[i] for i in keep], x[keep]
+            probabilities = probabilities[keep] if probabilities is not None else None
+        if not rows:
+            return {}
+        targets = None if self.targets == "predicted" else [ClassifierOutputTarget(int(c)) for c in wanted]  # type: ignore[arg-type]
         self.explainer.last_capture = None
-        maps = self.explainer.compute(self.method, x, targets).float().clamp(0, 1)
+        maps = self.explainer.compute(self.method, x, targets).float()
         capture = self.explainer.last_capture
         if probabilities is None:
             reusable = capture is not None and capture.input_tensor is x and isinstance(capture.outputs, torch.Tensor) and capture.outputs.ndim == 2
             probabilities = torch.softmax(capture.outputs.float(), dim=1) if reusable else self._forward(x)
+        finite_output = torch.isfinite(probabilities).all(dim=1).tolist()
+        finite_map = torch.isfinite(maps).flatten(1).all(dim=1).tolist()
+        maps = torch.nan_to_num(maps, nan=0.0).clamp(0, 1)
         confidence, predicted = probabilities.max(dim=1)
         classes = [int(p) for p in predicted.tolist()]
         chosen = classes if targets is None else [int(t.category) for t in targets]
@@ -354,21 +505,39 @@ class _ChunkRun:
         for name, curve in (("deletion", deletion_curve), ("insertion", insertion_curve)):
             if name in self.columns:
                 scores[name] = np.asarray(curve(x, maps, targets, self.model, steps=10).auc, dtype=np.float32)
-        if "energy_in_object" in self.columns:
-            masks = np.stack([row["mask"] if row["mask"] is not None else np.zeros(maps.shape[1:], bool) for row in rows])
-            energy = energy_pointing_game(maps, masks)
-            scores.update({"energy_in_object": energy, "mass_outside": 1 - energy, "pointing_game": pointing_game(maps, masks)})
+        if self.masks:
+            scores.update(self._mask_scores(rows, maps))
+        else:
+            self.ignored_masks += sum(row["mask"] is not None for row in rows)
         grids = F.adaptive_avg_pool2d(maps[:, None], self.grid)[:, 0]
         displays = F.interpolate(maps[:, None], size=(self.display, self.display), mode="area")[:, 0]
         as_uint8 = lambda m: torch.round(m.clamp(0, 1) * 255).to(torch.uint8).cpu().numpy()  # noqa: E731
         grids, displays = as_uint8(grids), as_uint8(displays)
         out = {}
         for i, row in enumerate(rows):
+            if not finite_output[i] or not finite_map[i]:
+                what = "the model's output" if not finite_output[i] else "the map"
+                row["error"] = f"ValueError: {what} for this image is not finite (NaN or infinity); check the image and the model"
+                continue
             record = {
                 "id": row["index"], "path": row["path"], "label": -1 if row["label"] is None else row["label"], "predicted": classes[i],
                 "confidence": float(confidence[i]), "correct": row["label"] is not None and row["label"] == classes[i], "target": chosen[i],
                 "target_probability": float(picked[i]), "error": "",
             }  # fmt: skip
-            record.update({name: (bool(values[i]) if name == "pointing_game" else float(values[i])) for name, values in scores.items()})
+            record.update({name: float(values[i]) for name, values in scores.items()})
             out[row["index"]] = (record, grids[i], displays[i])
         return out
+
+    @staticmethod
+    def _mask_scores(rows: list[dict], maps: torch.Tensor) -> dict[str, np.ndarray]:
+        """The mask columns of ``rows``: NaN for a row without an object (no mask, an empty one)."""
+        from ..metrics import energy_pointing_game, pointing_game
+
+        energy = np.full(len(rows), np.nan, np.float32)
+        hits = np.full(len(rows), np.nan, np.float32)
+        present = [i for i, row in enumerate(rows) if row["mask"] is not None and row["mask"].any()]
+        if present:
+            masks = np.stack([rows[i]["mask"] for i in present])
+            energy[present] = energy_pointing_game(maps[present], masks)
+            hits[present] = pointing_game(maps[present], masks)
+        return {"energy_in_object": energy, "mass_outside": 1 - energy, "pointing_game": hits}

@@ -29,17 +29,15 @@ def _histogram(values: np.ndarray, chosen: np.ndarray, column: str) -> str:
     return _figure_png(selection_histogram(values, chosen, column, "in the gallery", figsize=(5, 2.4)))
 
 
-def _confusion(table: Any, classes: list[str]) -> str:
-    good = table[(table["error"] == "") & (table["label"] >= 0)]
-    count = len(classes)
-    if not 1 < count <= 20 or good.empty:
+def _confusion(results: Any) -> str:
+    classes, counts = results.confusion()
+    if not 1 < len(classes) <= 20 or not counts.any():
         return ""
-    counts = np.zeros((count, count), int)
-    np.add.at(counts, (good["label"].to_numpy(), good["predicted"].clip(0, count - 1).to_numpy()), 1)
-    head = "".join(f"<th>{html.escape(name)}</th>" for name in classes)
+    names = [results.class_name(c) for c in classes]
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in names)
     rows = "".join(
-        f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td{' class=bad' if i != j and counts[i, j] else ''}>{counts[i, j]}</td>" for j in range(count)) + "</tr>"
-        for i, name in enumerate(classes)
+        f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td{' class=bad' if i != j and counts[i, j] else ''}>{counts[i, j]}</td>" for j in range(len(classes))) + "</tr>"
+        for i, name in enumerate(names)
     )
     return f"<h2>Confusion matrix</h2><p>rows: true class; columns: predicted</p><table><tr><th></th>{head}</tr>{rows}</table>"
 
@@ -47,8 +45,9 @@ def _confusion(table: Any, classes: list[str]) -> str:
 def chosen_rows(table: Any, rows: Any, column: str, limit: int) -> Any:
     """The table's rows for the gallery: ``rows`` as a DataFrame of the table's rows or a sequence of
     row ids, or by default the lowest by ``column``; at most ``limit``."""
-    if column not in table.columns:
-        raise ValueError(f"no column {column!r}; the table has {', '.join(table.columns)}")
+    numeric = [name for name in table.columns if name not in ("id", "path", "error") and table[name].dtype.kind in "fiub"]
+    if column not in numeric:
+        raise ValueError(f"column must be a column of numbers to sort and chart by: one of {', '.join(numeric)}; got {column!r}")
     if int(limit) < 1:
         raise ValueError(f"limit must be a positive number of rows; got {limit!r}")
     if rows is None:
@@ -60,6 +59,9 @@ def chosen_rows(table: Any, rows: Any, column: str, limit: int) -> Any:
     ids = np.asarray(list(rows))
     if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= len(table)):
         raise ValueError(f"rows must be row ids from 0 to {len(table) - 1}; got {list(ids[:5])}{' ...' if ids.size > 5 else ''}")
+    values, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"rows lists row {values[counts > 1][:5].tolist()} more than once; give each row id once")
     return table.iloc[ids.astype(np.int64)].head(int(limit))
 
 
@@ -81,8 +83,7 @@ def write_report(results: Any, path: str | Path, rows: Any = None, *, column: st
     table = results.table
     chosen = chosen_rows(table, rows, column, limit)
     manifest = results.manifest
-    classes = list(manifest.get("classes") or [])
-    name = lambda index: classes[index] if 0 <= index < len(classes) else str(index)  # noqa: E731
+    name = results.class_name
     good = table[table["error"] == ""]
     labelled = good[good["label"] >= 0]
     accuracy = f"{labelled['correct'].mean():.1%} of {len(labelled)} labelled images" if len(labelled) else "no labels"
@@ -103,7 +104,7 @@ def write_report(results: Any, path: str | Path, rows: Any = None, *, column: st
     )
     sections = (
         f"<h2>{html.escape(column)}</h2><img alt='histogram of {html.escape(column)}' src='{_histogram(table[column].astype(float).to_numpy(), chosen[column].astype(float).to_numpy(), column)}'>"
-        f"{_confusion(table, classes)}<h2>Settings</h2><table>{settings}</table>"
+        f"{_confusion(results)}<h2>Settings</h2><table>{settings}</table>"
     )
     page = standalone_page(heading, views, intro=intro, sections=sections, gallery_title=f"{len(chosen)} rows", thumb_size=int(photos.shape[1]))
     return write_page(path, page)

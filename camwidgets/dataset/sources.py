@@ -14,6 +14,7 @@ the run records it as failed.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +22,53 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..images import MAX_PIXELS, read_image
 from ..metrics.localization import boxes_to_masks
 from ..widgets.images import load_images
 
 __all__ = ["ImageFiles", "Rows", "as_dataset", "item_parts", "IMAGE_SUFFIXES"]
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+#: The suffixes of image files, torchvision's ``ImageFolder``'s among them.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"})
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Every image file under ``folder`` (hidden entries left out), sorted; a folder that cannot be
+    listed is an error, never an empty class."""
+    found = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError as error:
+        raise OSError(f"cannot list {folder} ({error.strerror or error}); fix its permissions or move it out of the data folder") from None
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir():
+            found += _image_files(path)
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            found.append(path)
+    return found
 
 
 class ImageFiles(Dataset):
     """The image files under ``root``: one in a subfolder has that subfolder's class (names sorted,
     as torchvision's ``ImageFolder`` numbers them); one in ``root`` itself has no label. Items are
-    ``{"image": path, "label": int | None, "path": str}``."""
+    ``{"image": path, "label": int | None, "path": str}``. Every image file becomes an item (a file
+    that cannot be decoded becomes a failed row), and a folder that cannot be listed raises."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise ValueError(f"{str(root)!r} is not a folder; pass a folder of images (subfolders as classes) or a torch Dataset")
-        self.classes = sorted(entry.name for entry in self.root.iterdir() if entry.is_dir() and not entry.name.startswith("."))
-        files = [(path, None) for path in sorted(self.root.iterdir()) if path.suffix.lower() in IMAGE_SUFFIXES]
+        try:
+            entries = sorted(os.scandir(self.root), key=lambda entry: entry.name)
+        except OSError as error:
+            raise OSError(f"cannot list {self.root} ({error.strerror or error}); fix its permissions") from None
+        self.classes = [entry.name for entry in entries if entry.is_dir() and not entry.name.startswith(".")]
+        files = [(Path(entry.path), None) for entry in entries if entry.is_file() and not entry.name.startswith(".") and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES]
         for label, name in enumerate(self.classes):
-            files += [(path, label) for path in sorted((self.root / name).rglob("*")) if path.suffix.lower() in IMAGE_SUFFIXES]
+            files += [(path, label) for path in _image_files(self.root / name)]
         self.samples = files
 
     def __len__(self) -> int:
@@ -92,9 +119,11 @@ class Rows(Dataset):
     model sees it, "label", "mask", "path", "error"}``, preprocessed by ``preprocess`` (see :func:`~camwidgets.widgets.images.load_images`);
     a row that cannot be read carries its ``error`` (and no image) instead of raising."""
 
-    def __init__(self, dataset: Dataset, preprocess: Any = None) -> None:
+    def __init__(self, dataset: Dataset, preprocess: Any = None, *, max_pixels: int | None = MAX_PIXELS) -> None:
         self.dataset = dataset
         self.preprocess = preprocess
+        self.max_pixels = max_pixels
+        self.label_count: int | None = None  # set by the run: labels from 0 to label_count - 1 are valid
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -105,20 +134,30 @@ class Rows(Dataset):
 
     def _row(self, index: int, parts: dict[str, Any]) -> dict[str, Any]:
         image = parts["image"]
+        label = _label(parts["label"])
+        if label is not None and self.label_count is not None and not 0 <= label < self.label_count:
+            raise ValueError(f"label {label} is not a class index from 0 to {self.label_count - 1}; fix this row's label")
+        if isinstance(image, (str, Path)):  # decoded here, within the pixel limit
+            image = read_image(image, self.max_pixels)[0]
         if isinstance(image, torch.Tensor) and image.is_floating_point() and image.ndim == 3:
             loaded = load_images(image.detach().float().cpu(), None, torch.device("cpu"), torchvision_model=False)
         else:
             loaded = load_images(image, self.preprocess, torch.device("cpu"), torchvision_model=True)
         tensor, photo = loaded.batch[0], loaded.photos[0]
+        if not torch.isfinite(tensor).all():
+            raise ValueError("the image holds values that are not finite (NaN or infinity); check the dataset and the preprocessing")
         size = tuple(tensor.shape[-2:])
         mask = parts["mask"]
         if mask is None and parts["boxes"] is not None:
-            mask = boxes_to_masks(np.asarray(parts["boxes"], dtype=np.float32)[None], size)[0]
+            boxes = np.asarray(parts["boxes"].cpu() if isinstance(parts["boxes"], torch.Tensor) else parts["boxes"], dtype=np.float32).reshape(-1, 4) if np.size(parts["boxes"]) else np.zeros((0, 4), np.float32)
+            if not np.isfinite(boxes).all():
+                raise ValueError(f"the boxes {boxes.tolist()[:4]} hold a number that is not finite; give x1, y1, x2, y2 in input pixels")
+            mask = boxes_to_masks(boxes[None], size)[0] if len(boxes) else np.zeros(size, bool)
         if mask is not None:
             mask = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask).astype(bool)
             if mask.shape != size:
                 raise ValueError(f"the mask is {mask.shape}, the image {size}; give the mask at the model input's size")
-        return {"index": index, "image": tensor, "photo": photo, "label": _label(parts["label"]), "mask": mask, "path": _path(parts), "error": ""}
+        return {"index": index, "image": tensor, "photo": photo, "label": label, "mask": mask, "path": _path(parts), "error": ""}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         parts: dict[str, Any] = {}

@@ -44,15 +44,14 @@ class DatasetExplorer(ipywidgets.VBox):
         self.results = results if isinstance(results, DatasetResults) else load_results(results)
         self.model, self.data, self.preprocess = model, data, preprocess
         self.table = self.results.table
-        classes = self.results.manifest.get("classes") or [str(c) for c in sorted(set(self.table["label"]) - {-1})]
-        self.classes = list(classes)
+        self.classes = list(self.results.manifest.get("classes") or [])  # names; any class index opens (results.class_name)
         self.page_size, self.page = int(page_size), 0
         numeric = [name for name in self.table.columns if name not in ("path", "error") and self.table[name].dtype.kind in "fiub"]
         style: dict[str, Any] = {"description_width": "initial"}
         self.sort = ipywidgets.Dropdown(description="Sort by", options=numeric, value="confidence" if "confidence" in numeric else numeric[0], style=style)
         self.descending = ipywidgets.Checkbox(description="highest first", value=False, indent=False)
         self.shown = ipywidgets.Dropdown(description="Rows", options=SHOWN, style=style)
-        choices = [(ALL, -2)] + [(f"{name} ({i})", i) for i, name in enumerate(self.classes)]
+        choices = [(ALL, -2)] + [(f"{self.results.class_name(i)} ({i})", i) for i in self.results.class_indices()]
         self.label = ipywidgets.Dropdown(description="True class", options=choices, value=-2, style=style)
         self.predicted = ipywidgets.Dropdown(description="Predicted", options=choices, value=-2, style=style)
         self.range = ipywidgets.FloatRangeSlider(description="Range", min=0.0, max=1.0, step=0.01, value=(0.0, 1.0), continuous_update=False, style=style)
@@ -151,8 +150,7 @@ class DatasetExplorer(ipywidgets.VBox):
     def _caption(self, row: Any) -> str:
         if row.error:
             return f"#{row.id} failed"
-        name = self.classes[row.predicted] if 0 <= row.predicted < len(self.classes) else str(row.predicted)
-        return f"#{row.id} {name} {getattr(row, self.sort.value):.3g}"
+        return f"#{row.id} {self.results.class_name(row.predicted)} {getattr(row, self.sort.value):.3g}"
 
     def _draw_histogram(self, chosen: Any = None) -> None:
         """The sort column over every row (grey) and the selection (blue), in the notebook's theme."""
@@ -166,22 +164,21 @@ class DatasetExplorer(ipywidgets.VBox):
 
     def _build_confusion(self) -> None:
         """Buttons (true class x predicted class) with counts; a click filters to that cell."""
-        count = len(self.classes)
+        classes, counts = self.results.confusion()
+        count = len(classes)
         if not 1 < count <= MAX_CONFUSION:
             self.confusion.children = [ipywidgets.HTML(text_html(f"confusion matrix: {count} classes (shown for 2 to {MAX_CONFUSION})"))]
             return
-        good = self.table[(self.table["error"] == "") & (self.table["label"] >= 0)]
-        counts = np.zeros((count, count), int)
-        np.add.at(counts, (good["label"].to_numpy(), good["predicted"].clip(0, count - 1).to_numpy()), 1)
-        header = [ipywidgets.HTML(text_html("true \\ predicted"))] + [ipywidgets.HTML(text_html(name[:10])) for name in self.classes]
+        names = [self.results.class_name(c) for c in classes]
+        header = [ipywidgets.HTML(text_html("true \\ predicted"))] + [ipywidgets.HTML(text_html(name[:10])) for name in names]
         cells = list(header)
         self.confusion_buttons: dict[tuple[int, int], ipywidgets.Button] = {}
-        for i, name in enumerate(self.classes):
+        for i, (true, name) in enumerate(zip(classes, names)):
             cells.append(ipywidgets.HTML(text_html(name[:10])))
-            for j in range(count):
+            for j, predicted in enumerate(classes):
                 button = ipywidgets.Button(description=str(counts[i, j]), button_style="danger" if i != j and counts[i, j] else "", layout=ipywidgets.Layout(width="auto"))
-                button.on_click(lambda _, i=i, j=j: self.filter(label=i, predicted=j, shown="all rows"))
-                self.confusion_buttons[(i, j)] = button
+                button.on_click(lambda _, true=true, predicted=predicted: self.filter(label=true, predicted=predicted, shown="all rows"))
+                self.confusion_buttons[(true, predicted)] = button
                 cells.append(button)
         grid = ipywidgets.GridBox(cells, layout=ipywidgets.Layout(grid_template_columns=f"repeat({count + 1}, auto)"))
         self.confusion.children = [ipywidgets.HTML("<b>Confusion matrix</b> (click a cell to show its images)"), grid]
@@ -200,7 +197,7 @@ class DatasetExplorer(ipywidgets.VBox):
             raise ValueError(f"row must be from 0 to {len(self.table) - 1}; got {row_id}")
         row = self.table.iloc[row_id]
         photo, levels = np.asarray(self.results.photos[row_id]), np.asarray(self.results.maps[row_id])
-        name = self.classes[row["predicted"]] if 0 <= row["predicted"] < len(self.classes) else str(row["predicted"])
+        name = self.results.class_name(int(row["predicted"]))
         self.overlay.show(photo, levels, (0.0, 1.0), f"#{row_id} {row['path']} · predicted {name} ({row['confidence']:.3f})")
         values = "; ".join(f"{key}: {value}" for key, value in row.items() if key not in ("id",))
         self.details.value = text_html(values)
