@@ -30,7 +30,7 @@ def labels(pretrained):
 def shared_model(monkeypatch, pretrained):
     """Let main() reuse the module's model instead of loading its own (the real loader is covered by
     test_demo_command)."""
-    monkeypatch.setattr(cli, "_load_model", lambda name: pretrained)
+    monkeypatch.setattr(cli, "_load_model", lambda name, download: pretrained)
     return pretrained
 
 

@@ -158,9 +158,9 @@ class ExplorerSession:
         everything derived from its outputs again (scores, labels, captions, target menu) so that it
         follows the same model as the maps; drop the shown result and a target the new head lacks.
         True when something changed."""
+        if self._outputs_fingerprint.matches(self.model):  # read only: no wait for a running method's lock
+            return False
         with self.lock:
-            if self._outputs_fingerprint.matches(self.model):
-                return False
             outputs = self._predict()
             task = infer_task(outputs, len(self.images), None)
             try:
