@@ -240,11 +240,11 @@ def _bounded_chunk_rows(chunk_rows: int, rows: int, display_size: int) -> int:
 
 def _check_out(out: Any, data: Any) -> None:
     """ValueError when the results folder is a file, or lies inside the data folder (it would become a class)."""
-    if not isinstance(out, (str, Path)):
+    if not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be a folder path for the results; got {type(out).__name__}")
     if Path(out).exists() and not Path(out).is_dir():
-        raise ValueError(f"out={str(out)!r} is a file; pass a folder for the results (it is made if missing)")
-    if not isinstance(data, (str, Path)):
+        raise ValueError(f"out={os.fspath(out)!r} is a file; pass a folder for the results (it is made if missing)")
+    if not isinstance(data, (str, os.PathLike)):
         return
     folder, results = Path(data).resolve(), Path(out).resolve()
     if results == folder or results.is_relative_to(folder):

@@ -32,22 +32,28 @@ __all__ = ["ImageFiles", "Rows", "as_dataset", "item_parts", "IMAGE_SUFFIXES"]
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"})
 
 
-def _image_files(folder: Path) -> list[Path]:
-    """Every image file under ``folder`` (hidden entries left out), sorted; a folder that cannot be
-    listed is an error, never an empty class."""
-    found = []
+def _entries(folder: Path) -> list[os.DirEntry]:
+    """The entries of ``folder`` by name, hidden ones left out; OSError saying what to do when it
+    cannot be listed (a folder that cannot be read is never an empty class)."""
     try:
-        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        entries = list(os.scandir(folder))
     except OSError as error:
         raise OSError(f"cannot list {folder} ({error.strerror or error}); fix its permissions or move it out of the data folder") from None
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        path = Path(entry.path)
+    return sorted((entry for entry in entries if not entry.name.startswith(".")), key=lambda entry: entry.name)
+
+
+def _is_image(entry: os.DirEntry) -> bool:
+    return entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Every image file under ``folder``, in sorted order."""
+    found = []
+    for entry in _entries(folder):
         if entry.is_dir():
-            found += _image_files(path)
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
-            found.append(path)
+            found += _image_files(Path(entry.path))
+        elif _is_image(entry):
+            found.append(Path(entry.path))
     return found
 
 
@@ -61,12 +67,9 @@ class ImageFiles(Dataset):
         self.root = Path(root)
         if not self.root.is_dir():
             raise ValueError(f"{str(root)!r} is not a folder; pass a folder of images (subfolders as classes) or a torch Dataset")
-        try:
-            entries = sorted(os.scandir(self.root), key=lambda entry: entry.name)
-        except OSError as error:
-            raise OSError(f"cannot list {self.root} ({error.strerror or error}); fix its permissions") from None
-        self.classes = [entry.name for entry in entries if entry.is_dir() and not entry.name.startswith(".")]
-        files = [(Path(entry.path), None) for entry in entries if entry.is_file() and not entry.name.startswith(".") and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES]
+        entries = _entries(self.root)
+        self.classes = [entry.name for entry in entries if entry.is_dir()]
+        files = [(Path(entry.path), None) for entry in entries if _is_image(entry)]
         for label, name in enumerate(self.classes):
             files += [(path, label) for path in _image_files(self.root / name)]
         self.samples = files
