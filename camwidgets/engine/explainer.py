@@ -159,6 +159,7 @@ class Explainer:
         aggregate: str = "mean",
         cache: CaptureCache | None = None,
         tta_transforms: Any = None,
+        single_position: str = "refuse",
     ) -> None:
         model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if normalise not in NORMALISATIONS:
@@ -173,6 +174,7 @@ class Explainer:
         self.aggregate = aggregate
         self.cache = cache
         self.tta_transforms = tta_transforms
+        self.single_position = single_position  # "refuse" a layer with a 1x1 grid, or give a "blank" map (the drop-in classes)
         self.last_capture: Capture | None = None
 
     @property
@@ -236,7 +238,7 @@ class Explainer:
     def spatial(self, value: Any, result: Capture, layer_name: str) -> torch.Tensor:
         """A layer's output (or its gradient) in ``result`` as (B, C, *spatial), through this
         explainer's reshape transform (token outputs laid on their grid)."""
-        return to_spatial(value, self.reshape_transform, result.image_size, layer_name)
+        return to_spatial(value, self.reshape_transform, result.image_size, layer_name, self.single_position)
 
     def finish(self, raw: Sequence[torch.Tensor], image_size: Sequence[int]) -> torch.Tensor:
         """Raw per-layer maps -> final (B, *image_size) maps with this explainer's normalisation and

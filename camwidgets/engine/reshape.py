@@ -261,10 +261,13 @@ def to_spatial(
     reshape_transform: Callable | None,
     image_size: tuple[int, ...],
     layer_name: str = "",
+    single_position: str = "refuse",
 ) -> torch.Tensor:
     """Apply the user's reshape transform (without one, a channels-last (B, h, w, C) output is
     permuted to channels first), then read (B, N, C) tokens as a grid; check the result is
-    (B, C, *spatial) with as many spatial axes as the image."""
+    (B, C, *spatial) with as many spatial axes as the image. A grid of one position is refused
+    (ValueError), or with ``single_position="blank"`` kept with a warning: its map is blank, as the
+    reference's is (the drop-in classes)."""
     where = f"layer {layer_name!r}" if layer_name else "the layer"
     if reshape_transform is not None:
         tensor = reshape_transform(tensor)
@@ -301,8 +304,11 @@ def to_spatial(
         )
     if tensor.shape[2:].numel() == 1:
         grid = "x".join(str(size) for size in tensor.shape[2:])
-        raise ValueError(
-            f"{where} has a {grid} output grid at this input size ({'x'.join(map(str, image_size))}), so its map would be "
+        message = (
+            f"{where} has a {grid} output grid at this input size ({'x'.join(map(str, image_size))}), so its map {{}} "
             "blank: a single position has no spatial detail. Explain an earlier layer (before global pooling), or use larger images"
         )
+        if single_position != "blank":
+            raise ValueError(message.format("would be"))
+        warnings.warn(message.format("is"), stacklevel=2)
     return tensor

@@ -146,13 +146,24 @@ class Pooled(nn.Module):
         return self.fc(self.pool(self.features(x)).flatten(1))
 
 
-def test_a_layer_with_a_single_position_is_an_error_not_a_blank_map():
+def test_a_layer_with_a_single_position_is_a_blank_map_with_a_warning_in_the_drop_in_classes_and_an_error_elsewhere(tmp_path):
     model = seeded(Pooled)
-    with pytest.raises(ValueError, match=r"'pool' has a 1x1 output grid .* blank"):
-        cw.GradCAM(model, ["pool"])(torch.randn(1, 3, 32, 32))
-    with pytest.raises(ValueError, match=r"'features.2' has a 1x1 output grid at this input size \(4x4\)"):
-        cw.EigenCAM(model, ["features.2"])(torch.randn(1, 3, 4, 4))
+    with pytest.warns(UserWarning, match=r"'pool' has a 1x1 output grid at this input size \(32x32\), so its map is blank"):
+        maps = cw.GradCAM(model, ["pool"])(torch.randn(2, 3, 32, 32))
+    assert maps.shape == (2, 32, 32) and not maps.any()  # the reference's blank map
+    with pytest.warns(UserWarning, match=r"'features.2' has a 1x1 output grid at this input size \(4x4\)"):
+        assert not cw.EigenCAM(model, ["features.2"])(torch.randn(1, 3, 4, 4)).any()
+    rows = []
+    counter = model.fc.register_forward_hook(lambda module, inputs, output: rows.append(len(output)))
+    with pytest.warns(UserWarning, match="so its map is blank"):
+        assert not cw.ScoreCAM(model, ["pool"])(torch.randn(2, 3, 32, 32)).any()
+    counter.remove()
+    assert sum(rows) == 2 + 2  # the capture, then one zero image per image: every channel of a 1x1 grid has a zero mask
     assert cw.GradCAM(model, ["features.2"])(torch.randn(1, 3, 32, 32)).max() > 0  # 8x8 there: fine
+    with pytest.raises(ValueError, match=r"'pool' has a 1x1 output grid .* would be blank"):
+        cw.explain_dataset(model, [(x, 0) for x in torch.randn(2, 3, 32, 32)], out=tmp_path / "out", target_layers=["pool"], progress=False)
+    with pytest.raises(ValueError, match="no spatial output to explain"):
+        cw.CAMExplorer(model, torch.randn(2, 3, 32, 32), target_layers=["pool"])
     assert hook_count(model) == 0
 
 

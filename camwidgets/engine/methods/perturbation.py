@@ -131,12 +131,13 @@ def channel_masks(activations: torch.Tensor, size: Sequence[int]) -> torch.Tenso
 class _ScorePlan:
     """Which (image, channel) pairs of one layer need a forward.
 
-    With ``deduplicate``, a channel that is zero everywhere (its mask is zero, so the masked input is
-    the zero image, scored once per batch) or equal to an earlier channel of the same image (same
-    mask) is not scored again. ``slot[b, c]`` indexes the score of pair (b, c) in
-    ``cat(job scores, zero-image scores)``."""
+    With ``deduplicate``, a channel whose mask is zero everywhere (a constant channel, such as one
+    that is zero everywhere or every channel of a 1x1 grid: the masked input is the zero image,
+    scored once per batch) or equal to an earlier channel of the same image (same mask) is not
+    scored again. A constant channel counts only when its mask, computed as the reference does, is
+    exactly zero. ``slot[b, c]`` indexes the score of pair (b, c) in ``cat(job scores, zero-image scores)``."""
 
-    def __init__(self, activations: torch.Tensor, deduplicate: bool) -> None:
+    def __init__(self, activations: torch.Tensor, deduplicate: bool, size: Sequence[int] = ()) -> None:
         batch, channels = activations.shape[:2]
         device = activations.device
         self.batch, self.channels = batch, channels
@@ -154,7 +155,10 @@ class _ScorePlan:
             first = torch.full((int(inverse.max()) + 1,), channels, device=device).scatter_reduce(
                 0, inverse, torch.arange(channels, device=device), reduce="amin"
             )
-            zero = (flat[first] == 0).all(dim=1)
+            zero = (flat[first] == flat[first][:, :1]).all(dim=1)  # constant channels: their masks are zero ...
+            if zero.any() and size:  # ... where the reference's normalisation makes them exactly zero
+                for part in torch.nonzero(zero).flatten().split(64):  # a few image-size masks at a time
+                    zero[part] = (channel_masks(activations[image, first[part]], size).flatten(1) == 0).all(dim=1)
             keep = first[~zero]
             job_of_group = torch.cumsum((~zero).long(), 0) - 1 + jobs
             zero_slot = torch.full_like(job_of_group, -1 - image)  # resolved below, once the job count is known
@@ -224,7 +228,8 @@ def _score_family(
     options = call.options
     result, targets, spatial = _targets_and_layers(call)
     steps = perturbations(options)
-    plans = [_ScorePlan(a, can_deduplicate and options.get("deduplicate", False)) for a in spatial]
+    size = tuple(call.input_tensor.shape[2:])
+    plans = [_ScorePlan(a, can_deduplicate and options.get("deduplicate", False), size) for a in spatial]
     chunks = sum(len(steps) * math.ceil(plan.jobs / options["batch_size"]) for plan in plans)
     weights = []
     with Progress(chunks, method, call.progress) as progress, evaluation_mode(call.explainer.model), torch.no_grad():
