@@ -84,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "FasterRCNNBoxScoreTarget": "camwidgets.engine.targets",
     "SimilarityToConceptTarget": "camwidgets.engine.targets",
     "FinerWeightedTarget": "camwidgets.engine.targets",
+    "EachOf": "camwidgets.engine.targets",
     # reshape transforms
     "vit_reshape_transform": "camwidgets.engine.reshape",
     "swin_reshape_transform": "camwidgets.engine.reshape",

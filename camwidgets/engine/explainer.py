@@ -24,7 +24,7 @@ from .methods.registry import MethodCall, MethodSpec, get_method
 from .progress import ProgressOption
 from .reshape import to_spatial
 from .smoothing import AUGMENTATIONS, augment, deaugment_mean
-from .targets import target_key
+from .targets import EachOf, target_key
 
 __all__ = ["Explainer", "CaptureCache"]
 
@@ -297,6 +297,7 @@ class Explainer:
             "aggregate": self.aggregate,
             "cache": self.cache,
             "tta_transforms": self.tta_transforms,
+            "single_position": self.single_position,
         }
         unknown = sorted(set(changes) - set(current))
         if unknown:
@@ -321,6 +322,8 @@ class Explainer:
         is None (a tqdm bar for long methods), False, or a callback ``(done, total, description)``
         that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`)."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
+        if targets is not None and any(isinstance(target, EachOf) for target in targets):
+            return self._compute_each(spec, input_tensor, targets, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth, options=options, progress=progress)
         resolved = spec.resolve(options)
         if spec.run is not None:
             maps = self._run_whole_method(spec, input_tensor, targets, aug_smooth, eigen_smooth, resolved, progress)
@@ -331,6 +334,21 @@ class Explainer:
             maps = self.finish(self.layer_maps(spec, result, eigen_smooth, resolved), result.image_size)
             maps = deaugment_mean(maps) if aug_smooth else maps
         return maps.float()  # float32 maps for any model dtype
+
+    def _compute_each(self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Sequence[Callable], **how: Any) -> torch.Tensor:
+        """Maps for targets some of which are :class:`EachOf`: one row per part (an image repeated),
+        each part's map normalised per image, then the maximum over an image's parts (zeros for none)."""
+        targets = check_targets(targets, input_tensor.shape[0])
+        parts = [list(target.targets) if isinstance(target, EachOf) else [target] for target in targets]
+        owners = [image for image, own in enumerate(parts) for _ in own]
+        flat = [part for own in parts for part in own]
+        size = tuple(input_tensor.shape[2:])
+        combined = torch.zeros((len(parts), *size), device=model_device(self.model))
+        if flat:
+            each = self.replace(normalise="image").compute(spec, input_tensor[owners], flat, **how)
+            index = torch.tensor(owners, device=each.device).view(-1, *[1] * len(size)).expand_as(each)
+            combined = combined.to(each.device).scatter_reduce(0, index, each, reduce="amax", include_self=True)
+        return combined.float()
 
     def _run_whole_method(
         self,

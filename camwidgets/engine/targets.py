@@ -26,6 +26,7 @@ __all__ = [
     "FasterRCNNBoxScoreTarget",
     "SimilarityToConceptTarget",
     "FinerWeightedTarget",
+    "EachOf",
     "target_key",
 ]
 
@@ -248,3 +249,20 @@ def target_key(target: Any) -> Hashable:
     if callable(key):
         return key()
     return ("callable", id(target))
+
+
+class EachOf:
+    r"""Several targets of one image explained each on its own: the map is
+    ``max_k normalise(map(target_k))``, so that a part with a saturated score (a detection at 1.00,
+    whose score has almost no gradient) shows as strongly as the others, where the map of their sum
+    would show only the unsaturated ones. :meth:`Explainer.compute` runs one row per part; an empty
+    list gives a blank map. Not a score itself: calling it raises."""
+
+    def __init__(self, targets: Sequence[Callable]) -> None:
+        self.targets = list(targets)
+
+    def __call__(self, model_output: Any) -> torch.Tensor:
+        raise TypeError("EachOf is not a score: Explainer.compute explains each of its targets and combines the maps")
+
+    def cache_key(self) -> Hashable:
+        return ("EachOf", tuple(target_key(target) for target in self.targets))

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..engine.modules import is_detection_list
-from ..engine.targets import ClassifierOutputTarget, FasterRCNNBoxScoreTarget, SemanticSegmentationTarget, SimilarityToConceptTarget
+from ..engine.targets import ClassifierOutputTarget, EachOf, FasterRCNNBoxScoreTarget, SemanticSegmentationTarget, SimilarityToConceptTarget
 from ..explain import format_probability
 from .messages import is_finite_number
 
@@ -277,14 +277,21 @@ class DetectionTask(Task):
         return {key: value[keep] for key, value in self.detections[image].items()}
 
     def targets(self, state: Any, images: Sequence[int]) -> list:
+        """One box's target, or for several boxes :class:`EachOf` their targets: each box's map
+        normalised, combined by maximum, so a box with a saturated score (1.00) shows too."""
         chosen = []
         for image in images:
             found = self._chosen(state, image)
-            key = (tuple(found["labels"].tolist()), found["boxes"].tobytes())
-            if key not in self._targets:  # one object per choice: the capture cache knows it again
-                self._targets[key] = FasterRCNNBoxScoreTarget(labels=[int(v) for v in found["labels"]], bounding_boxes=found["boxes"])
-            chosen.append(self._targets[key])
+            boxes = [self._box_target(int(label), box) for label, box in zip(found["labels"], found["boxes"])]
+            chosen.append(boxes[0] if len(boxes) == 1 else EachOf(boxes))
         return chosen
+
+    def _box_target(self, label: int, box: np.ndarray) -> FasterRCNNBoxScoreTarget:
+        """One object per box: the capture cache knows it again."""
+        key = (label, box.tobytes())
+        if key not in self._targets:
+            self._targets[key] = FasterRCNNBoxScoreTarget(labels=[label], bounding_boxes=box[None])
+        return self._targets[key]
 
     def annotations(self, state: Any) -> dict[str, Any]:
         found, explained = self.detections[state.image], self._explained(state, state.image)

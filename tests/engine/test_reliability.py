@@ -301,3 +301,20 @@ def test_warning_free_on_plain_use(model, batch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cw.GradCAM(model, ["head_conv"])(batch)
+
+
+def test_each_of_several_targets_is_each_targets_normalised_map_combined_by_maximum():
+    net, x = seeded(Small), torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    from camwidgets.engine.explainer import Explainer
+    from camwidgets.engine.targets import EachOf
+
+    explainer = Explainer(net, ["head_conv"])
+    parts = [cw.ClassifierOutputTarget(1), cw.ClassifierOutputTarget(3)]
+    combined = explainer.compute("gradcam", x[:2], [EachOf(parts), EachOf([])])
+    each = explainer.compute("gradcam", x[[0, 0]], parts)
+    torch.testing.assert_close(combined[0], each.max(dim=0).values)
+    assert not combined[1].any()  # no part: a blank map
+    assert not torch.allclose(each[0], each[1], atol=0.05)
+    with pytest.raises(TypeError, match="not a score"):
+        EachOf(parts)(torch.zeros(5))
+    assert hook_count(net) == 0

@@ -93,11 +93,12 @@ def test_detection_click_a_box_explains_that_detection(detector, scenes, tmp_pat
     assert explorer.state.box == 0 and explorer.status_text(explorer.state).endswith(session.task.box_text(0, 0))
     assert [item["chosen"] for item in explorer.overlay.annotations["boxes"]] == [d == 0 for d in range(len(drawn))]
     layer = dict(model.named_modules())[explorer.state.layers[0]]
-    other = session.task.detections[1]  # the other image keeps its default: every detection
-    targets = [cw.FasterRCNNBoxScoreTarget(labels=[int(found["labels"][0])], bounding_boxes=found["boxes"][:1]),
-               cw.FasterRCNNBoxScoreTarget(labels=[int(v) for v in other["labels"]], bounding_boxes=other["boxes"])]
-    expected = cw.GradCAM(model, [layer])(session.images.batch, targets)
-    np.testing.assert_allclose(explorer.result.maps, expected, atol=1e-5)
+    other = session.task.detections[1]  # the other image keeps its default: every detection, each box's map, combined by maximum
+    rows = [0] + [1] * len(other["scores"])  # one row per box explained, in one batch
+    targets = [cw.FasterRCNNBoxScoreTarget(labels=[int(found["labels"][0])], bounding_boxes=found["boxes"][:1])]
+    targets += [cw.FasterRCNNBoxScoreTarget(labels=[int(label)], bounding_boxes=box[None]) for label, box in zip(other["labels"], other["boxes"])]
+    each = cw.GradCAM(model, [layer])(session.images.batch[rows], targets)
+    np.testing.assert_allclose(explorer.result.maps, np.stack([each[0], each[1:].max(axis=0)]), atol=1e-5)
     if len(found["scores"]) > 1:
         assert not np.allclose(explorer.result.maps[0], default, atol=1e-3), "one box's map differs from every box's"
     page = page_data(session_page(session, {"mode": "overlay", "colormap": "jet", "opacity": 0.5}))
@@ -117,6 +118,25 @@ def test_detection_click_a_box_explains_that_detection(detector, scenes, tmp_pat
     explorer.set(image=1)
     assert explorer.state.box is None and explorer.state.image == 1
     assert hook_count(model) == 0
+
+
+def test_several_boxes_show_each_box_with_its_own_normalised_map(detector):
+    model, classes = detector
+    scene = make_scenes(1, seed=7).images[0]
+    explorer = CAMExplorer(model, [np.round(scene.transpose(1, 2, 0) * 255).astype(np.uint8)], labels=classes)
+    found = explorer.session.task.detections[0]
+    square = classes.index("square")
+    boxes = np.flatnonzero(found["labels"] == square)
+    assert len(boxes) == 2 and found["scores"][boxes[0]] > 0.99 > 0.7 > found["scores"][boxes[1]]  # one class, a saturated and a weak score
+    explorer.set(target=square)
+    assert explorer.session.task.target_label(explorer.state) == "every square (2 boxes here)"
+    gradcam = cw.GradCAM(model, [dict(model.named_modules())[explorer.state.layers[0]]])
+    own = [gradcam(explorer.session.images.batch, [cw.FasterRCNNBoxScoreTarget(labels=[square], bounding_boxes=found["boxes"][b : b + 1])])[0] for b in boxes]
+    assert not np.allclose(own[0], own[1], atol=0.05)  # the boxes' maps differ, so both must be seen
+    np.testing.assert_allclose(explorer.result.maps[0], np.maximum(*own), atol=1e-5)
+    for b, box_map in zip(boxes, own):  # inside each box the combined map is at least that box's own map
+        x1, y1, x2, y2 = np.round(found["boxes"][b]).astype(int)
+        assert (explorer.result.maps[0][y1:y2, x1:x2] >= box_map[y1:y2, x1:x2] - 1e-6).all()
 
 
 def test_detection_refuses_malformed_box_messages(detector, scenes):
