@@ -109,6 +109,7 @@ class Capture:
     image_size: tuple[int, ...]
     has_gradients: bool
     input_tensor: torch.Tensor | None = field(default=None, repr=False)
+    independent: tuple[str, ...] = ()  # layers the scores do not depend on (kept only with independent="zero")
 
 
 def check_input(input_tensor: Any) -> None:
@@ -203,10 +204,12 @@ def capture(
     need_gradients: bool,
     output_selector: Any = None,
     create_graph: bool = False,
+    independent: str = "raise",
 ) -> Capture:
     """Run the model once on ``input_tensor`` (on the model's device, in eval mode) with hooks on
     ``layers``; if ``need_gradients``, differentiate ``sum_i target_i(output_i)`` with respect to each
-    layer's output in one truncated backward."""
+    layer's output in one truncated backward. A layer the scores do not depend on is an error, or
+    with ``independent="zero"`` gets zero gradients and is named in ``Capture.independent``."""
     check_input(input_tensor)
     targets = check_targets(targets, input_tensor.shape[0])
     with torch.inference_mode(False), model_lock(model):
@@ -218,6 +221,7 @@ def capture(
         outputs = select_output(raw_outputs, output_selector)
         scores = None
         gradients: list[Any] = [None] * len(layers)
+        unused: list[str] = []
         with torch.enable_grad() if need_gradients else contextlib.nullcontext():
             if targets is None and (need_gradients or (isinstance(outputs, torch.Tensor) and outputs.ndim == 2)):
                 targets = top_class_targets(outputs, batch)
@@ -225,7 +229,7 @@ def capture(
                 scores = _score(targets, outputs, batch)
             if need_gradients:
                 assert scores is not None
-                gradients = _layer_gradients(scores, layers, captured, rebuilders, create_graph)
+                gradients, unused = _layer_gradients(scores, layers, captured, rebuilders, create_graph, independent)
         records = [
             LayerRecord(
                 name=name,
@@ -242,6 +246,7 @@ def capture(
             image_size=tuple(x.shape[2:]),
             has_gradients=need_gradients,
             input_tensor=x,
+            independent=tuple(unused),
         )
 
 
@@ -296,8 +301,10 @@ def _layer_gradients(
     captured: list[list[torch.Tensor]],
     rebuilders: list[Callable],
     create_graph: bool,
-) -> list[Any]:
-    """``d sum(scores) / d output`` of every layer in one truncated backward, in each output's structure."""
+    independent: str = "raise",
+) -> tuple[list[Any], list[str]]:
+    """``d sum(scores) / d output`` of every layer in one truncated backward, in each output's
+    structure, and the layers the scores do not depend on (an error unless ``independent="zero"``)."""
     flat = [t for tensors in captured for t in tensors if t.requires_grad]
     if not scores.requires_grad:
         raise ValueError(
@@ -306,13 +313,15 @@ def _layer_gradients(
         )
     grads = torch.autograd.grad(scores.sum(), flat, allow_unused=True, create_graph=create_graph)
     by_tensor = {id(t): g for t, g in zip(flat, grads)}
-    gradients = []
+    gradients, unused = [], []
     for (name, _), tensors, rebuild in zip(layers, captured, rebuilders):
         layer_grads = [by_tensor.get(id(t)) for t in tensors]
         if all(g is None for g in layer_grads):
-            raise ValueError(f"the target scores do not depend on layer {name!r}; pick a layer on the path to the output")
+            if independent != "zero":
+                raise ValueError(f"the target scores do not depend on layer {name!r}; pick a layer on the path to the output")
+            unused.append(name)
         gradients.append(rebuild([torch.zeros_like(t) if g is None else (g if create_graph else g.detach()) for t, g in zip(tensors, layer_grads)]))
-    return gradients
+    return gradients, unused
 
 
 def _detach(value: Any) -> Any:

@@ -137,6 +137,21 @@ def _serialised(method: Callable) -> Callable:
     return locked
 
 
+def _each_part(input_tensor: torch.Tensor, targets: Sequence[Callable]) -> tuple[torch.Tensor, list[Callable], list[int]]:
+    """Rows for targets some of which are :class:`EachOf`: the images repeated once per part, the
+    parts, and the image each row belongs to."""
+    targets = check_targets(targets, input_tensor.shape[0])
+    parts = [list(target.targets) if isinstance(target, EachOf) else [target] for target in targets]
+    owners = [image for image, own in enumerate(parts) for _ in own]
+    return input_tensor[owners], [part for own in parts for part in own], owners
+
+
+def _maximum_per_image(maps: torch.Tensor, owners: Sequence[int], images: int) -> torch.Tensor:
+    """(images, *s): the maximum of the rows of ``maps`` that belong to each image (zeros for none)."""
+    index = torch.tensor(list(owners), device=maps.device).view(-1, *[1] * (maps.ndim - 1)).expand_as(maps)
+    return torch.zeros((images, *maps.shape[1:]), device=maps.device, dtype=maps.dtype).scatter_reduce(0, index, maps, reduce="amax", include_self=True)
+
+
 class Explainer:
     """Explain ``model`` at ``target_layers`` with any registered method.
 
@@ -197,6 +212,7 @@ class Explainer:
         need_gradients: bool = True,
         aug_smooth: bool = False,
         create_graph: bool = False,
+        independent: str = "raise",
     ) -> Capture:
         """The capture for these images and targets: from the cache when possible, else one
         forward (plus one truncated backward if ``need_gradients``). With ``aug_smooth`` the six
@@ -211,6 +227,7 @@ class Explainer:
             _selector_key(self.output_selector),
             bool(aug_smooth),
             bool(create_graph),
+            independent,
         )
         use_cache = self.cache is not None and not create_graph
         if use_cache:
@@ -229,6 +246,7 @@ class Explainer:
             need_gradients=need_gradients,
             output_selector=self.output_selector,
             create_graph=create_graph,
+            independent=independent,
         )
         if use_cache:
             self.cache.put(key, input_tensor, result, fingerprint)
@@ -259,6 +277,23 @@ class Explainer:
         return raw
 
     @_serialised
+    def dependent_layer_maps(self, method: str | MethodSpec, input_tensor: torch.Tensor, targets: Sequence[Callable] | None = None, normalise: str = "image") -> dict[str, torch.Tensor]:
+        """``{layer: final map}`` of a per-layer method for the target layers the scores depend on,
+        from one capture (the others, such as a detector's RPN head for a box score, are left out)."""
+        spec = method if isinstance(method, MethodSpec) else get_method(method)
+        if spec.compute is None:
+            raise ValueError(f"{spec.class_name} computes its maps with extra forwards; dependent_layer_maps takes a per-layer method")
+        rows, flat, owners = _each_part(input_tensor, targets) if targets is not None else (input_tensor, None, list(range(len(input_tensor))))
+        if flat == []:
+            return {}
+        result = self.capture(rows, flat, need_gradients=spec.needs_gradients, independent="zero")
+        raw = self.layer_maps(spec, result, False, None)
+        return {
+            record.name: _maximum_per_image(finish_maps([layer], result.image_size, normalise), owners, input_tensor.shape[0])
+            for record, layer in zip(result.records, raw)
+            if record.name not in result.independent
+        }
+
     def per_layer_maps(
         self,
         method: str | MethodSpec,
@@ -338,17 +373,10 @@ class Explainer:
     def _compute_each(self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Sequence[Callable], **how: Any) -> torch.Tensor:
         """Maps for targets some of which are :class:`EachOf`: one row per part (an image repeated),
         each part's map normalised per image, then the maximum over an image's parts (zeros for none)."""
-        targets = check_targets(targets, input_tensor.shape[0])
-        parts = [list(target.targets) if isinstance(target, EachOf) else [target] for target in targets]
-        owners = [image for image, own in enumerate(parts) for _ in own]
-        flat = [part for own in parts for part in own]
-        size = tuple(input_tensor.shape[2:])
-        combined = torch.zeros((len(parts), *size), device=model_device(self.model))
-        if flat:
-            each = self.replace(normalise="image").compute(spec, input_tensor[owners], flat, **how)
-            index = torch.tensor(owners, device=each.device).view(-1, *[1] * len(size)).expand_as(each)
-            combined = combined.to(each.device).scatter_reduce(0, index, each, reduce="amax", include_self=True)
-        return combined.float()
+        rows, flat, owners = _each_part(input_tensor, targets)
+        if not flat:
+            return torch.zeros((input_tensor.shape[0], *input_tensor.shape[2:]), device=model_device(self.model))
+        return _maximum_per_image(self.replace(normalise="image").compute(spec, rows, flat, **how), owners, input_tensor.shape[0])
 
     def _run_whole_method(
         self,

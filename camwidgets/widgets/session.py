@@ -380,13 +380,17 @@ class ExplorerSession:
         return get_method(state.method).slow
 
     def sweep(self, state: ViewState, size: int = THUMBNAIL) -> tuple[list[str], np.ndarray]:
-        """GradCAM at every stage for the current image and target from one forward and one backward:
-        ``(paths, (L, size, size) uint8 levels)``."""
+        """GradCAM at every stage the current image's target depends on (a detector's box score does
+        not depend on its RPN head), from one forward and one backward: ``(paths, (L, size, size)
+        uint8 levels)``."""
         x = self.images.batch[state.image : state.image + 1]
         with self.lock:
-            maps = torch.cat(self.explainer(self.tree.stages, cache=False).per_layer_maps(SWEEP_METHOD, x, self.targets(state, [state.image]), normalise="image"))
+            found = self.explainer(self.tree.stages, cache=False).dependent_layer_maps(SWEEP_METHOD, x, self.targets(state, [state.image]))
+        if not found:
+            raise ValueError("the chosen target depends on none of the model's stages; choose another target")
+        maps = torch.cat(list(found.values()))
         small = F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
-        return list(self.tree.stages), gray_levels(small.cpu().numpy(), "image")[0]
+        return list(found), gray_levels(small.cpu().numpy(), "image")[0]
 
     def label_maps(self, state: ViewState, size: int = THUMBNAIL, most: int = 6) -> tuple[list[tuple[int, str, float]], np.ndarray]:
         """Multi-label: GradCAM for each present label (sigmoid >= 0.5, at least the top one, at most

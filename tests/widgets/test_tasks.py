@@ -256,3 +256,15 @@ def test_a_classifier_view_refuses_other_tasks_fields():
     for change in ({"box": 0}, {"region": (0, 0, 8, 8)}, {"concept": 1}):
         with pytest.raises(ValueError, match="for other tasks"):
             explorer.set(**change)
+
+
+def test_the_detectors_layer_sweep_shows_the_stages_its_boxes_depend_on(detector, scenes):
+    model, classes = detector
+    explorer = CAMExplorer(model, scenes[:1], labels=classes)
+    explorer._refresh_sweep()
+    stages = explorer.session.tree.stages
+    assert any(stage.startswith("rpn.") for stage in stages)  # the tree's stages include the RPN head ...
+    shown = list(explorer.sweep.item_keys)
+    assert shown and not explorer.sweep.message  # ... but the sweep works, on the backbone's stages
+    assert all(stage.startswith("backbone.") for stage in shown) and shown == [s for s in stages if s.startswith("backbone.")]
+    assert hook_count(model) == 0
