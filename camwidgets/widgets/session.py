@@ -92,6 +92,21 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+#: Keys of a backbone's output that hold one embedding per image, in order of preference.
+EMBEDDING_KEYS = ("image_embeds", "pooler_output")
+
+
+def _embedding_key(outputs: Any) -> str | None:
+    """The key of a (B, D) image embedding in a dict-like output without class scores (``logits``)."""
+    if not isinstance(outputs, dict) or "logits" in outputs:
+        return None
+    for key in EMBEDDING_KEYS:
+        value = outputs.get(key)
+        if isinstance(value, torch.Tensor) and value.ndim == 2:
+            return key
+    return None
+
+
 class ExplorerSession:
     """Model + images + cache + current view; see the module docstring."""
 
@@ -123,8 +138,9 @@ class ExplorerSession:
                                             torchvision_model, model_dtype(model), unit_range=unit)  # fmt: skip
         self.cache = CaptureCache(max_entries=cache_entries)
         self.lock = threading.RLock()  # one user of the model (and its hooks) at a time, across threads
+        self._task = task
         outputs = self._predict()
-        name = infer_task(outputs, len(self.images), task)
+        name = infer_task(outputs, len(self.images), self._task)
         if name == "segmentation" and isinstance(outputs, dict) and self.output_selector is None:
             self.output_selector = "out"  # torchvision segmenters: {'out': scores, 'aux': ...}
         self._given_labels, self._preprocess, self._threshold = labels, preprocess, float(score_threshold)
@@ -178,15 +194,28 @@ class ExplorerSession:
         time per image is ``forward_seconds``."""
         with evaluation_mode(self.model), torch.no_grad():
             started = time.perf_counter()
-            outputs = self.model(self.images.batch)
+            try:
+                outputs = self.model(self.images.batch)
+            except RuntimeError as error:
+                if any(isinstance(module, nn.Conv3d) for module in self.model.modules()) and self.images.batch.ndim == 4:
+                    raise ValueError(
+                        f"{type(self.model).__name__} has 3-D convolutions: it takes volumes or video clips, (B, C, D, H, W) or "
+                        "(B, C, T, H, W), not photos. The explorer shows 2-D images; explain it with the drop-in classes on a "
+                        "5-D tensor, for example GradCAM(model, [layer])(clips)"
+                    ) from error
+                raise
             self.forward_seconds = (time.perf_counter() - started) / len(self.images)
         if self.output_selector is None and (isinstance(outputs, dict) and "out" in outputs or is_detection_list(outputs)):
             return outputs
+        embedding = _embedding_key(outputs) if self.output_selector is None and self._task in (None, "embedding") else None
+        if embedding is not None:  # a backbone's output (DINOv2, CLIP's vision tower): its image embedding
+            self.output_selector, self._task = embedding, "embedding"
         outputs = select_output(outputs, self.output_selector)
         if self.output_selector is None and isinstance(outputs, (tuple, list, dict)):
+            keys = f" (its keys: {', '.join(map(str, outputs.keys()))})" if isinstance(outputs, dict) else f" of {len(outputs)} items"
             raise ValueError(
-                f"the model returns a {type(outputs).__name__}; pass CAMExplorer(..., output_selector=...) with the index, "
-                "key or callable that picks the (B, classes) scores, for example output_selector=0 or output_selector='logits'"
+                f"the model returns a {type(outputs).__name__}{keys} with no class scores; pass CAMExplorer(..., output_selector=...) "
+                "with the index, key or callable that picks the (B, classes) scores or (B, D) embeddings"
             )
         return outputs
 

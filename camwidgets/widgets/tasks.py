@@ -204,6 +204,7 @@ class DetectionTask(Task):
     def __init__(self, outputs: list[dict], labels: list[str], names: list[str], threshold: float) -> None:
         self.labels, self.names, self.threshold = labels, names, float(threshold)
         self.detections = []
+        self.best_scores = [float(output["scores"].max()) if len(output["scores"]) else None for output in outputs]  # kept or not
         for output in outputs:
             keep = output["scores"].detach().float() >= self.threshold
             self.detections.append({
@@ -253,7 +254,16 @@ class DetectionTask(Task):
             return self.box_text(state.image, state.box)
         count = len(self._chosen(state, state.image)["scores"])
         what = f"every {self.labels[state.target]}" if state.target is not None else "every detection"
+        if count == 0 and state.target is None:
+            return f"{what} (none here: {self.no_box_reason(state.image)})"
         return f"{what} ({count} box{'es' if count != 1 else ''} here)"
+
+    def no_box_reason(self, image: int) -> str:
+        """Why ``image`` shows no box, and what to try: a lower threshold, when some box scored lower."""
+        best = self.best_scores[image]
+        if best is None:
+            return "the detector found no box at all in this image"
+        return f"no box scores at least {self.threshold:g}, the best scores {best:.3g}; pass score_threshold={best * 0.9:.2g} to see it"
 
     def check(self, state: Any, width: int, height: int) -> Any:
         super().check(state, width, height)
