@@ -214,7 +214,7 @@ class ExplorerSession:
         if self.output_selector is None and isinstance(outputs, (tuple, list, dict)):
             keys = f" (its keys: {', '.join(map(str, outputs.keys()))})" if isinstance(outputs, dict) else f" of {len(outputs)} items"
             raise ValueError(
-                f"the model returns a {type(outputs).__name__}{keys} with no class scores; pass CAMExplorer(..., output_selector=...) "
+                f"the model returns a {type(outputs).__name__}{keys}, and which part holds the class scores is not clear; pass CAMExplorer(..., output_selector=...) "
                 "with the index, key or callable that picks the (B, classes) scores or (B, D) embeddings"
             )
         return outputs

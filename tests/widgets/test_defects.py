@@ -329,7 +329,7 @@ class DictOutput(nn.Module):
 
 def test_a_dict_output_model_is_explored_with_output_selector(tiny_images):
     model = DictOutput().eval()
-    with pytest.raises(ValueError, match=r"the model returns a dict; pass CAMExplorer\(\.\.\., output_selector=\.\.\.\)"):
+    with pytest.raises(ValueError, match=r"the model returns a dict \(its keys: scores, features\), and which part holds the class scores is not clear; pass CAMExplorer\(\.\.\., output_selector=\.\.\.\)"):
         CAMExplorer(model, tiny_images)
     explorer = CAMExplorer(model, tiny_images, output_selector="scores")
     assert explorer.state.layers == ("body.head_conv",) and explorer.overlay.error == ""

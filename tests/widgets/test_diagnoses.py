@@ -32,7 +32,7 @@ def test_a_backbone_output_without_logits_is_explained_as_an_embedding_or_its_ke
         def forward(self, x):
             return {"last_hidden_state": self.conv(x), "attentions": self.conv(x).mean(1)}
 
-    with pytest.raises(ValueError, match=r"its keys: last_hidden_state, attentions\) with no class scores"):
+    with pytest.raises(ValueError, match=r"its keys: last_hidden_state, attentions\), and which part holds the class scores is not clear"):
         CAMExplorer(HiddenOnly(), torch.rand(1, 3, 16, 16))
 
 
