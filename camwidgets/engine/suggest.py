@@ -17,8 +17,9 @@ never per-head attention tensors or a detection head's decoded rows. Then, by wh
   outputs the block's normalisation layer before attention wins over the attention projections
   after it (timm's ``blocks[-1].norm1``, Hugging Face's ``layernorm_before``).
 
-Among modules returning the very same tensor the deepest container is named (``layer4.1`` rather
-than ``layer4``). The model's modes, flags and hooks are left as they were.
+Among modules returning the very same tensor, unchanged since (no in-place op between them), the
+deepest container is named (``layer4.1`` rather than ``layer4``; ``layer4.1`` rather than its
+``conv2`` whose output the block's in-place residual add changed afterwards). The model's modes, flags and hooks are left as they were.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class _Record:
     module: nn.Module
     output: Any
     layout: Layout
+    versions: tuple[int, ...] = ()  # each output tensor's in-place version when the module returned it
 
 
 def _tensors(value: Any) -> list[torch.Tensor]:
@@ -68,11 +70,15 @@ def _tensors(value: Any) -> list[torch.Tensor]:
 
 
 def _same_output(records: list[_Record], chosen: _Record) -> str:
-    """The deepest container among the modules that returned exactly ``chosen``'s tensors."""
+    """The deepest container among the modules that returned exactly ``chosen``'s tensors; among
+    containers, those that returned them unchanged since (the same in-place versions): a block whose
+    in-place residual add changed its last layer's output after that layer returned it (torchvision's
+    video ResNets) is named, not the layer."""
     key = [id(t) for t in _tensors(chosen.output)]
     same = [r for r in records if [id(t) for t in _tensors(r.output)] == key]
     containers = [r for r in same if len(r.module._modules) > 0]
-    return max(containers or same, key=lambda r: r.name.count(".")).name
+    unchanged = [r for r in containers if r.versions == chosen.versions]
+    return max(unchanged or containers or same, key=lambda r: r.name.count(".")).name
 
 
 def _suggestion(records: list[_Record], chosen: _Record, image_size: tuple[int, ...], reason: str) -> Suggestion:
@@ -88,9 +94,34 @@ def _channels(record: _Record) -> int:
     return int(output.shape[1] if record.layout is Layout.NCHW else output.shape[-1])
 
 
-def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: tuple[int, ...]) -> Suggestion:
-    """The last spatial output the first image's top score depends on (see the module docstring)."""
+def _reaching(outputs: list[torch.Tensor], leaf: torch.Tensor) -> list[bool]:
+    """For each output, whether its autograd graph reaches ``leaf`` (it depends on the input image):
+    one walk over the graph, each node visited once."""
+    reach: dict[Any, bool] = {}
+
+    def reaches(start: Any) -> bool:
+        stack = [(start, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node is None or (node in reach and not expanded):
+                continue
+            children = [child for child, _ in getattr(node, "next_functions", ())]
+            if expanded:
+                reach[node] = getattr(node, "variable", None) is leaf or any(reach.get(child, False) for child in children if child is not None)
+                continue
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if child is not None and child not in reach)
+        return reach.get(start, False)
+
+    return [output.grad_fn is not None and reaches(output.grad_fn) for output in outputs]
+
+
+def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: tuple[int, ...], probe: torch.Tensor | None = None) -> Suggestion:
+    """The last spatial output the first image's top score depends on, among those that depend on
+    the image (not a CLIP wrapper's text tower; see the module docstring)."""
     candidates = [r for r in records if r.layout is not Layout.FPN and r.output.requires_grad]
+    if probe is not None and candidates:
+        candidates = [r for r, image in zip(candidates, _reaching([r.output for r in candidates], probe)) if image]
     if not candidates:
         raise ValueError("no module of this model returns a spatial output (a grid or tokens); pass target_layers explicitly")
     segmenter = output.ndim == 4
@@ -140,7 +171,7 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
             calls[name] = calls.get(name, 0) + 1
             layout = layout_of(output, image_size)
             if layout is not None and layout.spatial:
-                records.append(_Record(name, module, output, layout))
+                records.append(_Record(name, module, output, layout, tuple(t._version for t in _tensors(output))))
             levels = feature_levels(inputs[0]) if len(inputs) == 1 else None
             if levels is not None:
                 level_inputs.append((name, levels, output))
@@ -174,7 +205,7 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
                     f"cannot suggest a layer: the model returns a {type(raw).__name__} with no score tensor found in it; pass "
                     "output_selector (an index, key or callable that picks the (B, classes) scores) or target_layers"
                 )
-            return _score_suggestion(records, output, image_size)
+            return _score_suggestion(records, output, image_size, probe)
 
 
 def suggest_target_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, output_selector: Any = None) -> str:

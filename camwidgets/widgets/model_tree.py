@@ -79,7 +79,7 @@ def _describe(output: Any) -> str:
     return type(output).__name__
 
 
-def _why_not(name: str, output: Any, layout: Layout | None, calls: int, image_size: tuple[int, ...]) -> str:
+def _why_not(name: str, output: Any, layout: Layout | None, calls: int, image_size: tuple[int, ...], depends: bool = True) -> str:
     """Why a module cannot be explained, in the engine's words ('' when it can)."""
     if not name:
         return "the whole model: its output is the scores; pick a layer inside it"
@@ -89,9 +89,46 @@ def _why_not(name: str, output: Any, layout: Layout | None, calls: int, image_si
         return f"runs {calls} times in one forward pass (a shared module); pick the block that contains it"
     if layout is None:
         return f"its output ({_describe(output)}) has no spatial grid: it comes after global pooling, or is not a tensor"
+    if not depends:
+        return "its output is the same for every image (a text tower, learned queries, a constant): it does not depend on the image"
     if not layout.spatial:
         return f"its output is {describe_layout(output, image_size)}; pick the block around it"
     return ""
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two module outputs are equal tensor for tensor (bit for bit)."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(torch.equal(a, b))
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    return False
+
+
+def _image_independent(model: nn.Module, probe: torch.Tensor, outputs: dict[str, Any]) -> set[str]:
+    """The modules whose output is the same for another image (one more forward of the probe changed):
+    they do not depend on the image input (a CLIP wrapper's text tower, a detector's learned queries)."""
+    other = probe + 0.1 * torch.randn(probe.shape, generator=torch.Generator().manual_seed(0)).to(probe.device, probe.dtype)
+    same: set[str] = set()
+    seen: set[str] = set()
+
+    def make_hook(name: str):
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            if name not in seen:
+                seen.add(name)
+                if name in outputs and _same_value(outputs[name], output):
+                    same.add(name)
+
+        return hook
+
+    try:
+        with forward_hooks((module, make_hook(name)) for name, module in model.named_modules()), evaluation_mode(model), torch.no_grad():
+            model(other)
+    except Exception:  # a model that refuses another input: nothing is known, nothing is hidden
+        return set()
+    return same
 
 
 def _stages(nodes: list[LayerNode]) -> list[str]:
@@ -107,8 +144,9 @@ def _stages(nodes: list[LayerNode]) -> list[str]:
 
 
 def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str, reason: str = "") -> ModelTree:
-    """Run ``model`` once on ``probe`` (one image, no gradients, eval mode) with a forward hook on every
-    module, and describe each module. Hooks and modes are restored whatever happens."""
+    """Run ``model`` on ``probe`` (one image, no gradients, eval mode) with a forward hook on every
+    module, and describe each module; a second forward on another image finds the modules whose
+    output does not depend on the image (not selectable). Hooks and modes are restored whatever happens."""
     image_size = tuple(probe.shape[2:])
     outputs: dict[str, Any] = {}
     calls: dict[str, int] = {}
@@ -122,11 +160,12 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str, reas
 
     with forward_hooks((module, make_hook(name)) for name, module in model.named_modules()), evaluation_mode(model), torch.no_grad():
         model(probe)
+    constant = _image_independent(model, probe, outputs)
     nodes = []
     for name, module in model.named_modules():
         output = outputs.get(name)
         layout = layout_of(output, image_size) if name in outputs else None
-        why = _why_not(name, output, layout, calls.get(name, 0), image_size)
+        why = _why_not(name, output, layout, calls.get(name, 0), image_size, name not in constant)
         parent = None if not name else (name.rsplit(".", 1)[0] if "." in name else "")
         nodes.append(
             LayerNode(

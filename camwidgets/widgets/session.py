@@ -320,8 +320,8 @@ class ExplorerSession:
                 raise ValueError(f"the model has no module named {path[:80]!r}.{hint}")
             if not node.selectable:
                 raise ValueError(
-                    f"layer {path!r} ({node.kind}, output {node.shape}) has no spatial output to explain; "
-                    "pick a layer before global pooling (marked selectable in the tree)"
+                    f"layer {path!r} ({node.kind}, output {node.shape}) cannot be explained: {node.why}; "
+                    "pick a layer marked selectable in the tree"
                 )
         nested = [(outer, inner) for outer in value for inner in value if inner.startswith(outer + ".")]
         if nested:

@@ -162,7 +162,7 @@ def test_a_layer_with_a_single_position_is_a_blank_map_with_a_warning_in_the_dro
     assert cw.GradCAM(model, ["features.2"])(torch.randn(1, 3, 32, 32)).max() > 0  # 8x8 there: fine
     with pytest.raises(ValueError, match=r"'pool' has a 1x1 output grid .* would be blank"):
         cw.explain_dataset(model, [(x, 0) for x in torch.randn(2, 3, 32, 32)], out=tmp_path / "out", target_layers=["pool"], progress=False)
-    with pytest.raises(ValueError, match="no spatial output to explain"):
+    with pytest.raises(ValueError, match="cannot be explained: its output .* has no spatial grid: it comes after global pooling"):
         cw.CAMExplorer(model, torch.randn(2, 3, 32, 32), target_layers=["pool"])
     assert hook_count(model) == 0
 

@@ -54,3 +54,34 @@ def test_a_model_for_volumes_or_clips_given_photos_says_what_it_takes():
     with pytest.raises(ValueError, match=r"VideoResNet has 3-D convolutions: it takes volumes or video clips"):
         CAMExplorer(model, torch.rand(1, 3, 64, 64))
     assert hook_count(model) == 0
+
+
+class TwoTowers(torch.nn.Module):
+    """A CLIP-like wrapper: image tower -> embedding, a text tower over fixed prompts -> embeddings,
+    logits = cosine similarities. The text tower's (1, 65, 16) tokens read like 8x8 patches and a class token."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(16, 16, 3, stride=4, padding=1))
+        self.words = torch.nn.Embedding(100, 16)
+        self.text = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.GELU())
+        self.register_buffer("prompts", torch.arange(3 * 65).remainder(100).view(3, 65))
+
+    def forward(self, x):
+        image = torch.nn.functional.normalize(self.image(x).mean(dim=(2, 3)), dim=-1)
+        text = torch.nn.functional.normalize(self.text(self.words(self.prompts)).mean(dim=1), dim=-1)
+        return 10 * image @ text.T
+
+
+def test_only_layers_that_depend_on_the_image_are_offered():
+    torch.manual_seed(0)
+    model = TwoTowers().eval()
+    explorer = CAMExplorer(model, torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(2)))
+    nodes = explorer.session.nodes
+    for path in ("words", "text", "text.0", "text.1"):
+        assert not nodes[path].selectable and "does not depend on the image" in nodes[path].why, path
+    assert nodes["image.2"].selectable and nodes["image.0"].selectable
+    assert explorer.state.layers == ("image",) and all(stage.startswith("image") for stage in explorer.session.tree.stages)
+    with pytest.raises(ValueError, match="does not depend on the image"):
+        explorer.set(layers=["text.0"])
+    assert hook_count(model) == 0
