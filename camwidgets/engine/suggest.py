@@ -17,6 +17,9 @@ never per-head attention tensors or a detection head's decoded rows. Then, by wh
   outputs the block's normalisation layer before attention wins over the attention projections
   after it (timm's ``blocks[-1].norm1``, Hugging Face's ``layernorm_before``).
 
+A grid layer whose GradCAM map of the probe is all zero for that score (a head that only
+subtracts, YOLO11's P5 level) is passed over for the one before it, and the reason says so.
+
 Among modules returning the very same tensor, unchanged since (no in-place op between them), the
 deepest container is named (``layer4.1`` rather than ``layer4``; ``layer4.1`` rather than its
 ``conv2`` whose output the block's in-place residual add changed afterwards). The model's modes, flags and hooks are left as they were.
@@ -127,7 +130,7 @@ def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: 
     segmenter = output.ndim == 4
     score = output.reshape(output.shape[0], -1)[0].max()
     grads = torch.autograd.grad(score, [r.output for r in candidates], allow_unused=True)
-    carrying = []
+    carrying, blank = [], set()
     for record, grad in zip(candidates, grads):
         if grad is None:
             continue
@@ -135,13 +138,17 @@ def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: 
             grad = grad[:, infer_token_grid(record.output.shape[1], image_size)[0] :]  # patch tokens only  # type: ignore[arg-type]
         if bool(grad.abs().sum() > 0) and not (segmenter and _channels(record) == output.shape[1]):
             carrying.append(record)
+            if record.layout is Layout.NCHW and _blank_gradcam(record.output, grad):
+                blank.add(record.name)
     if not carrying:
         raise ValueError(
             "no spatial layer carries gradient for the top class (an untrained head with zero weights, as torchvision's "
             "ViT has before training?); pass target_layers explicitly"
         )
     resampling = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # a fixed-size grid (VGG's 7x7): the layer before it keeps the input's detail
-    chosen = next((record for record in reversed(carrying) if not isinstance(record.module, resampling)), carrying[-1])
+    usable = [record for record in reversed(carrying) if not isinstance(record.module, resampling)] or [carrying[-1]]
+    chosen = next((record for record in usable if record.name not in blank), usable[0])
+    passed_over = [record.name for record in usable[: usable.index(chosen)] if record.name in blank]
     if chosen.layout is Layout.NLC:
         tokens = []
         for record in reversed(carrying):
@@ -151,7 +158,17 @@ def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: 
         norms = [record for record in tokens if _is_norm(record.module)]
         chosen = norms[0] if norms else chosen
     what = "the segmenter's last feature before its class logits" if segmenter else "the last layer with a spatial output that the score depends on"
+    if passed_over:
+        what += f" and whose GradCAM map is not all zero (the later {passed_over[0]!r} gives an all-zero map for this score)"
+    elif chosen.name in blank:
+        what += "; its GradCAM map is all zero for this score, and so is every earlier layer's: try another method (LayerCAM) or target"
     return _suggestion(records, chosen, image_size, what)
+
+
+def _blank_gradcam(activation: torch.Tensor, gradient: torch.Tensor) -> bool:
+    """Whether GradCAM's map ``relu(sum_c mean(dS/dA_c) A_c)`` of the first image is zero everywhere."""
+    weights = gradient[0].flatten(1).mean(dim=1)
+    return bool((weights.view(-1, *[1] * (activation.ndim - 2)) * activation[0].detach()).sum(dim=0).clamp(min=0).max() <= 0)
 
 
 def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, output_selector: Any = None) -> Suggestion:
