@@ -178,7 +178,7 @@ class ExplorerSession:
             return False
         with self.lock:
             outputs = self._predict()
-            task = infer_task(outputs, len(self.images), None)
+            task = infer_task(outputs, len(self.images), self._task)
             try:
                 self._derive_from_outputs(task, outputs)
             except ValueError:  # the names given no longer fit the head: its class indices instead

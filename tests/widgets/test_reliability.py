@@ -94,3 +94,11 @@ def test_numbers_too_large_for_a_float_are_refused_with_a_reply(tiny_model):
     before = explorer.overlay.opacity
     send_update(explorer.overlay, opacity=10**400)
     assert explorer.overlay.opacity == before and np.isfinite(explorer.overlay.opacity)
+
+
+def test_a_given_task_stays_when_the_model_changes(tiny_images):
+    model = seeded(Small, classes=4)
+    explorer = CAMExplorer(model, tiny_images, task="multilabel")
+    model.fc = nn.Linear(8, 4)
+    explorer.set(method="layercam")
+    assert explorer.session.task.name == "multilabel"
