@@ -148,8 +148,7 @@ class RunFiles:
         found = []
         for index in range(chunks):
             if self.finished(index):
-                start = index * chunk_rows
-                problem = self.chunk_problem(index, start, min(chunk_rows, rows - start))
+                problem = self.chunk_problem(index, *_rows_of(index, chunk_rows, rows))
                 if problem:
                     found.append(problem)
                     self.marker(index).unlink(missing_ok=True)
@@ -167,7 +166,7 @@ class RunFiles:
         if missing:
             raise RuntimeError(f"chunks {missing[:5]} of {self.root} are not finished; run again with resume=True to finish them")
         rows = int(manifest["rows"])
-        problems = [p for p in (self.chunk_problem(i, i * chunk_rows, min(chunk_rows, rows - i * chunk_rows)) for i in range(chunks)) if p]
+        problems = [p for p in (self.chunk_problem(i, *_rows_of(i, chunk_rows, rows)) for i in range(chunks)) if p]
         if problems:
             raise RuntimeError(f"{self.root}: {'; '.join(problems[:3])}; run again with resume=True to compute those chunks again")
         table = pa.concat_tables([pq.read_table(self.chunk(index)) for index in range(chunks)])
@@ -183,6 +182,12 @@ WRITTEN = {"write_empty_chunks": True}
 
 #: The zarr arrays of a run, row-aligned with its table, and their dimensions.
 ARRAYS = {"grid": 3, "display": 3, "photos": 4}
+
+
+def _rows_of(index: int, chunk_rows: int, rows: int) -> tuple[int, int]:
+    """(first row, row count) of chunk ``index``."""
+    start = index * chunk_rows
+    return start, min(chunk_rows, rows - start)
 
 
 def _span(ids: Sequence[int]) -> str:
