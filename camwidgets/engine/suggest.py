@@ -14,8 +14,11 @@ never per-head attention tensors or a detection head's decoded rows. Then, by wh
   outputs the score depends on; the last one wins, adaptive pooling to a fixed grid (VGG's
   ``avgpool``) passed over for the layer before it. A segmenter's class logits (outputs with as many
   channels as the output has classes) are passed over for the feature before them; among token
-  outputs the block's normalisation layer before attention wins over the attention projections
-  after it (timm's ``blocks[-1].norm1``, Hugging Face's ``layernorm_before``).
+  outputs the last normalisation layer whose patch tokens the score depends on wins over the
+  attention projections and MLP layers around it: with a class token the last block's norm before
+  attention (timm's ``blocks[-1].norm1``, Hugging Face's ``layernorm_before``: after attention only
+  the class token reaches the score), with mean pooling the norm before its MLP (``norm2``,
+  ``layernorm_after``).
 
 A grid layer whose GradCAM map of the probe is all zero for that score (a head that only
 subtracts, YOLO11's P5 level) is passed over for the one before it, and the reason says so.

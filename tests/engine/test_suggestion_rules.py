@@ -48,3 +48,16 @@ def test_a_layer_whose_gradcam_is_all_zero_is_passed_over_and_the_reason_says_so
     assert suggestion.name not in ("last", "last.1") and "the later 'last' gives an all-zero map" in suggestion.reason
     assert cw.GradCAM(model, [suggestion.name])(x).any()
     assert hook_count(model) == 0
+
+
+def test_token_models_get_the_last_norm_whose_patch_tokens_reach_the_score():
+    import timm
+
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    found = {}
+    for pool in ("token", "avg"):
+        torch.manual_seed(0)
+        model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8, depth=2, embed_dim=48, num_heads=2, num_classes=5, global_pool=pool).eval()
+        found[pool] = suggest_layer(model, x).name
+        assert hook_count(model) == 0
+    assert found == {"token": "blocks.1.norm1", "avg": "blocks.1.norm2"}  # as the README says, and why
