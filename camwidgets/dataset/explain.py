@@ -38,7 +38,7 @@ from ..engine.progress import Progress
 from ..engine.suggest import suggest_layer
 from ..engine.targets import ClassifierOutputTarget
 from .sources import Rows, as_dataset, item_parts
-from .store import ARRAYS, RunFiles, read_json
+from .store import ARRAYS, RunFiles, chunk_span, read_json
 
 __all__ = ["explain_dataset", "DatasetResults", "load_results", "METRICS", "MASK_METRICS"]
 
@@ -346,11 +346,11 @@ def explain_dataset(
         _barrier(world)
         mine = [index for index in range(chunks) if index % world == rank and not (resume and files.finished(index))]
         run = _ChunkRun(model, explainer, spec.name, targets, columns, grid, int(display_size), amp, device, classes)
-        total = sum(min(chunk_rows, len(rows) - index * chunk_rows) for index in mine)
+        total = sum(chunk_span(index, chunk_rows, len(rows))[1] for index in mine)
         with Progress(total, f"{spec.class_name} over {len(rows)} images", progress if rank == 0 or callable(progress) else False, unit="img") as bar:
             for index in mine:
-                start = index * chunk_rows
-                subset = Subset(rows, range(start, min(start + chunk_rows, len(rows))))
+                start, count = chunk_span(index, chunk_rows, len(rows))
+                subset = Subset(rows, range(start, start + count))
                 loader = DataLoader(subset, batch_size=int(batch_size), num_workers=num_workers, collate_fn=_collate)
                 files.write_chunk(index, start, *run.chunk(loader, bar))
         if run.ignored_masks:

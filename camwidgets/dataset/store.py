@@ -26,7 +26,7 @@ import numpy as np
 
 from ..atomic_files import write_atomically
 
-__all__ = ["RunFiles", "write_atomically", "read_json", "ARRAYS"]
+__all__ = ["RunFiles", "write_atomically", "read_json", "chunk_span", "ARRAYS"]
 
 
 class RunFiles:
@@ -148,7 +148,7 @@ class RunFiles:
         found = []
         for index in range(chunks):
             if self.finished(index):
-                problem = self.chunk_problem(index, *_rows_of(index, chunk_rows, rows))
+                problem = self.chunk_problem(index, *chunk_span(index, chunk_rows, rows))
                 if problem:
                     found.append(problem)
                     self.marker(index).unlink(missing_ok=True)
@@ -166,7 +166,7 @@ class RunFiles:
         if missing:
             raise RuntimeError(f"chunks {missing[:5]} of {self.root} are not finished; run again with resume=True to finish them")
         rows = int(manifest["rows"])
-        problems = [p for p in (self.chunk_problem(i, *_rows_of(i, chunk_rows, rows)) for i in range(chunks)) if p]
+        problems = [p for p in (self.chunk_problem(i, *chunk_span(i, chunk_rows, rows)) for i in range(chunks)) if p]
         if problems:
             raise RuntimeError(f"{self.root}: {'; '.join(problems[:3])}; run again with resume=True to compute those chunks again")
         table = pa.concat_tables([pq.read_table(self.chunk(index)) for index in range(chunks)])
@@ -184,8 +184,8 @@ WRITTEN = {"write_empty_chunks": True}
 ARRAYS = {"grid": 3, "display": 3, "photos": 4}
 
 
-def _rows_of(index: int, chunk_rows: int, rows: int) -> tuple[int, int]:
-    """(first row, row count) of chunk ``index``."""
+def chunk_span(index: int, chunk_rows: int, rows: int) -> tuple[int, int]:
+    """(first row, row count) of chunk ``index`` of a run of ``rows`` rows."""
     start = index * chunk_rows
     return start, min(chunk_rows, rows - start)
 
