@@ -24,6 +24,7 @@ from .methods.registry import MethodCall, MethodSpec, get_method
 from .progress import ProgressOption
 from .reshape import to_spatial
 from .smoothing import AUGMENTATIONS, augment, deaugment_mean
+from .token_sources import TokenSources, token_sources
 from .targets import EachOf, target_key
 
 __all__ = ["Explainer", "CaptureCache"]
@@ -191,6 +192,7 @@ class Explainer:
         self.tta_transforms = tta_transforms
         self.single_position = single_position  # "refuse" a layer with a 1x1 grid, or give a "blank" map (the drop-in classes)
         self.last_capture: Capture | None = None
+        self._token_sources: TokenSources | None = None  # read from the model at the first token output
 
     @property
     def layer_names(self) -> list[str]:
@@ -256,7 +258,12 @@ class Explainer:
     def spatial(self, value: Any, result: Capture, layer_name: str) -> torch.Tensor:
         """A layer's output (or its gradient) in ``result`` as (B, C, *spatial), through this
         explainer's reshape transform (token outputs laid on their grid)."""
-        return to_spatial(value, self.reshape_transform, result.image_size, layer_name, self.single_position)
+        transform = self.reshape_transform
+        if transform is None and isinstance(value, torch.Tensor) and value.ndim == 3:  # tokens: does the model say how to read them?
+            if self._token_sources is None:
+                self._token_sources = token_sources(self.model)
+            transform = self._token_sources.transform(layer_name, value, result.image_size)
+        return to_spatial(value, transform, result.image_size, layer_name, self.single_position)
 
     def finish(self, raw: Sequence[torch.Tensor], image_size: Sequence[int]) -> torch.Tensor:
         """Raw per-layer maps -> final (B, *image_size) maps with this explainer's normalisation and

@@ -40,8 +40,8 @@ class Layout(str, enum.Enum):
     """How a layer's output holds its spatial positions (timm's names where it has them); the one
     vocabulary of the engine, the layer suggestion, the CAM classes and the explorer's tree.
 
-    The first four can be explained (:attr:`spatial`); the last two are recognised so that they are
-    never read as a grid: attention internals and detection heads' decoded rows."""
+    The first four can be explained (:attr:`spatial`); the last three are recognised so that they are
+    never read as a grid: attention internals, detection heads' decoded rows and object queries."""
 
     NCHW = "NCHW"  # channels first (CNNs; NCDHW for volumes)
     NHWC = "NHWC"  # channels last (Swin stages, ConvNeXt blocks)
@@ -49,6 +49,7 @@ class Layout(str, enum.Enum):
     FPN = "FPN"  # a dict or list of NCHW feature levels (detector backbones), resized to one grid
     HEADS = "heads"  # per-head attention tensors (B, heads, tokens, dim) or attention maps (B, heads, N, N)
     ANCHORS = "anchors"  # rows without a grid: boxes or scores per anchor (B, k, anchors)
+    QUERIES = "queries"  # a DETR decoder's object queries (B, queries, C) (token_sources)
 
     @property
     def spatial(self) -> bool:
@@ -105,8 +106,9 @@ def layout_of(output: object, image_size: tuple[int, ...]) -> Layout | None:
     otherwise a grid in axes 2-3 is NCHW, one only in axes 1-2 NHWC, and tokens without a class
     token in axis 2 ``HEADS`` (windowed attention). 3-D: a ViT-like token grid is NLC, other rows
     ``ANCHORS``."""
-    if feature_levels(output) is not None:
-        return Layout.FPN
+    levels = feature_levels(output)
+    if levels is not None:  # each level a grid of the image (not a decoder's stacked boxes and scores)
+        return Layout.FPN if len(image_size) != 2 or all(_is_grid(*level.shape[-2:], image_size) for level in levels) else None
     if not isinstance(output, torch.Tensor) or not output.is_floating_point():
         return None
     if len(image_size) != 2:
@@ -127,10 +129,10 @@ def layout_of(output: object, image_size: tuple[int, ...]) -> Layout | None:
     return None
 
 
-def describe_layout(output: object, image_size: tuple[int, ...]) -> str:
-    """A short account of how an output is read, for messages and the explorer's tree:
-    ``"NLC: 1 prefix token + 14x14 patches"``, ``"NHWC 7x7 grid"``, ``"FPN: 5 levels"``."""
-    layout = layout_of(output, image_size)
+def describe_layout(output: object, image_size: tuple[int, ...], layout: Layout | None = None) -> str:
+    """A short account of how an output is read (in ``layout``, else :func:`layout_of`'s), for messages
+    and the explorer's tree: ``"NLC: 1 prefix token + 14x14 patches"``, ``"NHWC 7x7 grid"``, ``"FPN: 5 levels"``."""
+    layout = layout or layout_of(output, image_size)
     if layout is None:
         return "no spatial layout"
     if layout is Layout.FPN:
@@ -148,10 +150,10 @@ def describe_layout(output: object, image_size: tuple[int, ...]) -> str:
     return f"{layout.value} {tuple(output.shape)}, not a grid"
 
 
-def channels_of(output: object, image_size: tuple[int, ...]) -> int:
-    """The channels a CAM weighs in an output: axis 1 of NCHW, the last axis of NHWC and NLC, the sum
-    over FPN levels; 0 for layouts without a grid."""
-    layout = layout_of(output, image_size)
+def channels_of(output: object, image_size: tuple[int, ...], layout: Layout | None = None) -> int:
+    """The channels a CAM weighs in an output (in ``layout``, else :func:`layout_of`'s): axis 1 of
+    NCHW, the last axis of NHWC and NLC, the sum over FPN levels; 0 for layouts without a grid."""
+    layout = layout or layout_of(output, image_size)
     if layout is Layout.FPN:
         return sum(int(level.shape[1]) for level in feature_levels(output) or [])
     if layout is None or not layout.spatial or not isinstance(output, torch.Tensor):

@@ -7,8 +7,9 @@ never per-head attention tensors or a detection head's decoded rows. Then, by wh
 
 * **a detector** (a torchvision detector's list of box dicts): its backbone/FPN output, the last
   module that returns all feature levels (resized to one grid, :func:`~.reshape.common_grid`);
-* **a model whose head reads a list of feature levels** (an ultralytics YOLO ``Detect``): the module
-  that made the coarsest level the head reads;
+* **a model whose head reads a list of feature levels** (an ultralytics YOLO ``Detect``, RT-DETR's
+  decoder): the module that made the coarsest level the head reads;
+* **a DETR** read by :mod:`~.detections` (no feature levels): as a classifier, from the best query's score;
 * **a classifier or segmenter** (a score tensor, also found in a ``ModelOutput``, an ``out`` dict or
   a ``(scores, ...)`` tuple): one backward from the first image's top score finds the spatial
   outputs the score depends on; the last one wins, adaptive pooling to a fixed grid (VGG's
@@ -21,7 +22,9 @@ never per-head attention tensors or a detection head's decoded rows. Then, by wh
   ``layernorm_after``).
 
 A grid layer whose GradCAM map of the probe is all zero for that score (a head that only
-subtracts, YOLO11's P5 level) is passed over for the one before it, and the reason says so.
+subtracts) is passed over for the one before it, and the reason says so; for a head reading
+feature levels, the coarsest level whose map is not all zero for the best box of every level (in
+a YOLO neck the P4 and P5 outputs are made from P3's, so P3 boxes depend on neither).
 
 Among modules returning the very same tensor, unchanged since (no in-place op between them), the
 deepest container is named (``layer4.1`` rather than ``layer4``; ``layer4.1`` rather than its
@@ -37,7 +40,8 @@ import torch
 from torch import nn
 
 from .modules import evaluation_mode, forward_hooks, is_detection_list, model_device, select_output
-from .reshape import Layout, describe_layout, feature_levels, infer_token_grid, layout_of
+from .reshape import Layout, describe_layout, feature_levels, infer_token_grid
+from .token_sources import token_sources
 
 __all__ = ["Suggestion", "suggest_layer", "suggest_target_layer"]
 
@@ -88,11 +92,13 @@ def _same_output(records: list[_Record], chosen: _Record) -> str:
 
 
 def _suggestion(records: list[_Record], chosen: _Record, image_size: tuple[int, ...], reason: str) -> Suggestion:
-    return Suggestion(_same_output(records, chosen), chosen.layout, describe_layout(chosen.output, image_size), reason)
+    return Suggestion(_same_output(records, chosen), chosen.layout, describe_layout(chosen.output, image_size, chosen.layout), reason)
 
 
 def _is_norm(module: nn.Module) -> bool:
-    return isinstance(module, (nn.LayerNorm, nn.GroupNorm)) or type(module).__name__.endswith(("LayerNorm", "Norm", "RMSNorm"))
+    """A normalisation layer (not a projection followed by one, as LeViT's ``LinearNorm``)."""
+    named = isinstance(module, (nn.LayerNorm, nn.GroupNorm)) or type(module).__name__.endswith(("LayerNorm", "Norm", "RMSNorm"))
+    return named and not any(isinstance(part, (nn.Linear, nn.Conv1d, nn.Conv2d)) for part in module.modules())
 
 
 def _channels(record: _Record) -> int:
@@ -168,6 +174,47 @@ def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: 
     return _suggestion(records, chosen, image_size, what)
 
 
+def _level_scores(output: Any, levels: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The first image's best score among each level's anchors (anchors run level by level, as the
+    head reads them), for a reader's box dicts or YOLO rows ``(B, 4 + classes, anchors)``; else its
+    single best score (a classifier's top class), or nothing."""
+    scores = None
+    if is_detection_list(output) and "anchor_scores" in output[0]:
+        scores = output[0].get("anchor_logits", output[0]["anchor_scores"])
+    elif isinstance(output, torch.Tensor) and output.requires_grad:
+        counts = sum(level.shape[-2:].numel() for level in levels)
+        if output.ndim == 3 and output.shape[2] == counts and output.shape[1] > 4:
+            scores = output[0, 4:].max(dim=0).values
+        else:
+            return [output.reshape(output.shape[0], -1)[0].max()]
+    if scores is None:
+        return []
+    sizes = [level.shape[-2:].numel() for level in levels]
+    return [part.max() for part in torch.split(scores, sizes)] if sum(sizes) == scores.shape[0] else [scores.max()]
+
+
+def _level_suggestion(records: list[_Record], head: str, levels: list[torch.Tensor], scores: list[torch.Tensor], image_size: tuple[int, ...]) -> Suggestion | None:
+    """The coarsest feature level the head reads whose GradCAM map is not all zero for the best box
+    of every level (``scores``): in a YOLO neck the coarse outputs are made from the fine ones, not
+    the other way round, so only the finest level reaches every box."""
+    makers = [next((r for r in reversed(records) if r.output is level), None) for level in sorted(levels, key=lambda level: level.shape[-2:].numel())]
+    makers = [r for r in makers if r is not None]
+    if not makers:
+        return None
+    blank: set[str] = set()
+    for score in scores:
+        grads = torch.autograd.grad(score, [r.output for r in makers], allow_unused=True, retain_graph=True)
+        blank |= {r.name for r, grad in zip(makers, grads) if grad is None or _blank_gradcam(r.output, grad)}
+    chosen = next((r for r in makers if r.name not in blank), makers[-1])
+    reason = f"the coarsest feature level that the head {head!r} reads"
+    if chosen is not makers[0] and chosen.name not in blank:
+        passed = ", ".join(repr(r.name) for r in makers[: makers.index(chosen)])
+        reason += f" whose GradCAM map is not all zero for the best box of every level (boxes of finer levels do not depend on {passed})"
+    elif chosen.name in blank:
+        reason += "; its GradCAM map is all zero for the best box of some level, and so is every other level's: try EigenCAM or LayerCAM"
+    return _suggestion(records, chosen, image_size, reason)
+
+
 def _blank_gradcam(activation: torch.Tensor, gradient: torch.Tensor) -> bool:
     """Whether GradCAM's map ``relu(sum_c mean(dS/dA_c) A_c)`` of the first image is zero everywhere."""
     weights = gradient[0].flatten(1).mean(dim=1)
@@ -189,37 +236,39 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
     def make_hook(name: str):
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
             calls[name] = calls.get(name, 0) + 1
-            layout = layout_of(output, image_size)
+            layout = sources.layout(name, output, image_size)
             if layout is not None and layout.spatial:
                 records.append(_Record(name, module, output, layout, tuple(t._version for t in _tensors(output))))
-            levels = feature_levels(inputs[0]) if len(inputs) == 1 else None
+            levels = feature_levels(inputs[0]) if inputs else None  # a head called as head(levels) or head(levels, batch)
             if levels is not None:
                 level_inputs.append((name, levels, output))
 
         return hook
 
+    sources = token_sources(model)
     named = [(name, module) for name, module in model.named_modules() if name]
     with forward_hooks((module, make_hook(name)) for name, module in named):
         with evaluation_mode(model), torch.enable_grad():
             raw = model(probe)
             output = select_output(raw, output_selector)
             records = [r for r in records if calls[r.name] == 1]
-            if is_detection_list(output):
-                fpn = [r for r in records if r.layout is Layout.FPN]
-                if fpn:
-                    return _suggestion(records, fpn[-1], image_size, "the detector's backbone/FPN output")
-                backbone = [r for r in records if r.name == "backbone"]  # one feature map, no FPN (a single-level backbone)
-                if not backbone:
-                    raise ValueError("this detector has no module returning its feature levels; pass target_layers explicitly")
-                return _suggestion(records, backbone[-1], image_size, "the detector's single-level backbone output")
+            detector = is_detection_list(output)
+            fpn = [r for r in records if r.layout is Layout.FPN]
+            if detector and fpn:
+                return _suggestion(records, fpn[-1], image_size, "the detector's backbone/FPN output")
             produced = {id(t) for t in _tensors(raw)}
             heads = [(name, levels) for name, levels, out in level_inputs if produced & {id(t) for t in _tensors(out)}]
             if heads:
-                head, levels = heads[-1]
-                coarsest = min(levels, key=lambda level: level.shape[-2:].numel())
-                makers = [r for r in records if r.output is coarsest]
-                if makers:
-                    return _suggestion(records, makers[-1], image_size, f"the coarsest feature level that the head {head!r} reads")
+                suggestion = _level_suggestion(records, *heads[-1], _level_scores(output, heads[-1][1]), image_size)
+                if suggestion is not None:
+                    return suggestion
+            if detector:
+                backbone = [r for r in records if r.name == "backbone"]  # one feature map, no FPN (a single-level backbone)
+                if backbone:
+                    return _suggestion(records, backbone[-1], image_size, "the detector's single-level backbone output")
+                if all("anchor_scores" in item for item in output):  # a reader's dicts (DETR): follow the best query's score
+                    return _score_suggestion(records, torch.stack([item["anchor_scores"] for item in output]), image_size, probe)
+                raise ValueError("this detector has no module returning its feature levels; pass target_layers explicitly")
             if not isinstance(output, torch.Tensor):
                 raise ValueError(
                     f"cannot suggest a layer: the model returns a {type(raw).__name__} with no score tensor found in it; pass "

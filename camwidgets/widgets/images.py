@@ -74,8 +74,8 @@ def default_labels(model: nn.Module, labels: Any, preprocess: Any, classes: int)
         if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence):
             raise TypeError(f"labels must be a list of class names or torchvision weights; got {type(labels).__name__}")
         names = [str(name) for name in labels]
-    elif _hugging_face_labels(model, classes):
-        names = _hugging_face_labels(model, classes)
+    elif _declared_labels(model, classes):
+        names = _declared_labels(model, classes)
     elif _is_torchvision_imagenet(model, classes):
         from torchvision.models._meta import _IMAGENET_CATEGORIES
 
@@ -87,9 +87,12 @@ def default_labels(model: nn.Module, labels: Any, preprocess: Any, classes: int)
     return names
 
 
-def _hugging_face_labels(model: nn.Module, classes: int) -> list[str]:
-    """A Hugging Face model's ``config.id2label`` names, when it has one for each output."""
+def _declared_labels(model: nn.Module, classes: int) -> list[str]:
+    """A Hugging Face model's ``config.id2label`` (or an ultralytics model's ``names``), when it has
+    a name for each output."""
     names = getattr(getattr(model, "config", None), "id2label", None)
+    if names is None:
+        names = getattr(model, "names", None)
     if not isinstance(names, dict) or sorted(names) != list(range(classes)):
         return []
     return [str(names[index]) for index in range(classes)]

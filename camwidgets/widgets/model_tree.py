@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from ..engine.modules import evaluation_mode, forward_hooks
-from ..engine.reshape import Layout, channels_of, describe_layout, layout_of
+from ..engine.reshape import Layout, channels_of, describe_layout
+from ..engine.token_sources import token_sources
 
 __all__ = ["LayerNode", "ModelTree", "probe_model_tree"]
 
@@ -91,8 +92,10 @@ def _why_not(name: str, output: Any, layout: Layout | None, calls: int, image_si
         return f"its output ({_describe(output)}) has no spatial grid: it comes after global pooling, or is not a tensor"
     if not depends:
         return "its output is the same for every image (a text tower, learned queries, a constant): it does not depend on the image"
+    if layout is Layout.QUERIES:
+        return f"its {output.shape[1]} tokens are the decoder's object queries, not places in the image; pick the backbone or the encoder"
     if not layout.spatial:
-        return f"its output is {describe_layout(output, image_size)}; pick the block around it"
+        return f"its output is {describe_layout(output, image_size, layout)}; pick the block around it"
     return ""
 
 
@@ -161,10 +164,11 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str, reas
     with forward_hooks((module, make_hook(name)) for name, module in model.named_modules()), evaluation_mode(model), torch.no_grad():
         model(probe)
     constant = _image_independent(model, probe, outputs)
+    sources = token_sources(model)
     nodes = []
     for name, module in model.named_modules():
         output = outputs.get(name)
-        layout = layout_of(output, image_size) if name in outputs else None
+        layout = sources.layout(name, output, image_size) if name in outputs else None
         why = _why_not(name, output, layout, calls.get(name, 0), image_size, name not in constant)
         parent = None if not name else (name.rsplit(".", 1)[0] if "." in name else "")
         nodes.append(
@@ -177,9 +181,9 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str, reas
                 children=sum(1 for child in module.children()),
                 selectable=not why,
                 layout=layout.value if layout is not None else "",
-                reading=describe_layout(output, image_size) if name in outputs else "",
+                reading=describe_layout(output, image_size, layout) if name in outputs else "",
                 why=why,
-                channels=channels_of(output, image_size) if name in outputs else 0,
+                channels=channels_of(output, image_size, layout) if name in outputs else 0,
             )
         )
     return ModelTree(nodes, suggested, _stages(nodes), reason)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..engine.detections import DetectionReader, detection_reader
 from ..engine.modules import eager_model, evaluation_mode, is_detection_list, model_device, model_dtype, select_output
 from ..engine.explainer import CaptureCache, Explainer, ModelFingerprint
 from ..engine.layers import resolve_target_layers
@@ -207,6 +208,10 @@ class ExplorerSession:
             self.forward_seconds = (time.perf_counter() - started) / len(self.images)
         if self.output_selector is None and (isinstance(outputs, dict) and "out" in outputs or is_detection_list(outputs)):
             return outputs
+        if self.output_selector is None:  # YOLO anchor rows, RT-DETR or DETR queries: read as torchvision's box dicts
+            self.output_selector = detection_reader(outputs, self.model, tuple(self.images.batch.shape[-2:]))
+        if isinstance(self.output_selector, DetectionReader):
+            return self.output_selector(outputs)
         embedding = _embedding_key(outputs) if self.output_selector is None and self._task in (None, "embedding") else None
         if embedding is not None:  # a backbone's output (DINOv2, CLIP's vision tower): its image embedding
             self.output_selector, self._task = embedding, "embedding"
@@ -231,6 +236,9 @@ class ExplorerSession:
             return []
         if task == "detection":
             seen = max((int(o["labels"].max()) + 1 for o in outputs if len(o["labels"])), default=1)
+            declared = getattr(self.output_selector, "classes", None)  # a reader knows how many classes the head scores
+            if declared is not None and labels is None:
+                return default_labels(self.model, None, preprocess, declared)
             weights = known_weights(self.model, labels, preprocess)
             if weights is None and labels is None:
                 return [str(index) for index in range(seen)]

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..engine.detections import AnchorScoreTarget
 from ..engine.modules import is_detection_list
 from ..engine.targets import ClassifierOutputTarget, EachOf, FasterRCNNBoxScoreTarget, SemanticSegmentationTarget, SimilarityToConceptTarget
 from ..explain import format_probability
@@ -201,18 +202,17 @@ class DetectionTask(Task):
     resets_on_image = ("box",)
     uses = ("target", "box")
 
-    def __init__(self, outputs: list[dict], labels: list[str], names: list[str], threshold: float) -> None:
-        self.labels, self.names, self.threshold = labels, names, float(threshold)
+    def __init__(self, outputs: list[dict], labels: list[str], names: list[str], threshold: float, image_size: tuple[int, int]) -> None:
+        self.labels, self.names, self.threshold, self.image_size = labels, names, float(threshold), image_size
         self.detections = []
         self.best_scores = [float(output["scores"].max()) if len(output["scores"]) else None for output in outputs]  # kept or not
         for output in outputs:
-            keep = output["scores"].detach().float() >= self.threshold
-            self.detections.append({
-                "boxes": output["boxes"].detach().float()[keep].cpu().numpy(),
-                "labels": output["labels"].detach()[keep].cpu().numpy().astype(np.int64),
-                "scores": output["scores"].detach().float()[keep].cpu().numpy(),
-            })
-        self._targets: dict[tuple, FasterRCNNBoxScoreTarget] = {}
+            keep = (output["scores"].detach().float() >= self.threshold).cpu()
+            found = {key: output[key].detach().cpu()[keep].numpy() for key in ("boxes", "labels", "scores", "anchors", "masks") if key in output}
+            found["boxes"], found["scores"] = found["boxes"].astype(np.float32), found["scores"].astype(np.float32)
+            found["labels"] = found["labels"].astype(np.int64)
+            self.detections.append(found)
+        self._targets: dict[tuple, Any] = {}
 
     def ranked(self, image: int, k: int = 5) -> list[tuple[int, str, float]]:
         """The classes detected in ``image`` with their best score, highest first."""
@@ -292,15 +292,19 @@ class DetectionTask(Task):
         chosen = []
         for image in images:
             found = self._chosen(state, image)
-            boxes = [self._box_target(int(label), box) for label, box in zip(found["labels"], found["boxes"])]
+            anchors = found.get("anchors", [None] * len(found["labels"]))
+            boxes = [self._box_target(int(label), box, anchor) for label, box, anchor in zip(found["labels"], found["boxes"], anchors)]
             chosen.append(boxes[0] if len(boxes) == 1 else EachOf(boxes))
         return chosen
 
-    def _box_target(self, label: int, box: np.ndarray) -> FasterRCNNBoxScoreTarget:
-        """One object per box: the capture cache knows it again."""
-        key = (label, box.tobytes())
+    def _box_target(self, label: int, box: np.ndarray, anchor: Any) -> Any:
+        """The class score at the box's own anchor or query where the reader knows it (YOLO, DETR),
+        else the best-matching box's IoU plus score (torchvision); one object per box, so that the
+        capture cache knows it again."""
+        key = (label, box.tobytes(), anchor)
         if key not in self._targets:
-            self._targets[key] = FasterRCNNBoxScoreTarget(labels=[label], bounding_boxes=box[None])
+            self._targets[key] = (AnchorScoreTarget(int(anchor), label) if anchor is not None
+                                  else FasterRCNNBoxScoreTarget(labels=[label], bounding_boxes=box[None]))  # fmt: skip
         return self._targets[key]
 
     def annotations(self, state: Any) -> dict[str, Any]:
@@ -310,7 +314,13 @@ class DetectionTask(Task):
              "chosen": bool(explained[d])}
             for d, box in enumerate(found["boxes"])
         ]
-        return {"boxes": boxes, "outlines": [], "region": None, "draw": ""}
+        outlines = []
+        if "masks" in found:  # instance masks (Mask R-CNN (n, 1, H, W), YOLO-seg (n, h, w)): the explained boxes' outlines
+            height, width = self.image_size
+            for mask in found["masks"][explained]:
+                mask = mask.reshape(mask.shape[-2:]) >= 0.5
+                outlines += _outlines(mask, width / mask.shape[1], height / mask.shape[0])
+        return {"boxes": boxes, "outlines": outlines, "region": None, "draw": ""}
 
 
 def _outlines(mask: np.ndarray, scale_x: float, scale_y: float) -> list[list[float]]:
@@ -504,7 +514,7 @@ def build_task(name: str, outputs: Any, labels: list[str], names: list[str], *, 
                threshold: float, embed: Any, batch: torch.Tensor) -> Task:  # fmt: skip
     """The task object for ``name`` over the no-grad ``outputs``."""
     if name == "detection":
-        return DetectionTask(list(outputs), labels, names, threshold)
+        return DetectionTask(list(outputs), labels, names, threshold, image_size)
     if isinstance(outputs, dict):
         outputs = outputs["out"]
     if name == "segmentation":
