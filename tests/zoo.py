@@ -1,5 +1,5 @@
 """Models users load, built offline with seeded random weights and small configs: torchvision's
-classifiers, detectors and segmenters, timm, Hugging Face transformers and an ultralytics YOLOv8.
+classifiers, detectors and segmenters, timm, Hugging Face transformers and ultralytics YOLOv8 and YOLO11.
 
 Each ``ZooCase`` says which layer the suggestion must pick, in which layout, and the explicit call a
 pytorch-grad-cam user would write for it (layer plus reshape transform), which the suggested call
@@ -17,6 +17,7 @@ import torchvision
 from torch import nn
 
 import camwidgets as cw
+from camwidgets.engine.reshape import tokens_to_grid
 
 tv = torchvision.models
 
@@ -99,6 +100,122 @@ def yolov8() -> nn.Module:
     return model
 
 
+def yolo11() -> nn.Module:
+    from ultralytics.nn.tasks import DetectionModel
+
+    model = seeded(DetectionModel, "yolo11n.yaml", verbose=False)
+    calibrate_batchnorm(model, 224)
+    return model
+
+
+def yolov8_seg() -> nn.Module:
+    from ultralytics.nn.tasks import SegmentationModel
+
+    model = seeded(SegmentationModel, "yolov8n-seg.yaml", verbose=False)
+    calibrate_batchnorm(model, 224)
+    return model
+
+
+#: A small RT-DETR (ultralytics' RTDETRDecoder over three levels of a small backbone): hidden 32, 30 queries, one decoder layer.
+RT_DETR = {"nc": 5, "backbone": [
+    [-1, 1, "Conv", [16, 3, 2]], [-1, 1, "Conv", [32, 3, 2]], [-1, 1, "C2f", [32]],
+    [-1, 1, "Conv", [64, 3, 2]], [-1, 1, "C2f", [64]], [-1, 1, "Conv", [64, 3, 2]], [-1, 1, "C2f", [64]],
+    [-1, 1, "Conv", [64, 3, 2]], [-1, 1, "C2f", [64]],
+], "head": [[[4, 6, 8], 1, "RTDETRDecoder", ["nc", 32, 30, 2, 2, 1, 64]]]}  # fmt: skip
+
+
+def rt_detr() -> nn.Module:
+    from ultralytics.nn.tasks import RTDETRDetectionModel
+
+    model = seeded(RTDETRDetectionModel, RT_DETR, verbose=False)
+    calibrate_batchnorm(model, 224)
+    return model
+
+
+def hf_detr(queries: int = 100) -> nn.Module:
+    """Hugging Face DETR on a small ResNet backbone (no timm, no pretrained backbone), 5 classes."""
+    import transformers as hf
+
+    backbone = hf.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1], out_features=["stage4"])
+    config = hf.DetrConfig(use_timm_backbone=False, use_pretrained_backbone=False, backbone_config=backbone, d_model=32, encoder_layers=1,
+                           decoder_layers=1, encoder_ffn_dim=64, decoder_ffn_dim=64, num_attention_heads=2, num_queries=queries, num_labels=5)  # fmt: skip
+    model = seeded(hf.DetrForObjectDetection, config)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        for name, parameter in model.named_parameters():  # distinct queries: at DETR's initialisation they attend alike and score alike
+            if name.startswith(("model.query_position_embeddings", "model.decoder", "class_labels_classifier")) and parameter.ndim == 2:
+                nn.init.normal_(parameter, std=1.0 if "query" in name else 0.5)
+        model(torch.zeros(1, 3, 64, 64))  # transformers adds its own output-recording hooks at the first forward
+    return model
+
+
+def hf_dinov2_registers() -> nn.Module:
+    """A Hugging Face DINOv2 with 4 registers, as a backbone (its output has no logits)."""
+    import transformers as hf
+
+    config = hf.Dinov2WithRegistersConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                                          num_register_tokens=4, image_size=224, patch_size=14)  # fmt: skip
+    model = seeded(hf.Dinov2WithRegistersModel, config)
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 224, 224))
+    return model
+
+
+class ClipWrapper(nn.Module):
+    """A CLIP model with fixed prompts, as the reference's CLIP tutorial wraps one: image in, the
+    image's similarity to each prompt out."""
+
+    def __init__(self, clip: nn.Module, input_ids: torch.Tensor) -> None:
+        super().__init__()
+        self.clip, self.input_ids = clip, input_ids
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.clip(pixel_values=x, input_ids=self.input_ids).logits_per_image
+
+
+def clip_wrapper() -> nn.Module:
+    import transformers as hf
+
+    tower = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
+    config = hf.CLIPConfig(text_config=dict(tower, vocab_size=100, max_position_embeddings=16, bos_token_id=0, eos_token_id=1), vision_config=dict(tower, image_size=224, patch_size=28), projection_dim=16)
+    clip = seeded(hf.CLIPModel, config)
+    model = ClipWrapper(clip, torch.randint(1, 100, (3, 8), generator=torch.Generator().manual_seed(1))).eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 224, 224))
+    return model
+
+
+def levit() -> nn.Module:
+    import timm
+
+    model = seeded(timm.create_model, "levit_128s", pretrained=False)
+    calibrate_batchnorm(model, 224)
+    return model
+
+
+def hiera() -> nn.Module:
+    import timm
+
+    model = seeded(timm.create_model, "hiera_tiny_224", pretrained=False, num_classes=10)
+    nn.init.normal_(model.head.fc.weight, std=0.1)  # timm zero-initialises Hiera's head
+    return model
+
+
+def segformer() -> nn.Module:
+    import transformers as hf
+
+    config = hf.SegformerConfig(num_labels=4, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 2, 2], decoder_hidden_size=32)
+    model = seeded(hf.SegformerForSemanticSegmentation, config)
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 64, 64))  # transformers adds its own output-recording hooks at the first forward
+    return model
+
+
+def segment_quarter(model: nn.Module, x: torch.Tensor) -> list:
+    """Class 1 everywhere on a segmenter whose scores are at a quarter of the input (Segformer)."""
+    return [cw.SemanticSegmentationTarget(1, torch.ones(x.shape[2] // 4, x.shape[3] // 4))] * x.shape[0]
+
+
 def ssdlite() -> nn.Module:
     model = seeded(tv.detection.ssdlite320_mobilenet_v3_large, **DETECTOR)
     calibrate_batchnorm(model.backbone, 320)
@@ -170,6 +287,12 @@ CASES: dict[str, ZooCase] = {
     "tv-deeplabv3": ZooCase(lambda: seeded(tv.segmentation.deeplabv3_mobilenet_v3_large, **SEGMENTER), "classifier.3", "NCHW", (lambda m: m.classifier[3], None), segment_everything, task="segmentation"),
     "tv-fcn": ZooCase(lambda: seeded(tv.segmentation.fcn_resnet50, **SEGMENTER), "classifier.2", "NCHW", (lambda m: m.classifier[2], None), segment_everything, task="segmentation", slow=True),
     "tv-lraspp": ZooCase(lambda: seeded(tv.segmentation.lraspp_mobilenet_v3_large, **SEGMENTER), "classifier.cbr", "NCHW", (lambda m: m.classifier.cbr, None), segment_everything, task="segmentation"),
-    # ultralytics YOLOv8, built from its yaml: the coarsest level its Detect head reads
-    "yolov8n": ZooCase(yolov8, "model.21.cv2", "NCHW", (lambda m: m.model[21], None), yolo_best_class, task="detection"),
+    # ultralytics YOLO, built from its yaml: the finest level its Detect head reads (P4 and P5 are made from it)
+    "yolov8n": ZooCase(yolov8, "model.15.cv2", "NCHW", (lambda m: m.model[15], None), yolo_best_class, task="detection"),
+    "yolo11n": ZooCase(yolo11, "model.16.cv2", "NCHW", (lambda m: m.model[16], None), yolo_best_class, task="detection"),
+    # token models whose shape alone misleads: LeViT's 4x4 grid of 56 px cells, Hiera's own token order
+    "timm-levit": ZooCase(levit, "stages.2.blocks.3", "NLC", (lambda m: m.stages[2].blocks[3], lambda t: tokens_to_grid(t, 4, 4))),
+    "timm-hiera": ZooCase(hiera, "blocks.11.norm2", "NLC", (lambda m: m.blocks[-1].norm2, cw.vit_reshape_transform), slow=True),
+    # Hugging Face Segformer: the fused 56x56 feature before the class logits
+    "hf-segformer": ZooCase(segformer, "decode_head.activation", "NCHW", (lambda m: m.decode_head.activation, None), segment_quarter, task="segmentation"),
 }

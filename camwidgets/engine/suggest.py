@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .detections import detection_reader
 from .modules import evaluation_mode, forward_hooks, is_detection_list, model_device, select_output
 from .reshape import Layout, describe_layout, feature_levels, infer_token_grid
 from .token_sources import token_sources
@@ -138,6 +139,11 @@ def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: 
         raise ValueError("no module of this model returns a spatial output (a grid or tokens); pass target_layers explicitly")
     segmenter = output.ndim == 4
     score = output.reshape(output.shape[0], -1)[0].max()
+    if score.grad_fn is None:
+        raise ValueError(
+            f"the first image's top output value ({float(score):.4g}) has no gradient: it is not a score computed from the image "
+            "(a class index or a count?). Pass output_selector that picks the scores, or target_layers"
+        )
     grads = torch.autograd.grad(score, [r.output for r in candidates], allow_unused=True)
     carrying, blank = [], set()
     for record, grad in zip(candidates, grads):
@@ -151,8 +157,9 @@ def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: 
                 blank.add(record.name)
     if not carrying:
         raise ValueError(
-            "no spatial layer carries gradient for the top class (an untrained head with zero weights, as torchvision's "
-            "ViT has before training?); pass target_layers explicitly"
+            "no spatial layer carries gradient for the top class, so none can be suggested (a head whose weights are all zero, "
+            f"as torchvision's ViT has before training?); pass target_layers explicitly, for example the last spatial layer {candidates[-1].name!r} "
+            "(gradient-free methods such as EigenCAM work there whatever the head)"
         )
     resampling = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # a fixed-size grid (VGG's 7x7): the layer before it keeps the input's detail
     usable = [record for record in reversed(carrying) if not isinstance(record.module, resampling)] or [carrying[-1]]
@@ -250,7 +257,8 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
     with forward_hooks((module, make_hook(name)) for name, module in named):
         with evaluation_mode(model), torch.enable_grad():
             raw = model(probe)
-            output = select_output(raw, output_selector)
+            reader = detection_reader(raw, model, image_size) if output_selector is None else None  # YOLO, RT-DETR, DETR
+            output = reader(raw) if reader is not None else select_output(raw, output_selector)
             records = [r for r in records if calls[r.name] == 1]
             detector = is_detection_list(output)
             fpn = [r for r in records if r.layout is Layout.FPN]
@@ -258,7 +266,8 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
                 return _suggestion(records, fpn[-1], image_size, "the detector's backbone/FPN output")
             produced = {id(t) for t in _tensors(raw)}
             heads = [(name, levels) for name, levels, out in level_inputs if produced & {id(t) for t in _tensors(out)}]
-            if heads:
+            scores = isinstance(output, torch.Tensor) and output.ndim in (2, 4)  # a classifier's or segmenter's (Segformer's head fuses levels)
+            if heads and not scores:
                 suggestion = _level_suggestion(records, *heads[-1], _level_scores(output, heads[-1][1]), image_size)
                 if suggestion is not None:
                     return suggestion
