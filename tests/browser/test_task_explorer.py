@@ -1,5 +1,5 @@
-"""The explorer's task modes in real JupyterLab and Chromium, on the models trained here and the
-ImageNet mobilenet_v2 embedding: click a detected box, drag a rectangle on a segmentation, pick a
+"""The explorer's task modes in real JupyterLab and Chromium, on the models trained here, an
+ultralytics YOLOv8n and the ImageNet mobilenet_v2 embedding: click a detected box, drag a rectangle on a segmentation, pick a
 concept image; each time the kernel's view, the status line and the canvas's pixels change."""
 
 from __future__ import annotations
@@ -28,13 +28,26 @@ CELLS = [
     "detection = cw.CAMExplorer(detector, scenes, labels=classes)\ndetection.set(method='layercam')\ndetection",
     "segmentation = cw.CAMExplorer(segmenter, scenes, labels=classes, target_layers=['backbone.13'])\nsegmentation.set(method='layercam')\nsegmentation",
     "similarity = cw.CAMExplorer(embedder, ['chelsea', 'coffee', 'astronaut'], task='embedding', target_layers=['features.18'])\nsimilarity",
+    # an ultralytics YOLOv8n with random weights (none can be downloaded), its batch-norm statistics taken
+    # from the scenes, shown at the threshold that leaves the five best boxes of the first scene
+    "from ultralytics.nn.tasks import DetectionModel\n"
+    "from camwidgets.widgets.session import ExplorerSession\n"
+    "torch.manual_seed(0)\n"
+    "yolo = DetectionModel('yolov8n.yaml', nc=3, verbose=False)\n"
+    "batch = ExplorerSession(yolo, scenes).images.batch\n"
+    "for m in yolo.modules():\n"
+    "    if isinstance(m, torch.nn.BatchNorm2d): m.reset_running_stats(); m.momentum = None\n"
+    "with torch.no_grad(): yolo.train()(batch)\n"
+    "yolo.eval()\n"
+    "fifth = float(ExplorerSession(yolo, scenes, score_threshold=0.001).task.detections[0]['scores'][4])\n"
+    "yolo_detection = cw.CAMExplorer(yolo, scenes, score_threshold=fifth)\nyolo_detection",
 ]
 
 
 @pytest.fixture(scope="module")
 def notebook(lab):
     notebook = lab.open("task_explorers.ipynb", CELLS)
-    notebook.page.locator(".cw-explorer").nth(2).wait_for(state="visible", timeout=120_000)
+    notebook.page.locator(".cw-explorer").nth(3).wait_for(state="visible", timeout=120_000)
     yield notebook
     lab.close(notebook)
 
@@ -85,28 +98,30 @@ def to_screen(view, x: float, y: float, size: int) -> tuple[float, float]:
     return box["x"] + x / size * box["width"], box["y"] + y / size * box["height"]
 
 
-def test_clicking_a_detected_box_explains_it(notebook, kernel, screenshots):
-    view = explorer(notebook.page, 0)
-    count = kernel.evaluate("len(detection.session.task.detections[0]['scores'])")
+@pytest.mark.parametrize("name, index", [("detection", 0), ("yolo_detection", 3)], ids=["torchvision", "yolo"])
+def test_clicking_a_detected_box_explains_it(notebook, kernel, screenshots, name, index):
+    view = explorer(notebook.page, index)
+    count = kernel.evaluate(f"len({name}.session.task.detections[0]['scores'])")
     assert count >= 2, "the scene should hold several detections"
     boxes = view.get_by_test_id("cw-box")
-    notebook.page.wait_for_function("(n) => document.querySelectorAll('.cw-explorer [data-testid=cw-box]').length >= n", arg=count, timeout=30_000)
+    notebook.page.wait_for_function("([i, n]) => document.querySelectorAll('.cw-explorer')[i].querySelectorAll('[data-testid=cw-box]').length >= n", arg=[index, count], timeout=30_000)
     assert boxes.count() == count
     assert view.locator(".cw-detection.cw-chosen").count() == count, "by default every detection is explained"
     # the smallest box: drawn last, on top of any box it overlaps
-    pick = kernel.evaluate("int(np.argmin([(b[2] - b[0]) * (b[3] - b[1]) for b in detection.session.task.detections[0]['boxes']]))")
-    label = kernel.evaluate(f"detection.session.task.box_text(0, {pick})")
+    pick = kernel.evaluate(f"int(np.argmin([(b[2] - b[0]) * (b[3] - b[1]) for b in {name}.session.task.detections[0]['boxes']]))")
+    label = kernel.evaluate(f"{name}.session.task.box_text(0, {pick})")
     assert label.split(": ", 1)[1] in view.get_by_test_id("cw-marks").text_content()
     assert_drawn(canvas_summary(view, "[data-testid=cw-overlay-canvas]"), "detector overlay")
     before = digest(view)
     view.locator(f"[data-testid=cw-box][data-index='{pick}']").click()
     wait_for_text(view, "cw-status", label)
-    assert kernel.wait_for("detection.state.box", pick) == pick
+    assert kernel.wait_for(f"{name}.state.box", pick) == pick
     wait_for_new_pixels(view, before)
     assert view.locator(".cw-detection.cw-chosen").count() == 1
     assert view.locator(".cw-detection.cw-chosen [data-testid=cw-box]").get_attribute("data-index") == str(pick)
-    assert kernel.evaluate("detection.overlay.error") == ""
-    snapshot(view, screenshots, "detection")
+    assert kernel.evaluate(f"{name}.overlay.error") == ""
+    if name == "detection":
+        snapshot(view, screenshots, "detection")
 
 
 def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel, screenshots):
