@@ -54,7 +54,7 @@ _EXPORTS: dict[str, str] = {
     "guided_gradcam": "camwidgets.engine.guided",
     "show_factorization_on_image": "camwidgets.render.factorization",
     # widgets
-    "CAMExplorer": "camwidgets.widgets",
+    "CAMExplorer": "camwidgets.explorer",
     "DatasetExplorer": "camwidgets.widgets",
     "Cancelled": "camwidgets.engine.progress",
     # engine

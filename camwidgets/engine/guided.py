@@ -28,7 +28,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .capture import _score, check_input, check_targets, top_class_targets
-from .modules import evaluation_mode, model_device, select_output
+from .modules import evaluation_mode, model_device, model_lock, select_output
 
 __all__ = ["relu6_count", "guided_backprop", "guided_gradcam", "GuidedBackpropReLUModel", "GuidedBackpropReLU", "GuidedBackpropReLUasModule", "guided_relus"]
 
@@ -150,7 +150,7 @@ def guided_backprop(
         raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     batch = input_tensor.shape[0]
     targets = check_targets(targets, batch)  # class indices become ClassifierOutputTarget
-    with torch.inference_mode(False), torch.enable_grad():
+    with torch.inference_mode(False), torch.enable_grad(), model_lock(model):
         x = input_tensor.detach().to(model_device(model)).clone().requires_grad_(True)
         with evaluation_mode(model), guided_relus(relu6):
             outputs = select_output(model(x), output_selector)

@@ -10,7 +10,7 @@ cached forward/backward can be reused; callables without it are keyed by identit
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 import torch

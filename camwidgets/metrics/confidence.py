@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..engine.capture import check_input, check_targets, target_value, top_class_targets
-from ..engine.modules import evaluation_mode, model_device, per_image_outputs, select_output
+from ..engine.modules import evaluation_mode, model_device, model_lock, per_image_outputs, select_output
 from ..engine.memory_layout import ChannelsLastForward
 
 __all__ = ["PerturbationConfidenceMetric"]
@@ -70,7 +70,8 @@ def target_scores(model: nn.Module, batch: torch.Tensor, targets: Sequence[Calla
     and the targets used (``None``: each image's top class). Call it inside ``evaluation_mode(model)``
     and ``no_grad``."""
     # channels-last on the CPU, where its convolutions are faster; a model rejecting it gets the batch as is
-    outputs = select_output(ChannelsLastForward(model, enabled=batch.device.type == "cpu")(batch), None)
+    with model_lock(model):
+        outputs = select_output(ChannelsLastForward(model, enabled=batch.device.type == "cpu")(batch), None)
     if targets is None:
         targets = top_class_targets(outputs, len(batch))
     rows = per_image_outputs(outputs, len(batch))

@@ -1,11 +1,10 @@
-"""Notebook widgets: :class:`CAMExplorer` and its pieces (one Python class per front-end module),
-and :class:`DatasetExplorer` over the results of ``explain_dataset``."""
+"""The notebook's front-end pieces: anywidget classes, each with its ES module (overlay, layer
+tree, thumbnails), the ipywidgets controls, and :class:`DatasetExplorer` over the results of
+``explain_dataset``. The explorer that composes them is :mod:`camwidgets.explorer`."""
 
 from .dataset_explorer import DatasetExplorer
-from .explorer import CAMExplorer
 from .layer_tree import LayerTree
 from .overlay import OverlayView
-from .session import ExplorerSession, ViewState
 from .thumbnails import ThumbnailGrid
 
-__all__ = ["CAMExplorer", "DatasetExplorer", "ExplorerSession", "LayerTree", "OverlayView", "ThumbnailGrid", "ViewState"]
+__all__ = ["DatasetExplorer", "LayerTree", "OverlayView", "ThumbnailGrid"]

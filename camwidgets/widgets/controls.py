@@ -12,8 +12,6 @@ from typing import Any, Mapping, Sequence
 import ipywidgets
 
 from ..engine.methods.registry import FAMILIES, METHODS
-from .session import Estimate
-from .tasks import DEFAULT
 
 __all__ = ["Controls", "method_options", "duration_text", "class_choice"]
 
@@ -31,7 +29,7 @@ def duration_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def method_options(estimates: Mapping[str, Estimate] | None = None) -> list[tuple[str, str]]:
+def method_options(estimates: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
     """Every registered method as (label, registry name), grouped gradient / gradient-free /
     perturbation; slow ones (more than two forwards per image) marked, and with ``estimates`` each
     label says its price: 'ScoreCAM — perturbation · slow · 5 124 passes ≈ 95 s'."""
@@ -69,7 +67,7 @@ class Controls:
         style: dict[str, Any] = {"description_width": "initial"}
         # wide enough for a label with its price ("SSCAM — perturbation · slow · 359 212 passes ≈ 2.1 h")
         self.method = ipywidgets.Dropdown(description="Method", options=method_options(), style=style, layout=ipywidgets.Layout(width="100%", max_width="500px"))
-        self.target = ipywidgets.Dropdown(description="Target", options=[("top class of each image", DEFAULT)], style=style)
+        self.target = ipywidgets.Dropdown(description="Target", options=[("top class of each image", -1)], style=style)
         self.find_class = ipywidgets.Combobox(
             description="Find class",
             placeholder="type a class name, Enter",

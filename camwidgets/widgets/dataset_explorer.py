@@ -23,7 +23,7 @@ import torch
 
 from ..render.charts import chart_theme, selection_histogram
 from .overlay import OverlayView
-from .tabs.base import image_widget, text_html
+from .page_text import image_widget, text_html
 from .thumbnails import ThumbnailGrid
 
 __all__ = ["DatasetExplorer", "MAX_CONFUSION"]
@@ -221,7 +221,7 @@ class DatasetExplorer(ipywidgets.VBox):
 
     def open_in_explorer(self, row_id: int | None = None) -> Any:
         """A :class:`~camwidgets.CAMExplorer` on row ``row_id`` (default: the one shown), shown below."""
-        from .explorer import CAMExplorer
+        from ..explorer.view import CAMExplorer  # the explorer composes these widgets: imported when a row is opened
 
         if self.model is None:
             raise ValueError("pass DatasetExplorer(results, model) to explore rows with other layers and methods")

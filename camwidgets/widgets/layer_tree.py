@@ -15,7 +15,6 @@ import traitlets
 
 from .assets import asset_path, module_source
 from .messages import KernelOwnedTraits, MessageRouter, require
-from .model_tree import ModelTree
 
 __all__ = ["LayerTree"]
 
@@ -37,7 +36,7 @@ class LayerTree(KernelOwnedTraits, anywidget.AnyWidget):
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """Selected layer paths, non-empty; several are aggregated into one map."""
 
-    def __init__(self, tree: ModelTree, selected: list[str], accept: Callable[[list[str]], None] | None = None, **kwargs: Any) -> None:
+    def __init__(self, tree: Any, selected: list[str], accept: Callable[[list[str]], None] | None = None, **kwargs: Any) -> None:
         """``accept(paths)``, if given, is the owner's further check of a selection from the browser
         (raises ValueError/TypeError to refuse it)."""
         self._selectable = tree.selectable

@@ -31,7 +31,7 @@ CELLS = [
     # an ultralytics YOLOv8n with random weights (none can be downloaded), its batch-norm statistics taken
     # from the scenes, shown at the threshold that leaves the five best boxes of the first scene
     "from ultralytics.nn.tasks import DetectionModel\n"
-    "from camwidgets.widgets.session import ExplorerSession\n"
+    "from camwidgets.explorer.session import ExplorerSession\n"
     "torch.manual_seed(0)\n"
     "yolo = DetectionModel('yolov8n.yaml', nc=3, verbose=False)\n"
     "batch = ExplorerSession(yolo, scenes).images.batch\n"

@@ -60,7 +60,7 @@ def test_the_suggested_layer_is_right_and_its_maps_equal_the_explicit_call(name)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.task == "classification" and not case.slow])
 def test_the_explorer_builds_on_every_classifier(name):
-    from camwidgets.widgets import CAMExplorer
+    from camwidgets.explorer import CAMExplorer
 
     case = CASES[name]
     model = case.build()
@@ -147,7 +147,7 @@ def test_the_explorer_builds_on_torchvision_detectors_and_segmenters(name):
     """The task is read from the output, the suggested layer (an FPN dict for most detectors) is
     selected with no reshape code, and the default target (every detection; each image's largest
     class) gives a map."""
-    from camwidgets.widgets import CAMExplorer
+    from camwidgets.explorer import CAMExplorer
 
     case = CASES[name]
     model = case.build()

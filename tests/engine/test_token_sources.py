@@ -16,7 +16,7 @@ from camwidgets.engine.explainer import Explainer
 from camwidgets.engine.reshape import Layout, tokens_to_grid
 from camwidgets.engine.suggest import suggest_layer
 from camwidgets.engine.token_sources import token_sources
-from camwidgets.widgets.model_tree import probe_model_tree
+from camwidgets.explorer.model_tree import probe_model_tree
 
 from ..conftest import hook_count
 from ..zoo import CASES, clip_wrapper, hf_detr, hf_dinov2_registers, rt_detr
@@ -108,7 +108,7 @@ def test_a_head_with_zero_weights_names_the_layer_to_pass_for_gradient_free_meth
 
 
 def test_a_clip_wrapper_offers_only_its_vision_tower():
-    from camwidgets.widgets import CAMExplorer
+    from camwidgets.explorer import CAMExplorer
 
     model = clip_wrapper()
     with warnings.catch_warnings():
@@ -122,7 +122,7 @@ def test_a_clip_wrapper_offers_only_its_vision_tower():
 
 
 def test_dinov2_with_registers_opens_in_the_embedding_explorer_past_its_register_tokens():
-    from camwidgets.widgets import CAMExplorer
+    from camwidgets.explorer import CAMExplorer
 
     model = hf_dinov2_registers()
     with warnings.catch_warnings():

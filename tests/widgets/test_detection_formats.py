@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from camwidgets.engine.detections import AnchorRows, AnchorScoreTarget, QueryLogits, QueryRows
-from camwidgets.widgets import CAMExplorer
-from camwidgets.widgets.session import ExplorerSession
+from camwidgets.explorer import CAMExplorer
+from camwidgets.explorer.session import ExplorerSession
 
 from ..conftest import hook_count
 from ..zoo import hf_detr, rt_detr, yolo11, yolov8, yolov8_seg

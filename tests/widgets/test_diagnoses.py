@@ -11,7 +11,7 @@ import torchvision
 
 from camwidgets.data.scenes import make_scenes
 from camwidgets.data.task_models import load_shapes_detector
-from camwidgets.widgets import CAMExplorer
+from camwidgets.explorer import CAMExplorer
 from tests.conftest import hook_count
 
 

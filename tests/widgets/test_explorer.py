@@ -160,7 +160,7 @@ def test_slow_method_reports_progress_and_shows_its_result(extra_method, tiny_mo
 
 
 def test_progress_says_what_is_shown_what_is_coming_and_how_long_it_takes():
-    from camwidgets.widgets.explorer import progress_text
+    from camwidgets.explorer.runs import progress_text
 
     assert progress_text("ScoreCAM", 0, 304, 0.0, None) == "ScoreCAM 0/304"
     assert progress_text("ScoreCAM", 29, 304, 9.5, "GradCAM") == "GradCAM shown · ScoreCAM 29/304 · about 90 s left"

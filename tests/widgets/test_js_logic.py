@@ -109,7 +109,7 @@ def test_thumbnail_pixels_unpack():
 def test_a_dragged_rectangle_is_sent_as_the_kernel_checks_it():
     """The overlay's drag gives whole-pixel rectangles inside the image, either way round, that the
     kernel's ``check_region`` accepts unchanged; a click (under 2 pixels) gives none."""
-    from camwidgets.widgets.tasks import check_region
+    from camwidgets.explorer.tasks import check_region
 
     drags = [[{"x": 10.4, "y": 5.6}, {"x": 40.2, "y": 30.9}], [{"x": 40, "y": 30}, {"x": 10, "y": 5}],
              [{"x": -20, "y": -3}, {"x": 300, "y": 90}], [{"x": 5, "y": 5}, {"x": 6.2, "y": 40}]]  # fmt: skip

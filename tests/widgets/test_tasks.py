@@ -16,9 +16,9 @@ from camwidgets.data.scenes import make_scenes
 from camwidgets.data.shapes import CLASSES, make_shapes, normalise
 from camwidgets.data.shapes_cnn import SHAPES_CNN_LAYER, load_shapes_cnn
 from camwidgets.data.task_models import load_shapes_detector, load_shapes_segmenter
-from camwidgets.widgets import CAMExplorer
-from camwidgets.widgets.export import session_page
-from camwidgets.widgets.tasks import check_region, infer_task
+from camwidgets.explorer import CAMExplorer
+from camwidgets.explorer.export import session_page
+from camwidgets.explorer.tasks import check_region, infer_task
 
 from tests.conftest import hook_count
 from tests.widgets.conftest import replies, send_custom

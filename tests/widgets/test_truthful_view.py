@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from camwidgets.engine.guided import guided_backprop, relu6_count
-from camwidgets.widgets import CAMExplorer
-from camwidgets.widgets.explorer import widget_advice
+from camwidgets.explorer import CAMExplorer
+from camwidgets.explorer.view import widget_advice
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import difflib
 import inspect
 import re
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -25,19 +24,20 @@ import ipywidgets
 import numpy as np
 
 from ..engine.methods.registry import METHODS, get_method
-from ..engine.progress import Cancelled
 from ..classes import resolve_class
-from .controls import Controls, class_choice, class_search_options, duration_text, method_options
-from .tabs.base import text_html
+from ..widgets.controls import Controls, class_choice, class_search_options, method_options
+from ..widgets.page_text import text_html
 from .export import export_session, session_page, shown_picture
-from .layer_tree import LayerTree
-from .messages import logger
-from .overlay import OverlayView
+from ..widgets.layer_tree import LayerTree
+from ..widgets.messages import logger
+from ..widgets.overlay import OverlayView
 from .tabs import build_tabs
-from .pictures import captioned, overlay_thumbnails, square, to_png
-from .session import ExplorerSession, Result, ViewState, gray_levels
-from .thumbnails import ThumbnailGrid
-from .worker import BackgroundJob, JobSlot
+from ..widgets.pictures import captioned, overlay_thumbnails, square, to_png
+from .session import ExplorerSession
+from .state import Result, ViewState
+from ..widgets.thumbnails import ThumbnailGrid
+from .runs import BackgroundRuns
+from .worker import JobSlot
 
 __all__ = ["CAMExplorer"]
 
@@ -57,30 +57,6 @@ def widget_advice(message: str) -> str:
     for pattern, replacement in WIDGET_ADVICE:
         message = pattern.sub(replacement, message)
     return message
-
-
-def progress_text(name: str, done: int, total: int, elapsed: float, shown: str | None) -> str:
-    """What is shown and what is coming: 'GradCAM shown · ScoreCAM 29/304 · about 90 s left' (the
-    time left from the pace so far, once a step is done)."""
-    parts = [f"{shown} shown"] if shown else []
-    parts.append(f"{name} {done}/{total}")
-    if 0 < done < total:
-        parts.append(f"about {duration_text(elapsed / done * (total - done))} left")
-    return " · ".join(parts)
-
-
-class ProgressHeading:
-    """A background job's progress line: what runs (``name``), what is shown meanwhile (``shown``),
-    and the pace since the phase began; :meth:`phase` starts the next part of the job."""
-
-    def __init__(self, name: str, shown: str | None) -> None:
-        self.phase(name, shown)
-
-    def phase(self, name: str, shown: str | None) -> None:
-        self.name, self.shown, self.started = name, shown, time.monotonic()
-
-    def text(self, done: int, total: int) -> str:
-        return progress_text(self.name, done, total, time.monotonic() - self.started, self.shown)
 
 
 def _kernel_loop() -> asyncio.AbstractEventLoop | None:
@@ -111,7 +87,7 @@ def _session_options(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-class CAMExplorer(ipywidgets.VBox):
+class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
     """Explore class activation maps of ``model`` on ``images`` in a notebook.
 
     ``images``: file paths, bundled photo names, PIL images, uint8 arrays, or a ready (B, 3, H, W)
@@ -134,13 +110,13 @@ class CAMExplorer(ipywidgets.VBox):
         self._pending: ViewState | None = None  # its view, with the image chosen last (None when none runs)
         self._partial: dict[int, np.ndarray] = {}  # its maps finished so far, by image (the shown one first)
         self.controls = Controls(self.session.labels)
-        self.controls.find_class.layout.display = "none" if self.session.task.name == "embedding" else None  # concepts are images, not classes
+        self.controls.find_class.layout.display = None if self.session.task.shows_class_search else "none"
         self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
         self.overlay = OverlayView(on_cancel=self.cancel, on_pick_box=self._pick_box, on_region=self._drag_region)
         self.sweep = ThumbnailGrid(testid="cw-sweep", item_testid="cw-sweep-item", title="Layer sweep: GradCAM at every stage (click to select)", wrap=True)
         self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
         self.label_maps = ThumbnailGrid(testid="cw-label-maps", item_testid="cw-label-map", title="One map per label (sigmoid >= 0.5; click to choose)", wrap=True)
-        self.label_maps.layout.display = None if self.session.task.name == "multilabel" else "none"
+        self.label_maps.layout.display = None if self.session.task.per_label_maps else "none"
         self._labels_key: tuple | None = None
         self.panels = build_tabs(self.session, self)
         # two columns that stack when the notebook is narrower than about 1000 px (widgets.css)
@@ -194,7 +170,7 @@ class CAMExplorer(ipywidgets.VBox):
         """Save the current view of every image as one self-contained HTML file (no kernel, no
         network): the overlay and the image gallery, with colormap, opacity and mode switching in the
         page as here, opened at the image shown; returns the path."""
-        from .standalone import write_page
+        from ..widgets.standalone import write_page
 
         return write_page(path, session_page(self.session, self._view_settings()))
 
@@ -251,117 +227,6 @@ class CAMExplorer(ipywidgets.VBox):
             self._fail(error, state)
             return
         self._show(result)
-
-    def background(
-        self,
-        name: str,
-        work: Callable[[Callable[[int, int, str], bool]], Any],
-        on_done: Callable[[Any], None],
-        on_failed: Callable[[BaseException], None],
-        on_progress: Callable[[int, int, str], None] | None = None,
-        on_superseded: Callable[[], None] | None = None,
-        heading: ProgressHeading | None = None,
-    ) -> BackgroundJob:
-        """Run ``work(progress)`` in the explorer's one job slot (any running job is superseded),
-        with the overlay's progress bar (its line from ``heading``) and Cancel button;
-        ``on_done``/``on_failed`` (Cancelled included) run only if no newer work replaced it."""
-        heading = heading or ProgressHeading(name, self._shown_method())
-        with self.overlay.hold_sync():
-            self.overlay.busy, self.overlay.progress = True, 0.0
-            self.overlay.progress_label = f"computing {name}…"
-            self.overlay.error = ""
-
-        def progress(done: int, total: int, description: str) -> None:
-            with self.overlay.hold_sync():
-                self.overlay.progress = min(1.0, done / total) if total else 0.0
-                self.overlay.progress_label = heading.text(done, total)
-            if on_progress is not None:
-                on_progress(done, total, description)
-
-        def done(result: Any) -> None:
-            self.overlay.busy, self.overlay.progress_label = False, ""
-            on_done(result)
-
-        def failed(error: BaseException) -> None:
-            on_failed(error)
-            with self.overlay.hold_sync():
-                self.overlay.busy = False  # a cancel is said where the progress was, until the next map
-                self.overlay.progress_label = f"{name} cancelled; the previous map is shown" if isinstance(error, Cancelled) else ""
-
-        return self.jobs.start(work, progress, done, failed, on_superseded)
-
-    def _start_job(self, state: ViewState) -> None:
-        """Run a slow method in the background: the shown image first (its map shows when done),
-        then the other images as one batch; the result becomes current at the end."""
-        images = self.session.images
-        first, others = state.image, [i for i in range(len(images)) if i != state.image]
-        name = get_method(state.method).class_name
-        heading = ProgressHeading(f"{name} for {images.names[first]}" if others else name, self._shown_method())
-        job: list[BackgroundJob] = []
-
-        def work(progress: Callable[[int, int, str], bool]) -> Result:
-            self._partial[first] = self.session.compute_maps(state, [first], progress)[0]
-            if others:
-                self._show_partial(job[0], first)
-                heading.phase(f"{name} for the other {len(others)} image{'s' if len(others) > 1 else ''}", f"{name} for {images.names[first]}")
-                self._partial.update(zip(others, self.session.compute_maps(state, others, progress)))
-            return self.session.result_of(state, np.stack([self._partial[i] for i in range(len(images))]))
-
-        def done(result: Result) -> None:
-            image = self._pending.image if self._pending is not None else state.image
-            self._pending, self._partial = None, {}
-            self._show(replace(result, state=self.session.at_image(result.state, image)))
-
-        def failed(error: BaseException) -> None:
-            self._abandon_pending()
-            if isinstance(error, Cancelled):
-                self._sync_controls()
-            else:
-                self._fail(error, state)
-
-        with self._lock:  # the worker shows its first map under the lock: after ``job`` is known
-            self._pending, self._partial = state, {}
-            self.overlay.stale = True
-            job.append(self.background(name, work, done, failed, on_superseded=self._abandon_pending, heading=heading))
-
-    def _shown_method(self) -> str | None:
-        """The class name of the method whose maps are current (None before the first)."""
-        return get_method(self.session.result.state.method).class_name if self.session.result is not None else None
-
-    def _show_partial(self, job: BackgroundJob, image: int) -> None:
-        """Show the running slow method's finished map of ``image`` if that image is the one chosen now."""
-        with self._lock:
-            if not job.cancelled and self._pending is not None and self._pending.image == image:
-                self._follow_image(image)
-
-    def _follow_image(self, image: int) -> None:
-        """While a slow method runs, another image was chosen: its finished map if there is one,
-        else the current view's map of it, dimmed; the controls keep showing the slow method."""
-        with self._lock:
-            assert self._pending is not None
-            self._pending = self.session.at_image(self._pending, image)
-            photo = self.session.images.photos[image]
-            if image in self._partial:
-                levels, value_range = gray_levels(self._partial[image][None], self._pending.normalise)
-                self._display(photo, levels[0], value_range, self.status_text(self._pending), stale=False, state=self._pending)
-            elif self.session.result is not None:
-                current = self.session.result
-                shown = self.session.at_image(current.state, image)
-                self._display(photo, current.levels[image], current.value_range, self.status_text(shown), stale=True, state=shown)
-            self._sync_controls()
-
-    def _abandon_pending(self) -> None:
-        """The slow method stopped (cancelled, failed or replaced): the current view shows again, at the image chosen last."""
-        with self._lock:
-            pending, self._pending, self._partial = self._pending, None, {}
-            current = self.session.result
-            if pending is not None and current is not None:
-                self._show(replace(current, state=self.session.at_image(current.state, pending.image)))
-
-    def _stop_job(self) -> None:
-        """Stop background work on the model (a slow method, a panel's job) before the next change."""
-        self.jobs.supersede()
-        self.jobs.wait()
 
     def _display(self, photo: np.ndarray, levels: np.ndarray, value_range: tuple[float, float], status: str, stale: bool, state: ViewState) -> None:
         with self.overlay.hold_sync():
@@ -441,7 +306,7 @@ class CAMExplorer(ipywidgets.VBox):
     def _refresh_label_maps(self, state: ViewState) -> None:
         """Multi-label models: one GradCAM map per present label of the image shown (from one forward
         of copies of the image, one target each); clicking one chooses that label."""
-        if self.session.task.name != "multilabel":
+        if not self.session.task.per_label_maps:
             return
         key = (state.image, state.layers)
         if key != self._labels_key:
@@ -518,10 +383,7 @@ class CAMExplorer(ipywidgets.VBox):
     def _drag_region(self, box: tuple | None) -> None:
         """A rectangle dragged on the image (None: cleared): it restricts the segmented region, or
         becomes the concept (embeddings) with the image shown as the concept image."""
-        changes: dict[str, Any] = {"region": box}
-        if self.session.task.name == "embedding" and box is not None:
-            changes["concept"] = (self._pending or self.session.state).image
-        self._request(answer=True, **changes)
+        self._request(answer=True, **self.session.task.region_changes(box, self._pending or self.session.state))
 
     def _accept_layers(self, paths: list[str]) -> None:
         """The tree's check of a selection from the browser: the session's rules (nested layers, ...);

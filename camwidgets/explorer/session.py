@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import difflib
 import math
-import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -21,8 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.detections import DetectionReader, detection_reader
-from ..engine.modules import eager_model, evaluation_mode, is_detection_list, model_device, model_dtype, select_output
+from ..engine.modules import eager_model, evaluation_mode, model_lock, is_detection_list, model_device, model_dtype, select_output
 from ..engine.explainer import CaptureCache, Explainer, ModelFingerprint
 from ..engine.layers import resolve_target_layers
 from ..engine.suggest import suggest_layer
@@ -30,9 +28,10 @@ from ..engine.maps import NORMALISATIONS
 from ..engine.methods.registry import METHODS, get_method
 from ..engine.progress import Cancelled, ProgressOption
 from ..engine.targets import ClassifierOutputTarget
-from .images import ImageSet, default_labels, known_weights, load_images, normalises_itself, unit_tensor
-from .tasks import DEFAULT_SCORE_THRESHOLD, Task, build_task, check_region, infer_task
+from ..widgets.images import ImageSet, load_images, normalises_itself, unit_tensor
 from .model_tree import ModelTree, probe_model_tree
+from .state import Estimate, Result, ViewState, gray_levels
+from .tasks import DEFAULT_SCORE_THRESHOLD, TASKS, Task, TaskContext, build_task, check_region, infer_task
 
 __all__ = ["ViewState", "ExplorerSession", "Result", "Estimate", "SWEEP_METHOD", "gray_levels"]
 
@@ -40,72 +39,8 @@ SWEEP_METHOD = "gradcam"
 THUMBNAIL = 64
 
 
-@dataclass(frozen=True)
-class ViewState:
-    """What the overlay shows: image index, layer paths (aggregated when several), method registry
-    name, target class (None: each image's default: top class, every detection, largest region),
-    smoothing flags, normalisation; and the task's own choices (see :mod:`.tasks`): ``box`` (a
-    detection of the image shown), ``region`` (a rectangle ``(x1, y1, x2, y2)`` in image pixels: of
-    the image shown for segmentation, of the concept image for embeddings), ``concept`` (the image
-    whose embedding is the concept)."""
-
-    image: int = 0
-    layers: tuple[str, ...] = ()
-    method: str = "gradcam"
-    target: int | None = None
-    aug_smooth: bool = False
-    eigen_smooth: bool = False
-    normalise: str = "image"
-    box: int | None = None
-    region: tuple[int, int, int, int] | None = None
-    concept: int | None = None
-
-
-@dataclass
-class Result:
-    """Maps of one state for the whole batch: ``maps`` (B, H, W) float32 on the host, ``levels`` the
-    8-bit grey levels sent to the browser, ``value_range`` (low, high) mapping level 0/255 back to values."""
-
-    state: ViewState
-    maps: np.ndarray
-    levels: np.ndarray
-    value_range: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """What a method costs for the batch at some layers: ``passes`` over the images (forward passes,
-    or forward and backward for gradient methods) and ``seconds`` from the measured forward time."""
-
-    passes: int
-    seconds: float
-
-
-def gray_levels(maps: np.ndarray, normalise: str) -> tuple[np.ndarray, tuple[float, float]]:
-    """``round(255 * (m - low) / (high - low))``: low, high = 0, 1 for normalised maps, the batch's
-    range for raw ones."""
-    low, high = (0.0, 1.0) if normalise != "none" else (float(maps.min()), float(maps.max()))
-    scaled = (maps - low) / (high - low) if high > low else np.zeros_like(maps)
-    return np.rint(np.clip(scaled, 0, 1) * 255).astype(np.uint8), (low, high)
-
-
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-#: Keys of a backbone's output that hold one embedding per image, in order of preference.
-EMBEDDING_KEYS = ("image_embeds", "pooler_output")
-
-
-def _embedding_key(outputs: Any) -> str | None:
-    """The key of a (B, D) image embedding in a dict-like output without class scores (``logits``)."""
-    if not isinstance(outputs, dict) or "logits" in outputs:
-        return None
-    for key in EMBEDDING_KEYS:
-        value = outputs.get(key)
-        if isinstance(value, torch.Tensor) and value.ndim == 2:
-            return key
-    return None
 
 
 class ExplorerSession:
@@ -138,14 +73,10 @@ class ExplorerSession:
         self.images: ImageSet = load_images(images, unit_tensor if unit and preprocess is None else preprocess, self.device,
                                             torchvision_model, model_dtype(model), unit_range=unit)  # fmt: skip
         self.cache = CaptureCache(max_entries=cache_entries)
-        self.lock = threading.RLock()  # one user of the model (and its hooks) at a time, across threads
         self._task = task
-        outputs = self._predict()
-        name = infer_task(outputs, len(self.images), self._task)
-        if name == "segmentation" and isinstance(outputs, dict) and self.output_selector is None:
-            self.output_selector = "out"  # torchvision segmenters: {'out': scores, 'aux': ...}
         self._given_labels, self._preprocess, self._threshold = labels, preprocess, float(score_threshold)
-        self._derive_from_outputs(name, outputs)
+        outputs = self._predict()
+        self._derive_from_outputs(infer_task(outputs, len(self.images), self._task), outputs)
         probe = self.images.batch[:1]
         try:
             suggestion = suggest_layer(model, probe, self.output_selector)
@@ -157,17 +88,17 @@ class ExplorerSession:
         self.tree: ModelTree = probe_model_tree(model, probe, suggested, reason)
         self.nodes = {node.path: node for node in self.tree.nodes}  # by module path
         layers = (self.tree.suggested,) if target_layers is None else tuple(n for n, _ in resolve_target_layers(model, target_layers))
-        start = ViewState(concept=0) if self.task.name == "embedding" else ViewState()
-        self.state = self.validate(start, layers=layers)
+        self.state = self.validate(self.task.start_state(), layers=layers)
         self.result: Result | None = None
 
     # -- facts about the model and images ---------------------------------------------------------
     def _derive_from_outputs(self, task: str, outputs: Any) -> None:
         """The labels and the task (scores, captions, target menu) from the model's ``outputs``, and
         the fingerprint of the model they were computed from."""
-        self.labels = self._labels(task, outputs, self._given_labels, self._preprocess)
-        self.task: Task = build_task(task, outputs, self.labels, self.images.names, image_size=tuple(self.images.batch.shape[-2:]),
-                                     threshold=self._threshold, embed=self._embed, batch=self.images.batch)  # fmt: skip
+        context = TaskContext(self.model, self._given_labels, self._preprocess, list(self.images.names), tuple(self.images.batch.shape[-2:]),
+                              self._threshold, self.output_selector, self.images.batch, self._embed)  # fmt: skip
+        self.task: Task = build_task(task, outputs, context)
+        self.labels = self.task.labels
         self._outputs_fingerprint = ModelFingerprint(self.model)
 
     def follow_model(self) -> bool:
@@ -177,7 +108,7 @@ class ExplorerSession:
         True when something changed."""
         if self._outputs_fingerprint.matches(self.model):  # read only: no wait for a running method's lock
             return False
-        with self.lock:
+        with model_lock(self.model):  # the engine's one lock per model
             outputs = self._predict()
             task = infer_task(outputs, len(self.images), self._task)
             try:
@@ -193,7 +124,7 @@ class ExplorerSession:
     def _predict(self) -> Any:
         """The model's outputs (after ``output_selector``) of one no-grad forward over the batch; its
         time per image is ``forward_seconds``."""
-        with evaluation_mode(self.model), torch.no_grad():
+        with model_lock(self.model), evaluation_mode(self.model), torch.no_grad():
             started = time.perf_counter()
             try:
                 outputs = self.model(self.images.batch)
@@ -206,17 +137,10 @@ class ExplorerSession:
                     ) from error
                 raise
             self.forward_seconds = (time.perf_counter() - started) / len(self.images)
-        if self.output_selector is None and (isinstance(outputs, dict) and "out" in outputs or is_detection_list(outputs)):
-            return outputs
-        if self.output_selector is None:  # YOLO anchor rows, RT-DETR or DETR queries: read as torchvision's box dicts
-            self.output_selector = detection_reader(outputs, self.model, tuple(self.images.batch.shape[-2:]))
-        if isinstance(self.output_selector, DetectionReader):
-            return self.output_selector(outputs)
-        embedding = _embedding_key(outputs) if self.output_selector is None and self._task in (None, "embedding") else None
-        if embedding is not None:  # a backbone's output (DINOv2, CLIP's vision tower): its image embedding
-            self.output_selector, self._task = embedding, "embedding"
+        if self.output_selector is None:  # a task proposes one: a detector's reader, a segmenter's "out", a backbone's embedding key
+            self._propose_selector(outputs)
         outputs = select_output(outputs, self.output_selector)
-        if self.output_selector is None and isinstance(outputs, (tuple, list, dict)):
+        if self.output_selector is None and isinstance(outputs, (tuple, list, dict)) and not is_detection_list(outputs):
             keys = f" (its keys: {', '.join(map(str, outputs.keys()))})" if isinstance(outputs, dict) else f" of {len(outputs)} items"
             raise ValueError(
                 f"the model returns a {type(outputs).__name__}{keys}, and which part holds the class scores is not clear; pass CAMExplorer(..., output_selector=...) "
@@ -226,28 +150,19 @@ class ExplorerSession:
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         """The (n, D) embeddings of a batch, no gradients (a concept from a box)."""
-        with self.lock, evaluation_mode(self.model), torch.no_grad():
+        with model_lock(self.model), evaluation_mode(self.model), torch.no_grad():
             return select_output(self.model(x), self.output_selector).float()
 
-    def _labels(self, task: str, outputs: Any, labels: Any, preprocess: Any) -> list[str]:
-        """Class names for ``task``: one per score (classifiers, segmenters), enough for every
-        detected label (detectors), none for embeddings."""
-        if task == "embedding":
-            return []
-        if task == "detection":
-            seen = max((int(o["labels"].max()) + 1 for o in outputs if len(o["labels"])), default=1)
-            declared = getattr(self.output_selector, "classes", None)  # a reader knows how many classes the head scores
-            if declared is not None and labels is None:
-                return default_labels(self.model, None, preprocess, declared)
-            weights = known_weights(self.model, labels, preprocess)
-            if weights is None and labels is None:
-                return [str(index) for index in range(seen)]
-            names = default_labels(self.model, labels, preprocess, len(weights.meta["categories"]) if weights is not None else len(labels) if isinstance(labels, Sequence) else 0)
-            if seen > len(names):
-                raise ValueError(f"the detector gave label {seen - 1} but there are {len(names)} class names; pass one name per label index")
-            return names
-        scores = outputs["out"] if isinstance(outputs, dict) else outputs
-        return default_labels(self.model, labels, preprocess, int(scores.shape[1]))
+    def _propose_selector(self, outputs: Any) -> None:
+        """The first task (in :data:`TASKS` order, the one asked for if any) that proposes an output
+        selector for the raw ``outputs`` sets it, and its task."""
+        context = TaskContext(self.model, None, None, list(self.images.names), tuple(self.images.batch.shape[-2:]), self._threshold, None, self.images.batch, self._embed)
+        for name, kind in TASKS.items():
+            if self._task in (None, name):
+                proposal = kind.selector(outputs, context)
+                if proposal is not None:
+                    self.output_selector, self._task = proposal, name
+                    return
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -393,15 +308,14 @@ class ExplorerSession:
     def compute_maps(self, state: ViewState, images: Sequence[int] | None = None, progress: ProgressOption = False) -> np.ndarray:
         """(n, H, W) float32 maps of ``state`` for the images at indices ``images`` (default: all), on the host."""
         batch = self.images.batch if images is None else self.images.batch[list(images)]
-        with self.lock:
-            maps = self.explainer(state.layers, state.normalise).compute(
-                state.method,
-                batch,
-                self.targets(state, images),
-                aug_smooth=state.aug_smooth,
-                eigen_smooth=state.eigen_smooth,
-                progress=progress,
-            )
+        maps = self.explainer(state.layers, state.normalise).compute(
+            state.method,
+            batch,
+            self.targets(state, images),
+            aug_smooth=state.aug_smooth,
+            eigen_smooth=state.eigen_smooth,
+            progress=progress,
+        )
         return maps.detach().float().cpu().numpy()
 
     def result_of(self, state: ViewState, maps: np.ndarray) -> Result:
@@ -421,8 +335,7 @@ class ExplorerSession:
         not depend on its RPN head), from one forward and one backward: ``(paths, (L, size, size)
         uint8 levels)``."""
         x = self.images.batch[state.image : state.image + 1]
-        with self.lock:
-            found = self.explainer(self.tree.stages, cache=False).dependent_layer_maps(SWEEP_METHOD, x, self.targets(state, [state.image]))
+        found = self.explainer(self.tree.stages, cache=False).dependent_layer_maps(SWEEP_METHOD, x, self.targets(state, [state.image]))
         if not found:
             raise ValueError("the chosen target depends on none of the model's stages; choose another target")
         maps = torch.cat(list(found.values()))
@@ -436,8 +349,7 @@ class ExplorerSession:
         present = self.task.present(state.image)[:most]
         x = self.images.batch[state.image : state.image + 1].expand(len(present), -1, -1, -1)
         targets = [ClassifierOutputTarget(c) for c, _, _ in present]
-        with self.lock:
-            maps = self.explainer(state.layers, cache=False).compute(SWEEP_METHOD, x, targets)
+        maps = self.explainer(state.layers, cache=False).compute(SWEEP_METHOD, x, targets)
         small = F.interpolate(maps[:, None].float(), size=(size, size), mode="bilinear", align_corners=False)[:, 0]
         return present, gray_levels(small.cpu().numpy(), "image")[0]
 
@@ -461,16 +373,15 @@ class ExplorerSession:
         columns = list(self.images.names) if by == "images" else list(self._check_layers(list(layers) if layers else list(state.layers)))
         rows: dict[str, np.ndarray] = {}
         ordered = sorted(methods, key=lambda m: not get_method(m).needs_gradients)  # gradient methods first: one capture serves all
-        with self.lock:
-            shared = self._compare_explainer(state, by, columns)
-            for done, method in enumerate(ordered):
+        shared = self._compare_explainer(state, by, columns)
+        for done, method in enumerate(ordered):
 
-                def within(step: int, total: int, description: str, done: int = done) -> Any:  # a slow method's own steps
-                    return progress(done, len(ordered), description) if progress is not None else True
+            def within(step: int, total: int, description: str, done: int = done) -> Any:  # a slow method's own steps
+                return progress(done, len(ordered), description) if progress is not None else True
 
-                rows[method] = self._compare_row(state, method, by, columns, shared, within)
-                if progress is not None and progress(done + 1, len(ordered), "compare") is False:
-                    raise Cancelled(f"compare cancelled after {done + 1} of {len(ordered)} methods")
+            rows[method] = self._compare_row(state, method, by, columns, shared, within)
+            if progress is not None and progress(done + 1, len(ordered), "compare") is False:
+                raise Cancelled(f"compare cancelled after {done + 1} of {len(ordered)} methods")
         return columns, np.stack([rows[m] for m in methods])
 
     def _compare_explainer(self, state: ViewState, by: str, columns: list[str]) -> Explainer:

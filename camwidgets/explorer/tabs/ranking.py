@@ -58,8 +58,7 @@ class RankingTab(BackgroundTab):
                 if progress(done, total, description) is False:  # between combinations: no hook is active
                     raise Cancelled(f"ranking cancelled after {done} of {total} combinations")
 
-            with session.lock:
-                return rank_methods(session.model, session.images.batch, targets, methods=methods, layers=layers, metric=metric, progress=step)
+            return rank_methods(session.model, session.images.batch, targets, methods=methods, layers=layers, metric=metric, progress=step)
 
         def show(done: int, total: int, description: str) -> None:
             self.progress.value = done / total if total else 0.0

@@ -8,9 +8,9 @@ import ipywidgets
 import numpy as np
 
 from ...engine.methods.registry import METHODS
-from ..pictures import overlay_thumbnails
-from ..session import gray_levels
-from ..thumbnails import ThumbnailGrid
+from ...widgets.pictures import overlay_thumbnails
+from ..state import gray_levels
+from ...widgets.thumbnails import ThumbnailGrid
 from ..worker import BackgroundJob
 from .base import BackgroundTab, TabHost, method_choices
 

@@ -65,7 +65,7 @@ def export_paths(stem: str | os.PathLike) -> dict[str, Path]:
 def export_view(stem: str | os.PathLike, view: np.ndarray, arrays: dict[str, np.ndarray], manifest: dict[str, Any]) -> dict[str, Path]:
     """Write ``<stem>.png`` (``view``, RGB uint8), ``<stem>.npz`` (``arrays``) and ``<stem>.json``
     (``manifest`` plus the other two file names) as one set; return the three paths."""
-    from .pictures import to_png
+    from ..widgets.pictures import to_png
 
     paths = export_paths(stem)
     document = {**manifest, "files": {kind: path.name for kind, path in paths.items() if kind != "json"}}
@@ -122,7 +122,7 @@ def view_manifest(session: Any, view: dict[str, Any]) -> dict[str, Any]:
 def shown_picture(session: Any, view: dict[str, Any]) -> np.ndarray:
     """The session's current image and map as the browser draws them with ``view`` (mode, colormap,
     opacity): (H, W, 3) uint8."""
-    from .colormaps import compose_view
+    from ..widgets.colormaps import compose_view
 
     result = session.result
     if result is None:
@@ -146,7 +146,7 @@ def session_page(session: Any, view: dict[str, Any]) -> str:
     colormap and opacity; a table gives each image's top five classes."""
     import html
     from ..engine.methods.registry import get_method
-    from .standalone import PageView, standalone_page
+    from ..widgets.standalone import PageView, standalone_page
 
     result = session.result
     if result is None:

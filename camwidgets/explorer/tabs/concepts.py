@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ...engine.reshape import Layout
-from ..pictures import overlay_thumbnails, to_png
-from ..thumbnails import ThumbnailGrid
+from ...widgets.pictures import overlay_thumbnails, to_png
+from ...widgets.thumbnails import ThumbnailGrid
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
 from .compare import COMPARE_SIZE
@@ -59,8 +59,7 @@ class ConceptsTab(HTMLMessage, BackgroundTab):
 
         def work(progress: Any) -> Any:
             dff = DeepFeatureFactorization(session.model, layer, computation_on_concepts=head, progress=progress)
-            with session.lock:
-                return dff(session.images.batch, count)
+            return dff(session.images.batch, count)
 
         def show(outcome: tuple) -> None:
             concepts, explanations, *scored = outcome

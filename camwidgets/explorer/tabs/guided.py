@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets
 import torch
 
-from ..pictures import overlay_thumbnails, to_png
+from ...widgets.pictures import overlay_thumbnails, to_png
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
 
@@ -55,8 +55,7 @@ class GuidedTab(HTMLMessage, BackgroundTab):
         relu6 = self.relu6.value
 
         def work(progress: Any) -> Any:
-            with session.lock:
-                return guided_backprop(session.model, x, session.targets(state, [state.image]), output_selector=session.output_selector, relu6=relu6)
+            return guided_backprop(session.model, x, session.targets(state, [state.image]), output_selector=session.output_selector, relu6=relu6)
 
         def show(guided: torch.Tensor) -> None:
             cam = torch.as_tensor(result.maps[state.image : state.image + 1], device=guided.device)

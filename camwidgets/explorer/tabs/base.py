@@ -1,20 +1,20 @@
 """What every tab of the explorer shares: a host interface (the explorer's job slot and export),
 the background-panel base (start returns the job, compute waits for it), and escaped text.
 
-Tabs depend on the :class:`~camwidgets.widgets.session.ExplorerSession` (model, images, current
+Tabs depend on the :class:`~camwidgets.explorer.session.ExplorerSession` (model, images, current
 state and result, status text) and on a :class:`TabHost`, never on the explorer itself. Every text
-that reaches the page goes through :func:`text_html`: class labels, module names, exception
+that reaches the page goes through :func:`~camwidgets.widgets.page_text.text_html`: class labels, module names, exception
 messages and paths are data, never markup.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Any, Callable, Protocol
 
 import ipywidgets
 
 from ...engine.progress import Cancelled
+from ...widgets.page_text import image_widget, text_html
 from ..worker import BackgroundJob
 
 __all__ = ["TabHost", "Tab", "BackgroundTab", "HTMLMessage", "text_html", "error_text", "image_widget", "STOPPED"]
@@ -49,20 +49,6 @@ class TabHost(Protocol):
 
 def error_text(error: BaseException) -> str:
     return str(error) if isinstance(error, Cancelled) else f"{type(error).__name__}: {error}"
-
-
-def text_html(text: str, css_class: str = "", pre: bool = False) -> str:
-    """``text`` as HTML that shows it literally (escaped), in a ``span`` (or ``pre``) with ``css_class``."""
-    tag = "pre" if pre else "span"
-    attribute = f" class='{html.escape(css_class, quote=True)}'" if css_class else ""
-    return f"<{tag}{attribute}>{html.escape(str(text), quote=True)}</{tag}>"
-
-
-def image_widget(png: bytes = b"", width: str = "224px") -> ipywidgets.Image:
-    """A PNG image shown only once it holds a picture (an empty one draws the browser's broken-image icon)."""
-    image = ipywidgets.Image(value=png, format="png", layout=ipywidgets.Layout(width=width, display="" if png else "none"))
-    image.observe(lambda change: setattr(image.layout, "display", "" if change["new"] else "none"), names="value")
-    return image
 
 
 def method_choices() -> list[tuple[str, str]]:
