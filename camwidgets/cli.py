@@ -97,7 +97,7 @@ def methods_epilog() -> str:
     """Every registered method by family (from the registry), slow ones starred, and what 'all' means."""
     import textwrap
 
-    from .engine.methods import FAMILIES, METHODS, single_capture_methods
+    from .engine import FAMILIES, METHODS, single_capture_methods
 
     lines = ["methods (registry names; class names such as GradCAMPlusPlus work too; * slow: many forwards per image):"]
     for family in FAMILIES:
@@ -130,7 +130,7 @@ def _load_model(name: str, download: bool):
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .engine.methods import single_capture_methods
+    from .engine import single_capture_methods
     from .explain import explain_photo, load_image, parse_methods, resolve_class
     from .pretrained import class_names
     from .render.grid import save_figure

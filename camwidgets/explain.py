@@ -55,7 +55,7 @@ def format_probability(probability: float) -> str:
 def parse_methods(methods: str | Sequence[str] | None) -> list[str]:
     """Registry names for ``methods``: names or class names, in a list and/or comma separated;
     duplicates dropped, order kept; ``None`` or empty gives :data:`DEFAULT_METHODS`."""
-    from .engine.methods import get_method
+    from .engine import get_method
 
     if methods is None:
         return list(DEFAULT_METHODS)
@@ -128,8 +128,8 @@ def explain_photo(
     import torch
 
     from .cams import compute_cams
-    from .engine.layers import resolve_target_layers, suggest_target_layer
-    from .engine.targets import ClassifierOutputTarget
+    from .engine import resolve_target_layers, suggest_target_layer
+    from .engine import ClassifierOutputTarget
     from .preprocessing import preprocess_image
     from .render.grid import explanation_grid
 

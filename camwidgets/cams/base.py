@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.explainer import CaptureCache, Explainer
-from ..engine.compat import get_2d_projection
-from ..engine.methods import MethodSpec, base_spec, get_method
-from ..engine.methods.registry import MethodCall
+from ..engine import CaptureCache, Explainer
+from ..engine import get_2d_projection
+from ..engine import MethodSpec, base_spec, get_method
+from ..engine import MethodCall
 
 __all__ = ["BaseCAM", "ForwardCalledCAM", "method_class", "compute_cams"]
 

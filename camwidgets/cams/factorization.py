@@ -14,11 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.modules import evaluation_mode, model_device, model_dtype
-from ..engine.explainer import Explainer
-from ..engine.factorization import deep_feature_factorization
-from ..engine.maps import normalise_per_image, upsample
-from ..engine.progress import ProgressOption
+from ..engine import evaluation_mode, model_device, model_dtype
+from ..engine import Explainer
+from ..engine import deep_feature_factorization
+from ..engine import normalise_per_image, upsample
+from ..engine import ProgressOption
 from ..render.factorization import create_labels, show_factorization_on_image
 
 __all__ = ["DeepFeatureFactorization", "run_dff_on_image", "dff"]

@@ -30,13 +30,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from ..engine.explainer import Explainer
+from ..engine import Explainer
 from ..images import MAX_PIXELS
-from ..engine.methods.registry import get_method
-from ..engine.modules import evaluation_mode, model_device, select_output
-from ..engine.progress import Progress
-from ..engine.suggest import suggest_layer
-from ..engine.targets import ClassifierOutputTarget
+from ..engine import get_method
+from ..engine import evaluation_mode, model_device, select_output
+from ..engine import Progress
+from ..engine import suggest_layer
+from ..engine import ClassifierOutputTarget
 from .sources import Rows, as_dataset, item_parts
 from .store import ARRAYS, RunFiles, chunk_span, read_json
 

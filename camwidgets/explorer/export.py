@@ -95,7 +95,7 @@ def view_manifest(session: Any, view: dict[str, Any]) -> dict[str, Any]:
     """What the JSON file says of the session's current result: method, layers, task and target
     (class, box, region, concept), image,
     smoothing, normalisation, the overlay's ``view`` settings, value range and map shape."""
-    from ..engine.methods.registry import get_method
+    from ..engine import get_method
 
     result = session.result
     state, image = result.state, result.state.image
@@ -145,7 +145,7 @@ def session_page(session: Any, view: dict[str, Any]) -> str:
     (:mod:`~camwidgets.widgets.standalone`), opened at the image shown and with ``view``'s mode,
     colormap and opacity; a table gives each image's top five classes."""
     import html
-    from ..engine.methods.registry import get_method
+    from ..engine import get_method
     from ..widgets.standalone import PageView, standalone_page
 
     result = session.result

@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engine.modules import evaluation_mode, forward_hooks
-from ..engine.reshape import Layout, channels_of, describe_layout
-from ..engine.token_sources import token_sources
+from ..engine import evaluation_mode, forward_hooks
+from ..engine import Layout, channels_of, describe_layout
+from ..engine import token_sources
 
 __all__ = ["LayerNode", "ModelTree", "probe_model_tree"]
 

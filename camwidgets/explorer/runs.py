@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..engine.methods.registry import get_method
-from ..engine.progress import Cancelled
+from ..engine import get_method
+from ..engine import Cancelled
 from ..widgets.controls import duration_text
 from .state import Result, ViewState, gray_levels
 from .worker import BackgroundJob, JobSlot

@@ -20,14 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine.modules import eager_model, evaluation_mode, model_lock, is_detection_list, model_device, model_dtype, select_output
-from ..engine.explainer import CaptureCache, Explainer, ModelFingerprint
-from ..engine.layers import resolve_target_layers
-from ..engine.suggest import suggest_layer
-from ..engine.maps import NORMALISATIONS
-from ..engine.methods.registry import METHODS, get_method
-from ..engine.progress import Cancelled, ProgressOption
-from ..engine.targets import ClassifierOutputTarget
+from ..engine import eager_model, evaluation_mode, model_lock, is_detection_list, model_device, model_dtype, select_output
+from ..engine import CaptureCache, Explainer, ModelFingerprint
+from ..engine import resolve_target_layers
+from ..engine import suggest_layer
+from ..engine import NORMALISATIONS
+from ..engine import METHODS, get_method
+from ..engine import Cancelled, ProgressOption
+from ..engine import ClassifierOutputTarget
 from ..widgets.images import ImageSet, load_images, normalises_itself, unit_tensor
 from .model_tree import ModelTree, probe_model_tree
 from .state import Estimate, Result, ViewState, gray_levels

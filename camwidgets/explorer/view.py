@@ -23,7 +23,7 @@ from typing import Any, Callable
 import ipywidgets
 import numpy as np
 
-from ..engine.methods.registry import METHODS, get_method
+from ..engine import METHODS, get_method
 from ..classes import resolve_class
 from ..widgets.controls import Controls, class_choice, class_search_options, method_options
 from ..widgets.page_text import text_html

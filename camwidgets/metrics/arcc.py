@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.modules import evaluation_mode
+from ..engine import evaluation_mode
 from .cam_mult import multiply_tensor_with_cam
 from .confidence import as_tensor, check_targets, prepare_batch, target_scores, to_numpy
 from .road import ROADCombined

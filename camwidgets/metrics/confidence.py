@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.capture import check_input, check_targets, target_value, top_class_targets
-from ..engine.modules import evaluation_mode, model_device, model_lock, per_image_outputs, select_output
-from ..engine.memory_layout import ChannelsLastForward
+from ..engine import check_input, check_targets, target_value, top_class_targets
+from ..engine import evaluation_mode, model_device, model_lock, per_image_outputs, select_output
+from ..engine import ChannelsLastForward
 
 __all__ = ["PerturbationConfidenceMetric"]
 

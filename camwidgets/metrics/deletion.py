@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.blur import gaussian_blur
-from ..engine.modules import evaluation_mode
+from ..engine import gaussian_blur
+from ..engine import evaluation_mode
 from .confidence import check_targets, prepare_batch, target_scores, to_numpy
 
 __all__ = ["CurveResult", "deletion_curve", "insertion_curve", "gaussian_blur", "make_baseline"]

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.modules import evaluation_mode
+from ..engine import evaluation_mode
 from .confidence import PerturbationConfidenceMetric, check_targets, prepare_batch, target_scores, to_numpy
 from .imputation import NEIGHBOUR_WEIGHTS, NoisyLinearImputer
 

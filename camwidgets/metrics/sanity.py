@@ -30,13 +30,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.blur import gaussian_blur
-from ..engine.capture import check_input, check_targets
-from ..engine.modules import evaluation_mode, forward_hooks, per_image_outputs, select_output
-from ..engine.explainer import Explainer
-from ..engine.layers import module_name, resolve_target_layers
-from ..engine.methods.registry import get_method
-from ..engine.targets import ClassifierOutputTarget
+from ..engine import gaussian_blur
+from ..engine import check_input, check_targets
+from ..engine import evaluation_mode, forward_hooks, per_image_outputs, select_output
+from ..engine import Explainer
+from ..engine import module_name, resolve_target_layers
+from ..engine import get_method
+from ..engine import ClassifierOutputTarget
 from .confidence import as_tensor
 
 __all__ = [

@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.capture import check_input, check_targets
-from ..engine.modules import evaluation_mode, per_image_outputs, select_output
-from ..engine.explainer import CaptureCache, Explainer
-from ..engine.layers import module_name, suggest_target_layer
-from ..engine.methods.registry import get_method, single_capture_methods
-from ..engine.targets import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
+from ..engine import check_input, check_targets
+from ..engine import evaluation_mode, per_image_outputs, select_output
+from ..engine import CaptureCache, Explainer
+from ..engine import module_name, suggest_target_layer
+from ..engine import get_method, single_capture_methods
+from ..engine import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
 from .cam_mult import average_drop
 from .deletion import deletion_curve, insertion_curve
 from .road import road_combined

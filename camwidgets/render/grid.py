@@ -26,7 +26,7 @@ _MAX_COLUMNS = 5
 def _method_title(name: str) -> str:
     """The public class name of a registered method (``"gradcam++"`` -> ``"GradCAMPlusPlus"``);
     other keys are shown as given."""
-    from ..engine.methods import get_method
+    from ..engine import get_method
 
     try:
         return get_method(name).class_name

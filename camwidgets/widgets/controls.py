@@ -11,7 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import ipywidgets
 
-from ..engine.methods.registry import FAMILIES, METHODS
+from ..engine import FAMILIES, METHODS
 
 __all__ = ["Controls", "method_options", "duration_text", "class_choice"]
 

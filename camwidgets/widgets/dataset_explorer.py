@@ -243,6 +243,6 @@ class DatasetExplorer(ipywidgets.VBox):
 
 
 def _registry_name(class_name: str) -> str:
-    from ..engine.methods.registry import METHODS
+    from ..engine import METHODS
 
     return next(name for name, spec in METHODS.items() if spec.class_name == class_name)

@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from ...engine.methods.registry import METHODS
+from ...engine import METHODS
 from ...widgets.pictures import overlay_thumbnails
 from ..state import gray_levels
 from ...widgets.thumbnails import ThumbnailGrid

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...engine.reshape import Layout
+from ...engine import Layout
 from ...widgets.pictures import overlay_thumbnails, to_png
 from ...widgets.thumbnails import ThumbnailGrid
 from ..worker import BackgroundJob

@@ -22,7 +22,7 @@ class GuidedTab(HTMLMessage, BackgroundTab):
 
     def __init__(self, session: Any, host: TabHost) -> None:
         super().__init__(session, host)
-        from ...engine.guided import relu6_count
+        from ...engine import relu6_count
 
         self.button = ipywidgets.Button(description="Show guided")
         self.relu6_layers = relu6_count(session.model)
@@ -41,7 +41,7 @@ class GuidedTab(HTMLMessage, BackgroundTab):
 
     def start(self) -> BackgroundJob | None:
         """Compute the three pictures in the background for the image and target shown."""
-        from ...engine.guided import guided_backprop, guided_gradcam
+        from ...engine import guided_backprop, guided_gradcam
         from ...preprocessing import deprocess_image
 
         session = self.session

@@ -7,8 +7,8 @@ from typing import Any
 
 import ipywidgets
 
-from ...engine.methods.registry import single_capture_methods
-from ...engine.progress import Cancelled
+from ...engine import single_capture_methods
+from ...engine import Cancelled
 from ...render.charts import chart_theme
 from ..worker import BackgroundJob
 from .base import BackgroundTab, TabHost, image_widget, method_choices, text_html

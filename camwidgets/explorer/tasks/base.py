@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...engine.targets import ClassifierOutputTarget
+from ...engine import ClassifierOutputTarget
 from ...explain import format_probability
 from ...widgets.images import default_labels
 from ...widgets.messages import is_finite_number

@@ -8,9 +8,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ...engine.detections import AnchorScoreTarget, detection_reader
-from ...engine.modules import is_detection_list
-from ...engine.targets import EachOf, FasterRCNNBoxScoreTarget
+from ...engine import AnchorScoreTarget, detection_reader
+from ...engine import is_detection_list
+from ...engine import EachOf, FasterRCNNBoxScoreTarget
 from ...widgets.images import default_labels, known_weights
 from ..state import ViewState
 from .base import DEFAULT, Task, TaskContext, outlines

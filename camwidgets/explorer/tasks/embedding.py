@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...engine.targets import SimilarityToConceptTarget
+from ...engine import SimilarityToConceptTarget
 from ..state import ViewState
 from .base import Task, TaskContext
 

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ...engine.targets import SemanticSegmentationTarget
+from ...engine import SemanticSegmentationTarget
 from ..state import ViewState
 from .base import DEFAULT, Task, TaskContext, outlines
 
