@@ -28,10 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine import CaptureCache, Explainer
-from ..engine import get_2d_projection
-from ..engine import MethodSpec, base_spec, get_method
-from ..engine import MethodCall
+from ..engine import base_spec, CaptureCache, Explainer, get_2d_projection, get_method, MethodCall, MethodSpec
 
 __all__ = ["BaseCAM", "ForwardCalledCAM", "method_class", "compute_cams"]
 

@@ -14,11 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine import evaluation_mode, model_device, model_dtype
-from ..engine import Explainer
-from ..engine import deep_feature_factorization
-from ..engine import normalise_per_image, upsample
-from ..engine import ProgressOption
+from ..engine import deep_feature_factorization, evaluation_mode, Explainer, model_device, model_dtype, normalise_per_image, ProgressOption, upsample
 from ..render.factorization import create_labels, show_factorization_on_image
 
 __all__ = ["DeepFeatureFactorization", "run_dff_on_image", "dff"]

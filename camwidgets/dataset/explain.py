@@ -30,20 +30,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from ..engine import Explainer
+from ..engine import ClassifierOutputTarget, evaluation_mode, Explainer, get_method, model_device, Progress, select_output, suggest_layer
 from ..images import MAX_PIXELS
-from ..engine import get_method
-from ..engine import evaluation_mode, model_device, select_output
-from ..engine import Progress
-from ..engine import suggest_layer
-from ..engine import ClassifierOutputTarget
+from ..metrics.registry import METRICS as REGISTRY, mask_metrics, model_metrics
 from .sources import Rows, as_dataset, item_parts
 from .store import ARRAYS, RunFiles, chunk_span, read_json
 
 __all__ = ["explain_dataset", "DatasetResults", "load_results", "METRICS", "MASK_METRICS"]
 
-METRICS = ("confidence", "drop", "deletion", "insertion")
-MASK_METRICS = ("energy_in_object", "mass_outside", "pointing_game")
+#: The columns a run can have (as the package comes; a metric registered later is one too): the
+#: model's confidence, then the metric registry's that are cheap enough for datasets; the mask
+#: metrics when the rows give masks or boxes.
+METRICS = ("confidence", *model_metrics(datasets=True))
+MASK_METRICS = tuple(mask_metrics())
 TARGETS = ("predicted", "label")
 
 
@@ -301,9 +300,10 @@ def explain_dataset(
     another one is refused, naming it. ``max_pixels``: image files with more pixels fail unread
     (None: no limit). ``display_size``: 8 to 1024 pixels; ``chunk_rows`` is at most the rows and
     bounded so that a chunk's maps fit in 256 MB."""
-    unknown = sorted(set(metrics) - set(METRICS) - set(MASK_METRICS))
+    columns, mask_columns = ("confidence", *model_metrics(datasets=True)), mask_metrics()  # the registry as it is now
+    unknown = sorted(set(metrics) - set(columns) - set(mask_columns))
     if unknown:
-        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)} (mask metrics come with masks)")
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(columns)} (mask metrics come with masks)")
     if not callable(targets) and targets not in TARGETS:
         raise ValueError(f"targets must be 'predicted', 'label' or a callable (label, predicted) -> class; got {targets!r}")
     _check_sizes(batch_size, chunk_rows, display_size)
@@ -327,7 +327,7 @@ def explain_dataset(
     explainer = Explainer(model, layers, output_selector=output_selector, cache=None)
     capture = explainer.capture(x, None, need_gradients=False)
     grid = tuple(int(s) for s in explainer.spatial(capture.records[0].activation, capture, capture.records[0].name).shape[2:])
-    columns = [m for m in METRICS if m in metrics] + ([m for m in MASK_METRICS] if _gives_masks(rows, first) else [])
+    columns = [m for m in columns if m in metrics] + (mask_columns if _gives_masks(rows, first) else [])
     chunk_rows = _bounded_chunk_rows(chunk_rows, len(rows), display_size)
     files = RunFiles(out)
     config = {
@@ -392,7 +392,7 @@ class _ChunkRun:
     def __init__(self, model: nn.Module, explainer: Explainer, method: str, targets: Any, columns: list[str], grid: tuple, display: int, amp: bool, device: torch.device, classes: int) -> None:
         self.model, self.explainer, self.method, self.targets = model, explainer, method, targets
         self.columns, self.grid, self.display, self.amp, self.device, self.classes = columns, grid, display, amp, device, classes
-        self.masks = "energy_in_object" in columns
+        self.masks = any(REGISTRY[name].needs_mask for name in columns if name in REGISTRY)
         self.ignored_masks = 0  # rows that gave a mask in a run without mask columns
 
     def chunk(self, loader: DataLoader, bar: Progress) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
@@ -473,7 +473,6 @@ class _ChunkRun:
         """Records, grid maps and display maps of ``rows`` (one image size) by row id; a row that
         fails (no class to explain, a non-finite output or map) is left out with its ``error`` set."""
         from ..metrics.cam_mult import multiply_tensor_with_cam
-        from ..metrics.deletion import deletion_curve, insertion_curve
 
         x = torch.stack([row["image"] for row in rows]).to(self.device)
         wanted, probabilities = self._chosen_classes(rows, x)
@@ -499,12 +498,17 @@ class _ChunkRun:
         targets = [ClassifierOutputTarget(c) for c in chosen]
         scores: dict[str, np.ndarray] = {}
         picked = probabilities[torch.arange(len(rows)), torch.tensor(chosen, device=self.device)]
-        if "drop" in self.columns:
-            after = self._forward(multiply_tensor_with_cam(x, maps))[torch.arange(len(rows)), torch.tensor(chosen, device=self.device)]
-            scores["drop"] = (torch.clamp(picked - after, min=0) / picked.clamp(min=1e-12)).cpu().numpy()
-        for name, curve in (("deletion", deletion_curve), ("insertion", insertion_curve)):
-            if name in self.columns:
-                scores[name] = np.asarray(curve(x, maps, targets, self.model, steps=10).auc, dtype=np.float32)
+        after = None  # the probabilities of the images times their maps, computed once for every metric that reads them
+        for name in self.columns:
+            spec = REGISTRY.get(name)
+            if spec is None or spec.needs_mask:
+                continue
+            if spec.from_scores is not None:
+                if after is None:
+                    after = self._forward(multiply_tensor_with_cam(x, maps))[torch.arange(len(rows)), torch.tensor(chosen, device=self.device)]
+                scores[name] = spec.from_scores(picked.clamp(min=1e-12), after).cpu().numpy()
+            else:
+                scores[name] = np.asarray(spec.per_image(x, maps, targets, self.model, **spec.dataset_options), dtype=np.float32)
         if self.masks:
             scores.update(self._mask_scores(rows, maps))
         else:
@@ -530,14 +534,12 @@ class _ChunkRun:
 
     @staticmethod
     def _mask_scores(rows: list[dict], maps: torch.Tensor) -> dict[str, np.ndarray]:
-        """The mask columns of ``rows``: NaN for a row without an object (no mask, an empty one)."""
-        from ..metrics import energy_pointing_game, pointing_game
-
-        energy = np.full(len(rows), np.nan, np.float32)
-        hits = np.full(len(rows), np.nan, np.float32)
+        """The mask columns of ``rows`` (the registry's mask metrics): NaN for a row without an object (no mask, an empty one)."""
         present = [i for i, row in enumerate(rows) if row["mask"] is not None and row["mask"].any()]
-        if present:
-            masks = np.stack([rows[i]["mask"] for i in present])
-            energy[present] = energy_pointing_game(maps[present], masks)
-            hits[present] = pointing_game(maps[present], masks)
-        return {"energy_in_object": energy, "mass_outside": 1 - energy, "pointing_game": hits}
+        columns = {}
+        for name in mask_metrics():
+            values = np.full(len(rows), np.nan, np.float32)
+            if present:
+                values[present] = REGISTRY[name].per_image(maps[present], np.stack([rows[i]["mask"] for i in present]))
+            columns[name] = values
+        return columns

@@ -15,9 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engine import evaluation_mode, forward_hooks
-from ..engine import Layout, channels_of, describe_layout
-from ..engine import token_sources
+from ..engine import channels_of, describe_layout, evaluation_mode, forward_hooks, Layout, token_sources
 
 __all__ = ["LayerNode", "ModelTree", "probe_model_tree"]
 

@@ -11,8 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..engine import get_method
-from ..engine import Cancelled
+from ..engine import Cancelled, get_method
 from ..widgets.controls import duration_text
 from .state import Result, ViewState, gray_levels
 from .worker import BackgroundJob, JobSlot

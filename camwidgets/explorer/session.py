@@ -20,14 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine import eager_model, evaluation_mode, model_lock, is_detection_list, model_device, model_dtype, select_output
-from ..engine import CaptureCache, Explainer, ModelFingerprint
-from ..engine import resolve_target_layers
-from ..engine import suggest_layer
-from ..engine import NORMALISATIONS
-from ..engine import METHODS, get_method
-from ..engine import Cancelled, ProgressOption
-from ..engine import ClassifierOutputTarget
+from ..engine import Cancelled, CaptureCache, ClassifierOutputTarget, eager_model, evaluation_mode, Explainer, get_method, is_detection_list, METHODS, model_device, model_dtype, model_lock, ModelFingerprint, NORMALISATIONS, ProgressOption, resolve_target_layers, select_output, suggest_layer
 from ..widgets.images import ImageSet, load_images, normalises_itself, unit_tensor
 from .model_tree import ModelTree, probe_model_tree
 from .state import Estimate, Result, ViewState, gray_levels

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from ..engine import evaluation_mode
-from .cam_mult import multiply_tensor_with_cam
+from .cam_mult import drop_fraction, multiply_tensor_with_cam
 from .confidence import as_tensor, check_targets, prepare_batch, target_scores, to_numpy
 from .road import ROADCombined
 
@@ -122,13 +122,7 @@ class AverageDropForADCC:
         with evaluation_mode(model), torch.no_grad():
             before, targets = target_scores(model, x, targets)
             after, _ = target_scores(model, multiply_tensor_with_cam(x, maps), targets)
-        if bool((before <= 0).any()):
-            raise ValueError(
-                "Average Drop divides by the original score, which must be positive; use probability targets such as "
-                "ClassifierOutputSoftmaxTarget(c) (logits can be negative)"
-            )
-        drop = torch.clamp(before - after, min=0) / before
-        return to_numpy(drop.reshape(drop.shape[0], -1).mean(dim=1))
+        return to_numpy(drop_fraction(before, after))
 
 
 class ARCC:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,6 +30,8 @@ __all__ = [
     "IncreaseInConfidence",
     "average_drop",
     "increase_in_confidence",
+    "relative_drop",
+    "drop_fraction",
 ]
 
 
@@ -64,13 +67,9 @@ def _scores(input_tensor: Any, cams: Any, targets: Sequence[Callable] | None, mo
     return before, after
 
 
-def average_drop(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> float:
-    r"""Average Drop % over the batch: ``100/N * sum_i max(0, Y_i - O_i) / Y_i`` (lower is better).
-
-    ``Y_i`` is image i's target score, ``O_i`` that of ``x_i * cam_i``. The scores must be positive:
-    use probability targets such as ``ClassifierOutputSoftmaxTarget``, as the paper does.
-    """
-    before, after = _scores(input_tensor, cams, targets, model)
+def drop_fraction(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+    """Per image ``max(0, Y_i - O_i) / Y_i`` from the scores before (``Y``) and after (``O``); the scores
+    before must be positive (ValueError naming the images that are not)."""
     if bool((before <= 0).any()):
         bad = [index for index, value in enumerate(before.reshape(len(before), -1).amin(dim=1).tolist()) if value <= 0]
         raise ValueError(
@@ -79,7 +78,23 @@ def average_drop(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callab
             "ClassifierOutputSoftmaxTarget(c) (logits can be negative)."
         )
     drop = torch.clamp(before - after, min=0) / before
-    return float(drop.to(torch.float64).mean() * 100)
+    return drop.reshape(drop.shape[0], -1).mean(dim=1)
+
+
+def relative_drop(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
+    """Per image, ``max(0, Y_i - O_i) / Y_i`` in [0, 1] (lower is better): numpy float32 (B,)."""
+    before, after = _scores(input_tensor, cams, targets, model)
+    return drop_fraction(before, after).to(torch.float32).cpu().numpy()
+
+
+def average_drop(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> float:
+    r"""Average Drop % over the batch: ``100/N * sum_i max(0, Y_i - O_i) / Y_i`` (lower is better).
+
+    ``Y_i`` is image i's target score, ``O_i`` that of ``x_i * cam_i``. The scores must be positive:
+    use probability targets such as ``ClassifierOutputSoftmaxTarget``, as the paper does.
+    """
+    before, after = _scores(input_tensor, cams, targets, model)
+    return float(drop_fraction(before, after).to(torch.float64).mean() * 100)
 
 
 def increase_in_confidence(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> float:

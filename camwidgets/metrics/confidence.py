@@ -13,9 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine import check_input, check_targets, target_value, top_class_targets
-from ..engine import evaluation_mode, model_device, model_lock, per_image_outputs, select_output
-from ..engine import ChannelsLastForward
+from ..engine import ChannelsLastForward, check_input, check_targets, evaluation_mode, model_device, model_lock, per_image_outputs, select_output, target_value, top_class_targets
 
 __all__ = ["PerturbationConfidenceMetric"]
 

@@ -36,8 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine import gaussian_blur
-from ..engine import evaluation_mode
+from ..engine import evaluation_mode, gaussian_blur
 from .confidence import check_targets, prepare_batch, target_scores, to_numpy
 
 __all__ = ["CurveResult", "deletion_curve", "insertion_curve", "gaussian_blur", "make_baseline"]

@@ -30,13 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine import gaussian_blur
-from ..engine import check_input, check_targets
-from ..engine import evaluation_mode, forward_hooks, per_image_outputs, select_output
-from ..engine import Explainer
-from ..engine import module_name, resolve_target_layers
-from ..engine import get_method
-from ..engine import ClassifierOutputTarget
+from ..engine import check_input, check_targets, ClassifierOutputTarget, evaluation_mode, Explainer, forward_hooks, gaussian_blur, get_method, module_name, per_image_outputs, resolve_target_layers, select_output
 from .confidence import as_tensor
 
 __all__ = [

@@ -17,27 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine import check_input, check_targets
-from ..engine import evaluation_mode, per_image_outputs, select_output
-from ..engine import CaptureCache, Explainer
-from ..engine import module_name, suggest_target_layer
-from ..engine import get_method, single_capture_methods
-from ..engine import ClassifierOutputSoftmaxTarget, ClassifierOutputTarget
-from .cam_mult import average_drop
-from .deletion import deletion_curve, insertion_curve
-from .road import road_combined
+from ..engine import CaptureCache, check_input, check_targets, ClassifierOutputSoftmaxTarget, ClassifierOutputTarget, evaluation_mode, Explainer, get_method, module_name, per_image_outputs, select_output, single_capture_methods, suggest_target_layer
+from .registry import METRICS, model_metrics
 
 __all__ = ["RankingRow", "RankingTable", "rank_methods"]
-
-#: name -> (metric(input_tensor, cams, targets, model) -> score or (B,) scores, higher is better); the
-#: reference's argument order, which every metric of the package takes
-METRICS: dict[str, tuple[Callable[..., Any], bool]] = {
-    "road": (road_combined, True),
-    "drop": (average_drop, False),
-    "deletion": (deletion_curve, False),
-    "insertion": (insertion_curve, True),
-}
-
 
 @dataclass(frozen=True)
 class RankingRow:
@@ -128,17 +111,19 @@ class RankingTable:
 
 def _metric(metric: Any, higher_is_better: bool | None) -> tuple[str, Callable[..., Any], bool]:
     """(name, metric(input_tensor, cams, targets, model), higher is better) for a name or a callable."""
+    names = model_metrics()
     if isinstance(metric, str):
-        if metric not in METRICS:
-            raise ValueError(f"metric must be one of {', '.join(METRICS)} or a callable; got {metric!r}")
-        function, default = METRICS[metric]
-        return metric, function, default if higher_is_better is None else higher_is_better
+        if metric not in names:
+            needs = " (it needs ground-truth masks)" if metric in METRICS else ""
+            raise ValueError(f"metric must be one of {', '.join(names)} or a callable; got {metric!r}{needs}")
+        spec = METRICS[metric]
+        return metric, spec.per_image, spec.higher_is_better if higher_is_better is None else higher_is_better
     if callable(metric):
         name = getattr(metric, "__name__", type(metric).__name__)
         if higher_is_better is None:
             higher_is_better = bool(getattr(metric, "higher_is_better", True))
         return name, metric, higher_is_better
-    raise TypeError(f"metric must be a name ({', '.join(METRICS)}) or a callable (input_tensor, cams, targets, model) -> score")
+    raise TypeError(f"metric must be a name ({', '.join(names)}) or a callable (input_tensor, cams, targets, model) -> score")
 
 
 def _sync(device: torch.device) -> None:
@@ -162,8 +147,9 @@ def rank_methods(
     perturbation methods explicitly to include them) at every layer (modules or names; default: the
     suggested layer), scored by ``metric`` on ``images`` and ranked best first.
 
-    ``metric``: ``"road"`` (ROAD combined, higher is better), ``"drop"`` (Average Drop %, lower),
-    ``"deletion"`` (AUC, lower), ``"insertion"`` (AUC, higher), or a callable
+    ``metric``: a name from the metric registry that needs no mask (:data:`~.registry.METRICS`:
+    ``"road"``, ROAD combined, higher is better; ``"drop"``, the relative drop per image, lower;
+    ``"deletion"``, AUC, lower; ``"insertion"``, AUC, higher), or a callable
     ``metric(input_tensor, cams, targets, model) -> score`` (the reference's argument order; a
     number, a per-image array or anything ``np.mean`` reads, such as a deletion curve; higher is
     better unless it has ``higher_is_better = False`` or ``higher_is_better`` is passed).

@@ -3,6 +3,7 @@ and the model left exactly as it was."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -351,7 +352,7 @@ def test_the_ranking_chart_is_drawn_in_the_notebook_theme_the_browser_reports(ex
 
 
 def test_metrics_panel_ranks_in_the_background_and_a_view_change_cancels_it(explorer, tiny_model, monkeypatch):
-    from camwidgets.metrics import tuner
+    from camwidgets.metrics import registry
 
     panel = explorer.panels.metrics
     panel.methods.value, panel.layers.value = ("gradcam", "layercam"), ("head_conv",)
@@ -368,7 +369,7 @@ def test_metrics_panel_ranks_in_the_background_and_a_view_change_cancels_it(expl
         threading.Event().wait(0.2)
         return 0.5
 
-    monkeypatch.setitem(tuner.METRICS, "road", (slow_metric, True))
+    monkeypatch.setitem(registry.METRICS, "road", dataclasses.replace(registry.METRICS["road"], per_image=slow_metric))
     panel.methods.value = tuple(PER_LAYER_GRADIENT)
     panel.start()
     assert started.wait(10)

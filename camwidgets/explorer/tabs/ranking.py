@@ -7,8 +7,8 @@ from typing import Any
 
 import ipywidgets
 
-from ...engine import single_capture_methods
-from ...engine import Cancelled
+from ...engine import Cancelled, single_capture_methods
+from ...metrics.registry import model_metrics
 from ...render.charts import chart_theme
 from ..worker import BackgroundJob
 from .base import BackgroundTab, TabHost, image_widget, method_choices, text_html
@@ -31,7 +31,7 @@ class RankingTab(BackgroundTab):
         # the chosen layers first, then the stages deepest first: what is picked is in sight
         layer_options = list(dict.fromkeys([*session.state.layers, *reversed(session.tree.stages)]))
         self.layers = ipywidgets.SelectMultiple(description="Layers", options=layer_options, value=list(session.state.layers), rows=6)
-        self.metric = ipywidgets.Dropdown(description="Metric", options=["road", "drop", "deletion", "insertion"])
+        self.metric = ipywidgets.Dropdown(description="Metric", options=model_metrics())  # the registry's, without ground truth
         self.button = ipywidgets.Button(description="Rank")
         self.cancel_button = ipywidgets.Button(description="Cancel")
         self.progress = ipywidgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress")
