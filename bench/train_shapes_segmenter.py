@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_shapes_cnn import training_arguments  # noqa: E402
 
 from camwidgets.data.scenes import SCENE_CLASSES, make_scenes  # noqa: E402
-from camwidgets.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from camwidgets.core.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 from camwidgets.data.task_models import FROZEN, SEGMENTER_WEIGHTS, build_shapes_segmenter, trained_state  # noqa: E402
 
 MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)

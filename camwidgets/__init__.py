@@ -9,8 +9,7 @@ import importlib
 from typing import Any
 
 from . import dropin
-
-__version__ = "0.1.0"
+from .core import __version__  # noqa: F401  (the package version, one place)
 
 _EXPORTS: dict[str, str] = {
     # CAM classes (pytorch-grad-cam names)
@@ -55,7 +54,7 @@ _EXPORTS: dict[str, str] = {
     "show_factorization_on_image": "camwidgets.render.factorization",
     # widgets
     "CAMExplorer": "camwidgets.explorer",
-    "DatasetExplorer": "camwidgets.widgets",
+    "DatasetExplorer": "camwidgets.explorer",
     "Cancelled": "camwidgets.engine.progress",
     # engine
     "Explainer": "camwidgets.engine.explainer",

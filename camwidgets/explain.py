@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .images import IMAGENET_MEAN, IMAGENET_STD, center_crop, read_image as load_image  # noqa: F401  (this module's public names)
-from .classes import resolve_class  # noqa: F401  (a public name of this module)
+from .core.images import IMAGENET_MEAN, IMAGENET_STD, center_crop, read_image as load_image  # noqa: F401  (this module's public names)
+from .core.classes import resolve_class  # noqa: F401  (a public name of this module)
+from .core.text import format_probability  # noqa: F401  (a public name of this module)
 
 if TYPE_CHECKING:  # OpenCV and matplotlib load on first use
     import torch
@@ -45,11 +46,6 @@ __all__ = [
 
 #: Methods shown when none are chosen: two gradient-weighted, one element-wise, one gradient-free.
 DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "layercam", "eigencam")
-
-
-def format_probability(probability: float) -> str:
-    """``"79.5%"``, or ``"<0.1%"`` for probabilities that would round to zero."""
-    return f"{probability:.1%}" if probability >= 0.0005 else "<0.1%"
 
 
 def parse_methods(methods: str | Sequence[str] | None) -> list[str]:

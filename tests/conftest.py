@@ -75,7 +75,7 @@ def photo_tensor(name: str, size: int = 224) -> torch.Tensor:
     import cv2
 
     from camwidgets import load_photo, preprocess_image
-    from camwidgets.images import IMAGENET_MEAN, IMAGENET_STD
+    from camwidgets.core.images import IMAGENET_MEAN, IMAGENET_STD
 
     photo = load_photo(name)
     height, width = photo.shape[:2]

@@ -9,7 +9,7 @@ import torch
 from torchvision.ops import box_iou
 
 from camwidgets.data.scenes import SCENE_CLASSES, make_scenes, scene_targets
-from camwidgets.images import IMAGENET_MEAN, IMAGENET_STD
+from camwidgets.core.images import IMAGENET_MEAN, IMAGENET_STD
 
 MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)

@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from ..engine import ClassifierOutputTarget, evaluation_mode, Explainer, get_method, model_device, Progress, select_output, suggest_layer
-from ..images import MAX_PIXELS
+from ..core.images import MAX_PIXELS
 from ..metrics.registry import METRICS as REGISTRY, mask_metrics, model_metrics
 from .sources import Rows, as_dataset, item_parts
 from .store import ARRAYS, RunFiles, chunk_span, read_json
@@ -100,7 +100,7 @@ class DatasetResults:
     def thumbnails(self, rows: Sequence[int]) -> np.ndarray:
         """(N, S, S, 3) uint8: the stored photo of each of ``rows`` with its stored map blended (jet,
         half opacity), in the given order."""
-        from ..widgets.pictures import overlay_thumbnails
+        from ..core.pictures import overlay_thumbnails
 
         photos, levels = self.stored(rows)
         return overlay_thumbnails(photos, levels, photos.shape[1]) if len(photos) else photos
@@ -373,7 +373,7 @@ def explain_dataset(
 def _versions() -> dict[str, str]:
     import torchvision
 
-    from .. import __version__
+    from ..core import __version__
 
     return {"camwidgets": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__}
 

@@ -1,7 +1,7 @@
 """A shareable HTML report of an :func:`~camwidgets.explain_dataset` run: one self-contained file
 with the run's settings, its accuracy and failed rows, a histogram of the chosen column, the
 confusion matrix, and the chosen rows in the explorer's overlay and gallery, whose colormap,
-opacity and mode switch in the page (:mod:`camwidgets.widgets.standalone`: no kernel, no network).
+opacity and mode switch in the page (:mod:`camwidgets.render.page`: no kernel, no network).
 Every text from the run (paths, class names, errors) is HTML-escaped."""
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def _caption(row: Any, name: Any, column: str) -> tuple[str, str]:
 def write_report(results: Any, path: str | Path, rows: Any = None, *, column: str = "confidence", title: str | None = None, limit: int = 48) -> Path:
     """Write the report of ``results`` to ``path`` (an ``.html`` file); its gallery shows ``rows``
     (see :func:`chosen_rows`; default the ``limit`` lowest by ``column``), each with its stored map."""
-    from ..widgets.standalone import PageView, standalone_page, write_page
+    from ..render.page import PageView, standalone_page, write_page
 
     table = results.table
     chosen = chosen_rows(table, rows, column, limit)

@@ -5,7 +5,7 @@ as torchvision's ``ImageFolder``, or a folder path of image files whose subfolde
 An item may be an image, ``(image, label)``, ``(image, label, mask)`` or a dict with ``image`` and
 optionally ``label``, ``mask`` (ground truth, (H, W) bool at the input size), ``boxes`` ((k, 4)
 x1, y1, x2, y2 in input pixels) and ``path``. Images that are not tensors yet (paths, PIL images,
-arrays) go through the explorer's image pipeline (:func:`~camwidgets.widgets.images.load_images`),
+arrays) go through the explorer's image pipeline (:func:`~camwidgets.core.image_sets.load_images`),
 so a dataset is seen exactly as the explorer sees a photo.
 
 :class:`Rows` never raises for one bad row: reading it gives a row with an ``error`` instead, and
@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..images import MAX_PIXELS, read_image
+from ..core.images import MAX_PIXELS, read_image
 from ..metrics.localization import boxes_to_masks
-from ..widgets.images import load_images
+from ..core.image_sets import load_images
 
 __all__ = ["ImageFiles", "Rows", "as_dataset", "item_parts", "IMAGE_SUFFIXES"]
 
@@ -119,7 +119,7 @@ def _label(value: Any) -> int | None:
 
 class Rows(Dataset):
     """Row ``i`` of ``dataset`` as ``{"index", "image" (3, H, W) float, "photo" (H, W, 3) uint8 as the
-    model sees it, "label", "mask", "path", "error"}``, preprocessed by ``preprocess`` (see :func:`~camwidgets.widgets.images.load_images`);
+    model sees it, "label", "mask", "path", "error"}``, preprocessed by ``preprocess`` (see :func:`~camwidgets.core.image_sets.load_images`);
     a row that cannot be read carries its ``error`` (and no image) instead of raising."""
 
     def __init__(self, dataset: Dataset, preprocess: Any = None, *, max_pixels: int | None = MAX_PIXELS) -> None:

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..atomic_files import write_atomically
+from ..core.atomic_files import write_atomically
 
 __all__ = ["RunFiles", "write_atomically", "read_json", "chunk_span", "ARRAYS"]
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..engine import Cancelled, CaptureCache, ClassifierOutputTarget, eager_model, evaluation_mode, Explainer, get_method, is_detection_list, METHODS, model_device, model_dtype, model_lock, ModelFingerprint, NORMALISATIONS, ProgressOption, resolve_target_layers, select_output, suggest_layer
-from ..widgets.images import ImageSet, load_images, normalises_itself, unit_tensor
+from ..core.image_sets import ImageSet, load_images, normalises_itself, unit_tensor
 from .model_tree import ModelTree, probe_model_tree
 from .state import Estimate, Result, ViewState, gray_levels
 from .tasks import DEFAULT_SCORE_THRESHOLD, TASKS, Task, TaskContext, build_task, check_region, infer_task

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import anywidget
 import traitlets
 
-from .assets import asset_path, module_source
+from ..core.assets import asset_path, module_source
 from .messages import KernelOwnedTraits, MessageRouter, require
 
 __all__ = ["LayerTree"]

@@ -3,7 +3,7 @@
 The kernel sends the photo (RGB) and the map (8-bit grey levels) once each, as binary buffers;
 colormap, opacity and mode are applied in the browser (``js/overlay.js``) with the tables in
 ``colormap_tables``, so changing them needs no round trip. The formula is
-:func:`~camwidgets.widgets.colormaps.compose_view`. Front end -> kernel: trait changes of
+:func:`~camwidgets.core.colormaps.compose_view`. Front end -> kernel: trait changes of
 ``opacity``, ``colormap``, ``mode``, ``theme`` (validated here; every other trait is the kernel's),
 ``{"type": "cancel", "id"}``, ``{"type": "pick_box", "id", "index"}`` (a drawn box was clicked) and
 ``{"type": "region", "id", "box": [x1, y1, x2, y2] | null}`` (a rectangle dragged on the image, in
@@ -20,8 +20,8 @@ import anywidget
 import numpy as np
 import traitlets
 
-from .assets import asset_path, module_source
-from .colormaps import COLORMAPS, MODES, colormap_tables
+from ..core.assets import asset_path, module_source
+from ..core.colormaps import COLORMAPS, MODES, colormap_tables
 from .messages import KernelOwnedTraits, MessageRouter, is_finite_number, require
 
 __all__ = ["OverlayView"]

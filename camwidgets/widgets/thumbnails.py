@@ -14,7 +14,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from .assets import asset_path, module_source
+from ..core.assets import asset_path, module_source
 from .messages import KernelOwnedTraits, MessageRouter, require
 
 __all__ = ["ThumbnailGrid"]

@@ -109,7 +109,7 @@ def test_a_saved_explorer_view_opens_at_the_image_shown_and_switches_mode_offlin
 def test_a_page_draws_each_views_boxes_and_outlines_with_labels_as_text(offline_page, tmp_path):
     import numpy as np
 
-    from camwidgets.widgets.standalone import PageView, standalone_page, write_page
+    from camwidgets.render.page import PageView, standalone_page, write_page
 
     rng = np.random.default_rng(2)
     marks = [

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from camwidgets.widgets.dataset_explorer import DatasetExplorer
-from camwidgets.widgets.pictures import overlay_thumbnails
+from camwidgets.explorer.dataset_view import DatasetExplorer
+from camwidgets.core.pictures import overlay_thumbnails
 
 from ..widgets.conftest import send_custom, send_update
 from .common import ROWS, model, preprocess

@@ -21,7 +21,7 @@ from torch import nn
 
 from camwidgets import explain_dataset, load_results
 from camwidgets.cli import main
-from camwidgets.widgets.dataset_explorer import DatasetExplorer
+from camwidgets.explorer.dataset_view import DatasetExplorer
 from tests.conftest import Small, seeded
 
 from .common import model, preprocess, write_folder
@@ -183,7 +183,7 @@ def test_images_over_the_pixel_limit_fail_without_being_decoded(tmp_path):
     assert "pixels, over the limit of 100,000,000" in bomb["error"] and "not decoded" in bomb["error"]
     with pytest.raises(ValueError, match="none of the first rows could be read: row 0: .*32 x 32 pixels, over the limit of 1,023"):
         explain_dataset(model(), folder, out=tmp_path / "strict", preprocess=preprocess, max_pixels=32 * 32 - 1, **QUIET)
-    from camwidgets.images import check_pixels
+    from camwidgets.core.images import check_pixels
 
     check_pixels(folder / "circle" / "00.png", 32 * 32)  # at the limit, and without one, an image passes
     check_pixels(folder / "circle" / "zz_bomb.png", None)

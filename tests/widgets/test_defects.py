@@ -17,7 +17,7 @@ from torch import nn
 
 from camwidgets import CAMExplorer
 from camwidgets.engine.methods.registry import METHODS
-from camwidgets.widgets.images import load_images
+from camwidgets.core.image_sets import load_images
 from tests.conftest import MARKUP, MarkedUp, Small, hook_count, seeded
 
 from .conftest import replies, send_custom, send_update, slow_test_method, state_updates

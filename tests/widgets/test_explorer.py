@@ -18,7 +18,7 @@ from camwidgets import CAMExplorer
 from camwidgets.engine.maps import finish_maps
 from camwidgets.engine.methods.registry import METHODS, MethodSpec
 from camwidgets.engine.progress import Progress
-from camwidgets.widgets.colormaps import compose_view
+from camwidgets.core.colormaps import compose_view
 from tests.conftest import CountingForward, Small, assert_unchanged, hook_count, mixed_state, seeded, snapshot
 
 from .conftest import replies, send_custom, send_update, slow_test_method, state_updates

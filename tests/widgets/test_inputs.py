@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from camwidgets import CAMExplorer, ClassifierOutputTarget, load_photo, photo_path
-from camwidgets.images import IMAGENET_MEAN, IMAGENET_STD
-from camwidgets.widgets.images import load_images
+from camwidgets.core.images import IMAGENET_MEAN, IMAGENET_STD
+from camwidgets.core.image_sets import load_images
 from tests.conftest import CountingForward, photo_tensor
 
 

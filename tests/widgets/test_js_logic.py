@@ -11,8 +11,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from camwidgets.widgets.assets import module_source
-from camwidgets.widgets.colormaps import MODES, colormap_table, compose_view
+from camwidgets.core.assets import module_source
+from camwidgets.core.colormaps import MODES, colormap_table, compose_view
 
 NODE = shutil.which("node")
 

@@ -1,4 +1,4 @@
-"""The self-contained HTML page (camwidgets.widgets.standalone): its bytes decode to the views given,
+"""The self-contained HTML page (camwidgets.render.page): its bytes decode to the views given,
 texts cannot escape the JSON script, bad input is refused, the gallery pixels drawn in the page equal
 the kernel's thumbnails bit for bit (under Node), and CAMExplorer.to_html saves what is shown."""
 
@@ -14,9 +14,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from camwidgets.widgets.assets import module_source
-from camwidgets.widgets.pictures import overlay_thumbnails, square
-from camwidgets.widgets.standalone import PageView, standalone_page, write_page
+from camwidgets.core.assets import module_source
+from camwidgets.core.pictures import overlay_thumbnails, square
+from camwidgets.render.page import PageView, standalone_page, write_page
 from tests.conftest import MARKUP
 
 from .test_js_logic import NODE
@@ -104,7 +104,7 @@ def test_the_page_is_written_whole_under_an_html_name(tmp_path):
 
 def test_the_gallery_is_drawn_in_the_page_as_the_kernel_draws_thumbnails():
     """galleryPixels (js/standalone.js) with the overlay's composeView equals overlay_thumbnails."""
-    from camwidgets.widgets.colormaps import colormap_table
+    from camwidgets.core.colormaps import colormap_table
 
     given = views(2)
     size = 12

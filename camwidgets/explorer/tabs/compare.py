@@ -8,7 +8,7 @@ import ipywidgets
 import numpy as np
 
 from ...engine import METHODS
-from ...widgets.pictures import overlay_thumbnails
+from ...core.pictures import overlay_thumbnails
 from ..state import gray_levels
 from ...widgets.thumbnails import ThumbnailGrid
 from ..worker import BackgroundJob

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ...engine import Layout
-from ...widgets.pictures import overlay_thumbnails, to_png
+from ...core.pictures import overlay_thumbnails, to_png
 from ...widgets.thumbnails import ThumbnailGrid
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget

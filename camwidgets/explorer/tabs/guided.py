@@ -7,7 +7,7 @@ from typing import Any
 import ipywidgets
 import torch
 
-from ...widgets.pictures import overlay_thumbnails, to_png
+from ...core.pictures import overlay_thumbnails, to_png
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
 

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from ...engine import ClassifierOutputTarget
-from ...explain import format_probability
-from ...widgets.images import default_labels
+from ...core.text import format_probability
+from ...core.image_sets import default_labels
 from ...widgets.messages import is_finite_number
 from ..state import ViewState
 

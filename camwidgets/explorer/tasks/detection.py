@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ...engine import AnchorScoreTarget, detection_reader, EachOf, FasterRCNNBoxScoreTarget, is_detection_list
-from ...widgets.images import default_labels, known_weights
+from ...core.image_sets import default_labels, known_weights
 from ..state import ViewState
 from .base import DEFAULT, Task, TaskContext, outlines
 

@@ -18,38 +18,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .image_files import MAX_PIXELS, check_pixels, decode_image_file
+from .photos import load_photo, photo_names
+
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MAX_PIXELS", "check_pixels", "read_image", "to_rgb", "resize_and_crop", "center_crop", "normalise"]
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-
-#: The most pixels an image file may have before it is decoded (a small file can hold a huge image:
-#: a 20 000 x 20 000 PNG of 1 MB decodes to 1.2 GB). PIL's own guard warns at 89 million pixels.
-MAX_PIXELS = 100_000_000
-
-
-def check_pixels(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> None:
-    """ValueError when the image file at ``path`` declares more than ``max_pixels`` pixels in its
-    header (read without decoding); files PIL cannot identify are left to the decoder."""
-    if max_pixels is None:
-        return
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except Image.DecompressionBombError:  # PIL's own limit (twice MAX_IMAGE_PIXELS) refused it unread
-        if Image.MAX_IMAGE_PIXELS is not None and max_pixels >= 2 * Image.MAX_IMAGE_PIXELS:
-            return
-        raise ValueError(f"{str(path)!r} declares over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels, over the limit of {max_pixels:,}; it was not decoded. Shrink the image") from None
-    except Exception:  # not an image PIL knows (its plugins may even fail to import): the decoder says so
-        return
-    if width * height > max_pixels:
-        raise ValueError(
-            f"{str(path)!r} is {width} x {height} pixels, over the limit of {max_pixels:,}; it was not decoded. "
-            "Shrink the image, or raise the limit (max_pixels=...) if it is meant to be this large"
-        )
 
 
 def read_image(image: str | Path, max_pixels: int | None = MAX_PIXELS) -> tuple[np.ndarray, str]:
@@ -57,20 +32,9 @@ def read_image(image: str | Path, max_pixels: int | None = MAX_PIXELS) -> tuple[
 
     Raises ``ValueError`` (one line, saying what to pass instead) when it is neither, and for a file
     of more than ``max_pixels`` pixels (None: no limit), before decoding it."""
-    import cv2
-
-    from .data import load_photo, photo_names
-
     path = Path(image)
     if path.is_file():
-        data = np.fromfile(str(path), dtype=np.uint8)
-        if data.size == 0:
-            raise ValueError(f"{str(path)!r} is an empty file (0 bytes); pass a PNG or JPEG image file")
-        check_pixels(path, max_pixels)
-        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"could not read {str(path)!r} as an image; pass a PNG or JPEG file or a bundled photo name")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), path.stem
+        return decode_image_file(path, max_pixels), path.stem
     try:
         return load_photo(str(image)), Path(str(image)).stem
     except ValueError:

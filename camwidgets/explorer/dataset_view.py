@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from ..render.charts import chart_theme, selection_histogram
-from .overlay import OverlayView
-from .page_text import image_widget, text_html
-from .thumbnails import ThumbnailGrid
+from ..widgets.overlay import OverlayView
+from ..widgets.page_text import image_widget, text_html
+from ..widgets.thumbnails import ThumbnailGrid
 
 __all__ = ["DatasetExplorer", "MAX_CONFUSION"]
 
@@ -221,7 +221,7 @@ class DatasetExplorer(ipywidgets.VBox):
 
     def open_in_explorer(self, row_id: int | None = None) -> Any:
         """A :class:`~camwidgets.CAMExplorer` on row ``row_id`` (default: the one shown), shown below."""
-        from ..explorer.view import CAMExplorer  # the explorer composes these widgets: imported when a row is opened
+        from .view import CAMExplorer  # imported when a row is opened: the view imports this module
 
         if self.model is None:
             raise ValueError("pass DatasetExplorer(results, model) to explore rows with other layers and methods")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..images import IMAGENET_MEAN, IMAGENET_STD, normalise, resize_and_crop, to_rgb
+from .images import IMAGENET_MEAN, IMAGENET_STD, normalise, resize_and_crop, to_rgb
 
 __all__ = ["ImageSet", "load_images", "default_labels", "known_weights", "normalises_itself", "unit_tensor"]
 

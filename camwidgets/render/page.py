@@ -22,9 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .assets import asset_path, module_source
-from .colormaps import COLORMAPS, MODES, colormap_tables
-from .pictures import square
+from ..core.assets import asset_path, module_source
+from ..core.colormaps import COLORMAPS, MODES, colormap_tables
+from ..core.pictures import square
 
 __all__ = ["PageView", "standalone_page", "write_page"]
 
@@ -151,7 +151,7 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
 
 def write_page(path: str | Path, document: str) -> Path:
     """Write ``document`` to ``path`` atomically (a half-written page is never left behind)."""
-    from ..atomic_files import write_atomically
+    from ..core.atomic_files import write_atomically
 
     target = Path(path)
     if target.suffix.lower() not in (".html", ".htm"):
