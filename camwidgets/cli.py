@@ -13,6 +13,13 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .dataset import explain_dataset
+from .engine import FAMILIES, METHODS, single_capture_methods
+from .explain import DEFAULT_METHODS, explain_photo, load_image, parse_methods, resolve_class
+from .migrate import run
+from .pretrained import cached_weights, class_names, load_model, offline_advice
+from .render.grid import save_figure
+
 __all__ = ["main", "build_parser", "UsageError"]
 
 DEFAULT_IMAGE = "chelsea"
@@ -24,7 +31,6 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .explain import DEFAULT_METHODS
 
     parser = argparse.ArgumentParser(
         prog="python -m camwidgets",
@@ -97,7 +103,6 @@ def methods_epilog() -> str:
     """Every registered method by family (from the registry), slow ones starred, and what 'all' means."""
     import textwrap
 
-    from .engine import FAMILIES, METHODS, single_capture_methods
 
     lines = ["methods (registry names; class names such as GradCAMPlusPlus work too; * slow: many forwards per image):"]
     for family in FAMILIES:
@@ -122,7 +127,6 @@ def _check_model_name(name: str) -> None:
 def _load_model(name: str, download: bool):
     """The pretrained model and its weights; without ``download``, only from torch's cache (a
     UsageError naming the models that have weights here, before any network use)."""
-    from .pretrained import cached_weights, load_model, offline_advice
 
     if not download and not cached_weights(name):
         raise UsageError(offline_advice(name))
@@ -130,10 +134,6 @@ def _load_model(name: str, download: bool):
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .engine import single_capture_methods
-    from .explain import explain_photo, load_image, parse_methods, resolve_class
-    from .pretrained import class_names
-    from .render.grid import save_figure
 
     chosen = args.method
     if chosen and any(part.strip().lower() == "all" for item in chosen for part in item.split(",")):
@@ -182,7 +182,6 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _explain_dataset(args: argparse.Namespace) -> int:
-    from .dataset import explain_dataset
 
     _check_model_name(args.model)
     if not args.folder.is_dir():
@@ -205,7 +204,6 @@ def _explain_dataset(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from .migrate import run
 
     try:
         return run(args.paths, args.write, sys.stdout)

@@ -15,15 +15,19 @@ Used by ``python -m camwidgets explain`` and by the notebooks::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .core.images import IMAGENET_MEAN, IMAGENET_STD, center_crop, read_image as load_image  # noqa: F401  (this module's public names)
+from .cams import compute_cams
 from .core.classes import resolve_class  # noqa: F401  (a public name of this module)
+from .core.images import IMAGENET_MEAN, IMAGENET_STD, center_crop  # noqa: F401  (this module's public names)
+from .core.images import read_image as load_image
 from .core.text import format_probability  # noqa: F401  (a public name of this module)
+from .engine import ClassifierOutputTarget, get_method, resolve_target_layers, suggest_target_layer
+from .preprocessing import preprocess_image
+from .pretrained import class_names
+from .render.grid import explanation_grid
 
 if TYPE_CHECKING:  # OpenCV and matplotlib load on first use
     import torch
@@ -51,7 +55,6 @@ DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "layercam", "eigenca
 def parse_methods(methods: str | Sequence[str] | None) -> list[str]:
     """Registry names for ``methods``: names or class names, in a list and/or comma separated;
     duplicates dropped, order kept; ``None`` or empty gives :data:`DEFAULT_METHODS`."""
-    from .engine import get_method
 
     if methods is None:
         return list(DEFAULT_METHODS)
@@ -123,16 +126,10 @@ def explain_photo(
     """
     import torch
 
-    from .cams import compute_cams
-    from .engine import resolve_target_layers, suggest_target_layer
-    from .engine import ClassifierOutputTarget
-    from .preprocessing import preprocess_image
-    from .render.grid import explanation_grid
 
     if isinstance(weights, (list, tuple)):
         labels, (mean, std) = list(weights), (IMAGENET_MEAN, IMAGENET_STD)
     else:
-        from .pretrained import class_names
 
         labels, (mean, std) = class_names(weights), _mean_std(weights)
     names = parse_methods(methods)

@@ -45,7 +45,7 @@ def recorded(monkeypatch):
         results.append(result)
         return result
 
-    monkeypatch.setattr(explain, "explain_photo", recording)
+    monkeypatch.setattr(cli, "explain_photo", recording)  # the name the command line calls
     return results
 
 

@@ -30,9 +30,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from ..engine import ClassifierOutputTarget, evaluation_mode, Explainer, get_method, model_device, Progress, select_output, suggest_layer
+from ..core import __version__
 from ..core.images import MAX_PIXELS
-from ..metrics.registry import METRICS as REGISTRY, mask_metrics, model_metrics
+from ..core.pictures import overlay_thumbnails
+from ..engine import ClassifierOutputTarget, Explainer, Progress, evaluation_mode, get_method, model_device, select_output, suggest_layer
+from ..metrics.cam_mult import multiply_tensor_with_cam
+from ..metrics.registry import METRICS as REGISTRY
+from ..metrics.registry import mask_metrics, model_metrics
+from .report import write_report
 from .sources import Rows, as_dataset, item_parts
 from .store import ARRAYS, RunFiles, chunk_span, read_json
 
@@ -100,7 +105,6 @@ class DatasetResults:
     def thumbnails(self, rows: Sequence[int]) -> np.ndarray:
         """(N, S, S, 3) uint8: the stored photo of each of ``rows`` with its stored map blended (jet,
         half opacity), in the given order."""
-        from ..core.pictures import overlay_thumbnails
 
         photos, levels = self.stored(rows)
         return overlay_thumbnails(photos, levels, photos.shape[1]) if len(photos) else photos
@@ -108,7 +112,6 @@ class DatasetResults:
     def to_html(self, path: str | Path, rows: Any = None, *, column: str = "confidence", title: str | None = None, limit: int = 48) -> Path:
         """A self-contained HTML report of the run with ``rows`` in its gallery (default the ``limit``
         lowest by ``column``): see :func:`~camwidgets.dataset.report.write_report`."""
-        from .report import write_report
 
         return write_report(self, path, rows, column=column, title=title, limit=limit)
 
@@ -373,7 +376,6 @@ def explain_dataset(
 def _versions() -> dict[str, str]:
     import torchvision
 
-    from ..core import __version__
 
     return {"camwidgets": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__}
 
@@ -472,7 +474,6 @@ class _ChunkRun:
     def _batch(self, rows: list[dict]) -> dict[int, tuple[dict, np.ndarray, np.ndarray]]:
         """Records, grid maps and display maps of ``rows`` (one image size) by row id; a row that
         fails (no class to explain, a non-finite output or map) is left out with its ``error`` set."""
-        from ..metrics.cam_mult import multiply_tensor_with_cam
 
         x = torch.stack([row["image"] for row in rows]).to(self.device)
         wanted, probabilities = self._chosen_classes(rows, x)

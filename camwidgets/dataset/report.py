@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from ..render.charts import selection_histogram
+from ..render.page import PageView, standalone_page, write_page
+
 __all__ = ["write_report", "chosen_rows"]
 
 
@@ -24,7 +27,6 @@ def _figure_png(figure: Any) -> str:
 
 
 def _histogram(values: np.ndarray, chosen: np.ndarray, column: str) -> str:
-    from ..render.charts import selection_histogram
 
     return _figure_png(selection_histogram(values, chosen, column, "in the gallery", figsize=(5, 2.4)))
 
@@ -78,7 +80,6 @@ def _caption(row: Any, name: Any, column: str) -> tuple[str, str]:
 def write_report(results: Any, path: str | Path, rows: Any = None, *, column: str = "confidence", title: str | None = None, limit: int = 48) -> Path:
     """Write the report of ``results`` to ``path`` (an ``.html`` file); its gallery shows ``rows``
     (see :func:`chosen_rows`; default the ``limit`` lowest by ``column``), each with its stored map."""
-    from ..render.page import PageView, standalone_page, write_page
 
     table = results.table
     chosen = chosen_rows(table, rows, column, limit)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .methods.activation import kpca_projection
 from .smoothing import first_principal_component
 
 __all__ = ["get_2d_projection", "get_2d_projection_with_sign_correction", "get_2d_projection_kernel", "ActivationsAndGradients"]
@@ -26,7 +27,6 @@ get_2d_projection_with_sign_correction = get_2d_projection
 def get_2d_projection_kernel(activation_batch: np.ndarray, kernel: str = "sigmoid", gamma: float | None = None) -> np.ndarray:
     """(B, C, *s) activations -> (B, *s) float32: each image's first kernel principal component
     (``kernel`` and ``gamma`` as scikit-learn's KernelPCA; see KPCA-CAM)."""
-    from .methods.activation import kpca_projection
 
     activations = torch.as_tensor(np.asarray(activation_batch))
     return kpca_projection(activations, kernel=kernel, gamma=gamma).numpy().astype(np.float32)

@@ -21,10 +21,15 @@ import ipywidgets
 import numpy as np
 import torch
 
+from ..dataset import DatasetResults, load_results
+from ..dataset.report import write_report
+from ..dataset.sources import as_dataset, item_parts
+from ..engine import METHODS
 from ..render.charts import chart_theme, selection_histogram
 from ..widgets.overlay import OverlayView
 from ..widgets.page_text import image_widget, text_html
 from ..widgets.thumbnails import ThumbnailGrid
+from .view import CAMExplorer
 
 __all__ = ["DatasetExplorer", "MAX_CONFUSION"]
 
@@ -39,7 +44,6 @@ class DatasetExplorer(ipywidgets.VBox):
     under the manifest's ``root``) lets a row open in a :class:`~camwidgets.CAMExplorer`."""
 
     def __init__(self, results: Any, model: Any = None, *, data: Any = None, preprocess: Any = None, page_size: int = 40, columns: int = 8) -> None:
-        from ..dataset import DatasetResults, load_results
 
         self.results = results if isinstance(results, DatasetResults) else load_results(results)
         self.model, self.data, self.preprocess = model, data, preprocess
@@ -186,7 +190,6 @@ class DatasetExplorer(ipywidgets.VBox):
     def save_report(self, path: str | Path, limit: int = 48) -> Path:
         """An HTML report of the run with the rows selected now (filters and order) in its gallery:
         one file to share (see :func:`~camwidgets.dataset.report.write_report`)."""
-        from ..dataset.report import write_report
 
         return write_report(self.results, path, self.selection(), column=self.sort.value, limit=limit)
 
@@ -207,7 +210,6 @@ class DatasetExplorer(ipywidgets.VBox):
         """Row ``row_id``'s image as the dataset (or the folder) gives it, and the preprocessing the
         explorer should apply: the run's own, or none for an image that is already a float tensor."""
         if self.data is not None:
-            from ..dataset.sources import as_dataset, item_parts
 
             image = item_parts(as_dataset(self.data)[row_id])["image"]
             if isinstance(image, torch.Tensor) and image.is_floating_point():
@@ -221,7 +223,6 @@ class DatasetExplorer(ipywidgets.VBox):
 
     def open_in_explorer(self, row_id: int | None = None) -> Any:
         """A :class:`~camwidgets.CAMExplorer` on row ``row_id`` (default: the one shown), shown below."""
-        from .view import CAMExplorer  # imported when a row is opened: the view imports this module
 
         if self.model is None:
             raise ValueError("pass DatasetExplorer(results, model) to explore rows with other layers and methods")
@@ -243,6 +244,5 @@ class DatasetExplorer(ipywidgets.VBox):
 
 
 def _registry_name(class_name: str) -> str:
-    from ..engine import METHODS
 
     return next(name for name, spec in METHODS.items() if spec.class_name == class_name)

@@ -20,6 +20,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..core.atomic_files import check_destination, replace_together, temporary_beside
+from ..core.colormaps import compose_view
+from ..core.pictures import to_png
+from ..engine import get_method
+from ..render.page import PageView, standalone_page
 
 __all__ = ["export_view", "export_paths", "export_session", "view_manifest", "shown_picture", "session_page"]
 
@@ -65,7 +69,6 @@ def export_paths(stem: str | os.PathLike) -> dict[str, Path]:
 def export_view(stem: str | os.PathLike, view: np.ndarray, arrays: dict[str, np.ndarray], manifest: dict[str, Any]) -> dict[str, Path]:
     """Write ``<stem>.png`` (``view``, RGB uint8), ``<stem>.npz`` (``arrays``) and ``<stem>.json``
     (``manifest`` plus the other two file names) as one set; return the three paths."""
-    from ..core.pictures import to_png
 
     paths = export_paths(stem)
     document = {**manifest, "files": {kind: path.name for kind, path in paths.items() if kind != "json"}}
@@ -95,7 +98,6 @@ def view_manifest(session: Any, view: dict[str, Any]) -> dict[str, Any]:
     """What the JSON file says of the session's current result: method, layers, task and target
     (class, box, region, concept), image,
     smoothing, normalisation, the overlay's ``view`` settings, value range and map shape."""
-    from ..engine import get_method
 
     result = session.result
     state, image = result.state, result.state.image
@@ -122,7 +124,6 @@ def view_manifest(session: Any, view: dict[str, Any]) -> dict[str, Any]:
 def shown_picture(session: Any, view: dict[str, Any]) -> np.ndarray:
     """The session's current image and map as the browser draws them with ``view`` (mode, colormap,
     opacity): (H, W, 3) uint8."""
-    from ..core.colormaps import compose_view
 
     result = session.result
     if result is None:
@@ -145,8 +146,6 @@ def session_page(session: Any, view: dict[str, Any]) -> str:
     (:mod:`~camwidgets.render.page`), opened at the image shown and with ``view``'s mode,
     colormap and opacity; a table gives each image's top five classes."""
     import html
-    from ..engine import get_method
-    from ..render.page import PageView, standalone_page
 
     result = session.result
     if result is None:

@@ -23,20 +23,21 @@ from typing import Any, Callable
 import ipywidgets
 import numpy as np
 
-from ..engine import METHODS, get_method
 from ..core.classes import resolve_class
+from ..core.pictures import captioned, overlay_thumbnails, square, to_png
+from ..engine import METHODS, get_method
+from ..render.page import write_page
 from ..widgets.controls import Controls, class_choice, class_search_options, method_options
-from ..widgets.page_text import text_html
-from .export import export_session, session_page, shown_picture
 from ..widgets.layer_tree import LayerTree
 from ..widgets.messages import logger
 from ..widgets.overlay import OverlayView
-from .tabs import build_tabs
-from ..core.pictures import captioned, overlay_thumbnails, square, to_png
+from ..widgets.page_text import text_html
+from ..widgets.thumbnails import ThumbnailGrid
+from .export import export_session, session_page, shown_picture
+from .runs import BackgroundRuns
 from .session import ExplorerSession
 from .state import Result, ViewState
-from ..widgets.thumbnails import ThumbnailGrid
-from .runs import BackgroundRuns
+from .tabs import build_tabs
 from .worker import JobSlot
 
 __all__ = ["CAMExplorer"]
@@ -170,7 +171,6 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
         """Save the current view of every image as one self-contained HTML file (no kernel, no
         network): the overlay and the image gallery, with colormap, opacity and mode switching in the
         page as here, opened at the image shown; returns the path."""
-        from ..render.page import write_page
 
         return write_page(path, session_page(self.session, self._view_settings()))
 

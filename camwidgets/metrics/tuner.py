@@ -17,7 +17,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine import CaptureCache, check_input, check_targets, ClassifierOutputSoftmaxTarget, ClassifierOutputTarget, evaluation_mode, Explainer, get_method, module_name, per_image_outputs, select_output, single_capture_methods, suggest_target_layer
+from ..engine import (
+    CaptureCache,
+    ClassifierOutputSoftmaxTarget,
+    ClassifierOutputTarget,
+    Explainer,
+    check_input,
+    check_targets,
+    evaluation_mode,
+    get_method,
+    module_name,
+    per_image_outputs,
+    select_output,
+    single_capture_methods,
+    suggest_target_layer,
+)
+from ..render.charts import heatmap_table, metric_bar_chart
 from .registry import METRICS, model_metrics
 
 __all__ = ["RankingRow", "RankingTable", "rank_methods"]
@@ -95,7 +110,6 @@ class RankingTable:
     def chart(self):
         """A matplotlib Figure: for one layer, bars per method sorted by rank with standard-error
         whiskers (ties with the best hatched); for several, a methods x layers table."""
-        from ..render.charts import heatmap_table, metric_bar_chart
 
         if len(self.layers) == 1:
             scores = {row.method: row.score for row in self.rows}

@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..engine import get_method
 from .overlay import show_cam_on_image
 
 __all__ = ["explanation_grid", "save_figure"]
@@ -26,7 +27,6 @@ _MAX_COLUMNS = 5
 def _method_title(name: str) -> str:
     """The public class name of a registered method (``"gradcam++"`` -> ``"GradCAMPlusPlus"``);
     other keys are shown as given."""
-    from ..engine import get_method
 
     try:
         return get_method(name).class_name

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from ..core.assets import asset_path, module_source
+from ..core.atomic_files import write_atomically
 from ..core.colormaps import COLORMAPS, MODES, colormap_tables
 from ..core.pictures import square
 
@@ -151,7 +152,6 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
 
 def write_page(path: str | Path, document: str) -> Path:
     """Write ``document`` to ``path`` atomically (a half-written page is never left behind)."""
-    from ..core.atomic_files import write_atomically
 
     target = Path(path)
     if target.suffix.lower() not in (".html", ".htm"):

@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 
 import ipywidgets
 
-from ...engine import Cancelled
+from ...engine import METHODS, Cancelled
 from ...widgets.page_text import image_widget, text_html
 from ..worker import BackgroundJob
 
@@ -53,7 +53,6 @@ def error_text(error: BaseException) -> str:
 
 def method_choices() -> list[tuple[str, str]]:
     """Every registered method as (class name, registry name): the names the main menu shows."""
-    from ...engine import METHODS
 
     return [(spec.class_name, name) for name, spec in METHODS.items()]
 

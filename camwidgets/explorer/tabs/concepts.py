@@ -9,8 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...engine import Layout
+from ...cams import DeepFeatureFactorization
 from ...core.pictures import overlay_thumbnails, to_png
+from ...engine import Layout
+from ...render.factorization import create_labels, show_factorization_on_image
 from ...widgets.thumbnails import ThumbnailGrid
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
@@ -46,8 +48,6 @@ class ConceptsTab(HTMLMessage, BackgroundTab):
 
     def start(self) -> BackgroundJob | None:
         """Factorize the current (first) layer's activations of all images in the background."""
-        from ...cams import DeepFeatureFactorization
-        from ...render.factorization import create_labels, show_factorization_on_image
 
         session = self.session
         state = session.state

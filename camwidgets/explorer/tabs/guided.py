@@ -8,6 +8,8 @@ import ipywidgets
 import torch
 
 from ...core.pictures import overlay_thumbnails, to_png
+from ...engine import guided_backprop, guided_gradcam, relu6_count
+from ...preprocessing import deprocess_image
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
 
@@ -22,7 +24,6 @@ class GuidedTab(HTMLMessage, BackgroundTab):
 
     def __init__(self, session: Any, host: TabHost) -> None:
         super().__init__(session, host)
-        from ...engine import relu6_count
 
         self.button = ipywidgets.Button(description="Show guided")
         self.relu6_layers = relu6_count(session.model)
@@ -41,8 +42,6 @@ class GuidedTab(HTMLMessage, BackgroundTab):
 
     def start(self) -> BackgroundJob | None:
         """Compute the three pictures in the background for the image and target shown."""
-        from ...engine import guided_backprop, guided_gradcam
-        from ...preprocessing import deprocess_image
 
         session = self.session
         result = session.result

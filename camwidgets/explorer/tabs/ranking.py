@@ -9,6 +9,7 @@ import ipywidgets
 
 from ...engine import Cancelled, single_capture_methods
 from ...metrics.registry import model_metrics
+from ...metrics.tuner import rank_methods
 from ...render.charts import chart_theme
 from ..worker import BackgroundJob
 from .base import BackgroundTab, TabHost, image_widget, method_choices, text_html
@@ -44,7 +45,6 @@ class RankingTab(BackgroundTab):
         self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, self.layers, controls]), self.progress, self.table, self.chart])
 
     def start(self) -> BackgroundJob | None:
-        from ...metrics.tuner import rank_methods
 
         if self.job is not None and self.job.running and not self.job.superseded:
             return self.job
