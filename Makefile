@@ -16,11 +16,11 @@ CHROMIUM := /usr/bin/chromium
 # Debian's Node.js, which runs the widgets' ES modules outside a browser in tests/widgets.
 NODE := /usr/bin/node
 
-.PHONY: help install demo test test-fast bench train-check clean
+.PHONY: help install demo test test-fast lint bench train-check clean
 
 help:
 	@echo "make demo   explain a bundled photo with pretrained mobilenet_v2; writes a PNG grid to out/"
-	@echo "make test   unit, parity and notebook tests (what CI runs)"
+	@echo "make test   lint and format checks, unit, parity and notebook tests (what CI runs)"
 	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency (Python side and in Chromium)"
 	@echo "make train-check  retrain the shipped shapes classifiers and ViT (about 15 min) and compare with the shipped weights"
 
@@ -57,8 +57,13 @@ $(NODE):
 demo: install
 	$(VPY) -m camwidgets explain --out out/demo.png
 
-test: install
+test: install lint
 	$(VPY) -m pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider
+
+# ruff's lint and format checks (pyproject.toml); a finding fails the target
+lint: install
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
 
 test-fast: install
 	$(VPY) -m pytest -m "not slow" -p no:cacheprovider tests

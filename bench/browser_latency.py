@@ -36,10 +36,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the browser tests' harness lives in tests/browser
 
+from report import publish  # noqa: E402  (bench/report.py)
+
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Lab  # noqa: E402
 from tests.browser.server import JupyterServer  # noqa: E402
-
-from report import publish  # noqa: E402  (bench/report.py)
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "browser_latency.md"
 TARGETS_MS = {"method": 300.0, "layer": 1500.0, "target": 1500.0, "image": 300.0, "colormap": 50.0, "opacity": 50.0}
@@ -47,7 +47,12 @@ KERNEL_SIDE = {"method", "layer", "target"}  # the others change nothing in the 
 # consecutive methods draw different maps (at resnet50's last blocks, whose gradient is uniform in
 # space, HiResCAM and XGradCAM draw GradCAM's map and GradCAMElementWise LayerCAM's)
 METHODS = ["GradCAM", "GradCAMPlusPlus", "LayerCAM", "EigenCAM", "GradCAMElementWise"]
-LAYERS = ["layer4.2", "layer4.1", "layer4.0", "layer3"]  # layer4.2 is suggested, so layer4's rows are open; layer4 would draw layer4.2's map
+LAYERS = [
+    "layer4.2",
+    "layer4.1",
+    "layer4.0",
+    "layer3",
+]  # layer4.2 is suggested, so layer4's rows are open; layer4 would draw layer4.2's map
 COLORMAPS = ["jet", "viridis", "inferno", "turbo"]
 CELLS = [
     "import torch, torchvision\nimport camwidgets as cw\n"
@@ -98,8 +103,14 @@ async ([action, value]) => {
 
 def changes(kind: str, repeats: int) -> list:
     """The values one kind of change cycles through (never the current one twice in a row)."""
-    cycle = {"method": METHODS[1:] + METHODS[:1], "layer": LAYERS[1:] + LAYERS[:1], "target": [2, 3, 4, 5],
-             "image": ["1", "2", "3", "0"], "colormap": COLORMAPS[1:] + COLORMAPS[:1], "opacity": [0.8, 0.3, 0.65, 0.45]}[kind]
+    cycle = {
+        "method": METHODS[1:] + METHODS[:1],
+        "layer": LAYERS[1:] + LAYERS[:1],
+        "target": [2, 3, 4, 5],
+        "image": ["1", "2", "3", "0"],
+        "colormap": COLORMAPS[1:] + COLORMAPS[:1],
+        "opacity": [0.8, 0.3, 0.65, 0.45],
+    }[kind]
     return [cycle[i % len(cycle)] for i in range(repeats)]
 
 
@@ -117,14 +128,19 @@ def measure(lab: Lab, repeats: int) -> dict[str, list[float]]:
     kernel = lab.probe(notebook)
     kernel.wait_for("explorer.result is not None", True, timeout=120)
     page.locator("[data-testid=cw-layer-node][data-path='layer4.2']").wait_for(state="visible")
-    for kind, there, back in (("layer", LAYERS[1], LAYERS[0]), ("method", METHODS[1], METHODS[0])):  # warm-up, ending where it began
+    for kind, there, back in (
+        ("layer", LAYERS[1], LAYERS[0]),
+        ("method", METHODS[1], METHODS[0]),
+    ):  # warm-up, ending where it began
         for value in (there, back):
             page.evaluate(MEASURE, [kind, value])
             settle(page, kernel)
     results: dict[str, list[float]] = {}
     for kind in TARGETS_MS:
         results[kind] = []
-        kernel.run("explorer.set(method='gradcam', layers=['layer4.2'])")  # a class-specific method (EigenCAM ignores targets)
+        kernel.run(
+            "explorer.set(method='gradcam', layers=['layer4.2'])"
+        )  # a class-specific method (EigenCAM ignores targets)
         settle(page, kernel)
         for value in changes(kind, repeats):
             if kind in ("layer", "target"):
@@ -142,8 +158,14 @@ def report(results: dict[str, list[float]], quick: bool) -> str:
     for kind, times in results.items():
         median = statistics.median(times)
         met = "met" if median <= TARGETS_MS[kind] else "NOT met"
-        where = "kernel round trip" if kind in KERNEL_SIDE else ("kernel round trip (maps cached)" if kind == "image" else "browser only")
-        rows.append(f"| {kind} | {where} | {len(times)} | {median:.0f} | {min(times):.0f} | {max(times):.0f} | ≤ {TARGETS_MS[kind]:.0f} ms: {met} |")
+        where = (
+            "kernel round trip"
+            if kind in KERNEL_SIDE
+            else ("kernel round trip (maps cached)" if kind == "image" else "browser only")
+        )
+        rows.append(
+            f"| {kind} | {where} | {len(times)} | {median:.0f} | {min(times):.0f} | {max(times):.0f} | ≤ {TARGETS_MS[kind]:.0f} ms: {met} |"
+        )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     header = [
         f"# CAMExplorer latency in the browser ({datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC)",

@@ -31,7 +31,11 @@ HELD_OUT = {
     "shortcut": lambda: make_shortcut_shapes(1000, seed=22, marked="shortcut"),
     "vit": lambda: make_shapes(1000, seed=2),
 }
-LOADERS = {"shapes": load_shapes_cnn, "shortcut": load_shapes_cnn, "vit": lambda path: _load_trained(build_shapes_vit(), path, "train_shapes_vit.py")}
+LOADERS = {
+    "shapes": load_shapes_cnn,
+    "shortcut": load_shapes_cnn,
+    "vit": lambda path: _load_trained(build_shapes_vit(), path, "train_shapes_vit.py"),
+}
 
 
 def main() -> int:
@@ -49,8 +53,10 @@ def main() -> int:
     worst = max(float((new.state_dict()[name] - tensor).abs().max()) for name, tensor in weights.items())
     accuracies = accuracy(new, x, y), accuracy(shipped, x, y)
     same = abs(accuracies[0] - accuracies[1]) <= args.tolerance
-    print(f"{args.split}: held-out accuracy retrained {accuracies[0]:.4f}, shipped {accuracies[1]:.4f}; "
-          f"largest weight difference {worst:.3g} ({'bit for bit' if worst == 0 else 'not bit for bit'}): {'OK' if same else 'DIFFERENT'}")
+    print(
+        f"{args.split}: held-out accuracy retrained {accuracies[0]:.4f}, shipped {accuracies[1]:.4f}; "
+        f"largest weight difference {worst:.3g} ({'bit for bit' if worst == 0 else 'not bit for bit'}): {'OK' if same else 'DIFFERENT'}"
+    )
     return 0 if same else 1
 
 

@@ -34,7 +34,15 @@ def main() -> None:
     model = torchvision.models.resnet50(weights=None).eval()
 
     def run(target: Path) -> None:
-        cw.explain_dataset(model, folder, out=target, batch_size=16, chunk_rows=CHUNK_ROWS, target_layers=[model.layer4[-1]], progress=False)
+        cw.explain_dataset(
+            model,
+            folder,
+            out=target,
+            batch_size=16,
+            chunk_rows=CHUNK_ROWS,
+            target_layers=[model.layer4[-1]],
+            progress=False,
+        )
 
     run(out / "warm-up")
     dist.barrier()

@@ -43,11 +43,11 @@ import cv2
 import numpy as np
 import torch
 import torchvision
+from report import publish
 from torch.utils.data import DataLoader
 
 import camwidgets as cw
 from camwidgets.dataset.sources import ImageFiles, Rows
-from report import publish
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "dataset_throughput.md"
 IMAGES, BATCH = 64, 16
@@ -69,7 +69,9 @@ def write_images(folder: Path) -> Path:
 
 
 def batches(folder: Path) -> DataLoader:
-    return DataLoader(Rows(ImageFiles(folder)), batch_size=BATCH, collate_fn=lambda rows: torch.stack([row["image"] for row in rows]))
+    return DataLoader(
+        Rows(ImageFiles(folder)), batch_size=BATCH, collate_fn=lambda rows: torch.stack([row["image"] for row in rows])
+    )
 
 
 def rate(work) -> float:
@@ -85,8 +87,20 @@ RANK_SETUPS = (("1 process, 2 threads", 1, 2), ("1 process, 1 thread", 1, 1), ("
 def rank_rate(folder: Path, out: Path, processes: int, threads: int) -> float:
     """Images/s of one torchrun launch of ``bench/dataset_ranks.py``, timed inside the run."""
     script = Path(__file__).resolve().parent / "dataset_ranks.py"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}", str(script), str(folder), str(out), str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={processes}",
+        str(script),
+        str(folder),
+        str(out),
+        str(threads),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": str(threads)}
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
     seconds = float(next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("seconds ")))
@@ -122,7 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         def explain(metrics=("confidence",)) -> None:
             out = base / "out"
             shutil.rmtree(out, ignore_errors=True)
-            cw.explain_dataset(model, folder, out=out, batch_size=BATCH, metrics=metrics, target_layers=[model.layer4[-1]], progress=False)
+            cw.explain_dataset(
+                model,
+                folder,
+                out=out,
+                batch_size=BATCH,
+                metrics=metrics,
+                target_layers=[model.layer4[-1]],
+                progress=False,
+            )
 
         contenders = {
             "plain inference (no_grad)": plain,
@@ -144,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
                 ranks[label].append(rank_rate(folder, base / "ranks", processes, threads))
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    plain_rates, reference_rates = measured["plain inference (no_grad)"], measured["pytorch-grad-cam 1.5.7 GradCAM loop"]
+    plain_rates, reference_rates = (
+        measured["plain inference (no_grad)"],
+        measured["pytorch-grad-cam 1.5.7 GradCAM loop"],
+    )
     rows = []
     for name, rates in measured.items():
         to_plain = statistics.median(r / p for r, p in zip(rates, plain_rates))

@@ -21,18 +21,19 @@ import argparse
 import statistics
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import publish  # noqa: E402
 from run import build_mobilenet_v2, load_average, machine_description, timed  # noqa: E402  (the shared workload and timing)
 
 import camwidgets as cw  # noqa: E402
-from report import publish  # noqa: E402
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "metrics.md"
 PERCENTILES = [20, 40, 60, 80]
@@ -107,7 +108,9 @@ def build_cases(device: torch.device) -> tuple[list[MetricCase], str]:
     return cases, f"{workload.name} batch {len(x)} at {tuple(x.shape[2:])}, GradCAM maps at features[-1]"
 
 
-def _noise_free_difference(ours_exact: Any, reference_road: Any, x: torch.Tensor, maps: np.ndarray, targets: list, model: torch.nn.Module) -> float:
+def _noise_free_difference(
+    ours_exact: Any, reference_road: Any, x: torch.Tensor, maps: np.ndarray, targets: list, model: torch.nn.Module
+) -> float:
     """ROADCombined with the imputation noise set to 0 in both libraries: the largest per-image difference."""
     imputer = reference_road.NoisyLinearImputer
     original = imputer.__init__.__defaults__
@@ -131,7 +134,9 @@ def measure(cases: list[MetricCase], repeats: int, device: torch.device) -> dict
     return agreement
 
 
-def report(cases: list[MetricCase], agreement: dict[str, str], workload: str, repeats: int, device: torch.device) -> str:
+def report(
+    cases: list[MetricCase], agreement: dict[str, str], workload: str, repeats: int, device: torch.device
+) -> str:
     lines = [
         f"### Metrics against grad-cam 1.5.7 ({workload}; median of {repeats} interleaved rounds)",
         "",
@@ -141,7 +146,9 @@ def report(cases: list[MetricCase], agreement: dict[str, str], workload: str, re
     for case in cases:
         verdict = "met" if case.speedup >= case.min_speedup else "NOT met"
         medians = f"{statistics.median(case.ours_times):.3f} / {statistics.median(case.reference_times):.3f}"
-        lines.append(f"| {case.name} | {case.speedup:.2f}x | ≥ {case.min_speedup:.0f}x: {verdict} | {agreement[case.name]} | {medians} |")
+        lines.append(
+            f"| {case.name} | {case.speedup:.2f}x | ≥ {case.min_speedup:.0f}x: {verdict} | {agreement[case.name]} | {medians} |"
+        )
     lines += ["", *machine_description(device), f"- load average (1/5/15 min) after: {load_average()}"]
     return "\n".join(lines)
 

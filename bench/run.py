@@ -36,20 +36,21 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torchvision
+from report import publish
 from torch import nn
 
 import camwidgets as cw
 from camwidgets.engine import METHODS as ENGINE_METHODS
-from report import publish
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "latest.md"
 REFERENCE_NAME = "grad-cam 1.5.7"
@@ -79,7 +80,11 @@ MIN_SPEEDUP = 2.0
 #: (model, method) -> the largest allowed ours/forward ratio.
 MAX_OVERHEAD = {("resnet50", "gradcam"): 1.15}
 #: (model, method) -> the smallest allowed speed-up, for rows outside the gradient family's MIN_SPEEDUP.
-MIN_SPEEDUP_OF = {("mobilenet_v2", "scorecam"): 1.2, ("mobilenet_v2", "ablationcam"): 30.0, ("resnet50", "ablationcam"): 30.0}
+MIN_SPEEDUP_OF = {
+    ("mobilenet_v2", "scorecam"): 1.2,
+    ("mobilenet_v2", "ablationcam"): 30.0,
+    ("resnet50", "ablationcam"): 30.0,
+}
 
 QUICK_BATCH = 2
 
@@ -313,7 +318,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--models", default=",".join(WORKLOADS), help=f"comma-separated, from {', '.join(WORKLOADS)}")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
     parser.add_argument(
-        "--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu",
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cuda" if torch.cuda.is_available() else "cpu",
         help="where models and inputs live (default: cuda if available)",
     )
     parser.add_argument("--quick", action="store_true", help=f"smoke test: 1 repeat, batch {QUICK_BATCH}")

@@ -63,8 +63,10 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_held: 
             schedule.step()
             total += float(loss.detach()) * len(idx)
         acc = accuracy(model, x_held, y_held)
-        print(f"epoch {epoch + 1}/{epochs}: loss {total / len(y_train):.4f}, held-out accuracy {acc:.4f}, "
-              f"{time.perf_counter() - start:.1f}s")
+        print(
+            f"epoch {epoch + 1}/{epochs}: loss {total / len(y_train):.4f}, held-out accuracy {acc:.4f}, "
+            f"{time.perf_counter() - start:.1f}s"
+        )
     return time.perf_counter() - start
 
 
@@ -75,7 +77,9 @@ def save(model: nn.Module, path: Path) -> None:
     torch.save(state, path)
 
 
-def training_arguments(description: str, epochs: int, out: Path, lr: float = 3e-3, train: int = 6000, batch: int = 64) -> argparse.Namespace:
+def training_arguments(
+    description: str, epochs: int, out: Path, lr: float = 3e-3, train: int = 6000, batch: int = 64
+) -> argparse.Namespace:
     """The command line of a training script: --epochs, --train (images), --batch, --lr, --out."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--epochs", type=int, default=epochs)

@@ -127,7 +127,9 @@ def main() -> None:
     found = detect(model, held.images)
     map50, map_coco = coco_map(scene_targets(held), found, size)
     print(f"held-out (200 scenes, seed 2): mAP@0.5 {map50:.4f}, mAP@[.5:.95] {map_coco:.4f}")
-    print(f"training time: {train_time:.1f}s (total {time.perf_counter() - start:.1f}s); saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
+    print(
+        f"training time: {train_time:.1f}s (total {time.perf_counter() - start:.1f}s); saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_shapes_cnn import training_arguments  # noqa: E402
 
-from camwidgets.data.scenes import SCENE_CLASSES, make_scenes  # noqa: E402
 from camwidgets.core.images import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from camwidgets.data.scenes import SCENE_CLASSES, make_scenes  # noqa: E402
 from camwidgets.data.task_models import FROZEN, SEGMENTER_WEIGHTS, build_shapes_segmenter, trained_state  # noqa: E402
 
 MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -46,7 +46,11 @@ def backbone_features(model: torch.nn.Module, images: np.ndarray, batch: int = 5
 
 
 def confusion(predicted: torch.Tensor, truth: torch.Tensor, classes: int) -> np.ndarray:
-    return torch.bincount(truth.flatten() * classes + predicted.flatten(), minlength=classes * classes).reshape(classes, classes).numpy()
+    return (
+        torch.bincount(truth.flatten() * classes + predicted.flatten(), minlength=classes * classes)
+        .reshape(classes, classes)
+        .numpy()
+    )
 
 
 def mean_iou(counts: np.ndarray) -> tuple[float, np.ndarray]:
@@ -57,7 +61,9 @@ def mean_iou(counts: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, images: np.ndarray, truth: np.ndarray, batch: int = 25) -> tuple[float, np.ndarray]:
+def evaluate(
+    model: torch.nn.Module, images: np.ndarray, truth: np.ndarray, batch: int = 25
+) -> tuple[float, np.ndarray]:
     model.eval()
     counts = np.zeros((len(SCENE_CLASSES),) * 2, np.int64)
     for start in range(0, len(images), batch):
@@ -98,13 +104,21 @@ def main() -> None:
             optimiser.step()
             schedule.step()
             total += float(loss.detach()) * len(idx)
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / args.train:.4f}, {time.perf_counter() - train_start:.1f}s")
+        print(
+            f"epoch {epoch + 1}/{args.epochs}: loss {total / args.train:.4f}, {time.perf_counter() - train_start:.1f}s"
+        )
     train_time = time.perf_counter() - train_start
     miou, iou = evaluate(model, held.images, held.class_masks)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(trained_state(model, FROZEN["segmenter"]), args.out)
-    print("held-out IoU: " + ", ".join(f"{name} {value:.3f}" for name, value in zip(SCENE_CLASSES, iou)) + f"; mean IoU {miou:.4f}")
-    print(f"training time: {train_time:.1f}s (total {time.perf_counter() - start:.1f}s); saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
+    print(
+        "held-out IoU: "
+        + ", ".join(f"{name} {value:.3f}" for name, value in zip(SCENE_CLASSES, iou))
+        + f"; mean IoU {miou:.4f}"
+    )
+    print(
+        f"training time: {train_time:.1f}s (total {time.perf_counter() - start:.1f}s); saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_shapes_cnn import accuracy, save, training_arguments  # noqa: E402
+
 from camwidgets.data.shapes import CLASSES, make_shapes, normalise  # noqa: E402
 from camwidgets.data.task_models import VIT_CONFIG, VIT_WEIGHTS, build_shapes_vit  # noqa: E402
 
@@ -72,7 +73,9 @@ def main() -> None:
     optimiser = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.05)
     per_epoch = len(y_train) // args.batch
     steps, warm = args.epochs * per_epoch, 2 * per_epoch // 3
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * s / steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * s / steps))
+    )
     generator = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     for epoch in range(args.epochs):
@@ -95,10 +98,15 @@ def main() -> None:
             schedule.step()
             total += float(loss.detach())
         acc = accuracy(model, x_held, y_held)
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / per_epoch:.4f}, held-out accuracy {acc:.4f}, {time.perf_counter() - start:.0f}s", flush=True)
+        print(
+            f"epoch {epoch + 1}/{args.epochs}: loss {total / per_epoch:.4f}, held-out accuracy {acc:.4f}, {time.perf_counter() - start:.0f}s",
+            flush=True,
+        )
     save(model, args.out)
     print(f"held-out accuracy (make_shapes(1000, seed=2)): {accuracy(model, x_held, y_held):.4f}")
-    print(f"training time: {time.perf_counter() - start:.1f}s; saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
+    print(
+        f"training time: {time.perf_counter() - start:.1f}s; saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)"
+    )
 
 
 if __name__ == "__main__":

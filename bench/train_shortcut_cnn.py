@@ -46,8 +46,10 @@ def main() -> None:
         predicted = model(x_moved).argmax(1)
     others = y_moved != shortcut
     print(f"held-out accuracy, drawn like the training data: {accuracy(model, x_held, y_held):.4f}")
-    print(f"held-out accuracy, marker moved to the other classes: {accuracy(model, x_moved, y_moved):.4f}; "
-          f"{float((predicted[others] == shortcut).float().mean()):.1%} of the marked others predicted {SHORTCUT_CLASS}")
+    print(
+        f"held-out accuracy, marker moved to the other classes: {accuracy(model, x_moved, y_moved):.4f}; "
+        f"{float((predicted[others] == shortcut).float().mean()):.1%} of the marked others predicted {SHORTCUT_CLASS}"
+    )
     print(f"training time: {train_time:.1f}s; saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
 
 

@@ -28,15 +28,15 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torchvision
+from report import publish
 
 import camwidgets as cw
-from report import publish
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "widget_latency.md"
 METHODS = ["gradcam", "hirescam", "gradcam++", "xgradcam", "layercam", "gradcam_elementwise"]
@@ -69,7 +69,9 @@ def plain_forward_seconds(explorer: cw.CAMExplorer) -> float:
     return time.perf_counter() - start
 
 
-def measure(explorer: cw.CAMExplorer, watch: Stopwatch, changes: list[Callable[[], None]], clear_cache: bool) -> tuple[list[float], list[float], int]:
+def measure(
+    explorer: cw.CAMExplorer, watch: Stopwatch, changes: list[Callable[[], None]], clear_cache: bool
+) -> tuple[list[float], list[float], int]:
     """Seconds per change, the ratio to a plain forward timed just before it, and the captures run."""
     times, ratios, forwards = [], [], explorer.session.cache.forward_passes
     for change in changes:

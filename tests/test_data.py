@@ -138,7 +138,9 @@ def test_the_shortcut_marker_lands_where_the_split_says_and_never_on_the_object(
     moved = make_shortcut_shapes(300, seed=5, marked="others")
     assert (moved.marked == (moved.labels != square)).all()
     plain = make_shapes(300, seed=5)
-    np.testing.assert_array_equal(moved.images[moved.labels == square], plain.images[plain.labels == square])  # unmarked: unchanged
+    np.testing.assert_array_equal(
+        moved.images[moved.labels == square], plain.images[plain.labels == square]
+    )  # unmarked: unchanged
     ys, xs = np.nonzero(moved.markers[np.flatnonzero(moved.marked)[0]])
     assert (np.ptp(ys) + 1, np.ptp(xs) + 1) == (8, 8)  # 8 x 8 at 64 px
     again = make_shortcut_shapes(300, seed=5, marked="others")
@@ -146,7 +148,9 @@ def test_the_shortcut_marker_lands_where_the_split_says_and_never_on_the_object(
     assert not make_shortcut_shapes(20, seed=5, marked="none").marked.any()
 
 
-@pytest.mark.parametrize(("options", "message"), [({"marked": "all"}, "marked must be one of"), ({"rate": 1.5}, "rate must be")])
+@pytest.mark.parametrize(
+    ("options", "message"), [({"marked": "all"}, "marked must be one of"), ({"rate": 1.5}, "rate must be")]
+)
 def test_bad_shortcut_splits_are_refused(options, message):
     from camwidgets.data.shortcut import make_shortcut_shapes
 
@@ -162,7 +166,11 @@ def test_the_shapes_dataset_gives_explain_dataset_rows_the_models_see_exactly():
 
     batch = make_shapes(3, seed=2)
     row = ShapesDataset(batch)[1]
-    assert row["image"].dtype == np.uint8 and row["label"] == int(batch.labels[1]) and np.array_equal(row["mask"], batch.masks[1])
+    assert (
+        row["image"].dtype == np.uint8
+        and row["label"] == int(batch.labels[1])
+        and np.array_equal(row["mask"], batch.masks[1])
+    )
     torch.testing.assert_close(preprocess(row["image"]), normalise(batch.images[1]), rtol=0, atol=0)
     model = load_shortcut_cnn()
     assert not model.training and model(normalise(batch.images)).shape == (3, 4)

@@ -32,7 +32,9 @@ def _type_checking_lines(tree: ast.AST) -> set[int]:
     lines = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING":
-            lines |= {child.lineno for statement in node.body for child in ast.walk(statement) if hasattr(child, "lineno")}
+            lines |= {
+                child.lineno for statement in node.body for child in ast.walk(statement) if hasattr(child, "lineno")
+            }
     return lines
 
 
@@ -55,7 +57,9 @@ def imports() -> list[tuple[str, str, int]]:
                 if base.startswith("camwidgets"):
                     found.append((module, base, node.lineno))
             elif isinstance(node, ast.Import):
-                found += [(module, alias.name, node.lineno) for alias in node.names if alias.name.startswith("camwidgets")]
+                found += [
+                    (module, alias.name, node.lineno) for alias in node.names if alias.name.startswith("camwidgets")
+                ]
     return found
 
 

@@ -53,7 +53,15 @@ def random_source(rng: random.Random) -> str:
     lines = []
     for _ in range(rng.randint(0, 3)):
         lines.append(rng.choice([f"# comment {odd()} é", "\x0c", f"x_{rng.randint(0, 9)} = '{odd()}'", "π = 3.14"]))
-    lines.append(rng.choice(["import pytorch_grad_cam", "from pytorch_grad_cam import GradCAM, ScoreCAM", "import pytorch_grad_cam as pgc"]))
+    lines.append(
+        rng.choice(
+            [
+                "import pytorch_grad_cam",
+                "from pytorch_grad_cam import GradCAM, ScoreCAM",
+                "import pytorch_grad_cam as pgc",
+            ]
+        )
+    )
     lines.append(rng.choice(["from pytorch_grad_cam.utils.image import show_cam_on_image", f"# {odd()}", "\x0c"]))
     lines.append("")
     call = rng.choice(["pytorch_grad_cam.GradCAM", "GradCAM", "pgc.GradCAM"])
@@ -71,7 +79,9 @@ def test_migrate_counts_positions_as_the_parser_does(tmp_path):
     for odd in NOT_LINE_BREAKS:
         source = f"# before {odd} the imports\nfrom pytorch_grad_cam import GradCAM\nx = 'a{odd}b'\ncam = GradCAM(model=m, target_layers=[l], use_cuda=True)\n"
         text = migrate_source(source).text
-        assert text == source.replace("from pytorch_grad_cam", "from camwidgets").replace(", use_cuda=True", ""), repr(odd)
+        assert text == source.replace("from pytorch_grad_cam", "from camwidgets").replace(", use_cuda=True", ""), repr(
+            odd
+        )
 
 
 def test_migrate_write_then_parse_gives_the_same_tree_apart_from_imports_on_random_sources(tmp_path):
@@ -83,16 +93,29 @@ def test_migrate_write_then_parse_gives_the_same_tree_apart_from_imports_on_rand
         assert main(["migrate", str(script), "--write"]) == 0
         migrated = script.read_bytes().decode("utf-8")
         assert without_imports(migrated) == without_imports(source), repr(source)
-        assert "use_cuda" not in migrated and all(name.startswith("camwidgets") for name in imports_of(migrated)), repr(source)
-        assert migrated.count("\r\n") == source.count("\r\n") and migrated.count("\r") == source.count("\r"), repr(source)  # line endings kept
+        assert "use_cuda" not in migrated and all(name.startswith("camwidgets") for name in imports_of(migrated)), repr(
+            source
+        )
+        assert migrated.count("\r\n") == source.count("\r\n") and migrated.count("\r") == source.count("\r"), repr(
+            source
+        )  # line endings kept
 
 
 def test_migrate_write_leaves_the_original_whole_when_the_write_fails(tmp_path):
     script = tmp_path / "long.py"
-    original = ("from pytorch_grad_cam import GradCAM\n" + "# filler line to make the file longer than the limit\n" * 600).encode()
+    original = (
+        "from pytorch_grad_cam import GradCAM\n" + "# filler line to make the file longer than the limit\n" * 600
+    ).encode()
     script.write_bytes(original)
     notebook = tmp_path / "long.ipynb"
-    cell = {"cell_type": "code", "execution_count": None, "id": "a", "metadata": {}, "outputs": [], "source": ["from pytorch_grad_cam import GradCAM\n"] + ["# filler\n"] * 1500}
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "a",
+        "metadata": {},
+        "outputs": [],
+        "source": ["from pytorch_grad_cam import GradCAM\n"] + ["# filler\n"] * 1500,
+    }
     notebook_text = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1).encode()
     notebook.write_bytes(notebook_text)
     limit = 8 * 1024
@@ -101,9 +124,17 @@ def test_migrate_write_leaves_the_original_whole_when_the_write_fails(tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    done = subprocess.run([sys.executable, "-m", "camwidgets", "migrate", "--write", str(tmp_path)], capture_output=True, text=True, preexec_fn=small_files, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "camwidgets", "migrate", "--write", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr
-    assert "could not migrate" in done.stdout and "could not be written" in done.stdout and "Traceback" not in done.stderr
+    assert (
+        "could not migrate" in done.stdout and "could not be written" in done.stdout and "Traceback" not in done.stderr
+    )
     assert script.read_bytes() == original and notebook.read_bytes() == notebook_text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.ipynb", "long.py"]  # no temporary file left
 
@@ -112,7 +143,9 @@ def test_migrate_lists_what_it_cannot_migrate_and_goes_on(tmp_path):
     good = "from pytorch_grad_cam import GradCAM\n"
     code = lambda source: {"cell_type": "code", "metadata": {}, "outputs": [], "source": source}  # noqa: E731
     bad = {
-        "a_no_source.ipynb": json.dumps({"cells": [{"cell_type": "code", "metadata": {}}, code([good])], "nbformat": 4}),
+        "a_no_source.ipynb": json.dumps(
+            {"cells": [{"cell_type": "code", "metadata": {}}, code([good])], "nbformat": 4}
+        ),
         "b_number_source.ipynb": json.dumps({"cells": [code(42), code(["x = 1\n", 7]), code([good])], "nbformat": 4}),
         "c_cell_not_dict.ipynb": json.dumps({"cells": ["print(1)", None, code(good)], "nbformat": 4}),
         "d_list.ipynb": "[1, 2]",
@@ -128,7 +161,12 @@ def test_migrate_lists_what_it_cannot_migrate_and_goes_on(tmp_path):
     readonly.chmod(0o444)
     (tmp_path / "z_good.py").write_text(good)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    done = subprocess.run([sys.executable, "-m", "camwidgets", "migrate", "--write", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "camwidgets", "migrate", "--write", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     listed = done.stdout.split("could not migrate")[1]
     for name in ("d_list", "e_empty", "f_not_json", "g_latin1", "h_binary", "i_readonly"):
@@ -136,8 +174,14 @@ def test_migrate_lists_what_it_cannot_migrate_and_goes_on(tmp_path):
     assert "is read-only" in listed and "not UTF-8" in listed and "not a notebook" in listed
     for name in ("d_list.ipynb", "e_empty.ipynb", "f_not_json.ipynb", "g_latin1.py", "h_binary.py", "i_readonly.py"):
         assert (tmp_path / name).read_bytes() == before[name], name
-    assert (tmp_path / "z_good.py").read_text() == "from camwidgets import GradCAM\n"  # the run went on after the bad ones
-    for name in ("a_no_source.ipynb", "b_number_source.ipynb", "c_cell_not_dict.ipynb"):  # the good cells are migrated, the odd ones kept
+    assert (
+        tmp_path / "z_good.py"
+    ).read_text() == "from camwidgets import GradCAM\n"  # the run went on after the bad ones
+    for name in (
+        "a_no_source.ipynb",
+        "b_number_source.ipynb",
+        "c_cell_not_dict.ipynb",
+    ):  # the good cells are migrated, the odd ones kept
         cells = json.loads((tmp_path / name).read_text())["cells"]
         assert json.loads(before[name])["cells"][:-1] == cells[:-1], name
         assert "".join(cells[-1]["source"]) == "from camwidgets import GradCAM\n", name
@@ -146,16 +190,42 @@ def test_migrate_lists_what_it_cannot_migrate_and_goes_on(tmp_path):
 
 def test_migrate_keeps_line_endings_byte_order_marks_and_notebook_indentation(tmp_path):
     crlf = tmp_path / "crlf.py"
-    crlf.write_bytes(b"from pytorch_grad_cam import GradCAM\r\ncam = GradCAM(model=m,\r\n  target_layers=[l], use_cuda=True)\r\n")
+    crlf.write_bytes(
+        b"from pytorch_grad_cam import GradCAM\r\ncam = GradCAM(model=m,\r\n  target_layers=[l], use_cuda=True)\r\n"
+    )
     bom = tmp_path / "bom.py"
-    bom.write_bytes("\ufeff# é\nimport pytorch_grad_cam\ncam = pytorch_grad_cam.GradCAM(model=m, target_layers=[l])\n".encode("utf-8"))
-    cells = [{"cell_type": "code", "execution_count": None, "id": str(i), "metadata": {}, "outputs": [], "source": ["from pytorch_grad_cam import GradCAM\n", "x = 'é'"]} for i in range(3)]
+    bom.write_bytes(
+        "\ufeff# é\nimport pytorch_grad_cam\ncam = pytorch_grad_cam.GradCAM(model=m, target_layers=[l])\n".encode(
+            "utf-8"
+        )
+    )
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": str(i),
+            "metadata": {},
+            "outputs": [],
+            "source": ["from pytorch_grad_cam import GradCAM\n", "x = 'é'"],
+        }
+        for i in range(3)
+    ]
     notebook = tmp_path / "four.ipynb"
-    notebook.write_text(json.dumps({"cells": cells, "metadata": {"a": {"b": 1}}, "nbformat": 4, "nbformat_minor": 5}, indent=4, ensure_ascii=False) + "\n")
+    notebook.write_text(
+        json.dumps(
+            {"cells": cells, "metadata": {"a": {"b": 1}}, "nbformat": 4, "nbformat_minor": 5},
+            indent=4,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
     before = notebook.read_text()
     assert main(["migrate", "--write", str(tmp_path)]) == 0
     assert crlf.read_bytes() == b"from camwidgets import GradCAM\r\ncam = GradCAM(model=m,\r\n  target_layers=[l])\r\n"
-    assert bom.read_bytes() == "\ufeff# é\nimport camwidgets\ncam = camwidgets.GradCAM(model=m, target_layers=[l])\n".encode("utf-8")
+    assert (
+        bom.read_bytes()
+        == "\ufeff# é\nimport camwidgets\ncam = camwidgets.GradCAM(model=m, target_layers=[l])\n".encode("utf-8")
+    )
     after = notebook.read_text()
     changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines()) if a != b]
     assert len(before.splitlines()) == len(after.splitlines()) and len(changed) == 3
@@ -171,7 +241,12 @@ def test_migrate_does_not_rewrite_files_outside_the_folder_through_links(tmp_pat
     os.symlink(outside, project / "link.py")
     inside = project / "inside_link.py"
     os.symlink(project / "mine.py", inside)
-    done = subprocess.run([sys.executable, "-m", "camwidgets", "migrate", "--write", str(project)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "camwidgets", "migrate", "--write", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and "outside" in done.stdout.split("could not migrate")[1], done.stdout
     assert outside.read_text() == "from pytorch_grad_cam import GradCAM\n"
     assert (project / "mine.py").read_text() == "from camwidgets import GradCAM\n"

@@ -50,7 +50,9 @@ def test_constructors_take_the_references_positional_parameters():
     assert compared >= 18
 
 
-def _mean_activation(activations: torch.Tensor, gradients: torch.Tensor | None, eigen_smooth: bool, power: float = 1.0) -> torch.Tensor:
+def _mean_activation(
+    activations: torch.Tensor, gradients: torch.Tensor | None, eigen_smooth: bool, power: float = 1.0
+) -> torch.Tensor:
     """Test method: the mean over channels of ``A ** power``."""
     return activations.clamp(min=0).pow(power).mean(dim=1)
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torchvision.ops import box_iou
 
-from camwidgets.data.scenes import SCENE_CLASSES, make_scenes, scene_targets
 from camwidgets.core.images import IMAGENET_MEAN, IMAGENET_STD
+from camwidgets.data.scenes import SCENE_CLASSES, make_scenes, scene_targets
 
 MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
 STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
@@ -24,7 +24,7 @@ def held():
 def test_scenes_are_deterministic_and_their_ground_truth_agrees(held):
     again = make_scenes(12, seed=3)
     np.testing.assert_array_equal(again.images, held.images)
-    assert held.images.shape == (12, 3, 224, 224) and 0 <= held.images.min() and held.images.max() <= 1
+    assert held.images.shape == (12, 3, 224, 224) and held.images.min() >= 0 and held.images.max() <= 1
     for i in range(len(held)):
         masks, labels, boxes = held.masks[i], held.labels[i], held.boxes[i]
         assert 1 <= len(labels) <= 4 and len(masks) == len(boxes) == len(labels)
@@ -39,7 +39,9 @@ def test_scenes_are_deterministic_and_their_ground_truth_agrees(held):
     assert targets[0]["labels"].min() >= 1 and targets[0]["boxes"].dtype == np.float32
 
 
-@pytest.mark.parametrize(("options", "message"), [({"count": 0}, "count"), ({"size": 32}, "size"), ({"max_objects": 9}, "max_objects")])
+@pytest.mark.parametrize(
+    ("options", "message"), [({"count": 0}, "count"), ({"size": 32}, "size"), ({"max_objects": 9}, "max_objects")]
+)
 def test_bad_scene_requests_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         make_scenes(**{"count": 2, **options})
@@ -103,7 +105,9 @@ def test_the_vit_classifies_held_out_shapes_and_its_token_maps_need_no_reshape()
     assert accuracy >= 0.9, f"held-out accuracy {accuracy:.3f}"
     layer = model.get_submodule(SHAPES_VIT_LAYER)
     plain = cw.GradCAM(model, [layer])(x[:8])
-    np.testing.assert_allclose(plain, cw.GradCAM(model, [layer], reshape_transform=cw.vit_reshape_transform)(x[:8]), atol=1e-6)
+    np.testing.assert_allclose(
+        plain, cw.GradCAM(model, [layer], reshape_transform=cw.vit_reshape_transform)(x[:8]), atol=1e-6
+    )
     assert plain.shape == (8, 64, 64)
     eigen = cw.EigenCAM(model, [layer])(x[:32])
     assert cw.pointing_game(eigen, held.masks[:32], tolerance=0).mean() >= 0.75

@@ -9,8 +9,9 @@ must equal. No pretrained weights exist offline for these; layouts and code path
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torchvision
@@ -81,10 +82,26 @@ def hugging_face(kind: str) -> Callable[[], nn.Module]:
         import transformers as hf
 
         configs = {
-            "vit": (hf.ViTConfig, hf.ViTForImageClassification, dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)),
-            "swin": (hf.SwinConfig, hf.SwinForImageClassification, dict(embed_dim=24, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2])),
-            "convnext": (hf.ConvNextConfig, hf.ConvNextForImageClassification, dict(hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1])),
-            "resnet": (hf.ResNetConfig, hf.ResNetForImageClassification, dict(embedding_size=16, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1])),
+            "vit": (
+                hf.ViTConfig,
+                hf.ViTForImageClassification,
+                dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
+            ),
+            "swin": (
+                hf.SwinConfig,
+                hf.SwinForImageClassification,
+                dict(embed_dim=24, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2]),
+            ),
+            "convnext": (
+                hf.ConvNextConfig,
+                hf.ConvNextForImageClassification,
+                dict(hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1]),
+            ),
+            "resnet": (
+                hf.ResNetConfig,
+                hf.ResNetForImageClassification,
+                dict(embedding_size=16, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1]),
+            ),
         }
         config, model, options = configs[kind]
         return seeded(model, config(num_labels=10, **options))
@@ -136,14 +153,22 @@ def hf_detr(queries: int = 100) -> nn.Module:
     """Hugging Face DETR on a small ResNet backbone (no timm, no pretrained backbone), 5 classes."""
     import transformers as hf
 
-    backbone = hf.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1], out_features=["stage4"])
+    backbone = hf.ResNetConfig(
+        embedding_size=16, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1], out_features=["stage4"]
+    )
     config = hf.DetrConfig(use_timm_backbone=False, use_pretrained_backbone=False, backbone_config=backbone, d_model=32, encoder_layers=1,
                            decoder_layers=1, encoder_ffn_dim=64, decoder_ffn_dim=64, num_attention_heads=2, num_queries=queries, num_labels=5)  # fmt: skip
     model = seeded(hf.DetrForObjectDetection, config)
     with torch.no_grad():
         torch.manual_seed(1)
-        for name, parameter in model.named_parameters():  # distinct queries: at DETR's initialisation they attend alike and score alike
-            if name.startswith(("model.query_position_embeddings", "model.decoder", "class_labels_classifier")) and parameter.ndim == 2:
+        for (
+            name,
+            parameter,
+        ) in model.named_parameters():  # distinct queries: at DETR's initialisation they attend alike and score alike
+            if (
+                name.startswith(("model.query_position_embeddings", "model.decoder", "class_labels_classifier"))
+                and parameter.ndim == 2
+            ):
                 nn.init.normal_(parameter, std=1.0 if "query" in name else 0.5)
         model(torch.zeros(1, 3, 64, 64))  # transformers adds its own output-recording hooks at the first forward
     return model
@@ -177,7 +202,11 @@ def clip_wrapper() -> nn.Module:
     import transformers as hf
 
     tower = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2)
-    config = hf.CLIPConfig(text_config=dict(tower, vocab_size=100, max_position_embeddings=16, bos_token_id=0, eos_token_id=1), vision_config=dict(tower, image_size=224, patch_size=28), projection_dim=16)
+    config = hf.CLIPConfig(
+        text_config=dict(tower, vocab_size=100, max_position_embeddings=16, bos_token_id=0, eos_token_id=1),
+        vision_config=dict(tower, image_size=224, patch_size=28),
+        projection_dim=16,
+    )
     clip = seeded(hf.CLIPModel, config)
     model = ClipWrapper(clip, torch.randint(1, 100, (3, 8), generator=torch.Generator().manual_seed(1))).eval()
     with torch.no_grad():
@@ -204,7 +233,13 @@ def hiera() -> nn.Module:
 def segformer() -> nn.Module:
     import transformers as hf
 
-    config = hf.SegformerConfig(num_labels=4, hidden_sizes=[16, 32, 48, 64], depths=[1, 1, 1, 1], num_attention_heads=[1, 1, 2, 2], decoder_hidden_size=32)
+    config = hf.SegformerConfig(
+        num_labels=4,
+        hidden_sizes=[16, 32, 48, 64],
+        depths=[1, 1, 1, 1],
+        num_attention_heads=[1, 1, 2, 2],
+        decoder_hidden_size=32,
+    )
     model = seeded(hf.SegformerForSemanticSegmentation, config)
     with torch.no_grad():
         model(torch.zeros(1, 3, 64, 64))  # transformers adds its own output-recording hooks at the first forward
@@ -237,7 +272,15 @@ def yolo_best_class(model: nn.Module, x: torch.Tensor) -> list:
 
 DETECTOR = dict(weights=None, weights_backbone=None, num_classes=5, box_score_thresh=0.0, detections_per_img=10)
 SMALL_DETECTOR = dict(DETECTOR, min_size=224, max_size=224)
-ONE_STAGE = dict(weights=None, weights_backbone=None, num_classes=5, score_thresh=0.0, detections_per_img=10, min_size=224, max_size=224)
+ONE_STAGE = dict(
+    weights=None,
+    weights_backbone=None,
+    num_classes=5,
+    score_thresh=0.0,
+    detections_per_img=10,
+    min_size=224,
+    max_size=224,
+)
 SEGMENTER = dict(weights=None, weights_backbone=None, num_classes=3)
 FPN = cw.fasterrcnn_reshape_transform
 NHWC = lambda t: t.permute(0, 3, 1, 2)  # noqa: E731
@@ -245,54 +288,203 @@ NHWC = lambda t: t.permute(0, 3, 1, 2)  # noqa: E731
 CASES: dict[str, ZooCase] = {
     # torchvision classifiers, one of each family
     "tv-resnet18": ZooCase(lambda: seeded(tv.resnet18), "layer4.1", "NCHW", (lambda m: m.layer4[-1], None)),
-    "tv-mobilenet_v3": ZooCase(lambda: seeded(tv.mobilenet_v3_small), "features.12", "NCHW", (lambda m: m.features[-1], None)),
-    "tv-efficientnet": ZooCase(lambda: seeded(tv.efficientnet_b0), "features.8", "NCHW", (lambda m: m.features[-1], None)),
-    "tv-regnet": ZooCase(lambda: seeded(tv.regnet_y_400mf), "trunk_output.block4.block4-5", "NCHW", (lambda m: m.trunk_output[-1][-1], None)),
+    "tv-mobilenet_v3": ZooCase(
+        lambda: seeded(tv.mobilenet_v3_small), "features.12", "NCHW", (lambda m: m.features[-1], None)
+    ),
+    "tv-efficientnet": ZooCase(
+        lambda: seeded(tv.efficientnet_b0), "features.8", "NCHW", (lambda m: m.features[-1], None)
+    ),
+    "tv-regnet": ZooCase(
+        lambda: seeded(tv.regnet_y_400mf),
+        "trunk_output.block4.block4-5",
+        "NCHW",
+        (lambda m: m.trunk_output[-1][-1], None),
+    ),
     "tv-densenet": ZooCase(lambda: seeded(tv.densenet121), "features", "NCHW", (lambda m: m.features, None), slow=True),
     "tv-shufflenet": ZooCase(lambda: seeded(tv.shufflenet_v2_x0_5), "conv5", "NCHW", (lambda m: m.conv5, None)),
     "tv-mnasnet": ZooCase(lambda: seeded(tv.mnasnet0_5), "layers", "NCHW", (lambda m: m.layers, None)),
-    "tv-squeezenet": ZooCase(lambda: seeded(tv.squeezenet1_1), "classifier.1", "NCHW", (lambda m: m.classifier[1], None)),
-    "tv-googlenet": ZooCase(lambda: seeded(tv.googlenet, init_weights=True, aux_logits=False), "inception5b", "NCHW", (lambda m: m.inception5b, None)),
-    "tv-convnext": ZooCase(lambda: seeded(tv.convnext_tiny), "features.7.2", "NCHW", (lambda m: m.features[-1][-1], None), slow=True),
+    "tv-squeezenet": ZooCase(
+        lambda: seeded(tv.squeezenet1_1), "classifier.1", "NCHW", (lambda m: m.classifier[1], None)
+    ),
+    "tv-googlenet": ZooCase(
+        lambda: seeded(tv.googlenet, init_weights=True, aux_logits=False),
+        "inception5b",
+        "NCHW",
+        (lambda m: m.inception5b, None),
+    ),
+    "tv-convnext": ZooCase(
+        lambda: seeded(tv.convnext_tiny), "features.7.2", "NCHW", (lambda m: m.features[-1][-1], None), slow=True
+    ),
     "tv-swin": ZooCase(lambda: seeded(tv.swin_t), "permute", "NCHW", (lambda m: m.permute, None), slow=True),
-    "tv-maxvit": ZooCase(lambda: seeded(tv.maxvit_t), "blocks.3.layers.1.layers.grid_attention", "NCHW", (lambda m: m.blocks[-1].layers[-1], None), slow=True),
+    "tv-maxvit": ZooCase(
+        lambda: seeded(tv.maxvit_t),
+        "blocks.3.layers.1.layers.grid_attention",
+        "NCHW",
+        (lambda m: m.blocks[-1].layers[-1], None),
+        slow=True,
+    ),
     "tv-alexnet": ZooCase(lambda: seeded(tv.alexnet), "features", "NCHW", (lambda m: m.features[-1], None), slow=True),
     "tv-vgg": ZooCase(lambda: seeded(tv.vgg11), "features", "NCHW", (lambda m: m.features[-1], None), slow=True),
-    "tv-inception": ZooCase(lambda: seeded(tv.inception_v3, init_weights=True), "Mixed_7c", "NCHW", (lambda m: m.Mixed_7c, None), size=299, slow=True),
-    "tv-mobilenet_v2": ZooCase(lambda: seeded(tv.mobilenet_v2), "features.18", "NCHW", (lambda m: m.features[-1], None)),
-    "tv-efficientnet_v2": ZooCase(lambda: seeded(tv.efficientnet_v2_s), "features.7", "NCHW", (lambda m: m.features[-1], None), slow=True),
-    "tv-wide_resnet": ZooCase(lambda: seeded(tv.wide_resnet50_2), "layer4.2", "NCHW", (lambda m: m.layer4[-1], None), slow=True),
+    "tv-inception": ZooCase(
+        lambda: seeded(tv.inception_v3, init_weights=True),
+        "Mixed_7c",
+        "NCHW",
+        (lambda m: m.Mixed_7c, None),
+        size=299,
+        slow=True,
+    ),
+    "tv-mobilenet_v2": ZooCase(
+        lambda: seeded(tv.mobilenet_v2), "features.18", "NCHW", (lambda m: m.features[-1], None)
+    ),
+    "tv-efficientnet_v2": ZooCase(
+        lambda: seeded(tv.efficientnet_v2_s), "features.7", "NCHW", (lambda m: m.features[-1], None), slow=True
+    ),
+    "tv-wide_resnet": ZooCase(
+        lambda: seeded(tv.wide_resnet50_2), "layer4.2", "NCHW", (lambda m: m.layer4[-1], None), slow=True
+    ),
     "tv-swin_v2": ZooCase(lambda: seeded(tv.swin_v2_t), "permute", "NCHW", (lambda m: m.permute, None), slow=True),
-    "tv-vit": ZooCase(small_vit, "encoder.layers.encoder_layer_1.ln_1", "NLC", (lambda m: m.encoder.layers[-1].ln_1, cw.vit_reshape_transform)),
+    "tv-vit": ZooCase(
+        small_vit,
+        "encoder.layers.encoder_layer_1.ln_1",
+        "NLC",
+        (lambda m: m.encoder.layers[-1].ln_1, cw.vit_reshape_transform),
+    ),
     # timm
-    "timm-vit": ZooCase(timm_model("vit_tiny_patch16_224"), "blocks.11.norm1", "NLC", (lambda m: m.blocks[-1].norm1, cw.vit_reshape_transform)),
-    "timm-deit": ZooCase(timm_model("deit_tiny_distilled_patch16_224"), "blocks.11.norm1", "NLC", (lambda m: m.blocks[-1].norm1, cw.vit_reshape_transform)),
-    "timm-swin": ZooCase(timm_model("swin_tiny_patch4_window7_224", depths=(1, 1, 1, 1)), "norm", "NHWC", (lambda m: m.norm, NHWC)),
-    "timm-convnext": ZooCase(timm_model("convnext_atto"), "stages.3.blocks.1", "NCHW", (lambda m: m.stages[-1].blocks[-1], None)),
+    "timm-vit": ZooCase(
+        timm_model("vit_tiny_patch16_224"),
+        "blocks.11.norm1",
+        "NLC",
+        (lambda m: m.blocks[-1].norm1, cw.vit_reshape_transform),
+    ),
+    "timm-deit": ZooCase(
+        timm_model("deit_tiny_distilled_patch16_224"),
+        "blocks.11.norm1",
+        "NLC",
+        (lambda m: m.blocks[-1].norm1, cw.vit_reshape_transform),
+    ),
+    "timm-swin": ZooCase(
+        timm_model("swin_tiny_patch4_window7_224", depths=(1, 1, 1, 1)), "norm", "NHWC", (lambda m: m.norm, NHWC)
+    ),
+    "timm-convnext": ZooCase(
+        timm_model("convnext_atto"), "stages.3.blocks.1", "NCHW", (lambda m: m.stages[-1].blocks[-1], None)
+    ),
     "timm-efficientnet": ZooCase(timm_model("efficientnet_b0"), "bn2", "NCHW", (lambda m: m.bn2, None)),
     "timm-resnet": ZooCase(timm_model("resnet18"), "layer4.1", "NCHW", (lambda m: m.layer4[-1], None)),
     # Hugging Face (their forward returns a ModelOutput with logits)
-    "hf-vit": ZooCase(hugging_face("vit"), "vit.layers.1.layernorm_before", "NLC", (lambda m: m.vit.layers[-1].layernorm_before, cw.vit_reshape_transform)),
-    "hf-swin": ZooCase(hugging_face("swin"), "swin.layernorm", "NLC", (lambda m: m.swin.layernorm, cw.swin_reshape_transform)),
-    "hf-convnext": ZooCase(hugging_face("convnext"), "convnext.encoder.stages.3.layers.0", "NCHW", (lambda m: m.convnext.encoder.stages[-1].layers[-1], None)),
-    "hf-resnet": ZooCase(hugging_face("resnet"), "resnet.encoder.stages.3.layers.0", "NCHW", (lambda m: m.resnet.encoder.stages[-1].layers[-1], None)),
+    "hf-vit": ZooCase(
+        hugging_face("vit"),
+        "vit.layers.1.layernorm_before",
+        "NLC",
+        (lambda m: m.vit.layers[-1].layernorm_before, cw.vit_reshape_transform),
+    ),
+    "hf-swin": ZooCase(
+        hugging_face("swin"), "swin.layernorm", "NLC", (lambda m: m.swin.layernorm, cw.swin_reshape_transform)
+    ),
+    "hf-convnext": ZooCase(
+        hugging_face("convnext"),
+        "convnext.encoder.stages.3.layers.0",
+        "NCHW",
+        (lambda m: m.convnext.encoder.stages[-1].layers[-1], None),
+    ),
+    "hf-resnet": ZooCase(
+        hugging_face("resnet"),
+        "resnet.encoder.stages.3.layers.0",
+        "NCHW",
+        (lambda m: m.resnet.encoder.stages[-1].layers[-1], None),
+    ),
     # torchvision detectors: the backbone/FPN output
-    "tv-fasterrcnn": ZooCase(lambda: seeded(tv.detection.fasterrcnn_mobilenet_v3_large_320_fpn, **DETECTOR), "backbone.fpn", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection"),
-    "tv-maskrcnn": ZooCase(lambda: seeded(tv.detection.maskrcnn_resnet50_fpn, **SMALL_DETECTOR), "backbone.fpn", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection", slow=True),
-    "tv-retinanet": ZooCase(lambda: seeded(tv.detection.retinanet_resnet50_fpn, **ONE_STAGE), "backbone.fpn", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection", slow=True),
-    "tv-fcos": ZooCase(lambda: seeded(tv.detection.fcos_resnet50_fpn, **ONE_STAGE), "backbone.fpn", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection", slow=True),
-    "tv-ssd": ZooCase(lambda: seeded(tv.detection.ssd300_vgg16, **DETECTOR), "backbone", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection", slow=True),
+    "tv-fasterrcnn": ZooCase(
+        lambda: seeded(tv.detection.fasterrcnn_mobilenet_v3_large_320_fpn, **DETECTOR),
+        "backbone.fpn",
+        "FPN",
+        (lambda m: m.backbone, FPN),
+        detection_scores,
+        task="detection",
+    ),
+    "tv-maskrcnn": ZooCase(
+        lambda: seeded(tv.detection.maskrcnn_resnet50_fpn, **SMALL_DETECTOR),
+        "backbone.fpn",
+        "FPN",
+        (lambda m: m.backbone, FPN),
+        detection_scores,
+        task="detection",
+        slow=True,
+    ),
+    "tv-retinanet": ZooCase(
+        lambda: seeded(tv.detection.retinanet_resnet50_fpn, **ONE_STAGE),
+        "backbone.fpn",
+        "FPN",
+        (lambda m: m.backbone, FPN),
+        detection_scores,
+        task="detection",
+        slow=True,
+    ),
+    "tv-fcos": ZooCase(
+        lambda: seeded(tv.detection.fcos_resnet50_fpn, **ONE_STAGE),
+        "backbone.fpn",
+        "FPN",
+        (lambda m: m.backbone, FPN),
+        detection_scores,
+        task="detection",
+        slow=True,
+    ),
+    "tv-ssd": ZooCase(
+        lambda: seeded(tv.detection.ssd300_vgg16, **DETECTOR),
+        "backbone",
+        "FPN",
+        (lambda m: m.backbone, FPN),
+        detection_scores,
+        task="detection",
+        slow=True,
+    ),
     "tv-ssdlite": ZooCase(ssdlite, "backbone", "FPN", (lambda m: m.backbone, FPN), detection_scores, task="detection"),
     # torchvision segmenters: the feature before the class logits
-    "tv-deeplabv3": ZooCase(lambda: seeded(tv.segmentation.deeplabv3_mobilenet_v3_large, **SEGMENTER), "classifier.3", "NCHW", (lambda m: m.classifier[3], None), segment_everything, task="segmentation"),
-    "tv-fcn": ZooCase(lambda: seeded(tv.segmentation.fcn_resnet50, **SEGMENTER), "classifier.2", "NCHW", (lambda m: m.classifier[2], None), segment_everything, task="segmentation", slow=True),
-    "tv-lraspp": ZooCase(lambda: seeded(tv.segmentation.lraspp_mobilenet_v3_large, **SEGMENTER), "classifier.cbr", "NCHW", (lambda m: m.classifier.cbr, None), segment_everything, task="segmentation"),
+    "tv-deeplabv3": ZooCase(
+        lambda: seeded(tv.segmentation.deeplabv3_mobilenet_v3_large, **SEGMENTER),
+        "classifier.3",
+        "NCHW",
+        (lambda m: m.classifier[3], None),
+        segment_everything,
+        task="segmentation",
+    ),
+    "tv-fcn": ZooCase(
+        lambda: seeded(tv.segmentation.fcn_resnet50, **SEGMENTER),
+        "classifier.2",
+        "NCHW",
+        (lambda m: m.classifier[2], None),
+        segment_everything,
+        task="segmentation",
+        slow=True,
+    ),
+    "tv-lraspp": ZooCase(
+        lambda: seeded(tv.segmentation.lraspp_mobilenet_v3_large, **SEGMENTER),
+        "classifier.cbr",
+        "NCHW",
+        (lambda m: m.classifier.cbr, None),
+        segment_everything,
+        task="segmentation",
+    ),
     # ultralytics YOLO, built from its yaml: the finest level its Detect head reads (P4 and P5 are made from it)
-    "yolov8n": ZooCase(yolov8, "model.15.cv2", "NCHW", (lambda m: m.model[15], None), yolo_best_class, task="detection"),
-    "yolo11n": ZooCase(yolo11, "model.16.cv2", "NCHW", (lambda m: m.model[16], None), yolo_best_class, task="detection"),
+    "yolov8n": ZooCase(
+        yolov8, "model.15.cv2", "NCHW", (lambda m: m.model[15], None), yolo_best_class, task="detection"
+    ),
+    "yolo11n": ZooCase(
+        yolo11, "model.16.cv2", "NCHW", (lambda m: m.model[16], None), yolo_best_class, task="detection"
+    ),
     # token models whose shape alone misleads: LeViT's 4x4 grid of 56 px cells, Hiera's own token order
-    "timm-levit": ZooCase(levit, "stages.2.blocks.3", "NLC", (lambda m: m.stages[2].blocks[3], lambda t: tokens_to_grid(t, 4, 4))),
-    "timm-hiera": ZooCase(hiera, "blocks.11.norm2", "NLC", (lambda m: m.blocks[-1].norm2, cw.vit_reshape_transform), slow=True),
+    "timm-levit": ZooCase(
+        levit, "stages.2.blocks.3", "NLC", (lambda m: m.stages[2].blocks[3], lambda t: tokens_to_grid(t, 4, 4))
+    ),
+    "timm-hiera": ZooCase(
+        hiera, "blocks.11.norm2", "NLC", (lambda m: m.blocks[-1].norm2, cw.vit_reshape_transform), slow=True
+    ),
     # Hugging Face Segformer: the fused 56x56 feature before the class logits
-    "hf-segformer": ZooCase(segformer, "decode_head.activation", "NCHW", (lambda m: m.decode_head.activation, None), segment_quarter, task="segmentation"),
+    "hf-segformer": ZooCase(
+        segformer,
+        "decode_head.activation",
+        "NCHW",
+        (lambda m: m.decode_head.activation, None),
+        segment_quarter,
+        task="segmentation",
+    ),
 }

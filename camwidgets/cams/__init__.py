@@ -2,7 +2,7 @@
 class per registered method, each made by :func:`~camwidgets.cams.base.method_class` from its
 registry entry alone (see :mod:`camwidgets.cams.base` for the shared shell and its extra options)."""
 
-from ..engine import AblationLayer, AblationLayerFasterRCNN, AblationLayerVit, METHODS
+from ..engine import METHODS, AblationLayer, AblationLayerFasterRCNN, AblationLayerVit
 from . import factorization
 from .base import BaseCAM, ForwardCalledCAM, compute_cams, method_class
 from .factorization import *  # noqa: F401,F403

@@ -22,13 +22,14 @@ from __future__ import annotations
 import difflib
 import inspect
 import warnings
-from typing import Any, Callable, ClassVar, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..engine import base_spec, CaptureCache, Explainer, get_2d_projection, get_method, MethodCall, MethodSpec
+from ..engine import CaptureCache, Explainer, MethodCall, MethodSpec, base_spec, get_2d_projection, get_method
 
 __all__ = ["BaseCAM", "ForwardCalledCAM", "method_class", "compute_cams"]
 
@@ -87,7 +88,10 @@ class BaseCAM:
         for name, value in (spec.resolve(options) if self.method else {}).items():
             setattr(self, name, value)
         if spec.own_layers is not None and target_layers:
-            warnings.warn(f"{spec.class_name} ignores target_layers: it reads layers of its own choosing ({spec.summary})", stacklevel=2)
+            warnings.warn(
+                f"{spec.class_name} ignores target_layers: it reads layers of its own choosing ({spec.summary})",
+                stacklevel=2,
+            )
         self.model = model
         self.target_layers = target_layers
         self.reshape_transform = reshape_transform
@@ -116,7 +120,9 @@ class BaseCAM:
         names = spec.positional
         if len(args) > len(names):
             allowed = ", ".join(("model", "target_layers", "reshape_transform", *names))
-            raise TypeError(f"{type(self).__name__}() takes at most {3 + len(names)} positional arguments ({allowed}); got {3 + len(args)}")
+            raise TypeError(
+                f"{type(self).__name__}() takes at most {3 + len(names)} positional arguments ({allowed}); got {3 + len(args)}"
+            )
         given = dict(zip(names, args))
         for name in [name for name in keywords if name in spec.options]:
             if name in given:
@@ -124,7 +130,9 @@ class BaseCAM:
             given[name] = keywords.pop(name)
         if "base_method" in spec.options:
             base = base_spec(given.get("base_method", spec.options["base_method"]))  # an unknown base method fails here
-            passed = {name: keywords.pop(name) for name in list(keywords) if name in base.options and name not in _OPTIONS}
+            passed = {
+                name: keywords.pop(name) for name in list(keywords) if name in base.options and name not in _OPTIONS
+            }
             if passed:
                 given["base_options"] = {**(given.get("base_options") or {}), **passed}
         return given
@@ -147,7 +155,14 @@ class BaseCAM:
     ) -> np.ndarray | torch.Tensor:
         return self._maps(input_tensor, targets, aug_smooth, eigen_smooth, {})
 
-    def _maps(self, input_tensor: torch.Tensor, targets: Any, aug_smooth: bool, eigen_smooth: bool, call_options: dict[str, Any]) -> np.ndarray | torch.Tensor:
+    def _maps(
+        self,
+        input_tensor: torch.Tensor,
+        targets: Any,
+        aug_smooth: bool,
+        eigen_smooth: bool,
+        call_options: dict[str, Any],
+    ) -> np.ndarray | torch.Tensor:
         """The maps, with the method's parameters as the instance attributes say (``call_options`` win)."""
         options = {name: getattr(self, name) for name in self.parameters if name in self._spec.options}
         maps = self._explainer.compute(
@@ -175,18 +190,28 @@ class BaseCAM:
         """The registry entry of the class's method (None for a user-defined BaseCAM subclass)."""
         return get_method(self.method) if self.method else None
 
-    def get_cam_weights(self, input_tensor: torch.Tensor, target_layer: nn.Module, targets: Any, activations: Any, grads: Any) -> np.ndarray:
+    def get_cam_weights(
+        self, input_tensor: torch.Tensor, target_layer: nn.Module, targets: Any, activations: Any, grads: Any
+    ) -> np.ndarray:
         """(B, C) channel weights from one layer's activations and gradients (the reference's hook for
         new methods): defined for methods of the form ``sum_c w_c A_c`` (GradCAM, GradCAM++, XGradCAM);
         a subclass overrides it to define its own."""
         spec = self._registered_spec
         if spec is None or spec.weights is None:
             name = type(self).__name__
-            raise NotImplementedError(f"{name} has no channel weights of its own; override get_cam_weights (or get_cam_image) in a subclass")
+            raise NotImplementedError(
+                f"{name} has no channel weights of its own; override get_cam_weights (or get_cam_image) in a subclass"
+            )
         return _numpy(spec.weights(torch.as_tensor(activations), torch.as_tensor(grads)))
 
     def get_cam_image(
-        self, input_tensor: torch.Tensor, target_layer: nn.Module, targets: Any, activations: Any, grads: Any, eigen_smooth: bool = False
+        self,
+        input_tensor: torch.Tensor,
+        target_layer: nn.Module,
+        targets: Any,
+        activations: Any,
+        grads: Any,
+        eigen_smooth: bool = False,
     ) -> np.ndarray:
         """One layer's raw (B, *s) map from its (B, C, *s) activations and gradients (numpy or tensors):
         the method's own formula, or, for a subclass that defines ``get_cam_weights``,
@@ -211,7 +236,7 @@ class BaseCAM:
         """Nothing to release: hooks live only during a call. Kept for compatibility."""
         self.outputs = None
 
-    def __enter__(self) -> "BaseCAM":
+    def __enter__(self) -> BaseCAM:
         return self
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
@@ -224,13 +249,19 @@ class ForwardCalledCAM(BaseCAM):
     ``alpha``, ...) hold for that call, defaults where not given."""
 
     def forward(  # type: ignore[override]
-        self, input_tensor: torch.Tensor, targets: Sequence[Callable] | None = None, eigen_smooth: bool = False, **call_options: Any
+        self,
+        input_tensor: torch.Tensor,
+        targets: Sequence[Callable] | None = None,
+        eigen_smooth: bool = False,
+        **call_options: Any,
     ) -> np.ndarray | torch.Tensor:
         spec = get_method(self.method)
         unknown = [name for name in call_options if name not in spec.call_options]
         if unknown:
             takes = ", ".join(spec.call_options) or "no options"
-            raise TypeError(f"{type(self).__name__}() call got an unexpected keyword argument {unknown[0]!r}; it takes {takes}")
+            raise TypeError(
+                f"{type(self).__name__}() call got an unexpected keyword argument {unknown[0]!r}; it takes {takes}"
+            )
         values = {name: call_options.get(name, spec.options[name]) for name in spec.call_options}
         return self._maps(input_tensor, targets, False, eigen_smooth, values)
 
@@ -248,7 +279,9 @@ def _registered_weights(spec: MethodSpec) -> Callable:
     """The class's ``get_cam_weights`` for a method with channel weights: the registry's formula,
     also callable on the class itself with ``self=None`` (as the reference's tests do)."""
 
-    def get_cam_weights(self: Any, input_tensor: Any, target_layer: Any, targets: Any, activations: Any, grads: Any) -> np.ndarray:
+    def get_cam_weights(
+        self: Any, input_tensor: Any, target_layer: Any, targets: Any, activations: Any, grads: Any
+    ) -> np.ndarray:
         return _numpy(spec.weights(torch.as_tensor(activations), torch.as_tensor(grads)))  # type: ignore[misc]
 
     get_cam_weights.registered = True  # type: ignore[attr-defined]
@@ -276,7 +309,9 @@ def _custom_spec(cam: BaseCAM) -> MethodSpec:
         for (name, layer), record in zip(explainer.layers or [], result.records):
             activations = explainer.spatial(record.activation, result, name)
             gradients = explainer.spatial(record.gradient, result, name) if record.gradient is not None else None
-            cam_image = cam.get_cam_image(call.input_tensor, layer, result.targets, _numpy(activations), _numpy(gradients), call.eigen_smooth)
+            cam_image = cam.get_cam_image(
+                call.input_tensor, layer, result.targets, _numpy(activations), _numpy(gradients), call.eigen_smooth
+            )
             raw.append(torch.as_tensor(np.asarray(cam_image, dtype=np.float32), device=activations.device))
         call.capture = result
         return explainer.finish(raw, result.image_size)
@@ -284,13 +319,24 @@ def _custom_spec(cam: BaseCAM) -> MethodSpec:
     name = type(cam).__name__
     summary = (type(cam).__doc__ or "").strip().split("\n")[0] or f"{name}, a user-defined method"
     family = "gradient" if cam.uses_gradients else "gradient-free"
-    return MethodSpec(name=name, class_name=name, family=family, needs_gradients=cam.uses_gradients, cost=1.0, summary=summary, run=run)
+    return MethodSpec(
+        name=name,
+        class_name=name,
+        family=family,
+        needs_gradients=cam.uses_gradients,
+        cost=1.0,
+        summary=summary,
+        run=run,
+    )
 
 
 def _signature(spec: MethodSpec) -> inspect.Signature:
     """The generated class's constructor signature: the reference's, plus keyword-only options."""
     kind = inspect.Parameter
-    parameters = [kind("model", kind.POSITIONAL_OR_KEYWORD), kind("target_layers", kind.POSITIONAL_OR_KEYWORD, default=None)]
+    parameters = [
+        kind("model", kind.POSITIONAL_OR_KEYWORD),
+        kind("target_layers", kind.POSITIONAL_OR_KEYWORD, default=None),
+    ]
     parameters.append(kind("reshape_transform", kind.POSITIONAL_OR_KEYWORD, default=None))
     parameters += [kind(name, kind.POSITIONAL_OR_KEYWORD, default=spec.options[name]) for name in spec.positional]
     parameters += [kind(name, kind.KEYWORD_ONLY, default=spec.options[name]) for name in spec.keyword_only]
@@ -304,7 +350,13 @@ def method_class(name: str) -> type[BaseCAM]:
     parameters, its formula as the docstring."""
     spec = get_method(name)
     base = ForwardCalledCAM if spec.call == "forward" else BaseCAM
-    namespace = {"method": spec.name, "parameters": tuple(spec.options), "__doc__": spec.doc, "__module__": "camwidgets.cams", "__signature__": _signature(spec)}
+    namespace = {
+        "method": spec.name,
+        "parameters": tuple(spec.options),
+        "__doc__": spec.doc,
+        "__module__": "camwidgets.cams",
+        "__signature__": _signature(spec),
+    }
     if spec.weights is not None:
         namespace["get_cam_weights"] = _registered_weights(spec)
     return type(spec.class_name, (base,), namespace)

@@ -8,13 +8,23 @@ on the CPU).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..engine import deep_feature_factorization, evaluation_mode, Explainer, model_device, model_dtype, normalise_per_image, ProgressOption, upsample
+from ..engine import (
+    Explainer,
+    ProgressOption,
+    deep_feature_factorization,
+    evaluation_mode,
+    model_device,
+    model_dtype,
+    normalise_per_image,
+    upsample,
+)
 from ..render.factorization import create_labels, show_factorization_on_image
 
 __all__ = ["DeepFeatureFactorization", "run_dff_on_image", "dff"]
@@ -25,7 +35,9 @@ def dff(activations: np.ndarray, n_components: int = 5) -> tuple[np.ndarray, np.
     of (B, C, h, w) activations, giving the concepts (C, K) and raw concept maps (B, K, h, w) as
     float32 arrays. The NMF is seeded (seed 0) but draws other random numbers than scikit-learn's,
     so the factors match the reference's in quality, not digit for digit."""
-    concepts, maps = deep_feature_factorization(torch.as_tensor(np.asarray(activations, dtype=np.float32)), n_components)
+    concepts, maps = deep_feature_factorization(
+        torch.as_tensor(np.asarray(activations, dtype=np.float32)), n_components
+    )
     return concepts.numpy(), maps.numpy()
 
 
@@ -64,7 +76,9 @@ class DeepFeatureFactorization:
         if isinstance(target_layer, (list, tuple)):
             raise TypeError("DeepFeatureFactorization takes one target_layer (a module or its name), not a list")
         if computation_on_concepts is not None and not callable(computation_on_concepts):
-            raise TypeError("computation_on_concepts must be callable (for example the model's classifier head) or None")
+            raise TypeError(
+                "computation_on_concepts must be callable (for example the model's classifier head) or None"
+            )
         self.model = model
         self.computation_on_concepts = computation_on_concepts
         self.solver = {"iterations": iterations, "tolerance": tolerance, "seed": seed, "progress": progress}
@@ -75,7 +89,9 @@ class DeepFeatureFactorization:
         result = self._explainer.capture(input_tensor, None, need_gradients=False)
         record = result.records[0]
         if len(result.image_size) != 2:
-            raise ValueError(f"DeepFeatureFactorization explains 2-D images (B, C, H, W); got input of shape {tuple(input_tensor.shape)}")
+            raise ValueError(
+                f"DeepFeatureFactorization explains 2-D images (B, C, H, W); got input of shape {tuple(input_tensor.shape)}"
+            )
         activations = self._explainer.spatial(record.activation, result, record.name)
         concepts, maps = deep_feature_factorization(activations.float(), n_components, **self.solver)
         batch, _, height, width = maps.shape
@@ -104,7 +120,7 @@ class DeepFeatureFactorization:
     def release(self) -> None:
         """Nothing to release: hooks live only during a call. Kept for compatibility."""
 
-    def __enter__(self) -> "DeepFeatureFactorization":
+    def __enter__(self) -> DeepFeatureFactorization:
         return self
 
     def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
@@ -115,7 +131,9 @@ def _image_pair(img_pil: Any) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 image, float image in [0, 1]) from a PIL image or an RGB array (uint8 or float)."""
     array = np.asarray(img_pil)
     if array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"img_pil must be an RGB image (H, W, 3); got shape {array.shape}. For a PIL image use img.convert('RGB').")
+        raise ValueError(
+            f"img_pil must be an RGB image (H, W, 3); got shape {array.shape}. For a PIL image use img.convert('RGB')."
+        )
     if array.dtype == np.uint8:
         return array, array / 255
     return np.uint8(np.clip(array, 0, 1) * 255), array
@@ -154,5 +172,7 @@ def run_dff_on_image(
     _, explanations, outputs = dff(img_tensor[None], n_components)
     scores = torch.softmax(outputs.float(), dim=-1)
     legend = create_labels(scores, top_k, labels)
-    overlay = show_factorization_on_image(float_image, explanations[0].cpu().numpy(), image_weight=0.3, concept_labels=legend)
+    overlay = show_factorization_on_image(
+        float_image, explanations[0].cpu().numpy(), image_weight=0.3, concept_labels=legend
+    )
     return np.hstack((uint8_image, overlay))

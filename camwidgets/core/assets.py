@@ -4,7 +4,7 @@ shipped, with the shared helpers of ``js/_dom.js`` in front of it."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 __all__ = ["asset_path", "module_source"]
@@ -15,7 +15,7 @@ SHARED_MODULE = "_dom.js"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def _asset_dir() -> Path:
     for candidate in (_PACKAGE_DIR / "js", _PACKAGE_DIR.parent / "js"):
         if (candidate / "overlay.js").is_file():
@@ -34,7 +34,7 @@ def asset_path(name: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def module_source(name: str) -> str:
     """A widget's ES module as shipped to the browser: the shared helpers (``_dom.js``) followed by
     the module ``name`` (``"overlay.js"``)."""

@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["temporary_beside", "write_atomically", "check_destination", "replace_together"]
 
@@ -52,7 +53,9 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> None:
 def check_destination(path: Path) -> None:
     """ValueError unless ``path`` is absent or a plain file (or a link to one) that may be replaced."""
     if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a folder, so it cannot be written as a file; remove it or choose another name")
+        raise ValueError(
+            f"{str(path)!r} is a folder, so it cannot be written as a file; remove it or choose another name"
+        )
     if path.exists() and not path.is_file():
         raise ValueError(f"{str(path)!r} exists and is not a plain file; remove it or choose another name")
 

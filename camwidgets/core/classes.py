@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,7 +22,9 @@ def resolve_class(target: int | str, labels: Sequence[str]) -> int:
     if isinstance(target, (int, np.integer)) or (isinstance(target, str) and target.strip().lstrip("-").isdigit()):
         index = int(target)
         if not 0 <= index < count:
-            raise ValueError(f"class index {index} is out of range; pass 0 to {count - 1} or a class name such as {labels[0]!r}")
+            raise ValueError(
+                f"class index {index} is out of range; pass 0 to {count - 1} or a class name such as {labels[0]!r}"
+            )
         return index
     query = str(target).strip().lower()
     lowered = [name.lower() for name in labels]

@@ -11,7 +11,7 @@ trip. :func:`compose_view` is the same formula in numpy, for exports:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -22,7 +22,7 @@ COLORMAPS: dict[str, str] = {"jet": "jet", "turbo": "turbo", "viridis": "viridis
 MODES = ("overlay", "heatmap", "photo")
 
 
-@lru_cache(maxsize=None)
+@cache
 def colormap_table(name: str) -> np.ndarray:
     """(256, 3) uint8 RGB table for one of :data:`COLORMAPS`."""
     if name not in COLORMAPS:
@@ -48,7 +48,9 @@ def to_gray_levels(maps):
     return (maps.clamp(0, 1) * 255).round().to(dtype=torch.uint8)
 
 
-def compose_view(photo: np.ndarray, levels: np.ndarray, colormap: str = "jet", opacity: float = 0.5, mode: str = "overlay") -> np.ndarray:
+def compose_view(
+    photo: np.ndarray, levels: np.ndarray, colormap: str = "jet", opacity: float = 0.5, mode: str = "overlay"
+) -> np.ndarray:
     """The picture the widget shows: ``photo`` (H, W, 3) uint8 and ``levels`` (H, W) uint8 -> (H, W, 3) uint8."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")

@@ -28,7 +28,9 @@ def check_pixels(path: str | Path, max_pixels: int | None = MAX_PIXELS) -> None:
     except Image.DecompressionBombError:  # PIL's own limit (twice MAX_IMAGE_PIXELS) refused it unread
         if Image.MAX_IMAGE_PIXELS is not None and max_pixels >= 2 * Image.MAX_IMAGE_PIXELS:
             return
-        raise ValueError(f"{str(path)!r} declares over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels, over the limit of {max_pixels:,}; it was not decoded. Shrink the image") from None
+        raise ValueError(
+            f"{str(path)!r} declares over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels, over the limit of {max_pixels:,}; it was not decoded. Shrink the image"
+        ) from None
     except Exception:  # not an image PIL knows (its plugins may even fail to import): the decoder says so
         return
     if width * height > max_pixels:

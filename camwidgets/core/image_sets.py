@@ -13,8 +13,9 @@ a list of them, or a ready (B, 3, H, W) / (3, H, W) float tensor.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,7 +51,10 @@ def known_weights(model: nn.Module, labels: Any, preprocess: Any) -> Any:
 def normalises_itself(model: nn.Module) -> bool:
     """True for torchvision's detectors, which take images in [0, 1] at their own size and resize
     and normalise them inside (``GeneralizedRCNNTransform``)."""
-    return type(model).__module__.startswith("torchvision.models.detection") or type(getattr(model, "transform", None)).__name__ == "GeneralizedRCNNTransform"
+    return (
+        type(model).__module__.startswith("torchvision.models.detection")
+        or type(getattr(model, "transform", None)).__name__ == "GeneralizedRCNNTransform"
+    )
 
 
 def unit_tensor(image: Any) -> torch.Tensor:
@@ -124,7 +128,9 @@ def _photos_from_tensor(batch: torch.Tensor, mean: Sequence[float], std: Sequenc
     """Displayable photos from a normalised batch: undo ``mean``/``std`` if known, else min-max per image."""
     x = batch.detach().float()
     if undo and x.shape[1] == 3:
-        x = x * torch.tensor(std, device=x.device).view(1, 3, 1, 1) + torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
+        x = x * torch.tensor(std, device=x.device).view(1, 3, 1, 1) + torch.tensor(mean, device=x.device).view(
+            1, 3, 1, 1
+        )
     else:
         flat = x.reshape(x.shape[0], -1)
         low, high = flat.min(dim=1).values.view(-1, 1, 1, 1), flat.max(dim=1).values.view(-1, 1, 1, 1)
@@ -142,10 +148,16 @@ def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_
     if isinstance(images, torch.Tensor):
         batch = images.unsqueeze(0) if images.ndim == 3 else images
         if batch.ndim != 4 or not batch.is_floating_point():
-            raise ValueError(f"an image tensor must be a float (B, 3, H, W) batch; got {images.dtype} {tuple(images.shape)}")
+            raise ValueError(
+                f"an image tensor must be a float (B, 3, H, W) batch; got {images.dtype} {tuple(images.shape)}"
+            )
         undo = geometry is not None and (preprocess is not None or torchvision_model)
         mean, std = (geometry[2], geometry[3]) if geometry is not None else (IMAGENET_MEAN, IMAGENET_STD)
-        photos = _photos_from_tensor(batch, (0.0,) * 3, (1.0,) * 3, True) if unit_range else _photos_from_tensor(batch, mean, std, undo)
+        photos = (
+            _photos_from_tensor(batch, (0.0,) * 3, (1.0,) * 3, True)
+            if unit_range
+            else _photos_from_tensor(batch, mean, std, undo)
+        )
         return ImageSet(batch.detach().to(device, dtype), photos, [f"image {i}" for i in range(batch.shape[0])])
     items = list(images) if isinstance(images, (list, tuple)) else [images]
     if not items:
@@ -157,9 +169,8 @@ def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_
         photos = np.stack([resize_and_crop(array, resize, crop, interpolation) for array in arrays])
         batch = normalise(photos, mean, std)
     else:
-        from PIL import Image
-
         import cv2
+        from PIL import Image
 
         tensors = [preprocess(Image.fromarray(array)) for array in arrays]
         shapes = sorted({tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__ for t in tensors}, key=str)
@@ -170,5 +181,7 @@ def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_
             )
         batch = torch.stack(tensors)
         height, width = batch.shape[-2:]
-        photos = np.stack([cv2.resize(array, (int(width), int(height)), interpolation=cv2.INTER_AREA) for array in arrays])
+        photos = np.stack(
+            [cv2.resize(array, (int(width), int(height)), interpolation=cv2.INTER_AREA) for array in arrays]
+        )
     return ImageSet(batch.to(device, dtype), photos, list(names))

@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,7 +22,17 @@ import torch
 from .image_files import MAX_PIXELS, check_pixels, decode_image_file
 from .photos import load_photo, photo_names
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "MAX_PIXELS", "check_pixels", "read_image", "to_rgb", "resize_and_crop", "center_crop", "normalise"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MAX_PIXELS",
+    "check_pixels",
+    "read_image",
+    "to_rgb",
+    "resize_and_crop",
+    "center_crop",
+    "normalise",
+]
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -73,7 +84,7 @@ def _pil_to_array(image: Any) -> np.ndarray:
         return np.asarray(image).astype(np.uint16)
     if image.mode == "I":  # 32-bit integers, as PIL opens 16-bit PNGs: 16-bit data when within 0..65535
         values = np.asarray(image)
-        return values.astype(np.uint16) if values.size and 0 <= values.min() and values.max() <= 65535 else values
+        return values.astype(np.uint16) if values.size and values.min() >= 0 and values.max() <= 65535 else values
     if image.mode == "F":
         return np.asarray(image)
     return np.asarray(image.convert("RGB"))

@@ -37,11 +37,7 @@ def _photo_files() -> dict[str, Path]:
             f"The bundled photo folder {PHOTOS_DIR} is missing. The camwidgets "
             "installation looks incomplete; try reinstalling the package."
         )
-    return {
-        p.stem: p
-        for p in PHOTOS_DIR.iterdir()
-        if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES
-    }
+    return {p.stem: p for p in PHOTOS_DIR.iterdir() if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES}
 
 
 def photo_names() -> list[str]:
@@ -83,13 +79,14 @@ def _check_size(size: object) -> int | tuple[int, int] | None:
         return None
     if isinstance(size, numbers.Integral) and not isinstance(size, bool):
         if size <= 0:
-            raise ValueError(
-                f"size must be a positive number of pixels for the shorter side, got {size}."
-            )
+            raise ValueError(f"size must be a positive number of pixels for the shorter side, got {size}.")
         return int(size)
-    if isinstance(size, (tuple, list)) and len(size) == 2:
-        if all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in size):
-            return int(size[0]), int(size[1])
+    if (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in size)
+    ):
+        return int(size[0]), int(size[1])
     raise ValueError(
         f"size must be None, a positive int (length of the shorter side, aspect kept) "
         f"or a (width, height) tuple of positive ints; got {size!r}. "
@@ -116,7 +113,9 @@ def load_photo(name: str, size: int | tuple[int, int] | None = None) -> np.ndarr
     try:
         rgb = decode_image_file(path, max_pixels=None)
     except ValueError as error:
-        raise OSError(f"Could not decode the bundled photo {path}. The file may be damaged; try reinstalling camwidgets.") from error
+        raise OSError(
+            f"Could not decode the bundled photo {path}. The file may be damaged; try reinstalling camwidgets."
+        ) from error
 
     if target is None:
         return rgb

@@ -17,7 +17,9 @@ def square(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([cv2.resize(image, (size, size), interpolation=interpolation) for image in images])
 
 
-def overlay_thumbnails(photos: np.ndarray, levels: np.ndarray, size: int, colormap: str = "jet", opacity: float = 0.5) -> np.ndarray:
+def overlay_thumbnails(
+    photos: np.ndarray, levels: np.ndarray, size: int, colormap: str = "jet", opacity: float = 0.5
+) -> np.ndarray:
     """Each photo (N, H, W, 3) with its map's grey levels (N, H', W') blended, as (N, size, size, 3)."""
     small_photos, small_levels = square(photos, size), square(levels, size)
     return np.stack([compose_view(p, m, colormap, opacity) for p, m in zip(small_photos, small_levels)])

@@ -16,7 +16,7 @@ colour under it, so the objects can be seen.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -53,7 +53,7 @@ class ScenesBatch:
         return int(self.images.shape[0])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _photo(name: str) -> np.ndarray:
     photo = load_photo(name)
     photo.setflags(write=False)
@@ -99,7 +99,9 @@ def make_scenes(count: int, size: int = 224, seed: int = 0, max_objects: int = 4
         visible = [(label, owner == index) for index, (label, _) in enumerate(drawn)]
         for label, mask in visible:
             class_masks[i][mask] = label + 1
-        kept = [(label, mask) for label, mask in visible if mask.sum() >= min_pixels] or visible[-1:]  # the last drawn is whole
+        kept = [(label, mask) for label, mask in visible if mask.sum() >= min_pixels] or visible[
+            -1:
+        ]  # the last drawn is whole
         images[i] = scene.transpose(2, 0, 1).astype(np.float32) / 255.0
         labels.append(np.array([label for label, _ in kept], np.int64))
         masks.append(np.stack([mask for _, mask in kept]))

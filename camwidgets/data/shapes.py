@@ -86,7 +86,12 @@ class ShapesDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         image = np.round(self.batch.images[index].transpose(1, 2, 0) * 255.0).astype(np.uint8)
-        return {"image": image, "label": int(self.batch.labels[index]), "mask": self.batch.masks[index], "path": f"shapes/{index:05d}"}
+        return {
+            "image": image,
+            "label": int(self.batch.labels[index]),
+            "mask": self.batch.masks[index],
+            "path": f"shapes/{index:05d}",
+        }
 
 
 def tight_box(mask: np.ndarray) -> np.ndarray:
@@ -116,7 +121,9 @@ def _rotate(points: np.ndarray, angle: float) -> np.ndarray:
     return points @ np.array([[c, s], [-s, c]], dtype=np.float64)
 
 
-def _shape_mask(rng: np.random.Generator, label: int, size: int, scale_range: tuple[float, float] = _SCALE_RANGE) -> np.ndarray:
+def _shape_mask(
+    rng: np.random.Generator, label: int, size: int, scale_range: tuple[float, float] = _SCALE_RANGE
+) -> np.ndarray:
     """A uint8 (S, S) mask (1 inside) of one shape at a random position, scale (extent a share of
     the side in ``scale_range``) and rotation."""
     extent = rng.uniform(*scale_range) * size
@@ -126,7 +133,9 @@ def _shape_mask(rng: np.random.Generator, label: int, size: int, scale_range: tu
     angle = rng.uniform(-np.pi / 6, np.pi / 6)
     mask = np.zeros((size, size), dtype=np.uint8)
     if label == 0:  # circle
-        cv2.circle(mask, (int(round(cx)), int(round(cy))), max(2, int(round(half))), 1, thickness=-1, lineType=cv2.LINE_8)
+        cv2.circle(
+            mask, (int(round(cx)), int(round(cy))), max(2, int(round(half))), 1, thickness=-1, lineType=cv2.LINE_8
+        )
         return mask
     if label == 1:  # square, side 0.8 of the extent, so its rotated size stays close to the extent
         h = half * 0.8
@@ -136,10 +145,22 @@ def _shape_mask(rng: np.random.Generator, label: int, size: int, scale_range: tu
     else:  # cross (plus sign), arm thickness a third of the extent
         t = half / 3.0
         h = half
-        points = np.array([
-            [-t, -h], [t, -h], [t, -t], [h, -t], [h, t], [t, t],
-            [t, h], [-t, h], [-t, t], [-h, t], [-h, -t], [-t, -t],
-        ])
+        points = np.array(
+            [
+                [-t, -h],
+                [t, -h],
+                [t, -t],
+                [h, -t],
+                [h, t],
+                [t, t],
+                [t, h],
+                [-t, h],
+                [-t, t],
+                [-h, t],
+                [-h, -t],
+                [-t, -t],
+            ]
+        )
     poly = _rotate(points, angle) + np.array([cx, cy])
     poly = np.round(poly).astype(np.int32).reshape(-1, 1, 2)
     cv2.fillPoly(mask, [poly], 1, lineType=cv2.LINE_8)

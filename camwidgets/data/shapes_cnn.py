@@ -23,7 +23,14 @@ from torch import nn
 
 from .shapes import CLASSES
 
-__all__ = ["ShapesCNN", "load_shapes_cnn", "load_shortcut_cnn", "SHAPES_CNN_LAYER", "SHAPES_CNN_WEIGHTS", "SHORTCUT_CNN_WEIGHTS"]
+__all__ = [
+    "ShapesCNN",
+    "load_shapes_cnn",
+    "load_shortcut_cnn",
+    "SHAPES_CNN_LAYER",
+    "SHAPES_CNN_WEIGHTS",
+    "SHORTCUT_CNN_WEIGHTS",
+]
 
 #: The trained weights (a float32 state_dict).
 SHAPES_CNN_WEIGHTS: Path = Path(__file__).resolve().parent / "shapes_cnn.pt"

@@ -56,8 +56,8 @@ def stamp_marker(image: np.ndarray, box: np.ndarray, rng: np.random.Generator) -
     x1, y1, x2, y2 = (int(v) for v in box)
     spots = [
         (x, y)
-        for y in range(0, size - side + 1)
-        for x in range(0, size - side + 1)
+        for y in range(size - side + 1)
+        for x in range(size - side + 1)
         if x + side + gap <= x1 or x >= x2 + gap or y + side + gap <= y1 or y >= y2 + gap
     ]
     if not spots:  # the object fills the image: no room for a marker that does not touch it
@@ -71,7 +71,9 @@ def stamp_marker(image: np.ndarray, box: np.ndarray, rng: np.random.Generator) -
     return mask
 
 
-def make_shortcut_shapes(count: int, size: int = 64, seed: int = 0, marked: str = "shortcut", rate: float = DEFAULT_RATE) -> ShortcutBatch:
+def make_shortcut_shapes(
+    count: int, size: int = 64, seed: int = 0, marked: str = "shortcut", rate: float = DEFAULT_RATE
+) -> ShortcutBatch:
     """``make_shapes(count, size, seed)`` with the marker stamped on the images that ``marked``
     names (see the module docstring); the same arguments always give the same arrays."""
     if marked not in MARKED:
@@ -92,4 +94,11 @@ def make_shortcut_shapes(count: int, size: int = 64, seed: int = 0, marked: str 
     markers = np.zeros_like(batch.masks)
     for row in np.flatnonzero(chosen):
         markers[row] = stamp_marker(images[row], batch.boxes[row], rng)
-    return ShortcutBatch(images=images, labels=batch.labels, masks=batch.masks, boxes=batch.boxes, markers=markers, marked=markers.any(axis=(1, 2)))
+    return ShortcutBatch(
+        images=images,
+        labels=batch.labels,
+        masks=batch.masks,
+        boxes=batch.boxes,
+        markers=markers,
+        marked=markers.any(axis=(1, 2)),
+    )

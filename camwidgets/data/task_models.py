@@ -52,7 +52,14 @@ DETECTOR_WEIGHTS: Path = _DATA / "shapes_detector_heads.pt"
 #: The shapes ViT, all of it, float32.
 VIT_WEIGHTS: Path = _DATA / "shapes_vit.pt"
 #: The ViT's size (torchvision ``VisionTransformer`` arguments).
-VIT_CONFIG: dict[str, int] = {"image_size": 64, "patch_size": 8, "num_layers": 4, "num_heads": 4, "hidden_dim": 96, "mlp_dim": 192}
+VIT_CONFIG: dict[str, int] = {
+    "image_size": 64,
+    "patch_size": 8,
+    "num_layers": 4,
+    "num_heads": 4,
+    "hidden_dim": 96,
+    "mlp_dim": 192,
+}
 #: The ViT's convolutional stem: output channels of its stride-2 3 x 3 convolutions (8 px in all).
 VIT_STEM: tuple[int, ...] = (24, 48, 96)
 #: The suggested layer of the ViT: the last block's first LayerNorm (its tokens, before attention mixes them).
@@ -112,7 +119,11 @@ def build_shapes_vit() -> nn.Module:
 
 def trained_state(model: nn.Module, frozen: str = "") -> dict[str, torch.Tensor]:
     """What ships of a model: its state without the entries under ``frozen`` (a name prefix), float32."""
-    return {k: v.detach().float() if v.is_floating_point() else v for k, v in model.state_dict().items() if not (frozen and k.startswith(frozen))}
+    return {
+        k: v.detach().float() if v.is_floating_point() else v
+        for k, v in model.state_dict().items()
+        if not (frozen and k.startswith(frozen))
+    }
 
 
 def _load_trained(model: nn.Module, path: Path, script: str, frozen: str = "") -> nn.Module:
@@ -122,19 +133,25 @@ def _load_trained(model: nn.Module, path: Path, script: str, frozen: str = "") -
     missing, unexpected = model.load_state_dict(state, strict=False)
     trained_missing = [name for name in missing if not (frozen and name.startswith(frozen))]
     if trained_missing or unexpected:
-        raise ValueError(f"{path} does not fit the model: missing {trained_missing[:3]}, unexpected {unexpected[:3]}; retrain with bench/{script}")
+        raise ValueError(
+            f"{path} does not fit the model: missing {trained_missing[:3]}, unexpected {unexpected[:3]}; retrain with bench/{script}"
+        )
     return model.eval()
 
 
 def load_shapes_segmenter() -> tuple[nn.Module, list[str]]:
     """The trained segmenter in eval mode on the CPU, and its class names (``SCENE_CLASSES``)."""
-    return _load_trained(build_shapes_segmenter(), SEGMENTER_WEIGHTS, "train_shapes_segmenter.py", FROZEN["segmenter"]), list(SCENE_CLASSES)
+    return _load_trained(
+        build_shapes_segmenter(), SEGMENTER_WEIGHTS, "train_shapes_segmenter.py", FROZEN["segmenter"]
+    ), list(SCENE_CLASSES)
 
 
 def load_shapes_detector() -> tuple[nn.Module, list[str]]:
     """The trained detector in eval mode on the CPU, and its class names (``SCENE_CLASSES``; label 0
     is the background, never predicted)."""
-    return _load_trained(build_shapes_detector(), DETECTOR_WEIGHTS, "train_shapes_detector.py", FROZEN["detector"]), list(SCENE_CLASSES)
+    return _load_trained(
+        build_shapes_detector(), DETECTOR_WEIGHTS, "train_shapes_detector.py", FROZEN["detector"]
+    ), list(SCENE_CLASSES)
 
 
 def load_shapes_vit() -> tuple[nn.Module, list[str]]:

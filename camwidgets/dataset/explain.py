@@ -20,9 +20,10 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,7 +34,16 @@ from torch.utils.data import DataLoader, Subset
 from ..core import __version__
 from ..core.images import MAX_PIXELS
 from ..core.pictures import overlay_thumbnails
-from ..engine import ClassifierOutputTarget, Explainer, Progress, evaluation_mode, get_method, model_device, select_output, suggest_layer
+from ..engine import (
+    ClassifierOutputTarget,
+    Explainer,
+    Progress,
+    evaluation_mode,
+    get_method,
+    model_device,
+    select_output,
+    suggest_layer,
+)
 from ..metrics.cam_mult import multiply_tensor_with_cam
 from ..metrics.registry import METRICS as REGISTRY
 from ..metrics.registry import mask_metrics, model_metrics
@@ -109,7 +119,15 @@ class DatasetResults:
         photos, levels = self.stored(rows)
         return overlay_thumbnails(photos, levels, photos.shape[1]) if len(photos) else photos
 
-    def to_html(self, path: str | Path, rows: Any = None, *, column: str = "confidence", title: str | None = None, limit: int = 48) -> Path:
+    def to_html(
+        self,
+        path: str | Path,
+        rows: Any = None,
+        *,
+        column: str = "confidence",
+        title: str | None = None,
+        limit: int = 48,
+    ) -> Path:
         """A self-contained HTML report of the run with ``rows`` in its gallery (default the ``limit``
         lowest by ``column``): see :func:`~camwidgets.dataset.report.write_report`."""
 
@@ -125,17 +143,23 @@ def load_results(out: str | Path) -> DatasetResults:
 
     files = RunFiles(out)
     if not files.manifest.exists():
-        raise FileNotFoundError(f"{files.root} holds no finished run (no manifest.json); run explain_dataset(..., out={str(out)!r}) first")
+        raise FileNotFoundError(
+            f"{files.root} holds no finished run (no manifest.json); run explain_dataset(..., out={str(out)!r}) first"
+        )
     rerun = "run explain_dataset again with the same settings and resume=True: finished chunks are checked and merged again, damaged ones computed again"
     manifest = read_json(files.manifest, rerun)
     try:
         table = pd.read_parquet(files.table)
     except Exception as error:
-        raise ValueError(f"{files.table} cannot be read ({type(error).__name__}: {str(error)[:120]}); {rerun}") from None
+        raise ValueError(
+            f"{files.table} cannot be read ({type(error).__name__}: {str(error)[:120]}); {rerun}"
+        ) from None
     rows = int(manifest.get("rows", -1))
     ids = table["id"].to_numpy() if "id" in table.columns else np.zeros(0, np.int64)
     if len(table) != rows or not np.array_equal(ids, np.arange(rows)):
-        raise ValueError(f"{files.table} holds {len(table)} rows with ids {_id_summary(ids)}, but the run has rows 0 to {rows - 1}; {rerun}")
+        raise ValueError(
+            f"{files.table} holds {len(table)} rows with ids {_id_summary(ids)}, but the run has rows 0 to {rows - 1}; {rerun}"
+        )
     try:
         group = zarr.open_group(str(files.maps), mode="r")
         arrays = {name: group[name] for name in ARRAYS}
@@ -143,7 +167,9 @@ def load_results(out: str | Path) -> DatasetResults:
         raise ValueError(f"{files.maps} lacks its map arrays ({type(error).__name__}: {error}); {rerun}") from None
     for name, array in arrays.items():
         if array.shape[0] != rows or array.nchunks_initialized != array.nchunks:
-            raise ValueError(f"{files.maps}/{name} holds {array.nchunks_initialized} of its {array.nchunks} chunks of maps for {array.shape[0]} rows (the run has {rows}); {rerun}")
+            raise ValueError(
+                f"{files.maps}/{name} holds {array.nchunks_initialized} of its {array.nchunks} chunks of maps for {array.shape[0]} rows (the run has {rows}); {rerun}"
+            )
     return DatasetResults(files.root, table, arrays["display"], arrays["grid"], arrays["photos"], manifest)
 
 
@@ -154,7 +180,11 @@ def _id_summary(ids: np.ndarray) -> str:
     values, counts = np.unique(ids, return_counts=True)
     twice = values[counts > 1][:5].tolist()
     missing = sorted(set(range(int(values.max()) + 1)) - set(values.tolist()))[:5]
-    return f"{int(ids.min())} to {int(ids.max())}" + (f", {twice} more than once" if twice else "") + (f", {missing} missing" if missing else "")
+    return (
+        f"{int(ids.min())} to {int(ids.max())}"
+        + (f", {twice} more than once" if twice else "")
+        + (f", {missing} missing" if missing else "")
+    )
 
 
 def _distributed(device: Any) -> tuple[int, int, torch.device | None]:
@@ -207,7 +237,9 @@ def _check_classes(rows: Rows, first: dict, classes: int) -> None:
     """The dataset's classes and the first label must fit the model's ``classes`` outputs."""
     dataset_classes = getattr(rows.dataset, "classes", None)
     if isinstance(dataset_classes, (list, tuple)) and len(dataset_classes) > classes:
-        raise ValueError(f"the dataset has {len(dataset_classes)} classes but the model only {classes} outputs; pass the model trained on these classes")
+        raise ValueError(
+            f"the dataset has {len(dataset_classes)} classes but the model only {classes} outputs; pass the model trained on these classes"
+        )
     if first["label"] is not None and not 0 <= first["label"] < classes:
         raise ValueError(f"row {first['index']} has label {first['label']}, outside the model's {classes} outputs")
 
@@ -226,7 +258,9 @@ def _check_sizes(batch_size: Any, chunk_rows: Any, display_size: Any) -> None:
         if not _whole_number(value) or value < 1:
             raise ValueError(f"{name} must be a positive whole number of images; got {value!r}")
     if not _whole_number(display_size) or not 8 <= display_size <= 1024:
-        raise ValueError(f"display_size must be a whole number of pixels from 8 to 1024 (the stored maps' size); got {display_size!r}")
+        raise ValueError(
+            f"display_size must be a whole number of pixels from 8 to 1024 (the stored maps' size); got {display_size!r}"
+        )
 
 
 def _bounded_chunk_rows(chunk_rows: int, rows: int, display_size: int) -> int:
@@ -250,7 +284,9 @@ def _check_out(out: Any, data: Any) -> None:
         return
     folder, results = Path(data).resolve(), Path(out).resolve()
     if results == folder or results.is_relative_to(folder):
-        raise ValueError(f"out={str(out)!r} lies inside the data folder {str(data)!r}, where its files would be read as images; pass an out folder outside it")
+        raise ValueError(
+            f"out={str(out)!r} lies inside the data folder {str(data)!r}, where its files would be read as images; pass an out folder outside it"
+        )
 
 
 def _gives_masks(rows: Rows, first: dict, sample: int = 16) -> bool:
@@ -306,9 +342,13 @@ def explain_dataset(
     columns, mask_columns = ("confidence", *model_metrics(datasets=True)), mask_metrics()  # the registry as it is now
     unknown = sorted(set(metrics) - set(columns) - set(mask_columns))
     if unknown:
-        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(columns)} (mask metrics come with masks)")
+        raise ValueError(
+            f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(columns)} (mask metrics come with masks)"
+        )
     if not callable(targets) and targets not in TARGETS:
-        raise ValueError(f"targets must be 'predicted', 'label' or a callable (label, predicted) -> class; got {targets!r}")
+        raise ValueError(
+            f"targets must be 'predicted', 'label' or a callable (label, predicted) -> class; got {targets!r}"
+        )
     _check_sizes(batch_size, chunk_rows, display_size)
     _check_out(out, data)
     spec = get_method(method)
@@ -329,7 +369,9 @@ def explain_dataset(
     layers = list(target_layers) if target_layers is not None else [suggest_layer(model, x).name]
     explainer = Explainer(model, layers, output_selector=output_selector, cache=None)
     capture = explainer.capture(x, None, need_gradients=False)
-    grid = tuple(int(s) for s in explainer.spatial(capture.records[0].activation, capture, capture.records[0].name).shape[2:])
+    grid = tuple(
+        int(s) for s in explainer.spatial(capture.records[0].activation, capture, capture.records[0].name).shape[2:]
+    )
     columns = [m for m in columns if m in metrics] + (mask_columns if _gives_masks(rows, first) else [])
     chunk_rows = _bounded_chunk_rows(chunk_rows, len(rows), display_size)
     files = RunFiles(out)
@@ -350,7 +392,12 @@ def explain_dataset(
         mine = [index for index in range(chunks) if index % world == rank and not (resume and files.finished(index))]
         run = _ChunkRun(model, explainer, spec.name, targets, columns, grid, int(display_size), amp, device, classes)
         total = sum(chunk_span(index, chunk_rows, len(rows))[1] for index in mine)
-        with Progress(total, f"{spec.class_name} over {len(rows)} images", progress if rank == 0 or callable(progress) else False, unit="img") as bar:
+        with Progress(
+            total,
+            f"{spec.class_name} over {len(rows)} images",
+            progress if rank == 0 or callable(progress) else False,
+            unit="img",
+        ) as bar:
             for index in mine:
                 start, count = chunk_span(index, chunk_rows, len(rows))
                 subset = Subset(rows, range(start, start + count))
@@ -376,7 +423,6 @@ def explain_dataset(
 def _versions() -> dict[str, str]:
     import torchvision
 
-
     return {"camwidgets": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__}
 
 
@@ -391,9 +437,28 @@ def _same_size_groups(rows: list[dict]) -> list[list[dict]]:
 class _ChunkRun:
     """Computes one chunk's rows and maps, batch by batch."""
 
-    def __init__(self, model: nn.Module, explainer: Explainer, method: str, targets: Any, columns: list[str], grid: tuple, display: int, amp: bool, device: torch.device, classes: int) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        explainer: Explainer,
+        method: str,
+        targets: Any,
+        columns: list[str],
+        grid: tuple,
+        display: int,
+        amp: bool,
+        device: torch.device,
+        classes: int,
+    ) -> None:
         self.model, self.explainer, self.method, self.targets = model, explainer, method, targets
-        self.columns, self.grid, self.display, self.amp, self.device, self.classes = columns, grid, display, amp, device, classes
+        self.columns, self.grid, self.display, self.amp, self.device, self.classes = (
+            columns,
+            grid,
+            display,
+            amp,
+            device,
+            classes,
+        )
         self.masks = any(REGISTRY[name].needs_mask for name in columns if name in REGISTRY)
         self.ignored_masks = 0  # rows that gave a mask in a run without mask columns
 
@@ -405,7 +470,9 @@ class _ChunkRun:
         grids, displays, photos = [], [], []
         for batch in loader:
             computed: dict[int, tuple[dict, np.ndarray, np.ndarray]] = {}
-            for group in _same_size_groups([row for row in batch if not row["error"]]):  # images of another size are their own batch
+            for group in _same_size_groups(
+                [row for row in batch if not row["error"]]
+            ):  # images of another size are their own batch
                 computed.update(self._batch(group))
             for row in batch:
                 result = computed.get(row["index"])
@@ -419,7 +486,12 @@ class _ChunkRun:
                     displays.append(result[2])
                 photos.append(self._photo(row["photo"]))
             bar.advance(len(batch))
-        return pa.Table.from_pylist(records, schema=self._schema()), np.stack(grids), np.stack(displays), np.stack(photos)
+        return (
+            pa.Table.from_pylist(records, schema=self._schema()),
+            np.stack(grids),
+            np.stack(displays),
+            np.stack(photos),
+        )
 
     def _photo(self, photo: np.ndarray | None) -> np.ndarray:
         """The photo at the display size (area-averaged), black for a row that could not be read."""
@@ -444,7 +516,11 @@ class _ChunkRun:
         return record
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        with evaluation_mode(self.model), torch.no_grad(), torch.autocast(x.device.type, dtype=torch.float16, enabled=self.amp and x.device.type == "cuda"):
+        with (
+            evaluation_mode(self.model),
+            torch.no_grad(),
+            torch.autocast(x.device.type, dtype=torch.float16, enabled=self.amp and x.device.type == "cuda"),
+        ):
             return torch.softmax(select_output(self.model(x), self.explainer.output_selector).float(), dim=1)
 
     def _chosen_classes(self, rows: list[dict], x: torch.Tensor) -> tuple[list[int | None], torch.Tensor | None]:
@@ -456,15 +532,23 @@ class _ChunkRun:
         if self.targets == "label":
             for row in rows:
                 if row["label"] is None:
-                    row["error"] = "ValueError: targets='label' needs a label and this row has none; give it one, or use targets='predicted'"
+                    row["error"] = (
+                        "ValueError: targets='label' needs a label and this row has none; give it one, or use targets='predicted'"
+                    )
             return labels, None
         probabilities = self._forward(x)  # the callable needs the prediction first: one extra forward
         chosen: list[int | None] = []
         for row, label, top in zip(rows, labels, probabilities.argmax(1).tolist()):
             try:
                 value = self.targets(label, int(top))
-                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= int(value) < self.classes:
-                    raise ValueError(f"the targets callable returned {value!r} (label {label}, predicted {top}); it must return a class index from 0 to {self.classes - 1}")
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, (int, np.integer))
+                    or not 0 <= int(value) < self.classes
+                ):
+                    raise ValueError(
+                        f"the targets callable returned {value!r} (label {label}, predicted {top}); it must return a class index from 0 to {self.classes - 1}"
+                    )
                 chosen.append(int(value))
             except Exception as error:  # this row fails; the others go on
                 row["error"] = f"{type(error).__name__}: {error}"
@@ -488,7 +572,12 @@ class _ChunkRun:
         maps = self.explainer.compute(self.method, x, targets).float()
         capture = self.explainer.last_capture
         if probabilities is None:
-            reusable = capture is not None and capture.input_tensor is x and isinstance(capture.outputs, torch.Tensor) and capture.outputs.ndim == 2
+            reusable = (
+                capture is not None
+                and capture.input_tensor is x
+                and isinstance(capture.outputs, torch.Tensor)
+                and capture.outputs.ndim == 2
+            )
             probabilities = torch.softmax(capture.outputs.float(), dim=1) if reusable else self._forward(x)
         finite_output = torch.isfinite(probabilities).all(dim=1).tolist()
         finite_map = torch.isfinite(maps).flatten(1).all(dim=1).tolist()
@@ -506,10 +595,14 @@ class _ChunkRun:
                 continue
             if spec.from_scores is not None:
                 if after is None:
-                    after = self._forward(multiply_tensor_with_cam(x, maps))[torch.arange(len(rows)), torch.tensor(chosen, device=self.device)]
+                    after = self._forward(multiply_tensor_with_cam(x, maps))[
+                        torch.arange(len(rows)), torch.tensor(chosen, device=self.device)
+                    ]
                 scores[name] = spec.from_scores(picked.clamp(min=1e-12), after).cpu().numpy()
             else:
-                scores[name] = np.asarray(spec.per_image(x, maps, targets, self.model, **spec.dataset_options), dtype=np.float32)
+                scores[name] = np.asarray(
+                    spec.per_image(x, maps, targets, self.model, **spec.dataset_options), dtype=np.float32
+                )
         if self.masks:
             scores.update(self._mask_scores(rows, maps))
         else:
@@ -522,7 +615,9 @@ class _ChunkRun:
         for i, row in enumerate(rows):
             if not finite_output[i] or not finite_map[i]:
                 what = "the model's output" if not finite_output[i] else "the map"
-                row["error"] = f"ValueError: {what} for this image is not finite (NaN or infinity); check the image and the model"
+                row["error"] = (
+                    f"ValueError: {what} for this image is not finite (NaN or infinity); check the image and the model"
+                )
                 continue
             record = {
                 "id": row["index"], "path": row["path"], "label": -1 if row["label"] is None else row["label"], "predicted": classes[i],

@@ -38,7 +38,11 @@ def _confusion(results: Any) -> str:
     names = [results.class_name(c) for c in classes]
     head = "".join(f"<th>{html.escape(name)}</th>" for name in names)
     rows = "".join(
-        f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td{' class=bad' if i != j and counts[i, j] else ''}>{counts[i, j]}</td>" for j in range(len(classes))) + "</tr>"
+        f"<tr><th>{html.escape(name)}</th>"
+        + "".join(
+            f"<td{' class=bad' if i != j and counts[i, j] else ''}>{counts[i, j]}</td>" for j in range(len(classes))
+        )
+        + "</tr>"
         for i, name in enumerate(names)
     )
     return f"<h2>Confusion matrix</h2><p>rows: true class; columns: predicted</p><table><tr><th></th>{head}</tr>{rows}</table>"
@@ -47,9 +51,13 @@ def _confusion(results: Any) -> str:
 def chosen_rows(table: Any, rows: Any, column: str, limit: int) -> Any:
     """The table's rows for the gallery: ``rows`` as a DataFrame of the table's rows or a sequence of
     row ids, or by default the lowest by ``column``; at most ``limit``."""
-    numeric = [name for name in table.columns if name not in ("id", "path", "error") and table[name].dtype.kind in "fiub"]
+    numeric = [
+        name for name in table.columns if name not in ("id", "path", "error") and table[name].dtype.kind in "fiub"
+    ]
     if column not in numeric:
-        raise ValueError(f"column must be a column of numbers to sort and chart by: one of {', '.join(numeric)}; got {column!r}")
+        raise ValueError(
+            f"column must be a column of numbers to sort and chart by: one of {', '.join(numeric)}; got {column!r}"
+        )
     if int(limit) < 1:
         raise ValueError(f"limit must be a positive number of rows; got {limit!r}")
     if rows is None:
@@ -60,7 +68,9 @@ def chosen_rows(table: Any, rows: Any, column: str, limit: int) -> Any:
         return rows.head(int(limit))
     ids = np.asarray(list(rows))
     if ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= len(table)):
-        raise ValueError(f"rows must be row ids from 0 to {len(table) - 1}; got {list(ids[:5])}{' ...' if ids.size > 5 else ''}")
+        raise ValueError(
+            f"rows must be row ids from 0 to {len(table) - 1}; got {list(ids[:5])}{' ...' if ids.size > 5 else ''}"
+        )
     values, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise ValueError(f"rows lists row {values[counts > 1][:5].tolist()} more than once; give each row id once")
@@ -77,7 +87,15 @@ def _caption(row: Any, name: Any, column: str) -> tuple[str, str]:
     return f"#{row.id} {name(row.predicted)} {value:.3g}", status
 
 
-def write_report(results: Any, path: str | Path, rows: Any = None, *, column: str = "confidence", title: str | None = None, limit: int = 48) -> Path:
+def write_report(
+    results: Any,
+    path: str | Path,
+    rows: Any = None,
+    *,
+    column: str = "confidence",
+    title: str | None = None,
+    limit: int = 48,
+) -> Path:
     """Write the report of ``results`` to ``path`` (an ``.html`` file); its gallery shows ``rows``
     (see :func:`chosen_rows`; default the ``limit`` lowest by ``column``), each with its stored map."""
 
@@ -107,5 +125,12 @@ def write_report(results: Any, path: str | Path, rows: Any = None, *, column: st
         f"<h2>{html.escape(column)}</h2><img alt='histogram of {html.escape(column)}' src='{_histogram(table[column].astype(float).to_numpy(), chosen[column].astype(float).to_numpy(), column)}'>"
         f"{_confusion(results)}<h2>Settings</h2><table>{settings}</table>"
     )
-    page = standalone_page(heading, views, intro=intro, sections=sections, gallery_title=f"{len(chosen)} rows", thumb_size=int(photos.shape[1]))
+    page = standalone_page(
+        heading,
+        views,
+        intro=intro,
+        sections=sections,
+        gallery_title=f"{len(chosen)} rows",
+        thumb_size=int(photos.shape[1]),
+    )
     return write_page(path, page)

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..core.image_sets import load_images
 from ..core.images import MAX_PIXELS, read_image
 from ..metrics.localization import boxes_to_masks
-from ..core.image_sets import load_images
 
 __all__ = ["ImageFiles", "Rows", "as_dataset", "item_parts", "IMAGE_SUFFIXES"]
 
@@ -38,7 +38,9 @@ def _entries(folder: Path) -> list[os.DirEntry]:
     try:
         entries = list(os.scandir(folder))
     except OSError as error:
-        raise OSError(f"cannot list {folder} ({error.strerror or error}); fix its permissions or move it out of the data folder") from None
+        raise OSError(
+            f"cannot list {folder} ({error.strerror or error}); fix its permissions or move it out of the data folder"
+        ) from None
     return sorted((entry for entry in entries if not entry.name.startswith(".")), key=lambda entry: entry.name)
 
 
@@ -66,7 +68,9 @@ class ImageFiles(Dataset):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise ValueError(f"{str(root)!r} is not a folder; pass a folder of images (subfolders as classes) or a torch Dataset")
+            raise ValueError(
+                f"{str(root)!r} is not a folder; pass a folder of images (subfolders as classes) or a torch Dataset"
+            )
         entries = _entries(self.root)
         self.classes = [entry.name for entry in entries if entry.is_dir()]
         files = [(Path(entry.path), None) for entry in entries if _is_image(entry)]
@@ -101,7 +105,9 @@ def item_parts(item: Any) -> dict[str, Any]:
         return {key: item.get(key) for key in ("image", "label", "mask", "boxes", "path")}
     if isinstance(item, (tuple, list)):
         if not 1 <= len(item) <= 3:
-            raise ValueError(f"an item must be image, (image, label) or (image, label, mask); got a {type(item).__name__} of {len(item)}")
+            raise ValueError(
+                f"an item must be image, (image, label) or (image, label, mask); got a {type(item).__name__} of {len(item)}"
+            )
         image, label, mask = (*item, None, None)[:3]
         return {"image": image, "label": label, "mask": mask, "boxes": None, "path": None}
     return {"image": item, "label": None, "mask": None, "boxes": None, "path": None}
@@ -113,7 +119,9 @@ def _label(value: Any) -> int | None:
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
         value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"labels must be integer class indices (or None); got {type(value).__name__} {str(value)[:40]!r}")
+        raise TypeError(
+            f"labels must be integer class indices (or None); got {type(value).__name__} {str(value)[:40]!r}"
+        )
     return int(value)
 
 
@@ -139,7 +147,9 @@ class Rows(Dataset):
         image = parts["image"]
         label = _label(parts["label"])
         if label is not None and self.label_count is not None and not 0 <= label < self.label_count:
-            raise ValueError(f"label {label} is not a class index from 0 to {self.label_count - 1}; fix this row's label")
+            raise ValueError(
+                f"label {label} is not a class index from 0 to {self.label_count - 1}; fix this row's label"
+            )
         if isinstance(image, (str, Path)):  # decoded here, within the pixel limit
             image = read_image(image, self.max_pixels)[0]
         if isinstance(image, torch.Tensor) and image.is_floating_point() and image.ndim == 3:
@@ -148,19 +158,38 @@ class Rows(Dataset):
             loaded = load_images(image, self.preprocess, torch.device("cpu"), torchvision_model=True)
         tensor, photo = loaded.batch[0], loaded.photos[0]
         if not torch.isfinite(tensor).all():
-            raise ValueError("the image holds values that are not finite (NaN or infinity); check the dataset and the preprocessing")
+            raise ValueError(
+                "the image holds values that are not finite (NaN or infinity); check the dataset and the preprocessing"
+            )
         size = tuple(tensor.shape[-2:])
         mask = parts["mask"]
         if mask is None and parts["boxes"] is not None:
-            boxes = np.asarray(parts["boxes"].cpu() if isinstance(parts["boxes"], torch.Tensor) else parts["boxes"], dtype=np.float32).reshape(-1, 4) if np.size(parts["boxes"]) else np.zeros((0, 4), np.float32)
+            boxes = (
+                np.asarray(
+                    parts["boxes"].cpu() if isinstance(parts["boxes"], torch.Tensor) else parts["boxes"],
+                    dtype=np.float32,
+                ).reshape(-1, 4)
+                if np.size(parts["boxes"])
+                else np.zeros((0, 4), np.float32)
+            )
             if not np.isfinite(boxes).all():
-                raise ValueError(f"the boxes {boxes.tolist()[:4]} hold a number that is not finite; give x1, y1, x2, y2 in input pixels")
+                raise ValueError(
+                    f"the boxes {boxes.tolist()[:4]} hold a number that is not finite; give x1, y1, x2, y2 in input pixels"
+                )
             mask = boxes_to_masks(boxes[None], size)[0] if len(boxes) else np.zeros(size, bool)
         if mask is not None:
             mask = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask).astype(bool)
             if mask.shape != size:
                 raise ValueError(f"the mask is {mask.shape}, the image {size}; give the mask at the model input's size")
-        return {"index": index, "image": tensor, "photo": photo, "label": label, "mask": mask, "path": _path(parts), "error": ""}
+        return {
+            "index": index,
+            "image": tensor,
+            "photo": photo,
+            "label": label,
+            "mask": mask,
+            "path": _path(parts),
+            "error": "",
+        }
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         parts: dict[str, Any] = {}

@@ -19,8 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,10 +80,24 @@ class RunFiles:
             return
         group = zarr.open_group(str(self.maps), mode="w")
         group.create_array("grid", shape=(rows, *grid), chunks=(chunk_rows, *grid), dtype="uint8", fill_value=0)
-        group.create_array("display", shape=(rows, display, display), chunks=(chunk_rows, display, display), dtype="uint8", fill_value=0)
-        group.create_array("photos", shape=(rows, display, display, 3), chunks=(chunk_rows, display, display, 3), dtype="uint8", fill_value=0)
+        group.create_array(
+            "display",
+            shape=(rows, display, display),
+            chunks=(chunk_rows, display, display),
+            dtype="uint8",
+            fill_value=0,
+        )
+        group.create_array(
+            "photos",
+            shape=(rows, display, display, 3),
+            chunks=(chunk_rows, display, display, 3),
+            dtype="uint8",
+            fill_value=0,
+        )
 
-    def write_chunk(self, index: int, start: int, table: Any, grid: np.ndarray, display: np.ndarray, photos: np.ndarray) -> None:
+    def write_chunk(
+        self, index: int, start: int, table: Any, grid: np.ndarray, display: np.ndarray, photos: np.ndarray
+    ) -> None:
         """Chunk ``index`` (rows ``start`` on): maps and photos first, then its table rows, then its marker."""
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -113,7 +128,9 @@ class RunFiles:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.read(handle, 500).decode("utf-8", "replace").strip() or "another process"
-                raise RuntimeError(f"{self.root} is in use by another run ({holder}); wait for it to finish, or pass another out folder") from None
+                raise RuntimeError(
+                    f"{self.root} is in use by another run ({holder}); wait for it to finish, or pass another out folder"
+                ) from None
             started = time.strftime("%Y-%m-%d %H:%M:%S")
             os.ftruncate(handle, 0)
             os.pwrite(handle, f"{what}, process {os.getpid()} on {socket.gethostname()}, started {started}".encode(), 0)
@@ -164,11 +181,15 @@ class RunFiles:
 
         missing = [index for index in range(chunks) if not self.finished(index)]
         if missing:
-            raise RuntimeError(f"chunks {missing[:5]} of {self.root} are not finished; run again with resume=True to finish them")
+            raise RuntimeError(
+                f"chunks {missing[:5]} of {self.root} are not finished; run again with resume=True to finish them"
+            )
         rows = int(manifest["rows"])
         problems = [p for p in (self.chunk_problem(i, *chunk_span(i, chunk_rows, rows)) for i in range(chunks)) if p]
         if problems:
-            raise RuntimeError(f"{self.root}: {'; '.join(problems[:3])}; run again with resume=True to compute those chunks again")
+            raise RuntimeError(
+                f"{self.root}: {'; '.join(problems[:3])}; run again with resume=True to compute those chunks again"
+            )
         table = pa.concat_tables([pq.read_table(self.chunk(index)) for index in range(chunks)])
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink)

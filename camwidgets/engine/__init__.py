@@ -16,7 +16,17 @@ from .memory_layout import ChannelsLastForward
 from .methods import FAMILIES, METHODS, MethodSpec, base_spec, get_method, method_names, single_capture_methods
 from .methods.perturbation import AblationLayer, AblationLayerFasterRCNN, AblationLayerVit
 from .methods.registry import MethodCall
-from .modules import eager_model, evaluation_mode, forward_hooks, is_detection_list, model_device, model_dtype, model_lock, per_image_outputs, select_output
+from .modules import (
+    eager_model,
+    evaluation_mode,
+    forward_hooks,
+    is_detection_list,
+    model_device,
+    model_dtype,
+    model_lock,
+    per_image_outputs,
+    select_output,
+)
 from .progress import Cancelled, Progress, ProgressOption
 from .reshape import Layout, channels_of, describe_layout
 from .suggest import suggest_layer

@@ -15,8 +15,9 @@ the module returned it, on every device.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -125,7 +126,9 @@ def check_input(input_tensor: Any) -> None:
     if input_tensor.shape[0] == 0:
         raise ValueError("input_tensor is an empty batch")
     if not input_tensor.is_floating_point():
-        raise TypeError(f"input_tensor must be floating point; got {input_tensor.dtype}. Convert with .float() and normalise.")
+        raise TypeError(
+            f"input_tensor must be floating point; got {input_tensor.dtype}. Convert with .float() and normalise."
+        )
     if not bool(torch.isfinite(input_tensor).all()):
         raise ValueError("input_tensor contains NaN or infinite values; check the preprocessing")
 
@@ -150,7 +153,9 @@ def check_targets(targets: Sequence[Callable | int] | None, batch: int) -> list[
         raise TypeError(f"targets must be a list with one target per image; got {type(targets).__name__}")
     if len(targets) != batch:
         hint = ""
-        if len(targets) == 1 and batch > 1:  # pytorch-grad-cam zips targets with images and silently explains the first only
+        if (
+            len(targets) == 1 and batch > 1
+        ):  # pytorch-grad-cam zips targets with images and silently explains the first only
             hint = f" (pytorch-grad-cam would explain only the first image); for the same target on all, pass targets * {batch}"
         raise ValueError(
             f"got {len(targets)} targets for a batch of {batch} images; pass one target per image, "
@@ -269,7 +274,8 @@ def _hooked_forward(
             if need_gradients:
                 torch.set_grad_enabled(True)
                 tensors = [
-                    t.detach().requires_grad_(True) if t.is_floating_point() and not t.requires_grad else t for t in tensors
+                    t.detach().requires_grad_(True) if t.is_floating_point() and not t.requires_grad else t
+                    for t in tensors
                 ]
             captured[position] = tensors
             rebuilders[position] = rebuild
@@ -318,9 +324,18 @@ def _layer_gradients(
         layer_grads = [by_tensor.get(id(t)) for t in tensors]
         if all(g is None for g in layer_grads):
             if independent != "zero":
-                raise ValueError(f"the target scores do not depend on layer {name!r}; pick a layer on the path to the output")
+                raise ValueError(
+                    f"the target scores do not depend on layer {name!r}; pick a layer on the path to the output"
+                )
             unused.append(name)
-        gradients.append(rebuild([torch.zeros_like(t) if g is None else (g if create_graph else g.detach()) for t, g in zip(tensors, layer_grads)]))
+        gradients.append(
+            rebuild(
+                [
+                    torch.zeros_like(t) if g is None else (g if create_graph else g.detach())
+                    for t, g in zip(tensors, layer_grads)
+                ]
+            )
+        )
     return gradients, unused
 
 

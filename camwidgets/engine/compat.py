@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,7 +12,12 @@ from torch import nn
 from .methods.activation import kpca_projection
 from .smoothing import first_principal_component
 
-__all__ = ["get_2d_projection", "get_2d_projection_with_sign_correction", "get_2d_projection_kernel", "ActivationsAndGradients"]
+__all__ = [
+    "get_2d_projection",
+    "get_2d_projection_with_sign_correction",
+    "get_2d_projection_kernel",
+    "ActivationsAndGradients",
+]
 
 
 def get_2d_projection(activation_batch: np.ndarray) -> np.ndarray:
@@ -24,7 +30,9 @@ def get_2d_projection(activation_batch: np.ndarray) -> np.ndarray:
 get_2d_projection_with_sign_correction = get_2d_projection
 
 
-def get_2d_projection_kernel(activation_batch: np.ndarray, kernel: str = "sigmoid", gamma: float | None = None) -> np.ndarray:
+def get_2d_projection_kernel(
+    activation_batch: np.ndarray, kernel: str = "sigmoid", gamma: float | None = None
+) -> np.ndarray:
     """(B, C, *s) activations -> (B, *s) float32: each image's first kernel principal component
     (``kernel`` and ``gamma`` as scikit-learn's KernelPCA; see KPCA-CAM)."""
 
@@ -41,7 +49,13 @@ class ActivationsAndGradients:
     Its hooks stay on the layers until :meth:`release` (or ``with``); the CAM classes do not use it.
     """
 
-    def __init__(self, model: nn.Module, target_layers: Sequence[nn.Module], reshape_transform: Callable | None = None, detach: bool = True) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        target_layers: Sequence[nn.Module],
+        reshape_transform: Callable | None = None,
+        detach: bool = True,
+    ) -> None:
         self.model = model
         self.reshape_transform = reshape_transform
         self.detach = detach
@@ -72,7 +86,7 @@ class ActivationsAndGradients:
         self.handles = []
         self.activations, self.gradients = [], []
 
-    def __enter__(self) -> "ActivationsAndGradients":
+    def __enter__(self) -> ActivationsAndGradients:
         return self
 
     def __exit__(self, *exc: Any) -> None:

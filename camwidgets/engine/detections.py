@@ -25,12 +25,22 @@ A YOLO segmentation head's dicts add ``masks``, (n, h, w) probabilities at the p
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Mapping
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["DetectionReader", "AnchorRows", "QueryRows", "QueryLogits", "AnchorScoreTarget", "detection_reader", "YOLO_IOU", "LOWEST_SCORE"]
+__all__ = [
+    "DetectionReader",
+    "AnchorRows",
+    "QueryRows",
+    "QueryLogits",
+    "AnchorScoreTarget",
+    "detection_reader",
+    "YOLO_IOU",
+    "LOWEST_SCORE",
+]
 
 #: ultralytics' prediction defaults: NMS IoU, and the most boxes per image.
 YOLO_IOU = 0.7
@@ -69,7 +79,9 @@ class AnchorRows(DetectionReader):
 
     kind = "YOLO anchor rows"
 
-    def __init__(self, classes: int, mask_channels: int = 0, image_size: tuple[int, int] = (0, 0), iou: float = YOLO_IOU) -> None:
+    def __init__(
+        self, classes: int, mask_channels: int = 0, image_size: tuple[int, int] = (0, 0), iou: float = YOLO_IOU
+    ) -> None:
         self.classes, self.mask_channels, self.image_size, self.iou = classes, mask_channels, tuple(image_size), iou
 
     @staticmethod
@@ -92,7 +104,9 @@ class AnchorRows(DetectionReader):
             from ultralytics.utils.nms import non_max_suppression
         except ImportError:
             return None
-        _, kept = non_max_suppression(rows, LOWEST_SCORE, self.iou, nc=self.classes, max_det=MAX_BOXES, return_idxs=True)
+        _, kept = non_max_suppression(
+            rows, LOWEST_SCORE, self.iou, nc=self.classes, max_det=MAX_BOXES, return_idxs=True
+        )
         return [k.flatten().long() for k in kept]
 
     def _logits(self, output: Any, rows: torch.Tensor) -> torch.Tensor | None:
@@ -100,9 +114,17 @@ class AnchorRows(DetectionReader):
         ``{"scores": ...}``, or earlier versions' per-level maps ``(B, 4 * bins + classes, h, w)``."""
         extras = output[1] if isinstance(output, (tuple, list)) and len(output) == 2 else None
         shape = (rows.shape[0], self.classes, rows.shape[2])
-        if isinstance(extras, Mapping) and isinstance(extras.get("scores"), torch.Tensor) and tuple(extras["scores"].shape) == shape:
+        if (
+            isinstance(extras, Mapping)
+            and isinstance(extras.get("scores"), torch.Tensor)
+            and tuple(extras["scores"].shape) == shape
+        ):
             return extras["scores"]
-        if isinstance(extras, (list, tuple)) and extras and all(isinstance(t, torch.Tensor) and t.ndim == 4 for t in extras):
+        if (
+            isinstance(extras, (list, tuple))
+            and extras
+            and all(isinstance(t, torch.Tensor) and t.ndim == 4 for t in extras)
+        ):
             levels = torch.cat([level.flatten(2) for level in extras], dim=2)
             if levels.shape[2] == rows.shape[2] and levels.shape[1] >= self.classes:
                 return levels[:, -self.classes :]
@@ -111,7 +133,12 @@ class AnchorRows(DetectionReader):
     def __call__(self, output: Any) -> list[dict[str, torch.Tensor]]:
         rows, prototypes = output, None
         while isinstance(rows, (tuple, list)):  # (rows, extras) or ((rows, prototypes), extras)
-            if len(rows) == 2 and isinstance(rows[0], torch.Tensor) and isinstance(rows[1], torch.Tensor) and rows[1].ndim == 4:
+            if (
+                len(rows) == 2
+                and isinstance(rows[0], torch.Tensor)
+                and isinstance(rows[1], torch.Tensor)
+                and rows[1].ndim == 4
+            ):
                 rows, prototypes = rows
                 break
             rows = rows[0]
@@ -126,17 +153,30 @@ class AnchorRows(DetectionReader):
             boxes = _corners(table[:, :4])
             with torch.no_grad():
                 kept = model_kept[b] if model_kept is not None else self._keep(boxes.detach(), best.detach(), labels)
-            found = {"boxes": boxes[kept], "labels": labels[kept], "scores": best[kept], "anchors": kept, "anchor_scores": best}
+            found = {
+                "boxes": boxes[kept],
+                "labels": labels[kept],
+                "scores": best[kept],
+                "anchors": kept,
+                "anchor_scores": best,
+            }
             if logits is not None:
                 found["anchor_logits"] = logits[b].gather(0, labels[None]).squeeze(0)
             if prototypes is not None and self.mask_channels:
                 with torch.no_grad():
-                    found["masks"] = self._masks(table[kept, 4 + self.classes :].detach(), prototypes[b].detach(), boxes[kept].detach(), self.image_size)
+                    found["masks"] = self._masks(
+                        table[kept, 4 + self.classes :].detach(),
+                        prototypes[b].detach(),
+                        boxes[kept].detach(),
+                        self.image_size,
+                    )
             images.append(found)
         return images
 
     @staticmethod
-    def _masks(coefficients: torch.Tensor, prototypes: torch.Tensor, boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
+    def _masks(
+        coefficients: torch.Tensor, prototypes: torch.Tensor, boxes: torch.Tensor, image_size: tuple[int, int]
+    ) -> torch.Tensor:
         """(n, h, w) mask probabilities ``sigmoid(coefficients @ prototypes)`` at the prototypes' grid
         (which covers the whole input), zero outside each box (as ultralytics crops them)."""
         channels, height, width = prototypes.shape
@@ -145,7 +185,12 @@ class AnchorRows(DetectionReader):
         ys = torch.arange(height, device=masks.device).view(1, -1, 1) + 0.5
         xs = torch.arange(width, device=masks.device).view(1, 1, -1) + 0.5
         cells = boxes * scale
-        inside = (xs >= cells[:, 0, None, None]) & (xs < cells[:, 2, None, None]) & (ys >= cells[:, 1, None, None]) & (ys < cells[:, 3, None, None])
+        inside = (
+            (xs >= cells[:, 0, None, None])
+            & (xs < cells[:, 2, None, None])
+            & (ys >= cells[:, 1, None, None])
+            & (ys < cells[:, 3, None, None])
+        )
         return masks * inside
 
     def cache_key(self) -> Hashable:
@@ -166,14 +211,20 @@ class QueryRows(DetectionReader):
         if not (isinstance(rows, torch.Tensor) and rows.ndim == 3 and rows.shape[-1] == 6 and rows.is_floating_point()):
             return False
         values = rows.detach()
-        return bool(((values[..., :5] >= 0) & (values[..., :5] <= 1)).all() and (values[..., 5] == values[..., 5].round()).all())
+        return bool(
+            ((values[..., :5] >= 0) & (values[..., :5] <= 1)).all() and (values[..., 5] == values[..., 5].round()).all()
+        )
 
     @staticmethod
     def _logits(output: Any, rows: torch.Tensor) -> torch.Tensor | None:
         """(B, rows) each row's class score before the sigmoid. A row is a (query, class) pair of the
         last decoder layer's ``boxes`` (B, queries, 4) and ``scores`` (B, queries, classes), the first two
         of the extras: its query is the one with its box, checked by ``sigmoid(logit) == score``."""
-        extras = output[1] if isinstance(output, (tuple, list)) and len(output) == 2 and isinstance(output[1], (tuple, list)) else ()
+        extras = (
+            output[1]
+            if isinstance(output, (tuple, list)) and len(output) == 2 and isinstance(output[1], (tuple, list))
+            else ()
+        )
         if len(extras) < 2 or not all(isinstance(t, torch.Tensor) and t.ndim >= 3 for t in extras[:2]):
             return None
         boxes, scores = (t.reshape(-1, *t.shape[-3:])[-1] for t in extras[:2])  # the last decoder layer's
@@ -194,7 +245,13 @@ class QueryRows(DetectionReader):
             scores, labels = table[:, 4], table[:, 5].detach().long()
             kept = torch.nonzero(scores.detach() >= LOWEST_SCORE).flatten()
             kept = kept[scores.detach()[kept].argsort(descending=True)]
-            found = {"boxes": _corners(table[kept, :4] * scale), "labels": labels[kept], "scores": scores[kept], "anchors": kept, "anchor_scores": scores}
+            found = {
+                "boxes": _corners(table[kept, :4] * scale),
+                "labels": labels[kept],
+                "scores": scores[kept],
+                "anchors": kept,
+                "anchor_scores": scores,
+            }
             if logits is not None:
                 found["anchor_logits"] = logits[b]
             images.append(found)
@@ -215,7 +272,12 @@ class QueryLogits(DetectionReader):
     @staticmethod
     def matches(output: Any) -> bool:
         logits, boxes = _field(output, "logits"), _field(output, "pred_boxes")
-        return isinstance(logits, torch.Tensor) and isinstance(boxes, torch.Tensor) and logits.ndim == 3 and boxes.shape[:2] == logits.shape[:2]
+        return (
+            isinstance(logits, torch.Tensor)
+            and isinstance(boxes, torch.Tensor)
+            and logits.ndim == 3
+            and boxes.shape[:2] == logits.shape[:2]
+        )
 
     def __call__(self, output: Any) -> list[dict[str, torch.Tensor]]:
         logits = _field(output, "logits")
@@ -243,7 +305,11 @@ def _field(output: Any, name: str) -> Any:
 
 def _head_classes(model: nn.Module) -> int | None:
     """The class count a detection head declares (ultralytics' ``nc``), if one does."""
-    counts = [module.nc for module in model.modules() if isinstance(getattr(module, "nc", None), int) and hasattr(module, "stride")]
+    counts = [
+        module.nc
+        for module in model.modules()
+        if isinstance(getattr(module, "nc", None), int) and hasattr(module, "stride")
+    ]
     return counts[-1] if counts else None
 
 

@@ -8,24 +8,25 @@ import itertools
 import warnings
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from . import methods as _methods  # noqa: F401  (registers the methods)
 from .capture import Capture, capture, check_input, check_targets
-from .modules import eager_model, model_device, model_lock
 from .layers import resolve_target_layers
-from .suggest import suggest_layer
 from .maps import AGGREGATIONS, NORMALISATIONS, finish_maps
 from .methods.registry import MethodCall, MethodSpec, get_method
+from .modules import eager_model, model_device, model_lock
 from .progress import ProgressOption
 from .reshape import to_spatial
 from .smoothing import AUGMENTATIONS, augment, deaugment_mean
-from .token_sources import TokenSources, token_sources
+from .suggest import suggest_layer
 from .targets import EachOf, target_key
+from .token_sources import TokenSources, token_sources
 
 __all__ = ["Explainer", "CaptureCache"]
 
@@ -42,24 +43,31 @@ class ModelFingerprint:
     def __init__(self, model: nn.Module) -> None:
         self._model = weakref.ref(model)
         self._modules = [(name, weakref.ref(module)) for name, module in model.named_modules(remove_duplicate=False)]
-        self._tensors = [(name, weakref.ref(tensor), tensor.data_ptr(), tensor._version) for name, tensor in _named_tensors(model)]
+        self._tensors = [
+            (name, weakref.ref(tensor), tensor.data_ptr(), tensor._version) for name, tensor in _named_tensors(model)
+        ]
 
     def matches(self, model: nn.Module) -> bool:
         if self._model() is not model:
             return False
         modules = model.named_modules(remove_duplicate=False)
-        if any(name != old_name or module is not ref() for (old_name, ref), (name, module) in itertools.zip_longest(self._modules, modules, fillvalue=("", _dead))):
+        if any(
+            name != old_name or module is not ref()
+            for (old_name, ref), (name, module) in itertools.zip_longest(self._modules, modules, fillvalue=("", _dead))
+        ):
             return False
         tensors = _named_tensors(model)
         return all(
             name == old_name and tensor is ref() and tensor.data_ptr() == pointer and tensor._version == version
-            for (old_name, ref, pointer, version), (name, tensor) in itertools.zip_longest(self._tensors, tensors, fillvalue=("", _dead, 0, 0))
+            for (old_name, ref, pointer, version), (name, tensor) in itertools.zip_longest(
+                self._tensors, tensors, fillvalue=("", _dead, 0, 0)
+            )
         )
 
 
 def _dead() -> None:
     """A weak reference whose object is gone (stands in for a missing entry)."""
-    return None
+    return
 
 
 def _named_tensors(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
@@ -131,14 +139,16 @@ def _serialised(method: Callable) -> Callable:
     threads (two captures' hooks would otherwise both fire in each forward)."""
 
     @functools.wraps(method)
-    def locked(self: "Explainer", *args: Any, **kwargs: Any) -> Any:
+    def locked(self: Explainer, *args: Any, **kwargs: Any) -> Any:
         with model_lock(self.model):
             return method(self, *args, **kwargs)
 
     return locked
 
 
-def _each_part(input_tensor: torch.Tensor, targets: Sequence[Callable]) -> tuple[torch.Tensor, list[Callable], list[int]]:
+def _each_part(
+    input_tensor: torch.Tensor, targets: Sequence[Callable]
+) -> tuple[torch.Tensor, list[Callable], list[int]]:
     """Rows for targets some of which are :class:`EachOf`: the images repeated once per part, the
     parts, and the image each row belongs to."""
     targets = check_targets(targets, input_tensor.shape[0])
@@ -150,7 +160,9 @@ def _each_part(input_tensor: torch.Tensor, targets: Sequence[Callable]) -> tuple
 def _maximum_per_image(maps: torch.Tensor, owners: Sequence[int], images: int) -> torch.Tensor:
     """(images, *s): the maximum of the rows of ``maps`` that belong to each image (zeros for none)."""
     index = torch.tensor(list(owners), device=maps.device).view(-1, *[1] * (maps.ndim - 1)).expand_as(maps)
-    return torch.zeros((images, *maps.shape[1:]), device=maps.device, dtype=maps.dtype).scatter_reduce(0, index, maps, reduce="amax", include_self=True)
+    return torch.zeros((images, *maps.shape[1:]), device=maps.device, dtype=maps.dtype).scatter_reduce(
+        0, index, maps, reduce="amax", include_self=True
+    )
 
 
 class Explainer:
@@ -190,7 +202,9 @@ class Explainer:
         self.aggregate = aggregate
         self.cache = cache
         self.tta_transforms = tta_transforms
-        self.single_position = single_position  # "refuse" a layer with a 1x1 grid, or give a "blank" map (the drop-in classes)
+        self.single_position = (
+            single_position  # "refuse" a layer with a 1x1 grid, or give a "blank" map (the drop-in classes)
+        )
         self.last_capture: Capture | None = None
         self._token_sources: TokenSources | None = None  # read from the model at the first token output
 
@@ -202,7 +216,9 @@ class Explainer:
         if self.layers is None:
             suggestion = suggest_layer(self.model, input_tensor, self.output_selector)
             self.layers = resolve_target_layers(self.model, [suggestion.name])
-            warnings.warn(f"no target layer given; {suggestion.message()}. Pass target_layers to choose another.", stacklevel=7)
+            warnings.warn(
+                f"no target layer given; {suggestion.message()}. Pass target_layers to choose another.", stacklevel=7
+            )
         return self.layers
 
     @_serialised
@@ -259,7 +275,9 @@ class Explainer:
         """A layer's output (or its gradient) in ``result`` as (B, C, *spatial), through this
         explainer's reshape transform (token outputs laid on their grid)."""
         transform = self.reshape_transform
-        if transform is None and isinstance(value, torch.Tensor) and value.ndim == 3:  # tokens: does the model say how to read them?
+        if (
+            transform is None and isinstance(value, torch.Tensor) and value.ndim == 3
+        ):  # tokens: does the model say how to read them?
             if self._token_sources is None:
                 self._token_sources = token_sources(self.model)
             transform = self._token_sources.transform(layer_name, value, result.image_size)
@@ -270,7 +288,9 @@ class Explainer:
         layer aggregation (:func:`~camwidgets.engine.maps.finish_maps`)."""
         return finish_maps(raw, image_size, self.normalise, self.aggregate)
 
-    def layer_maps(self, spec: MethodSpec, result: Capture, eigen_smooth: bool = False, options: dict[str, Any] | None = None) -> list[torch.Tensor]:
+    def layer_maps(
+        self, spec: MethodSpec, result: Capture, eigen_smooth: bool = False, options: dict[str, Any] | None = None
+    ) -> list[torch.Tensor]:
         """The method's raw (B, *spatial) map for each target layer of a capture (``options``: the
         method's own parameters, defaults for the rest)."""
         if spec.compute is None:
@@ -284,19 +304,33 @@ class Explainer:
         return raw
 
     @_serialised
-    def dependent_layer_maps(self, method: str | MethodSpec, input_tensor: torch.Tensor, targets: Sequence[Callable] | None = None, normalise: str = "image") -> dict[str, torch.Tensor]:
+    def dependent_layer_maps(
+        self,
+        method: str | MethodSpec,
+        input_tensor: torch.Tensor,
+        targets: Sequence[Callable] | None = None,
+        normalise: str = "image",
+    ) -> dict[str, torch.Tensor]:
         """``{layer: final map}`` of a per-layer method for the target layers the scores depend on,
         from one capture (the others, such as a detector's RPN head for a box score, are left out)."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
         if spec.compute is None:
-            raise ValueError(f"{spec.class_name} computes its maps with extra forwards; dependent_layer_maps takes a per-layer method")
-        rows, flat, owners = _each_part(input_tensor, targets) if targets is not None else (input_tensor, None, list(range(len(input_tensor))))
+            raise ValueError(
+                f"{spec.class_name} computes its maps with extra forwards; dependent_layer_maps takes a per-layer method"
+            )
+        rows, flat, owners = (
+            _each_part(input_tensor, targets)
+            if targets is not None
+            else (input_tensor, None, list(range(len(input_tensor))))
+        )
         if flat == []:
             return {}
         result = self.capture(rows, flat, need_gradients=spec.needs_gradients, independent="zero")
         raw = self.layer_maps(spec, result, False, None)
         return {
-            record.name: _maximum_per_image(finish_maps([layer], result.image_size, normalise), owners, input_tensor.shape[0])
+            record.name: _maximum_per_image(
+                finish_maps([layer], result.image_size, normalise), owners, input_tensor.shape[0]
+            )
             for record, layer in zip(result.records, raw)
             if record.name not in result.independent
         }
@@ -328,7 +362,7 @@ class Explainer:
             for _, module in self._ensure_layers(input_tensor)
         ]
 
-    def replace(self, **changes: Any) -> "Explainer":
+    def replace(self, **changes: Any) -> Explainer:
         """A new explainer like this one with some constructor arguments changed (``target_layers``,
         ``cache``, ``normalise``, ...); this one is left as it is."""
         current = {
@@ -343,7 +377,9 @@ class Explainer:
         }
         unknown = sorted(set(changes) - set(current))
         if unknown:
-            raise TypeError(f"Explainer.replace() got unknown argument(s) {', '.join(unknown)}; known: {', '.join(current)}")
+            raise TypeError(
+                f"Explainer.replace() got unknown argument(s) {', '.join(unknown)}; known: {', '.join(current)}"
+            )
         return Explainer(self.model, **{**current, **changes})
 
     @_serialised
@@ -365,7 +401,15 @@ class Explainer:
         that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`)."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
         if targets is not None and any(isinstance(target, EachOf) for target in targets):
-            return self._compute_each(spec, input_tensor, targets, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth, options=options, progress=progress)
+            return self._compute_each(
+                spec,
+                input_tensor,
+                targets,
+                aug_smooth=aug_smooth,
+                eigen_smooth=eigen_smooth,
+                options=options,
+                progress=progress,
+            )
         resolved = spec.resolve(options)
         if spec.run is not None:
             maps = self._run_whole_method(spec, input_tensor, targets, aug_smooth, eigen_smooth, resolved, progress)
@@ -377,13 +421,17 @@ class Explainer:
             maps = deaugment_mean(maps) if aug_smooth else maps
         return maps.float()  # float32 maps for any model dtype
 
-    def _compute_each(self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Sequence[Callable], **how: Any) -> torch.Tensor:
+    def _compute_each(
+        self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Sequence[Callable], **how: Any
+    ) -> torch.Tensor:
         """Maps for targets some of which are :class:`EachOf`: one row per part (an image repeated),
         each part's map normalised per image, then the maximum over an image's parts (zeros for none)."""
         rows, flat, owners = _each_part(input_tensor, targets)
         if not flat:
             return torch.zeros((input_tensor.shape[0], *input_tensor.shape[2:]), device=model_device(self.model))
-        return _maximum_per_image(self.replace(normalise="image").compute(spec, rows, flat, **how), owners, input_tensor.shape[0])
+        return _maximum_per_image(
+            self.replace(normalise="image").compute(spec, rows, flat, **how), owners, input_tensor.shape[0]
+        )
 
     def _run_whole_method(
         self,
@@ -426,10 +474,15 @@ class Explainer:
         specs = sorted((get_method(m) for m in methods), key=lambda s: not s.needs_gradients)
         if self.cache is None:
             self.cache = CaptureCache()
-        maps = {spec.name: self.compute(spec, input_tensor, targets, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth) for spec in specs}
+        maps = {
+            spec.name: self.compute(spec, input_tensor, targets, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+            for spec in specs
+        }
         return {get_method(m).name: maps[get_method(m).name] for m in methods}
 
-    def _compute_with_transforms(self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Any, eigen_smooth: bool, options: dict[str, Any]) -> torch.Tensor:
+    def _compute_with_transforms(
+        self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Any, eigen_smooth: bool, options: dict[str, Any]
+    ) -> torch.Tensor:
         """``aug_smooth`` with user-given ttach-style transforms (``augment_image``/``deaugment_mask``):
         one capture per transform, maps de-augmented and averaged."""
         maps = []

@@ -5,11 +5,16 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from torch import nn
 
-__all__ = ["replace_layer_recursive", "replace_all_layer_type_recursive", "find_layer_types_recursive", "find_layer_predicate_recursive"]
+__all__ = [
+    "replace_layer_recursive",
+    "replace_all_layer_type_recursive",
+    "find_layer_types_recursive",
+    "find_layer_predicate_recursive",
+]
 
 
 def replace_layer_recursive(model: nn.Module, old_layer: nn.Module, new_layer: nn.Module) -> bool:
@@ -23,7 +28,9 @@ def replace_layer_recursive(model: nn.Module, old_layer: nn.Module, new_layer: n
     return False
 
 
-def replace_all_layer_type_recursive(model: nn.Module, old_layer_type: type | tuple[type, ...], new_layer: nn.Module) -> None:
+def replace_all_layer_type_recursive(
+    model: nn.Module, old_layer_type: type | tuple[type, ...], new_layer: nn.Module
+) -> None:
     """Put ``new_layer`` in place of every submodule that is an ``old_layer_type``."""
     for name, layer in model.named_children():
         if isinstance(layer, old_layer_type):

@@ -19,7 +19,8 @@ functional calls, leaves the model in eval mode and writes ``.grad``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +31,15 @@ from torch.overrides import TorchFunctionMode
 from .capture import _score, check_input, check_targets, top_class_targets
 from .modules import evaluation_mode, model_device, model_lock, select_output
 
-__all__ = ["relu6_count", "guided_backprop", "guided_gradcam", "GuidedBackpropReLUModel", "GuidedBackpropReLU", "GuidedBackpropReLUasModule", "guided_relus"]
+__all__ = [
+    "relu6_count",
+    "guided_backprop",
+    "guided_gradcam",
+    "GuidedBackpropReLUModel",
+    "GuidedBackpropReLU",
+    "GuidedBackpropReLUasModule",
+    "guided_relus",
+]
 
 
 class _GuidedClamp(torch.autograd.Function):
@@ -190,7 +199,9 @@ class GuidedBackpropReLUModel:
     changes (see :mod:`camwidgets.engine.guided`). ``relu6=True`` guides ReLU6 too.
     """
 
-    def __init__(self, model: nn.Module, device: Any = None, *, relu6: bool = False, output_selector: Any = None) -> None:
+    def __init__(
+        self, model: nn.Module, device: Any = None, *, relu6: bool = False, output_selector: Any = None
+    ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
         self.model = model if device is None else model.to(torch.device(device))
@@ -206,6 +217,8 @@ class GuidedBackpropReLUModel:
         targets = target_category
         if isinstance(target_category, (int, np.integer)) or callable(target_category):
             targets = [target_category] * batch
-        gradients = guided_backprop(self.model, input_img, targets, output_selector=self.output_selector, relu6=self.relu6)
+        gradients = guided_backprop(
+            self.model, input_img, targets, output_selector=self.output_selector, relu6=self.relu6
+        )
         result = gradients.detach().cpu().numpy()
         return result[0] if batch == 1 else result

@@ -7,12 +7,22 @@ for each layer ``m = normalise(relu(raw))`` then ``upsample(m)``; then the layer
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["upsample", "normalise_per_image", "normalise_per_batch", "normalise", "aggregate_layers", "finish_maps", "NORMALISATIONS", "AGGREGATIONS"]
+__all__ = [
+    "upsample",
+    "normalise_per_image",
+    "normalise_per_batch",
+    "normalise",
+    "aggregate_layers",
+    "finish_maps",
+    "NORMALISATIONS",
+    "AGGREGATIONS",
+]
 
 EPSILON = 1e-7
 NORMALISATIONS = ("image", "batch", "none")

@@ -9,7 +9,8 @@ import contextlib
 import threading
 import warnings
 import weakref
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -75,7 +76,11 @@ def forward_hooks(hooks: Iterable[tuple[nn.Module, Callable]], *, pre: bool = Fa
 
 def is_detection_list(output: Any) -> bool:
     """A torchvision detector's output: a list with one dict of ``boxes`` (and labels, scores) per image."""
-    return isinstance(output, list) and len(output) > 0 and all(isinstance(item, Mapping) and "boxes" in item for item in output)
+    return (
+        isinstance(output, list)
+        and len(output) > 0
+        and all(isinstance(item, Mapping) and "boxes" in item for item in output)
+    )
 
 
 def unwrap_output(output: Any) -> tuple[Any, str | None]:
@@ -119,8 +124,16 @@ def select_output(output: Any, output_selector: Any) -> Any:
     try:
         return output[output_selector]
     except (KeyError, IndexError, TypeError):
-        available = list(output.keys()) if isinstance(output, dict) else f"indices 0..{len(output) - 1}" if isinstance(output, (tuple, list)) else type(output).__name__
-        raise ValueError(f"output_selector {output_selector!r} does not select anything from the model output (available: {available})") from None
+        available = (
+            list(output.keys())
+            if isinstance(output, dict)
+            else f"indices 0..{len(output) - 1}"
+            if isinstance(output, (tuple, list))
+            else type(output).__name__
+        )
+        raise ValueError(
+            f"output_selector {output_selector!r} does not select anything from the model output (available: {available})"
+        ) from None
 
 
 class BatchMismatch(ValueError):
@@ -131,11 +144,15 @@ def per_image_outputs(outputs: Any, batch: int) -> Sequence[Any]:
     """The outputs as one item per image (rows of a tensor, or a detector's list of dicts)."""
     if isinstance(outputs, torch.Tensor):
         if outputs.ndim == 0 or outputs.shape[0] != batch:
-            raise BatchMismatch(f"the model output has shape {tuple(outputs.shape)}, which has no row per image of the batch of {batch}")
+            raise BatchMismatch(
+                f"the model output has shape {tuple(outputs.shape)}, which has no row per image of the batch of {batch}"
+            )
         return outputs
     if isinstance(outputs, list):
         if len(outputs) != batch:
-            raise BatchMismatch(f"the model returned a list of {len(outputs)} items for a batch of {batch} images; it needs one per image")
+            raise BatchMismatch(
+                f"the model returned a list of {len(outputs)} items for a batch of {batch} images; it needs one per image"
+            )
         return outputs
     kind = type(outputs).__name__
     raise ValueError(
@@ -168,7 +185,7 @@ def eager_model(model: Any) -> nn.Module:
     return model
 
 
-_MODEL_LOCKS: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+_MODEL_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
 _MODEL_LOCKS_GUARD = threading.Lock()
 
 
@@ -180,5 +197,3 @@ def model_lock(model: nn.Module) -> threading.RLock:
         if lock is None:
             lock = _MODEL_LOCKS[model] = threading.RLock()
         return lock
-
-

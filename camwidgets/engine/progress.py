@@ -11,12 +11,13 @@ A method takes ``progress``:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any, Union
 
 __all__ = ["Cancelled", "Progress", "ProgressCallback", "ProgressOption"]
 
 ProgressCallback = Callable[[int, int, str], Any]
-ProgressOption = Union[None, bool, ProgressCallback]
+ProgressOption = Union[None, bool, ProgressCallback]  # noqa: UP007  (a run-time alias: X | Y of a Callable alias fails on Python 3.10)
 
 
 class Cancelled(RuntimeError):
@@ -33,7 +34,9 @@ class Progress:
 
     def __init__(self, total: int, description: str = "", progress: ProgressOption = None, unit: str = "it") -> None:
         if progress is not None and progress is not False and progress is not True and not callable(progress):
-            raise TypeError(f"progress must be None, False or a callable(done, total, description); got {type(progress).__name__}")
+            raise TypeError(
+                f"progress must be None, False or a callable(done, total, description); got {type(progress).__name__}"
+            )
         self.total = max(int(total), 0)
         self.description = description
         self.done = 0
@@ -48,18 +51,16 @@ class Progress:
         self.done = min(self.done + int(steps), self.total) if self.total else self.done + int(steps)
         if self._bar is not None:
             self._bar.update(steps)
-        if self._callback is not None:
-            if self._callback(self.done, self.total, self.description) is False:
-                raise Cancelled(f"{self.description or 'computation'} cancelled after {self.done} of {self.total} steps")
+        if self._callback is not None and self._callback(self.done, self.total, self.description) is False:
+            raise Cancelled(f"{self.description or 'computation'} cancelled after {self.done} of {self.total} steps")
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-

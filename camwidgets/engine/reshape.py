@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import math
 import warnings
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -85,14 +85,28 @@ def looks_channels_last(shape: Sequence[int], image_size: tuple[int, ...]) -> bo
 
 def _ambiguous_grid(shape: Sequence[int], image_size: tuple[int, ...]) -> bool:
     """Both axes 1-2 and axes 2-3 of a 4-D output look like a grid of the image ((B, 8, 8, 8))."""
-    return len(shape) == 4 and len(image_size) == 2 and shape[1] * shape[2] > 1 and _is_grid(shape[1], shape[2], image_size) and _is_grid(shape[2], shape[3], image_size)
+    return (
+        len(shape) == 4
+        and len(image_size) == 2
+        and shape[1] * shape[2] > 1
+        and _is_grid(shape[1], shape[2], image_size)
+        and _is_grid(shape[2], shape[3], image_size)
+    )
 
 
 def feature_levels(output: object) -> list[torch.Tensor] | None:
     """The levels of an FPN-style output (a dict, list or tuple of two or more 4-D float tensors with
     one batch), or None."""
-    values = list(output.values()) if isinstance(output, Mapping) else list(output) if isinstance(output, (list, tuple)) else []
-    if len(values) < 2 or not all(isinstance(v, torch.Tensor) and v.ndim == 4 and v.is_floating_point() for v in values):
+    values = (
+        list(output.values())
+        if isinstance(output, Mapping)
+        else list(output)
+        if isinstance(output, (list, tuple))
+        else []
+    )
+    if len(values) < 2 or not all(
+        isinstance(v, torch.Tensor) and v.ndim == 4 and v.is_floating_point() for v in values
+    ):
         return None
     return values if len({v.shape[0] for v in values}) == 1 else None
 
@@ -108,7 +122,11 @@ def layout_of(output: object, image_size: tuple[int, ...]) -> Layout | None:
     ``ANCHORS``."""
     levels = feature_levels(output)
     if levels is not None:  # each level a grid of the image (not a decoder's stacked boxes and scores)
-        return Layout.FPN if len(image_size) != 2 or all(_is_grid(*level.shape[-2:], image_size) for level in levels) else None
+        return (
+            Layout.FPN
+            if len(image_size) != 2 or all(_is_grid(*level.shape[-2:], image_size) for level in levels)
+            else None
+        )
     if not isinstance(output, torch.Tensor) or not output.is_floating_point():
         return None
     if len(image_size) != 2:
@@ -117,7 +135,9 @@ def layout_of(output: object, image_size: tuple[int, ...]) -> Layout | None:
         _, first, second, third = output.shape
         tokens = _token_grid(second, image_size)
         grid = second * third > 1 and _is_grid(second, third, image_size)
-        if tokens is not None and tokens[0] in (1, 2) and (second == third or not grid):  # after a class (and distillation) token
+        if (
+            tokens is not None and tokens[0] in (1, 2) and (second == third or not grid)
+        ):  # after a class (and distillation) token
             return Layout.HEADS
         if grid:
             return Layout.NCHW
@@ -168,7 +188,7 @@ def infer_token_grid(num_tokens: int, image_size: tuple[int, int] | None = None)
     the image's aspect ratio (square without an image size) whose cells tile the image evenly when
     the size is known. ValueError when no such split exists.
     """
-    for prefix in range(0, min(MAX_PREFIX_TOKENS, num_tokens - 1) + 1):
+    for prefix in range(min(MAX_PREFIX_TOKENS, num_tokens - 1) + 1):
         patches = num_tokens - prefix
         if image_size is None:
             side = math.isqrt(patches)
@@ -289,7 +309,7 @@ def to_spatial(
             "(B, h, w, C); reading it as channels-first. If it is channels-last, pass reshape_transform=lambda t: t.permute(0, 3, 1, 2)",
             stacklevel=2,
         )
-    if isinstance(tensor, Mapping) or isinstance(tensor, (tuple, list)):
+    if isinstance(tensor, (Mapping, tuple, list)):
         raise ValueError(
             f"{where} returns a {type(tensor).__name__} of tensors; pass a reshape_transform that makes one map "
             "(for a torchvision detector's FPN: fasterrcnn_reshape_transform)"

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["BRIGHTNESS_FACTORS", "augment", "deaugment_mean", "first_principal_component", "positive_peak", "AUGMENTATIONS"]
+__all__ = [
+    "BRIGHTNESS_FACTORS",
+    "augment",
+    "deaugment_mean",
+    "first_principal_component",
+    "positive_peak",
+    "AUGMENTATIONS",
+]
 
 BRIGHTNESS_FACTORS = (0.9, 1.0, 1.1)
 # (horizontal flip, brightness factor) for each copy, in the reference's order.
@@ -50,7 +57,11 @@ def first_principal_component(activations: torch.Tensor) -> torch.Tensor:
     else:
         _, vectors = torch.linalg.eigh(matrix.transpose(1, 2) @ matrix)
         projection = (matrix @ vectors[:, :, -1:]).squeeze(-1)
-    return positive_peak(projection).reshape(batch, *spatial).to(activations.dtype if activations.is_floating_point() else torch.float32)
+    return (
+        positive_peak(projection)
+        .reshape(batch, *spatial)
+        .to(activations.dtype if activations.is_floating_point() else torch.float32)
+    )
 
 
 def positive_peak(projection: torch.Tensor) -> torch.Tensor:

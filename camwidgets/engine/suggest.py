@@ -93,12 +93,16 @@ def _same_output(records: list[_Record], chosen: _Record) -> str:
 
 
 def _suggestion(records: list[_Record], chosen: _Record, image_size: tuple[int, ...], reason: str) -> Suggestion:
-    return Suggestion(_same_output(records, chosen), chosen.layout, describe_layout(chosen.output, image_size, chosen.layout), reason)
+    return Suggestion(
+        _same_output(records, chosen), chosen.layout, describe_layout(chosen.output, image_size, chosen.layout), reason
+    )
 
 
 def _is_norm(module: nn.Module) -> bool:
     """A normalisation layer (not a projection followed by one, as LeViT's ``LinearNorm``)."""
-    named = isinstance(module, (nn.LayerNorm, nn.GroupNorm)) or type(module).__name__.endswith(("LayerNorm", "Norm", "RMSNorm"))
+    named = isinstance(module, (nn.LayerNorm, nn.GroupNorm)) or type(module).__name__.endswith(
+        ("LayerNorm", "Norm", "RMSNorm")
+    )
     return named and not any(isinstance(part, (nn.Linear, nn.Conv1d, nn.Conv2d)) for part in module.modules())
 
 
@@ -120,7 +124,9 @@ def _reaching(outputs: list[torch.Tensor], leaf: torch.Tensor) -> list[bool]:
                 continue
             children = [child for child, _ in getattr(node, "next_functions", ())]
             if expanded:
-                reach[node] = getattr(node, "variable", None) is leaf or any(reach.get(child, False) for child in children if child is not None)
+                reach[node] = getattr(node, "variable", None) is leaf or any(
+                    reach.get(child, False) for child in children if child is not None
+                )
                 continue
             stack.append((node, True))
             stack.extend((child, False) for child in children if child is not None and child not in reach)
@@ -129,14 +135,18 @@ def _reaching(outputs: list[torch.Tensor], leaf: torch.Tensor) -> list[bool]:
     return [output.grad_fn is not None and reaches(output.grad_fn) for output in outputs]
 
 
-def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: tuple[int, ...], probe: torch.Tensor | None = None) -> Suggestion:
+def _score_suggestion(
+    records: list[_Record], output: torch.Tensor, image_size: tuple[int, ...], probe: torch.Tensor | None = None
+) -> Suggestion:
     """The last spatial output the first image's top score depends on, among those that depend on
     the image (not a CLIP wrapper's text tower; see the module docstring)."""
     candidates = [r for r in records if r.layout is not Layout.FPN and r.output.requires_grad]
     if probe is not None and candidates:
         candidates = [r for r, image in zip(candidates, _reaching([r.output for r in candidates], probe)) if image]
     if not candidates:
-        raise ValueError("no module of this model returns a spatial output (a grid or tokens); pass target_layers explicitly")
+        raise ValueError(
+            "no module of this model returns a spatial output (a grid or tokens); pass target_layers explicitly"
+        )
     segmenter = output.ndim == 4
     score = output.reshape(output.shape[0], -1)[0].max()
     if score.grad_fn is None:
@@ -161,7 +171,10 @@ def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: 
             f"as torchvision's ViT has before training?); pass target_layers explicitly, for example the last spatial layer {candidates[-1].name!r} "
             "(gradient-free methods such as EigenCAM work there whatever the head)"
         )
-    resampling = (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # a fixed-size grid (VGG's 7x7): the layer before it keeps the input's detail
+    resampling = (
+        nn.AdaptiveAvgPool2d,
+        nn.AdaptiveMaxPool2d,
+    )  # a fixed-size grid (VGG's 7x7): the layer before it keeps the input's detail
     usable = [record for record in reversed(carrying) if not isinstance(record.module, resampling)] or [carrying[-1]]
     chosen = next((record for record in usable if record.name not in blank), usable[0])
     passed_over = [record.name for record in usable[: usable.index(chosen)] if record.name in blank]
@@ -173,7 +186,11 @@ def _score_suggestion(records: list[_Record], output: torch.Tensor, image_size: 
             tokens.append(record)
         norms = [record for record in tokens if _is_norm(record.module)]
         chosen = norms[0] if norms else chosen
-    what = "the segmenter's last feature before its class logits" if segmenter else "the last layer with a spatial output that the score depends on"
+    what = (
+        "the segmenter's last feature before its class logits"
+        if segmenter
+        else "the last layer with a spatial output that the score depends on"
+    )
     if passed_over:
         what += f" and whose GradCAM map is not all zero (the later {passed_over[0]!r} gives an all-zero map for this score)"
     elif chosen.name in blank:
@@ -200,11 +217,20 @@ def _level_scores(output: Any, levels: list[torch.Tensor]) -> list[torch.Tensor]
     return [part.max() for part in torch.split(scores, sizes)] if sum(sizes) == scores.shape[0] else [scores.max()]
 
 
-def _level_suggestion(records: list[_Record], head: str, levels: list[torch.Tensor], scores: list[torch.Tensor], image_size: tuple[int, ...]) -> Suggestion | None:
+def _level_suggestion(
+    records: list[_Record],
+    head: str,
+    levels: list[torch.Tensor],
+    scores: list[torch.Tensor],
+    image_size: tuple[int, ...],
+) -> Suggestion | None:
     """The coarsest feature level the head reads whose GradCAM map is not all zero for the best box
     of every level (``scores``): in a YOLO neck the coarse outputs are made from the fine ones, not
     the other way round, so only the finest level reaches every box."""
-    makers = [next((r for r in reversed(records) if r.output is level), None) for level in sorted(levels, key=lambda level: level.shape[-2:].numel())]
+    makers = [
+        next((r for r in reversed(records) if r.output is level), None)
+        for level in sorted(levels, key=lambda level: level.shape[-2:].numel())
+    ]
     makers = [r for r in makers if r is not None]
     if not makers:
         return None
@@ -225,10 +251,14 @@ def _level_suggestion(records: list[_Record], head: str, levels: list[torch.Tens
 def _blank_gradcam(activation: torch.Tensor, gradient: torch.Tensor) -> bool:
     """Whether GradCAM's map ``relu(sum_c mean(dS/dA_c) A_c)`` of the first image is zero everywhere."""
     weights = gradient[0].flatten(1).mean(dim=1)
-    return bool((weights.view(-1, *[1] * (activation.ndim - 2)) * activation[0].detach()).sum(dim=0).clamp(min=0).max() <= 0)
+    return bool(
+        (weights.view(-1, *[1] * (activation.ndim - 2)) * activation[0].detach()).sum(dim=0).clamp(min=0).max() <= 0
+    )
 
 
-def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, output_selector: Any = None) -> Suggestion:
+def suggest_layer(
+    model: nn.Module, input_tensor: torch.Tensor | None = None, output_selector: Any = None
+) -> Suggestion:
     """The suggested target layer with its layout and the reason (see the module docstring)."""
     if input_tensor is None:
         probe = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
@@ -246,7 +276,9 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
             layout = sources.layout(name, output, image_size)
             if layout is not None and layout.spatial:
                 records.append(_Record(name, module, output, layout, tuple(t._version for t in _tensors(output))))
-            levels = feature_levels(inputs[0]) if inputs else None  # a head called as head(levels) or head(levels, batch)
+            levels = (
+                feature_levels(inputs[0]) if inputs else None
+            )  # a head called as head(levels) or head(levels, batch)
             if levels is not None:
                 level_inputs.append((name, levels, output))
 
@@ -257,7 +289,9 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
     with forward_hooks((module, make_hook(name)) for name, module in named):
         with evaluation_mode(model), torch.enable_grad():
             raw = model(probe)
-            reader = detection_reader(raw, model, image_size) if output_selector is None else None  # YOLO, RT-DETR, DETR
+            reader = (
+                detection_reader(raw, model, image_size) if output_selector is None else None
+            )  # YOLO, RT-DETR, DETR
             output = reader(raw) if reader is not None else select_output(raw, output_selector)
             records = [r for r in records if calls[r.name] == 1]
             detector = is_detection_list(output)
@@ -266,18 +300,29 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
                 return _suggestion(records, fpn[-1], image_size, "the detector's backbone/FPN output")
             produced = {id(t) for t in _tensors(raw)}
             heads = [(name, levels) for name, levels, out in level_inputs if produced & {id(t) for t in _tensors(out)}]
-            scores = isinstance(output, torch.Tensor) and output.ndim in (2, 4)  # a classifier's or segmenter's (Segformer's head fuses levels)
+            scores = isinstance(output, torch.Tensor) and output.ndim in (
+                2,
+                4,
+            )  # a classifier's or segmenter's (Segformer's head fuses levels)
             if heads and not scores:
                 suggestion = _level_suggestion(records, *heads[-1], _level_scores(output, heads[-1][1]), image_size)
                 if suggestion is not None:
                     return suggestion
             if detector:
-                backbone = [r for r in records if r.name == "backbone"]  # one feature map, no FPN (a single-level backbone)
+                backbone = [
+                    r for r in records if r.name == "backbone"
+                ]  # one feature map, no FPN (a single-level backbone)
                 if backbone:
                     return _suggestion(records, backbone[-1], image_size, "the detector's single-level backbone output")
-                if all("anchor_scores" in item for item in output):  # a reader's dicts (DETR): follow the best query's score
-                    return _score_suggestion(records, torch.stack([item["anchor_scores"] for item in output]), image_size, probe)
-                raise ValueError("this detector has no module returning its feature levels; pass target_layers explicitly")
+                if all(
+                    "anchor_scores" in item for item in output
+                ):  # a reader's dicts (DETR): follow the best query's score
+                    return _score_suggestion(
+                        records, torch.stack([item["anchor_scores"] for item in output]), image_size, probe
+                    )
+                raise ValueError(
+                    "this detector has no module returning its feature levels; pass target_layers explicitly"
+                )
             if not isinstance(output, torch.Tensor):
                 raise ValueError(
                     f"cannot suggest a layer: the model returns a {type(raw).__name__} with no score tensor found in it; pass "
@@ -286,6 +331,8 @@ def suggest_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, ou
             return _score_suggestion(records, output, image_size, probe)
 
 
-def suggest_target_layer(model: nn.Module, input_tensor: torch.Tensor | None = None, output_selector: Any = None) -> str:
+def suggest_target_layer(
+    model: nn.Module, input_tensor: torch.Tensor | None = None, output_selector: Any = None
+) -> str:
     """The name of :func:`suggest_layer`'s layer."""
     return suggest_layer(model, input_tensor, output_selector).name

@@ -10,7 +10,8 @@ cached forward/backward can be reused; callables without it are keyed by identit
 
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -192,10 +193,17 @@ class FasterRCNNBoxScoreTarget:
 
     def cache_key(self) -> Hashable:
         boxes = np.asarray(
-            self.bounding_boxes.detach().cpu() if isinstance(self.bounding_boxes, torch.Tensor) else self.bounding_boxes,
+            self.bounding_boxes.detach().cpu()
+            if isinstance(self.bounding_boxes, torch.Tensor)
+            else self.bounding_boxes,
             dtype=np.float64,
         )
-        return ("FasterRCNNBoxScoreTarget", tuple(int(v) for v in self.labels), boxes.tobytes(), float(self.iou_threshold))
+        return (
+            "FasterRCNNBoxScoreTarget",
+            tuple(int(v) for v in self.labels),
+            boxes.tobytes(),
+            float(self.iou_threshold),
+        )
 
 
 class SimilarityToConceptTarget:

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -36,7 +37,12 @@ GRID_ATTRIBUTES = ("resolution", "resolution_out", "grid_size", "feat_size", "pa
 def _pair(value: Any) -> tuple[int, int] | None:
     if isinstance(value, int) and not isinstance(value, bool) and value > 1:
         return value, value
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value) and value[0] * value[1] > 1:
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, int) and v > 0 for v in value)
+        and value[0] * value[1] > 1
+    ):
         return int(value[0]), int(value[1])
     return None
 

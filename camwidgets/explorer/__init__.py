@@ -9,4 +9,14 @@ from .state import Estimate, Result, ViewState
 from .tasks import TASKS, Task, register_task
 from .view import CAMExplorer
 
-__all__ = ["CAMExplorer", "DatasetExplorer", "ExplorerSession", "ViewState", "Result", "Estimate", "TASKS", "Task", "register_task"]
+__all__ = [
+    "CAMExplorer",
+    "DatasetExplorer",
+    "ExplorerSession",
+    "ViewState",
+    "Result",
+    "Estimate",
+    "TASKS",
+    "Task",
+    "register_task",
+]

@@ -43,25 +43,49 @@ class DatasetExplorer(ipywidgets.VBox):
     ``model`` (with ``data`` and ``preprocess`` as given to ``explain_dataset``, or the image files
     under the manifest's ``root``) lets a row open in a :class:`~camwidgets.CAMExplorer`."""
 
-    def __init__(self, results: Any, model: Any = None, *, data: Any = None, preprocess: Any = None, page_size: int = 40, columns: int = 8) -> None:
+    def __init__(
+        self,
+        results: Any,
+        model: Any = None,
+        *,
+        data: Any = None,
+        preprocess: Any = None,
+        page_size: int = 40,
+        columns: int = 8,
+    ) -> None:
 
         self.results = results if isinstance(results, DatasetResults) else load_results(results)
         self.model, self.data, self.preprocess = model, data, preprocess
         self.table = self.results.table
-        self.classes = list(self.results.manifest.get("classes") or [])  # names; any class index opens (results.class_name)
+        self.classes = list(
+            self.results.manifest.get("classes") or []
+        )  # names; any class index opens (results.class_name)
         self.page_size, self.page = int(page_size), 0
-        numeric = [name for name in self.table.columns if name not in ("path", "error") and self.table[name].dtype.kind in "fiub"]
+        numeric = [
+            name
+            for name in self.table.columns
+            if name not in ("path", "error") and self.table[name].dtype.kind in "fiub"
+        ]
         style: dict[str, Any] = {"description_width": "initial"}
-        self.sort = ipywidgets.Dropdown(description="Sort by", options=numeric, value="confidence" if "confidence" in numeric else numeric[0], style=style)
+        self.sort = ipywidgets.Dropdown(
+            description="Sort by",
+            options=numeric,
+            value="confidence" if "confidence" in numeric else numeric[0],
+            style=style,
+        )
         self.descending = ipywidgets.Checkbox(description="highest first", value=False, indent=False)
         self.shown = ipywidgets.Dropdown(description="Rows", options=SHOWN, style=style)
         choices = [(ALL, -2)] + [(f"{self.results.class_name(i)} ({i})", i) for i in self.results.class_indices()]
         self.label = ipywidgets.Dropdown(description="True class", options=choices, value=-2, style=style)
         self.predicted = ipywidgets.Dropdown(description="Predicted", options=choices, value=-2, style=style)
-        self.range = ipywidgets.FloatRangeSlider(description="Range", min=0.0, max=1.0, step=0.01, value=(0.0, 1.0), continuous_update=False, style=style)
+        self.range = ipywidgets.FloatRangeSlider(
+            description="Range", min=0.0, max=1.0, step=0.01, value=(0.0, 1.0), continuous_update=False, style=style
+        )
         self.previous, self.next = ipywidgets.Button(description="◀ Previous"), ipywidgets.Button(description="Next ▶")
         self.summary = ipywidgets.HTML()
-        self.gallery = ThumbnailGrid(testid="cw-dataset-gallery", item_testid="cw-dataset-item", columns=int(columns), title="")
+        self.gallery = ThumbnailGrid(
+            testid="cw-dataset-gallery", item_testid="cw-dataset-item", columns=int(columns), title=""
+        )
         self.histogram = image_widget(width="420px")
         self.confusion = ipywidgets.VBox()
         self.overlay = OverlayView()
@@ -70,10 +94,23 @@ class DatasetExplorer(ipywidgets.VBox):
         self.explorer_area = ipywidgets.Output()
         self._reset_range()
         self._build_confusion()
-        controls = ipywidgets.VBox([ipywidgets.HBox([self.sort, self.descending, self.shown]), ipywidgets.HBox([self.label, self.predicted, self.range])])
+        controls = ipywidgets.VBox(
+            [
+                ipywidgets.HBox([self.sort, self.descending, self.shown]),
+                ipywidgets.HBox([self.label, self.predicted, self.range]),
+            ]
+        )
         pager = ipywidgets.HBox([self.previous, self.next, self.summary])
         detail = ipywidgets.VBox([self.overlay, self.details, self.open_button])
-        super().__init__([controls, pager, ipywidgets.HBox([self.gallery, ipywidgets.VBox([self.histogram, self.confusion])]), detail, self.explorer_area])
+        super().__init__(
+            [
+                controls,
+                pager,
+                ipywidgets.HBox([self.gallery, ipywidgets.VBox([self.histogram, self.confusion])]),
+                detail,
+                self.explorer_area,
+            ]
+        )
         self.add_class("cw-dataset-explorer")
         for widget in (self.descending, self.shown, self.label, self.predicted, self.range):
             widget.observe(lambda change: self._refresh(first_page=True), names="value")
@@ -102,9 +139,13 @@ class DatasetExplorer(ipywidgets.VBox):
             mask &= (table["predicted"] == self.predicted.value).to_numpy()
         values = table[self.sort.value].astype(float).to_numpy()
         low, high = self.range.value
-        mask &= ~np.isfinite(values) | ((values >= low - 1e-9) & (values <= high + 1e-9))  # rows without a value (failed) stay
+        mask &= ~np.isfinite(values) | (
+            (values >= low - 1e-9) & (values <= high + 1e-9)
+        )  # rows without a value (failed) stay
         chosen = table[mask]
-        return chosen.sort_values(self.sort.value, ascending=not self.descending.value, kind="stable", na_position="last")
+        return chosen.sort_values(
+            self.sort.value, ascending=not self.descending.value, kind="stable", na_position="last"
+        )
 
     def filter(self, **values: Any) -> None:
         """Set filters from Python: ``shown``, ``label``, ``predicted`` (class index or None), ``sort``, ``descending``."""
@@ -147,7 +188,9 @@ class DatasetExplorer(ipywidgets.VBox):
         pages = max(1, -(-len(chosen) // self.page_size))
         end = min(start + self.page_size, len(chosen))
         order = "highest" if self.descending.value else "lowest"
-        self.summary.value = text_html(f"rows {start + 1 if len(chosen) else 0}–{end} of {len(chosen)} (of {len(self.table)}), {order} {self.sort.value} first · page {self.page + 1} of {pages}")
+        self.summary.value = text_html(
+            f"rows {start + 1 if len(chosen) else 0}–{end} of {len(chosen)} (of {len(self.table)}), {order} {self.sort.value} first · page {self.page + 1} of {pages}"
+        )
         self.previous.disabled, self.next.disabled = self.page == 0, self.page >= pages - 1
         self._draw_histogram(chosen)
 
@@ -161,7 +204,9 @@ class DatasetExplorer(ipywidgets.VBox):
         chosen = self.selection() if chosen is None else chosen
         column = self.sort.value
         with chart_theme(self.overlay.theme):
-            figure = selection_histogram(self.table[column].astype(float).to_numpy(), chosen[column].astype(float).to_numpy(), column)
+            figure = selection_histogram(
+                self.table[column].astype(float).to_numpy(), chosen[column].astype(float).to_numpy(), column
+            )
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=80)
         self.histogram.value = buffer.getvalue()
@@ -171,17 +216,29 @@ class DatasetExplorer(ipywidgets.VBox):
         classes, counts = self.results.confusion()
         count = len(classes)
         if not 1 < count <= MAX_CONFUSION:
-            self.confusion.children = [ipywidgets.HTML(text_html(f"confusion matrix: {count} classes (shown for 2 to {MAX_CONFUSION})"))]
+            self.confusion.children = [
+                ipywidgets.HTML(text_html(f"confusion matrix: {count} classes (shown for 2 to {MAX_CONFUSION})"))
+            ]
             return
         names = [self.results.class_name(c) for c in classes]
-        header = [ipywidgets.HTML(text_html("true \\ predicted"))] + [ipywidgets.HTML(text_html(name[:10])) for name in names]
+        header = [ipywidgets.HTML(text_html("true \\ predicted"))] + [
+            ipywidgets.HTML(text_html(name[:10])) for name in names
+        ]
         cells = list(header)
         self.confusion_buttons: dict[tuple[int, int], ipywidgets.Button] = {}
         for i, (true, name) in enumerate(zip(classes, names)):
             cells.append(ipywidgets.HTML(text_html(name[:10])))
             for j, predicted in enumerate(classes):
-                button = ipywidgets.Button(description=str(counts[i, j]), button_style="danger" if i != j and counts[i, j] else "", layout=ipywidgets.Layout(width="auto"))
-                button.on_click(lambda _, true=true, predicted=predicted: self.filter(label=true, predicted=predicted, shown="all rows"))
+                button = ipywidgets.Button(
+                    description=str(counts[i, j]),
+                    button_style="danger" if i != j and counts[i, j] else "",
+                    layout=ipywidgets.Layout(width="auto"),
+                )
+                button.on_click(
+                    lambda _, true=true, predicted=predicted: self.filter(
+                        label=true, predicted=predicted, shown="all rows"
+                    )
+                )
                 self.confusion_buttons[(true, predicted)] = button
                 cells.append(button)
         grid = ipywidgets.GridBox(cells, layout=ipywidgets.Layout(grid_template_columns=f"repeat({count + 1}, auto)"))
@@ -201,7 +258,9 @@ class DatasetExplorer(ipywidgets.VBox):
         row = self.table.iloc[row_id]
         photo, levels = np.asarray(self.results.photos[row_id]), np.asarray(self.results.maps[row_id])
         name = self.results.class_name(int(row["predicted"]))
-        self.overlay.show(photo, levels, (0.0, 1.0), f"#{row_id} {row['path']} · predicted {name} ({row['confidence']:.3f})")
+        self.overlay.show(
+            photo, levels, (0.0, 1.0), f"#{row_id} {row['path']} · predicted {name} ({row['confidence']:.3f})"
+        )
         values = "; ".join(f"{key}: {value}" for key, value in row.items() if key not in ("id",))
         self.details.value = text_html(values)
         self.selected_row = row_id
@@ -210,7 +269,6 @@ class DatasetExplorer(ipywidgets.VBox):
         """Row ``row_id``'s image as the dataset (or the folder) gives it, and the preprocessing the
         explorer should apply: the run's own, or none for an image that is already a float tensor."""
         if self.data is not None:
-
             image = item_parts(as_dataset(self.data)[row_id])["image"]
             if isinstance(image, torch.Tensor) and image.is_floating_point():
                 return image[None], None
@@ -218,7 +276,9 @@ class DatasetExplorer(ipywidgets.VBox):
         root = self.results.manifest.get("root")
         path = Path(root) / self.table.iloc[row_id]["path"] if root else None
         if path is None or not path.is_file():
-            raise ValueError("this row's image is not at hand: pass DatasetExplorer(..., data=the dataset given to explain_dataset)")
+            raise ValueError(
+                "this row's image is not at hand: pass DatasetExplorer(..., data=the dataset given to explain_dataset)"
+            )
         return str(path), self.preprocess
 
     def open_in_explorer(self, row_id: int | None = None) -> Any:
@@ -232,7 +292,9 @@ class DatasetExplorer(ipywidgets.VBox):
         image, preprocess = self._row_image(row_id)
         manifest = self.results.manifest
         labels = self.classes if self.classes and len(self.classes) == manifest.get("outputs") else None
-        explorer = CAMExplorer(self.model, image, labels=labels, preprocess=preprocess, target_layers=manifest["layers"])
+        explorer = CAMExplorer(
+            self.model, image, labels=labels, preprocess=preprocess, target_layers=manifest["layers"]
+        )
         explorer.set(method=_registry_name(manifest["method"]))
         self.explorer_area.clear_output()
         with self.explorer_area:

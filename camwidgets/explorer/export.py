@@ -14,8 +14,9 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,9 @@ def export_paths(stem: str | os.PathLike) -> dict[str, Path]:
     text = os.fspath(stem)
     base = Path(text)
     if not text.strip() or base.name in ("", ".", ".."):
-        raise ValueError(f"export needs a file name, such as 'out/cat-view' (it writes .png, .npz and .json); got {text!r}")
+        raise ValueError(
+            f"export needs a file name, such as 'out/cat-view' (it writes .png, .npz and .json); got {text!r}"
+        )
     if base.is_dir():
         raise ValueError(f"{text!r} is a folder; pass a file name inside it, such as {str(base / 'view')!r}")
     if base.suffix.lower() in tuple(f".{kind}" for kind in KINDS):
@@ -66,7 +69,9 @@ def export_paths(stem: str | os.PathLike) -> dict[str, Path]:
     return {kind: base.with_name(f"{base.name}.{kind}") for kind in KINDS}
 
 
-def export_view(stem: str | os.PathLike, view: np.ndarray, arrays: dict[str, np.ndarray], manifest: dict[str, Any]) -> dict[str, Path]:
+def export_view(
+    stem: str | os.PathLike, view: np.ndarray, arrays: dict[str, np.ndarray], manifest: dict[str, Any]
+) -> dict[str, Path]:
     """Write ``<stem>.png`` (``view``, RGB uint8), ``<stem>.npz`` (``arrays``) and ``<stem>.json``
     (``manifest`` plus the other two file names) as one set; return the three paths."""
 
@@ -129,7 +134,9 @@ def shown_picture(session: Any, view: dict[str, Any]) -> np.ndarray:
     if result is None:
         raise ValueError("nothing is shown yet: no map has been computed")
     image = result.state.image
-    return compose_view(session.images.photos[image], result.levels[image], view["colormap"], view["opacity"], view["mode"])
+    return compose_view(
+        session.images.photos[image], result.levels[image], view["colormap"], view["opacity"], view["mode"]
+    )
 
 
 def export_session(stem: str | os.PathLike, session: Any, view: dict[str, Any]) -> dict[str, Path]:
@@ -159,12 +166,17 @@ def session_page(session: Any, view: dict[str, Any]) -> str:
     ]  # fmt: skip
     rows = "".join(
         f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
-        + "".join(f"<td style='text-align:left'>{html.escape(label)} {p:.3f}</td>" for _, label, p in session.top_classes(i, 5))
+        + "".join(
+            f"<td style='text-align:left'>{html.escape(label)} {p:.3f}</td>"
+            for _, label, p in session.top_classes(i, 5)
+        )
         + "</tr>"
         for i, name in enumerate(names)
     )
     intro = f"<p>{html.escape(type(session.model).__name__)} · {html.escape(session.status_text(state))}</p>"
-    sections = f"<h2>Top classes</h2><table><tr><th>image</th><th colspan='5'>most probable first</th></tr>{rows}</table>"
+    sections = (
+        f"<h2>Top classes</h2><table><tr><th>image</th><th colspan='5'>most probable first</th></tr>{rows}</table>"
+    )
     title = f"{get_method(state.method).class_name} of {type(session.model).__name__} on {len(names)} image{'s' if len(names) != 1 else ''}"
     return standalone_page(title, views, intro=intro, sections=sections, gallery_title="Images (click to show)", selected=str(state.image),
                            colormap=view["colormap"], opacity=view["opacity"], mode=view["mode"])  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..engine import channels_of, describe_layout, evaluation_mode, forward_hooks, Layout, token_sources
+from ..engine import Layout, channels_of, describe_layout, evaluation_mode, forward_hooks, token_sources
 
 __all__ = ["LayerNode", "ModelTree", "probe_model_tree"]
 
@@ -78,7 +78,9 @@ def _describe(output: Any) -> str:
     return type(output).__name__
 
 
-def _why_not(name: str, output: Any, layout: Layout | None, calls: int, image_size: tuple[int, ...], depends: bool = True) -> str:
+def _why_not(
+    name: str, output: Any, layout: Layout | None, calls: int, image_size: tuple[int, ...], depends: bool = True
+) -> str:
     """Why a module cannot be explained, in the engine's words ('' when it can)."""
     if not name:
         return "the whole model: its output is the scores; pick a layer inside it"
@@ -87,7 +89,9 @@ def _why_not(name: str, output: Any, layout: Layout | None, calls: int, image_si
     if calls > 1:
         return f"runs {calls} times in one forward pass (a shared module); pick the block that contains it"
     if layout is None:
-        return f"its output ({_describe(output)}) has no spatial grid: it comes after global pooling, or is not a tensor"
+        return (
+            f"its output ({_describe(output)}) has no spatial grid: it comes after global pooling, or is not a tensor"
+        )
     if not depends:
         return "its output is the same for every image (a text tower, learned queries, a constant): it does not depend on the image"
     if layout is Layout.QUERIES:
@@ -111,7 +115,9 @@ def _same_value(a: Any, b: Any) -> bool:
 def _image_independent(model: nn.Module, probe: torch.Tensor, outputs: dict[str, Any]) -> set[str]:
     """The modules whose output is the same for another image (one more forward of the probe changed):
     they do not depend on the image input (a CLIP wrapper's text tower, a detector's learned queries)."""
-    other = probe + 0.1 * torch.randn(probe.shape, generator=torch.Generator().manual_seed(0)).to(probe.device, probe.dtype)
+    other = probe + 0.1 * torch.randn(probe.shape, generator=torch.Generator().manual_seed(0)).to(
+        probe.device, probe.dtype
+    )
     same: set[str] = set()
     seen: set[str] = set()
 
@@ -125,7 +131,11 @@ def _image_independent(model: nn.Module, probe: torch.Tensor, outputs: dict[str,
         return hook
 
     try:
-        with forward_hooks((module, make_hook(name)) for name, module in model.named_modules()), evaluation_mode(model), torch.no_grad():
+        with (
+            forward_hooks((module, make_hook(name)) for name, module in model.named_modules()),
+            evaluation_mode(model),
+            torch.no_grad(),
+        ):
             model(other)
     except Exception:  # a model that refuses another input: nothing is known, nothing is hidden
         return set()
@@ -159,7 +169,11 @@ def probe_model_tree(model: nn.Module, probe: torch.Tensor, suggested: str, reas
 
         return hook
 
-    with forward_hooks((module, make_hook(name)) for name, module in model.named_modules()), evaluation_mode(model), torch.no_grad():
+    with (
+        forward_hooks((module, make_hook(name)) for name, module in model.named_modules()),
+        evaluation_mode(model),
+        torch.no_grad(),
+    ):
         model(probe)
     constant = _image_independent(model, probe, outputs)
     sources = token_sources(model)

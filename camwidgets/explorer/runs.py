@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,9 @@ class BackgroundRuns:
             on_failed(error)
             with self.overlay.hold_sync():
                 self.overlay.busy = False  # a cancel is said where the progress was, until the next map
-                self.overlay.progress_label = f"{name} cancelled; the previous map is shown" if isinstance(error, Cancelled) else ""
+                self.overlay.progress_label = (
+                    f"{name} cancelled; the previous map is shown" if isinstance(error, Cancelled) else ""
+                )
 
         return self.jobs.start(work, progress, done, failed, on_superseded)
 
@@ -107,7 +110,10 @@ class BackgroundRuns:
             self._partial[first] = self.session.compute_maps(state, [first], progress)[0]
             if others:
                 self._show_partial(job[0], first)
-                heading.phase(f"{name} for the other {len(others)} image{'s' if len(others) > 1 else ''}", f"{name} for {images.names[first]}")
+                heading.phase(
+                    f"{name} for the other {len(others)} image{'s' if len(others) > 1 else ''}",
+                    f"{name} for {images.names[first]}",
+                )
                 self._partial.update(zip(others, self.session.compute_maps(state, others, progress)))
             return self.session.result_of(state, np.stack([self._partial[i] for i in range(len(images))]))
 
@@ -147,11 +153,15 @@ class BackgroundRuns:
             photo = self.session.images.photos[image]
             if image in self._partial:
                 levels, value_range = gray_levels(self._partial[image][None], self._pending.normalise)
-                self._display(photo, levels[0], value_range, self.status_text(self._pending), stale=False, state=self._pending)
+                self._display(
+                    photo, levels[0], value_range, self.status_text(self._pending), stale=False, state=self._pending
+                )
             elif self.session.result is not None:
                 current = self.session.result
                 shown = self.session.at_image(current.state, image)
-                self._display(photo, current.levels[image], current.value_range, self.status_text(shown), stale=True, state=shown)
+                self._display(
+                    photo, current.levels[image], current.value_range, self.status_text(shown), stale=True, state=shown
+                )
             self._sync_controls()
 
     def _abandon_pending(self) -> None:

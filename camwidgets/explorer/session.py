@@ -12,16 +12,36 @@ from __future__ import annotations
 import difflib
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..engine import Cancelled, CaptureCache, ClassifierOutputTarget, eager_model, evaluation_mode, Explainer, get_method, is_detection_list, METHODS, model_device, model_dtype, model_lock, ModelFingerprint, NORMALISATIONS, ProgressOption, resolve_target_layers, select_output, suggest_layer
 from ..core.image_sets import ImageSet, load_images, normalises_itself, unit_tensor
+from ..engine import (
+    METHODS,
+    NORMALISATIONS,
+    Cancelled,
+    CaptureCache,
+    ClassifierOutputTarget,
+    Explainer,
+    ModelFingerprint,
+    ProgressOption,
+    eager_model,
+    evaluation_mode,
+    get_method,
+    is_detection_list,
+    model_device,
+    model_dtype,
+    model_lock,
+    resolve_target_layers,
+    select_output,
+    suggest_layer,
+)
 from .model_tree import ModelTree, probe_model_tree
 from .state import Estimate, Result, ViewState, gray_levels
 from .tasks import DEFAULT_SCORE_THRESHOLD, TASKS, Task, TaskContext, build_task, check_region, infer_task
@@ -56,8 +76,14 @@ class ExplorerSession:
         model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if device is not None:
             model.to(device)
-        if not isinstance(score_threshold, (int, float)) or isinstance(score_threshold, bool) or not 0 <= score_threshold <= 1:
-            raise ValueError(f"score_threshold must be a number from 0 to 1 (detections below it are not shown); got {score_threshold!r}")
+        if (
+            not isinstance(score_threshold, (int, float))
+            or isinstance(score_threshold, bool)
+            or not 0 <= score_threshold <= 1
+        ):
+            raise ValueError(
+                f"score_threshold must be a number from 0 to 1 (detections below it are not shown); got {score_threshold!r}"
+            )
         self.model = model
         self.output_selector = output_selector
         self.device = model_device(model)
@@ -80,7 +106,11 @@ class ExplorerSession:
             suggested, reason = "", ""  # nothing to mark; the user chose the layers
         self.tree: ModelTree = probe_model_tree(model, probe, suggested, reason)
         self.nodes = {node.path: node for node in self.tree.nodes}  # by module path
-        layers = (self.tree.suggested,) if target_layers is None else tuple(n for n, _ in resolve_target_layers(model, target_layers))
+        layers = (
+            (self.tree.suggested,)
+            if target_layers is None
+            else tuple(n for n, _ in resolve_target_layers(model, target_layers))
+        )
         self.state = self.validate(self.task.start_state(), layers=layers)
         self.result: Result | None = None
 
@@ -122,7 +152,10 @@ class ExplorerSession:
             try:
                 outputs = self.model(self.images.batch)
             except RuntimeError as error:
-                if any(isinstance(module, nn.Conv3d) for module in self.model.modules()) and self.images.batch.ndim == 4:
+                if (
+                    any(isinstance(module, nn.Conv3d) for module in self.model.modules())
+                    and self.images.batch.ndim == 4
+                ):
                     raise ValueError(
                         f"{type(self.model).__name__} has 3-D convolutions: it takes volumes or video clips, (B, C, D, H, W) or "
                         "(B, C, T, H, W), not photos. The explorer shows 2-D images; explain it with the drop-in classes on a "
@@ -130,11 +163,17 @@ class ExplorerSession:
                     ) from error
                 raise
             self.forward_seconds = (time.perf_counter() - started) / len(self.images)
-        if self.output_selector is None:  # a task proposes one: a detector's reader, a segmenter's "out", a backbone's embedding key
+        if (
+            self.output_selector is None
+        ):  # a task proposes one: a detector's reader, a segmenter's "out", a backbone's embedding key
             self._propose_selector(outputs)
         outputs = select_output(outputs, self.output_selector)
         if self.output_selector is None and isinstance(outputs, (tuple, list, dict)) and not is_detection_list(outputs):
-            keys = f" (its keys: {', '.join(map(str, outputs.keys()))})" if isinstance(outputs, dict) else f" of {len(outputs)} items"
+            keys = (
+                f" (its keys: {', '.join(map(str, outputs.keys()))})"
+                if isinstance(outputs, dict)
+                else f" of {len(outputs)} items"
+            )
             raise ValueError(
                 f"the model returns a {type(outputs).__name__}{keys}, and which part holds the class scores is not clear; pass CAMExplorer(..., output_selector=...) "
                 "with the index, key or callable that picks the (B, classes) scores or (B, D) embeddings"
@@ -149,7 +188,17 @@ class ExplorerSession:
     def _propose_selector(self, outputs: Any) -> None:
         """The first task (in :data:`TASKS` order, the one asked for if any) that proposes an output
         selector for the raw ``outputs`` sets it, and its task."""
-        context = TaskContext(self.model, None, None, list(self.images.names), tuple(self.images.batch.shape[-2:]), self._threshold, None, self.images.batch, self._embed)
+        context = TaskContext(
+            self.model,
+            None,
+            None,
+            list(self.images.names),
+            tuple(self.images.batch.shape[-2:]),
+            self._threshold,
+            None,
+            self.images.batch,
+            self._embed,
+        )
         for name, kind in TASKS.items():
             if self._task in (None, name):
                 proposal = kind.selector(outputs, context)
@@ -180,14 +229,18 @@ class ExplorerSession:
         image shown does not (that image's map has its default target)."""
         if image == state.image:
             return state
-        return replace(state, image=image, **{field: None for field in self.task.resets_on_image})
+        return replace(state, image=image, **dict.fromkeys(self.task.resets_on_image))
 
     def status_text(self, state: ViewState) -> str:
         """'Method · layer(s) · target[ · smoothing flags]', as the overlay's status line shows it; a
         method that reads layers of its own choosing (FullGrad) or ignores the class (EigenCAM) says so."""
         spec = get_method(state.method)
         flags = [name for name in ("aug_smooth", "eigen_smooth") if getattr(state, name)]
-        layers = ", ".join(state.layers) if spec.own_layers is None else f"its own layers ({spec.class_name} ignores the chosen one)"
+        layers = (
+            ", ".join(state.layers)
+            if spec.own_layers is None
+            else f"its own layers ({spec.class_name} ignores the chosen one)"
+        )
         target = self.target_label(state) if spec.class_specific else "class-agnostic (the same map for every class)"
         return " · ".join([spec.class_name, layers, target, *flags])
 
@@ -207,7 +260,9 @@ class ExplorerSession:
         base = self.state if base is None else base
         unknown = sorted(set(changes) - set(ViewState.__dataclass_fields__))
         if unknown:
-            raise TypeError(f"unknown view setting(s) {', '.join(unknown)}; known: {', '.join(ViewState.__dataclass_fields__)}")
+            raise TypeError(
+                f"unknown view setting(s) {', '.join(unknown)}; known: {', '.join(ViewState.__dataclass_fields__)}"
+            )
         checked: dict[str, Any] = {}
         for key, value in changes.items():
             checked[key] = getattr(self, f"_check_{key}")(value)
@@ -254,12 +309,16 @@ class ExplorerSession:
         if value is None:
             return None
         if not _is_int(value) or not 0 <= value < len(self.labels):
-            raise ValueError(f"target must be a class index from 0 to {len(self.labels) - 1} (or None for each image's top class); got {value!r}")
+            raise ValueError(
+                f"target must be a class index from 0 to {len(self.labels) - 1} (or None for each image's top class); got {value!r}"
+            )
         return int(value)
 
     def _check_box(self, value: Any) -> int | None:
         if value is not None and (not _is_int(value) or value < 0):
-            raise ValueError(f"box must be the index of a detection of the image shown (or None); got {str(value)[:80]}")
+            raise ValueError(
+                f"box must be the index of a detection of the image shown (or None); got {str(value)[:80]}"
+            )
         return None if value is None else int(value)
 
     def _check_region(self, value: Any) -> tuple[int, int, int, int] | None:
@@ -289,16 +348,22 @@ class ExplorerSession:
         None: each image's top class."""
         return self.task.targets(state, range(len(self.images)) if images is None else list(images))
 
-    def explainer(self, layers: Sequence[str], normalise: str = "image", cache: CaptureCache | bool = True) -> Explainer:
+    def explainer(
+        self, layers: Sequence[str], normalise: str = "image", cache: CaptureCache | bool = True
+    ) -> Explainer:
         """An Explainer at ``layers`` with the session's cache (``True``), another cache, or none (``False``)."""
         chosen = self.cache if cache is True else (cache or None)
-        return Explainer(self.model, list(layers), output_selector=self.output_selector, normalise=normalise, cache=chosen)
+        return Explainer(
+            self.model, list(layers), output_selector=self.output_selector, normalise=normalise, cache=chosen
+        )
 
     def compute(self, state: ViewState, progress: ProgressOption = False) -> Result:
         """The maps of ``state`` for every image (from the cached capture when there is one)."""
         return self.result_of(state, self.compute_maps(state, progress=progress))
 
-    def compute_maps(self, state: ViewState, images: Sequence[int] | None = None, progress: ProgressOption = False) -> np.ndarray:
+    def compute_maps(
+        self, state: ViewState, images: Sequence[int] | None = None, progress: ProgressOption = False
+    ) -> np.ndarray:
         """(n, H, W) float32 maps of ``state`` for the images at indices ``images`` (default: all), on the host."""
         batch = self.images.batch if images is None else self.images.batch[list(images)]
         maps = self.explainer(state.layers, state.normalise).compute(
@@ -328,14 +393,18 @@ class ExplorerSession:
         not depend on its RPN head), from one forward and one backward: ``(paths, (L, size, size)
         uint8 levels)``."""
         x = self.images.batch[state.image : state.image + 1]
-        found = self.explainer(self.tree.stages, cache=False).dependent_layer_maps(SWEEP_METHOD, x, self.targets(state, [state.image]))
+        found = self.explainer(self.tree.stages, cache=False).dependent_layer_maps(
+            SWEEP_METHOD, x, self.targets(state, [state.image])
+        )
         if not found:
             raise ValueError("the chosen target depends on none of the model's stages; choose another target")
         maps = torch.cat(list(found.values()))
         small = F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
         return list(found), gray_levels(small.cpu().numpy(), "image")[0]
 
-    def label_maps(self, state: ViewState, size: int = THUMBNAIL, most: int = 6) -> tuple[list[tuple[int, str, float]], np.ndarray]:
+    def label_maps(
+        self, state: ViewState, size: int = THUMBNAIL, most: int = 6
+    ) -> tuple[list[tuple[int, str, float]], np.ndarray]:
         """Multi-label: GradCAM for each present label (sigmoid >= 0.5, at least the top one, at most
         ``most``) of the image shown at the current layers, from one forward of copies of the image:
         ``(present labels, (k, size, size) uint8 levels)``."""
@@ -363,9 +432,15 @@ class ExplorerSession:
             raise ValueError("choose at least one method to compare")
         if by not in ("images", "layers"):
             raise ValueError(f"compare by 'images' or 'layers'; got {by!r}")
-        columns = list(self.images.names) if by == "images" else list(self._check_layers(list(layers) if layers else list(state.layers)))
+        columns = (
+            list(self.images.names)
+            if by == "images"
+            else list(self._check_layers(list(layers) if layers else list(state.layers)))
+        )
         rows: dict[str, np.ndarray] = {}
-        ordered = sorted(methods, key=lambda m: not get_method(m).needs_gradients)  # gradient methods first: one capture serves all
+        ordered = sorted(
+            methods, key=lambda m: not get_method(m).needs_gradients
+        )  # gradient methods first: one capture serves all
         shared = self._compare_explainer(state, by, columns)
         for done, method in enumerate(ordered):
 
@@ -382,12 +457,22 @@ class ExplorerSession:
             return self.explainer(state.layers, state.normalise)
         return self.explainer(columns, state.normalise, cache=CaptureCache())
 
-    def _compare_row(self, state: ViewState, method: str, by: str, columns: list[str], shared: Explainer, progress: Callable) -> np.ndarray:
+    def _compare_row(
+        self, state: ViewState, method: str, by: str, columns: list[str], shared: Explainer, progress: Callable
+    ) -> np.ndarray:
         """One method's maps: for the batch at the current layers, or for the current image at each
         layer alone (``progress`` reports, and may cancel, a slow method's own steps)."""
         spec = get_method(method)
         if by == "images":
-            return shared.compute(spec, self.images.batch, self.targets(state), eigen_smooth=state.eigen_smooth, progress=progress).cpu().numpy()
+            return (
+                shared.compute(
+                    spec, self.images.batch, self.targets(state), eigen_smooth=state.eigen_smooth, progress=progress
+                )
+                .cpu()
+                .numpy()
+            )
         x = self.images.batch[state.image : state.image + 1]
-        per_layer = shared.per_layer_maps(spec, x, self.targets(state, [state.image]), eigen_smooth=state.eigen_smooth, progress=progress)
+        per_layer = shared.per_layer_maps(
+            spec, x, self.targets(state, [state.image]), eigen_smooth=state.eigen_smooth, progress=progress
+        )
         return torch.cat(per_layer).float().cpu().numpy()

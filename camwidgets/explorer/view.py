@@ -16,9 +16,10 @@ import difflib
 import inspect
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import ipywidgets
 import numpy as np
@@ -47,7 +48,10 @@ GALLERY_SIZE = 72
 
 #: Advice the engine gives in code, and what it means in the explorer.
 WIDGET_ADVICE = (
-    (re.compile(r"Pass several layers, for example \[[^\]]*\]\."), "Ctrl-click (Cmd-click on a Mac) a second layer in the tree."),
+    (
+        re.compile(r"Pass several layers, for example \[[^\]]*\]\."),
+        "Ctrl-click (Cmd-click on a Mac) a second layer in the tree.",
+    ),
     (re.compile(r"pass target_layers explicitly"), "pick a layer in the tree"),
     (re.compile(r"Pass target_layers to choose another\."), "Click another layer in the tree to choose it."),
 )
@@ -84,7 +88,9 @@ def _session_options(options: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         close = difflib.get_close_matches(unknown[0], known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise TypeError(f"CAMExplorer() got an unexpected keyword argument {unknown[0]!r}.{hint} It takes {', '.join(known)}")
+        raise TypeError(
+            f"CAMExplorer() got an unexpected keyword argument {unknown[0]!r}.{hint} It takes {', '.join(known)}"
+        )
     return options
 
 
@@ -114,9 +120,19 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
         self.controls.find_class.layout.display = None if self.session.task.shows_class_search else "none"
         self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
         self.overlay = OverlayView(on_cancel=self.cancel, on_pick_box=self._pick_box, on_region=self._drag_region)
-        self.sweep = ThumbnailGrid(testid="cw-sweep", item_testid="cw-sweep-item", title="Layer sweep: GradCAM at every stage (click to select)", wrap=True)
+        self.sweep = ThumbnailGrid(
+            testid="cw-sweep",
+            item_testid="cw-sweep-item",
+            title="Layer sweep: GradCAM at every stage (click to select)",
+            wrap=True,
+        )
         self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
-        self.label_maps = ThumbnailGrid(testid="cw-label-maps", item_testid="cw-label-map", title="One map per label (sigmoid >= 0.5; click to choose)", wrap=True)
+        self.label_maps = ThumbnailGrid(
+            testid="cw-label-maps",
+            item_testid="cw-label-map",
+            title="One map per label (sigmoid >= 0.5; click to choose)",
+            wrap=True,
+        )
         self.label_maps.layout.display = None if self.session.task.per_label_maps else "none"
         self._labels_key: tuple | None = None
         self.panels = build_tabs(self.session, self)
@@ -228,7 +244,15 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
             return
         self._show(result)
 
-    def _display(self, photo: np.ndarray, levels: np.ndarray, value_range: tuple[float, float], status: str, stale: bool, state: ViewState) -> None:
+    def _display(
+        self,
+        photo: np.ndarray,
+        levels: np.ndarray,
+        value_range: tuple[float, float],
+        status: str,
+        stale: bool,
+        state: ViewState,
+    ) -> None:
         with self.overlay.hold_sync():
             self.overlay.show(photo, levels, value_range, status)
             self.overlay.annotations = self.session.task.annotations(state)
@@ -240,11 +264,20 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
             self.session.commit(result)
             state = result.state
             with self.overlay.hold_sync():
-                self._display(self.session.images.photos[state.image], result.levels[state.image], result.value_range, self.status_text(state), stale=False, state=state)
+                self._display(
+                    self.session.images.photos[state.image],
+                    result.levels[state.image],
+                    result.value_range,
+                    self.status_text(state),
+                    stale=False,
+                    state=state,
+                )
                 if self._pending is None:
                     self.overlay.busy, self.overlay.progress_label = False, ""
             self.controls.find_says("")  # an answer about an earlier search is stale under a new view
-            self.gallery.captions = [self.session.caption(i, state) for i in range(len(self.session.images))]  # an embedding's cosines follow the concept
+            self.gallery.captions = [
+                self.session.caption(i, state) for i in range(len(self.session.images))
+            ]  # an embedding's cosines follow the concept
             self._sync_controls()
             self._refresh_sweep_soon()
 
@@ -317,15 +350,23 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
             else:
                 photo = self.session.images.photos[state.image : state.image + 1].repeat(len(present), axis=0)
                 captions = [f"{name} {p:.2f}" for _, name, p in present]
-                self.label_maps.set_pictures([str(c) for c, _, _ in present], overlay_thumbnails(photo, levels, levels.shape[-1]), captions=captions)
+                self.label_maps.set_pictures(
+                    [str(c) for c, _, _ in present],
+                    overlay_thumbnails(photo, levels, levels.shape[-1]),
+                    captions=captions,
+                )
             self._labels_key = key
-        chosen = str(state.target) if state.target is not None and str(state.target) in self.label_maps.item_keys else ""
+        chosen = (
+            str(state.target) if state.target is not None and str(state.target) in self.label_maps.item_keys else ""
+        )
         self._quietly(lambda: setattr(self.label_maps, "selected", chosen))
 
     def _fill_gallery(self) -> None:
         images = self.session.images
         captions = [self.session.caption(i) for i in range(len(images))]
-        self.gallery.set_pictures([str(i) for i in range(len(images))], square(images.photos, GALLERY_SIZE), captions=captions)
+        self.gallery.set_pictures(
+            [str(i) for i in range(len(images))], square(images.photos, GALLERY_SIZE), captions=captions
+        )
 
     @property
     def _quiet(self) -> bool:
@@ -358,7 +399,11 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
             self.tree.selected = list(state.layers)
             self.gallery.selected = str(state.image)
             # the class search shows the chosen class (empty for each image's top class)
-            controls.find_class.value = "" if state.target is None or not self.session.labels else f"{self.session.labels[state.target]} ({state.target})"
+            controls.find_class.value = (
+                ""
+                if state.target is None or not self.session.labels
+                else f"{self.session.labels[state.target]} ({state.target})"
+            )
 
         self._quietly(apply)
 
@@ -396,8 +441,12 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
 
     def _connect(self) -> None:
         controls = self.controls
-        controls.target.observe(lambda change: self._request(**self.session.task.option_changes(change["new"])), names="value")
-        self.label_maps.observe(lambda change: change["new"] and self._request(target=int(change["new"])), names="selected")
+        controls.target.observe(
+            lambda change: self._request(**self.session.task.option_changes(change["new"])), names="value"
+        )
+        self.label_maps.observe(
+            lambda change: change["new"] and self._request(target=int(change["new"])), names="selected"
+        )
         watch = [
             (controls.method, "method", lambda v: v),
             (controls.normalise, "normalise", lambda v: v),

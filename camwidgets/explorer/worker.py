@@ -8,7 +8,8 @@ restoring the model. ``on_done(result)`` or ``on_error(exception)`` run in the w
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["BackgroundJob", "JobSlot"]
 
@@ -18,14 +19,20 @@ OnProgress = Callable[[int, int, str], None]
 
 
 class BackgroundJob:
-    def __init__(self, work: Work, on_progress: OnProgress, on_done: Callable[[Any], None], on_error: Callable[[BaseException], None]) -> None:
+    def __init__(
+        self,
+        work: Work,
+        on_progress: OnProgress,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
         self._cancel = threading.Event()
         self.superseded = False  # cancelled because newer work replaces it (nothing to report)
         self.on_superseded: Callable[[], None] | None = None
         self._work, self._on_progress, self._on_done, self._on_error = work, on_progress, on_done, on_error
         self._thread = threading.Thread(target=self._run, name="camwidgets-job", daemon=True)
 
-    def start(self) -> "BackgroundJob":
+    def start(self) -> BackgroundJob:
         self._thread.start()
         return self
 
@@ -66,13 +73,18 @@ class JobSlot:
     ``on_done``/``on_error`` run, under ``lock`` (so a superseded job finishing late shows nothing).
     :meth:`cancel` cancels every running job, superseded ones included."""
 
-    def __init__(self, lock: "threading.RLock | None" = None) -> None:
+    def __init__(self, lock: threading.RLock | None = None) -> None:
         self.lock = lock if lock is not None else threading.RLock()
         self._current: BackgroundJob | None = None
         self._live: set[BackgroundJob] = set()
 
     def start(
-        self, work: Work, on_progress: OnProgress, on_done: Callable[[Any], None], on_error: Callable[[BaseException], None], on_superseded: Callable[[], None] | None = None
+        self,
+        work: Work,
+        on_progress: OnProgress,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None],
+        on_superseded: Callable[[], None] | None = None,
     ) -> BackgroundJob:
         """Start ``work(progress)`` in a worker thread after superseding the running jobs;
         ``on_superseded()`` runs (under the lock) if newer work replaces this one before it ends."""
@@ -92,7 +104,9 @@ class JobSlot:
 
         with self.lock:
             self.supersede()
-            job = BackgroundJob(work, progress, lambda result: report(on_done, result), lambda error: report(on_error, error))
+            job = BackgroundJob(
+                work, progress, lambda result: report(on_done, result), lambda error: report(on_error, error)
+            )
             job.on_superseded = on_superseded
             self._current = job
             self._live.add(job)

@@ -29,7 +29,8 @@ float32 (B,).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -96,17 +97,29 @@ class Coherency:
     -> numpy float32 (B,); one CAM call for the whole batch."""
 
     def scores(
-        self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module, base_method: Callable
+        self,
+        input_tensor: torch.Tensor,
+        grayscale_cams: Any,
+        targets: Sequence[Callable] | None,
+        model: nn.Module,
+        base_method: Callable,
     ) -> torch.Tensor:
         x, maps = prepare_batch(input_tensor, grayscale_cams, model)
         targets = check_targets(targets, x.shape[0])
         mixed_cams = _call_cam(base_method, multiply_tensor_with_cam(x, maps), targets)
         if tuple(mixed_cams.shape) != tuple(maps.shape):
-            raise ValueError(f"base_method returned maps of shape {tuple(mixed_cams.shape)} for maps of shape {tuple(maps.shape)}")
+            raise ValueError(
+                f"base_method returned maps of shape {tuple(mixed_cams.shape)} for maps of shape {tuple(maps.shape)}"
+            )
         return (batch_pearson_coherency(mixed_cams.to(maps.device), maps) + 1) / 2
 
     def __call__(
-        self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module, base_method: Callable
+        self,
+        input_tensor: torch.Tensor,
+        grayscale_cams: Any,
+        targets: Sequence[Callable] | None,
+        model: nn.Module,
+        base_method: Callable,
     ) -> np.ndarray:
         return to_numpy(self.scores(input_tensor, grayscale_cams, targets, model, base_method))
 
@@ -116,7 +129,9 @@ class AverageDropForADCC:
     and ``O`` that of ``x * m``. The scores must be positive (use ``ClassifierOutputSoftmaxTarget``).
     ``drop(input_tensor, grayscale_cams, targets, model)`` -> numpy float32 (B,)."""
 
-    def __call__(self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
+    def __call__(
+        self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+    ) -> np.ndarray:
         x, maps = prepare_batch(input_tensor, grayscale_cams, model)
         targets = check_targets(targets, x.shape[0])
         with evaluation_mode(model), torch.no_grad():
@@ -158,7 +173,9 @@ class ARCC:
         road = np.clip(self.road(input_tensor, grayscale_cams, targets, model) * 2, 0, 1).astype(np.float32)
         return {"coherency": coherency, "complexity": complexity, "road": road}
 
-    def __call__(self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
+    def __call__(
+        self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+    ) -> np.ndarray:
         parts = self.components(input_tensor, grayscale_cams, targets, model)
         return harmonic_mean_of_scores(parts["coherency"], 1 - parts["complexity"].astype(np.float64), parts["road"])
 
@@ -183,7 +200,9 @@ class ADCC:
             "average_drop": self.average_drop(input_tensor, grayscale_cams, targets, model),
         }
 
-    def __call__(self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
+    def __call__(
+        self, input_tensor: torch.Tensor, grayscale_cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+    ) -> np.ndarray:
         parts = self.components(input_tensor, grayscale_cams, targets, model)
         return harmonic_mean_of_scores(
             parts["coherency"], 1 - parts["complexity"].astype(np.float64), 1 - parts["average_drop"].astype(np.float64)

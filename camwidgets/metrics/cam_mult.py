@@ -15,7 +15,8 @@ paper uses class probabilities (``ClassifierOutputSoftmaxTarget``); Average Drop
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,7 +62,9 @@ class IncreaseInConfidence(CamMultImageConfidenceChange):
         return (scores > 0).to(torch.float32)
 
 
-def _scores(input_tensor: Any, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+def _scores(
+    input_tensor: Any, cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+) -> tuple[torch.Tensor, torch.Tensor]:
     before, after, _ = scores_before_and_after(input_tensor, cams, targets, model, multiply_tensor_with_cam)
     assert before is not None
     return before, after
@@ -81,7 +84,9 @@ def drop_fraction(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
     return drop.reshape(drop.shape[0], -1).mean(dim=1)
 
 
-def relative_drop(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
+def relative_drop(
+    input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+) -> np.ndarray:
     """Per image, ``max(0, Y_i - O_i) / Y_i`` in [0, 1] (lower is better): numpy float32 (B,)."""
     before, after = _scores(input_tensor, cams, targets, model)
     return drop_fraction(before, after).to(torch.float32).cpu().numpy()
@@ -97,7 +102,9 @@ def average_drop(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callab
     return float(drop_fraction(before, after).to(torch.float64).mean() * 100)
 
 
-def increase_in_confidence(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> float:
+def increase_in_confidence(
+    input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+) -> float:
     r"""Increase in Confidence % over the batch: ``100/N * sum_i 1[O_i > Y_i]`` (higher is better)."""
     before, after = _scores(input_tensor, cams, targets, model)
     return float((after > before).to(torch.float64).mean() * 100)

@@ -7,13 +7,25 @@ each image with its target. Only the per-image results cross to the host, as num
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..engine import ChannelsLastForward, check_input, check_targets, evaluation_mode, model_device, model_lock, per_image_outputs, select_output, target_value, top_class_targets
+from ..engine import (
+    ChannelsLastForward,
+    check_input,
+    check_targets,
+    evaluation_mode,
+    model_device,
+    model_lock,
+    per_image_outputs,
+    select_output,
+    target_value,
+    top_class_targets,
+)
 
 __all__ = ["PerturbationConfidenceMetric"]
 
@@ -36,7 +48,9 @@ def map_values(maps: torch.Tensor) -> torch.Tensor:
     if maps.dtype == torch.bool:
         maps = maps.float()
     if not maps.is_floating_point():
-        raise TypeError(f"cams must be floating point maps (values in [0, 1]) or boolean masks; got {maps.dtype}. Convert them with .astype(np.float32).")
+        raise TypeError(
+            f"cams must be floating point maps (values in [0, 1]) or boolean masks; got {maps.dtype}. Convert them with .astype(np.float32)."
+        )
     if not bool(torch.isfinite(maps).all()):
         raise ValueError("cams contains NaN or infinite values; check the CAM that produced them")
     return maps
@@ -63,7 +77,9 @@ def prepare_batch(input_tensor: torch.Tensor, cams: Any, model: nn.Module) -> tu
     return input_tensor.detach().to(device), maps.to(device)
 
 
-def target_scores(model: nn.Module, batch: torch.Tensor, targets: Sequence[Callable] | None) -> tuple[torch.Tensor, list]:
+def target_scores(
+    model: nn.Module, batch: torch.Tensor, targets: Sequence[Callable] | None
+) -> tuple[torch.Tensor, list]:
     """``target_i(model(batch)_i)`` for every image from one forward, as float32 (like the reference),
     and the targets used (``None``: each image's top class). Call it inside ``evaluation_mode(model)``
     and ``no_grad``."""

@@ -28,9 +28,10 @@ cross to the host, as numpy float32.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Real
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -72,6 +73,7 @@ class CurveResult:
 
 # --- baselines ----------------------------------------------------------------------------------
 
+
 def make_baseline(
     images: torch.Tensor,
     baseline: str | float | torch.Tensor = "blur",
@@ -92,7 +94,9 @@ def make_baseline(
             return gaussian_blur(images, kernel_size, sigma)
         if baseline == "constant":
             return torch.full_like(images, float(value))
-        raise ValueError(f"baseline must be 'blur', 'constant', a number or a tensor of the input's shape; got {baseline!r}")
+        raise ValueError(
+            f"baseline must be 'blur', 'constant', a number or a tensor of the input's shape; got {baseline!r}"
+        )
     if isinstance(baseline, Real) and not isinstance(baseline, bool):
         return torch.full_like(images, float(baseline))
     if isinstance(baseline, np.ndarray):
@@ -114,6 +118,7 @@ def make_baseline(
 
 # --- ordering -----------------------------------------------------------------------------------
 
+
 def relevance_ranks(maps: torch.Tensor) -> torch.Tensor:
     """Each pixel's position when the map's pixels are ordered most relevant first (0 = highest),
     ties in raster order (stable sort): int64, the maps' shape (B, H, W)."""
@@ -130,7 +135,9 @@ def step_counts(pixels: int, steps: int) -> list[int]:
 
 def _check_steps(steps: Any) -> int:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer (the curve has steps + 1 points), for example 20; got {steps!r}")
+        raise ValueError(
+            f"steps must be a positive integer (the curve has steps + 1 points), for example 20; got {steps!r}"
+        )
     return steps
 
 
@@ -138,11 +145,14 @@ def _chunk_size(batch_size: Any, total: int, image_elements: int) -> int:
     if batch_size is None:
         return max(1, min(total, DEFAULT_CHUNK_ELEMENTS // image_elements))
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer (perturbed images per forward) or None; got {batch_size!r}")
+        raise ValueError(
+            f"batch_size must be a positive integer (perturbed images per forward) or None; got {batch_size!r}"
+        )
     return min(batch_size, total)
 
 
 # --- curves -------------------------------------------------------------------------------------
+
 
 def _perturbed_chunk(
     images: torch.Tensor, baseline: torch.Tensor, ranks: torch.Tensor, counts: torch.Tensor, insertion: bool

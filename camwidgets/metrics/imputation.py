@@ -102,7 +102,9 @@ class _Grid:
     def __init__(self, unknown: torch.Tensor) -> None:
         self.unknown = unknown
         self.diagonal = _neighbour_sum(torch.ones_like(unknown[:1]))
-        self.inverse_diagonal = torch.where(self.diagonal > 0, unknown / self.diagonal, 0)  # a 1x1 image has no neighbours
+        self.inverse_diagonal = torch.where(
+            self.diagonal > 0, unknown / self.diagonal, 0
+        )  # a 1x1 image has no neighbours
         self.coarser: _Grid | None = None
         if min(unknown.shape[-2:]) > _COARSEST:
             # min-pool: a coarse pixel is unknown only when all its children are
@@ -144,7 +146,9 @@ def linear_imputation(
     """The noise-free infill: ``images`` (N, H, W) with the pixels where ``removed`` (N, H, W, bool)
     is set replaced by the solution of ``(D - W_UU) x_U = W_UK x_K``, in the images' dtype."""
     if images.ndim != 3 or images.shape != removed.shape:
-        raise ValueError(f"images and removed must both be (N, H, W); got {tuple(images.shape)} and {tuple(removed.shape)}")
+        raise ValueError(
+            f"images and removed must both be (N, H, W); got {tuple(images.shape)} and {tuple(removed.shape)}"
+        )
     values = images.to(torch.float32)
     unknown = removed.to(torch.float32)
     fine = _Grid(unknown)  # its operator is the system's; its V-cycle the preconditioner
@@ -194,7 +198,9 @@ def noisy_linear_imputation(
         raise ValueError(f"images must be a (B, C, H, W) batch; got shape {tuple(images.shape)}")
     batch, channels, height, width = images.shape
     if tuple(keep.shape) != (batch, height, width):
-        raise ValueError(f"keep must hold one (H, W) mask per image, shape {(batch, height, width)}; got {tuple(keep.shape)}")
+        raise ValueError(
+            f"keep must hold one (H, W) mask per image, shape {(batch, height, width)}; got {tuple(keep.shape)}"
+        )
     if noise and generator is not None and generator.device.type != images.device.type:
         raise ValueError(
             f"the noise generator is on {generator.device} but the images are on {images.device}; "
@@ -216,9 +222,13 @@ class NoisyLinearImputer:
     """The reference's imputer, batched: ``imputer(images, keep)``, images (B, C, H, W) or one
     (C, H, W) image, ``keep`` (B, H, W) or (H, W): 1 where a pixel stays, 0 where it is imputed."""
 
-    def __init__(self, noise: float = 0.01, *, generator: torch.Generator | None = None, tolerance: float = 1e-5) -> None:
+    def __init__(
+        self, noise: float = 0.01, *, generator: torch.Generator | None = None, tolerance: float = 1e-5
+    ) -> None:
         if not noise >= 0:
-            raise ValueError(f"noise is the standard deviation of the Gaussian noise added to imputed pixels and must be >= 0; got {noise}")
+            raise ValueError(
+                f"noise is the standard deviation of the Gaussian noise added to imputed pixels and must be >= 0; got {noise}"
+            )
         self.noise = float(noise)
         self.generator = generator
         self.tolerance = float(tolerance)
@@ -227,7 +237,9 @@ class NoisyLinearImputer:
         single = images.ndim == 3
         if single:
             images, keep = images.unsqueeze(0), keep.unsqueeze(0)
-        result = noisy_linear_imputation(images, keep, noise=self.noise, generator=self.generator, tolerance=self.tolerance)
+        result = noisy_linear_imputation(
+            images, keep, noise=self.noise, generator=self.generator, tolerance=self.tolerance
+        )
         return result[0] if single else result
 
     def __repr__(self) -> str:

@@ -18,7 +18,8 @@ in torch on the maps' device for the whole batch, and returns numpy (B,). Boxes 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +50,7 @@ def smooth_random_maps(count: int, size: int | Sequence[int], cells: int, seed: 
 
 
 # --- inputs -------------------------------------------------------------------------------------
+
 
 def _as_maps(cams: Any) -> torch.Tensor:
     """The maps as a floating-point (B, H, W) tensor, checked."""
@@ -98,11 +100,15 @@ def boxes_to_masks(boxes: Any, size: Sequence[int]) -> np.ndarray | torch.Tensor
     ``y1 <= i + 0.5 < y2``; boxes are clipped to the image. Returns a tensor for a tensor, else numpy.
     """
     as_numpy = not isinstance(boxes, torch.Tensor)
-    corners = boxes.detach() if isinstance(boxes, torch.Tensor) else torch.as_tensor(np.asarray(boxes, dtype=np.float64))
+    corners = (
+        boxes.detach() if isinstance(boxes, torch.Tensor) else torch.as_tensor(np.asarray(boxes, dtype=np.float64))
+    )
     if corners.ndim == 2:
         corners = corners.unsqueeze(1)
     if corners.ndim != 3 or corners.shape[-1] != 4 or corners.shape[0] == 0:
-        raise ValueError(f"boxes must have shape (B, 4) or (B, N, 4), as (x1, y1, x2, y2) per box; got {tuple(corners.shape)}")
+        raise ValueError(
+            f"boxes must have shape (B, 4) or (B, N, 4), as (x1, y1, x2, y2) per box; got {tuple(corners.shape)}"
+        )
     if len(size) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in size):
         raise ValueError(f"size must be the image's (H, W) as two positive integers; got {size!r}")
     corners = corners.to(torch.float64)
@@ -117,6 +123,7 @@ def boxes_to_masks(boxes: Any, size: Sequence[int]) -> np.ndarray | torch.Tensor
 
 
 # --- pointing game ------------------------------------------------------------------------------
+
 
 def _row_distances(mask: torch.Tensor) -> torch.Tensor:
     """Squared distance from each pixel to the nearest mask pixel in the same row, (B, H, W)
@@ -152,7 +159,11 @@ def pointing_game(cams: Any, masks: Any, tolerance: float = 15) -> np.ndarray:
     map's maximum lies within ``tolerance`` pixels (Euclidean, between pixel centres) of a mask
     pixel; ``tolerance=0`` asks for the maximum inside the mask. With several equal maxima, any of
     them may hit. Returns numpy bool (B,); the hit rate is its mean."""
-    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.integer, np.floating)) or not tolerance >= 0:
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, (int, float, np.integer, np.floating))
+        or not tolerance >= 0
+    ):
         raise ValueError(f"tolerance must be a non-negative number of pixels, for example 15; got {tolerance!r}")
     maps = _as_maps(cams)
     mask = _as_masks(masks, maps)

@@ -9,8 +9,9 @@ and one :func:`register_metric` line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -76,13 +77,58 @@ def _mass_outside(cams: Any, masks: Any) -> np.ndarray:
     return 1 - energy_pointing_game(cams, masks)
 
 
-register_metric(MetricSpec("road", road_combined, True, datasets=False,
-                           summary="ROAD: the most and least relevant pixels removed and filled by noisy linear imputation, combined"))
-register_metric(MetricSpec("drop", relative_drop, False, from_scores=drop_fraction, summary="max(0, Y - O) / Y: how much the score falls when the image is multiplied by its map"))
-register_metric(MetricSpec("deletion", deletion_curve, False, dataset_options={"steps": 10},
-                           summary="area under the score as the most relevant pixels are replaced by a blur"))
-register_metric(MetricSpec("insertion", insertion_curve, True, dataset_options={"steps": 10},
-                           summary="area under the score as the most relevant pixels are revealed on a blur"))
-register_metric(MetricSpec("energy_in_object", energy_pointing_game, True, needs_mask=True, summary="the share of the map's mass inside the mask"))
-register_metric(MetricSpec("mass_outside", _mass_outside, False, needs_mask=True, summary="the share of the map's mass outside the mask"))
-register_metric(MetricSpec("pointing_game", pointing_game, True, needs_mask=True, summary="1 when the map's maximum falls in the mask"))
+register_metric(
+    MetricSpec(
+        "road",
+        road_combined,
+        True,
+        datasets=False,
+        summary="ROAD: the most and least relevant pixels removed and filled by noisy linear imputation, combined",
+    )
+)
+register_metric(
+    MetricSpec(
+        "drop",
+        relative_drop,
+        False,
+        from_scores=drop_fraction,
+        summary="max(0, Y - O) / Y: how much the score falls when the image is multiplied by its map",
+    )
+)
+register_metric(
+    MetricSpec(
+        "deletion",
+        deletion_curve,
+        False,
+        dataset_options={"steps": 10},
+        summary="area under the score as the most relevant pixels are replaced by a blur",
+    )
+)
+register_metric(
+    MetricSpec(
+        "insertion",
+        insertion_curve,
+        True,
+        dataset_options={"steps": 10},
+        summary="area under the score as the most relevant pixels are revealed on a blur",
+    )
+)
+register_metric(
+    MetricSpec(
+        "energy_in_object",
+        energy_pointing_game,
+        True,
+        needs_mask=True,
+        summary="the share of the map's mass inside the mask",
+    )
+)
+register_metric(
+    MetricSpec(
+        "mass_outside", _mass_outside, False, needs_mask=True, summary="the share of the map's mass outside the mask"
+    )
+)
+register_metric(
+    MetricSpec(
+        "pointing_game", pointing_game, True, needs_mask=True, summary="1 when the map's maximum falls in the mask"
+    )
+)

@@ -20,8 +20,9 @@ p=100 only the map's maximum (the minimum for LeRF). The averaged forms take the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from numbers import Real
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -97,7 +98,9 @@ class RemoveMostRelevantFirst:
 
     def __call__(self, input_tensor: torch.Tensor, cams: torch.Tensor) -> torch.Tensor:
         if input_tensor.ndim != 4:
-            raise ValueError(f"ROAD imputes 2-D images; input_tensor must be (B, C, H, W), got {tuple(input_tensor.shape)}")
+            raise ValueError(
+                f"ROAD imputes 2-D images; input_tensor must be (B, C, H, W), got {tuple(input_tensor.shape)}"
+            )
         return self.imputer(input_tensor, self.keep_mask(cams))
 
     def __repr__(self) -> str:
@@ -121,7 +124,9 @@ class ROADMostRelevantFirst(PerturbationConfidenceMetric):
 
     _removal = RemoveMostRelevantFirst
 
-    def __init__(self, percentile: float = 80, *, noise: float = 0.01, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, percentile: float = 80, *, noise: float = 0.01, generator: torch.Generator | None = None
+    ) -> None:
         self.imputer = NoisyLinearImputer(noise, generator=generator)
         super().__init__(self._removal(percentile, self.imputer))
         self.percentile = self.perturbation.percentile
@@ -137,7 +142,9 @@ class ROADLeastRelevantFirst(ROADMostRelevantFirst):
 
     _removal = RemoveLeastRelevantFirst
 
-    def __init__(self, percentile: float = 20, *, noise: float = 0.01, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, percentile: float = 20, *, noise: float = 0.01, generator: torch.Generator | None = None
+    ) -> None:
         super().__init__(percentile, noise=noise, generator=generator)
 
 
@@ -177,11 +184,15 @@ class AveragerAcrossThresholds:
         self.imputer = imputer
         self.metrics = [imputer(percentile, **options) for percentile in self.percentiles]
 
-    def differences(self, input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> torch.Tensor:
+    def differences(
+        self, input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+    ) -> torch.Tensor:
         """``s' - s`` for every percentile and image, (P, B), on the model's device."""
         return _score_changes(self.metrics, input_tensor, cams, targets, model)
 
-    def __call__(self, input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
+    def __call__(
+        self, input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+    ) -> np.ndarray:
         return to_numpy(self.differences(input_tensor, cams, targets, model).mean(dim=0))
 
     def __repr__(self) -> str:
@@ -192,7 +203,11 @@ class ROADMostRelevantFirstAverage(AveragerAcrossThresholds):
     """ROAD MoRF averaged over percentiles: per image, mean of ``s' - s``. Lower is better."""
 
     def __init__(
-        self, percentiles: Sequence[float] = DEFAULT_PERCENTILES, *, noise: float = 0.01, generator: torch.Generator | None = None
+        self,
+        percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+        *,
+        noise: float = 0.01,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(ROADMostRelevantFirst, percentiles, noise=noise, generator=generator)
 
@@ -201,7 +216,11 @@ class ROADLeastRelevantFirstAverage(AveragerAcrossThresholds):
     """ROAD LeRF averaged over percentiles: per image, mean of ``s' - s``. Higher is better."""
 
     def __init__(
-        self, percentiles: Sequence[float] = DEFAULT_PERCENTILES, *, noise: float = 0.01, generator: torch.Generator | None = None
+        self,
+        percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+        *,
+        noise: float = 0.01,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(ROADLeastRelevantFirst, percentiles, noise=noise, generator=generator)
 
@@ -211,13 +230,19 @@ class ROADCombined:
     Higher is better: removing the least relevant pixels hurts less than removing the most relevant."""
 
     def __init__(
-        self, percentiles: Sequence[float] = DEFAULT_PERCENTILES, *, noise: float = 0.01, generator: torch.Generator | None = None
+        self,
+        percentiles: Sequence[float] = DEFAULT_PERCENTILES,
+        *,
+        noise: float = 0.01,
+        generator: torch.Generator | None = None,
     ) -> None:
         self.morf_averager = ROADMostRelevantFirstAverage(percentiles, noise=noise, generator=generator)
         self.lerf_averager = ROADLeastRelevantFirstAverage(percentiles, noise=noise, generator=generator)
         self.percentiles = self.morf_averager.percentiles
 
-    def __call__(self, input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
+    def __call__(
+        self, input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+    ) -> np.ndarray:
         lerf_metrics, morf_metrics = self.lerf_averager.metrics, self.morf_averager.metrics
         changes = _score_changes([*lerf_metrics, *morf_metrics], input_tensor, cams, targets, model)
         lerf, morf = changes[: len(lerf_metrics)].mean(dim=0), changes[len(lerf_metrics) :].mean(dim=0)
@@ -227,6 +252,8 @@ class ROADCombined:
         return f"ROADCombined({_listed(self.percentiles)})"
 
 
-def road_combined(input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module) -> np.ndarray:
+def road_combined(
+    input_tensor: torch.Tensor, cams: Any, targets: Sequence[Callable] | None, model: nn.Module
+) -> np.ndarray:
     """:class:`ROADCombined` with its default percentiles, as a function: (B,) scores, higher is better."""
     return ROADCombined()(input_tensor, cams, targets, model)

@@ -23,14 +23,28 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..engine import check_input, check_targets, ClassifierOutputTarget, evaluation_mode, Explainer, forward_hooks, gaussian_blur, get_method, module_name, per_image_outputs, resolve_target_layers, select_output
+from ..engine import (
+    ClassifierOutputTarget,
+    Explainer,
+    check_input,
+    check_targets,
+    evaluation_mode,
+    forward_hooks,
+    gaussian_blur,
+    get_method,
+    module_name,
+    per_image_outputs,
+    resolve_target_layers,
+    select_output,
+)
 from .confidence import as_tensor
 
 __all__ = [
@@ -46,6 +60,7 @@ MethodLike = Any  # str | Callable[[nn.Module, torch.Tensor, Sequence | None], A
 
 
 # --- similarity ---------------------------------------------------------------------------------
+
 
 def _average_ranks(values: torch.Tensor) -> torch.Tensor:
     """Ranks (0-based) of each row's values, ties given their average rank: (B, N) float64."""
@@ -91,7 +106,9 @@ def ssim(a: Any, b: Any, window: int = 11, sigma: float = 1.5, normalise: bool =
     ``normalise`` (the default) each map is first min-max scaled to [0, 1]. Borders are reflected."""
     a, b = as_tensor(a), as_tensor(b).to(as_tensor(a).device)
     if a.shape != b.shape or a.ndim != 3:
-        raise ValueError(f"ssim needs two batches of maps of the same shape (B, H, W); got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(
+            f"ssim needs two batches of maps of the same shape (B, H, W); got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     x = a.to(torch.float64)
     y = b.to(torch.float64)
     if normalise:
@@ -112,6 +129,7 @@ def ssim(a: Any, b: Any, window: int = 11, sigma: float = 1.5, normalise: bool =
 
 # --- methods ------------------------------------------------------------------------------------
 
+
 def _layer_names(model: nn.Module, target_layers: Any) -> list[str] | None:
     if target_layers is None:
         return None
@@ -120,18 +138,23 @@ def _layer_names(model: nn.Module, target_layers: Any) -> list[str] | None:
     return [layer if isinstance(layer, str) else module_name(model, layer) for layer in target_layers]
 
 
-def _maps_function(method: MethodLike, layer_names: list[str] | None) -> Callable[[nn.Module, torch.Tensor, Any], torch.Tensor]:
+def _maps_function(
+    method: MethodLike, layer_names: list[str] | None
+) -> Callable[[nn.Module, torch.Tensor, Any], torch.Tensor]:
     """``(model, x, targets) -> maps`` (B, H, W) float64 for a registered name or a callable."""
     if isinstance(method, str):
         spec = get_method(method)
         if layer_names is None:
-            raise ValueError(f"target_layers is needed for the registered method {method!r}: pass the layers (or their names) to explain")
+            raise ValueError(
+                f"target_layers is needed for the registered method {method!r}: pass the layers (or their names) to explain"
+            )
 
         def compute(model: nn.Module, x: torch.Tensor, targets: Any) -> torch.Tensor:
             return Explainer(model, layer_names).compute(spec, x, targets).detach().to(torch.float64)
 
         return compute
     if callable(method):
+
         def call(model: nn.Module, x: torch.Tensor, targets: Any) -> torch.Tensor:
             maps = as_tensor(method(model, x, targets)).to(torch.float64)
             if maps.ndim != 3 or maps.shape[0] != x.shape[0]:
@@ -139,7 +162,9 @@ def _maps_function(method: MethodLike, layer_names: list[str] | None) -> Callabl
             return maps
 
         return call
-    raise TypeError(f"method must be a registered method name or a callable (model, input_tensor, targets) -> maps; got {type(method).__name__}")
+    raise TypeError(
+        f"method must be a registered method name or a callable (model, input_tensor, targets) -> maps; got {type(method).__name__}"
+    )
 
 
 def _predicted_classes(model: nn.Module, x: torch.Tensor) -> list[int]:
@@ -152,12 +177,18 @@ def _predicted_classes(model: nn.Module, x: torch.Tensor) -> list[int]:
 
 # --- model randomisation ------------------------------------------------------------------------
 
+
 def parametrised_layers(model: nn.Module, input_tensor: torch.Tensor) -> list[str]:
     """Names of the modules holding parameters of their own, in the order a forward of
     ``input_tensor`` first runs them (modules the forward never runs follow, in registration order)."""
-    owners = {name: module for name, module in model.named_modules() if any(True for _ in module.parameters(recurse=False))}
+    owners = {
+        name: module for name, module in model.named_modules() if any(True for _ in module.parameters(recurse=False))
+    }
     order: list[str] = []
-    hooks = ((module, lambda m, i, name=name: order.append(name) if name not in order else None) for name, module in owners.items())
+    hooks = (
+        (module, lambda m, i, name=name: order.append(name) if name not in order else None)
+        for name, module in owners.items()
+    )
     with forward_hooks(hooks, pre=True), evaluation_mode(model), torch.no_grad():
         model(input_tensor)
     return order + [name for name in owners if name not in order]
@@ -257,6 +288,7 @@ def model_randomization_test(
 
 
 # --- random logit -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, eq=False)
 class RandomLogitResult:

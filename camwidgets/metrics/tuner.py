@@ -10,8 +10,9 @@ images) and times the map computation. The :class:`RankingTable` lists them best
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from ..render.charts import heatmap_table, metric_bar_chart
 from .registry import METRICS, model_metrics
 
 __all__ = ["RankingRow", "RankingTable", "rank_methods"]
+
 
 @dataclass(frozen=True)
 class RankingRow:
@@ -92,16 +94,24 @@ class RankingTable:
     def to_text(self) -> str:
         direction = "higher is better" if self.higher_is_better else "lower is better"
         width = max([len("layer")] + [len(row.layer) for row in self.rows])
-        lines = [f"{'rank':>4}  {'method':<20} {'layer':<{width}} {self.metric + ' (' + direction + ')':>28} {'± s.e.':>8} {'seconds':>9}"]
+        lines = [
+            f"{'rank':>4}  {'method':<20} {'layer':<{width}} {self.metric + ' (' + direction + ')':>28} {'± s.e.':>8} {'seconds':>9}"
+        ]
         for rank, row in enumerate(self.rows, 1):
             mark = "  ≈ best" if row.tied_with_best and rank > 1 else ""
-            lines.append(f"{rank:>4}  {row.method:<20} {row.layer:<{width}} {row.score:>28.4f} {row.error:>8.4f} {row.seconds:>9.4f}{mark}")
+            lines.append(
+                f"{rank:>4}  {row.method:<20} {row.layer:<{width}} {row.score:>28.4f} {row.error:>8.4f} {row.seconds:>9.4f}{mark}"
+            )
         images = len(self.best.per_image)
         tied = sum(row.tied_with_best for row in self.rows) - 1
         if tied:
-            lines.append(f"≈ best: not distinguishable from rank 1 on these {images} images (paired difference within 2 standard errors); more images would tell them apart")
+            lines.append(
+                f"≈ best: not distinguishable from rank 1 on these {images} images (paired difference within 2 standard errors); more images would tell them apart"
+            )
         captures = ", ".join(f"{layer} {seconds:.3f} s" for layer, seconds in self.capture_seconds.items())
-        lines.append(f"shared capture (one forward and backward per layer, not in the rows): {captures}; total {self.total_seconds:.3f} s")
+        lines.append(
+            f"shared capture (one forward and backward per layer, not in the rows): {captures}; total {self.total_seconds:.3f} s"
+        )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -115,7 +125,14 @@ class RankingTable:
             scores = {row.method: row.score for row in self.rows}
             errors = [row.error for row in self.rows]
             tied = [row.tied_with_best for row in self.rows]
-            return metric_bar_chart(scores, self.metric, self.higher_is_better, title=f"{self.metric} at {self.layers[0]}", errors=errors, tied=tied)
+            return metric_bar_chart(
+                scores,
+                self.metric,
+                self.higher_is_better,
+                title=f"{self.metric} at {self.layers[0]}",
+                errors=errors,
+                tied=tied,
+            )
         table = np.full((len(self.methods), len(self.layers)), np.nan)
         for row in self.rows:
             table[self.methods.index(row.method), self.layers.index(row.layer)] = row.score
@@ -137,7 +154,9 @@ def _metric(metric: Any, higher_is_better: bool | None) -> tuple[str, Callable[.
         if higher_is_better is None:
             higher_is_better = bool(getattr(metric, "higher_is_better", True))
         return name, metric, higher_is_better
-    raise TypeError(f"metric must be a name ({', '.join(names)}) or a callable (input_tensor, cams, targets, model) -> score")
+    raise TypeError(
+        f"metric must be a name ({', '.join(names)}) or a callable (input_tensor, cams, targets, model) -> score"
+    )
 
 
 def _sync(device: torch.device) -> None:
@@ -212,7 +231,11 @@ def rank_methods(
             _sync(device)
             seconds = time.perf_counter() - start
             values = np.asarray(score(images, maps, metric_targets, model), dtype=np.float64).reshape(-1)
-            results.append(RankingRow(spec.name, layer, float(values.mean()), seconds, tuple(values.tolist()), _standard_error(values)))
+            results.append(
+                RankingRow(
+                    spec.name, layer, float(values.mean()), seconds, tuple(values.tolist()), _standard_error(values)
+                )
+            )
             done += 1
             if progress is not None:
                 progress(done, total, f"{spec.name} @ {layer}")
@@ -220,4 +243,6 @@ def rank_methods(
     others = [r for r in results if not np.isfinite(r.score)]
     finite.sort(key=lambda r: -r.score if better_high else r.score)
     ranked = [replace(row, tied_with_best=_tied(row, finite[0])) for row in finite] if finite else []
-    return RankingTable(ranked + others, metric_name, better_high, layer_names, [spec.name for spec in specs], capture_seconds)
+    return RankingTable(
+        ranked + others, metric_name, better_high, layer_names, [spec.name for spec in specs], capture_seconds
+    )

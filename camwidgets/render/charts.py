@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import TYPE_CHECKING, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -18,7 +19,15 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from ..metrics.deletion import CurveResult
 
-__all__ = ["metric_bar_chart", "curve_chart", "road_chart", "heatmap_table", "selection_histogram", "chart_theme", "THEMES"]
+__all__ = [
+    "metric_bar_chart",
+    "curve_chart",
+    "road_chart",
+    "heatmap_table",
+    "selection_histogram",
+    "chart_theme",
+    "THEMES",
+]
 
 _BAR = "#9aa5b1"
 _BEST = "#2a7ab9"
@@ -28,8 +37,8 @@ _BEST = "#2a7ab9"
 THEMES: dict[str, dict[str, str]] = {
     "light": {},
     "dark": {
-        **{key: "#111111" for key in ("figure.facecolor", "axes.facecolor", "savefig.facecolor", "legend.facecolor")},
-        **{key: "#e0e0e0" for key in ("text.color", "axes.labelcolor", "xtick.color", "ytick.color")},
+        **dict.fromkeys(("figure.facecolor", "axes.facecolor", "savefig.facecolor", "legend.facecolor"), "#111111"),
+        **dict.fromkeys(("text.color", "axes.labelcolor", "xtick.color", "ytick.color"), "#e0e0e0"),
         "axes.edgecolor": "#9e9e9e",
         "legend.edgecolor": "#616161",
     },
@@ -70,12 +79,21 @@ def metric_bar_chart(
     that cannot be told apart from the best, hatched and named in the legend."""
     _check_mapping(values, "values")
     numbers = _check_numbers(list(values.values()), "values")
-    best = int(np.nanargmax(numbers) if higher_is_better else np.nanargmin(numbers)) if np.isfinite(numbers).any() else -1
+    best = (
+        int(np.nanargmax(numbers) if higher_is_better else np.nanargmin(numbers)) if np.isfinite(numbers).any() else -1
+    )
     fig = Figure(figsize=(max(4.0, 0.9 * len(numbers) + 1.5), 3.8), layout="constrained")
     ax = fig.subplots()
     colours = [_BEST if i == best else _BAR for i in range(len(numbers))]
     whiskers = None if errors is None else np.nan_to_num(np.asarray(errors, dtype=np.float64), nan=0.0)
-    bars = ax.bar(list(values.keys()), numbers, color=colours, yerr=whiskers, capsize=3 if whiskers is not None else 0, ecolor=matplotlib.rcParams["text.color"])
+    bars = ax.bar(
+        list(values.keys()),
+        numbers,
+        color=colours,
+        yerr=whiskers,
+        capsize=3 if whiskers is not None else 0,
+        ecolor=matplotlib.rcParams["text.color"],
+    )
     if tied is not None:
         for index, (bar, same) in enumerate(zip(bars, tied)):
             if same and index != best:
@@ -96,7 +114,13 @@ def metric_bar_chart(
     return fig
 
 
-def selection_histogram(values: np.ndarray, selected: np.ndarray, name: str, selected_label: str = "selected", figsize: tuple[float, float] = (4.2, 2.2)) -> Figure:
+def selection_histogram(
+    values: np.ndarray,
+    selected: np.ndarray,
+    name: str,
+    selected_label: str = "selected",
+    figsize: tuple[float, float] = (4.2, 2.2),
+) -> Figure:
     """A histogram of ``values`` (every row, grey) with the ``selected`` rows' values over it (blue),
     on the same 30 bins; values that are not finite (failed rows) are left out."""
     figure = Figure(figsize=figsize, layout="constrained")
@@ -117,7 +141,7 @@ def _curve_label(kind: str) -> str:
     return f"fraction of pixels {verbs[kind]}" if kind in verbs else "fraction of pixels"
 
 
-def curve_chart(results: "CurveResult | Mapping[str, CurveResult]", title: str | None = None) -> Figure:
+def curve_chart(results: CurveResult | Mapping[str, CurveResult], title: str | None = None) -> Figure:
     """Deletion or insertion curves: per method (``{method name: CurveResult}``, or one result), the
     score averaged over the images against the fraction of pixels, with the mean AUC in the legend."""
     if not isinstance(results, Mapping):
@@ -138,7 +162,9 @@ def curve_chart(results: "CurveResult | Mapping[str, CurveResult]", title: str |
     return fig
 
 
-def road_chart(percentiles: Sequence[float], scores_by_method: Mapping[str, Sequence[float]], *, title: str = "ROAD") -> Figure:
+def road_chart(
+    percentiles: Sequence[float], scores_by_method: Mapping[str, Sequence[float]], *, title: str = "ROAD"
+) -> Figure:
     """ROAD results: per method (``{method name: one score per percentile}``), the score change
     against the percentile, one line with markers each."""
     x = _check_numbers(percentiles, "percentiles")
@@ -148,7 +174,9 @@ def road_chart(percentiles: Sequence[float], scores_by_method: Mapping[str, Sequ
     for name, scores in scores_by_method.items():
         y = _check_numbers(scores, f"the scores of {name!r}")
         if y.shape != x.shape:
-            raise ValueError(f"method {name!r} has {y.size} scores for {x.size} percentiles; pass one score per percentile")
+            raise ValueError(
+                f"method {name!r} has {y.size} scores for {x.size} percentiles; pass one score per percentile"
+            )
         ax.plot(x, y, marker="o", label=name)
     ax.axhline(0, color="0.6", linewidth=0.8)
     ax.set_xlabel("percentile")

@@ -3,7 +3,8 @@ legend naming the concepts by their top classes."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -46,7 +47,9 @@ def _check_colors(colors: Sequence[Any] | None, n_components: int) -> np.ndarray
     """(K, 3) RGB floats in [0, 1] from the given colours (RGB or RGBA) or the default palette."""
     chosen = concept_colors(n_components) if colors is None else list(colors)
     if len(chosen) < n_components:
-        raise ValueError(f"got {len(chosen)} colors for {n_components} concepts; pass one RGB colour (floats in [0, 1]) per concept")
+        raise ValueError(
+            f"got {len(chosen)} colors for {n_components} concepts; pass one RGB colour (floats in [0, 1]) per concept"
+        )
     rgb = np.array([np.asarray(color, dtype=np.float64).reshape(-1)[:3] for color in chosen[:n_components]])
     if rgb.shape[1] != 3 or rgb.min() < 0 or rgb.max() > 1:
         raise ValueError("colors must be RGB or RGBA floats in [0, 1], one per concept")
@@ -78,7 +81,9 @@ def show_factorization_on_image(
     n_components = maps.shape[0]
     rgb = _check_colors(colors, n_components)
     if concept_labels is not None and len(concept_labels) != n_components:
-        raise ValueError(f"got {len(concept_labels)} concept_labels for {n_components} concepts; pass one label per concept")
+        raise ValueError(
+            f"got {len(concept_labels)} concept_labels for {n_components} concepts; pass one label per concept"
+        )
 
     strongest = maps.argmax(axis=0)
     color_hsv = cv2.cvtColor(np.uint8(rgb * 255)[:, None, :], cv2.COLOR_RGB2HSV)[:, 0, :]
@@ -159,8 +164,6 @@ def create_labels(
     ]
 
 
-def create_labels_legend(
-    concept_scores: Any, labels: Sequence[str] | Mapping[int, str], top_k: int = 2
-) -> list[str]:
+def create_labels_legend(concept_scores: Any, labels: Sequence[str] | Mapping[int, str], top_k: int = 2) -> list[str]:
     """pytorch-grad-cam's name and argument order for :func:`create_labels`."""
     return create_labels(concept_scores, top_k, labels)

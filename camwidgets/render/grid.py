@@ -6,11 +6,12 @@ works headless and leaves pyplot's global state (current figure, backend) alone.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -79,7 +80,9 @@ def explanation_grid(
     line_inches = 8.5 * 1.25 / 72
     title_inches = line_inches * max(len(top_classes), 1) + 0.25 * (rows - 1) + 0.45
     panel_width = _PANEL_INCHES
-    fig = Figure(figsize=(panel_width * columns, panel_width * rows * height / width + title_inches), layout="constrained")
+    fig = Figure(
+        figsize=(panel_width * columns, panel_width * rows * height / width + title_inches), layout="constrained"
+    )
     fig.suptitle(title, fontsize=11)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
 
@@ -87,7 +90,9 @@ def explanation_grid(
     axes[0].imshow(photo)
     axes[0].set_title("\n".join(lines), fontsize=8.5, loc="left", family="monospace")
     for ax, (name, cam) in zip(axes[1:], maps.items()):
-        overlay = show_cam_on_image(photo, np.clip(np.asarray(cam, dtype=np.float32), 0, 1), use_rgb=True, image_weight=image_weight)
+        overlay = show_cam_on_image(
+            photo, np.clip(np.asarray(cam, dtype=np.float32), 0, 1), use_rgb=True, image_weight=image_weight
+        )
         ax.imshow(overlay)
         ax.set_title(_method_title(name), fontsize=10, fontweight="bold")
     for ax in axes:
@@ -115,9 +120,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 100) -> Path
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it owner-only; give it a normal file's mode
         os.replace(temporary, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
-        except FileNotFoundError:
-            pass
         raise
     return path

@@ -22,9 +22,7 @@ def _check_image(img: np.ndarray) -> np.ndarray:
             hint = " The array looks channels-first; try img.transpose(1, 2, 0)."
         elif arr.ndim == 3 and arr.shape[2] == 4:
             hint = " For an RGBA image drop the alpha channel: img[:, :, :3]."
-        raise ValueError(
-            f"img must be an image of shape (H, W, 3), got shape {arr.shape}.{hint}"
-        )
+        raise ValueError(f"img must be an image of shape (H, W, 3), got shape {arr.shape}.{hint}")
     if not np.issubdtype(arr.dtype, np.floating):
         raise ValueError(
             f"img must be a float image with values in [0, 1], got dtype {arr.dtype}. "
@@ -41,9 +39,7 @@ def _check_image(img: np.ndarray) -> np.ndarray:
             if hi > 1
             else " Clip or rescale it to [0, 1] first."
         )
-        raise ValueError(
-            f"img must hold values in [0, 1], got values in [{lo:g}, {hi:g}].{hint}"
-        )
+        raise ValueError(f"img must hold values in [0, 1], got values in [{lo:g}, {hi:g}].{hint}")
     return arr
 
 
@@ -57,17 +53,13 @@ def _check_mask(mask: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
             hint = " It looks like a batch of maps; pass a single one, e.g. grayscale_cam[0]."
         elif arr.ndim == 3 and arr.shape[2] == 1:
             hint = " Drop the channel axis: mask[:, :, 0]."
-        raise ValueError(
-            f"mask must be a 2-D map of shape (H, W) = ({height}, {width}), "
-            f"got shape {arr.shape}.{hint}"
-        )
+        raise ValueError(f"mask must be a 2-D map of shape (H, W) = ({height}, {width}), got shape {arr.shape}.{hint}")
     if arr.shape != (height, width):
         raise ValueError(
             f"mask shape {arr.shape} does not match the image size (H, W) = ({height}, {width}). "
             f"Resize the map first, e.g. scale_cam_image(cam, target_size=({width}, {height}))."
         )
-    if not (arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer)
-            or np.issubdtype(arr.dtype, np.floating)):
+    if not (arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"mask must be a real-valued array, got dtype {arr.dtype}.")
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
         raise ValueError(
@@ -110,11 +102,7 @@ def show_cam_on_image(
     """
     arr = _check_image(img)
     cam_map = _check_mask(mask, arr.shape)
-    if (
-        not isinstance(image_weight, numbers.Real)
-        or isinstance(image_weight, bool)
-        or not 0 <= image_weight <= 1
-    ):
+    if not isinstance(image_weight, numbers.Real) or isinstance(image_weight, bool) or not 0 <= image_weight <= 1:
         raise ValueError(
             f"image_weight must be a number in [0, 1] (the share of the image in the blend), "
             f"got {image_weight!r}. Try image_weight=0.5."

@@ -16,9 +16,9 @@ import base64
 import html
 import json
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -88,7 +88,9 @@ def _check(view: PageView) -> None:
     if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
         raise ValueError(f"view {view.key!r}: photo must be (H, W, 3) uint8; got {photo.shape} {photo.dtype}")
     if levels.dtype != np.uint8 or levels.shape != photo.shape[:2]:
-        raise ValueError(f"view {view.key!r}: levels must be uint8 of the photo's size {photo.shape[:2]}; got {levels.shape} {levels.dtype}")
+        raise ValueError(
+            f"view {view.key!r}: levels must be uint8 of the photo's size {photo.shape[:2]}; got {levels.shape} {levels.dtype}"
+        )
 
 
 def _encoded_module(name: str, shared: bool = True) -> str:
@@ -122,7 +124,10 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
         if photo.shape[:2] == (thumb_size, thumb_size):  # already a thumbnail: the same bytes serve both
             spans.update(thumb_photo=spans["photo"], thumb_levels=spans["levels"])
         else:
-            spans.update(thumb_photo=buffer.add(square(photo[None], thumb_size)[0]), thumb_levels=buffer.add(square(levels[None], thumb_size)[0]))
+            spans.update(
+                thumb_photo=buffer.add(square(photo[None], thumb_size)[0]),
+                thumb_levels=buffer.add(square(levels[None], thumb_size)[0]),
+            )
         items.append({
             "key": str(view.key), "caption": str(view.caption), "status": str(view.status), "marks": {**(view.marks or {}), "draw": ""},
             "width": int(photo.shape[1]), "height": int(photo.shape[0]), "value_range": [float(v) for v in view.value_range], **spans,

@@ -7,7 +7,8 @@ tests and users find the controls by them.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import ipywidgets
 
@@ -41,7 +42,9 @@ def method_options(estimates: Mapping[str, Any] | None = None) -> list[tuple[str
                 cost = ""
                 if estimates is not None and spec.name in estimates:
                     estimate = estimates[spec.name]
-                    cost = f" · {estimate.passes:,} pass{'es' if estimate.passes != 1 else ''} ≈ {duration_text(estimate.seconds)}".replace(",", " ")
+                    cost = f" · {estimate.passes:,} pass{'es' if estimate.passes != 1 else ''} ≈ {duration_text(estimate.seconds)}".replace(
+                        ",", " "
+                    )
                 options.append((f"{spec.class_name} — {family}{slow}{cost}", spec.name))
     return options
 
@@ -66,7 +69,12 @@ class Controls:
     def __init__(self, labels: list[str]) -> None:
         style: dict[str, Any] = {"description_width": "initial"}
         # wide enough for a label with its price ("SSCAM — perturbation · slow · 359 212 passes ≈ 2.1 h")
-        self.method = ipywidgets.Dropdown(description="Method", options=method_options(), style=style, layout=ipywidgets.Layout(width="100%", max_width="500px"))
+        self.method = ipywidgets.Dropdown(
+            description="Method",
+            options=method_options(),
+            style=style,
+            layout=ipywidgets.Layout(width="100%", max_width="500px"),
+        )
         self.target = ipywidgets.Dropdown(description="Target", options=[("top class of each image", -1)], style=style)
         self.find_class = ipywidgets.Combobox(
             description="Find class",
@@ -76,19 +84,29 @@ class Controls:
             continuous_update=False,  # a typed name counts on Enter (or leaving the box), a suggestion when picked
             style=style,
         )
-        self.find_note = ipywidgets.HTML(layout=ipywidgets.Layout(display="none"))  # a line of its own, when there is something to say
+        self.find_note = ipywidgets.HTML(
+            layout=ipywidgets.Layout(display="none")
+        )  # a line of its own, when there is something to say
         self.normalise = ipywidgets.Dropdown(
-            description="Normalise", options=[("per image", "image"), ("per batch", "batch"), ("none (raw)", "none")], style=style,
+            description="Normalise",
+            options=[("per image", "image"), ("per batch", "batch"), ("none (raw)", "none")],
+            style=style,
             layout=ipywidgets.Layout(width="auto"),
         )
-        self.aug_smooth = ipywidgets.Checkbox(description="aug_smooth", indent=False, layout=ipywidgets.Layout(width="auto", margin="0 0 0 12px"))
-        self.eigen_smooth = ipywidgets.Checkbox(description="eigen_smooth", indent=False, layout=ipywidgets.Layout(width="auto", margin="0 0 0 12px"))
+        self.aug_smooth = ipywidgets.Checkbox(
+            description="aug_smooth", indent=False, layout=ipywidgets.Layout(width="auto", margin="0 0 0 12px")
+        )
+        self.eigen_smooth = ipywidgets.Checkbox(
+            description="eigen_smooth", indent=False, layout=ipywidgets.Layout(width="auto", margin="0 0 0 12px")
+        )
         self.box = ipywidgets.VBox(
             [
                 self.method,
                 ipywidgets.HBox([self.target, self.find_class]),
                 self.find_note,
-                ipywidgets.HBox([self.normalise, self.aug_smooth, self.eigen_smooth], layout=ipywidgets.Layout(align_items="center")),
+                ipywidgets.HBox(
+                    [self.normalise, self.aug_smooth, self.eigen_smooth], layout=ipywidgets.Layout(align_items="center")
+                ),
             ]
         )
 

@@ -8,7 +8,8 @@ the same way). Kernel -> front end: the traits below, which the front end cannot
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anywidget
 import traitlets
@@ -36,12 +37,20 @@ class LayerTree(KernelOwnedTraits, anywidget.AnyWidget):
     selected = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """Selected layer paths, non-empty; several are aggregated into one map."""
 
-    def __init__(self, tree: Any, selected: list[str], accept: Callable[[list[str]], None] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, tree: Any, selected: list[str], accept: Callable[[list[str]], None] | None = None, **kwargs: Any
+    ) -> None:
         """``accept(paths)``, if given, is the owner's further check of a selection from the browser
         (raises ValueError/TypeError to refuse it)."""
         self._selectable = tree.selectable
         self._accept = accept
-        super().__init__(nodes=[node.as_json() for node in tree.nodes], suggested=tree.suggested, reason=tree.reason, selected=list(selected), **kwargs)
+        super().__init__(
+            nodes=[node.as_json() for node in tree.nodes],
+            suggested=tree.suggested,
+            reason=tree.reason,
+            selected=list(selected),
+            **kwargs,
+        )
         self.router = MessageRouter(self, {"select": self._on_select})
 
     @traitlets.validate("selected")
@@ -53,7 +62,9 @@ class LayerTree(KernelOwnedTraits, anywidget.AnyWidget):
             raise traitlets.TraitError("a layer is selected twice")
         unknown = [path for path in paths if path not in self._selectable]
         if unknown:
-            raise traitlets.TraitError(f"{unknown[0][:80]!r} is not a selectable layer of this model (a module with a spatial output)")
+            raise traitlets.TraitError(
+                f"{unknown[0][:80]!r} is not a selectable layer of this model (a module with a spatial output)"
+            )
         return paths
 
     def _on_select(self, content: dict) -> dict:

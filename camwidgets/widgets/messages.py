@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import traitlets
@@ -95,7 +96,9 @@ class KernelOwnedTraits:
                 refused += list(allowed)
         if refused:
             self.refused_updates += 1
-            logger.warning("refused a front-end change of %s on %s", ", ".join(n[:40] for n in refused[:8]), type(self).__name__)
+            logger.warning(
+                "refused a front-end change of %s on %s", ", ".join(n[:40] for n in refused[:8]), type(self).__name__
+            )
             known = [name for name in refused if name in self.keys]  # type: ignore[attr-defined]
             if known:
                 self.send_state(known)  # type: ignore[attr-defined]

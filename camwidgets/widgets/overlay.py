@@ -14,7 +14,8 @@ a refusal is answered with ``{"error"}`` and changes nothing.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anywidget
 import numpy as np

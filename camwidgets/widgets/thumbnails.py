@@ -8,7 +8,8 @@ cannot change any trait.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import anywidget
 import numpy as np
@@ -73,7 +74,9 @@ class ThumbnailGrid(KernelOwnedTraits, anywidget.AnyWidget):
         self.selected = key
         return {"selected": key}
 
-    def set_pictures(self, keys: Sequence[str], pictures: np.ndarray, captions: Sequence[str] | None = None, **labels: Any) -> None:
+    def set_pictures(
+        self, keys: Sequence[str], pictures: np.ndarray, captions: Sequence[str] | None = None, **labels: Any
+    ) -> None:
         """Replace the pictures: ``pictures`` (N, size, size, 3) uint8, one per key."""
         if pictures.ndim != 4 or pictures.shape[0] != len(keys) or pictures.shape[1] != pictures.shape[2]:
             raise ValueError(f"pictures must be (N, size, size, 3) with N = {len(keys)}; got {pictures.shape}")

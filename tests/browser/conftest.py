@@ -6,6 +6,7 @@ tests loudly; nothing here skips."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,14 @@ from .server import JupyterServer
 CHROMIUM = Path("/usr/bin/chromium")
 # Quiet, offline Chromium: no sandbox (root in CI), no GPU, and none of its background requests.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -71,10 +78,8 @@ class Lab:
 
     def close_all(self) -> None:
         for close in reversed(self._closers):
-            try:
+            with contextlib.suppress(Exception):  # already closed with its notebook
                 close()
-            except Exception:  # already closed with its notebook
-                pass
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +92,9 @@ def lab_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def chromium():
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make install` (it installs Debian's chromium) or `apt-get install -y chromium`")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `make install` (it installs Debian's chromium) or `apt-get install -y chromium`"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -54,7 +54,7 @@ class NotebookPage:
         else:
             raise ValueError(f"ui must be 'lab' or 'notebook', not {ui!r}")
 
-    def open(self) -> "NotebookPage":
+    def open(self) -> NotebookPage:
         self.page.goto(self.url, timeout=LOAD_TIMEOUT_MS)
         self.page.wait_for_function(_KERNEL_READY, arg=self.path, timeout=LOAD_TIMEOUT_MS, polling=200)
         return self
@@ -66,7 +66,9 @@ class NotebookPage:
         )
         state = handle.json_value()
         if state != "done":
-            raise AssertionError(f"a cell of {self.path} raised {state['ename']}: {state['evalue']}\n{state['traceback']}")
+            raise AssertionError(
+                f"a cell of {self.path} raised {state['ename']}: {state['evalue']}\n{state['traceback']}"
+            )
 
     def command(self, name: str, args: dict | None = None) -> None:
         self.page.evaluate("([name, args]) => window.jupyterapp.commands.execute(name, args)", [name, args or {}])

@@ -47,7 +47,7 @@ export default {
 # The same widget with a cleanup that forgets its window listener.
 LEAKY_ESM = PROBE_ESM.replace("/*LEAK*/window.removeEventListener('resize', resize);", "")
 
-PROBE_CELL = f'''
+PROBE_CELL = f"""
 import anywidget
 import traitlets
 
@@ -59,4 +59,4 @@ class Probe(anywidget.AnyWidget):
 
 probe = Probe()
 probe
-'''
+"""

@@ -73,9 +73,17 @@ class JupyterServer:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-            "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            "--ServerApp.disable_check_xsrf=True",
             f"--ServerApp.root_dir={self.root}",
             "--LabApp.expose_app_in_browser=True",
             "--JupyterNotebookApp.expose_app_in_browser=True",
@@ -83,13 +91,17 @@ class JupyterServer:
             "--LabApp.extension_manager=readonly",
         ]
 
-    def start(self) -> "JupyterServer":
+    def start(self) -> JupyterServer:
         for path in (self.root, *self.dirs.values()):
             path.mkdir(parents=True, exist_ok=True)
         write_settings(self.dirs["settings"])
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                self.command(), cwd=self.root, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+                self.command(),
+                cwd=self.root,
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self._wait_until_ready()
@@ -99,14 +111,18 @@ class JupyterServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with code {self.process.returncode} at start.\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"JupyterLab exited with code {self.process.returncode} at start.\n{self.log_tail()}"
+                )
             try:
                 self.api("status")
                 return
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"JupyterLab did not answer {self.url}/api/status within {START_TIMEOUT_S} s.\n{self.log_tail()}")
+        raise RuntimeError(
+            f"JupyterLab did not answer {self.url}/api/status within {START_TIMEOUT_S} s.\n{self.log_tail()}"
+        )
 
     def api(self, path: str, method: str = "GET"):
         """``method`` ``/api/<path>`` and decode the JSON answer (None when empty)."""
@@ -122,7 +138,9 @@ class JupyterServer:
         """The id of the kernel of the session open on ``notebook`` (a path relative to the root)."""
         sessions = [s for s in self.api("sessions") if s["path"] == notebook]
         if len(sessions) != 1:
-            raise RuntimeError(f"expected one kernel session for {notebook!r}, found {len(sessions)}: {self.api('sessions')}")
+            raise RuntimeError(
+                f"expected one kernel session for {notebook!r}, found {len(sessions)}: {self.api('sessions')}"
+            )
         return sessions[0]["kernel"]["id"]
 
     def log_tail(self, lines: int = 40) -> str:

@@ -95,7 +95,7 @@ def serve(page: Page, files: dict[str, str]) -> None:
     """Serve ``/index.html`` and ``files`` (path -> JS source) at ``ORIGIN``."""
 
     def handle(route):
-        path = route.request.url[len(ORIGIN):]
+        path = route.request.url[len(ORIGIN) :]
         if path in ("/", "/index.html"):
             return route.fulfill(status=200, content_type="text/html", body=_PAGE)
         if path in files:
@@ -106,11 +106,21 @@ def serve(page: Page, files: dict[str, str]) -> None:
     page.goto(f"{ORIGIN}/index.html")
 
 
-def render_widget(page: Page, module: str, state: dict, buffers: dict | None = None, actions=(), poke: bool = False) -> dict:
+def render_widget(
+    page: Page, module: str, state: dict, buffers: dict | None = None, actions=(), poke: bool = False
+) -> dict:
     """Render the served ``module`` with a fake model of ``state`` (JSON-able) and ``buffers``
     (``{(path...): bytes}``), dispatch ``actions`` (``{selector, event, value?}``, or ``{message}``: a
     reply from the kernel) and, with ``poke``,
     keys, input, change and click on every focusable element; then clean up and report."""
     encoded = [[list(path), base64.b64encode(bytes(data)).decode()] for path, data in (buffers or {}).items()]
-    return page.evaluate(_RENDER, {"module": f"{ORIGIN}{module}", "state": json.loads(json.dumps(state)),
-                                   "buffers": encoded, "actions": list(actions), "poke": poke})
+    return page.evaluate(
+        _RENDER,
+        {
+            "module": f"{ORIGIN}{module}",
+            "state": json.loads(json.dumps(state)),
+            "buffers": encoded,
+            "actions": list(actions),
+            "poke": poke,
+        },
+    )

@@ -35,7 +35,8 @@ def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusi
         items.nth(2).click()
         page.wait_for_function(
             "(key) => document.querySelector('.cw-dataset-explorer [data-testid=cw-status]').textContent.startsWith('#' + key + ' ')",
-            arg=key, timeout=30_000,
+            arg=key,
+            timeout=30_000,
         )
         assert kernel.evaluate("browser.selected_row") == int(key)
         before = canvas_summary(page, CANVAS)
@@ -43,13 +44,19 @@ def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusi
         drawn = page.locator(CANVAS).evaluate("c => c.toDataURL()")
         page.locator(".cw-dataset-explorer [data-testid=cw-colormap]").select_option("viridis")  # drawn in the browser
         page.wait_for_function(
-            "(old) => document.querySelector('.cw-dataset-explorer [data-testid=cw-overlay-canvas]').toDataURL() !== old", arg=drawn, timeout=10_000,
+            "(old) => document.querySelector('.cw-dataset-explorer [data-testid=cw-overlay-canvas]').toDataURL() !== old",
+            arg=drawn,
+            timeout=10_000,
         )
         assert kernel.wait_for("browser.overlay.colormap", "viridis") == "viridis"
         count = kernel.evaluate("int(browser.confusion_buttons[(0, 0)].description)")
         page.locator(".cw-dataset-explorer .widget-gridbox button").nth(0).click()  # true circle, predicted circle
         kernel.wait_for("(browser.label.value, browser.predicted.value)", (0, 0))
-        page.wait_for_function("(n) => document.querySelectorAll('[data-testid=cw-dataset-item]').length === n", arg=min(count, 8), timeout=30_000)
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('[data-testid=cw-dataset-item]').length === n",
+            arg=min(count, 8),
+            timeout=30_000,
+        )
         assert not [e for e in page.console_errors if "cw-" in e or "anywidget" in e]
     finally:
         lab.close(notebook)

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MODEL = f'''
+MODEL = f"""
 import pathlib, sys, tempfile
 import ipywidgets, torch
 sys.path.insert(0, {str(ROOT)!r})
@@ -43,7 +43,7 @@ def fail(module, inputs):
 handle = broken.session.model.register_forward_pre_hook(fail)
 broken.panels.guided.compute()
 handle.remove()
-'''
+"""
 SHOW = "ipywidgets.VBox([panels.guided.box, panels.concepts.box, panels.metrics.table, panels.export.box, broken.panels.guided.message])"
 CONTROL = "ipywidgets.HTML('<b class=cwcontrol>control</b>')"
 

@@ -60,7 +60,8 @@ def status(page) -> str:
 def wait_for_status(page, *parts: str, timeout_ms: int = 60_000) -> str:
     page.wait_for_function(
         "(parts) => { const s = document.querySelector('[data-testid=cw-status]').textContent; return parts.every(p => s.includes(p)); }",
-        arg=list(parts), timeout=timeout_ms,
+        arg=list(parts),
+        timeout=timeout_ms,
     )
     return status(page)
 
@@ -84,7 +85,8 @@ def dropdown(page, description: str):
 
 def set_range(page, testid: str, value: float) -> None:
     page.get_by_test_id(testid).evaluate(
-        "(input, value) => { input.value = String(value); input.dispatchEvent(new Event('input', {bubbles: true})); }", value
+        "(input, value) => { input.value = String(value); input.dispatchEvent(new Event('input', {bubbles: true})); }",
+        value,
     )
 
 
@@ -97,7 +99,15 @@ def take_readme_screenshot(page, path) -> None:
     page.wait_for_timeout(500)  # layout after the resize; thumbnails painted
     box = explorer.bounding_box()
     bottom = page.get_by_test_id("cw-status").bounding_box()
-    page.screenshot(path=str(path), clip={"x": box["x"], "y": box["y"], "width": box["width"], "height": bottom["y"] + bottom["height"] + 8 - box["y"]})
+    page.screenshot(
+        path=str(path),
+        clip={
+            "x": box["x"],
+            "y": box["y"],
+            "width": box["width"],
+            "height": bottom["y"] + bottom["height"] + 8 - box["y"],
+        },
+    )
 
 
 def test_explorer_renders_tree_overlay_and_status(page, kernel, screenshots):
@@ -115,8 +125,12 @@ def test_explorer_renders_tree_overlay_and_status(page, kernel, screenshots):
     for description in CONTROL_DESCRIPTIONS:
         assert explorer.get_by_text(description, exact=True).count() >= 1, f"no control described {description!r}"
     sweep = len(kernel.evaluate("explorer.sweep.item_keys"))
-    page.wait_for_function("(n) => document.querySelectorAll('[data-testid=cw-sweep-item]').length === n", arg=sweep, timeout=30_000)
-    assert not [e for e in page.console_errors if "cw-" in e or "anywidget" in e or "No version of module" in e], page.console_errors
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('[data-testid=cw-sweep-item]').length === n", arg=sweep, timeout=30_000
+    )
+    assert not [e for e in page.console_errors if "cw-" in e or "anywidget" in e or "No version of module" in e], (
+        page.console_errors
+    )
     take_readme_screenshot(page, screenshots / "explorer.png")
     assert (screenshots / "explorer.png").stat().st_size > 50_000
 
@@ -136,7 +150,9 @@ def test_opacity_colormap_and_mode_change_pixels_while_the_kernel_is_busy(explor
     assert start[2] == "overlay"
     pixels = digest(page)
     sleeping = kernel.start("import time; time.sleep(8)")
-    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'busy'", timeout=10_000)
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'busy'", timeout=10_000
+    )
     set_range(page, "cw-opacity", 0.9 if start[0] < 0.7 else 0.2)
     pixels = wait_for_new_pixels(page, pixels)
     page.get_by_test_id("cw-colormap").select_option("viridis")
@@ -148,7 +164,10 @@ def test_opacity_colormap_and_mode_change_pixels_while_the_kernel_is_busy(explor
     assert not kernel.finished(), "the kernel finished sleeping before the view changes were checked"
     kernel.wait(sleeping, timeout=30)
     # Afterwards the kernel has the new view settings (plain trait syncs, nothing recomputed).
-    assert kernel.wait_for("(explorer.overlay.colormap, explorer.overlay.mode)", ("viridis", "photo")) == ("viridis", "photo")
+    assert kernel.wait_for("(explorer.overlay.colormap, explorer.overlay.mode)", ("viridis", "photo")) == (
+        "viridis",
+        "photo",
+    )
     page.get_by_test_id("cw-mode-overlay").click()
     kernel.wait_for("explorer.overlay.mode", "overlay")
 
@@ -183,7 +202,8 @@ def test_a_colorbar_with_the_value_range_and_a_labelled_opacity(page, kernel):
     assert float(page.get_by_test_id("cw-colorbar-high").text_content()) == pytest.approx(high, abs=1e-3)
     dropdown(page, "Normalise").select_option(label="none (raw)")  # raw values: the bar says their range
     page.wait_for_function(
-        "() => Math.abs(Number(document.querySelector('[data-testid=cw-colorbar-high]').textContent) - 1) > 1e-3", timeout=60_000
+        "() => Math.abs(Number(document.querySelector('[data-testid=cw-colorbar-high]').textContent) - 1) > 1e-3",
+        timeout=60_000,
     )
     raw_high = kernel.evaluate("explorer.overlay.value_range[1]")
     assert float(page.get_by_test_id("cw-colorbar-high").text_content()) == pytest.approx(raw_high, rel=1e-2)
@@ -303,15 +323,22 @@ def test_a_slow_method_says_its_price_shows_progress_over_the_dimmed_map_and_a_c
     dropdown(page, "Method").select_option(label=label)
     progress = page.get_by_test_id("cw-progress")
     progress.wait_for(state="visible", timeout=30_000)
-    page.wait_for_function("() => document.querySelector('.cw-progress-label').textContent.includes('ScoreCAM')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('.cw-progress-label').textContent.includes('ScoreCAM')", timeout=30_000
+    )
     assert page.locator(".cw-canvas.cw-stale").count() == 1  # the old map, dimmed
     bar, canvas = progress.locator("progress").bounding_box(), page.get_by_test_id("cw-overlay-canvas").bounding_box()
     assert bar["width"] >= 200 and bar["y"] < canvas["y"]  # wide, above the map
     page.get_by_test_id("cw-cancel").click()
     page.wait_for_function(
-        "() => document.querySelector('.cw-progress-label').textContent === 'ScoreCAM cancelled; the previous map is shown'", timeout=60_000
+        "() => document.querySelector('.cw-progress-label').textContent === 'ScoreCAM cancelled; the previous map is shown'",
+        timeout=60_000,
     )
-    assert progress.is_visible() and page.get_by_test_id("cw-cancel").is_hidden() and progress.locator("progress").is_hidden()
+    assert (
+        progress.is_visible()
+        and page.get_by_test_id("cw-cancel").is_hidden()
+        and progress.locator("progress").is_hidden()
+    )
     assert page.locator(".cw-canvas.cw-stale").count() == 0 and digest(page) == before["pixels"]
     assert kernel.evaluate("explorer.state.method") == before["method"]
     assert kernel.evaluate(HOOKS) == 0
@@ -381,7 +408,11 @@ def test_notebook_7_renders_the_explorer_and_logs_no_error_of_its_own(lab):
         errors = set(page.console_errors)
     finally:
         lab.close(notebook)
-    plain = lab.open("plain_notebook7.ipynb", ["import ipywidgets as w", "w.Tab([w.IntSlider(), w.Button(description='go')])"], ui="notebook")
+    plain = lab.open(
+        "plain_notebook7.ipynb",
+        ["import ipywidgets as w", "w.Tab([w.IntSlider(), w.Button(description='go')])"],
+        ui="notebook",
+    )
     try:
         plain.page.locator(".widget-slider").first.wait_for()
         plain.page.locator(".lm-TabBar-tab").nth(1).click()
@@ -427,11 +458,17 @@ def test_a_900_px_window_stacks_the_columns_and_cuts_nothing_off(page, kernel):
     page.set_viewport_size({"width": 900, "height": 900})
     try:
         page.wait_for_timeout(800)
-        tree, overlay = page.get_by_test_id("cw-layer-tree").bounding_box(), page.get_by_test_id("cw-overlay").bounding_box()
+        tree, overlay = (
+            page.get_by_test_id("cw-layer-tree").bounding_box(),
+            page.get_by_test_id("cw-overlay").bounding_box(),
+        )
         assert overlay["y"] >= tree["y"] + tree["height"] - 1  # stacked: the overlay below the tree
         assert page.evaluate(CLIPPED) == []
         badge = page.locator(".cw-badge").first
-        assert badge.is_visible() and badge.bounding_box()["x"] + badge.bounding_box()["width"] <= tree["x"] + tree["width"] + 1
+        assert (
+            badge.is_visible()
+            and badge.bounding_box()["x"] + badge.bounding_box()["width"] <= tree["x"] + tree["width"] + 1
+        )
     finally:
         page.set_viewport_size({"width": 1280, "height": 1400})
 
@@ -446,7 +483,9 @@ def test_a_900_px_high_window_with_the_file_browser_open_shows_the_tabs(page, ke
         page.locator(".cw-explorer").evaluate("node => node.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(300)
         tabs = page.locator(".cw-explorer .lm-TabBar").first.bounding_box()
-        panel = page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first.bounding_box()  # the notebook's scrolled area
+        panel = page.locator(
+            ".jp-NotebookPanel .jp-WindowedPanel-outer"
+        ).first.bounding_box()  # the notebook's scrolled area
         assert tabs["y"] + tabs["height"] <= panel["y"] + panel["height"], (tabs, panel)
         columns = page.get_by_test_id("cw-layer-tree").bounding_box(), page.get_by_test_id("cw-overlay").bounding_box()
         assert columns[1]["x"] > columns[0]["x"] + columns[0]["width"] - 1  # still side by side
@@ -463,12 +502,19 @@ def test_the_dark_theme_keeps_every_text_readable(page, kernel, screenshots):
         page.wait_for_selector("body[data-jp-theme-light='false']", state="attached", timeout=60_000)
         assert kernel.wait_for("explorer.theme", "dark") == "dark"  # the kernel's charts follow the theme
         page.wait_for_timeout(1000)
-        for selector in ("[data-testid=cw-layer-node][aria-selected=true] .cw-layer-name", ".cw-layer-row.cw-selectable .cw-layer-name",
-                         "[data-testid=cw-status]", ".cw-colorbar span", ".cw-opacity-label"):
+        for selector in (
+            "[data-testid=cw-layer-node][aria-selected=true] .cw-layer-name",
+            ".cw-layer-row.cw-selectable .cw-layer-name",
+            "[data-testid=cw-status]",
+            ".cw-colorbar span",
+            ".cw-opacity-label",
+        ):
             ratios = page.evaluate(CONTRAST, selector)
             assert ratios and min(ratios) >= 4.5, (selector, ratios)
         # the README's picture: the default view, whatever the earlier checks left
-        kernel.run("explorer.set(method='gradcam', layers=['features.18'], target=None)\nexplorer.overlay.colormap, explorer.overlay.opacity = 'jet', 0.5")
+        kernel.run(
+            "explorer.set(method='gradcam', layers=['features.18'], target=None)\nexplorer.overlay.colormap, explorer.overlay.opacity = 'jet', 0.5"
+        )
         wait_for_status(page, "GradCAM · features.18")
         page.wait_for_timeout(500)
         page.screenshot(path=str(screenshots / "explorer-dark.png"), clip=page.locator(".cw-explorer").bounding_box())

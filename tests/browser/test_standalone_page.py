@@ -45,7 +45,8 @@ def changed_after(page, action, before: dict) -> dict:
         " const d = x.getContext('2d').getImageData(0, 0, x.width, x.height).data; let h = 0;"
         " for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i] + 3 * d[i + 1] + 7 * d[i + 2] + 11 * d[i + 3]) % 2147483647;"
         " return h !== digest; }",
-        arg=[CANVAS, before["digest"]], timeout=10_000,
+        arg=[CANVAS, before["digest"]],
+        timeout=10_000,
     )
     return canvas_summary(page, CANVAS)
 
@@ -71,7 +72,9 @@ def test_a_dataset_report_switches_colormap_opacity_and_rows_offline(offline_pag
     gallery_before = page.locator("#cw-page-thumbnails canvas").first.evaluate("c => c.toDataURL()")
     viridis = changed_after(page, lambda: page.locator("[data-testid=cw-colormap]").select_option("viridis"), first)
     assert_drawn(viridis, "the viridis overlay")
-    assert page.locator("#cw-page-thumbnails canvas").first.evaluate("c => c.toDataURL()") != gallery_before  # the gallery follows
+    assert (
+        page.locator("#cw-page-thumbnails canvas").first.evaluate("c => c.toDataURL()") != gallery_before
+    )  # the gallery follows
     faint = changed_after(page, lambda: page.locator("[data-testid=cw-opacity]").fill("0.1"), viridis)
     assert page.get_by_test_id("cw-opacity-value").text_content() == "0.10" and faint["digest"] != viridis["digest"]
     key = thumbs.nth(3).get_attribute("data-key")
@@ -128,5 +131,7 @@ def test_a_page_draws_each_views_boxes_and_outlines_with_labels_as_text(offline_
     page.locator(THUMB).nth(1).click()
     page.wait_for_function("() => document.querySelectorAll('[data-testid=cw-outline]').length === 1", timeout=10_000)
     assert page.get_by_test_id("cw-box").count() == 0 and page.get_by_test_id("cw-region").count() == 1
-    assert not page.locator("[data-testid=cw-overlay-canvas]").evaluate("c => c.classList.contains('cw-draws')"), "a page takes no drag"
+    assert not page.locator("[data-testid=cw-overlay-canvas]").evaluate("c => c.classList.contains('cw-draws')"), (
+        "a page takes no drag"
+    )
     only_the_file_was_asked_for(page, path)

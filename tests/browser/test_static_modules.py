@@ -18,9 +18,23 @@ pytestmark = pytest.mark.browser
 
 # data-testid values the browser tests and users rely on.
 CONTRACT = {
-    "cw-layer-tree", "cw-layer-node", "cw-layer-filter", "cw-overlay", "cw-overlay-canvas", "cw-opacity",
-    "cw-colormap", "cw-mode-heatmap", "cw-mode-overlay", "cw-mode-photo", "cw-readout", "cw-status", "cw-error",
-    "cw-progress", "cw-cancel", "cw-sweep", "cw-sweep-item",
+    "cw-layer-tree",
+    "cw-layer-node",
+    "cw-layer-filter",
+    "cw-overlay",
+    "cw-overlay-canvas",
+    "cw-opacity",
+    "cw-colormap",
+    "cw-mode-heatmap",
+    "cw-mode-overlay",
+    "cw-mode-photo",
+    "cw-readout",
+    "cw-status",
+    "cw-error",
+    "cw-progress",
+    "cw-cancel",
+    "cw-sweep",
+    "cw-sweep-item",
 }
 
 
@@ -38,8 +52,15 @@ def widget_states():
     from camwidgets import CAMExplorer
 
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 3),
+    ).eval()
     images = [np.random.default_rng(i).integers(0, 255, (40, 40, 3), dtype=np.uint8) for i in range(2)]
     explorer = CAMExplorer(model, images, preprocess=lambda image: torch.rand(3, 32, 32))
     found = []
@@ -78,10 +99,12 @@ def test_every_module_renders_is_guarded_and_cleans_up(static_page, widget_state
         assert rendered["elements"] > 0, f"{name} rendered nothing"
         assert rendered["listeners"] + rendered["model_callbacks"] > 0, f"{name} listens to nothing"
         assert rendered["unguarded"] == [], f"{name}: focusable controls without data-lm-suppress-shortcuts"
-        assert report["after"] == {"listeners": 0, "model_callbacks": 0, "leftover": []}, f"{name} cleanup left {report['after']}"
+        assert report["after"] == {"listeners": 0, "model_callbacks": 0, "leftover": []}, (
+            f"{name} cleanup left {report['after']}"
+        )
     assert static_page.errors == []
     assert messages > 0, "poking every control sent nothing to the fake models"
-    assert CONTRACT <= testids, f"missing from the DOM: {sorted(CONTRACT - testids)}"
+    assert testids >= CONTRACT, f"missing from the DOM: {sorted(CONTRACT - testids)}"
 
 
 def _tree(widget_states):
@@ -90,7 +113,9 @@ def _tree(widget_states):
 
 def test_a_late_reply_to_an_older_selection_changes_nothing(static_page, widget_states):
     path, state, buffers = _tree(widget_states)
-    first, second = [node["path"] for node in state["nodes"] if node["selectable"] and node["path"] not in state["selected"]][:2]
+    first, second = [
+        node["path"] for node in state["nodes"] if node["selectable"] and node["path"] not in state["selected"]
+    ][:2]
     clicks = [{"selector": f"[data-testid=cw-layer-node][data-path='{p}']", "event": "click"} for p in (first, second)]
     late = clicks + [
         {"message": {"type": "select", "id": 2, "ok": True, "selected": [second]}},

@@ -21,7 +21,9 @@ def static_page(chromium):
 
 
 def test_cleanup_removes_every_listener(static_page):
-    report = render_widget(static_page, "/probe.js", {"clicks": 4}, actions=[{"selector": "[data-testid=bump]", "event": "click"}])
+    report = render_widget(
+        static_page, "/probe.js", {"clicks": 4}, actions=[{"selector": "[data-testid=bump]", "event": "click"}]
+    )
     assert report["rendered"]["listeners"] == 2 and report["rendered"]["model_callbacks"] == 1
     assert {"probe", "clicks", "picture"} <= set(report["rendered"]["testids"])
     assert report["saved"] == 1

@@ -104,11 +104,17 @@ def test_clicking_a_detected_box_explains_it(notebook, kernel, screenshots, name
     count = kernel.evaluate(f"len({name}.session.task.detections[0]['scores'])")
     assert count >= 2, "the scene should hold several detections"
     boxes = view.get_by_test_id("cw-box")
-    notebook.page.wait_for_function("([i, n]) => document.querySelectorAll('.cw-explorer')[i].querySelectorAll('[data-testid=cw-box]').length >= n", arg=[index, count], timeout=30_000)
+    notebook.page.wait_for_function(
+        "([i, n]) => document.querySelectorAll('.cw-explorer')[i].querySelectorAll('[data-testid=cw-box]').length >= n",
+        arg=[index, count],
+        timeout=30_000,
+    )
     assert boxes.count() == count
     assert view.locator(".cw-detection.cw-chosen").count() == count, "by default every detection is explained"
     # the smallest box: drawn last, on top of any box it overlaps
-    pick = kernel.evaluate(f"int(np.argmin([(b[2] - b[0]) * (b[3] - b[1]) for b in {name}.session.task.detections[0]['boxes']]))")
+    pick = kernel.evaluate(
+        f"int(np.argmin([(b[2] - b[0]) * (b[3] - b[1]) for b in {name}.session.task.detections[0]['boxes']]))"
+    )
     label = kernel.evaluate(f"{name}.session.task.box_text(0, {pick})")
     assert label.split(": ", 1)[1] in view.get_by_test_id("cw-marks").text_content()
     assert_drawn(canvas_summary(view, "[data-testid=cw-overlay-canvas]"), "detector overlay")
@@ -142,7 +148,12 @@ def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel, s
     page.mouse.up()
     wait_for_text(view, "cw-status", "in the rectangle")
     region = kernel.evaluate("segmentation.state.region")
-    assert region is not None and abs(region[0] - (x1 - 1)) <= 2 and abs(region[2] - right) <= 2 and abs(region[3] - (y2 + 1)) <= 2
+    assert (
+        region is not None
+        and abs(region[0] - (x1 - 1)) <= 2
+        and abs(region[2] - right) <= 2
+        and abs(region[3] - (y2 + 1)) <= 2
+    )
     wait_for_new_pixels(view, before)
     assert view.locator("[data-testid=cw-region]:not(.cw-dragging)").count() == 1
     snapshot(view, screenshots, "segmentation")
@@ -150,7 +161,9 @@ def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel, s
     assert clear.is_visible()
     clear.click()
     assert kernel.wait_for("segmentation.state.region", None) is None
-    notebook.page.wait_for_function("() => !document.querySelectorAll('.cw-explorer')[1].querySelector('[data-testid=cw-region]')", timeout=10_000)
+    notebook.page.wait_for_function(
+        "() => !document.querySelectorAll('.cw-explorer')[1].querySelector('[data-testid=cw-region]')", timeout=10_000
+    )
 
 
 def test_picking_a_concept_image_explains_similarity_to_it(notebook, kernel, screenshots):

@@ -29,7 +29,9 @@ def write_folder(root: Path) -> Path:
             if label == 0:
                 cv2.circle(image, centre, 6, (240, 240, 240), -1)
             else:
-                cv2.rectangle(image, (centre[0] - 5, centre[1] - 5), (centre[0] + 5, centre[1] + 5), (240, 240, 240), -1)
+                cv2.rectangle(
+                    image, (centre[0] - 5, centre[1] - 5), (centre[0] + 5, centre[1] + 5), (240, 240, 240), -1
+                )
             cv2.imwrite(str(folder / f"{index:02d}.png"), image)
     (root / "square" / "broken.png").write_bytes(b"not a png at all")
     (root / "circle" / "empty.png").write_bytes(b"")
@@ -47,4 +49,10 @@ def model() -> torch.nn.Module:
 
 
 #: explain_dataset's settings in the tests: small batches and chunks, so that chunks and ranks matter.
-SETTINGS = {"preprocess": preprocess, "batch_size": 3, "chunk_rows": 4, "metrics": ("confidence", "drop"), "progress": False}
+SETTINGS = {
+    "preprocess": preprocess,
+    "batch_size": 3,
+    "chunk_rows": 4,
+    "metrics": ("confidence", "drop"),
+    "progress": False,
+}

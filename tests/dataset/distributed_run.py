@@ -27,7 +27,9 @@ def main() -> None:
         if crash is not None and dist.get_rank() == crash[0] and done >= crash[1]:
             os._exit(3)
 
-    explain_dataset(model(), folder, out=out, **{**SETTINGS, "progress": progress})  # the settings of the single-process run compared with
+    explain_dataset(
+        model(), folder, out=out, **{**SETTINGS, "progress": progress}
+    )  # the settings of the single-process run compared with
     dist.destroy_process_group()
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from camwidgets.explorer.dataset_view import DatasetExplorer
 from camwidgets.core.pictures import overlay_thumbnails
+from camwidgets.explorer.dataset_view import DatasetExplorer
 
 from ..widgets.conftest import send_custom, send_update
 from .common import ROWS, model, preprocess
@@ -23,11 +23,15 @@ def test_a_page_of_stored_thumbnails_sorted_lowest_confidence_first(browser, fin
     expected = table.sort_values("confidence", kind="stable", na_position="last")["id"].head(6).tolist()
     assert browser.gallery.item_keys == [str(i) for i in expected]
     ids = np.array(expected)
-    pictures = overlay_thumbnails(finished.photos.get_orthogonal_selection((ids,)), finished.maps.get_orthogonal_selection((ids,)), 64)
+    pictures = overlay_thumbnails(
+        finished.photos.get_orthogonal_selection((ids,)), finished.maps.get_orthogonal_selection((ids,)), 64
+    )
     assert browser.gallery.pixels == pictures.tobytes()  # the stored photos and maps: nothing recomputed
     assert "rows 1–6 of 16 (of 16), lowest confidence first · page 1 of 3" in browser.summary.value
     browser.turn(1)
-    assert browser.gallery.item_keys == [str(i) for i in table.sort_values("confidence", kind="stable", na_position="last")["id"].iloc[6:12]]
+    assert browser.gallery.item_keys == [
+        str(i) for i in table.sort_values("confidence", kind="stable", na_position="last")["id"].iloc[6:12]
+    ]
     browser.turn(5)
     assert browser.page == 2 and len(browser.gallery.item_keys) == ROWS - 12 and browser.next.disabled
     browser.descending.value = True
@@ -41,10 +45,14 @@ def test_filters_and_the_confusion_matrix_choose_rows(browser, finished):
     assert sorted(browser.gallery.item_keys) == sorted(str(i) for i in table.loc[table["error"] != "", "id"])
     browser.filter(shown="misclassified")
     wrong = table[(table["error"] == "") & ~table["correct"]]
-    assert {int(k) for k in browser.gallery.item_keys} <= set(wrong["id"]) and f"of {len(wrong)} (of {ROWS})" in browser.summary.value
+    assert {int(k) for k in browser.gallery.item_keys} <= set(
+        wrong["id"]
+    ) and f"of {len(wrong)} (of {ROWS})" in browser.summary.value
     browser.filter(shown="all rows")
     cell = browser.confusion_buttons[(0, 1)]
-    assert cell.description == str(int(((table["label"] == 0) & (table["predicted"] == 1) & (table["error"] == "")).sum()))
+    assert cell.description == str(
+        int(((table["label"] == 0) & (table["predicted"] == 1) & (table["error"] == "")).sum())
+    )
     cell.click()
     shown = table[table["id"].isin([int(k) for k in browser.gallery.item_keys])]
     assert (shown["label"] == 0).all() and (shown["predicted"] == 1).all() and browser.label.value == 0
@@ -86,12 +94,14 @@ def test_the_report_of_the_selection_is_one_self_contained_escaped_file(browser,
     finally:
         browser.results.manifest["classes"] = ["circle", "square"]
     page = path.read_text()
-    assert page.startswith("<!doctype html>") and "src='http" not in page and "src=\"http" not in page  # nothing fetched
+    assert page.startswith("<!doctype html>") and "src='http" not in page and 'src="http' not in page  # nothing fetched
     data = page_data(page)
     assert [int(item["key"]) for item in data["items"]] == selected["id"].head(48).tolist()
     assert MARKUP not in page and html.escape(MARKUP) in page  # the confusion matrix escapes; the JSON has no '<' left
     for item in data["items"]:  # misclassified between two classes: the markup class is the true or the predicted one
-        assert item["caption"].startswith(f"#{item['key']} ") and (MARKUP in item["status"] or "error:" in item["status"])
+        assert item["caption"].startswith(f"#{item['key']} ") and (
+            MARKUP in item["status"] or "error:" in item["status"]
+        )
     labelled = finished.table[(finished.table["error"] == "") & (finished.table["label"] >= 0)]
     assert f"accuracy: {labelled['correct'].mean():.1%} of {len(labelled)} labelled images" in page
     assert "<h2>Confusion matrix</h2>" in page and f"failed rows: {finished.manifest['failed']}" in page

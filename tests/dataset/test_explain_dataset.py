@@ -27,7 +27,11 @@ from .common import ROWS, SETTINGS, model, preprocess
 def files_of(out: Path) -> dict[str, object]:
     """What a run leaves, comparable across runs: file bytes, and the zarr arrays' values."""
     group = zarr.open_group(str(out / "maps.zarr"), mode="r")
-    found: dict[str, object] = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and "maps.zarr" not in p.parts}
+    found: dict[str, object] = {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and "maps.zarr" not in p.parts
+    }
     found.update({f"maps.zarr/{name}": np.asarray(group[name]) for name in ("grid", "display", "photos")})
     return found
 
@@ -47,19 +51,32 @@ def test_a_folder_becomes_a_table_maps_and_a_manifest(finished, folder):
     assert len(table) == ROWS and list(table["id"]) == list(range(ROWS))
     assert table.equals(pd.read_parquet(finished.out / "table.parquet"))  # what pandas reads is what was returned
     again = load_results(finished.out)
-    assert again.table.equals(table) and np.array_equal(again.maps[:], finished.maps[:]) and again.manifest["rows"] == ROWS
+    assert (
+        again.table.equals(table) and np.array_equal(again.maps[:], finished.maps[:]) and again.manifest["rows"] == ROWS
+    )
     failed = table[table["error"] != ""]
     assert sorted(failed["path"]) == ["circle/empty.png", "square/broken.png"]
     assert any("empty file" in e for e in failed["error"]) and any("could not read" in e for e in failed["error"])
     good = table[table["error"] == ""]
     assert set(good["label"]) == {0, 1} and (good["path"].str.endswith(".png")).all()
     manifest = finished.manifest
-    assert manifest["rows"] == ROWS and manifest["failed"] == 2 and manifest["method"] == "GradCAM" and manifest["layers"] == ["head_conv"]
+    assert (
+        manifest["rows"] == ROWS
+        and manifest["failed"] == 2
+        and manifest["method"] == "GradCAM"
+        and manifest["layers"] == ["head_conv"]
+    )
     assert manifest["grid"] == [32, 32] and set(manifest["versions"]) == {"camwidgets", "torch", "torchvision"}
     assert manifest["classes"] == ["circle", "square"] and manifest["root"] == str(folder.resolve())
     assert json.loads((finished.out / "manifest.json").read_text()) == manifest  # the file says the same
-    assert finished.maps.shape == (ROWS, 64, 64) and finished.grid_maps.shape == (ROWS, 32, 32) and finished.maps.dtype == np.uint8
-    assert finished.photos.shape == (ROWS, 64, 64, 3) and finished.photos[int(good["id"].iloc[0])].max() > 200  # the bright shape
+    assert (
+        finished.maps.shape == (ROWS, 64, 64)
+        and finished.grid_maps.shape == (ROWS, 32, 32)
+        and finished.maps.dtype == np.uint8
+    )
+    assert (
+        finished.photos.shape == (ROWS, 64, 64, 3) and finished.photos[int(good["id"].iloc[0])].max() > 200
+    )  # the bright shape
 
 
 def test_each_row_holds_the_models_prediction_and_the_engines_map(finished, folder):
@@ -70,7 +87,9 @@ def test_each_row_holds_the_models_prediction_and_the_engines_map(finished, fold
         probabilities = torch.softmax(net(x), dim=1)
     np.testing.assert_array_equal(good["predicted"], probabilities.argmax(1).numpy())
     np.testing.assert_allclose(good["confidence"], probabilities.max(1).values.numpy(), rtol=1e-5)
-    assert (good["target"] == good["predicted"]).all() and (good["correct"] == (good["label"] == good["predicted"])).all()
+    assert (good["target"] == good["predicted"]).all() and (
+        good["correct"] == (good["label"] == good["predicted"])
+    ).all()
     maps = torch.from_numpy(GradCAM(net, ["head_conv"])(x, [ClassifierOutputTarget(int(c)) for c in good["predicted"]]))
     display = F.interpolate(maps[:, None], size=(64, 64), mode="area")[:, 0].numpy()
     stored = np.stack([finished.map(int(i)) for i in good["id"]])
@@ -94,7 +113,9 @@ def test_an_interrupted_run_resumes_to_the_same_files(finished, folder, tmp_path
     assert (out / "chunks" / "000000.done").exists() and not (out / "chunks" / "000001.done").exists()
     assert not (out / "table.parquet").exists()  # nothing claims to be finished
     seen = []
-    explain_dataset(model(), folder, out=out, **{**SETTINGS, "progress": lambda done, total, d: seen.append((done, total))})
+    explain_dataset(
+        model(), folder, out=out, **{**SETTINGS, "progress": lambda done, total, d: seen.append((done, total))}
+    )
     assert seen[-1] == (ROWS - 4, ROWS - 4)  # the finished first chunk was not computed again
     assert_same_files(out, finished.out)
     with pytest.raises(ValueError, match="other settings .*method"):
@@ -117,7 +138,9 @@ def test_bad_data_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="3 classes but the model only 2 outputs"):
         explain_dataset(model(), ThreeClasses((image, 0) for image in images), out=tmp_path / "c", progress=False)
     with pytest.raises(ValueError, match="unknown metric"):
-        explain_dataset(model(), [(image, 0) for image in images], out=tmp_path / "d", metrics=("accuracy",), progress=False)
+        explain_dataset(
+            model(), [(image, 0) for image in images], out=tmp_path / "d", metrics=("accuracy",), progress=False
+        )
     with pytest.raises(TypeError, match="a torch Dataset, a DataLoader or a folder path"):
         explain_dataset(model(), 42, out=tmp_path / "e", progress=False)
     assert not any((tmp_path / name).exists() for name in "abcde")  # nothing was written
@@ -135,11 +158,21 @@ def test_masks_add_how_much_of_the_map_falls_on_the_object(tmp_path):
     maps = GradCAM(model(), ["head_conv"])(images, [ClassifierOutputTarget(int(c)) for c in table["predicted"]])
     np.testing.assert_allclose(table["energy_in_object"], energy_pointing_game(maps, masks), atol=1e-5)
     np.testing.assert_allclose(table["mass_outside"], 1 - table["energy_in_object"], atol=1e-6)
-    assert table["pointing_game"].dtype == np.float32 and set(table["pointing_game"]) <= {0.0, 1.0} and results.manifest["metrics"][-3:] == ["energy_in_object", "mass_outside", "pointing_game"]
+    assert (
+        table["pointing_game"].dtype == np.float32
+        and set(table["pointing_game"]) <= {0.0, 1.0}
+        and results.manifest["metrics"][-3:] == ["energy_in_object", "mass_outside", "pointing_game"]
+    )
 
 
 def torchrun(*arguments: str) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).with_name("torchrun")), "--standalone", "--nproc_per_node=2", str(Path(__file__).with_name("distributed_run.py")), *arguments]
+    command = [
+        str(Path(sys.executable).with_name("torchrun")),
+        "--standalone",
+        "--nproc_per_node=2",
+        str(Path(__file__).with_name("distributed_run.py")),
+        *arguments,
+    ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun's own default for several processes
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
 

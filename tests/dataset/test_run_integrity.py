@@ -49,14 +49,25 @@ def test_a_second_run_into_the_same_folder_is_refused_naming_the_first(tmp_path)
     def start_another(done, total, description):
         if not refused:
             with pytest.raises(RuntimeError, match=r"in use by another run \(GradCAM run, process \d+") as error:
-                explain_dataset(model(), [(image, 0) for image in images(8)], out=out, method="layercam", resume=False, progress=False)
+                explain_dataset(
+                    model(),
+                    [(image, 0) for image in images(8)],
+                    out=out,
+                    method="layercam",
+                    resume=False,
+                    progress=False,
+                )
             refused.append(str(error.value))
 
-    results = explain_dataset(model(), [(image, 0) for image in images(8)], out=out, batch_size=4, chunk_rows=4, progress=start_another)
+    results = explain_dataset(
+        model(), [(image, 0) for image in images(8)], out=out, batch_size=4, chunk_rows=4, progress=start_another
+    )
     assert refused and "wait for it to finish" in refused[0]
     assert results.manifest["method"] == "GradCAM" and len(results.table) == 8 and (results.table["error"] == "").all()
     assert (out / ".lock").read_text() == ""  # released
-    again = explain_dataset(model(), [(image, 0) for image in images(8)], out=out, method="layercam", resume=False, **QUIET)
+    again = explain_dataset(
+        model(), [(image, 0) for image in images(8)], out=out, method="layercam", resume=False, **QUIET
+    )
     assert again.manifest["method"] == "LayerCAM"
 
 
@@ -96,10 +107,18 @@ def test_a_non_finite_output_makes_a_failed_row_and_the_others_stay(tmp_path):
     x[:, 0, 0, 0] = 0.5
     x[2, 0, 1, 1] = float("nan")  # a broken image
     x[5, 0, 0, 0] = 1.0  # an image the model gives NaN for
-    results = explain_dataset(NaNForBrightCorner(), [(image, 1) for image in x], out=tmp_path / "out", target_layers=["net.head_conv"], **QUIET)
+    results = explain_dataset(
+        NaNForBrightCorner(),
+        [(image, 1) for image in x],
+        out=tmp_path / "out",
+        target_layers=["net.head_conv"],
+        **QUIET,
+    )
     table = results.table
     assert "image holds values that are not finite" in table.loc[2, "error"]
-    assert "the model's output for this image is not finite" in table.loc[5, "error"] and table.loc[5, "predicted"] == -1
+    assert (
+        "the model's output for this image is not finite" in table.loc[5, "error"] and table.loc[5, "predicted"] == -1
+    )
     good = table.drop(index=[2, 5])
     assert (good["error"] == "").all() and np.isfinite(good["confidence"]).all()
     assert results.manifest["failed"] == 2 and not results.maps[5].any()
@@ -109,7 +128,10 @@ def test_a_non_finite_output_makes_a_failed_row_and_the_others_stay(tmp_path):
 
 
 def test_an_image_of_another_size_in_a_batch_leaves_the_others_good(tmp_path):
-    rows = [(torch.rand(3, 40 if i == 4 else 32, 40 if i == 4 else 32, generator=torch.Generator().manual_seed(i)), 0) for i in range(8)]
+    rows = [
+        (torch.rand(3, 40 if i == 4 else 32, 40 if i == 4 else 32, generator=torch.Generator().manual_seed(i)), 0)
+        for i in range(8)
+    ]
     results = explain_dataset(model(), rows, out=tmp_path / "out", **QUIET)
     assert (results.table["error"] == "").all(), results.table["error"].tolist()
     alone = explain_dataset(model(), rows[4:5], out=tmp_path / "alone", **QUIET)
@@ -121,7 +143,9 @@ def test_an_image_of_another_size_in_a_batch_leaves_the_others_good(tmp_path):
 
 def test_every_label_is_checked_and_the_viewers_open_any_finished_run(tmp_path):
     wide = seeded(Small, classes=300)
-    results = explain_dataset(wide, [(image, 281 if i % 2 else 285) for i, image in enumerate(images(4))], out=tmp_path / "wide", **QUIET)
+    results = explain_dataset(
+        wide, [(image, 281 if i % 2 else 285) for i, image in enumerate(images(4))], out=tmp_path / "wide", **QUIET
+    )
     viewer = DatasetExplorer(results)
     assert {value for _, value in viewer.label.options} >= {281, 285}
     results.to_html(tmp_path / "wide.html")
@@ -135,7 +159,13 @@ def test_every_label_is_checked_and_the_viewers_open_any_finished_run(tmp_path):
     results = explain_dataset(model(), no_label, out=tmp_path / "label", targets="label", **QUIET)
     assert "needs a label and this row has none" in results.table.loc[2, "error"]
     assert (results.table.drop(index=2)["target"] == 1).all()
-    results = explain_dataset(model(), [(image, 0) for image in images(4)], out=tmp_path / "callable", targets=lambda label, predicted: 9, **QUIET)
+    results = explain_dataset(
+        model(),
+        [(image, 0) for image in images(4)],
+        out=tmp_path / "callable",
+        targets=lambda label, predicted: 9,
+        **QUIET,
+    )
     assert results.table["error"].str.contains("returned 9").all()
 
 
@@ -157,9 +187,17 @@ def test_an_item_without_objects_gets_nan_mask_columns_and_the_others_keep_their
     table = explain_dataset(model(), rows, out=tmp_path / "out", batch_size=6, progress=False).table
     assert "not finite" in table.loc[4, "error"] and "row" not in table.loc[4, "error"].split(":")[0]
     for row in (0, 1, 2):
-        assert table.loc[row, "error"] == "" and np.isnan(table.loc[row, "energy_in_object"]) and np.isnan(table.loc[row, "pointing_game"])
+        assert (
+            table.loc[row, "error"] == ""
+            and np.isnan(table.loc[row, "energy_in_object"])
+            and np.isnan(table.loc[row, "pointing_game"])
+        )
     for row in (3, 5):
-        assert table.loc[row, "error"] == "" and 0 <= table.loc[row, "energy_in_object"] <= 1 and table.loc[row, "pointing_game"] in (0.0, 1.0)
+        assert (
+            table.loc[row, "error"] == ""
+            and 0 <= table.loc[row, "energy_in_object"] <= 1
+            and table.loc[row, "pointing_game"] in (0.0, 1.0)
+        )
 
 
 # -- 10. decompression bombs --------------------------------------------------------------------
@@ -181,8 +219,12 @@ def test_images_over_the_pixel_limit_fail_without_being_decoded(tmp_path):
     table = explain_dataset(model(), folder, out=tmp_path / "out", preprocess=preprocess, **QUIET).table
     bomb = table[table["path"] == "circle/zz_bomb.png"].iloc[0]
     assert "pixels, over the limit of 100,000,000" in bomb["error"] and "not decoded" in bomb["error"]
-    with pytest.raises(ValueError, match="none of the first rows could be read: row 0: .*32 x 32 pixels, over the limit of 1,023"):
-        explain_dataset(model(), folder, out=tmp_path / "strict", preprocess=preprocess, max_pixels=32 * 32 - 1, **QUIET)
+    with pytest.raises(
+        ValueError, match="none of the first rows could be read: row 0: .*32 x 32 pixels, over the limit of 1,023"
+    ):
+        explain_dataset(
+            model(), folder, out=tmp_path / "strict", preprocess=preprocess, max_pixels=32 * 32 - 1, **QUIET
+        )
     from camwidgets.core.images import check_pixels
 
     check_pixels(folder / "circle" / "00.png", 32 * 32)  # at the limit, and without one, an image passes
@@ -307,10 +349,25 @@ def test_report_and_command_line_mistakes_get_messages_that_say_what_to_do(run12
 
 
 def test_a_model_without_cached_weights_is_explained_before_any_download(tmp_path):
-    environment = {**os.environ, "no_proxy": "", "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}  # any download would fail fast
-    done = subprocess.run([sys.executable, "-m", "camwidgets", "explain", "--model", "resnet18", "--out", str(tmp_path / "x.png")], capture_output=True, text=True, env=environment, timeout=300)
+    environment = {
+        **os.environ,
+        "no_proxy": "",
+        "http_proxy": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+    }  # any download would fail fast
+    done = subprocess.run(
+        [sys.executable, "-m", "camwidgets", "explain", "--model", "resnet18", "--out", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    assert "resnet18 has no weights in torch's cache" in done.stderr and "mobilenet_v2" in done.stderr and "--download" in done.stderr
+    assert (
+        "resnet18 has no weights in torch's cache" in done.stderr
+        and "mobilenet_v2" in done.stderr
+        and "--download" in done.stderr
+    )
     assert "resnet18-f37072fd.pth" in done.stderr
 
 

@@ -74,7 +74,9 @@ def test_smoothgradcampp_points_at_the_object():
     model = load_shapes_cnn()
     shapes = make_shapes(40, seed=11)
     targets = [cw.ClassifierOutputTarget(int(label)) for label in shapes.labels]
-    maps = cw.SmoothGradCAMpp(model, [SHAPES_CNN_LAYER], std=0.1, seed=0, progress=False)(normalise(shapes.images), targets)
+    maps = cw.SmoothGradCAMpp(model, [SHAPES_CNN_LAYER], std=0.1, seed=0, progress=False)(
+        normalise(shapes.images), targets
+    )
     assert float(cw.pointing_game(maps, shapes.masks, tolerance=4).mean()) >= 0.9
 
 
@@ -84,7 +86,9 @@ def test_progress_reports_every_sample_and_cancels(small_model, small_batch):
     assert [done for done, _, _ in seen] == [1, 2, 3] and all(total == 3 for _, total, _ in seen)
     before = snapshot(small_model)
     with pytest.raises(cw.Cancelled):
-        cw.SmoothGradCAMpp(small_model, ["head_conv"], num_samples=3, progress=lambda done, total, _: done < 2)(small_batch)
+        cw.SmoothGradCAMpp(small_model, ["head_conv"], num_samples=3, progress=lambda done, total, _: done < 2)(
+            small_batch
+        )
     assert_unchanged(small_model, before)
 
 
@@ -117,7 +121,11 @@ def test_sess_windows_and_scales():
     assert window_starts(100, 40, 40) == [0, 40, 60]
     assert window_starts(64, 64, 64) == [0]
     assert window_starts(10, 20, 3) == [0]  # a step past the end: no border window (as the reference)
-    assert scaled_size(64, 64, 80) == (80, 80) and scaled_size(60, 90, 80) == (80, 120) and scaled_size(90, 60, 80) == (120, 80)
+    assert (
+        scaled_size(64, 64, 80) == (80, 80)
+        and scaled_size(60, 90, 80) == (80, 120)
+        and scaled_size(90, 60, 80) == (120, 80)
+    )
 
 
 def test_refinecam_is_the_product_of_per_layer_maps(resnet, batch):
@@ -166,7 +174,11 @@ def test_projections_have_a_positive_peak():
     from camwidgets.engine.methods.activation import kpca_projection
 
     activations = torch.randn(6, 16, 5, 5, generator=torch.Generator().manual_seed(0))
-    for projection in (first_principal_component(activations), first_principal_component(-activations), kpca_projection(activations, kernel="rbf")):
+    for projection in (
+        first_principal_component(activations),
+        first_principal_component(-activations),
+        kpca_projection(activations, kernel="rbf"),
+    ):
         flat = projection.reshape(6, -1)
         assert bool((flat.amax(dim=1) >= flat.amin(dim=1).abs()).all())
 

@@ -31,12 +31,17 @@ def test_exact_low_rank_matrix_is_recovered():
     assert W.shape == (20, 3) and H.shape == (3, 30)
     assert (W >= 0).all() and (H >= 0).all()
     assert relative_error(V, W, H) < 2e-3
-    assert relative_error(V, *non_negative_factorization(V, 3, iterations=10, tolerance=0)) > 2e-3  # iterations do the work
+    assert (
+        relative_error(V, *non_negative_factorization(V, 3, iterations=10, tolerance=0)) > 2e-3
+    )  # iterations do the work
 
 
 def test_error_never_increases():
     V = low_rank(rank=5)
-    errors = [reconstruction_error(V, *non_negative_factorization(V, 3, iterations=n, tolerance=0)).item() for n in (1, 5, 20, 80)]
+    errors = [
+        reconstruction_error(V, *non_negative_factorization(V, 3, iterations=n, tolerance=0)).item()
+        for n in (1, 5, 20, 80)
+    ]
     assert errors == sorted(errors, reverse=True) and errors[-1] < 0.5 * errors[0]
 
 
@@ -62,7 +67,9 @@ def test_batch_equals_per_matrix():
 def test_tolerance_stops_early_and_progress_reports_every_step():
     calls: list[tuple[int, int, str]] = []
     V = low_rank(rank=2)
-    non_negative_factorization(V, 2, iterations=500, progress=lambda done, total, what: calls.append((done, total, what)))
+    non_negative_factorization(
+        V, 2, iterations=500, progress=lambda done, total, what: calls.append((done, total, what))
+    )
     assert calls[-1] == (500, 500, "NMF")  # finishes its count after converging early
     assert len(calls) < 500 and [c[0] for c in calls[:3]] == [1, 2, 3]
 
@@ -109,7 +116,10 @@ def test_dff_of_known_parts():
     left = int(maps[0, :, 0, 0].argmax())
     right = 1 - left
     assert (maps[:, left, :, :3] > maps[:, right, :, :3]).all() and (maps[:, right, :, 3:] > maps[:, left, :, 3:]).all()
-    assert concepts[:3, left].mean() > 3 * concepts[3:, left].mean() and concepts[3:, right].mean() > 3 * concepts[:3, right].mean()
+    assert (
+        concepts[:3, left].mean() > 3 * concepts[3:, left].mean()
+        and concepts[3:, right].mean() > 3 * concepts[:3, right].mean()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +129,9 @@ def images() -> torch.Tensor:
 
 def test_dff_class_outputs(images):
     model = seeded(Small)
-    concepts, explanations, outputs = cw.DeepFeatureFactorization(model, "head_conv", computation_on_concepts=model.fc, progress=False)(images, 3)
+    concepts, explanations, outputs = cw.DeepFeatureFactorization(
+        model, "head_conv", computation_on_concepts=model.fc, progress=False
+    )(images, 3)
     assert concepts.shape == (8, 3) and concepts.dtype == np.float32
     assert explanations.shape == (2, 3, 16, 16) and explanations.dtype == np.float32
     assert explanations.min() >= 0 and np.allclose(explanations.max(axis=(2, 3)), 1, atol=1e-3)
@@ -151,7 +163,10 @@ def test_dff_leaves_the_model_as_found_after_success_error_and_cancel(images):
 def test_labels_from_a_list_a_dict_or_indices():
     scores = np.array([[0.1, 0.7, 0.2], [0.5, 0.1, 0.4]])
     names = ["tabby, tabby cat", "tiger cat", "Persian cat, a, b, c"]
-    assert create_labels(scores, 2, names) == ["tiger cat:0.70\nPersian cat, a, b:0.20", "tabby, tabby cat:0.50\nPersian cat, a, b:0.40"]
+    assert create_labels(scores, 2, names) == [
+        "tiger cat:0.70\nPersian cat, a, b:0.20",
+        "tabby, tabby cat:0.50\nPersian cat, a, b:0.40",
+    ]
     assert create_labels(scores, 1, {0: "zero", 1: "one"}) == ["one:0.70", "zero:0.50"]
     assert create_labels(scores, 1) == ["1:0.70", "0:0.50"]
     assert create_labels_legend(scores, names, top_k=1) == create_labels(scores, 1, names)

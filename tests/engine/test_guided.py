@@ -112,7 +112,9 @@ def test_reference_style_class_single_and_batched(images):
     batched = wrapper(images, [2, 0, 1])
     assert batched.shape == (3, 16, 16, 3)
     np.testing.assert_allclose(batched[0], single, rtol=1e-4, atol=1e-9)
-    np.testing.assert_allclose(wrapper(images, 2)[1], guided_backprop(model, images[1:2], [2])[0].numpy(), rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(
+        wrapper(images, 2)[1], guided_backprop(model, images[1:2], [2])[0].numpy(), rtol=1e-4, atol=1e-9
+    )
 
 
 def test_guided_gradcam_multiplies_and_keeps_the_kind(images):

@@ -56,7 +56,10 @@ def test_gradcam_is_weighted_channel_sum(model, activations, category):
 @pytest.mark.parametrize("category", [0, 1])
 def test_hirescam_equals_gradcam_when_gradients_are_uniform(model, activations, category):
     np.testing.assert_allclose(
-        raw("HiResCAM", model, activations, category), raw("GradCAM", model, activations, category), rtol=1e-5, atol=1e-7
+        raw("HiResCAM", model, activations, category),
+        raw("GradCAM", model, activations, category),
+        rtol=1e-5,
+        atol=1e-7,
     )
 
 
@@ -67,7 +70,9 @@ def test_layercam_keeps_only_positive_gradients(model, activations):
 
 
 def test_elementwise_drops_negative_products(model, activations):
-    expected = (torch.relu(WEIGHTS[0, 0] / 16 * activations[:, 0]) + torch.relu(WEIGHTS[0, 1] / 16 * activations[:, 1])).numpy()
+    expected = (
+        torch.relu(WEIGHTS[0, 0] / 16 * activations[:, 0]) + torch.relu(WEIGHTS[0, 1] / 16 * activations[:, 1])
+    ).numpy()
     np.testing.assert_allclose(raw("GradCAMElementWise", model, activations, 0), expected, rtol=1e-5)
 
 
@@ -148,7 +153,9 @@ def test_volumes_give_volume_maps():
     """(B, C, D, H, W) input with a 3-D conv layer: maps are (B, D, H, W), trilinearly upsampled.
     (The reference resizes volumes with a cubic spline, so there is no parity here.)"""
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv3d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3)).eval()
+    net = nn.Sequential(
+        nn.Conv3d(1, 4, 3, stride=2, padding=1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(4, 3)
+    ).eval()
     volume = torch.rand(2, 1, 6, 8, 8, generator=torch.Generator().manual_seed(1))
     for method in ("GradCAM", "GradCAMPlusPlus", "EigenCAM"):
         maps = getattr(cw, method)(net, ["1"])(volume)

@@ -24,7 +24,9 @@ def test_cam_classes_lay_a_swin_stage_out_without_a_reshape_transform():
     from torchvision.models.swin_transformer import SwinTransformer
 
     torch.manual_seed(0)
-    model = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=[2, 2], num_classes=3).eval()
+    model = SwinTransformer(
+        patch_size=[4, 4], embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=[2, 2], num_classes=3
+    ).eval()
     torch.nn.init.normal_(model.head.weight)
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     for cam_class in (cw.GradCAM, cw.EigenCAM, cw.LayerCAM):

@@ -146,9 +146,13 @@ class Pooled(nn.Module):
         return self.fc(self.pool(self.features(x)).flatten(1))
 
 
-def test_a_layer_with_a_single_position_is_a_blank_map_with_a_warning_in_the_drop_in_classes_and_an_error_elsewhere(tmp_path):
+def test_a_layer_with_a_single_position_is_a_blank_map_with_a_warning_in_the_drop_in_classes_and_an_error_elsewhere(
+    tmp_path,
+):
     model = seeded(Pooled)
-    with pytest.warns(UserWarning, match=r"'pool' has a 1x1 output grid at this input size \(32x32\), so its map is blank"):
+    with pytest.warns(
+        UserWarning, match=r"'pool' has a 1x1 output grid at this input size \(32x32\), so its map is blank"
+    ):
         maps = cw.GradCAM(model, ["pool"])(torch.randn(2, 3, 32, 32))
     assert maps.shape == (2, 32, 32) and not maps.any()  # the reference's blank map
     with pytest.warns(UserWarning, match=r"'features.2' has a 1x1 output grid at this input size \(4x4\)"):
@@ -161,8 +165,16 @@ def test_a_layer_with_a_single_position_is_a_blank_map_with_a_warning_in_the_dro
     assert sum(rows) == 2 + 2  # the capture, then one zero image per image: every channel of a 1x1 grid has a zero mask
     assert cw.GradCAM(model, ["features.2"])(torch.randn(1, 3, 32, 32)).max() > 0  # 8x8 there: fine
     with pytest.raises(ValueError, match=r"'pool' has a 1x1 output grid .* would be blank"):
-        cw.explain_dataset(model, [(x, 0) for x in torch.randn(2, 3, 32, 32)], out=tmp_path / "out", target_layers=["pool"], progress=False)
-    with pytest.raises(ValueError, match="cannot be explained: its output .* has no spatial grid: it comes after global pooling"):
+        cw.explain_dataset(
+            model,
+            [(x, 0) for x in torch.randn(2, 3, 32, 32)],
+            out=tmp_path / "out",
+            target_layers=["pool"],
+            progress=False,
+        )
+    with pytest.raises(
+        ValueError, match="cannot be explained: its output .* has no spatial grid: it comes after global pooling"
+    ):
         cw.CAMExplorer(model, torch.randn(2, 3, 32, 32), target_layers=["pool"])
     assert hook_count(model) == 0
 

@@ -58,7 +58,9 @@ def test_the_suggested_layer_is_right_and_its_maps_equal_the_explicit_call(name)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.task == "classification" and not case.slow])
+@pytest.mark.parametrize(
+    "name", [name for name, case in CASES.items() if case.task == "classification" and not case.slow]
+)
 def test_the_explorer_builds_on_every_classifier(name):
     from camwidgets.explorer import CAMExplorer
 
@@ -100,7 +102,9 @@ def test_a_shape_that_reads_both_ways_is_read_channels_first_with_a_warning_nami
     model = seeded(Square)
     with pytest.warns(UserWarning, match=r"reads as channels-first .* and as channels-last.*permute\(0, 3, 1, 2\)"):
         ambiguous = cw.GradCAM(model, [model.conv])(image(8))
-    np.testing.assert_allclose(ambiguous, cw.GradCAM(model, [model.conv], reshape_transform=lambda t: t)(image(8)), atol=1e-6)
+    np.testing.assert_allclose(
+        ambiguous, cw.GradCAM(model, [model.conv], reshape_transform=lambda t: t)(image(8)), atol=1e-6
+    )
 
 
 def test_attention_internals_and_detection_rows_are_refused_with_what_to_pick():
@@ -126,7 +130,9 @@ def test_ssd_levels_meet_on_a_grid_that_still_has_detail():
 def test_hugging_face_models_need_no_selector_and_a_bad_output_says_what_to_pass():
     model = CASES["hf-vit"].build()
     with pytest.warns(UserWarning, match=r"holds its scores in output\['logits'\]"):
-        maps = cw.GradCAM(model, ["vit.layers.1.layernorm_before"], reshape_transform=cw.vit_reshape_transform)(image(224))
+        maps = cw.GradCAM(model, ["vit.layers.1.layernorm_before"], reshape_transform=cw.vit_reshape_transform)(
+            image(224)
+        )
     assert maps.std() > 0.02
 
     class Features(torch.nn.Module):
@@ -142,7 +148,14 @@ def test_hugging_face_models_need_no_selector_and_a_bad_output_says_what_to_pass
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [name for name, case in CASES.items() if case.task in ("detection", "segmentation") and not case.slow and name.startswith("tv-")])
+@pytest.mark.parametrize(
+    "name",
+    [
+        name
+        for name, case in CASES.items()
+        if case.task in ("detection", "segmentation") and not case.slow and name.startswith("tv-")
+    ],
+)
 def test_the_explorer_builds_on_torchvision_detectors_and_segmenters(name):
     """The task is read from the output, the suggested layer (an FPN dict for most detectors) is
     selected with no reshape code, and the default target (every detection; each image's largest
@@ -158,5 +171,9 @@ def test_the_explorer_builds_on_torchvision_detectors_and_segmenters(name):
     assert explorer.session.task.name == case.task and explorer.state.layers == (case.layer,)
     assert explorer.overlay.error == "" and explorer.result.maps.std() > 0.02
     drawn = explorer.overlay.annotations
-    assert (len(drawn["boxes"]) > 0) if case.task == "detection" else (len(drawn["outlines"]) > 0 and drawn["draw"] == "region")
+    assert (
+        (len(drawn["boxes"]) > 0)
+        if case.task == "detection"
+        else (len(drawn["outlines"]) > 0 and drawn["draw"] == "region")
+    )
     assert hook_count(model) == hooks

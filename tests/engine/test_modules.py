@@ -30,6 +30,12 @@ def test_forward_hooks_are_removed_after_success_error_and_a_failed_registration
             raise ValueError("raised inside")
     model.refusing = Refuses()
     with pytest.raises(RuntimeError, match="no hooks here"):
-        with forward_hooks([(model.stem, lambda m, i, o: None), (model.head_conv, lambda m, i, o: None), (model.refusing, lambda m, i, o: None)]):
+        with forward_hooks(
+            [
+                (model.stem, lambda m, i, o: None),
+                (model.head_conv, lambda m, i, o: None),
+                (model.refusing, lambda m, i, o: None),
+            ]
+        ):
             pass
     assert hook_count(model) == 0

@@ -13,9 +13,19 @@ import torchvision
 from torch import nn
 
 import camwidgets as cw
-from tests.conftest import CountingForward, Small, assert_unchanged, hook_count, mixed_state, seeded, small_batch as batch, small_model as model, snapshot
+from tests.conftest import CountingForward, Small, assert_unchanged, hook_count, mixed_state, seeded, snapshot
+from tests.conftest import small_batch as batch  # noqa: F401  (a fixture, used by name)
+from tests.conftest import small_model as model  # noqa: F401  (a fixture, used by name)
 
-GRADIENT_METHODS = ["GradCAM", "HiResCAM", "GradCAMElementWise", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "EigenGradCAM"]
+GRADIENT_METHODS = [
+    "GradCAM",
+    "HiResCAM",
+    "GradCAMElementWise",
+    "GradCAMPlusPlus",
+    "XGradCAM",
+    "LayerCAM",
+    "EigenGradCAM",
+]
 
 
 @pytest.mark.parametrize("method", GRADIENT_METHODS + ["EigenCAM"])
@@ -164,13 +174,18 @@ def test_nan_input(model, batch):
 
 def test_targets_length_mismatch(model, batch):
     expect_error(
-        ValueError, "2 targets for a batch of 3", model, lambda: cw.GradCAM(model, ["head_conv"])(batch, [cw.ClassifierOutputTarget(1)] * 2)
+        ValueError,
+        "2 targets for a batch of 3",
+        model,
+        lambda: cw.GradCAM(model, ["head_conv"])(batch, [cw.ClassifierOutputTarget(1)] * 2),
     )
 
 
 def test_class_index_out_of_range(model, batch):
     expect_error(
-        ValueError, r"class index 5 is out of range .* 5 scores", model,
+        ValueError,
+        r"class index 5 is out of range .* 5 scores",
+        model,
         lambda: cw.GradCAM(model, ["head_conv"])(batch, [cw.ClassifierOutputTarget(5)] * 3),
     )
 

@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 import camwidgets as cw
-
 from tests.conftest import Small, assert_unchanged, mixed_state, seeded, snapshot
 
 SCORE_FAMILY = {"ScoreCAM": {}, "SSCAM": {"num_samples": 2, "seed": 0}, "ISCAM": {"num_samples": 2}}
@@ -22,7 +21,7 @@ class ImagesSeen:
     def __init__(self, module: nn.Module) -> None:
         self.module, self.sizes = module, []
 
-    def __enter__(self) -> "ImagesSeen":
+    def __enter__(self) -> ImagesSeen:
         self._handle = self.module.register_forward_pre_hook(lambda _m, inputs: self.sizes.append(inputs[0].shape[0]))
         return self
 
@@ -38,7 +37,9 @@ class Redundant(nn.Module):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
         self.target = nn.Identity()
-        self.head = nn.Sequential(nn.Conv2d(12, 6, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 3))
+        self.head = nn.Sequential(
+            nn.Conv2d(12, 6, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 3)
+        )
 
     def forward(self, x):
         features = self.stem(x)
@@ -131,7 +132,9 @@ def test_score_variants_reduce_to_scorecam(redundant, images):
 def test_scorecam_weights_by_hand():
     """One image, a layer of two channels: the maps are ``softmax(y(x M_1), y(x M_2)) . A``."""
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 2)).eval()
+    model = nn.Sequential(
+        nn.Conv2d(3, 2, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 2)
+    ).eval()
     x = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
         activations = model[:2](x)
@@ -149,7 +152,9 @@ def test_ablationcam_weights_by_hand():
     """Linear head after a ReLU layer: ablating channel k (to 0) lowers the logit by w_k mean(A_k),
     so the weight is ``w_k mean(A_k) / y``."""
     torch.manual_seed(1)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)
+    ).eval()
     x = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
         activations = model[:2](x)[0]
@@ -171,7 +176,15 @@ def test_sscam_is_reproducible_with_a_seed(redundant, images):
     assert torch.equal(unseeded, run("SSCAM", redundant, ["stem"], images, num_samples=2))
 
 
-@pytest.mark.parametrize("method, options", [("ScoreCAM", {}), ("SSCAM", {"num_samples": 2, "std": 0.5, "seed": 0}), ("ISCAM", {"num_samples": 2}), ("AblationCAM", {})])
+@pytest.mark.parametrize(
+    "method, options",
+    [
+        ("ScoreCAM", {}),
+        ("SSCAM", {"num_samples": 2, "std": 0.5, "seed": 0}),
+        ("ISCAM", {"num_samples": 2}),
+        ("AblationCAM", {}),
+    ],
+)
 def test_maps_point_at_the_object_on_the_shapes_data(method, options):
     """The trained shapes CNN: the map's peak lies within 4 px of the object for most images."""
     from camwidgets.data.shapes import make_shapes, normalise
@@ -194,7 +207,11 @@ def test_parameters_are_attributes_read_at_each_call(redundant, images):
     cam(images)
     assert steps[-1] == (3, 3, "ScoreCAM")  # 4 distinct channels of image 0 and 4 of image 1: 8 masks in chunks of 3
     ablation = cw.AblationCAM(redundant, ["stem"], None, None, 2, progress=False)
-    assert (ablation.batch_size, ablation.ratio_channels_to_ablate, type(ablation.ablation_layer)) == (2, 1.0, cw.AblationLayer)
+    assert (ablation.batch_size, ablation.ratio_channels_to_ablate, type(ablation.ablation_layer)) == (
+        2,
+        1.0,
+        cw.AblationLayer,
+    )
 
 
 def test_bad_options_say_what_to_do(redundant, images):
@@ -259,5 +276,10 @@ def test_model_is_left_as_it_was(method, small_batch):
 
 def test_ablation_progress_counts_the_chunks_of_the_channels_picked(redundant, images):
     steps = []
-    cw.AblationCAM(redundant, ["stem"], batch_size=3, ratio_channels_to_ablate=0.25, progress=lambda *step: steps.append(step))(images)
-    assert steps == [(1, 2, "AblationCAM"), (2, 2, "AblationCAM")]  # int(4 * 0.25) top + 1 bottom channel per image: 4 copies
+    cw.AblationCAM(
+        redundant, ["stem"], batch_size=3, ratio_channels_to_ablate=0.25, progress=lambda *step: steps.append(step)
+    )(images)
+    assert steps == [
+        (1, 2, "AblationCAM"),
+        (2, 2, "AblationCAM"),
+    ]  # int(4 * 0.25) top + 1 bottom channel per image: 4 copies

@@ -16,10 +16,14 @@ def test_a_video_resnet_gets_its_last_block_not_the_conv_inside_it():
     model = torchvision.models.video.r3d_18(weights=None, num_classes=4).eval()
     clip = torch.randn(1, 3, 4, 32, 32, generator=torch.Generator().manual_seed(1))
     suggestion = suggest_layer(model, clip)
-    assert suggestion.name == "layer4.1", suggestion  # layer4.1.conv2 returns the tensor the block then adds the residual to, in place
+    assert suggestion.name == "layer4.1", (
+        suggestion
+    )  # layer4.1.conv2 returns the tensor the block then adds the residual to, in place
     block = cw.GradCAM(model, ["layer4.1"])(clip)
     inner = cw.GradCAM(model, ["layer4.1.conv2"])(clip)
-    assert not torch.allclose(torch.as_tensor(block), torch.as_tensor(inner), atol=1e-3)  # the names give different maps
+    assert not torch.allclose(
+        torch.as_tensor(block), torch.as_tensor(inner), atol=1e-3
+    )  # the names give different maps
     assert hook_count(model) == 0
 
 
@@ -57,7 +61,17 @@ def test_token_models_get_the_last_norm_whose_patch_tokens_reach_the_score():
     found = {}
     for pool in ("token", "avg"):
         torch.manual_seed(0)
-        model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, patch_size=8, depth=2, embed_dim=48, num_heads=2, num_classes=5, global_pool=pool).eval()
+        model = timm.create_model(
+            "vit_tiny_patch16_224",
+            pretrained=False,
+            img_size=32,
+            patch_size=8,
+            depth=2,
+            embed_dim=48,
+            num_heads=2,
+            num_classes=5,
+            global_pool=pool,
+        ).eval()
         found[pool] = suggest_layer(model, x).name
         assert hook_count(model) == 0
     assert found == {"token": "blocks.1.norm1", "avg": "blocks.1.norm2"}  # as the README says, and why

@@ -42,7 +42,9 @@ def test_detr_queries_are_never_read_as_a_grid_even_when_their_count_is_a_square
     assert all("object queries" in node.why or "does not depend on the image" in node.why for node in decoder)
     final = [node for node in decoder if node.path == "model.decoder.layernorm"][0]
     assert final.layout == Layout.QUERIES.value and "object queries" in final.why
-    with pytest.raises(ValueError, match=r"'model.decoder.layernorm' outputs 100 object queries .*explain the backbone or the encoder"):
+    with pytest.raises(
+        ValueError, match=r"'model.decoder.layernorm' outputs 100 object queries .*explain the backbone or the encoder"
+    ):
         cw.GradCAM(model, [model.model.decoder.layernorm])(x, [lambda output: output[0].max()])
     assert hook_count(model) == 0
 
@@ -54,7 +56,9 @@ def test_levit_stages_are_explained_on_their_declared_grid_whatever_the_cell_siz
     assert tree["stages.2"].selectable and tree["stages.2"].reading == "NLC: 4x4 patches"  # 56-pixel cells
     assert tree["stages.1"].reading == "NLC: 7x7 patches"
     maps = cw.GradCAM(model, [model.stages[2]])(x)
-    np.testing.assert_allclose(maps, cw.GradCAM(model, [model.stages[2]], reshape_transform=lambda t: tokens_to_grid(t, 4, 4))(x), atol=1e-6)
+    np.testing.assert_allclose(
+        maps, cw.GradCAM(model, [model.stages[2]], reshape_transform=lambda t: tokens_to_grid(t, 4, 4))(x), atol=1e-6
+    )
     assert maps.std() > 0.02
 
 
@@ -62,7 +66,12 @@ def test_hiera_stages_are_read_in_hieras_own_token_order():
     model = CASES["timm-hiera"].build()
     x = image(224)
     rerolled = {}
-    hooks = [model.blocks[i].register_forward_hook(lambda module, inputs, output, i=i: rerolled.__setitem__(i, model.reroll(output, i))) for i in (0, 2)]
+    hooks = [
+        model.blocks[i].register_forward_hook(
+            lambda module, inputs, output, i=i: rerolled.__setitem__(i, model.reroll(output, i))
+        )
+        for i in (0, 2)
+    ]
     with torch.no_grad():
         model(x)
     for hook in hooks:
@@ -103,7 +112,9 @@ def test_a_head_with_zero_weights_names_the_layer_to_pass_for_gradient_free_meth
     import torchvision
 
     model = torchvision.models.VisionTransformer(224, 32, 2, 2, 32, 64, num_classes=4).eval()  # its head starts at zero
-    with pytest.raises(ValueError, match=r"pass target_layers explicitly, for example the last spatial layer '.*'.*EigenCAM"):
+    with pytest.raises(
+        ValueError, match=r"pass target_layers explicitly, for example the last spatial layer '.*'.*EigenCAM"
+    ):
         suggest_layer(model, image(224))
 
 
@@ -116,7 +127,11 @@ def test_a_clip_wrapper_offers_only_its_vision_tower():
         explorer = CAMExplorer(model, image(224, 2))
     offered = [node["path"] for node in explorer.tree.nodes if node["selectable"]]
     assert offered and all(path.startswith("clip.vision_model.") for path in offered)
-    text = [node for node in explorer.tree.nodes if node["path"].startswith("clip.text_model.encoder.layers.") and not node["shape"].startswith("tuple")]
+    text = [
+        node
+        for node in explorer.tree.nodes
+        if node["path"].startswith("clip.text_model.encoder.layers.") and not node["shape"].startswith("tuple")
+    ]
     assert text and all("does not depend on the image" in node["why"] for node in text)
     assert explorer.state.layers[0].startswith("clip.vision_model.") and explorer.result.maps.std() > 0.01
 

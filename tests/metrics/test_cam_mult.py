@@ -59,7 +59,9 @@ def test_visualization_matches_reference(reference_metrics, resnet_case):
 def test_visualization_with_the_summarised_metrics(resnet_case, name):
     """The reference's DropInConfidence/IncreaseInConfidence fail with return_visualization=True; ours return both."""
     case = resnet_case
-    scores, perturbed = CLASSES[name]()(case.input_tensor, case.cams, case.targets, case.model, return_visualization=True)
+    scores, perturbed = CLASSES[name]()(
+        case.input_tensor, case.cams, case.targets, case.model, return_visualization=True
+    )
     assert scores.shape == (4,) and perturbed.shape == case.input_tensor.shape
     np.testing.assert_array_equal(scores, CLASSES[name]()(case.input_tensor, case.cams, case.targets, case.model))
 
@@ -75,18 +77,26 @@ def test_map_of_ones_leaves_the_scores_unchanged(mobilenet_case):
 
 def test_map_of_zeros_gives_the_score_of_a_zero_input(resnet_case):
     case = resnet_case
-    after = CamMultImageConfidenceChange()(case.input_tensor, np.zeros_like(case.cams), case.targets, case.model, return_diff=False)
+    after = CamMultImageConfidenceChange()(
+        case.input_tensor, np.zeros_like(case.cams), case.targets, case.model, return_diff=False
+    )
     expected = scores_of(case.model, torch.zeros_like(case.input_tensor), case.targets)
     np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-5)
     change = CamMultImageConfidenceChange()(case.input_tensor, np.zeros_like(case.cams), case.targets, case.model)
-    np.testing.assert_allclose(change, expected - scores_of(case.model, case.input_tensor, case.targets), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        change, expected - scores_of(case.model, case.input_tensor, case.targets), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_summaries_follow_from_the_change(resnet_case):
     case = resnet_case
     change = CamMultImageConfidenceChange()(case.input_tensor, case.cams, case.targets, case.model)
-    np.testing.assert_array_equal(DropInConfidence()(case.input_tensor, case.cams, case.targets, case.model), np.maximum(-change, 0))
-    np.testing.assert_array_equal(IncreaseInConfidence()(case.input_tensor, case.cams, case.targets, case.model), np.float32(change > 0))
+    np.testing.assert_array_equal(
+        DropInConfidence()(case.input_tensor, case.cams, case.targets, case.model), np.maximum(-change, 0)
+    )
+    np.testing.assert_array_equal(
+        IncreaseInConfidence()(case.input_tensor, case.cams, case.targets, case.model), np.float32(change > 0)
+    )
 
 
 @pytest.mark.parity
@@ -99,7 +109,9 @@ def test_paper_averages_from_reference_scores(reference_metrics, mobilenet_case)
     expected_drop = 100 * np.mean(np.maximum(0, before - after) / before)
     expected_increase = 100 * np.mean(after > before)
     assert abs(average_drop(case.input_tensor, case.cams, case.targets, case.model) - expected_drop) <= TOLERANCE
-    assert increase_in_confidence(case.input_tensor, case.cams, case.targets, case.model) == pytest.approx(expected_increase)
+    assert increase_in_confidence(case.input_tensor, case.cams, case.targets, case.model) == pytest.approx(
+        expected_increase
+    )
     assert isinstance(average_drop(case.input_tensor, case.cams, case.targets, case.model), float)
 
 
@@ -119,8 +131,12 @@ def test_targets_none_uses_each_top_class(mobilenet_case):
     case = mobilenet_case
     with torch.no_grad():
         top = case.model(case.input_tensor).argmax(dim=1).tolist()
-    explicit = CamMultImageConfidenceChange()(case.input_tensor, case.cams, [cw.ClassifierOutputTarget(c) for c in top], case.model)
-    np.testing.assert_array_equal(CamMultImageConfidenceChange()(case.input_tensor, case.cams, None, case.model), explicit)
+    explicit = CamMultImageConfidenceChange()(
+        case.input_tensor, case.cams, [cw.ClassifierOutputTarget(c) for c in top], case.model
+    )
+    np.testing.assert_array_equal(
+        CamMultImageConfidenceChange()(case.input_tensor, case.cams, None, case.model), explicit
+    )
 
 
 class _FlattensWithView(torch.nn.Module):

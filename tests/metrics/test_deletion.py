@@ -52,6 +52,7 @@ def small_case():
 
 # --- known answers --------------------------------------------------------------------------------
 
+
 def test_a_map_on_the_region_beats_the_reversed_map_exactly():
     region = top_left_region()
     model = RegionMean(region)
@@ -103,6 +104,7 @@ def test_step_counts_round_to_the_nearest_pixel():
 
 # --- end points and baselines ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("baseline", ["blur", "constant"])
 def test_end_points_are_the_original_and_the_baseline(small_case, baseline):
     model, batch, cams, targets = small_case
@@ -146,6 +148,7 @@ def test_gaussian_blur_of_a_tiny_image_keeps_a_constant():
 
 # --- ordering ---------------------------------------------------------------------------------------
 
+
 def test_ranks_follow_a_stable_descending_sort():
     maps = torch.tensor(np.random.default_rng(0).integers(0, 4, size=(3, 5, 6)), dtype=torch.float32)
     ranks = relevance_ranks(maps).reshape(3, -1).numpy()
@@ -167,6 +170,7 @@ def test_ties_are_removed_in_raster_order():
 
 # --- batching, targets, model state -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("curve", sorted(CURVES))
 def test_chunks_give_the_same_curve(small_case, curve):
     model, batch, cams, targets = small_case
@@ -175,7 +179,9 @@ def test_chunks_give_the_same_curve(small_case, curve):
         chunked = CURVES[curve](batch, cams, targets, model, steps=6, batch_size=5)
     assert counter.count == -(-3 * 7 // 5)
     np.testing.assert_allclose(chunked.scores, reference.scores, atol=1e-6)
-    np.testing.assert_allclose(CURVES[curve](batch, cams, targets, model, steps=6, batch_size=1).scores, reference.scores, atol=1e-6)
+    np.testing.assert_allclose(
+        CURVES[curve](batch, cams, targets, model, steps=6, batch_size=1).scores, reference.scores, atol=1e-6
+    )
 
 
 def test_default_evaluates_everything_in_one_forward(small_case):
@@ -233,6 +239,7 @@ def test_maps_must_match_the_batch(small_case):
 
 # --- real photos -------------------------------------------------------------------------------------
 
+
 def smooth_random_maps(count: int, size: int, cells: int, seed: int = 0) -> np.ndarray:
     """Random maps at a CAM's resolution: uniform noise on a cells x cells grid, upsampled bilinearly."""
     grid = torch.rand(count, 1, cells, cells, generator=torch.Generator().manual_seed(seed))
@@ -260,6 +267,9 @@ def test_gradcam_beats_a_random_map_on_photos(mobilenet_case, capsys):
         print()
         for (curve, name), result in results.items():
             per_photo = result.auc.reshape(-1, len(case.cams)).mean(axis=0)  # random: mean of the draws
-            print(f"{curve:9s} AUC {name:7s}: mean {result.mean_auc:.4f}  per photo " + " ".join(f"{auc:.3f}" for auc in per_photo))
+            print(
+                f"{curve:9s} AUC {name:7s}: mean {result.mean_auc:.4f}  per photo "
+                + " ".join(f"{auc:.3f}" for auc in per_photo)
+            )
     assert results["deletion", "GradCAM"].mean_auc < results["deletion", "random"].mean_auc
     assert results["insertion", "GradCAM"].mean_auc > results["insertion", "random"].mean_auc

@@ -33,6 +33,7 @@ def _random_maps(count: int, size: int, seed: int, cells: int = 8) -> np.ndarray
 
 # --- the generator ------------------------------------------------------------------------------
 
+
 def test_make_shapes_is_deterministic_and_well_formed():
     a = make_shapes(64, size=64, seed=7)
     b = make_shapes(64, size=64, seed=7)
@@ -83,6 +84,7 @@ def test_normalise_uses_fixed_constants():
 
 # --- the shipped model and GradCAM against the masks --------------------------------------------
 
+
 def test_shipped_model_accuracy(model, held_out):
     assert isinstance(model, ShapesCNN) and not model.training
     assert model.get_submodule(SHAPES_CNN_LAYER) is model.features[-1]
@@ -104,8 +106,12 @@ def test_gradcam_localizes_the_object(model, held_out):
     grad_pointing = float(cw.pointing_game(maps, masks, tolerance=4).mean())
     grad_energy = float(np.nanmean(cw.energy_pointing_game(maps, masks)))
     seeds = range(5)
-    random_pointing = float(np.mean([cw.pointing_game(_random_maps(100, 64, s), masks, tolerance=4).mean() for s in seeds]))
-    random_energy = float(np.mean([np.nanmean(cw.energy_pointing_game(_random_maps(100, 64, s), masks)) for s in seeds]))
+    random_pointing = float(
+        np.mean([cw.pointing_game(_random_maps(100, 64, s), masks, tolerance=4).mean() for s in seeds])
+    )
+    random_energy = float(
+        np.mean([np.nanmean(cw.energy_pointing_game(_random_maps(100, 64, s), masks)) for s in seeds])
+    )
     area = float(masks.mean())
     print(
         f"\npointing game (tolerance 4): GradCAM {grad_pointing:.3f}, smooth random maps {random_pointing:.3f}"

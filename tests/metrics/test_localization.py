@@ -45,6 +45,7 @@ def random_blobs(count: int, height: int, width: int, seed: int) -> np.ndarray:
 
 # --- boxes ---------------------------------------------------------------------------------------
 
+
 def test_boxes_become_masks(boxes_case):
     boxes, masks = boxes_case
     result = boxes_to_masks(boxes, (20, 30))
@@ -83,6 +84,7 @@ def test_box_errors(boxes, size, message):
 
 
 # --- known answers -------------------------------------------------------------------------------
+
 
 def test_a_map_on_the_object_scores_full_marks(boxes_case):
     _, masks = boxes_case
@@ -129,6 +131,7 @@ def test_rank_accuracy_shares_tied_places():
 
 # --- against brute force -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("tolerance", [0, 1, 2.5, 7, 15])
 def test_pointing_game_matches_brute_force(tolerance):
     masks = random_blobs(6, 17, 23, seed=1) & (np.arange(23) > 11)  # objects on the right only
@@ -162,6 +165,7 @@ def test_mass_and_rank_match_their_definitions():
 
 
 # --- input forms and errors ----------------------------------------------------------------------
+
 
 def test_numpy_and_tensors_agree(boxes_case):
     boxes, masks = boxes_case

@@ -18,7 +18,9 @@ from camwidgets.metrics import (
     average_drop,
     increase_in_confidence,
 )
-from tests.conftest import Small, assert_unchanged, mixed_state, seeded, small_batch as batch, small_model as model, snapshot
+from tests.conftest import Small, assert_unchanged, mixed_state, seeded, snapshot
+from tests.conftest import small_batch as batch  # noqa: F401  (a fixture, used by name)
+from tests.conftest import small_model as model  # noqa: F401  (a fixture, used by name)
 
 METRICS = {
     "CamMultImageConfidenceChange": lambda: CamMultImageConfidenceChange(),
@@ -62,7 +64,9 @@ def test_model_left_as_found_after_an_error(model, batch, cams):
 
 def test_cams_as_numpy_or_tensor_agree(model, batch, cams):
     for metric in (CamMultImageConfidenceChange(), ROADLeastRelevantFirst(30, noise=0)):
-        np.testing.assert_array_equal(metric(batch, cams, TARGETS, model), metric(batch, torch.from_numpy(cams), TARGETS, model))
+        np.testing.assert_array_equal(
+            metric(batch, cams, TARGETS, model), metric(batch, torch.from_numpy(cams), TARGETS, model)
+        )
 
 
 @pytest.mark.parametrize(

@@ -49,5 +49,7 @@ def test_the_registry_holds_what_the_tuner_the_tab_and_the_dataset_read():
     assert [METRICS[name].higher_is_better for name in model_metrics()] == [True, False, False, True]
     with pytest.raises(ValueError, match="'drop' is taken"):
         register_metric(MetricSpec("drop", mean_mass, False))
-    with pytest.raises(ValueError, match=r"metric must be one of road, drop, deletion, insertion .*needs ground-truth masks"):
+    with pytest.raises(
+        ValueError, match=r"metric must be one of road, drop, deletion, insertion .*needs ground-truth masks"
+    ):
         rank_methods(torch.nn.Conv2d(3, 2, 3), torch.rand(1, 3, 8, 8), metric="pointing_game")

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from camwidgets.metrics import (
+    RemoveLeastRelevantFirst,
+    RemoveMostRelevantFirst,
     ROADCombined,
     ROADLeastRelevantFirst,
     ROADLeastRelevantFirstAverage,
     ROADMostRelevantFirst,
     ROADMostRelevantFirstAverage,
-    RemoveLeastRelevantFirst,
-    RemoveMostRelevantFirst,
     percentile_threshold,
 )
 from camwidgets.metrics.imputation import NEIGHBOUR_WEIGHTS
@@ -28,6 +28,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 # --- parity -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parity
 @pytest.mark.parametrize("percentile", [0, 30, 80, 100])
@@ -82,12 +83,15 @@ def test_pretrained_matches_reference_with_noise_in_the_mean(reference_metrics, 
 @pytest.mark.parity
 def test_return_diff_false_gives_the_imputed_scores(noise_free_reference, resnet_case):
     case = resnet_case
-    theirs = noise_free_reference.ROADMostRelevantFirst(50)(case.input_tensor, case.cams, case.targets, case.model, return_diff=False)
+    theirs = noise_free_reference.ROADMostRelevantFirst(50)(
+        case.input_tensor, case.cams, case.targets, case.model, return_diff=False
+    )
     ours = ROADMostRelevantFirst(50, noise=0)(case.input_tensor, case.cams, case.targets, case.model, return_diff=False)
     assert np.abs(ours - theirs).max() <= TOLERANCE
 
 
 # --- which pixels go ----------------------------------------------------------------------------
+
 
 def test_thresholds_are_numpy_percentiles_exactly():
     rng = np.random.default_rng(0)
@@ -98,7 +102,9 @@ def test_thresholds_are_numpy_percentiles_exactly():
         ours = percentile_threshold(torch.from_numpy(maps), percentile).numpy()
         np.testing.assert_array_equal(ours, [np.percentile(m, percentile) for m in maps])
         flipped = 1 - torch.from_numpy(maps)
-        np.testing.assert_array_equal(percentile_threshold(flipped, percentile).numpy(), [np.percentile(m, percentile) for m in flipped.numpy()])
+        np.testing.assert_array_equal(
+            percentile_threshold(flipped, percentile).numpy(), [np.percentile(m, percentile) for m in flipped.numpy()]
+        )
 
 
 def test_percentile_is_the_share_of_pixels_kept():
@@ -155,14 +161,19 @@ def test_a_constant_map_removes_every_pixel():
 
 # --- averaged forms -----------------------------------------------------------------------------
 
+
 def test_averages_are_means_of_single_percentiles(resnet_case):
     case = resnet_case
     args = (case.input_tensor, case.cams, case.targets, case.model)
     morf = [ROADMostRelevantFirst(p, noise=0)(*args) for p in (20, 60)]
     lerf = [ROADLeastRelevantFirst(p, noise=0)(*args) for p in (20, 60)]
     np.testing.assert_allclose(ROADMostRelevantFirstAverage([20, 60], noise=0)(*args), np.mean(morf, axis=0), atol=1e-6)
-    np.testing.assert_allclose(ROADLeastRelevantFirstAverage([20, 60], noise=0)(*args), np.mean(lerf, axis=0), atol=1e-6)
-    np.testing.assert_allclose(ROADCombined([20, 60], noise=0)(*args), (np.mean(lerf, axis=0) - np.mean(morf, axis=0)) / 2, atol=1e-6)
+    np.testing.assert_allclose(
+        ROADLeastRelevantFirstAverage([20, 60], noise=0)(*args), np.mean(lerf, axis=0), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        ROADCombined([20, 60], noise=0)(*args), (np.mean(lerf, axis=0) - np.mean(morf, axis=0)) / 2, atol=1e-6
+    )
 
 
 def test_one_forward_for_the_original_and_one_per_perturbation(resnet_case):

@@ -30,15 +30,19 @@ def test_ranks_every_method_and_layer_by_drop():
     before = snapshot(model)
     calls = []
     layers = ["features.1", SHAPES_CNN_LAYER]
-    table = rank_methods(model, images, layers=layers, metric="drop", progress=lambda d, t, label: calls.append((d, t, label)))
+    table = rank_methods(
+        model, images, layers=layers, metric="drop", progress=lambda d, t, label: calls.append((d, t, label))
+    )
     assert_unchanged(model, before)
     methods = single_capture_methods()
     assert isinstance(table, RankingTable) and not table.higher_is_better
-    assert {(r.method, r.layer) for r in table.rows} == {(m, l) for m in methods for l in layers}
+    assert {(r.method, r.layer) for r in table.rows} == {(m, layer) for m in methods for layer in layers}
     scores = [r.score for r in table.rows]
     assert scores == sorted(scores)  # Average Drop: lower is better, best first
     by = {(r.method, r.layer): r.score for r in table.rows}
-    informed = [m for m in methods if m != "randomcam"]  # the random baseline (global RNG) has no reason to prefer a layer
+    informed = [
+        m for m in methods if m != "randomcam"
+    ]  # the random baseline (global RNG) has no reason to prefer a layer
     assert all(by[m, SHAPES_CNN_LAYER] < by[m, "features.1"] for m in informed), table.to_text()
     assert table.best.layer == SHAPES_CNN_LAYER
     assert all(r.seconds > 0 for r in table.rows)
@@ -79,7 +83,9 @@ def test_scores_carry_their_spread_ties_with_the_best_are_marked_and_the_capture
     def per_image(x, maps, targets, model):  # a per-image score: the map's mean
         return maps.mean(dim=(1, 2)).cpu().numpy()
 
-    table = rank_methods(model, images, methods=["gradcam", "gradcam++", "layercam", "eigencam"], layers=["head_conv"], metric=per_image)
+    table = rank_methods(
+        model, images, methods=["gradcam", "gradcam++", "layercam", "eigencam"], layers=["head_conv"], metric=per_image
+    )
     best = table.best
     assert best.tied_with_best and len(best.per_image) == 3 and best.error > 0
     for row in table.rows:
@@ -102,7 +108,9 @@ def test_a_clear_winner_is_not_tied(images):
 
     def favour_gradcam(x, maps, targets, model, calls=[]):  # noqa: B006 - counts calls: gradcam is scored first
         calls.append(1)
-        return np.full(x.shape[0], 10.0 if len(calls) == 1 else 0.0) + np.random.default_rng(len(calls)).normal(0, 0.01, x.shape[0])
+        return np.full(x.shape[0], 10.0 if len(calls) == 1 else 0.0) + np.random.default_rng(len(calls)).normal(
+            0, 0.01, x.shape[0]
+        )
 
     table = rank_methods(model, images, methods=["gradcam", "layercam"], layers=["head_conv"], metric=favour_gradcam)
     assert table.best.method == "gradcam" and not table.rows[1].tied_with_best

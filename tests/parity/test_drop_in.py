@@ -66,7 +66,9 @@ def test_reference_script_runs_with_our_imports(reference):
         got = ours["results"][name]
         assert type(got) is np.ndarray and got.dtype == np.float32 and got.shape == expected.shape == (2, 64, 64)
         assert np.abs(got - expected).max() <= 1e-4, name
-    np.testing.assert_allclose(ours["outputs"].detach().numpy(), theirs["outputs"].detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        ours["outputs"].detach().numpy(), theirs["outputs"].detach().numpy(), rtol=1e-5, atol=1e-5
+    )
     assert np.abs(ours["visualization"].astype(int) - theirs["visualization"].astype(int)).max() <= 1
     assert ours["scaled"].shape == theirs["scaled"].shape == (2, 48, 32)
     np.testing.assert_array_equal(ours["gradient_image"], theirs["gradient_image"])

@@ -108,7 +108,19 @@ SEEDED_CASES = [
     ("FinerCAM", ["layer3"], {}, {"alpha": 0.5, "comparison_categories": [2, 5], "target_idx": 7}),
     ("RefineCAM", ["layer2", "layer3", "layer4"], {}, {}),
     ("SESS", ["layer4"], {"num_scales": 3, "batch_size": 8}, {}),
-    ("SESS", ["layer3"], {"scales": [64, 80], "window_size": 48, "step_size": 24, "pre_filter_ratio": 0.3, "theta": 0.1, "batch_size": 5}, {}),
+    (
+        "SESS",
+        ["layer3"],
+        {
+            "scales": [64, 80],
+            "window_size": 48,
+            "step_size": 24,
+            "pre_filter_ratio": 0.3,
+            "theta": 0.1,
+            "batch_size": 5,
+        },
+        {},
+    ),
     ("SESS", ["layer4"], {"num_scales": 2, "pool": "max", "smooth": False, "use_softmax_scores": False}, {}),
 ]
 
@@ -128,7 +140,9 @@ def test_shapley_with_softmax_and_rest_targets(reference, resnet, batch64):
     differences = {}
     for target_class in ("ClassifierOutputSoftmaxTarget", "ClassifierOutputReST"):
         targets = [getattr(cw, target_class)(c) for c in (3, 141, 998)]
-        ours, theirs = both(reference, "ShapleyCAM", resnet, ["layer3"], batch64, targets, reference_targets(reference, targets))
+        ours, theirs = both(
+            reference, "ShapleyCAM", resnet, ["layer3"], batch64, targets, reference_targets(reference, targets)
+        )
         differences[target_class] = float(np.abs(ours - theirs).max())
         gradcam = cw.GradCAM(resnet, ["layer3"])(batch64, targets)
         assert np.abs(ours - gradcam).max() > 1e-3, "the Hessian-vector term should change the map"

@@ -26,7 +26,6 @@ import torchvision
 
 import camwidgets as cw
 from camwidgets.engine.methods import METHODS, single_capture_methods
-
 from tests.conftest import seeded
 
 TOLERANCE = 1e-4
@@ -44,7 +43,10 @@ SETTINGS = {
 
 
 def all_cases():
-    return [(name, eigen) for eigen in (False, True) for name in CLASS_NAMES if not (eigen and name in IGNORES_EIGEN_SMOOTH)]
+    return [
+        (name, eigen) for eigen in (False, True) for name in CLASS_NAMES if not (eigen and name in IGNORES_EIGEN_SMOOTH)
+    ]
+
 
 MODELS = {
     # name: (factory, target layer names, image size)
@@ -98,7 +100,9 @@ def test_seeded_torchvision_models(reference, model_name, setting):
 def test_pretrained_mobilenet_on_photos(reference, pretrained_mobilenet, photo_batch, setting):
     model, _ = pretrained_mobilenet
     batch_size, aug_smooth, cases = SETTINGS[setting]
-    differences, _ = compare_methods(reference, model, ["features.18"], photo_batch[:batch_size], None, None, aug_smooth, cases)
+    differences, _ = compare_methods(
+        reference, model, ["features.18"], photo_batch[:batch_size], None, None, aug_smooth, cases
+    )
     assert_within(differences)
 
 

@@ -14,7 +14,12 @@ import torchvision
 from scipy.optimize import linear_sum_assignment
 
 import camwidgets as cw
-from camwidgets.engine.factorization import _initial_factors, deep_feature_factorization, non_negative_factorization, reconstruction_error
+from camwidgets.engine.factorization import (
+    _initial_factors,
+    deep_feature_factorization,
+    non_negative_factorization,
+    reconstruction_error,
+)
 from camwidgets.engine.guided import GuidedBackpropReLUModel, guided_backprop
 from tests.conftest import import_reference, seeded
 
@@ -26,7 +31,10 @@ def reference_guided(reference, model, images, categories) -> np.ndarray:
     and accumulates .grad) and of each image (it sets requires_grad on it)."""
     copied = copy.deepcopy(model)
     return np.stack(
-        [reference.GuidedBackpropReLUModel(copied)(images[i : i + 1].clone(), category) for i, category in enumerate(categories)]
+        [
+            reference.GuidedBackpropReLUModel(copied)(images[i : i + 1].clone(), category)
+            for i, category in enumerate(categories)
+        ]
     )
 
 
@@ -87,7 +95,9 @@ def assert_dff_error_within_reference(activations: torch.Tensor, n_components: i
     our_concepts, our_maps = deep_feature_factorization(activations, n_components)
     theirs, ours = dff_error(activations, their_concepts, their_maps), dff_error(activations, our_concepts, our_maps)
     assert ours <= 1.05 * theirs, (ours, theirs)
-    assert ours < 0.9 * float(torch.linalg.matrix_norm(flatten_activations(activations)[0].double()))  # it explains something
+    assert ours < 0.9 * float(
+        torch.linalg.matrix_norm(flatten_activations(activations)[0].double())
+    )  # it explains something
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +117,9 @@ def test_dff_reconstruction_on_seeded_resnet():
     model = seeded(torchvision.models.resnet18, num_classes=10)
     with torch.no_grad():
         images = torch.randn(4, 3, 64, 64, generator=torch.Generator().manual_seed(5))
-        activations = model.layer3(model.layer2(model.layer1(model.maxpool(model.relu(model.bn1(model.conv1(images)))))))
+        activations = model.layer3(
+            model.layer2(model.layer1(model.maxpool(model.relu(model.bn1(model.conv1(images))))))
+        )
     assert activations.shape == (4, 256, 4, 4)
     for n_components in (3, 6):
         assert_dff_error_within_reference(activations, n_components)
@@ -123,7 +135,11 @@ def test_dff_class_matches_reference_maps_up_to_permutation(reference, pretraine
         model, model.features[-1], computation_on_concepts=model.classifier, progress=False
     )(photo_batch, n_components)
     their_maps = np.stack(their_maps)
-    assert our_concepts.shape == their_concepts.shape and our_maps.shape == their_maps.shape and our_outputs.shape == their_outputs.shape
+    assert (
+        our_concepts.shape == their_concepts.shape
+        and our_maps.shape == their_maps.shape
+        and our_outputs.shape == their_outputs.shape
+    )
     theirs = their_maps.transpose(1, 0, 2, 3).reshape(n_components, -1)
     ours = our_maps.transpose(1, 0, 2, 3).reshape(n_components, -1)
     correlation = np.corrcoef(theirs, ours)[:n_components, n_components:]

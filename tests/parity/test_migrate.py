@@ -116,7 +116,9 @@ def test_notebooks_are_rewritten_cell_by_cell_keeping_magics_and_outputs(tmp_pat
 def test_the_command_prints_a_diff_and_writes_only_when_asked(tmp_path, capsys):
     script = tmp_path / "scripts" / "explain.py"
     script.parent.mkdir()
-    script.write_text("from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget\nfrom pytorch_grad_cam.nope import x\n")
+    script.write_text(
+        "from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget\nfrom pytorch_grad_cam.nope import x\n"
+    )
     assert main(["migrate", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "+from camwidgets import ClassifierOutputTarget" in printed and "would rewrite" in printed

@@ -24,16 +24,19 @@ import torchvision
 from torch import nn
 
 import camwidgets as cw
-
 from tests.conftest import seeded
 
 TOLERANCE = 1e-4
 
 
-def compare(reference, class_name: str, model, layer_names, batch, targets=None, eigen_smooth=False, **parameters) -> float:
+def compare(
+    reference, class_name: str, model, layer_names, batch, targets=None, eigen_smooth=False, **parameters
+) -> float:
     """Max |ours - reference| for the same model, layers, batch, targets and method parameters."""
     modules = dict(model.named_modules())
-    ours = getattr(cw, class_name)(model, layer_names, progress=False, **parameters)(batch, targets, eigen_smooth=eigen_smooth)
+    ours = getattr(cw, class_name)(model, layer_names, progress=False, **parameters)(
+        batch, targets, eigen_smooth=eigen_smooth
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if class_name == "AblationCAM":
@@ -64,7 +67,14 @@ RESNET_CASES = {
     "ablation-block-b2": ("AblationCAM", "layer4.1", 2, True, False, {}),
     "ablation-in-residual-b2": ("AblationCAM", "layer3.1.conv2", 2, True, False, {"batch_size": 24}),
     "ablation-ratio-b1": ("AblationCAM", "layer4.1", 1, False, False, {"ratio_channels_to_ablate": 0.25}),
-    "ablation-ratio-in-residual-b2": ("AblationCAM", "layer3.1.conv2", 2, True, False, {"ratio_channels_to_ablate": 0.4}),
+    "ablation-ratio-in-residual-b2": (
+        "AblationCAM",
+        "layer3.1.conv2",
+        2,
+        True,
+        False,
+        {"ratio_channels_to_ablate": 0.4},
+    ),
     "ablation-block-b1-eigen": ("AblationCAM", "layer3.1", 1, False, True, {}),
 }
 
@@ -110,11 +120,15 @@ def test_token_layer_with_the_vit_ablation_layer_matches_reference(reference):
     values, so the reference's running-minimum ablation value is used."""
     model, batch = seeded(TinyTokens), torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(4))
     targets = [cw.ClassifierOutputTarget(1), cw.ClassifierOutputTarget(4)]
-    ours = cw.AblationCAM(model, ["block"], cw.vit_reshape_transform, ablation_layer=cw.AblationLayerVit(), batch_size=5, progress=False)(batch, targets)
+    ours = cw.AblationCAM(
+        model, ["block"], cw.vit_reshape_transform, ablation_layer=cw.AblationLayerVit(), batch_size=5, progress=False
+    )(batch, targets)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         layer = reference.ablation_layer.AblationLayerVit()
-        theirs = reference.AblationCAM(model, [model.block], _reference_vit_reshape, ablation_layer=layer, batch_size=5)(batch, targets)
+        theirs = reference.AblationCAM(
+            model, [model.block], _reference_vit_reshape, ablation_layer=layer, batch_size=5
+        )(batch, targets)
     assert np.abs(ours - theirs).max() <= TOLERANCE
 
 

@@ -20,7 +20,7 @@ import camwidgets
 from camwidgets.dropin import REFERENCE_MODULES
 
 from ..conftest import hook_count, import_reference
-from .test_drop_in import REFERENCE_IMPORTS, SCRIPT, run
+from .test_drop_in import REFERENCE_IMPORTS, run
 
 
 def reference_public_names() -> dict[str, set[str]]:
@@ -136,7 +136,9 @@ def test_a_user_subclass_of_basecam_gives_the_references_maps(reference, resnet,
     targets = [camwidgets.ClassifierOutputTarget(3), camwidgets.ClassifierOutputTarget(7)]
     hooks = hook_count(resnet)
     ours = make(camwidgets.BaseCAM)(resnet, layers)(batch, targets, eigen_smooth=eigen_smooth)
-    theirs = make(import_reference("pytorch_grad_cam.base_cam").BaseCAM)(resnet, layers)(batch, targets, eigen_smooth=eigen_smooth)
+    theirs = make(import_reference("pytorch_grad_cam.base_cam").BaseCAM)(resnet, layers)(
+        batch, targets, eigen_smooth=eigen_smooth
+    )
     assert ours.shape == (2, 96, 96) and ours.dtype == np.float32 and ours.std() > 0.01
     assert np.abs(ours - theirs).max() <= 1e-4
     assert hook_count(resnet) == hooks
@@ -150,7 +152,10 @@ def test_get_cam_image_and_weights_have_the_references_signatures_and_values(ref
         recorder(batch)[:, 3].sum().backward()
         activations, grads = recorder.activations[0].numpy(), recorder.gradients[0].numpy()
     resnet.zero_grad(set_to_none=True)
-    ours, theirs = getattr(camwidgets, name)(resnet, [resnet.layer4[-1]]), getattr(reference, name)(resnet, [resnet.layer4[-1]])
+    ours, theirs = (
+        getattr(camwidgets, name)(resnet, [resnet.layer4[-1]]),
+        getattr(reference, name)(resnet, [resnet.layer4[-1]]),
+    )
     layer = resnet.layer4[-1]
     got = ours.get_cam_image(batch, layer, None, activations, grads, False)
     expected = theirs.get_cam_image(batch, layer, None, activations, grads, False)
@@ -158,7 +163,9 @@ def test_get_cam_image_and_weights_have_the_references_signatures_and_values(ref
     assert got.shape == expected.shape == (2, 3, 3) and np.abs(got - expected).max() <= 1e-5 * scale
     if name in ("GradCAM", "GradCAMPlusPlus", "XGradCAM"):
         weights = ours.get_cam_weights(batch, layer, None, activations, grads)
-        np.testing.assert_allclose(weights, theirs.get_cam_weights(batch, layer, None, activations, grads), rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(
+            weights, theirs.get_cam_weights(batch, layer, None, activations, grads), rtol=1e-4, atol=1e-7
+        )
     else:
         with pytest.raises(NotImplementedError, match="override get_cam_weights"):
             ours.get_cam_weights(batch, layer, None, activations, grads)
@@ -168,7 +175,10 @@ def test_get_cam_image_and_weights_have_the_references_signatures_and_values(ref
 def test_activations_and_gradients_records_what_the_references_does(reference, resnet, batch):
     layers = [resnet.layer3, resnet.layer4]
     hooks = hook_count(resnet)
-    ours, theirs = camwidgets.ActivationsAndGradients(resnet, layers, None), reference.ActivationsAndGradients(resnet, layers, None)
+    ours, theirs = (
+        camwidgets.ActivationsAndGradients(resnet, layers, None),
+        reference.ActivationsAndGradients(resnet, layers, None),
+    )
     outputs = ours(batch)
     assert len(ours.activations) == 2 and len(theirs.activations) == 2  # both hooked the same forward
     outputs[:, 5].sum().backward()
@@ -190,13 +200,19 @@ def test_helpers_match_the_reference(reference):
     np.testing.assert_allclose(camwidgets.scale_cam_image(two_d), image.scale_cam_image(two_d), atol=1e-6)
     maps = rng.random((2, 3, 5, 6)).astype(np.float32)
     np.testing.assert_allclose(
-        camwidgets.scale_accross_batch_and_channels(maps, (12, 10)), image.scale_accross_batch_and_channels(maps, (12, 10)), atol=1e-5
+        camwidgets.scale_accross_batch_and_channels(maps, (12, 10)),
+        image.scale_accross_batch_and_channels(maps, (12, 10)),
+        atol=1e-5,
     )
     rgb = (rng.random((20, 24, 3)) * 255).astype(np.uint8)
-    np.testing.assert_array_equal(camwidgets.sobel_cam(rgb), import_reference("pytorch_grad_cam.sobel_cam").sobel_cam(rgb))
+    np.testing.assert_array_equal(
+        camwidgets.sobel_cam(rgb), import_reference("pytorch_grad_cam.sobel_cam").sobel_cam(rgb)
+    )
     activations = rng.normal(size=(2, 8, 4, 5)).astype(np.float32)
     np.testing.assert_allclose(
-        camwidgets.get_2d_projection_with_sign_correction(activations), svd.get_2d_projection_with_sign_correction(activations), atol=1e-4
+        camwidgets.get_2d_projection_with_sign_correction(activations),
+        svd.get_2d_projection_with_sign_correction(activations),
+        atol=1e-4,
     )
     ours, theirs = camwidgets.get_2d_projection_kernel(activations), svd.get_2d_projection_kernel(activations)
     signs = np.sign((ours * theirs).reshape(2, -1).sum(axis=1))[:, None, None]  # kernel PCA's sign is arbitrary there

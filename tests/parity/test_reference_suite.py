@@ -25,10 +25,12 @@ import pytest
 from camwidgets.data import photo_path
 
 SDIST = Path(sys.prefix) / "reference-sdist" / "grad_cam-1.5.7.tar.gz"
-LEFT_OUT = {"test_finer_cam_correctness.py::test_finercam_htcore_is_single_underscore": "reads the reference's own source text"}
+LEFT_OUT = {
+    "test_finer_cam_correctness.py::test_finercam_htcore_is_single_underscore": "reads the reference's own source text"
+}
 
 #: Builds each torchvision model once per process and hands out copies (same random weights each time).
-CONFTEST = '''
+CONFTEST = """
 import copy
 import functools
 
@@ -50,7 +52,7 @@ def _built_once(constructor):
 
 for _name in ("resnet18", "resnet50", "vgg11", "vgg16", "densenet121", "mobilenet_v2"):
     setattr(torchvision.models, _name, _built_once(getattr(torchvision.models, _name)))
-'''
+"""
 
 
 def prepared_suite(folder: Path) -> Path:
@@ -61,11 +63,18 @@ def prepared_suite(folder: Path) -> Path:
         members = [m for m in archive.getmembers() if m.name.startswith("grad_cam-1.5.7/tests/") and m.isfile()]
         archive.extractall(folder, members=members, filter="data")
     suite = folder / "grad_cam-1.5.7"
-    done = subprocess.run([sys.executable, "-m", "camwidgets", "migrate", "--write", str(suite / "tests")], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "camwidgets", "migrate", "--write", str(suite / "tests")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     for path in (suite / "tests").glob("*.py"):
         text = re.sub(r'weights="DEFAULT"|pretrained=(True|False)', "weights=None", path.read_text())
-        assert not re.search(r"^\s*(from|import)\s+pytorch_grad_cam", text, re.MULTILINE), path.name  # migrate rewrote every import
+        assert not re.search(r"^\s*(from|import)\s+pytorch_grad_cam", text, re.MULTILINE), (
+            path.name
+        )  # migrate rewrote every import
         path.write_text(text)
     (suite / "conftest.py").write_text(CONFTEST)
     (suite / "examples").mkdir()

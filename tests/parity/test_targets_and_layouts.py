@@ -48,7 +48,9 @@ def test_classifier_targets(reference, resnet, ours_target, reference_target):
     with torch.no_grad():
         classes = resnet(batch).argmax(dim=1).tolist()
     ours = cw.GradCAM(resnet, ["layer4.1"])(batch, [getattr(cw, ours_target)(c) for c in classes])
-    theirs = reference.GradCAM(resnet, [resnet.layer4[-1]])(batch, [getattr(model_targets, reference_target)(c) for c in classes])
+    theirs = reference.GradCAM(resnet, [resnet.layer4[-1]])(
+        batch, [getattr(model_targets, reference_target)(c) for c in classes]
+    )
     assert_close_to_reference(ours, theirs)
 
 
@@ -59,8 +61,10 @@ def test_binary_and_raw_score_targets(reference):
     net = torchvision.models.resnet18(num_classes=1).eval()
     batch = images(2, 64)
     for ours_target, theirs_target in [
-        ([cw.BinaryClassifierOutputTarget(1), cw.BinaryClassifierOutputTarget(0)],
-         [model_targets.BinaryClassifierOutputTarget(1), model_targets.BinaryClassifierOutputTarget(0)]),
+        (
+            [cw.BinaryClassifierOutputTarget(1), cw.BinaryClassifierOutputTarget(0)],
+            [model_targets.BinaryClassifierOutputTarget(1), model_targets.BinaryClassifierOutputTarget(0)],
+        ),
         ([cw.RawScoresOutputTarget()] * 2, [model_targets.RawScoresOutputTarget()] * 2),
     ]:
         ours = cw.GradCAM(net, ["layer4.1"])(batch, ours_target)
@@ -92,7 +96,9 @@ def tiny_vit() -> nn.Module:
     from torchvision.models.vision_transformer import VisionTransformer
 
     torch.manual_seed(0)
-    model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=10)
+    model = VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=10
+    )
     nn.init.normal_(model.heads.head.weight, std=0.5)  # torchvision zero-initialises the head
     return model.eval()
 
@@ -103,7 +109,9 @@ def test_vit_tokens(reference, method):
     layer = "encoder.layers.encoder_layer_1.ln_1"
     batch = images(2, 32)
     theirs = getattr(reference, method)(
-        model, [dict(model.named_modules())[layer]], reshape_transform=lambda t: t[:, 1:, :].reshape(t.size(0), 4, 4, t.size(2)).permute(0, 3, 1, 2)
+        model,
+        [dict(model.named_modules())[layer]],
+        reshape_transform=lambda t: t[:, 1:, :].reshape(t.size(0), 4, 4, t.size(2)).permute(0, 3, 1, 2),
     )(batch, None)
     automatic = getattr(cw, method)(model, [layer])(batch)
     explicit = getattr(cw, method)(model, [layer], reshape_transform=cw.vit_reshape_transform)(batch)
@@ -130,23 +138,35 @@ def tiny_swin() -> nn.Module:
     from torchvision.models.swin_transformer import SwinTransformer
 
     torch.manual_seed(0)
-    return SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 2], window_size=[2, 2], num_classes=10).eval()
+    return SwinTransformer(
+        patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 2], window_size=[2, 2], num_classes=10
+    ).eval()
 
 
 def test_swin_channels_last(reference):
     model = tiny_swin()
     batch = images(2, 32)
-    theirs = reference.GradCAM(model, [model.features[-1]], reshape_transform=lambda t: t.permute(0, 3, 1, 2))(batch, None)
+    theirs = reference.GradCAM(model, [model.features[-1]], reshape_transform=lambda t: t.permute(0, 3, 1, 2))(
+        batch, None
+    )
     ours = cw.GradCAM(model, ["features.3"], reshape_transform=cw.swin_reshape_transform)(batch)
     assert_close_to_reference(ours, theirs)
     # torchvision's Swin permutes to NCHW before pooling: that layer needs no reshape and is suggested
     assert cw.suggest_target_layer(model, batch) == "permute"
-    np.testing.assert_allclose(cw.GradCAM(model, ["permute"])(batch), cw.GradCAM(model, ["norm"], reshape_transform=cw.swin_reshape_transform)(batch), atol=1e-5)
+    np.testing.assert_allclose(
+        cw.GradCAM(model, ["permute"])(batch),
+        cw.GradCAM(model, ["norm"], reshape_transform=cw.swin_reshape_transform)(batch),
+        atol=1e-5,
+    )
 
 
 def test_segmentation_dict_output(reference):
     model = seeded(
-        torchvision.models.segmentation.deeplabv3_mobilenet_v3_large, weights=None, weights_backbone=None, num_classes=3, aux_loss=False
+        torchvision.models.segmentation.deeplabv3_mobilenet_v3_large,
+        weights=None,
+        weights_backbone=None,
+        num_classes=3,
+        aux_loss=False,
     )
     batch = images(1, 64)
     with torch.no_grad():
@@ -178,7 +198,10 @@ def test_segmentation_dict_output(reference):
 def test_detector_fpn_dict(reference):
     model = seeded(
         torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn,
-        weights=None, weights_backbone=None, num_classes=5, box_score_thresh=0.0,
+        weights=None,
+        weights_backbone=None,
+        num_classes=5,
+        box_score_thresh=0.0,
     )
     batch = images(1, 96)
     with torch.no_grad():
@@ -188,10 +211,16 @@ def test_detector_fpn_dict(reference):
     from pytorch_grad_cam.utils.model_targets import FasterRCNNBoxScoreTarget as ReferenceTarget
     from pytorch_grad_cam.utils.reshape_transforms import fasterrcnn_reshape_transform as reference_reshape
 
-    theirs = reference.EigenCAM(model, [model.backbone], reshape_transform=reference_reshape)(batch, [ReferenceTarget(labels, boxes)])
-    ours = cw.EigenCAM(model, ["backbone"], reshape_transform=cw.fasterrcnn_reshape_transform)(batch, [cw.FasterRCNNBoxScoreTarget(labels, boxes)])
+    theirs = reference.EigenCAM(model, [model.backbone], reshape_transform=reference_reshape)(
+        batch, [ReferenceTarget(labels, boxes)]
+    )
+    ours = cw.EigenCAM(model, ["backbone"], reshape_transform=cw.fasterrcnn_reshape_transform)(
+        batch, [cw.FasterRCNNBoxScoreTarget(labels, boxes)]
+    )
     assert_close_to_reference(ours, theirs)
     # gradients through the FPN dict, which the reference cannot follow (its hooks skip dicts)
-    graded = cw.GradCAM(model, ["backbone"], reshape_transform=cw.fasterrcnn_reshape_transform)(batch, [cw.FasterRCNNBoxScoreTarget(labels, boxes)])
+    graded = cw.GradCAM(model, ["backbone"], reshape_transform=cw.fasterrcnn_reshape_transform)(
+        batch, [cw.FasterRCNNBoxScoreTarget(labels, boxes)]
+    )
     assert np.isfinite(graded).all() and graded.max() > 0.5
     assert hook_count(model) == 0

@@ -32,9 +32,7 @@ def mask(rng):
 
 @pytest.mark.parity
 @pytest.mark.parametrize("use_rgb", [False, True])
-@pytest.mark.parametrize(
-    "colormap", [cv2.COLORMAP_JET, cv2.COLORMAP_VIRIDIS, cv2.COLORMAP_INFERNO, cv2.COLORMAP_BONE]
-)
+@pytest.mark.parametrize("colormap", [cv2.COLORMAP_JET, cv2.COLORMAP_VIRIDIS, cv2.COLORMAP_INFERNO, cv2.COLORMAP_BONE])
 @pytest.mark.parametrize("image_weight", [0.0, 0.25, 0.5, 0.8, 1.0, np.float64(0.3), np.float32(0.6)])
 def test_matches_reference_bit_for_bit(ref, img, mask, use_rgb, colormap, image_weight):
     img_before, mask_before = img.copy(), mask.copy()
@@ -133,7 +131,9 @@ def test_bad_image_weight(img, mask, weight):
 
 
 def test_mask_size_mismatch(img):
-    with pytest.raises(ValueError, match=r"does not match the image size \(H, W\) = \(24, 40\).*target_size=\(40, 24\)"):
+    with pytest.raises(
+        ValueError, match=r"does not match the image size \(H, W\) = \(24, 40\).*target_size=\(40, 24\)"
+    ):
         show_cam_on_image(img, np.zeros((40, 24)))
 
 

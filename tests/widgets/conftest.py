@@ -13,7 +13,6 @@ from comm import DummyComm
 from camwidgets.engine.maps import finish_maps
 from camwidgets.engine.methods.registry import MethodSpec
 from camwidgets.engine.progress import Progress
-
 from tests.conftest import Small, seeded
 
 
@@ -36,7 +35,12 @@ def recording_comm(monkeypatch):
 def send_update(widget, buffers=None, **state) -> None:
     """The front end changed traits (``buffers`` as binary buffers at ``buffer_paths``)."""
     paths = [[name] for name in (buffers or {})]
-    widget._handle_msg({"content": {"data": {"method": "update", "state": state, "buffer_paths": paths}}, "buffers": list((buffers or {}).values())})
+    widget._handle_msg(
+        {
+            "content": {"data": {"method": "update", "state": state, "buffer_paths": paths}},
+            "buffers": list((buffers or {}).values()),
+        }
+    )
 
 
 def send_custom(widget, content, buffers=()) -> None:
@@ -84,7 +88,9 @@ def explorer(tiny_model, tiny_images):
     return CAMExplorer(tiny_model, tiny_images)
 
 
-def slow_test_method(name: str, class_name: str, steps: int, started: threading.Event, release: threading.Event, stop_when_released: bool) -> MethodSpec:
+def slow_test_method(
+    name: str, class_name: str, steps: int, started: threading.Event, release: threading.Event, stop_when_released: bool
+) -> MethodSpec:
     """A slow test-only method: ``steps`` progress steps (cancellable at each), each waiting up to 20 ms
     for ``release`` (ending early once released if ``stop_when_released``); its map is the channel mean."""
 
@@ -99,4 +105,12 @@ def slow_test_method(name: str, class_name: str, steps: int, started: threading.
         raw = [record.activation.mean(dim=1) for record in capture.records]
         return finish_maps(raw, capture.image_size, call.explainer.normalise, call.explainer.aggregate)
 
-    return MethodSpec(name=name, class_name=class_name, family="perturbation", needs_gradients=False, cost=float(steps), summary="test only", run=slow)
+    return MethodSpec(
+        name=name,
+        class_name=class_name,
+        family="perturbation",
+        needs_gradients=False,
+        cost=float(steps),
+        summary="test only",
+        run=slow,
+    )

@@ -57,15 +57,21 @@ def test_boxes_are_decoded_listed_and_each_box_explained_by_its_own_anchor(name,
     _, reader, classes = DETECTORS[name]
     assert isinstance(session.output_selector, reader) and session.task.name == "detection"
     names = getattr(model, "names", None) or model.config.id2label
-    assert session.labels == [str(names[index]) for index in range(classes)]  # the model's own class names, one per class
+    assert session.labels == [
+        str(names[index]) for index in range(classes)
+    ]  # the model's own class names, one per class
     found = session.task.detections[0]
     assert len(found["scores"]) >= 2 and (found["boxes"][:, 2:] > found["boxes"][:, :2]).all()
     assert (np.diff(found["scores"]) <= 1e-6).all(), "best box first"
-    options = dict((value, text) for text, value in session.task.target_options(session.state))
-    assert options[len(session.labels)] == session.task.box_text(0, 0) and session.task.box_text(0, 0).startswith("box 0: ")
+    options = {value: text for text, value in session.task.target_options(session.state)}
+    assert options[len(session.labels)] == session.task.box_text(0, 0) and session.task.box_text(0, 0).startswith(
+        "box 0: "
+    )
     assert len(session.task.annotations(session.state)["boxes"]) == len(found["scores"])
 
-    other = next((d for d in range(1, len(found["labels"])) if found["labels"][d] != found["labels"][0]), 1)  # another class where there is one
+    other = next(
+        (d for d in range(1, len(found["labels"])) if found["labels"][d] != found["labels"][0]), 1
+    )  # another class where there is one
     maps = []
     for box in (0, other):
         state = session.validate(replace(session.state, box=box))
@@ -87,7 +93,9 @@ def test_a_clicked_yolo_box_is_explained_and_drawn_as_chosen():
     default = explorer.result.maps[0].copy()
     send_custom(explorer.overlay, {"type": "pick_box", "id": 1, "index": 1})
     assert replies(explorer.overlay, "pick_box")[-1]["ok"]
-    assert explorer.state.box == 1 and explorer.status_text(explorer.state).endswith(explorer.session.task.box_text(0, 1))
+    assert explorer.state.box == 1 and explorer.status_text(explorer.state).endswith(
+        explorer.session.task.box_text(0, 1)
+    )
     assert [item["chosen"] for item in explorer.overlay.annotations["boxes"]] == [d == 1 for d in range(len(drawn))]
     assert np.abs(explorer.result.maps[0] - default).max() > 0.05
     assert hook_count(model) == 0
@@ -116,7 +124,9 @@ def test_the_boxes_are_those_the_models_own_suppression_keeps_and_torchvisions_a
             np.testing.assert_allclose(image["boxes"].numpy(), kept[:, :4].numpy(), atol=1e-4)
             np.testing.assert_allclose(image["scores"].numpy(), kept[:, 4].numpy(), atol=1e-6)
             assert (image["labels"] == kept[:, 5].long()).all()
-        monkeypatch.setattr(AnchorRows, "_model_keep", lambda self, rows: None)  # without ultralytics: torchvision's batched_nms
+        monkeypatch.setattr(
+            AnchorRows, "_model_keep", lambda self, rows: None
+        )  # without ultralytics: torchvision's batched_nms
         for image, again in zip(found, reader(raw)):
             assert set(again["anchors"].tolist()) == set(image["anchors"].tolist())
 
@@ -133,7 +143,12 @@ def test_yolo_segmentation_draws_the_chosen_boxes_mask_inside_its_box(sessions):
         if (found["masks"][box] >= 0.5).any():
             assert len(points) > 0
         pad = 224 / found["masks"].shape[-1]  # one cell of the mask grid
-        assert ((points[:, 0] >= x1 - pad) & (points[:, 0] <= x2 + pad) & (points[:, 1] >= y1 - pad) & (points[:, 1] <= y2 + pad)).all()
+        assert (
+            (points[:, 0] >= x1 - pad)
+            & (points[:, 0] <= x2 + pad)
+            & (points[:, 1] >= y1 - pad)
+            & (points[:, 1] <= y2 + pad)
+        ).all()
 
 
 def test_rt_detr_rows_are_explained_by_their_querys_logit(sessions):

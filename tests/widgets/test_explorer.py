@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from camwidgets import CAMExplorer
+from camwidgets.core.colormaps import compose_view
 from camwidgets.engine.maps import finish_maps
 from camwidgets.engine.methods.registry import METHODS, MethodSpec
 from camwidgets.engine.progress import Progress
-from camwidgets.core.colormaps import compose_view
 from tests.conftest import CountingForward, Small, assert_unchanged, hook_count, mixed_state, seeded, snapshot
 
 from .conftest import replies, send_custom, send_update, slow_test_method, state_updates
@@ -44,7 +44,9 @@ def test_method_maps_match_the_engine(explorer, tiny_model, tiny_images):
     from camwidgets import LayerCAM
 
     explorer.set(method="layercam", target=2)
-    expected = LayerCAM(model=tiny_model, target_layers=["head_conv"])(tiny_images, [__import__("camwidgets").ClassifierOutputTarget(2)] * 2)
+    expected = LayerCAM(model=tiny_model, target_layers=["head_conv"])(
+        tiny_images, [__import__("camwidgets").ClassifierOutputTarget(2)] * 2
+    )
     np.testing.assert_allclose(explorer.result.maps, expected, atol=1e-6)
 
 
@@ -81,7 +83,9 @@ def test_errors_are_shown_and_the_previous_view_stays():
     shown, state = explorer.overlay.heatmap, explorer.state
     model.fail = True
     send_custom(explorer.tree, {"type": "select", "id": 1, "paths": ["stem"]})  # needs a new forward
-    assert "failed on purpose" in explorer.overlay.error and "head_conv" not in explorer.overlay.error.split("failed")[1]
+    assert (
+        "failed on purpose" in explorer.overlay.error and "head_conv" not in explorer.overlay.error.split("failed")[1]
+    )
     assert explorer.state == state and explorer.overlay.heatmap == shown
     assert explorer.tree.selected == ["head_conv"]  # the control went back to what is shown
     assert hook_count(model) == 0
@@ -103,7 +107,15 @@ def extra_method():
 
     specs = [
         slow_test_method("slowtest", "SlowTestCAM", 50, started, release, stop_when_released=False),
-        MethodSpec(name="refusing", class_name="RefusingCAM", family="gradient-free", needs_gradients=False, cost=1.0, summary="test only", run=refusing),
+        MethodSpec(
+            name="refusing",
+            class_name="RefusingCAM",
+            family="gradient-free",
+            needs_gradients=False,
+            cost=1.0,
+            summary="test only",
+            run=refusing,
+        ),
     ]
     for spec in specs:
         METHODS[spec.name] = spec
@@ -155,8 +167,14 @@ def test_slow_method_reports_progress_and_shows_its_result(extra_method, tiny_mo
     labels = [data["state"]["progress_label"] for data, _ in state_updates(explorer.overlay, "progress_label")]
     during = [label for label in labels if "/50" in label and not label.endswith("50/50")]
     first = [label for label in during if label.startswith("GradCAM shown · SlowTestCAM for image 0 ")]
-    rest = [label for label in during if label.startswith("SlowTestCAM for image 0 shown · SlowTestCAM for the other 1 image ")]
-    assert first and rest and len(first) + len(rest) == len(during) and all(" s left" in label for label in during), labels
+    rest = [
+        label
+        for label in during
+        if label.startswith("SlowTestCAM for image 0 shown · SlowTestCAM for the other 1 image ")
+    ]
+    assert first and rest and len(first) + len(rest) == len(during) and all(" s left" in label for label in during), (
+        labels
+    )
     assert labels.index(first[0]) < labels.index(rest[0])
 
 
@@ -185,7 +203,15 @@ def gated_method():
         raw = [record.activation.mean(dim=1) for record in capture.records]
         return finish_maps(raw, capture.image_size, call.explainer.normalise, call.explainer.aggregate)
 
-    METHODS["gated"] = MethodSpec(name="gated", class_name="GatedCAM", family="perturbation", needs_gradients=False, cost=100.0, summary="test only", run=run)
+    METHODS["gated"] = MethodSpec(
+        name="gated",
+        class_name="GatedCAM",
+        family="perturbation",
+        needs_gradients=False,
+        cost=100.0,
+        summary="test only",
+        run=run,
+    )
     yield batches, release
     release.set()
     METHODS.pop("gated", None)
@@ -200,7 +226,9 @@ def _eventually(condition, seconds: float = 10.0) -> bool:
     return True
 
 
-def test_a_slow_method_shows_the_chosen_image_first_and_finishes_the_rest_meanwhile(gated_method, tiny_model, tiny_images):
+def test_a_slow_method_shows_the_chosen_image_first_and_finishes_the_rest_meanwhile(
+    gated_method, tiny_model, tiny_images
+):
     batches, release = gated_method
     explorer = CAMExplorer(tiny_model, tiny_images)
     explorer.set(image=1)
@@ -208,9 +236,15 @@ def test_a_slow_method_shows_the_chosen_image_first_and_finishes_the_rest_meanwh
     explorer.set(method="gated")
     assert _eventually(lambda: explorer.overlay.status.startswith("GatedCAM · "))  # image 1 first, alone
     assert batches[0] == 1 and explorer.overlay.busy and not explorer.overlay.stale
-    assert explorer.state.method == "gradcam" and explorer.controls.method.value == "gated"  # current only when all are done
+    assert (
+        explorer.state.method == "gradcam" and explorer.controls.method.value == "gated"
+    )  # current only when all are done
     pending, first = replace(explorer.state, method="gated"), explorer.overlay.levels().copy()
-    assert _eventually(lambda: explorer.overlay.progress_label.startswith("GatedCAM for image 1 shown · GatedCAM for the other 1 image "))
+    assert _eventually(
+        lambda: explorer.overlay.progress_label.startswith(
+            "GatedCAM for image 1 shown · GatedCAM for the other 1 image "
+        )
+    )
     explorer.set(image=0)  # not finished: its previous map, dimmed; the slow method goes on
     assert explorer.overlay.stale and explorer.overlay.busy and explorer.overlay.status.startswith("GradCAM · ")
     np.testing.assert_array_equal(explorer.overlay.levels(), before.levels[0])
@@ -226,7 +260,9 @@ def test_a_slow_method_shows_the_chosen_image_first_and_finishes_the_rest_meanwh
     assert hook_count(tiny_model) == 0
 
 
-def test_cancel_after_the_first_image_shows_the_previous_view_at_the_image_chosen_last(gated_method, tiny_model, tiny_images):
+def test_cancel_after_the_first_image_shows_the_previous_view_at_the_image_chosen_last(
+    gated_method, tiny_model, tiny_images
+):
     explorer = CAMExplorer(tiny_model, tiny_images)
     before = explorer.result
     explorer.set(method="gated")
@@ -239,7 +275,9 @@ def test_cancel_after_the_first_image_shows_the_previous_view_at_the_image_chose
     assert explorer.overlay.progress_label == "GatedCAM cancelled; the previous map is shown"  # the row stays to say so
 
 
-def test_a_change_other_than_the_image_replaces_the_slow_method_and_starts_from_its_view(gated_method, tiny_model, tiny_images):
+def test_a_change_other_than_the_image_replaces_the_slow_method_and_starts_from_its_view(
+    gated_method, tiny_model, tiny_images
+):
     explorer = CAMExplorer(tiny_model, tiny_images)
     explorer.set(method="gated")
     assert _eventually(lambda: explorer.overlay.status.startswith("GatedCAM · "))
@@ -252,7 +290,7 @@ def test_a_change_other_than_the_image_replaces_the_slow_method_and_starts_from_
 def test_the_method_menu_prices_each_method_for_the_chosen_layers(explorer):
     from camwidgets.widgets.controls import duration_text
 
-    labels = dict((value, label) for label, value in explorer.controls.method.options)
+    labels = {value: label for label, value in explorer.controls.method.options}
     channels = {node.path: node.channels for node in explorer.session.tree.nodes}
     images = len(explorer.session.images)
     assert channels["head_conv"] == 8 and channels["fc"] == 0
@@ -260,13 +298,20 @@ def test_the_method_menu_prices_each_method_for_the_chosen_layers(explorer):
         estimate = explorer.session.estimate(name)
         expected = METHODS[name].forwards_per_image(8) * images
         assert estimate.passes == expected, name
-        assert estimate.seconds == pytest.approx(expected * explorer.session.forward_seconds * (3 if METHODS[name].needs_gradients else 1))
+        assert estimate.seconds == pytest.approx(
+            expected * explorer.session.forward_seconds * (3 if METHODS[name].needs_gradients else 1)
+        )
         assert f"{estimate.passes} pass" in labels[name] and duration_text(estimate.seconds) in labels[name]
-    assert explorer.session.estimate("scorecam").passes == (8 + 1) * images  # one masked forward per channel, plus the capture
+    assert (
+        explorer.session.estimate("scorecam").passes == (8 + 1) * images
+    )  # one masked forward per channel, plus the capture
     assert explorer.session.estimate("sscam").passes == (8 * 35 + 1) * images  # and per noise sample
     explorer.set(layers=["stem", "head_conv"])  # more channels: the menu follows the layers
-    relabelled = dict((value, label) for label, value in explorer.controls.method.options)
-    assert f"{(8 + 8 + 1) * images} passes" in relabelled["scorecam"] and explorer.controls.method.value == explorer.state.method
+    relabelled = {value: label for label, value in explorer.controls.method.options}
+    assert (
+        f"{(8 + 8 + 1) * images} passes" in relabelled["scorecam"]
+        and explorer.controls.method.value == explorer.state.method
+    )
     assert [duration_text(s) for s in (0.2, 12.4, 95, 1680, 9000)] == ["<1 s", "12 s", "95 s", "28 min", "2.5 h"]
 
 
@@ -290,7 +335,11 @@ def test_export_writes_atomically_and_reloads(explorer, tmp_path, monkeypatch):
         levels = saved["levels"]
     manifest = json.loads(paths["json"].read_text())
     assert manifest["method"] == "GradCAMPlusPlus" and manifest["layers"] == ["head_conv"] and manifest["target"] == 1
-    assert manifest["image_index"] == 1 and manifest["view"] == {"mode": "overlay", "colormap": "inferno", "opacity": 0.7}
+    assert manifest["image_index"] == 1 and manifest["view"] == {
+        "mode": "overlay",
+        "colormap": "inferno",
+        "opacity": 0.7,
+    }
     png = cv2.cvtColor(cv2.imread(str(paths["png"])), cv2.COLOR_BGR2RGB)
     np.testing.assert_array_equal(png, compose_view(explorer.session.images.photos[1], levels, "inferno", 0.7))
     original = {kind: path.read_bytes() for kind, path in paths.items()}

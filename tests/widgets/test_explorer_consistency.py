@@ -25,7 +25,9 @@ def test_labels_captions_and_target_menu_follow_a_replaced_head(tiny_images):
     with torch.no_grad():
         model.fc.weight.zero_(), model.fc.bias.copy_(torch.tensor([5.0, 0.0, 0.0]))
     explorer.set(method="layercam")  # weights changed in place: every image is a cat
-    assert explorer.gallery.captions == ["image 0: cat", "image 1: cat"] and "cat (top class)" in explorer.overlay.status
+    assert (
+        explorer.gallery.captions == ["image 0: cat", "image 1: cat"] and "cat (top class)" in explorer.overlay.status
+    )
     head = nn.Linear(8, 3)
     with torch.no_grad():
         head.weight.zero_(), head.bias.copy_(torch.tensor([0.0, 0.0, 5.0]))
@@ -34,7 +36,11 @@ def test_labels_captions_and_target_menu_follow_a_replaced_head(tiny_images):
     assert explorer.session.top_classes(0, 1)[0][1] == "bird"
     assert explorer.gallery.captions == ["image 0: bird", "image 1: bird"]
     assert "bird (top class)" in explorer.overlay.status and "cat" not in explorer.overlay.status
-    assert [label for label, _ in explorer.controls.target.options][1:] == ["bird (98.7%)", "cat (0.7%)", "dog (0.7%)"]  # most probable first
+    assert [label for label, _ in explorer.controls.target.options][1:] == [
+        "bird (98.7%)",
+        "cat (0.7%)",
+        "dog (0.7%)",
+    ]  # most probable first
 
 
 def test_a_head_with_fewer_classes_resets_the_target_and_the_class_search(tiny_images):

@@ -16,8 +16,8 @@ from PIL import Image
 from torch import nn
 
 from camwidgets import CAMExplorer
-from camwidgets.engine.methods.registry import METHODS
 from camwidgets.core.image_sets import load_images
+from camwidgets.engine.methods.registry import METHODS
 from tests.conftest import MARKUP, MarkedUp, Small, hook_count, seeded
 
 from .conftest import replies, send_custom, send_update, slow_test_method, state_updates
@@ -71,7 +71,7 @@ def test_concurrent_exports_to_one_name_never_mix_their_files(tiny_model, tiny_i
     for trial in range(15):
         start = threading.Barrier(2)
 
-        def export(explorer):
+        def export(explorer, start=start):
             start.wait()
             explorer.export(stem)
 
@@ -168,7 +168,7 @@ def test_two_threads_starting_slow_methods_leave_one_consistent_view(blocking_me
         start = threading.Barrier(2)
         changes = [{"method": "blocking", "image": 0}, {"method": "blocking", "image": 1, "normalise": "batch"}]
 
-        def change(settings):
+        def change(settings, start=start):
             start.wait()
             explorer.set(**settings)
 
@@ -197,7 +197,7 @@ def test_cancel_cancels_superseded_jobs_too(tiny_model, tiny_images):
         for _ in range(400):
             if progress(0, 1, "") is False:
                 ended.append("cancelled")
-                return None
+                return
             stop.wait(0.05)
         ended.append("ran out")
 
@@ -213,17 +213,38 @@ def test_cancel_cancels_superseded_jobs_too(tiny_model, tiny_images):
 
 def test_the_browser_cannot_overwrite_kernel_owned_traits(explorer):
     overlay, tree, sweep = explorer.overlay, explorer.tree, explorer.sweep
-    before = (overlay.photo, overlay.heatmap, overlay.width, overlay.height, overlay.value_range, overlay.status, overlay.colormap_tables)
+    before = (
+        overlay.photo,
+        overlay.heatmap,
+        overlay.width,
+        overlay.height,
+        overlay.value_range,
+        overlay.status,
+        overlay.colormap_tables,
+    )
     send_update(overlay, width=-5, height=3, value_range=[math.nan, 1.0], busy=True, status="pwned", error="x")
     send_update(overlay, buffers={"photo": b"\x00" * 12, "colormap_tables": b"\x01"})
-    assert (overlay.photo, overlay.heatmap, overlay.width, overlay.height, overlay.value_range, overlay.status, overlay.colormap_tables) == before
+    assert (
+        overlay.photo,
+        overlay.heatmap,
+        overlay.width,
+        overlay.height,
+        overlay.value_range,
+        overlay.status,
+        overlay.colormap_tables,
+    ) == before
     assert not overlay.busy and overlay.error == ""
     restored = state_updates(overlay, "width")[-1][0]["state"]
     assert restored["width"] == overlay.width  # the browser's copy was sent back
     keys, nodes = list(sweep.item_keys), list(tree.nodes)
     send_update(sweep, item_keys=["evil"], selected="evil")
     send_update(tree, nodes=[], suggested="fc", selected=["fc"])
-    assert sweep.item_keys == keys and tree.nodes == nodes and tree.selected == ["head_conv"] and tree.suggested == "head_conv"
+    assert (
+        sweep.item_keys == keys
+        and tree.nodes == nodes
+        and tree.selected == ["head_conv"]
+        and tree.suggested == "head_conv"
+    )
     send_update(overlay, opacity=0.25, mode="heatmap")  # what the browser does own still works
     assert (overlay.opacity, overlay.mode) == (0.25, "heatmap")
     send_update(overlay, opacity=math.nan)
@@ -297,7 +318,10 @@ def test_empty_files_and_unequal_preprocessing_are_explained(tmp_path):
     def uneven(image):
         return torch.zeros(3, *next(sizes))
 
-    with pytest.raises(ValueError, match=r"preprocess must turn every image into a \(3, H, W\) tensor of one size; got \(3, 32, 32\), \(3, 40, 32\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"preprocess must turn every image into a \(3, H, W\) tensor of one size; got \(3, 32, 32\), \(3, 40, 32\)",
+    ):
         load_images([np.zeros((8, 8, 3), np.uint8)] * 2, uneven, CPU, False)
 
 
@@ -329,7 +353,10 @@ class DictOutput(nn.Module):
 
 def test_a_dict_output_model_is_explored_with_output_selector(tiny_images):
     model = DictOutput().eval()
-    with pytest.raises(ValueError, match=r"the model returns a dict \(its keys: scores, features\), and which part holds the class scores is not clear; pass CAMExplorer\(\.\.\., output_selector=\.\.\.\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the model returns a dict \(its keys: scores, features\), and which part holds the class scores is not clear; pass CAMExplorer\(\.\.\., output_selector=\.\.\.\)",
+    ):
         CAMExplorer(model, tiny_images)
     explorer = CAMExplorer(model, tiny_images, output_selector="scores")
     assert explorer.state.layers == ("body.head_conv",) and explorer.overlay.error == ""

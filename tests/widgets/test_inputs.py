@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from camwidgets import CAMExplorer, ClassifierOutputTarget, load_photo, photo_path
-from camwidgets.core.images import IMAGENET_MEAN, IMAGENET_STD
 from camwidgets.core.image_sets import load_images
+from camwidgets.core.images import IMAGENET_MEAN, IMAGENET_STD
 from tests.conftest import CountingForward, photo_tensor
 
 
@@ -72,7 +72,9 @@ def test_token_layers_of_a_vit_are_selectable_and_explained():
     from torchvision.models import VisionTransformer
 
     torch.manual_seed(0)
-    model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=4).eval()
+    model = VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=4
+    ).eval()
     torch.nn.init.normal_(model.heads.head.weight)  # torchvision starts the head at zero: no gradient anywhere
     explorer = CAMExplorer(model, torch.randn(1, 3, 32, 32))
     nodes = {node.path: node for node in explorer.session.tree.nodes}
@@ -113,7 +115,9 @@ def test_channels_last_stages_of_a_swin_are_laid_out_by_themselves():
     from camwidgets import Explainer, swin_reshape_transform
 
     torch.manual_seed(0)
-    model = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=[2, 2], num_classes=3).eval()
+    model = SwinTransformer(
+        patch_size=[4, 4], embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=[2, 2], num_classes=3
+    ).eval()
     torch.nn.init.normal_(model.head.weight)
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     explorer = CAMExplorer(model, x)
@@ -121,7 +125,9 @@ def test_channels_last_stages_of_a_swin_are_laid_out_by_themselves():
     assert nodes["features.1"].layout == "NHWC" and nodes["features.1"].shape == "8×8×16"
     assert nodes["permute"].layout == "NCHW"  # already channels-first
     explorer.set(layers=["features.1"], target=2)
-    expected = Explainer(model, ["features.1"], swin_reshape_transform).compute("gradcam", x, [ClassifierOutputTarget(2)] * 2)
+    expected = Explainer(model, ["features.1"], swin_reshape_transform).compute(
+        "gradcam", x, [ClassifierOutputTarget(2)] * 2
+    )
     np.testing.assert_allclose(explorer.result.maps, expected.numpy(), atol=1e-6)
     explorer.panels.concepts.compute()  # no head takes features.1's 16 channels: concepts without class names
     assert "concepts at features.1" in explorer.panels.concepts.message.value

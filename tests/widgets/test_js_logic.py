@@ -20,7 +20,9 @@ NODE = shutil.which("node")
 @pytest.fixture(autouse=True)
 def _node_is_installed() -> None:
     """Fail, not skip, without Node.js: `make install` installs Debian's nodejs when it is missing."""
-    assert NODE is not None, "Node.js runs the ES modules outside a browser; install it with `make install` (apt-get install nodejs)"
+    assert NODE is not None, (
+        "Node.js runs the ES modules outside a browser; install it with `make install` (apt-get install nodejs)"
+    )
 
 
 def run_module(module: str, body: str, payload: object) -> object:
@@ -33,7 +35,13 @@ def run_module(module: str, body: str, payload: object) -> object:
         f"  const input = JSON.parse(data); let output; {body}\n"
         "  process.stdout.write(JSON.stringify(output)); });\n"
     )
-    done = subprocess.run([NODE, "--input-type=module", "-e", script], input=json.dumps(payload), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [NODE, "--input-type=module", "-e", script],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -52,7 +60,9 @@ def test_overlay_formula_matches_the_export():
             )
             rgba = np.array(run_module("overlay.js", body, payload), dtype=np.uint8).reshape(5, 7, 4)
             assert (rgba[..., 3] == 255).all()
-            np.testing.assert_array_equal(rgba[..., :3], compose_view(photo, levels, "turbo", opacity, mode), err_msg=f"{mode} {opacity}")
+            np.testing.assert_array_equal(
+                rgba[..., :3], compose_view(photo, levels, "turbo", opacity, mode), err_msg=f"{mode} {opacity}"
+            )
 
 
 def test_readout_and_bytes_helpers():

@@ -13,7 +13,14 @@ from .conftest import replies, send_custom, send_update, state_updates
 
 
 def view_of(explorer) -> tuple:
-    return (explorer.state, explorer.overlay.heatmap, explorer.overlay.revision, explorer.overlay.opacity, explorer.overlay.colormap, explorer.overlay.mode)
+    return (
+        explorer.state,
+        explorer.overlay.heatmap,
+        explorer.overlay.revision,
+        explorer.overlay.opacity,
+        explorer.overlay.colormap,
+        explorer.overlay.mode,
+    )
 
 
 def test_maps_and_photos_travel_as_binary_buffers(explorer):
@@ -52,7 +59,12 @@ def test_standard_controls_drive_the_view(explorer):
 def test_layer_select_and_pick_are_answered_with_the_request_id(explorer):
     send_custom(explorer.tree, {"type": "select", "id": 41, "paths": ["stem", "head_conv"]})
     assert explorer.state.layers == ("stem", "head_conv")
-    assert replies(explorer.tree, "select")[-1] == {"type": "select", "id": 41, "ok": True, "selected": ["stem", "head_conv"]}
+    assert replies(explorer.tree, "select")[-1] == {
+        "type": "select",
+        "id": 41,
+        "ok": True,
+        "selected": ["stem", "head_conv"],
+    }
     send_custom(explorer.gallery, {"type": "pick", "id": "g1", "key": "1"})
     assert explorer.state.image == 1
     assert explorer.overlay.photo == explorer.session.images.photos[1].tobytes()
@@ -101,7 +113,9 @@ def _widget(explorer, name):
     return getattr(explorer, name)
 
 
-@pytest.mark.parametrize("name, kind, payload", MALFORMED, ids=[f"{n}-{k}-{i}" for i, (n, k, _) in enumerate(MALFORMED)])
+@pytest.mark.parametrize(
+    "name, kind, payload", MALFORMED, ids=[f"{n}-{k}-{i}" for i, (n, k, _) in enumerate(MALFORMED)]
+)
 def test_malformed_messages_change_nothing(explorer, tiny_model, name, kind, payload):
     before = view_of(explorer)
     widget = _widget(explorer, name)

@@ -63,7 +63,18 @@ def test_the_bytes_hold_each_view_and_its_thumbnail():
 
 def test_no_text_of_a_view_can_leave_the_json_script():
     hostile = f"</script><script>window.cwXss=1</script>{MARKUP}&amp;"
-    page = standalone_page(hostile, [PageView(key=hostile, photo=np.zeros((4, 4, 3), np.uint8), levels=np.zeros((4, 4), np.uint8), caption=hostile, status=hostile)])
+    page = standalone_page(
+        hostile,
+        [
+            PageView(
+                key=hostile,
+                photo=np.zeros((4, 4, 3), np.uint8),
+                levels=np.zeros((4, 4), np.uint8),
+                caption=hostile,
+                status=hostile,
+            )
+        ],
+    )
     assert hostile not in page and MARKUP not in page and "<script>window.cwXss" not in page
     assert page.count("<script") == 5  # data, bytes, two modules, the host: none from the texts
     item = page_data(page)["items"][0]
@@ -112,7 +123,10 @@ def test_the_gallery_is_drawn_in_the_page_as_the_kernel_draws_thumbnails():
     levels = np.stack([square(v.levels[None], size)[0] for v in given])
     packed = np.concatenate([np.concatenate([p.ravel(), m.ravel()]) for p, m in zip(photos, levels)])
     step = size * size * 4
-    items = [{"thumb_photo": [i * step, size * size * 3], "thumb_levels": [i * step + size * size * 3, size * size]} for i in range(2)]
+    items = [
+        {"thumb_photo": [i * step, size * size * 3], "thumb_levels": [i * step + size * size * 3, size * size]}
+        for i in range(2)
+    ]
     encode = lambda name: "data:text/javascript;base64," + base64.b64encode(module_source(name).encode()).decode()  # noqa: E731
     script = (
         f"import * as o from {json.dumps(encode('overlay.js'))}; import * as s from {json.dumps(encode('standalone.js'))};\n"
@@ -123,7 +137,12 @@ def test_the_gallery_is_drawn_in_the_page_as_the_kernel_draws_thumbnails():
     done = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     drawn = np.array(json.loads(done.stdout), np.uint8).reshape(2, size, size, 3)
-    np.testing.assert_array_equal(drawn, overlay_thumbnails(np.stack([v.photo for v in given]), np.stack([v.levels for v in given]), size, "viridis", 0.3))
+    np.testing.assert_array_equal(
+        drawn,
+        overlay_thumbnails(
+            np.stack([v.photo for v in given]), np.stack([v.levels for v in given]), size, "viridis", 0.3
+        ),
+    )
 
 
 def test_explorer_to_html_saves_every_image_at_the_view_shown(explorer, tmp_path):
@@ -136,6 +155,9 @@ def test_explorer_to_html_saves_every_image_at_the_view_shown(explorer, tmp_path
     assert len(data["items"]) == len(explorer.session.images)
     for index, item in enumerate(data["items"]):
         start, length = item["levels"]
-        np.testing.assert_array_equal(np.frombuffer(raw[start : start + length], np.uint8).reshape(result.levels[index].shape), result.levels[index])
+        np.testing.assert_array_equal(
+            np.frombuffer(raw[start : start + length], np.uint8).reshape(result.levels[index].shape),
+            result.levels[index],
+        )
         assert item["status"].endswith(explorer.session.status_text(replace(result.state, image=index)))
     assert "<h2>Top classes</h2>" in page

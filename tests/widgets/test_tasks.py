@@ -19,7 +19,6 @@ from camwidgets.data.task_models import load_shapes_detector, load_shapes_segmen
 from camwidgets.explorer import CAMExplorer
 from camwidgets.explorer.export import session_page
 from camwidgets.explorer.tasks import check_region, infer_task
-
 from tests.conftest import hook_count
 from tests.widgets.conftest import replies, send_custom
 from tests.widgets.test_standalone import page_data
@@ -70,7 +69,15 @@ def test_infer_task_reads_the_output_and_checks_a_given_task():
 def test_check_region_takes_whole_pixel_rectangles_inside_the_image():
     assert check_region([1.2, 2, 30, 40.6], 64, 64) == (1, 2, 30, 41)
     assert check_region(None, 64, 64) is None
-    for bad in ([0, 0, 10], [0, 0, 65, 10], [10, 0, 5, 8], [0, 0, 1, 10], [0, float("nan"), 5, 5], "0,0,5,5", [True, 0, 5, 5]):
+    for bad in (
+        [0, 0, 10],
+        [0, 0, 65, 10],
+        [10, 0, 5, 8],
+        [0, 0, 1, 10],
+        [0, float("nan"), 5, 5],
+        "0,0,5,5",
+        [True, 0, 5, 5],
+    ):
         with pytest.raises(ValueError):
             check_region(bad, 64, 64)
 
@@ -93,25 +100,39 @@ def test_detection_click_a_box_explains_that_detection(detector, scenes, tmp_pat
     assert explorer.state.box == 0 and explorer.status_text(explorer.state).endswith(session.task.box_text(0, 0))
     assert [item["chosen"] for item in explorer.overlay.annotations["boxes"]] == [d == 0 for d in range(len(drawn))]
     layer = dict(model.named_modules())[explorer.state.layers[0]]
-    other = session.task.detections[1]  # the other image keeps its default: every detection, each box's map, combined by maximum
+    other = session.task.detections[
+        1
+    ]  # the other image keeps its default: every detection, each box's map, combined by maximum
     rows = [0] + [1] * len(other["scores"])  # one row per box explained, in one batch
     targets = [cw.FasterRCNNBoxScoreTarget(labels=[int(found["labels"][0])], bounding_boxes=found["boxes"][:1])]
-    targets += [cw.FasterRCNNBoxScoreTarget(labels=[int(label)], bounding_boxes=box[None]) for label, box in zip(other["labels"], other["boxes"])]
+    targets += [
+        cw.FasterRCNNBoxScoreTarget(labels=[int(label)], bounding_boxes=box[None])
+        for label, box in zip(other["labels"], other["boxes"])
+    ]
     each = cw.GradCAM(model, [layer])(session.images.batch[rows], targets)
     np.testing.assert_allclose(explorer.result.maps, np.stack([each[0], each[1:].max(axis=0)]), atol=1e-5)
     if len(found["scores"]) > 1:
         assert not np.allclose(explorer.result.maps[0], default, atol=1e-3), "one box's map differs from every box's"
     page = page_data(session_page(session, {"mode": "overlay", "colormap": "jet", "opacity": 0.5}))
-    assert [item["index"] for item in page["items"][0]["marks"]["boxes"]] == list(range(len(drawn)))  # the saved page draws the boxes
+    assert [item["index"] for item in page["items"][0]["marks"]["boxes"]] == list(
+        range(len(drawn))
+    )  # the saved page draws the boxes
     assert page["items"][0]["marks"]["boxes"][0]["chosen"] and page["items"][0]["marks"]["draw"] == ""
     manifest = json.loads(explorer.export(tmp_path / "box")["json"].read_text())
-    assert manifest["task"] == "detection" and manifest["box"] == 0 and manifest["target_label"] == session.task.box_text(0, 0)
+    assert (
+        manifest["task"] == "detection"
+        and manifest["box"] == 0
+        and manifest["target_label"] == session.task.box_text(0, 0)
+    )
 
     # every box of a class is one choice of the target control
     label = int(found["labels"][0])
     explorer.controls.target.value = label
     assert explorer.state.target == label and explorer.state.box is None
-    assert all(item["chosen"] == (int(found["labels"][item["index"]]) == label) for item in explorer.overlay.annotations["boxes"])
+    assert all(
+        item["chosen"] == (int(found["labels"][item["index"]]) == label)
+        for item in explorer.overlay.annotations["boxes"]
+    )
 
     # a box belongs to the image it was clicked on
     send_custom(explorer.overlay, {"type": "pick_box", "id": 2, "index": 0})
@@ -127,11 +148,19 @@ def test_several_boxes_show_each_box_with_its_own_normalised_map(detector):
     found = explorer.session.task.detections[0]
     square = classes.index("square")
     boxes = np.flatnonzero(found["labels"] == square)
-    assert len(boxes) == 2 and found["scores"][boxes[0]] > 0.99 > 0.7 > found["scores"][boxes[1]]  # one class, a saturated and a weak score
+    assert (
+        len(boxes) == 2 and found["scores"][boxes[0]] > 0.99 > 0.7 > found["scores"][boxes[1]]
+    )  # one class, a saturated and a weak score
     explorer.set(target=square)
     assert explorer.session.task.target_label(explorer.state) == "every square (2 boxes here)"
     gradcam = cw.GradCAM(model, [dict(model.named_modules())[explorer.state.layers[0]]])
-    own = [gradcam(explorer.session.images.batch, [cw.FasterRCNNBoxScoreTarget(labels=[square], bounding_boxes=found["boxes"][b : b + 1])])[0] for b in boxes]
+    own = [
+        gradcam(
+            explorer.session.images.batch,
+            [cw.FasterRCNNBoxScoreTarget(labels=[square], bounding_boxes=found["boxes"][b : b + 1])],
+        )[0]
+        for b in boxes
+    ]
     assert not np.allclose(own[0], own[1], atol=0.05)  # the boxes' maps differ, so both must be seen
     np.testing.assert_allclose(explorer.result.maps[0], np.maximum(*own), atol=1e-5)
     for b, box_map in zip(boxes, own):  # inside each box the combined map is at least that box's own map
@@ -166,7 +195,7 @@ def test_segmentation_lists_classes_and_a_rectangle_restricts_the_region(segment
     listed = task.ranked(0, len(classes))
     shares = {c: float((predicted == c).mean()) for c in np.unique(predicted)}
     assert {c: round(s, 6) for c, _, s in listed} == {int(c): round(s, 6) for c, s in shares.items()}
-    options = dict((value, text) for text, value in explorer.controls.target.options)
+    options = {value: text for text, value in explorer.controls.target.options}
     for c, share in shares.items():
         assert f"{share:.1%}" in options[int(c)]
     category = task.default_class(0)
@@ -185,7 +214,9 @@ def test_segmentation_lists_classes_and_a_rectangle_restricts_the_region(segment
     inside = np.zeros_like(mask)
     inside[rectangle[1] : rectangle[3], rectangle[0] : rectangle[2]] = True
     layer = dict(model.named_modules())["backbone.13"]
-    expected = cw.GradCAM(model, [layer], output_selector="out")(session.images.batch[:1], [cw.SemanticSegmentationTarget(category, (mask & inside).astype(np.float32))])[0]
+    expected = cw.GradCAM(model, [layer], output_selector="out")(
+        session.images.batch[:1], [cw.SemanticSegmentationTarget(category, (mask & inside).astype(np.float32))]
+    )[0]
     np.testing.assert_allclose(explorer.result.maps[0], expected, atol=1e-5)
     assert "in the rectangle" in explorer.status_text(explorer.state)
 
@@ -243,7 +274,9 @@ def test_multilabel_gives_each_present_label_its_own_map():
     assert explorer.label_maps.item_keys == [str(c) for c in present]
     send_custom(explorer.label_maps, {"type": "pick", "id": 1, "key": str(present[0])})
     assert explorer.state.target == present[0]
-    expected = cw.GradCAM(model, [SHAPES_CNN_LAYER])(normalise(batch.images), [cw.ClassifierOutputTarget(int(present[0]))] * 3)
+    expected = cw.GradCAM(model, [SHAPES_CNN_LAYER])(
+        normalise(batch.images), [cw.ClassifierOutputTarget(int(present[0]))] * 3
+    )
     np.testing.assert_allclose(explorer.result.maps, expected, atol=1e-5)
     assert "sigmoid" in explorer.status_text(explorer.state)
     assert hook_count(model) == 0
@@ -266,5 +299,7 @@ def test_the_detectors_layer_sweep_shows_the_stages_its_boxes_depend_on(detector
     assert any(stage.startswith("rpn.") for stage in stages)  # the tree's stages include the RPN head ...
     shown = list(explorer.sweep.item_keys)
     assert shown and not explorer.sweep.message  # ... but the sweep works, on the backbone's stages
-    assert all(stage.startswith("backbone.") for stage in shown) and shown == [s for s in stages if s.startswith("backbone.")]
+    assert all(stage.startswith("backbone.") for stage in shown) and shown == [
+        s for s in stages if s.startswith("backbone.")
+    ]
     assert hook_count(model) == 0

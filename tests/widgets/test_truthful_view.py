@@ -30,7 +30,9 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
 
-def test_relu6_models_are_guided_through_their_relu6_by_default_and_it_says_so(mobilenet_explorer, pretrained_mobilenet):
+def test_relu6_models_are_guided_through_their_relu6_by_default_and_it_says_so(
+    mobilenet_explorer, pretrained_mobilenet
+):
     model, _ = pretrained_mobilenet
     guided = mobilenet_explorer.panels.guided
     assert relu6_count(model) == 35 and guided.relu6.value and guided.relu6.description == "guide ReLU6 too"
@@ -51,7 +53,9 @@ def test_relu6_models_are_guided_through_their_relu6_by_default_and_it_says_so(m
 def test_the_status_line_says_when_a_method_ignores_the_class_or_the_layer(mobilenet_explorer):
     explorer = mobilenet_explorer
     explorer.set(method="eigencam")
-    assert "class-agnostic" in explorer.status_text(explorer.state) and "top class" not in explorer.status_text(explorer.state)
+    assert "class-agnostic" in explorer.status_text(explorer.state) and "top class" not in explorer.status_text(
+        explorer.state
+    )
     explorer.set(method="fullgrad")
     text = explorer.status_text(explorer.state)
     assert "FullGrad ignores the chosen one" in text and "features.18" not in text
@@ -140,13 +144,21 @@ def test_compare_names_methods_as_the_main_menu_and_a_clicked_cell_opens_in_the_
     assert explorer.overlay.status.startswith(f"GradCAMPlusPlus · {layer}")
 
 
-def test_the_ranking_tab_names_methods_as_the_main_menu_shows_the_chosen_layer_first_and_no_empty_chart(mobilenet_explorer):
+def test_the_ranking_tab_names_methods_as_the_main_menu_shows_the_chosen_layer_first_and_no_empty_chart(
+    mobilenet_explorer,
+):
     ranking = mobilenet_explorer.panels.metrics
     assert ("GradCAMPlusPlus", "gradcam++") in ranking.methods.options
-    assert ranking.layers.options[0] == mobilenet_explorer.session.tree.suggested  # the layer chosen when it opened, in sight in a six-row list
+    assert (
+        ranking.layers.options[0] == mobilenet_explorer.session.tree.suggested
+    )  # the layer chosen when it opened, in sight in a six-row list
     tree = mobilenet_explorer.session.tree
-    assert list(ranking.layers.options[1:4]) == [stage for stage in reversed(tree.stages) if stage != tree.suggested][:3]  # deepest first
-    assert ranking.chart.value == b"" and ranking.chart.layout.display == "none"  # no broken-image icon before the chart
+    assert (
+        list(ranking.layers.options[1:4]) == [stage for stage in reversed(tree.stages) if stage != tree.suggested][:3]
+    )  # deepest first
+    assert (
+        ranking.chart.value == b"" and ranking.chart.layout.display == "none"
+    )  # no broken-image icon before the chart
     ranking.chart.value = b"\x89PNG"
     assert ranking.chart.layout.display == ""
     ranking.chart.value = b""

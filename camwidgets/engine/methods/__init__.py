@@ -2,9 +2,27 @@
 one explicit list, family by family (the order of the menus and of ``method_names()``)."""
 
 from . import activation, fullgrad, gradient, perturbation, sess, wrappers
-from .registry import FAMILIES, METHODS, MethodSpec, base_spec, get_method, method_names, register, single_capture_methods
+from .registry import (
+    FAMILIES,
+    METHODS,
+    MethodSpec,
+    base_spec,
+    get_method,
+    method_names,
+    register,
+    single_capture_methods,
+)
 
-__all__ = ["FAMILIES", "METHODS", "MethodSpec", "base_spec", "get_method", "method_names", "register", "single_capture_methods"]
+__all__ = [
+    "FAMILIES",
+    "METHODS",
+    "MethodSpec",
+    "base_spec",
+    "get_method",
+    "method_names",
+    "register",
+    "single_capture_methods",
+]
 
 for _spec in (*gradient.SPECS, *activation.SPECS, *fullgrad.SPECS, *perturbation.SPECS, *wrappers.SPECS, *sess.SPECS):
     register(_spec)

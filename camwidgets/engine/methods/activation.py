@@ -2,7 +2,7 @@ r"""Gradient-free methods that read the activations of one forward pass."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -15,14 +15,18 @@ from .seeding import seeded_generator
 KERNELS = ("linear", "poly", "polynomial", "rbf", "sigmoid", "cosine", "laplacian")
 
 
-def eigencam(activations: torch.Tensor, gradients: torch.Tensor | None = None, eigen_smooth: bool = False) -> torch.Tensor:
+def eigencam(
+    activations: torch.Tensor, gradients: torch.Tensor | None = None, eigen_smooth: bool = False
+) -> torch.Tensor:
     r"""Eigen-CAM: the first principal component of the activations, ``A v_1`` with ``v_1`` the top
     right singular vector of the centred (positions x channels) matrix (https://arxiv.org/abs/2008.00299).
     Class-agnostic: the target is not used."""
     return summed_channels(activations, True)
 
 
-def fem(activations: torch.Tensor, gradients: torch.Tensor | None = None, eigen_smooth: bool = False, k: float = 2) -> torch.Tensor:
+def fem(
+    activations: torch.Tensor, gradients: torch.Tensor | None = None, eigen_smooth: bool = False, k: float = 2
+) -> torch.Tensor:
     r"""FEM (Feature Explanation Method, https://hal.science/hal-02963298): ``sum_c w_c A_c`` with
     ``w_c`` the fraction of positions where ``A_c > mean(A_c) + k std(A_c)`` (population std, the
     k-sigma rule). Class-agnostic; like the reference, ``eigen_smooth`` changes nothing."""
@@ -54,7 +58,7 @@ def kpca_projection(
     gradients: torch.Tensor | None = None,
     eigen_smooth: bool = False,
     kernel: str = "sigmoid",
-    gamma: Optional[float] = None,
+    gamma: float | None = None,
     degree: float = 3,
     coef0: float = 1,
 ) -> torch.Tensor:
@@ -70,18 +74,29 @@ def kpca_projection(
     points = torch.nan_to_num(activations.detach().double()).reshape(batch, channels, -1).transpose(1, 2)
     points = points - points.mean(dim=1, keepdim=True)
     matrix = _kernel_matrix(points, kernel, 1.0 / channels if gamma is None else float(gamma), degree, coef0)
-    matrix = matrix - matrix.mean(dim=1, keepdim=True) - matrix.mean(dim=2, keepdim=True) + matrix.mean(dim=(1, 2), keepdim=True)
+    matrix = (
+        matrix
+        - matrix.mean(dim=1, keepdim=True)
+        - matrix.mean(dim=2, keepdim=True)
+        + matrix.mean(dim=(1, 2), keepdim=True)
+    )
     values, vectors = torch.linalg.eigh(matrix)
     projection = positive_peak(vectors[:, :, -1]) * values[:, -1:].clamp(min=0).sqrt()
     return projection.reshape(batch, *activations.shape[2:]).to(activations.dtype)
 
 
 def random_weights(
-    activations: torch.Tensor, gradients: torch.Tensor | None = None, eigen_smooth: bool = False, generator: Optional[torch.Generator] = None
+    activations: torch.Tensor,
+    gradients: torch.Tensor | None = None,
+    eigen_smooth: bool = False,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""RandomCAM, a baseline: ``sum_c w_c A_c`` with channel weights ``w_c ~ U(-1, 1)`` drawn anew
     for every image and layer (from torch's generator, or from ``seed`` for repeatable maps)."""
-    weights = torch.rand(activations.shape[:2], generator=generator, device=activations.device, dtype=activations.dtype) * 2 - 1
+    weights = (
+        torch.rand(activations.shape[:2], generator=generator, device=activations.device, dtype=activations.dtype) * 2
+        - 1
+    )
     return weighted_channels(weights, activations, eigen_smooth)
 
 
@@ -90,8 +105,20 @@ def _random_keywords(options: dict, batch: torch.Tensor) -> dict:
     return {"generator": seeded_generator(options["seed"], batch.device)}
 
 
-def _gradient_free(name: str, class_name: str, compute: Any, summary: str, paper: str = "", **fields: Any) -> MethodSpec:
-    return MethodSpec(name=name, class_name=class_name, family="gradient-free", needs_gradients=False, cost=1.0, compute=compute, summary=summary, paper=paper, **fields)
+def _gradient_free(
+    name: str, class_name: str, compute: Any, summary: str, paper: str = "", **fields: Any
+) -> MethodSpec:
+    return MethodSpec(
+        name=name,
+        class_name=class_name,
+        family="gradient-free",
+        needs_gradients=False,
+        cost=1.0,
+        compute=compute,
+        summary=summary,
+        paper=paper,
+        **fields,
+    )
 
 
 SPECS = (

@@ -34,7 +34,11 @@ def bias_layers(model: nn.Module, spatial_axes: int = 2) -> list[tuple[str, nn.M
     kinds = _BIAS_TYPES.get(spatial_axes)
     if kinds is None:
         raise ValueError(f"FullGrad explains 2-D or 3-D images; got {spatial_axes} spatial axes")
-    return [(name, module) for name, module in model.named_modules() if isinstance(module, kinds) and getattr(module, "bias", None) is not None]
+    return [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, kinds) and getattr(module, "bias", None) is not None
+    ]
 
 
 def effective_bias(module: nn.Module) -> torch.Tensor:
@@ -75,11 +79,20 @@ def fullgrad(call: MethodCall) -> torch.Tensor:
     x = call.input_tensor
     layers = bias_layers(explainer.model, x.ndim - 2)
     tapped = _InputTap(explainer.model)
-    result = capture(tapped, x, [("input", tapped.tap)] + layers, call.targets, need_gradients=True, output_selector=explainer.output_selector)
+    result = capture(
+        tapped,
+        x,
+        [("input", tapped.tap)] + layers,
+        call.targets,
+        need_gradients=True,
+        output_selector=explainer.output_selector,
+    )
     call.capture = result
     size = result.image_size
     input_record, *layer_records = result.records
-    input_maps = _channel_maps((input_record.activation.float() * input_record.gradient.float()).abs())  # float32 maps for any model dtype
+    input_maps = _channel_maps(
+        (input_record.activation.float() * input_record.gradient.float()).abs()
+    )  # float32 maps for any model dtype
     layer_maps = (_bias_map(record.gradient, module, size) for record, (_, module) in zip(layer_records, layers))
     if not call.eigen_smooth:
         return normalise(sum(layer_maps, input_maps.sum(dim=1)), explainer.normalise)
@@ -98,7 +111,14 @@ def _bias_map(gradient: torch.Tensor, module: nn.Module, size: tuple[int, ...]) 
 
 SPECS = (
     MethodSpec(
-        name="fullgrad", class_name="FullGrad", family="gradient", needs_gradients=True, cost=1.0, run=fullgrad, own_layers=lambda model: [module for _, module in bias_layers(model)] or [model],
-        summary="input gradient x input plus bias gradients of every layer", paper="https://arxiv.org/abs/1905.00780",
+        name="fullgrad",
+        class_name="FullGrad",
+        family="gradient",
+        needs_gradients=True,
+        cost=1.0,
+        run=fullgrad,
+        own_layers=lambda model: [module for _, module in bias_layers(model)] or [model],
+        summary="input gradient x input plus bias gradients of every layer",
+        paper="https://arxiv.org/abs/1905.00780",
     ),
 )

@@ -54,7 +54,9 @@ def gradcam_plusplus_weights(activations: torch.Tensor, gradients: torch.Tensor)
     return plusplus_weights(activations, gradients, squared, squared * gradients)
 
 
-def plusplus_weights(activations: torch.Tensor, gradients: torch.Tensor, squared: torch.Tensor, cubed: torch.Tensor) -> torch.Tensor:
+def plusplus_weights(
+    activations: torch.Tensor, gradients: torch.Tensor, squared: torch.Tensor, cubed: torch.Tensor
+) -> torch.Tensor:
     r"""Grad-CAM++'s channel weights from the gradient's first three powers (or their averages over
     noisy samples, for SmoothGrad-CAM++): ``sum_ij alpha relu(G)``, ``alpha = G2 / (2 G2 + sum_ij(A) G3 + 1e-6)``,
     zero where ``G2 = 0``."""
@@ -102,14 +104,24 @@ def shapleycam(call: MethodCall) -> torch.Tensor:
     try:
         for position, record in enumerate(result.records):
             if not isinstance(record.activation, torch.Tensor):
-                raise ValueError(f"ShapleyCAM needs target layers whose output is one tensor; layer {record.name!r} returns {type(record.activation).__name__}")
+                raise ValueError(
+                    f"ShapleyCAM needs target layers whose output is one tensor; layer {record.name!r} returns {type(record.activation).__name__}"
+                )
             last = position == len(result.records) - 1
             product = None
             if record.gradient.requires_grad:  # else the score is linear in the layer (and weights are frozen)
-                (product,) = torch.autograd.grad(record.gradient, record.activation, grad_outputs=record.activation, retain_graph=not last, allow_unused=True)
+                (product,) = torch.autograd.grad(
+                    record.gradient,
+                    record.activation,
+                    grad_outputs=record.activation,
+                    retain_graph=not last,
+                    allow_unused=True,
+                )
             spatial = [explainer.spatial(t.detach(), result, record.name) for t in (record.activation, record.gradient)]
             activations, gradients = spatial
-            curvature = torch.zeros_like(gradients) if product is None else explainer.spatial(product, result, record.name)
+            curvature = (
+                torch.zeros_like(gradients) if product is None else explainer.spatial(product, result, record.name)
+            )
             weights = (gradients - 0.5 * curvature).mean(dim=spatial_dims(gradients))
             raw.append(weighted_channels(weights, activations, call.eigen_smooth))
     finally:
@@ -124,9 +136,19 @@ def detached(result: Capture) -> Capture:
     return dataclasses.replace(result, outputs=outputs, scores=scores, records=[])
 
 
-def _per_layer(name: str, class_name: str, compute: Any, summary: str, paper: str = "", weights: Any = None) -> MethodSpec:
+def _per_layer(
+    name: str, class_name: str, compute: Any, summary: str, paper: str = "", weights: Any = None
+) -> MethodSpec:
     return MethodSpec(
-        name=name, class_name=class_name, family="gradient", needs_gradients=True, cost=1.0, compute=compute, summary=summary, paper=paper, weights=weights
+        name=name,
+        class_name=class_name,
+        family="gradient",
+        needs_gradients=True,
+        cost=1.0,
+        compute=compute,
+        summary=summary,
+        paper=paper,
+        weights=weights,
     )
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..capture import target_score
-from ..modules import BatchMismatch, evaluation_mode, forward_hooks, per_image_outputs, select_output
 from ..memory_layout import ChannelsLastForward
+from ..modules import BatchMismatch, evaluation_mode, forward_hooks, per_image_outputs, select_output
 from ..progress import Progress
 from ..smoothing import first_principal_component
 from ..targets import ClassifierOutputTarget
@@ -88,7 +89,9 @@ def autocast_if(device: torch.device, enabled: bool) -> Iterator[None]:
         yield
         return
     if device.type != "cuda":
-        raise ValueError(f"use_amp runs the extra forwards in float16 on a CUDA device; the model is on {device}. Pass use_amp=False.")
+        raise ValueError(
+            f"use_amp runs the extra forwards in float16 on a CUDA device; the model is on {device}. Pass use_amp=False."
+        )
     with torch.autocast(device_type="cuda", dtype=torch.float16):
         yield
 
@@ -102,7 +105,9 @@ def _targets_and_layers(call: MethodCall) -> tuple[Any, list, list[torch.Tensor]
     explainer = call.explainer
     result = explainer.capture(call.input_tensor, call.targets, need_gradients=False)
     if result.targets is None:
-        raise ValueError("this method scores the model output with a target; pass targets (one per image) for this model")
+        raise ValueError(
+            "this method scores the model output with a target; pass targets (one per image) for this model"
+        )
     spatial = [explainer.spatial(record.activation, result, record.name) for record in result.records]
     return result, result.targets, spatial
 
@@ -259,6 +264,7 @@ def sscam(call: MethodCall) -> torch.Tensor:
     y(x * (M_k + d_i)))`` with Gaussian noise ``d_i ~ N(0, std^2)`` per mask pixel, ``M_k`` as in
     Score-CAM. Defaults as torchcam: ``num_samples=35``, ``std=2.0``, ``batch_size=32``; ``seed`` (None:
     the global generator) makes it reproducible. With ``std=0`` it equals Score-CAM."""
+
     def noisy(options: dict[str, Any]) -> list[Callable[[torch.Tensor], torch.Tensor]]:
         samples, std = _sample_count(options), float(options["std"])
         if std < 0:
@@ -281,6 +287,7 @@ def iscam(call: MethodCall) -> torch.Tensor:
     ``w = softmax_k(1/N sum_{i=1..N} y(x * a_i M_k))`` with ``a_i = sum_{j<=i} j / N = i (i + 1) / (2N)``.
     Defaults as torchcam: ``num_samples=10``, ``batch_size=32``. With ``num_samples=1`` it equals
     Score-CAM. ``deduplicate`` and ``use_amp`` as for Score-CAM."""
+
     def scaled(options: dict[str, Any]) -> list[Callable[[torch.Tensor], torch.Tensor]]:
         samples = _sample_count(options)
         return [_scale_by(step * (step + 1) / (2 * samples)) for step in range(1, samples + 1)]
@@ -317,7 +324,9 @@ class AblationLayer(nn.Module):
     channel_axis: int | None = None
 
     def forward(self, x: Any) -> Any:  # pragma: no cover - never part of a model
-        raise RuntimeError("ablation layers describe AblationCAM's ablation; pass one as AblationCAM(..., ablation_layer=...)")
+        raise RuntimeError(
+            "ablation layers describe AblationCAM's ablation; pass one as AblationCAM(..., ablation_layer=...)"
+        )
 
     def axis(self, output: torch.Tensor, channels: int) -> int:
         """The output's channel axis (``channels`` long)."""
@@ -342,7 +351,9 @@ class AblationLayer(nn.Module):
             current = torch.minimum(current, value)
         return torch.stack(values, dim=1)
 
-    def ablated_copies(self, output: Any, images: torch.Tensor, channels: torch.Tensor, values: torch.Tensor, total: int) -> Any:
+    def ablated_copies(
+        self, output: Any, images: torch.Tensor, channels: torch.Tensor, values: torch.Tensor, total: int
+    ) -> Any:
         """Copies ``output[images[r]]`` with channel ``channels[r]`` set to ``values[r]`` (indexing with a
         tensor already copies)."""
         copies = output[images]
@@ -366,14 +377,18 @@ class AblationLayerFasterRCNN(AblationLayer):
         first = next(iter(output.values()))
         return torch.full((first.shape[0], 1), FPN_ABLATION_VALUE, device=first.device)
 
-    def ablated_copies(self, output: Any, images: torch.Tensor, channels: torch.Tensor, values: torch.Tensor, total: int) -> Any:
+    def ablated_copies(
+        self, output: Any, images: torch.Tensor, channels: torch.Tensor, values: torch.Tensor, total: int
+    ) -> Any:
         copies, start = type(output)(), 0
         rows = torch.arange(len(images), device=images.device)
         for key, level in output.items():
             count = level.shape[1]
             level_copies = level[images]
             inside = (channels >= start) & (channels < start + count)
-            level_copies[rows[inside], channels[inside] - start] = values[inside].to(level.dtype).view(-1, *[1] * (level.ndim - 2))
+            level_copies[rows[inside], channels[inside] - start] = (
+                values[inside].to(level.dtype).view(-1, *[1] * (level.ndim - 2))
+            )
             copies[key] = level_copies
             start += count
         return copies
@@ -492,9 +507,17 @@ def ablationcam(call: MethodCall) -> torch.Tensor:
     orders = [[_channel_order(image, ratio) for image in activations] for activations in spatial]
     chunks = sum(math.ceil(sum(len(order) for order in layer) / options["batch_size"]) for layer in orders)
     weights = []
-    with Progress(chunks, "AblationCAM", call.progress) as progress, evaluation_mode(call.explainer.model), torch.no_grad():
-        for (_, module), record, activations, layer_orders in zip(call.explainer.layers, result.records, spatial, orders):
-            ablated = _ablation_scores(call, module, record.activation, activations.shape[1], layer_orders, result, targets, options, progress)
+    with (
+        Progress(chunks, "AblationCAM", call.progress) as progress,
+        evaluation_mode(call.explainer.model),
+        torch.no_grad(),
+    ):
+        for (_, module), record, activations, layer_orders in zip(
+            call.explainer.layers, result.records, spatial, orders
+        ):
+            ablated = _ablation_scores(
+                call, module, record.activation, activations.shape[1], layer_orders, result, targets, options, progress
+            )
             original = result.scores.float()[:, None]
             weights.append((original - ablated) / original)
     return _finish(call, result, weights, spatial)
@@ -513,8 +536,15 @@ def check_ablation_options(options: dict[str, Any]) -> None:
 
 
 def _perturbation(
-    name: str, class_name: str, cost: float, run: Any, summary: str, paper: str, passes: Any,
-    keyword_only: tuple[str, ...] | None = None, check: Any = check_batch_size,
+    name: str,
+    class_name: str,
+    cost: float,
+    run: Any,
+    summary: str,
+    paper: str,
+    passes: Any,
+    keyword_only: tuple[str, ...] | None = None,
+    check: Any = check_batch_size,
 ) -> MethodSpec:
     options = OPTIONS[name]
     return MethodSpec(

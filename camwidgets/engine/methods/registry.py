@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -13,7 +14,18 @@ if TYPE_CHECKING:
     from ..explainer import Explainer
     from ..progress import ProgressOption
 
-__all__ = ["MethodSpec", "MethodCall", "register", "get_method", "base_spec", "method_names", "single_capture_methods", "METHODS", "FAMILIES", "SLOW_COST"]
+__all__ = [
+    "MethodSpec",
+    "MethodCall",
+    "register",
+    "get_method",
+    "base_spec",
+    "method_names",
+    "single_capture_methods",
+    "METHODS",
+    "FAMILIES",
+    "SLOW_COST",
+]
 
 FAMILIES = ("gradient", "gradient-free", "perturbation")
 #: A method costing more than this many forwards per image is slow: marked in menus and help, run in
@@ -31,13 +43,13 @@ class MethodCall:
     smoothing flag, the method's own parameters resolved by its spec (``batch_size``, ...) and the
     progress option."""
 
-    explainer: "Explainer"
+    explainer: Explainer
     input_tensor: torch.Tensor
-    targets: Optional[list]
+    targets: list | None
     eigen_smooth: bool = False
     options: dict[str, Any] = field(default_factory=dict)
-    progress: "ProgressOption" = None
-    capture: "Optional[Capture]" = None  # the method may leave its capture here (for ``cam.outputs``)
+    progress: ProgressOption = None
+    capture: Capture | None = None  # the method may leave its capture here (for ``cam.outputs``)
 
 
 # MethodCall -> final (B, *image size) maps, already upsampled, aggregated and normalised
@@ -79,17 +91,17 @@ class MethodSpec:
     cost: float
     summary: str
     paper: str = ""
-    compute: Optional[MapFunction] = None
-    run: Optional[RunFunction] = None
+    compute: MapFunction | None = None
+    run: RunFunction | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     keyword_only: tuple[str, ...] = ()
-    check: Optional[Callable[[dict], None]] = None
-    prepare: Optional[Callable[[dict, torch.Tensor], dict]] = None
-    own_layers: Optional[Callable[[Any], list]] = None
-    weights: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None
+    check: Callable[[dict], None] | None = None
+    prepare: Callable[[dict, torch.Tensor], dict] | None = None
+    own_layers: Callable[[Any], list] | None = None
+    weights: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     call: str = "cam"
     call_options: tuple[str, ...] = ()
-    passes: Optional[Callable[[Mapping[str, Any], int], float]] = None
+    passes: Callable[[Mapping[str, Any], int], float] | None = None
 
     @property
     def doc(self) -> str:
@@ -165,7 +177,11 @@ def base_spec(base_method: Any) -> MethodSpec:
     """The registered method behind a wrapper's ``base_method``: a CAM class (``GradCAM``), a name or a spec."""
     if isinstance(base_method, MethodSpec):
         return base_method
-    name = base_method if isinstance(base_method, str) else getattr(base_method, "method", None) or getattr(base_method, "__name__", None)
+    name = (
+        base_method
+        if isinstance(base_method, str)
+        else getattr(base_method, "method", None) or getattr(base_method, "__name__", None)
+    )
     if not isinstance(name, str) or not name:
         raise TypeError(f"base_method must be a CAM class such as GradCAM or a method name; got {base_method!r}")
     return get_method(name)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
 __all__ = ["seeded_generator"]
 
 
-def seeded_generator(seed: Any, device: torch.device) -> Optional[torch.Generator]:
+def seeded_generator(seed: Any, device: torch.device) -> torch.Generator | None:
     """A generator on ``device`` seeded with ``seed``; None (torch's global generator) for no seed."""
     if seed is None:
         return None

@@ -14,16 +14,17 @@ image, with no canvas of the scaled size. Everything stays on the model's device
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ..capture import target_score
-from ..modules import evaluation_mode, per_image_outputs, select_output
 from ..blur import gaussian_blur
+from ..capture import target_score
 from ..maps import normalise
+from ..modules import evaluation_mode, per_image_outputs, select_output
 from ..progress import Progress
 from .registry import MethodCall, MethodSpec, base_spec
 from .wrappers import inner_explainer
@@ -51,7 +52,9 @@ def check_sess_options(options: dict) -> None:
     if options["pool"] not in ("mean", "max"):
         raise ValueError(f"pool must be 'mean' (spatial weighted average) or 'max'; got {options['pool']!r}")
     if not 0.0 <= options["pre_filter_ratio"] < 1.0:
-        raise ValueError(f"pre_filter_ratio is the share of lowest-scoring patches dropped, in [0, 1); got {options['pre_filter_ratio']!r}")
+        raise ValueError(
+            f"pre_filter_ratio is the share of lowest-scoring patches dropped, in [0, 1); got {options['pre_filter_ratio']!r}"
+        )
     if options["num_scales"] < 1:
         raise ValueError(f"num_scales must be at least 1; got {options['num_scales']!r}")
     if options["batch_size"] < 1:
@@ -69,7 +72,11 @@ def window_starts(length: int, step: int, window: int) -> list[int]:
 def sliding_window(height: int, width: int, step_size: int, window_size: int) -> list[tuple[int, int]]:
     """Top-left corners ``(x, y)`` of the square windows covering a ``height x width`` image, row by
     row (the reference's order), each axis by :func:`window_starts`."""
-    return [(x, y) for y in window_starts(height, step_size, window_size) for x in window_starts(width, step_size, window_size)]
+    return [
+        (x, y)
+        for y in window_starts(height, step_size, window_size)
+        for x in window_starts(width, step_size, window_size)
+    ]
 
 
 def scaled_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -105,7 +112,12 @@ class _Windows:
 
     def patches(self, images: Sequence[int], windows: Sequence[int]) -> torch.Tensor:
         w = self.size
-        return torch.stack([self.scaled[self.scale_index[n]][b, :, self.top[n] : self.top[n] + w, self.left[n] : self.left[n] + w] for b, n in zip(images, windows)])
+        return torch.stack(
+            [
+                self.scaled[self.scale_index[n]][b, :, self.top[n] : self.top[n] + w, self.left[n] : self.left[n] + w]
+                for b, n in zip(images, windows)
+            ]
+        )
 
     def paste(self, maps: torch.Tensor, windows: Sequence[int]) -> torch.Tensor:
         """(n, w, w) patch maps placed in their scaled images and resized to the image: (n, H, W)."""
@@ -130,7 +142,13 @@ def _windows(x: torch.Tensor, options: dict) -> _Windows:
         new_height, new_width = scaled_size(height, width, int(scale))
         same = (new_height, new_width) == (height, width)
         # resized in float32 (antialiased resizing has no bfloat16/float16 kernels), fed to the model in its dtype
-        found.scaled.append(x if same else F.interpolate(x.float(), size=(new_height, new_width), mode="bilinear", align_corners=False, antialias=True).to(x.dtype))
+        found.scaled.append(
+            x
+            if same
+            else F.interpolate(
+                x.float(), size=(new_height, new_width), mode="bilinear", align_corners=False, antialias=True
+            ).to(x.dtype)
+        )
         found.rows.append(_resize_matrix(new_height, height, x.device))
         found.columns.append(_resize_matrix(new_width, width, x.device))
         for top in window_starts(new_height, step, window):
@@ -145,7 +163,9 @@ def _chunks(count: int, size: int) -> list[range]:
     return [range(start, min(start + size, count)) for start in range(0, count, size)]
 
 
-def _patch_scores(call: MethodCall, windows: _Windows, targets: list, options: dict, progress: Progress) -> torch.Tensor:
+def _patch_scores(
+    call: MethodCall, windows: _Windows, targets: list, options: dict, progress: Progress
+) -> torch.Tensor:
     """(B, N) target score of every window of every image (of the softmax unless told otherwise), clipped at 0."""
     explainer = call.explainer
     batch, count = call.input_tensor.shape[0], len(windows)
@@ -187,7 +207,9 @@ def sess(call: MethodCall) -> torch.Tensor:
         scores = _patch_scores(call, windows, targets, options, progress)
         order = torch.argsort(scores, dim=1, stable=True)[:, count - kept :]
         best = scores.amax(dim=1, keepdim=True)
-        weights = torch.where(best > 0, scores.gather(1, order) / best.clamp(min=torch.finfo(scores.dtype).tiny), torch.ones_like(best))
+        weights = torch.where(
+            best > 0, scores.gather(1, order) / best.clamp(min=torch.finfo(scores.dtype).tiny), torch.ones_like(best)
+        )
         for chunk in _chunks(batch * kept, size):
             images = [p // kept for p in chunk]
             indices = order.reshape(-1)[list(chunk)].tolist()
@@ -205,9 +227,15 @@ def sess(call: MethodCall) -> torch.Tensor:
                 total.index_add_(0, where, torch.where(above, pasted, torch.zeros_like(pasted)))
                 counts.index_add_(0, where, above.to(counts.dtype))
             progress.advance()
-    fused = total if options["pool"] == "max" else torch.where(counts > 0, total / counts.clamp(min=1), torch.zeros_like(total))
+    fused = (
+        total
+        if options["pool"] == "max"
+        else torch.where(counts > 0, total / counts.clamp(min=1), torch.zeros_like(total))
+    )
     if options["smooth"]:
-        fused = gaussian_blur(fused[:, None], BLUR_SIZE, BLUR_SIGMA)[:, 0]  # OpenCV's GaussianBlur(m, (11, 11), 5), reflect-101 borders
+        fused = gaussian_blur(fused[:, None], BLUR_SIZE, BLUR_SIGMA)[
+            :, 0
+        ]  # OpenCV's GaussianBlur(m, (11, 11), 5), reflect-101 borders
     return normalise(fused, explainer.normalise)
 
 

@@ -7,7 +7,8 @@ the same model, layers, reshape transform and output selector. SESS lives in :mo
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Optional, Sequence
+from collections.abc import Hashable, Sequence
+from typing import Any
 
 import torch
 
@@ -20,7 +21,15 @@ from .gradient import plusplus_weights
 from .registry import MethodCall, MethodSpec, base_spec
 from .seeding import seeded_generator
 
-__all__ = ["ClosestClassesTarget", "finercam", "refinecam", "smoothgradcampp", "check_smoothgrad_options", "inner_explainer", "SPECS"]
+__all__ = [
+    "ClosestClassesTarget",
+    "finercam",
+    "refinecam",
+    "smoothgradcampp",
+    "check_smoothgrad_options",
+    "inner_explainer",
+    "SPECS",
+]
 
 DEFAULT_COMPARISON_CATEGORIES = (1, 2, 3)
 
@@ -31,7 +40,9 @@ class ClosestClassesTarget:
     are the ones at the given ranks of ``|y - y[m]|`` (1, 2, 3: the three most similar), and the score
     is :class:`FinerWeightedTarget`'s ``sum_k p_k (y[m] - alpha y[k]) / sum_k p_k``."""
 
-    def __init__(self, alpha: float = 1, comparison_categories: Optional[Sequence[int]] = None, target_idx: Optional[int] = None) -> None:
+    def __init__(
+        self, alpha: float = 1, comparison_categories: Sequence[int] | None = None, target_idx: int | None = None
+    ) -> None:
         self.alpha = alpha
         self.comparison_categories = comparison_categories
         self.target_idx = target_idx
@@ -56,7 +67,7 @@ class ClosestClassesTarget:
         return ("ClosestClassesTarget", float(self.alpha), ranks, self.target_idx)
 
 
-def inner_explainer(explainer: Any, layers: Optional[list] = None) -> Any:
+def inner_explainer(explainer: Any, layers: list | None = None) -> Any:
     """The explainer for a wrapper's inner calls: no cache (inner batches are not reused), per-image
     normalisation (the inner maps are combined; the outer call normalises as configured)."""
     return explainer.replace(cache=None, normalise="image", **({} if layers is None else {"target_layers": layers}))
@@ -74,7 +85,12 @@ def finercam(call: MethodCall) -> torch.Tensor:
         targets = [chooser] * call.input_tensor.shape[0]
     spec = base_spec(options["base_method"])
     return call.explainer.compute(
-        spec, call.input_tensor, targets, eigen_smooth=call.eigen_smooth, options=options["base_options"], progress=call.progress
+        spec,
+        call.input_tensor,
+        targets,
+        eigen_smooth=call.eigen_smooth,
+        options=options["base_options"],
+        progress=call.progress,
     )
 
 
@@ -90,7 +106,13 @@ def refinecam(call: MethodCall) -> torch.Tensor:
         )
     base = base_spec(call.options["base_method"])
     maps = call.explainer.per_layer_maps(
-        base, call.input_tensor, call.targets, eigen_smooth=call.eigen_smooth, options=call.options["base_options"], progress=call.progress, normalise="image"
+        base,
+        call.input_tensor,
+        call.targets,
+        eigen_smooth=call.eigen_smooth,
+        options=call.options["base_options"],
+        progress=call.progress,
+        normalise="image",
     )
     return normalise(torch.stack(maps).prod(dim=0), call.explainer.normalise)
 
@@ -100,7 +122,9 @@ def check_smoothgrad_options(options: dict) -> None:
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"num_samples must be a positive integer; got {num_samples!r}")
     if not isinstance(std, (int, float)) or std < 0:
-        raise ValueError(f"std must be a non-negative number (the noise's standard deviation on the input); got {std!r}")
+        raise ValueError(
+            f"std must be a non-negative number (the noise's standard deviation on the input); got {std!r}"
+        )
 
 
 def smoothgradcampp(call: MethodCall) -> torch.Tensor:
@@ -121,7 +145,14 @@ def smoothgradcampp(call: MethodCall) -> torch.Tensor:
     with Progress(num_samples, "SmoothGrad-CAM++ samples", call.progress) as progress:
         for _ in range(num_samples):
             noisy = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            result = capture(explainer.model, noisy, explainer.layers, targets, need_gradients=True, output_selector=explainer.output_selector)
+            result = capture(
+                explainer.model,
+                noisy,
+                explainer.layers,
+                targets,
+                need_gradients=True,
+                output_selector=explainer.output_selector,
+            )
             for record, sums in zip(result.records, moments):
                 gradient = explainer.spatial(record.gradient, result, record.name)
                 for power, total in enumerate(sums, start=1):

@@ -16,7 +16,19 @@ from .export import ExportTab
 from .guided import GuidedTab
 from .ranking import RankingTab
 
-__all__ = ["Tabs", "build_tabs", "Tab", "TabHost", "text_html", "classifier_head", "CompareTab", "GuidedTab", "ConceptsTab", "RankingTab", "ExportTab"]
+__all__ = [
+    "Tabs",
+    "build_tabs",
+    "Tab",
+    "TabHost",
+    "text_html",
+    "classifier_head",
+    "CompareTab",
+    "GuidedTab",
+    "ConceptsTab",
+    "RankingTab",
+    "ExportTab",
+]
 
 
 @dataclass
@@ -30,6 +42,12 @@ class Tabs:
 
 
 def build_tabs(session: Any, host: TabHost) -> Tabs:
-    parts = [CompareTab(session, host), GuidedTab(session, host), ConceptsTab(session, host), RankingTab(session, host), ExportTab(session, host)]
+    parts = [
+        CompareTab(session, host),
+        GuidedTab(session, host),
+        ConceptsTab(session, host),
+        RankingTab(session, host),
+        ExportTab(session, host),
+    ]
     tabs = ipywidgets.Tab(children=[part.box for part in parts], titles=[part.title for part in parts])
     return Tabs(*parts, tabs=tabs)

@@ -9,7 +9,8 @@ messages and paths are data, never markup.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import ipywidgets
 
@@ -95,10 +96,20 @@ class BackgroundTab(Tab):
         if job is not None:
             job.wait()
 
-    def run(self, work: Callable[[Any], Any], show: Callable[[Any], None], on_progress: Any = None, superseded: str = STOPPED) -> BackgroundJob:
+    def run(
+        self,
+        work: Callable[[Any], Any],
+        show: Callable[[Any], None],
+        on_progress: Any = None,
+        superseded: str = STOPPED,
+    ) -> BackgroundJob:
         """``work(progress)`` in the job slot; ``show(result)`` when it worked; errors and Cancelled said here."""
         self.job = self.host.background(
-            self.name, work, show, lambda error: self.say(error_text(error), error=True), on_progress=on_progress,
+            self.name,
+            work,
+            show,
+            lambda error: self.say(error_text(error), error=True),
+            on_progress=on_progress,
             on_superseded=lambda: self.say(superseded, error=True),
         )
         return self.job

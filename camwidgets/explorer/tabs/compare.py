@@ -7,10 +7,10 @@ from typing import Any
 import ipywidgets
 import numpy as np
 
-from ...engine import METHODS
 from ...core.pictures import overlay_thumbnails
-from ..state import gray_levels
+from ...engine import METHODS
 from ...widgets.thumbnails import ThumbnailGrid
+from ..state import gray_levels
 from ..worker import BackgroundJob
 from .base import BackgroundTab, TabHost, method_choices
 
@@ -31,16 +31,20 @@ class CompareTab(BackgroundTab):
         super().__init__(session, host)
         choices = [name for name in DEFAULT_COMPARE if name in METHODS] or list(METHODS)[:2]
         # one naming of methods everywhere: the class names the main menu shows
-        self.methods = ipywidgets.SelectMultiple(
-            description="Methods", options=method_choices(), value=choices, rows=6
-        )
+        self.methods = ipywidgets.SelectMultiple(description="Methods", options=method_choices(), value=choices, rows=6)
         self.by = ipywidgets.ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
         self.button = ipywidgets.Button(description="Compare")
-        self.grid = ThumbnailGrid(testid="cw-compare", item_testid="cw-compare-item", title="Compare (click a cell to open it in the main view)")
+        self.grid = ThumbnailGrid(
+            testid="cw-compare",
+            item_testid="cw-compare-item",
+            title="Compare (click a cell to open it in the main view)",
+        )
         self._cells: dict[str, dict[str, Any]] = {}  # grid key -> the view change that opens that cell
         self.grid.observe(self._open_cell, names="selected")
         self.button.on_click(lambda _: self.start())
-        self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, ipywidgets.VBox([self.by, self.button])]), self.grid])
+        self.box = ipywidgets.VBox(
+            [ipywidgets.HBox([self.methods, ipywidgets.VBox([self.by, self.button])]), self.grid]
+        )
 
     def start(self) -> BackgroundJob:
         """Compute the grid in the background for the current view."""
@@ -65,8 +69,12 @@ class CompareTab(BackgroundTab):
                 for position, column in enumerate(columns)
             }
             self.grid.set_pictures(
-                list(self._cells), np.concatenate(cells), captions=[f"{n} · {c}" for n in names for c in columns],
-                columns=len(columns), row_labels=names, column_labels=list(columns),
+                list(self._cells),
+                np.concatenate(cells),
+                captions=[f"{n} · {c}" for n in names for c in columns],
+                columns=len(columns),
+                row_labels=names,
+                column_labels=list(columns),
             )
 
         return self.run(work, show)

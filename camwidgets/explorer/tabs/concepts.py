@@ -24,7 +24,11 @@ __all__ = ["ConceptsTab", "classifier_head"]
 def classifier_head(model: nn.Module, channels: int, classes: int) -> nn.Module | None:
     """The model's last ``nn.Linear`` from ``channels`` features to ``classes`` scores (it scores a DFF
     concept), if there is one."""
-    heads = [m for m in model.modules() if isinstance(m, nn.Linear) and (m.in_features, m.out_features) == (channels, classes)]
+    heads = [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.Linear) and (m.in_features, m.out_features) == (channels, classes)
+    ]
     return heads[-1] if heads else None
 
 
@@ -66,15 +70,21 @@ class ConceptsTab(HTMLMessage, BackgroundTab):
             scores = scored[0] if scored else None  # concept scores come only with a classifier head
             found = explanations.shape[1]
             if scores is not None:
-                legend = create_labels(torch.softmax(torch.as_tensor(scores).float(), dim=-1).numpy(), 2, session.labels)
+                legend = create_labels(
+                    torch.softmax(torch.as_tensor(scores).float(), dim=-1).numpy(), 2, session.labels
+                )
             else:
                 legend = [f"concept {k}" for k in range(found)]
             photo = session.images.photos[state.image]
-            shown = show_factorization_on_image(np.float32(photo) / 255, explanations[state.image], concept_labels=legend)
+            shown = show_factorization_on_image(
+                np.float32(photo) / 255, explanations[state.image], concept_labels=legend
+            )
             self.picture.value = to_png(shown)
             levels = np.rint(np.clip(explanations[state.image], 0, 1) * 255).astype(np.uint8)
             pictures = overlay_thumbnails(np.repeat(photo[None], found, axis=0), levels, COMPARE_SIZE)
-            self.grid.set_pictures([str(k) for k in range(found)], pictures, captions=[text.replace("\n", "; ") for text in legend])
+            self.grid.set_pictures(
+                [str(k) for k in range(found)], pictures, captions=[text.replace("\n", "; ") for text in legend]
+            )
             self.say(f"{found} concepts at {layer} over {len(session.images)} images")
 
         return self.run(work, show)

@@ -54,13 +54,27 @@ class GuidedTab(HTMLMessage, BackgroundTab):
         relu6 = self.relu6.value
 
         def work(progress: Any) -> Any:
-            return guided_backprop(session.model, x, session.targets(state, [state.image]), output_selector=session.output_selector, relu6=relu6)
+            return guided_backprop(
+                session.model,
+                x,
+                session.targets(state, [state.image]),
+                output_selector=session.output_selector,
+                relu6=relu6,
+            )
 
         def show(guided: torch.Tensor) -> None:
             cam = torch.as_tensor(result.maps[state.image : state.image + 1], device=guided.device)
             combined = guided_gradcam(cam, guided.float())
-            shown = overlay_thumbnails(session.images.photos[state.image : state.image + 1], result.levels[state.image : state.image + 1], result.levels.shape[-1])[0]
-            pictures = [deprocess_image(guided[0].float().cpu().numpy()), shown, deprocess_image(combined[0].cpu().numpy())]
+            shown = overlay_thumbnails(
+                session.images.photos[state.image : state.image + 1],
+                result.levels[state.image : state.image + 1],
+                result.levels.shape[-1],
+            )[0]
+            pictures = [
+                deprocess_image(guided[0].float().cpu().numpy()),
+                shown,
+                deprocess_image(combined[0].cpu().numpy()),
+            ]
             for widget, picture in zip(self.images, pictures):
                 widget.value = to_png(picture)
             guided = f"; its {self.relu6_layers} ReLU6 layers guided too" if relu6 and self.relu6_layers else ""

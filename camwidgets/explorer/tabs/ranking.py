@@ -1,4 +1,4 @@
-""""Which should I use?": rank methods x layers by a metric on the images, in the background."""
+""" "Which should I use?": rank methods x layers by a metric on the images, in the background."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ __all__ = ["RankingTab"]
 
 
 class RankingTab(BackgroundTab):
-    """"Which should I use?": rank methods x layers by a metric on the images, in the background
+    """ "Which should I use?": rank methods x layers by a metric on the images, in the background
     (Cancel, or any change of the main view, stops it after the combination being scored)."""
 
     title = "Which should I use?"
@@ -28,11 +28,17 @@ class RankingTab(BackgroundTab):
         super().__init__(session, host)
         session = self.session
         single_capture = single_capture_methods()
-        self.methods = ipywidgets.SelectMultiple(description="Methods", options=method_choices(), value=single_capture[:4], rows=6)
+        self.methods = ipywidgets.SelectMultiple(
+            description="Methods", options=method_choices(), value=single_capture[:4], rows=6
+        )
         # the chosen layers first, then the stages deepest first: what is picked is in sight
         layer_options = list(dict.fromkeys([*session.state.layers, *reversed(session.tree.stages)]))
-        self.layers = ipywidgets.SelectMultiple(description="Layers", options=layer_options, value=list(session.state.layers), rows=6)
-        self.metric = ipywidgets.Dropdown(description="Metric", options=model_metrics())  # the registry's, without ground truth
+        self.layers = ipywidgets.SelectMultiple(
+            description="Layers", options=layer_options, value=list(session.state.layers), rows=6
+        )
+        self.metric = ipywidgets.Dropdown(
+            description="Metric", options=model_metrics()
+        )  # the registry's, without ground truth
         self.button = ipywidgets.Button(description="Rank")
         self.cancel_button = ipywidgets.Button(description="Cancel")
         self.progress = ipywidgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress")
@@ -42,7 +48,9 @@ class RankingTab(BackgroundTab):
         self.button.on_click(lambda _: self.start())
         self.cancel_button.on_click(lambda _: self.stop(wait=False))
         controls = ipywidgets.VBox([self.metric, self.button, self.cancel_button])
-        self.box = ipywidgets.VBox([ipywidgets.HBox([self.methods, self.layers, controls]), self.progress, self.table, self.chart])
+        self.box = ipywidgets.VBox(
+            [ipywidgets.HBox([self.methods, self.layers, controls]), self.progress, self.table, self.chart]
+        )
 
     def start(self) -> BackgroundJob | None:
 
@@ -50,7 +58,11 @@ class RankingTab(BackgroundTab):
             return self.job
         session = self.session
         state = session.state
-        methods, layers, metric = list(dict.fromkeys(self.methods.value)), list(dict.fromkeys(self.layers.value)), self.metric.value
+        methods, layers, metric = (
+            list(dict.fromkeys(self.methods.value)),
+            list(dict.fromkeys(self.layers.value)),
+            self.metric.value,
+        )
         targets = session.targets(state)
 
         def work(progress: Any) -> Any:
@@ -58,7 +70,15 @@ class RankingTab(BackgroundTab):
                 if progress(done, total, description) is False:  # between combinations: no hook is active
                     raise Cancelled(f"ranking cancelled after {done} of {total} combinations")
 
-            return rank_methods(session.model, session.images.batch, targets, methods=methods, layers=layers, metric=metric, progress=step)
+            return rank_methods(
+                session.model,
+                session.images.batch,
+                targets,
+                methods=methods,
+                layers=layers,
+                metric=metric,
+                progress=step,
+            )
 
         def show(done: int, total: int, description: str) -> None:
             self.progress.value = done / total if total else 0.0

@@ -16,7 +16,17 @@ from .embedding import EmbeddingTask
 from .multilabel import MultilabelTask
 from .segmentation import SegmentationTask
 
-__all__ = ["TASKS", "register_task", "infer_task", "build_task", "Task", "TaskContext", "DEFAULT", "DEFAULT_SCORE_THRESHOLD", "check_region"]
+__all__ = [
+    "TASKS",
+    "register_task",
+    "infer_task",
+    "build_task",
+    "Task",
+    "TaskContext",
+    "DEFAULT",
+    "DEFAULT_SCORE_THRESHOLD",
+    "check_region",
+]
 
 TASKS: dict[str, type[Task]] = {}
 
@@ -38,7 +48,9 @@ def infer_task(outputs: Any, images: int, task: str | None = None) -> str:
     selector): given (then checked against the outputs) or the first inferable task in
     :data:`TASKS` whose form they have."""
     if task is not None and task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(TASKS)} (or None to infer it from the model's output); got {task!r}")
+        raise ValueError(
+            f"task must be one of {', '.join(TASKS)} (or None to infer it from the model's output); got {task!r}"
+        )
     found = next((name for name, kind in TASKS.items() if kind.inferred and kind.fits(outputs, images)), None)
     if task is not None and TASKS[task].fits(outputs, images):
         return task
@@ -51,7 +63,9 @@ def infer_task(outputs: Any, images: int, task: str | None = None) -> str:
             "pass output_selector to pick one of those from a tuple or dict"
         )
     if task is not None:
-        raise ValueError(f"task={task!r} does not fit the model's output, which looks like {found}; pass task={found!r} or task=None")
+        raise ValueError(
+            f"task={task!r} does not fit the model's output, which looks like {found}; pass task={found!r} or task=None"
+        )
     return found
 
 

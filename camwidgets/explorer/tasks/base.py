@@ -9,17 +9,18 @@ browser (a box index, a rectangle, a concept image) is checked by :meth:`Task.ch
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 from torch import nn
 
-from ...engine import ClassifierOutputTarget
-from ...core.text import format_probability
 from ...core.image_sets import default_labels
+from ...core.text import format_probability
+from ...engine import ClassifierOutputTarget
 from ...widgets.messages import is_finite_number
 from ..state import ViewState
 
@@ -52,7 +53,9 @@ def check_region(value: Any, width: int, height: int) -> tuple[int, int, int, in
     if value is None:
         return None
     if not isinstance(value, (list, tuple)) or len(value) != 4:
-        raise ValueError(f"region must be four numbers (x1, y1, x2, y2) in image pixels, or None; got {str(value)[:80]}")
+        raise ValueError(
+            f"region must be four numbers (x1, y1, x2, y2) in image pixels, or None; got {str(value)[:80]}"
+        )
     numbers = []
     for v in value:
         if not is_finite_number(v):
@@ -60,11 +63,12 @@ def check_region(value: Any, width: int, height: int) -> tuple[int, int, int, in
         numbers.append(int(round(float(v))))
     x1, y1, x2, y2 = numbers
     if not (0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height):
-        raise ValueError(f"region {tuple(numbers)} must lie inside the {width} x {height} image with x1 < x2 and y1 < y2")
+        raise ValueError(
+            f"region {tuple(numbers)} must lie inside the {width} x {height} image with x1 < x2 and y1 < y2"
+        )
     if x2 - x1 < 2 or y2 - y1 < 2:
         raise ValueError(f"region {tuple(numbers)} is smaller than 2 x 2 pixels; drag a larger rectangle")
     return x1, y1, x2, y2
-
 
 
 def outlines(mask: np.ndarray, scale_x: float, scale_y: float) -> list[list[float]]:
@@ -149,7 +153,9 @@ class Task:
         """The target control's entries for ``state``'s image: the default, the top classes with
         scores, and the chosen class when it is none of those."""
         top = self.ranked(state.image)
-        options = [(self.default_text(), DEFAULT)] + [(f"{name} ({format_probability(p)})", index) for index, name, p in top]
+        options = [(self.default_text(), DEFAULT)] + [
+            (f"{name} ({format_probability(p)})", index) for index, name, p in top
+        ]
         if state.target is not None and state.target not in [index for index, _, _ in top]:
             options.append((f"{self.labels[state.target]} (chosen)", state.target))
         return options
@@ -184,5 +190,3 @@ class Task:
         (polygons as flat x, y lists), ``region`` (a rectangle) and ``draw`` ('' or 'region': a drag
         on the image then proposes a rectangle)."""
         return {"boxes": [], "outlines": [], "region": None, "draw": ""}
-
-

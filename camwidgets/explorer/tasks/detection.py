@@ -4,12 +4,13 @@ detected box of the image shown, every box of a class, or every box."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from ...engine import AnchorScoreTarget, detection_reader, EachOf, FasterRCNNBoxScoreTarget, is_detection_list
 from ...core.image_sets import default_labels, known_weights
+from ...engine import AnchorScoreTarget, EachOf, FasterRCNNBoxScoreTarget, detection_reader, is_detection_list
 from ..state import ViewState
 from .base import DEFAULT, Task, TaskContext, outlines
 
@@ -29,7 +30,11 @@ class DetectionTask(Task):
 
     @classmethod
     def fits(cls, outputs: Any, images: int) -> bool:
-        return is_detection_list(outputs) and len(outputs) == images and all({"labels", "scores"} <= set(o) for o in outputs)
+        return (
+            is_detection_list(outputs)
+            and len(outputs) == images
+            and all({"labels", "scores"} <= set(o) for o in outputs)
+        )
 
     @classmethod
     def selector(cls, raw: Any, context: TaskContext) -> Any:
@@ -47,23 +52,39 @@ class DetectionTask(Task):
         weights = known_weights(context.model, context.labels, context.preprocess)
         if weights is None and context.labels is None:
             return [str(index) for index in range(seen)]
-        count = len(weights.meta["categories"]) if weights is not None else len(context.labels) if isinstance(context.labels, Sequence) else 0
+        count = (
+            len(weights.meta["categories"])
+            if weights is not None
+            else len(context.labels)
+            if isinstance(context.labels, Sequence)
+            else 0
+        )
         names = default_labels(context.model, context.labels, context.preprocess, count)
         if seen > len(names):
-            raise ValueError(f"the detector gave label {seen - 1} but there are {len(names)} class names; pass one name per label index")
+            raise ValueError(
+                f"the detector gave label {seen - 1} but there are {len(names)} class names; pass one name per label index"
+            )
         return names
 
     @classmethod
     def build(cls, outputs: Any, labels: list[str], context: TaskContext) -> Task:
         return cls(list(outputs), labels, context.names, context.threshold, context.image_size)
 
-    def __init__(self, outputs: list[dict], labels: list[str], names: list[str], threshold: float, image_size: tuple[int, int]) -> None:
+    def __init__(
+        self, outputs: list[dict], labels: list[str], names: list[str], threshold: float, image_size: tuple[int, int]
+    ) -> None:
         self.labels, self.names, self.threshold, self.image_size = labels, names, float(threshold), image_size
         self.detections = []
-        self.best_scores = [float(output["scores"].max()) if len(output["scores"]) else None for output in outputs]  # kept or not
+        self.best_scores = [
+            float(output["scores"].max()) if len(output["scores"]) else None for output in outputs
+        ]  # kept or not
         for output in outputs:
             keep = (output["scores"].detach().float() >= self.threshold).cpu()
-            found = {key: output[key].detach().cpu()[keep].numpy() for key in ("boxes", "labels", "scores", "anchors", "masks") if key in output}
+            found = {
+                key: output[key].detach().cpu()[keep].numpy()
+                for key in ("boxes", "labels", "scores", "anchors", "masks")
+                if key in output
+            }
             found["boxes"], found["scores"] = found["boxes"].astype(np.float32), found["scores"].astype(np.float32)
             found["labels"] = found["labels"].astype(np.int64)
             self.detections.append(found)
@@ -124,7 +145,9 @@ class DetectionTask(Task):
         super().check(state, width, height)
         count = len(self.detections[state.image]["scores"])
         if state.box is not None and not 0 <= state.box < count:
-            raise ValueError(f"box must be the index of one of the {count} detections (score >= {self.threshold:g}) of the image shown; got {state.box}")
+            raise ValueError(
+                f"box must be the index of one of the {count} detections (score >= {self.threshold:g}) of the image shown; got {state.box}"
+            )
         return state
 
     def _explained(self, state: ViewState, image: int) -> np.ndarray:
@@ -148,7 +171,10 @@ class DetectionTask(Task):
         for image in images:
             found = self._chosen(state, image)
             anchors = found.get("anchors", [None] * len(found["labels"]))
-            boxes = [self._box_target(int(label), box, anchor) for label, box, anchor in zip(found["labels"], found["boxes"], anchors)]
+            boxes = [
+                self._box_target(int(label), box, anchor)
+                for label, box, anchor in zip(found["labels"], found["boxes"], anchors)
+            ]
             chosen.append(boxes[0] if len(boxes) == 1 else EachOf(boxes))
         return chosen
 
@@ -165,16 +191,20 @@ class DetectionTask(Task):
     def annotations(self, state: ViewState) -> dict[str, Any]:
         found, explained = self.detections[state.image], self._explained(state, state.image)
         boxes = [
-            {"index": d, "box": [round(float(v), 1) for v in box], "label": self.box_text(state.image, d).split(": ", 1)[1],
-             "chosen": bool(explained[d])}
+            {
+                "index": d,
+                "box": [round(float(v), 1) for v in box],
+                "label": self.box_text(state.image, d).split(": ", 1)[1],
+                "chosen": bool(explained[d]),
+            }
             for d, box in enumerate(found["boxes"])
         ]
         shapes: list[list[float]] = []
-        if "masks" in found:  # instance masks (Mask R-CNN (n, 1, H, W), YOLO-seg (n, h, w)): the explained boxes' outlines
+        if (
+            "masks" in found
+        ):  # instance masks (Mask R-CNN (n, 1, H, W), YOLO-seg (n, h, w)): the explained boxes' outlines
             height, width = self.image_size
             for mask in found["masks"][explained]:
                 mask = mask.reshape(mask.shape[-2:]) >= 0.5
                 shapes += outlines(mask, width / mask.shape[1], height / mask.shape[0])
         return {"boxes": boxes, "outlines": shapes, "region": None, "draw": ""}
-
-

@@ -3,7 +3,8 @@ dragged on an image (``SimilarityToConceptTarget``), with the cosine similarity 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,7 +40,9 @@ class EmbeddingTask(Task):
         (``logits``): DINOv2's or CLIP's vision tower's."""
         if not isinstance(raw, Mapping) or "logits" in raw:
             return None
-        return next((key for key in EMBEDDING_KEYS if isinstance(raw.get(key), torch.Tensor) and raw[key].ndim == 2), None)
+        return next(
+            (key for key in EMBEDDING_KEYS if isinstance(raw.get(key), torch.Tensor) and raw[key].ndim == 2), None
+        )
 
     @classmethod
     def class_names(cls, outputs: Any, context: TaskContext) -> list[str]:
@@ -97,7 +100,9 @@ class EmbeddingTask(Task):
 
     def target_options(self, state: ViewState) -> list[tuple[str, int]]:
         shown = self.embeddings[state.image].float()
-        cosines = F.cosine_similarity(self.embeddings.float(), shown[None], dim=1).cpu().numpy()  # each candidate's to the image shown
+        cosines = (
+            F.cosine_similarity(self.embeddings.float(), shown[None], dim=1).cpu().numpy()
+        )  # each candidate's to the image shown
         options = [(f"concept: {name} · cosine {c:.2f}", k) for k, (name, c) in enumerate(zip(self.names, cosines))]
         if state.region is not None:
             options.append((f"concept: {self.concept_text(state)}", len(self.names)))
@@ -129,5 +134,3 @@ class EmbeddingTask(Task):
     def annotations(self, state: ViewState) -> dict[str, Any]:
         region = list(state.region) if state.region is not None and state.concept == state.image else None
         return {"boxes": [], "outlines": [], "region": region, "draw": "region"}
-
-

@@ -41,7 +41,9 @@ class MultilabelTask(ClassificationTask):
 
     def target_options(self, state: ViewState) -> list[tuple[str, int]]:
         options = [(self.default_text(), DEFAULT)]
-        options += [(f"{name} ({p:.2f}{' ✓' if p >= 0.5 else ''})", index) for index, name, p in self.ranked(state.image, 10)]
+        options += [
+            (f"{name} ({p:.2f}{' ✓' if p >= 0.5 else ''})", index) for index, name, p in self.ranked(state.image, 10)
+        ]
         if state.target is not None and state.target not in [v for _, v in options]:
             options.append((f"{self.labels[state.target]} (chosen)", state.target))
         return options
@@ -50,5 +52,3 @@ class MultilabelTask(ClassificationTask):
         index = state.target if state.target is not None else self.ranked(state.image, 1)[0][0]
         suffix = "" if state.target is not None else ", top label"
         return f"{self.labels[index]} (sigmoid {self.scores[state.image, index]:.2f}{suffix})"
-
-

@@ -4,7 +4,8 @@ image shown."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +35,11 @@ class SegmentationTask(Task):
     @classmethod
     def selector(cls, raw: Any, context: TaskContext) -> Any:
         """torchvision's segmenters return ``{"out": scores, "aux": ...}``: the scores."""
-        return "out" if isinstance(raw, Mapping) and isinstance(raw.get("out"), torch.Tensor) and raw["out"].ndim == 4 else None
+        return (
+            "out"
+            if isinstance(raw, Mapping) and isinstance(raw.get("out"), torch.Tensor) and raw["out"].ndim == 4
+            else None
+        )
 
     @classmethod
     def build(cls, outputs: Any, labels: list[str], context: TaskContext) -> Task:
@@ -48,7 +53,9 @@ class SegmentationTask(Task):
         h, w = self.predicted.shape[1:]
         self.scale_x, self.scale_y = self.width / w, self.height / h
         self.background = 0 if labels and labels[0].lower() in _BACKGROUND_NAMES else None
-        self.shares = np.stack([np.bincount(p.ravel(), minlength=len(labels))[: len(labels)] / p.size for p in self.predicted])
+        self.shares = np.stack(
+            [np.bincount(p.ravel(), minlength=len(labels))[: len(labels)] / p.size for p in self.predicted]
+        )
         self._masks: dict[tuple, SemanticSegmentationTarget] = {}
 
     def ranked(self, image: int, k: int = 5) -> list[tuple[int, str, float]]:
@@ -72,7 +79,9 @@ class SegmentationTask(Task):
 
     def target_options(self, state: ViewState) -> list[tuple[str, int]]:
         present = self.ranked(state.image, len(self.labels))
-        options = [(self.default_text(), DEFAULT)] + [(f"{name} ({share:.1%} of the pixels)", c) for c, name, share in present]
+        options = [(self.default_text(), DEFAULT)] + [
+            (f"{name} ({share:.1%} of the pixels)", c) for c, name, share in present
+        ]
         if state.target is not None and state.target not in [c for c, _, _ in present]:
             options.append((f"{self.labels[state.target]} (chosen; not predicted here)", state.target))
         return options
@@ -93,7 +102,10 @@ class SegmentationTask(Task):
         if state.region is not None and image == state.image:
             x1, y1, x2, y2 = state.region
             inside = np.zeros_like(mask)
-            inside[int(y1 / self.scale_y) : int(np.ceil(y2 / self.scale_y)), int(x1 / self.scale_x) : int(np.ceil(x2 / self.scale_x))] = True
+            inside[
+                int(y1 / self.scale_y) : int(np.ceil(y2 / self.scale_y)),
+                int(x1 / self.scale_x) : int(np.ceil(x2 / self.scale_x)),
+            ] = True
             mask &= inside
         return mask
 
@@ -108,7 +120,9 @@ class SegmentationTask(Task):
         super().check(state, width, height)
         if state.region is not None and not self.region_mask(state, state.image).any():
             c = self.category(state, state.image)
-            raise ValueError(f"the rectangle {state.region} holds no pixel predicted as {self.labels[c]}; drag it over the outlined region")
+            raise ValueError(
+                f"the rectangle {state.region} holds no pixel predicted as {self.labels[c]}; drag it over the outlined region"
+            )
         return state
 
     def targets(self, state: ViewState, images: Sequence[int]) -> list:
@@ -117,12 +131,17 @@ class SegmentationTask(Task):
             c = self.category(state, image)
             key = (image, c, state.region if image == state.image else None)
             if key not in self._masks:  # kept: the capture cache knows a mask by its object
-                self._masks[key] = SemanticSegmentationTarget(c, torch.from_numpy(self.region_mask(state, image).astype(np.float32)))
+                self._masks[key] = SemanticSegmentationTarget(
+                    c, torch.from_numpy(self.region_mask(state, image).astype(np.float32))
+                )
             chosen.append(self._masks[key])
         return chosen
 
     def annotations(self, state: ViewState) -> dict[str, Any]:
         outline = outlines(self.class_mask(state, state.image), self.scale_x, self.scale_y)
-        return {"boxes": [], "outlines": outline, "region": list(state.region) if state.region else None, "draw": "region"}
-
-
+        return {
+            "boxes": [],
+            "outlines": outline,
+            "region": list(state.region) if state.region else None,
+            "draw": "region",
+        }
