@@ -1,10 +1,10 @@
-"""The explorer's lower tabs, one module each: compare grid, guided view, concepts (DFF), the
-"Which should I use?" ranking, export. Each is a :class:`~.base.Tab` (``title``, ``box``,
-``stop()``) built on the session and a :class:`~.base.TabHost`; none changes the main view."""
+"""The explorer's lower tabs, one module each, found through :data:`TABS`: compare grid, guided
+view, concepts (DFF), the "Which should I use?" ranking, export. Each is a :class:`~.base.Tab`
+(``key``, ``title``, ``box``, ``stop()``) built on the session and a :class:`~.base.TabHost`; none
+changes the main view."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets
@@ -17,6 +17,8 @@ from .guided import GuidedTab
 from .ranking import RankingTab
 
 __all__ = [
+    "TABS",
+    "register_tab",
     "Tabs",
     "build_tabs",
     "Tab",
@@ -31,23 +33,38 @@ __all__ = [
 ]
 
 
-@dataclass
+#: The tabs in the order they are shown; a new tab is one module plus one line here (or
+#: :func:`register_tab` from outside). Each is found under ``explorer.panels.<key>``.
+TABS: list[type[Tab]] = [CompareTab, GuidedTab, ConceptsTab, RankingTab, ExportTab]
+
+
+def register_tab(tab: type[Tab]) -> type[Tab]:
+    """Add ``tab`` after the others (a ``key`` already taken is a ValueError)."""
+    if not tab.key or any(other.key == tab.key for other in TABS):
+        raise ValueError(f"a tab needs a key of its own; {tab.key!r} is {'empty' if not tab.key else 'taken'}")
+    TABS.append(tab)
+    return tab
+
+
 class Tabs:
-    compare: CompareTab
-    guided: GuidedTab
-    concepts: ConceptsTab
-    metrics: RankingTab
-    export: ExportTab
-    tabs: ipywidgets.Tab
+    """The built tabs: ``tabs`` (the ipywidgets.Tab shown) and each tab by its ``key``
+    (``panels.compare``, ``panels.metrics``, ...)."""
+
+    def __init__(self, parts: list[Tab], tabs: ipywidgets.Tab) -> None:
+        self.parts = {part.key: part for part in parts}
+        self.tabs = tabs
+
+    def __getattr__(self, key: str) -> Tab:
+        parts = self.__dict__.get("parts", {})
+        if key in parts:
+            return parts[key]
+        raise AttributeError(f"no tab {key!r}; the tabs are {', '.join(parts)}")
+
+    def __iter__(self):
+        return iter(self.parts.values())
 
 
 def build_tabs(session: Any, host: TabHost) -> Tabs:
-    parts = [
-        CompareTab(session, host),
-        GuidedTab(session, host),
-        ConceptsTab(session, host),
-        RankingTab(session, host),
-        ExportTab(session, host),
-    ]
+    parts = [tab(session, host) for tab in TABS]
     tabs = ipywidgets.Tab(children=[part.box for part in parts], titles=[part.title for part in parts])
-    return Tabs(*parts, tabs=tabs)
+    return Tabs(parts, tabs)

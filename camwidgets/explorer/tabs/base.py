@@ -59,8 +59,10 @@ def method_choices() -> list[tuple[str, str]]:
 
 
 class Tab:
-    """A tab: ``title``, ``box`` (its widgets), ``stop()`` (ends its running work)."""
+    """A tab: ``key`` (its name under ``explorer.panels``), ``title``, ``box`` (its widgets),
+    ``stop()`` (ends its running work)."""
 
+    key = ""
     title = ""
     box: ipywidgets.Box
 

@@ -24,6 +24,7 @@ DEFAULT_COMPARE = ("gradcam", "gradcam++", "layercam", "eigencam")
 class CompareTab(BackgroundTab):
     """Methods x images (current layers) or methods x layers (current image), for the current target."""
 
+    key = "compare"
     title = "Compare"
     name = "Compare"
 

@@ -36,6 +36,7 @@ class ConceptsTab(HTMLMessage, BackgroundTab):
     """Deep Feature Factorization at the current (first) layer: a concept map per image coloured by
     concept, a legend with each concept's top classes, and each concept's own map."""
 
+    key = "concepts"
     title = "Concepts"
     name = "Concepts"
 

@@ -14,6 +14,7 @@ __all__ = ["ExportTab"]
 class ExportTab(HTMLMessage, Tab):
     """Save the current view (PNG) and state (.npz + .json) under a path stem."""
 
+    key = "export"
     title = "Export"
 
     def __init__(self, session: Any, host: TabHost) -> None:

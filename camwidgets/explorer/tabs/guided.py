@@ -19,6 +19,7 @@ __all__ = ["GuidedTab"]
 class GuidedTab(HTMLMessage, BackgroundTab):
     """Guided backprop, the current CAM and Guided Grad-CAM for the current image and target."""
 
+    key = "guided"
     title = "Guided"
     name = "guided backprop"
 

@@ -21,6 +21,7 @@ class RankingTab(BackgroundTab):
     """ "Which should I use?": rank methods x layers by a metric on the images, in the background
     (Cancel, or any change of the main view, stops it after the combination being scored)."""
 
+    key = "metrics"
     title = "Which should I use?"
     name = "ranking"
 
