@@ -24,7 +24,7 @@ LAYERS = {
     **dict.fromkeys(["metrics", "render", "cams", "preprocessing", "pretrained", "data", "dropin"], 2),
     **dict.fromkeys(["dataset", "explain", "migrate"], 3),
     **dict.fromkeys(["widgets", "explorer"], 4),
-    **dict.fromkeys(["cli", "__main__", ""], 5),
+    **dict.fromkeys(["cli", "__main__", "_stubs", ""], 5),
 }
 
 
