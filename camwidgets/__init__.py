@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import dropin
+from .compat import dropin
 from .core import __version__  # noqa: F401  (the package version, one place)
 
 _EXPORTS: dict[str, str] = {
@@ -64,14 +64,14 @@ _EXPORTS: dict[str, str] = {
     "method_names": "camwidgets.engine.methods",
     "single_capture_methods": "camwidgets.engine.methods",
     "get_method": "camwidgets.engine.methods",
-    "get_2d_projection": "camwidgets.engine.compat",
-    "get_2d_projection_kernel": "camwidgets.engine.compat",
-    "get_2d_projection_with_sign_correction": "camwidgets.engine.compat",
-    "ActivationsAndGradients": "camwidgets.engine.compat",
-    "replace_layer_recursive": "camwidgets.engine.find_layers",
-    "replace_all_layer_type_recursive": "camwidgets.engine.find_layers",
-    "find_layer_types_recursive": "camwidgets.engine.find_layers",
-    "find_layer_predicate_recursive": "camwidgets.engine.find_layers",
+    "get_2d_projection": "camwidgets.compat.projections",
+    "get_2d_projection_kernel": "camwidgets.compat.projections",
+    "get_2d_projection_with_sign_correction": "camwidgets.compat.projections",
+    "ActivationsAndGradients": "camwidgets.compat.projections",
+    "replace_layer_recursive": "camwidgets.compat.find_layers",
+    "replace_all_layer_type_recursive": "camwidgets.compat.find_layers",
+    "find_layer_types_recursive": "camwidgets.compat.find_layers",
+    "find_layer_predicate_recursive": "camwidgets.compat.find_layers",
     # targets
     "ClassifierOutputTarget": "camwidgets.engine.targets",
     "ClassifierOutputSoftmaxTarget": "camwidgets.engine.targets",

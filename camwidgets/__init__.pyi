@@ -1,6 +1,6 @@
 # Written by `python -m camwidgets._stubs` from the method registry and the exports; do not edit.
 
-from . import dropin as dropin
+from .compat import dropin as dropin
 from .core import __version__ as __version__
 
 from .cams import AblationCAM as AblationCAM
@@ -33,6 +33,14 @@ from .cams import XGradCAM as XGradCAM
 from .cams import compute_cams as compute_cams
 from .cams import dff as dff
 from .cams import run_dff_on_image as run_dff_on_image
+from .compat.find_layers import find_layer_predicate_recursive as find_layer_predicate_recursive
+from .compat.find_layers import find_layer_types_recursive as find_layer_types_recursive
+from .compat.find_layers import replace_all_layer_type_recursive as replace_all_layer_type_recursive
+from .compat.find_layers import replace_layer_recursive as replace_layer_recursive
+from .compat.projections import ActivationsAndGradients as ActivationsAndGradients
+from .compat.projections import get_2d_projection as get_2d_projection
+from .compat.projections import get_2d_projection_kernel as get_2d_projection_kernel
+from .compat.projections import get_2d_projection_with_sign_correction as get_2d_projection_with_sign_correction
 from .data import load_photo as load_photo
 from .data import photo_names as photo_names
 from .data import photo_path as photo_path
@@ -40,16 +48,8 @@ from .dataset import DatasetResults as DatasetResults
 from .dataset import explain_dataset as explain_dataset
 from .dataset import load_results as load_results
 from .dataset import write_report as write_report
-from .engine.compat import ActivationsAndGradients as ActivationsAndGradients
-from .engine.compat import get_2d_projection as get_2d_projection
-from .engine.compat import get_2d_projection_kernel as get_2d_projection_kernel
-from .engine.compat import get_2d_projection_with_sign_correction as get_2d_projection_with_sign_correction
 from .engine.explainer import CaptureCache as CaptureCache
 from .engine.explainer import Explainer as Explainer
-from .engine.find_layers import find_layer_predicate_recursive as find_layer_predicate_recursive
-from .engine.find_layers import find_layer_types_recursive as find_layer_types_recursive
-from .engine.find_layers import replace_all_layer_type_recursive as replace_all_layer_type_recursive
-from .engine.find_layers import replace_layer_recursive as replace_layer_recursive
 from .engine.guided import GuidedBackpropReLU as GuidedBackpropReLU
 from .engine.guided import GuidedBackpropReLUModel as GuidedBackpropReLUModel
 from .engine.guided import GuidedBackpropReLUasModule as GuidedBackpropReLUasModule

@@ -60,7 +60,7 @@ def _from_factorization(name: str) -> bool:
 
 def root_stub() -> str:
     """``__init__.pyi``: the package root's lazy exports, each from its module."""
-    lines = [HEADER, "from . import dropin as dropin", "from .core import __version__ as __version__", ""]
+    lines = [HEADER, "from .compat import dropin as dropin", "from .core import __version__ as __version__", ""]
     ordered = sorted(_EXPORTS.items(), key=lambda item: (item[1], item[0]))
     lines += [f"from {module.removeprefix('camwidgets')} import {name} as {name}" for name, module in ordered]
     return "\n".join(lines) + "\n"

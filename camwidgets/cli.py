@@ -3,7 +3,7 @@ explain-dataset FOLDER --out DIR [options]`` and ``python -m camwidgets migrate 
 (also installed as ``camwidgets``).
 
 Argument parsing only; the work is done by :mod:`camwidgets.explain`, :mod:`camwidgets.render.grid`,
-:mod:`camwidgets.dataset` and :mod:`camwidgets.migrate`.
+:mod:`camwidgets.dataset` and :mod:`camwidgets.compat.migrate`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .compat.migrate import run
 from .dataset import explain_dataset
 from .engine import FAMILIES, METHODS, single_capture_methods
 from .explain import DEFAULT_METHODS, explain_photo, load_image, parse_methods, resolve_class
-from .migrate import run
 from .pretrained import cached_weights, class_names, load_model, offline_advice
 from .render.grid import save_figure
 

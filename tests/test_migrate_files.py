@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from camwidgets.cli import main
-from camwidgets.migrate import migrate_source
+from camwidgets.compat.migrate import migrate_source
 
 #: Characters that ``str.splitlines`` takes for line breaks and Python's parser does not.
 NOT_LINE_BREAKS = ("\x0c", "\u2028", "\u2029", "\x85", "\x1c", "\x1d", "\x1e", "\x0b")

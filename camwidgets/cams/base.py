@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine import CaptureCache, Explainer, MethodCall, MethodSpec, base_spec, get_2d_projection, get_method
+from ..compat.projections import get_2d_projection
+from ..engine import CaptureCache, Explainer, MethodCall, MethodSpec, base_spec, get_method
 
 __all__ = ["BaseCAM", "ForwardCalledCAM", "method_class", "compute_cams"]
 

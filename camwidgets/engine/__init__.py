@@ -5,7 +5,6 @@ modules (``tests/test_import_direction.py`` checks it)."""
 
 from .blur import gaussian_blur
 from .capture import Capture, LayerRecord, capture, check_input, check_targets, target_value, top_class_targets
-from .compat import get_2d_projection
 from .detections import AnchorScoreTarget, DetectionReader, detection_reader
 from .explainer import CaptureCache, Explainer, ModelFingerprint
 from .factorization import deep_feature_factorization
@@ -14,6 +13,7 @@ from .layers import module_name, resolve_target_layers, suggest_target_layer
 from .maps import NORMALISATIONS, normalise_per_image, upsample
 from .memory_layout import ChannelsLastForward
 from .methods import FAMILIES, METHODS, MethodSpec, base_spec, get_method, method_names, single_capture_methods
+from .methods.activation import kpca_projection
 from .methods.perturbation import AblationLayer, AblationLayerFasterRCNN, AblationLayerVit
 from .methods.registry import MethodCall
 from .modules import (
@@ -29,6 +29,7 @@ from .modules import (
 )
 from .progress import Cancelled, Progress, ProgressOption
 from .reshape import Layout, channels_of, describe_layout
+from .smoothing import first_principal_component
 from .suggest import suggest_layer
 from .targets import (
     ClassifierOutputSoftmaxTarget,
@@ -47,7 +48,7 @@ __all__ = [
     # methods
     "METHODS", "FAMILIES", "MethodSpec", "MethodCall", "base_spec", "get_method", "method_names", "single_capture_methods",
     "AblationLayer", "AblationLayerFasterRCNN", "AblationLayerVit", "guided_backprop", "guided_gradcam", "relu6_count",
-    "deep_feature_factorization", "get_2d_projection", "gaussian_blur",
+    "deep_feature_factorization", "gaussian_blur", "kpca_projection", "first_principal_component",
     # targets and detectors' outputs
     "ClassifierOutputTarget", "ClassifierOutputSoftmaxTarget", "SemanticSegmentationTarget", "FasterRCNNBoxScoreTarget",
     "SimilarityToConceptTarget", "EachOf", "AnchorScoreTarget", "DetectionReader", "detection_reader",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from camwidgets.cli import main
-from camwidgets.migrate import migrate_notebook, migrate_source
+from camwidgets.compat.migrate import migrate_notebook, migrate_source
 
 SCRIPTS = pathlib.Path(__file__).parent / "reference_scripts"
 SLOW = {"cam_script", "vit_example", "detection_tutorial"}

@@ -2,7 +2,7 @@
 
 The list of names is read from the installed reference itself (its modules' top-level
 definitions, and what its package ``__init__`` files import), so the table in
-``camwidgets.dropin`` cannot drift from it unnoticed.
+``camwidgets.compat.dropin`` cannot drift from it unnoticed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 import torchvision
 
 import camwidgets
-from camwidgets.dropin import REFERENCE_MODULES
+from camwidgets.compat.dropin import REFERENCE_MODULES
 
 from ..conftest import hook_count, import_reference
 from .test_drop_in import REFERENCE_IMPORTS, run

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .core.atomic_files import write_atomically
+from ..core.atomic_files import write_atomically
 from .dropin import REFERENCE_MODULES
 
 __all__ = ["Migration", "migrate_source", "migrate_notebook", "migrate_path", "REFERENCE_PACKAGE"]

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .methods.activation import kpca_projection
-from .smoothing import first_principal_component
+from ..engine import first_principal_component, kpca_projection
 
 __all__ = [
     "get_2d_projection",
