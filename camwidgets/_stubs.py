@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
-from . import _EXPORTS
+from . import _EXPORTS, cams
 from .cams import CLASSES
 from .cams import __all__ as CAMS_ALL
 from .cams.base import ForwardCalledCAM
@@ -53,8 +53,6 @@ def cams_stub() -> str:
 
 
 def _from_factorization(name: str) -> bool:
-    from . import cams
-
     return getattr(getattr(cams, name, None), "__module__", "") == "camwidgets.cams.factorization"
 
 
