@@ -10,7 +10,6 @@ the chosen layers (passes over the batch and seconds from the measured forward t
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import difflib
 import inspect
@@ -25,7 +24,7 @@ import ipywidgets
 import numpy as np
 
 from ..core.classes import resolve_class
-from ..core.pictures import captioned, overlay_thumbnails, square, to_png
+from ..core.pictures import captioned, square, to_png
 from ..engine import METHODS, get_method
 from ..render.page import write_page
 from ..widgets.controls import Controls, class_choice, class_search_options, method_options
@@ -38,6 +37,7 @@ from .export import export_session, session_page, shown_picture
 from .runs import BackgroundRuns
 from .session import ExplorerSession
 from .state import Result, ViewState
+from .strips import Strips
 from .tabs import build_tabs
 from .worker import JobSlot
 
@@ -62,23 +62,6 @@ def widget_advice(message: str) -> str:
     for pattern, replacement in WIDGET_ADVICE:
         message = pattern.sub(replacement, message)
     return message
-
-
-def _kernel_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop of the Jupyter kernel this code runs in (handling its messages), or None
-    outside a kernel (a script, a test; another library's loop does not count)."""
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    except ImportError:
-        return None
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return None
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _session_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -113,28 +96,15 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
         self._lock = threading.RLock()
         self._thread_state = threading.local()  # per thread: is this thread syncing controls quietly?
         self.jobs = JobSlot(self._lock)  # one job at a time on the model, owned under the lock
-        self._sweep_key: tuple | None = None
         self._pending: ViewState | None = None  # its view, with the image chosen last (None when none runs)
         self._partial: dict[int, np.ndarray] = {}  # its maps finished so far, by image (the shown one first)
         self.controls = Controls(self.session.labels)
         self.controls.find_class.layout.display = None if self.session.task.shows_class_search else "none"
         self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
         self.overlay = OverlayView(on_cancel=self.cancel, on_pick_box=self._pick_box, on_region=self._drag_region)
-        self.sweep = ThumbnailGrid(
-            testid="cw-sweep",
-            item_testid="cw-sweep-item",
-            title="Layer sweep: GradCAM at every stage (click to select)",
-            wrap=True,
-        )
+        self.strips = Strips(self.session, self.jobs, self._quietly)
+        self.sweep, self.label_maps = self.strips.sweep, self.strips.label_maps
         self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
-        self.label_maps = ThumbnailGrid(
-            testid="cw-label-maps",
-            item_testid="cw-label-map",
-            title="One map per label (sigmoid >= 0.5; click to choose)",
-            wrap=True,
-        )
-        self.label_maps.layout.display = None if self.session.task.per_label_maps else "none"
-        self._labels_key: tuple | None = None
         self.panels = build_tabs(self.session, self)
         # two columns that stack when the notebook is narrower than about 1000 px (widgets.css)
         left = ipywidgets.VBox([self.tree, self.label_maps, self.sweep])
@@ -279,7 +249,7 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
                 self.session.caption(i, state) for i in range(len(self.session.images))
             ]  # an embedding's cosines follow the concept
             self._sync_controls()
-            self._refresh_sweep_soon()
+            self.strips.refresh_soon()
 
     def _fail(self, error: BaseException, state: ViewState | None) -> None:
         """Show ``error`` (of computing ``state``, or of a rejected change when None); keep the view."""
@@ -294,72 +264,9 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
             self._sync_controls()
 
     # -- keeping the pieces in step -----------------------------------------------------------------
-    def _refresh_sweep_soon(self) -> None:
-        """Refresh the sweep after the kernel has sent the new map: in a Jupyter kernel once the
-        current message is handled, so a new image or target shows without
-        waiting for the sweep's forward and backward; elsewhere at once. While background work
-        holds the model it waits its turn (the job's own end refreshes it too)."""
-        if self._sweep_key == self._target_key(self.session.state):
-            self._refresh_sweep()  # nothing to compute: only the selection moves
-            return
-        loop = _kernel_loop()
-        if loop is None:
-            self._refresh_sweep()
-            return
-
-        def when_free() -> None:
-            if self.jobs.running:
-                loop.call_later(0.5, when_free)
-            else:
-                self._refresh_sweep()
-
-        loop.call_soon(when_free)
-
     def _refresh_sweep(self) -> None:
-        state = self.session.state
-        key = self._target_key(state)
-        self._refresh_label_maps(state)
-        if key != self._sweep_key and self.session.tree.stages:
-            try:
-                paths, levels = self.session.sweep(state)
-            except Exception as error:  # the sweep is extra; its failure does not stop the view
-                self.sweep.message = f"layer sweep unavailable: {error}"
-            else:
-                photo = self.session.images.photos[state.image : state.image + 1].repeat(len(paths), axis=0)
-                self.sweep.set_pictures(paths, overlay_thumbnails(photo, levels, levels.shape[-1]), captions=paths)
-            self._sweep_key = key
-        single = state.layers[0] if len(state.layers) == 1 and state.layers[0] in self.sweep.item_keys else ""
-        self._quietly(lambda: setattr(self.sweep, "selected", single))
-
-    @staticmethod
-    def _target_key(state: ViewState) -> tuple:
-        """What the sweep's maps depend on besides the layers: the image and what is explained."""
-        return (state.image, state.target, state.box, state.region, state.concept)
-
-    def _refresh_label_maps(self, state: ViewState) -> None:
-        """Multi-label models: one GradCAM map per present label of the image shown (from one forward
-        of copies of the image, one target each); clicking one chooses that label."""
-        if not self.session.task.per_label_maps:
-            return
-        key = (state.image, state.layers)
-        if key != self._labels_key:
-            try:
-                present, levels = self.session.label_maps(state)
-            except Exception as error:  # extra, like the sweep
-                self.label_maps.message = f"label maps unavailable: {error}"
-            else:
-                photo = self.session.images.photos[state.image : state.image + 1].repeat(len(present), axis=0)
-                captions = [f"{name} {p:.2f}" for _, name, p in present]
-                self.label_maps.set_pictures(
-                    [str(c) for c, _, _ in present],
-                    overlay_thumbnails(photo, levels, levels.shape[-1]),
-                    captions=captions,
-                )
-            self._labels_key = key
-        chosen = (
-            str(state.target) if state.target is not None and str(state.target) in self.label_maps.item_keys else ""
-        )
-        self._quietly(lambda: setattr(self.label_maps, "selected", chosen))
+        """The layer sweep and label maps of the current view, now."""
+        self.strips.refresh()
 
     def _fill_gallery(self) -> None:
         images = self.session.images
