@@ -37,6 +37,11 @@ from .compat.find_layers import find_layer_predicate_recursive as find_layer_pre
 from .compat.find_layers import find_layer_types_recursive as find_layer_types_recursive
 from .compat.find_layers import replace_all_layer_type_recursive as replace_all_layer_type_recursive
 from .compat.find_layers import replace_layer_recursive as replace_layer_recursive
+from .compat.preprocessing import deprocess_image as deprocess_image
+from .compat.preprocessing import preprocess_image as preprocess_image
+from .compat.preprocessing import scale_accross_batch_and_channels as scale_accross_batch_and_channels
+from .compat.preprocessing import scale_cam_image as scale_cam_image
+from .compat.preprocessing import sobel_cam as sobel_cam
 from .compat.projections import ActivationsAndGradients as ActivationsAndGradients
 from .compat.projections import get_2d_projection as get_2d_projection
 from .compat.projections import get_2d_projection_kernel as get_2d_projection_kernel
@@ -114,11 +119,6 @@ from .metrics import relevance_mass_accuracy as relevance_mass_accuracy
 from .metrics import relevance_rank_accuracy as relevance_rank_accuracy
 from .metrics import smooth_random_maps as smooth_random_maps
 from .metrics.road import neighbors_weights as neighbors_weights
-from .preprocessing import deprocess_image as deprocess_image
-from .preprocessing import preprocess_image as preprocess_image
-from .preprocessing import scale_accross_batch_and_channels as scale_accross_batch_and_channels
-from .preprocessing import scale_cam_image as scale_cam_image
-from .preprocessing import sobel_cam as sobel_cam
 from .render.factorization import create_labels_legend as create_labels_legend
 from .render.factorization import show_factorization_on_image as show_factorization_on_image
 from .render.overlay import show_cam_on_image as show_cam_on_image

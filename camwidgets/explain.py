@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .cams import compute_cams
+from .compat.preprocessing import preprocess_image
 from .core.classes import resolve_class  # noqa: F401  (a public name of this module)
 from .core.images import IMAGENET_MEAN, IMAGENET_STD, center_crop  # noqa: F401  (this module's public names)
 from .core.images import read_image as load_image
 from .core.text import format_probability  # noqa: F401  (a public name of this module)
 from .engine import ClassifierOutputTarget, get_method, resolve_target_layers, suggest_target_layer
-from .preprocessing import preprocess_image
 from .pretrained import class_names
 from .render.grid import explanation_grid
 

@@ -1,6 +1,6 @@
 """The package's imports run one way, down its layers, with no circle between its parts:
 
-    widgets, explorer  ->  dataset, explain  ->  metrics, render, cams, preprocessing,
+    widgets, explorer  ->  dataset, explain  ->  metrics, render, cams,
     pretrained, data, compat  ->  engine  ->  core
 
 (a part may import its own layer's parts, without a circle; the command line and the package root
@@ -21,7 +21,7 @@ PACKAGE = Path(camwidgets.__file__).parent
 LAYERS = {
     "core": 0,
     "engine": 1,
-    **dict.fromkeys(["metrics", "render", "cams", "preprocessing", "pretrained", "data", "compat"], 2),
+    **dict.fromkeys(["metrics", "render", "cams", "pretrained", "data", "compat"], 2),
     **dict.fromkeys(["dataset", "explain"], 3),
     **dict.fromkeys(["widgets", "explorer"], 4),
     **dict.fromkeys(["cli", "__main__", "_stubs", ""], 5),

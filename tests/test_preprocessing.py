@@ -1,4 +1,4 @@
-"""Tests for camwidgets.preprocessing, including parity with grad-cam 1.5.7."""
+"""Tests for camwidgets.compat.preprocessing, including parity with grad-cam 1.5.7."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from camwidgets.preprocessing import deprocess_image, preprocess_image, scale_cam_image
+from camwidgets.compat.preprocessing import deprocess_image, preprocess_image, scale_cam_image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -58,8 +58,8 @@ def test_matches_reference_for_other_dtypes(ref, rng, img_dtype, mask_dtype):
 
 @pytest.mark.parity
 def test_matches_reference_on_real_photo_and_scaled_cam(ref, rng):
+    from camwidgets.compat.preprocessing import scale_cam_image
     from camwidgets.data import load_photo
-    from camwidgets.preprocessing import scale_cam_image
 
     photo = np.float32(load_photo("coffee", size=(96, 64))) / 255
     cam = scale_cam_image(rng.normal(size=(1, 7, 7)), (96, 64))[0]

@@ -40,7 +40,7 @@ def test_relu6_models_are_guided_through_their_relu6_by_default_and_it_says_so(
     assert "35 ReLU6 layers guided too" in guided.message.value
     shown = cv2.imdecode(np.frombuffer(guided.images[0].value, np.uint8), cv2.IMREAD_COLOR).astype(np.float64)
     x = mobilenet_explorer.session.images.batch[:1]
-    from camwidgets.preprocessing import deprocess_image
+    from camwidgets.compat.preprocessing import deprocess_image
 
     top = mobilenet_explorer.session.top_classes(0, 1)[0][0]
     with_relu6 = deprocess_image(guided_backprop(model, x, [top], relu6=True)[0].numpy())

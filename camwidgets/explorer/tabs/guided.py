@@ -7,9 +7,9 @@ from typing import Any
 import ipywidgets
 import torch
 
+from ...compat.preprocessing import deprocess_image
 from ...core.pictures import overlay_thumbnails, to_png
 from ...engine import guided_backprop, guided_gradcam, relu6_count
-from ...preprocessing import deprocess_image
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
 
