@@ -587,7 +587,8 @@ class _ChunkRun:
         chosen = classes if targets is None else [int(t.category) for t in targets]
         targets = [ClassifierOutputTarget(c) for c in chosen]
         scores: dict[str, np.ndarray] = {}
-        picked = probabilities[torch.arange(len(rows)), torch.tensor(chosen, device=self.device)]
+        each = (torch.arange(len(rows)), torch.tensor(chosen, device=self.device))  # (row, its class) per image
+        picked = probabilities[each]
         after = None  # the probabilities of the images times their maps, computed once for every metric that reads them
         for name in self.columns:
             spec = REGISTRY.get(name)
@@ -595,9 +596,7 @@ class _ChunkRun:
                 continue
             if spec.from_scores is not None:
                 if after is None:
-                    after = self._forward(multiply_tensor_with_cam(x, maps))[
-                        torch.arange(len(rows)), torch.tensor(chosen, device=self.device)
-                    ]
+                    after = self._forward(multiply_tensor_with_cam(x, maps))[each]
                 scores[name] = spec.from_scores(picked.clamp(min=1e-12), after).cpu().numpy()
             else:
                 scores[name] = np.asarray(

@@ -243,8 +243,7 @@ class QueryRows(DetectionReader):
         images = []
         for b, table in enumerate(rows):
             scores, labels = table[:, 4], table[:, 5].detach().long()
-            kept = torch.nonzero(scores.detach() >= LOWEST_SCORE).flatten()
-            kept = kept[scores.detach()[kept].argsort(descending=True)]
+            kept = _best_first(scores)
             found = {
                 "boxes": _corners(table[kept, :4] * scale),
                 "labels": labels[kept],
@@ -287,14 +286,19 @@ class QueryLogits(DetectionReader):
         images = []
         for scores, boxes, raw in zip(probabilities, _field(output, "pred_boxes"), logits):
             best, labels = scores.max(dim=1)
-            kept = torch.nonzero(best.detach() >= LOWEST_SCORE).flatten()
-            kept = kept[best.detach()[kept].argsort(descending=True)]
+            kept = _best_first(best)
             images.append({"boxes": _corners(boxes[kept] * scale), "labels": labels[kept], "scores": best[kept],
                            "anchors": kept, "anchor_scores": best, "anchor_logits": raw.gather(1, labels[:, None]).squeeze(1)})  # fmt: skip
         return images
 
     def cache_key(self) -> Hashable:
         return ("QueryLogits", self.image_size, self.classes)
+
+
+def _best_first(scores: torch.Tensor) -> torch.Tensor:
+    """The indices of the queries scoring at least LOWEST_SCORE, best first (a DETR needs no suppression)."""
+    kept = torch.nonzero(scores.detach() >= LOWEST_SCORE).flatten()
+    return kept[scores.detach()[kept].argsort(descending=True)]
 
 
 def _field(output: Any, name: str) -> Any:

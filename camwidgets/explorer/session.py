@@ -118,8 +118,7 @@ class ExplorerSession:
     def _derive_from_outputs(self, task: str, outputs: Any) -> None:
         """The labels and the task (scores, captions, target menu) from the model's ``outputs``, and
         the fingerprint of the model they were computed from."""
-        context = TaskContext(self.model, self._given_labels, self._preprocess, list(self.images.names), tuple(self.images.batch.shape[-2:]),
-                              self._threshold, self.output_selector, self.images.batch, self._embed)  # fmt: skip
+        context = self._task_context(self._given_labels, self._preprocess, self.output_selector)
         self.task: Task = build_task(task, outputs, context)
         self.labels = self.task.labels
         self._outputs_fingerprint = ModelFingerprint(self.model)
@@ -185,20 +184,15 @@ class ExplorerSession:
         with model_lock(self.model), evaluation_mode(self.model), torch.no_grad():
             return select_output(self.model(x), self.output_selector).float()
 
+    def _task_context(self, labels: Any, preprocess: Any, selector: Any) -> TaskContext:
+        """What the tasks are built from besides the outputs (see :class:`TaskContext`)."""
+        size = tuple(self.images.batch.shape[-2:])
+        return TaskContext(self.model, labels, preprocess, list(self.images.names), size, self._threshold, selector, self.images.batch, self._embed)  # fmt: skip
+
     def _propose_selector(self, outputs: Any) -> None:
         """The first task (in :data:`TASKS` order, the one asked for if any) that proposes an output
         selector for the raw ``outputs`` sets it, and its task."""
-        context = TaskContext(
-            self.model,
-            None,
-            None,
-            list(self.images.names),
-            tuple(self.images.batch.shape[-2:]),
-            self._threshold,
-            None,
-            self.images.batch,
-            self._embed,
-        )
+        context = self._task_context(None, None, None)
         for name, kind in TASKS.items():
             if self._task in (None, name):
                 proposal = kind.selector(outputs, context)

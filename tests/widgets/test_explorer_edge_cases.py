@@ -213,26 +213,22 @@ def test_cancel_cancels_superseded_jobs_too(tiny_model, tiny_images):
 
 def test_the_browser_cannot_overwrite_kernel_owned_traits(explorer):
     overlay, tree, sweep = explorer.overlay, explorer.tree, explorer.sweep
-    before = (
-        overlay.photo,
-        overlay.heatmap,
-        overlay.width,
-        overlay.height,
-        overlay.value_range,
-        overlay.status,
-        overlay.colormap_tables,
-    )
+
+    def owned():
+        return (
+            overlay.photo,
+            overlay.heatmap,
+            overlay.width,
+            overlay.height,
+            overlay.value_range,
+            overlay.status,
+            overlay.colormap_tables,
+        )
+
+    before = owned()
     send_update(overlay, width=-5, height=3, value_range=[math.nan, 1.0], busy=True, status="pwned", error="x")
     send_update(overlay, buffers={"photo": b"\x00" * 12, "colormap_tables": b"\x01"})
-    assert (
-        overlay.photo,
-        overlay.heatmap,
-        overlay.width,
-        overlay.height,
-        overlay.value_range,
-        overlay.status,
-        overlay.colormap_tables,
-    ) == before
+    assert owned() == before
     assert not overlay.busy and overlay.error == ""
     restored = state_updates(overlay, "width")[-1][0]["state"]
     assert restored["width"] == overlay.width  # the browser's copy was sent back
