@@ -44,7 +44,7 @@ export function initialExpanded(nodes, paths) {
   return open;
 }
 
-function render({ model, el }) {
+export function renderLayerTree({ model, el }) {
   const root = element("div", { class: "cw-layer-tree", "data-testid": "cw-layer-tree" });
   const filter = element("input", {
     type: "search", placeholder: "Filter layers", "aria-label": "Filter layers",
@@ -162,4 +162,3 @@ function render({ model, el }) {
   return cleanup;
 }
 
-export default { render };

@@ -69,7 +69,7 @@ const svgElement = (tag, attributes = {}) => {
 
 const MODES = [["overlay", "Overlay"], ["heatmap", "Heatmap"], ["photo", "Photo"]];
 
-function render({ model, el }) {
+export function renderOverlay({ model, el }) {
   const root = element("div", { class: "cw-overlay", "data-testid": "cw-overlay" });
   const toolbar = element("div", { class: "cw-toolbar" });
   const modeButtons = MODES.map(([mode, label]) =>
@@ -304,19 +304,11 @@ function render({ model, el }) {
     ["change:annotations", onMarksChanged], ["msg:custom", (content) => { if (content && content.type === "region" && content.error) onMarksChanged(); }],
   ];
   const cleanup = listen(model, root, domListeners, modelListeners);
-  // the notebook's theme (JupyterLab marks it on <body>), for the charts the kernel draws
-  const readTheme = () => {
-    const light = document.body.dataset.jpThemeLight;
-    const theme = light === "false" ? "dark" : "light";
-    if (light !== undefined && model.get("theme") !== theme) setTrait("theme", theme);
-  };
-  const themes = new MutationObserver(readTheme);
-  themes.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light"] });
+  // the host's theme, for the charts the kernel draws
+  const stopTheme = watchTheme(({ theme }) => { if (model.get("theme") !== theme) setTrait("theme", theme); });
   redraw();
   syncText();
   applyView(view);
-  readTheme();
-  return () => { themes.disconnect(); cleanup(); };
+  return () => { stopTheme(); cleanup(); };
 }
 
-export default { render };

@@ -62,8 +62,7 @@ async function importModule(id) {
 async function start() {
   const page = JSON.parse(document.getElementById("cw-page-data").textContent);
   const bytes = await inflate(document.getElementById("cw-page-bytes").textContent.trim());
-  const overlayModule = await importModule("cw-module-overlay");
-  const galleryModule = await importModule("cw-module-thumbnails");
+  const app = await importModule("cw-module-app");
   const tables = slice(bytes, page.tables);
   const items = page.items;
   const byKey = new Map(items.map((item) => [item.key, item]));
@@ -93,11 +92,11 @@ async function start() {
     const names = overlay.get("colormap_names");
     const index = Math.max(0, names.indexOf(overlay.get("colormap")));
     const table = tables.subarray(index * 768, index * 768 + 768);
-    gallery.set("pixels", galleryPixels(overlayModule.composeView, items, bytes, table, overlay.get("mode"), overlay.get("opacity"), page.thumb_size));
+    gallery.set("pixels", galleryPixels(app.composeView, items, bytes, table, overlay.get("mode"), overlay.get("opacity"), page.thumb_size));
   };
   for (const name of ["colormap", "opacity", "mode"]) overlay.on(`change:${name}`, repaint);
-  overlayModule.default.render({ model: overlay, el: document.getElementById("cw-page-overlay") });
-  galleryModule.default.render({ model: gallery, el: document.getElementById("cw-page-thumbnails") });
+  app.renderOverlay({ model: overlay, el: document.getElementById("cw-page-overlay") });
+  app.renderThumbnails({ model: gallery, el: document.getElementById("cw-page-thumbnails") });
   repaint();
   if (first) show(first);
   document.body.dataset.cwReady = "true";

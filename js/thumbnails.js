@@ -17,7 +17,7 @@ export function pictureRGBA(pixels, index, size) {
   return out;
 }
 
-function render({ model, el }) {
+export function renderThumbnails({ model, el }) {
   const root = element("div", { class: "cw-thumbs" });
   el.appendChild(root);
   const picks = requests(model, "pick");
@@ -82,4 +82,3 @@ function render({ model, el }) {
   return cleanup;
 }
 
-export default { render };

@@ -1,16 +1,17 @@
 """Where the widgets' ES modules and CSS live: ``camwidgets/js`` in a wheel (hatch force-include),
-the repository's ``js/`` folder in an editable install or a source checkout; and each module as
-shipped, with the shared helpers of ``js/_dom.js`` in front of it."""
+the repository's ``js/`` folder in an editable install or a source checkout; and the one ES module
+the composed widgets ship: the files of :data:`APP_MODULES` joined in order (no build step; each
+file's top-level names are distinct, and only ``app.js`` has a default export)."""
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
 
-__all__ = ["asset_path", "module_source"]
+__all__ = ["asset_path", "app_module", "APP_MODULES"]
 
-#: Shared DOM helpers put in front of every widget module (one ES module per widget, no build step).
-SHARED_MODULE = "_dom.js"
+#: The files of the one ES module, in order: shared helpers, the parts' renderers, the composition.
+APP_MODULES = ("_dom.js", "overlay.js", "layer_tree.js", "thumbnails.js", "fields.js", "parts.js", "app.js")
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,6 @@ def asset_path(name: str) -> Path:
 
 
 @cache
-def module_source(name: str) -> str:
-    """A widget's ES module as shipped to the browser: the shared helpers (``_dom.js``) followed by
-    the module ``name`` (``"overlay.js"``)."""
-    return asset_path(SHARED_MODULE).read_text(encoding="utf-8") + "\n" + asset_path(name).read_text(encoding="utf-8")
+def app_module() -> str:
+    """The composed widgets' ES module as shipped to the browser: :data:`APP_MODULES` joined."""
+    return "\n".join(asset_path(name).read_text(encoding="utf-8") for name in APP_MODULES)

@@ -17,7 +17,6 @@ import io
 from pathlib import Path
 from typing import Any
 
-import ipywidgets
 import numpy as np
 import torch
 
@@ -26,8 +25,10 @@ from ..dataset.report import write_report
 from ..dataset.sources import as_dataset, item_parts
 from ..engine import METHODS
 from ..render.charts import chart_theme, selection_histogram
+from ..widgets.fields import HTML, Button, Checkbox, Dropdown, RangeSlider
 from ..widgets.overlay import OverlayView
 from ..widgets.page_text import image_widget, text_html
+from ..widgets.parts import Column, Grid, PartsWidget, Row
 from ..widgets.thumbnails import ThumbnailGrid
 from .view import CAMExplorer
 
@@ -38,7 +39,7 @@ ALL = "all"
 SHOWN = ("all rows", "misclassified", "correct", "failed")
 
 
-class DatasetExplorer(ipywidgets.VBox):
+class DatasetExplorer(PartsWidget):
     """Browse ``results`` (a :class:`~camwidgets.dataset.DatasetResults` or its ``out`` folder).
     ``model`` (with ``data`` and ``preprocess`` as given to ``explain_dataset``, or the image files
     under the manifest's ``root``) lets a row open in a :class:`~camwidgets.CAMExplorer`."""
@@ -66,52 +67,38 @@ class DatasetExplorer(ipywidgets.VBox):
             for name in self.table.columns
             if name not in ("path", "error") and self.table[name].dtype.kind in "fiub"
         ]
-        style: dict[str, Any] = {"description_width": "initial"}
-        self.sort = ipywidgets.Dropdown(
-            description="Sort by",
-            options=numeric,
-            value="confidence" if "confidence" in numeric else numeric[0],
-            style=style,
+        self.sort = Dropdown(
+            description="Sort by", options=numeric, value="confidence" if "confidence" in numeric else numeric[0]
         )
-        self.descending = ipywidgets.Checkbox(description="highest first", value=False, indent=False)
-        self.shown = ipywidgets.Dropdown(description="Rows", options=SHOWN, style=style)
+        self.descending = Checkbox(description="highest first", value=False)
+        self.shown = Dropdown(description="Rows", options=SHOWN)
         choices = [(ALL, -2)] + [(f"{self.results.class_name(i)} ({i})", i) for i in self.results.class_indices()]
-        self.label = ipywidgets.Dropdown(description="True class", options=choices, value=-2, style=style)
-        self.predicted = ipywidgets.Dropdown(description="Predicted", options=choices, value=-2, style=style)
-        self.range = ipywidgets.FloatRangeSlider(
-            description="Range", min=0.0, max=1.0, step=0.01, value=(0.0, 1.0), continuous_update=False, style=style
-        )
-        self.previous, self.next = ipywidgets.Button(description="◀ Previous"), ipywidgets.Button(description="Next ▶")
-        self.summary = ipywidgets.HTML()
+        self.label = Dropdown(description="True class", options=choices, value=-2)
+        self.predicted = Dropdown(description="Predicted", options=choices, value=-2)
+        self.range = RangeSlider(description="Range", min=0.0, max=1.0, step=0.01, value=[0.0, 1.0])
+        self.previous, self.next = Button(description="◀ Previous"), Button(description="Next ▶")
+        self.summary = HTML()
         self.gallery = ThumbnailGrid(
             testid="cw-dataset-gallery", item_testid="cw-dataset-item", columns=int(columns), title=""
         )
         self.histogram = image_widget(width="420px")
-        self.confusion = ipywidgets.VBox()
+        self.confusion = Column(css="cw-confusion")
         self.overlay = OverlayView()
-        self.details = ipywidgets.HTML()
-        self.open_button = ipywidgets.Button(description="Open in CAMExplorer", disabled=model is None)
-        self.explorer_area = ipywidgets.Output()
+        self.details = HTML()
+        self.open_button = Button(description="Open in CAMExplorer", disabled=model is None)
+        self.explorer_area = Column(css="cw-explorer-area")  # a row opened in a CAMExplorer shows here
         self._reset_range()
         self._build_confusion()
-        controls = ipywidgets.VBox(
-            [
-                ipywidgets.HBox([self.sort, self.descending, self.shown]),
-                ipywidgets.HBox([self.label, self.predicted, self.range]),
-            ]
+        controls = Column(
+            [Row([self.sort, self.descending, self.shown]), Row([self.label, self.predicted, self.range])]
         )
-        pager = ipywidgets.HBox([self.previous, self.next, self.summary])
-        detail = ipywidgets.VBox([self.overlay, self.details, self.open_button])
-        super().__init__(
-            [
-                controls,
-                pager,
-                ipywidgets.HBox([self.gallery, ipywidgets.VBox([self.histogram, self.confusion])]),
-                detail,
-                self.explorer_area,
-            ]
+        pager = Row([self.previous, self.next, self.summary])
+        detail = Column([self.overlay, self.details, self.open_button])
+        root = Column(
+            [controls, pager, Row([self.gallery, Column([self.histogram, self.confusion])]), detail, self.explorer_area],
+            css="cw-dataset-explorer",
         )
-        self.add_class("cw-dataset-explorer")
+        super().__init__(root, testid="cw-dataset-explorer")
         for widget in (self.descending, self.shown, self.label, self.predicted, self.range):
             widget.observe(lambda change: self._refresh(first_page=True), names="value")
         self.sort.observe(lambda change: (self._reset_range(), self._refresh(first_page=True)), names="value")
@@ -217,23 +204,17 @@ class DatasetExplorer(ipywidgets.VBox):
         count = len(classes)
         if not 1 < count <= MAX_CONFUSION:
             self.confusion.children = [
-                ipywidgets.HTML(text_html(f"confusion matrix: {count} classes (shown for 2 to {MAX_CONFUSION})"))
+                HTML(value=text_html(f"confusion matrix: {count} classes (shown for 2 to {MAX_CONFUSION})"))
             ]
             return
         names = [self.results.class_name(c) for c in classes]
-        header = [ipywidgets.HTML(text_html("true \\ predicted"))] + [
-            ipywidgets.HTML(text_html(name[:10])) for name in names
-        ]
+        header = [HTML(value=text_html("true \\ predicted"))] + [HTML(value=text_html(name[:10])) for name in names]
         cells = list(header)
-        self.confusion_buttons: dict[tuple[int, int], ipywidgets.Button] = {}
+        self.confusion_buttons: dict[tuple[int, int], Button] = {}
         for i, (true, name) in enumerate(zip(classes, names)):
-            cells.append(ipywidgets.HTML(text_html(name[:10])))
+            cells.append(HTML(value=text_html(name[:10])))
             for j, predicted in enumerate(classes):
-                button = ipywidgets.Button(
-                    description=str(counts[i, j]),
-                    button_style="danger" if i != j and counts[i, j] else "",
-                    layout=ipywidgets.Layout(width="auto"),
-                )
+                button = Button(description=str(counts[i, j]), css="cw-danger" if i != j and counts[i, j] else "")
                 button.on_click(
                     lambda _, true=true, predicted=predicted: self.filter(
                         label=true, predicted=predicted, shown="all rows"
@@ -241,8 +222,8 @@ class DatasetExplorer(ipywidgets.VBox):
                 )
                 self.confusion_buttons[(true, predicted)] = button
                 cells.append(button)
-        grid = ipywidgets.GridBox(cells, layout=ipywidgets.Layout(grid_template_columns=f"repeat({count + 1}, auto)"))
-        self.confusion.children = [ipywidgets.HTML("<b>Confusion matrix</b> (click a cell to show its images)"), grid]
+        grid = Grid(cells, columns=f"repeat({count + 1}, auto)")
+        self.confusion.children = [HTML(value="<b>Confusion matrix</b> (click a cell to show its images)"), grid]
 
     def save_report(self, path: str | Path, limit: int = 48) -> Path:
         """An HTML report of the run with the rows selected now (filters and order) in its gallery:
@@ -296,11 +277,8 @@ class DatasetExplorer(ipywidgets.VBox):
             self.model, image, labels=labels, preprocess=preprocess, target_layers=manifest["layers"]
         )
         explorer.set(method=_registry_name(manifest["method"]))
-        self.explorer_area.clear_output()
-        with self.explorer_area:
-            from IPython.display import display
-
-            display(explorer)
+        self.explorer_area.children = [explorer.root]
+        self.remount()
         self.explorer = explorer
         return explorer
 

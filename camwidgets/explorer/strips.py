@@ -54,7 +54,7 @@ class Strips:
             title="One map per label (sigmoid >= 0.5; click to choose)",
             wrap=True,
         )
-        self.label_maps.layout.display = None if session.task.per_label_maps else "none"
+        self.label_maps.visible = bool(session.task.per_label_maps)
         self._sweep_key: tuple | None = None
         self._labels_key: tuple | None = None
 

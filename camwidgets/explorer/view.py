@@ -20,7 +20,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import ipywidgets
 import numpy as np
 
 from ..core.classes import resolve_class
@@ -31,6 +30,7 @@ from ..widgets.controls import Controls, class_choice, class_search_options, met
 from ..widgets.layer_tree import LayerTree
 from ..widgets.messages import logger
 from ..widgets.overlay import OverlayView
+from ..widgets.parts import Column, PartsWidget, Row
 from ..widgets.page_text import text_html
 from ..widgets.thumbnails import ThumbnailGrid
 from .export import export_session, session_page, shown_picture
@@ -77,7 +77,7 @@ def _session_options(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
+class CAMExplorer(BackgroundRuns, PartsWidget):
     """Explore class activation maps of ``model`` on ``images`` in a notebook.
 
     ``images``: file paths, bundled photo names, PIL images, uint8 arrays, or a ready (B, 3, H, W)
@@ -99,7 +99,7 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
         self._pending: ViewState | None = None  # its view, with the image chosen last (None when none runs)
         self._partial: dict[int, np.ndarray] = {}  # its maps finished so far, by image (the shown one first)
         self.controls = Controls(self.session.labels)
-        self.controls.find_class.layout.display = None if self.session.task.shows_class_search else "none"
+        self.controls.find_class.visible = self.session.task.shows_class_search
         self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
         self.overlay = OverlayView(on_cancel=self.cancel, on_pick_box=self._pick_box, on_region=self._drag_region)
         self.strips = Strips(self.session, self.jobs, self._quietly)
@@ -107,14 +107,10 @@ class CAMExplorer(BackgroundRuns, ipywidgets.VBox):
         self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
         self.panels = build_tabs(self.session, self)
         # two columns that stack when the notebook is narrower than about 1000 px (widgets.css)
-        left = ipywidgets.VBox([self.tree, self.label_maps, self.sweep])
-        right = ipywidgets.VBox([self.controls.box, self.overlay])
-        left.add_class("cw-left")
-        right.add_class("cw-right")
-        columns = ipywidgets.HBox([left, right])
-        columns.add_class("cw-columns")
-        super().__init__([self.gallery, columns, self.panels.tabs])
-        self.add_class("cw-explorer")
+        left = Column([self.tree, self.label_maps, self.sweep], css="cw-left")
+        right = Column([self.controls.box, self.overlay], css="cw-right")
+        columns = Row([left, right], css="cw-columns")
+        super().__init__(Column([self.gallery, columns, self.panels.tabs], css="cw-explorer"), testid="cw-explorer")
         self._fill_gallery()
         self._connect()
         self.run(self.session.state)

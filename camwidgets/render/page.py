@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.assets import asset_path, module_source
+from ..core.assets import app_module, asset_path
 from ..core.atomic_files import write_atomically
 from ..core.colormaps import COLORMAPS, MODES, colormap_tables
 from ..core.pictures import square
@@ -93,9 +93,8 @@ def _check(view: PageView) -> None:
         )
 
 
-def _encoded_module(name: str, shared: bool = True) -> str:
-    source = module_source(name) if shared else asset_path(name).read_text(encoding="utf-8")
-    return base64.b64encode(source.encode("utf-8")).decode("ascii")
+def _encoded_app() -> str:
+    return base64.b64encode(app_module().encode("utf-8")).decode("ascii")
 
 
 def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", sections: str = "", gallery_title: str = "",
@@ -148,8 +147,7 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
         f"<div class='cw-page-viewer'><div id='cw-page-overlay'></div><div id='cw-page-thumbnails'></div></div>{sections}"
         f"<script type='application/json' id='cw-page-data'>{_script_json(data)}</script>"
         f"<script type='text/plain' id='cw-page-bytes'>{buffer.base64()}</script>"
-        f"<script type='text/plain' id='cw-module-overlay'>{_encoded_module('overlay.js')}</script>"
-        f"<script type='text/plain' id='cw-module-thumbnails'>{_encoded_module('thumbnails.js')}</script>"
+        f"<script type='text/plain' id='cw-module-app'>{_encoded_app()}</script>"
         f"<script type='module'>{asset_path('standalone.js').read_text(encoding='utf-8')}</script>"
         "</body></html>"
     )

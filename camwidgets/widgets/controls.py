@@ -1,4 +1,4 @@
-"""The standard ipywidgets controls of the explorer and their option lists.
+"""The explorer's main controls (fields of the one widget) and their option lists.
 
 Descriptions are fixed ("Method", "Target", "Normalise", "aug_smooth", "eigen_smooth"): browser
 tests and users find the controls by them.
@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import ipywidgets
-
 from ..engine import FAMILIES, METHODS
+from .fields import HTML, Checkbox, Combobox, Dropdown
+from .parts import Column, Row
 
 __all__ = ["Controls", "method_options", "duration_text", "class_choice"]
 
@@ -64,53 +64,33 @@ def class_search_options(labels: Sequence[str]) -> tuple[str, ...]:
 
 
 class Controls:
-    """Method, target, class search (with its note), normalisation and smoothing controls."""
+    """Method, target, class search (with its note), normalisation and smoothing controls; ``box`` holds them."""
 
     def __init__(self, labels: list[str]) -> None:
-        style: dict[str, Any] = {"description_width": "initial"}
         # wide enough for a label with its price ("SSCAM — perturbation · slow · 359 212 passes ≈ 2.1 h")
-        self.method = ipywidgets.Dropdown(
-            description="Method",
-            options=method_options(),
-            style=style,
-            layout=ipywidgets.Layout(width="100%", max_width="500px"),
+        self.method = Dropdown(description="Method", options=method_options(), css="cw-wide")
+        self.target = Dropdown(description="Target", options=[("top class of each image", -1)])
+        # a typed name counts on Enter (or leaving the box), a suggestion when picked
+        self.find_class = Combobox(
+            description="Find class", placeholder="type a class name, Enter", options=list(class_search_options(labels))
         )
-        self.target = ipywidgets.Dropdown(description="Target", options=[("top class of each image", -1)], style=style)
-        self.find_class = ipywidgets.Combobox(
-            description="Find class",
-            placeholder="type a class name, Enter",
-            options=class_search_options(labels),
-            ensure_option=False,
-            continuous_update=False,  # a typed name counts on Enter (or leaving the box), a suggestion when picked
-            style=style,
+        self.find_note = HTML(visible=False)  # a line of its own, when there is something to say
+        self.normalise = Dropdown(
+            description="Normalise", options=[("per image", "image"), ("per batch", "batch"), ("none (raw)", "none")]
         )
-        self.find_note = ipywidgets.HTML(
-            layout=ipywidgets.Layout(display="none")
-        )  # a line of its own, when there is something to say
-        self.normalise = ipywidgets.Dropdown(
-            description="Normalise",
-            options=[("per image", "image"), ("per batch", "batch"), ("none (raw)", "none")],
-            style=style,
-            layout=ipywidgets.Layout(width="auto"),
-        )
-        self.aug_smooth = ipywidgets.Checkbox(
-            description="aug_smooth", indent=False, layout=ipywidgets.Layout(width="auto", margin="0 0 0 12px")
-        )
-        self.eigen_smooth = ipywidgets.Checkbox(
-            description="eigen_smooth", indent=False, layout=ipywidgets.Layout(width="auto", margin="0 0 0 12px")
-        )
-        self.box = ipywidgets.VBox(
+        self.aug_smooth = Checkbox(description="aug_smooth")
+        self.eigen_smooth = Checkbox(description="eigen_smooth")
+        self.box = Column(
             [
                 self.method,
-                ipywidgets.HBox([self.target, self.find_class]),
+                Row([self.target, self.find_class]),
                 self.find_note,
-                ipywidgets.HBox(
-                    [self.normalise, self.aug_smooth, self.eigen_smooth], layout=ipywidgets.Layout(align_items="center")
-                ),
-            ]
+                Row([self.normalise, self.aug_smooth, self.eigen_smooth]),
+            ],
+            css="cw-controls",
         )
 
     def find_says(self, html: str) -> None:
         """The class search's answer (escaped HTML) on its own line below it; '' hides the line."""
         self.find_note.value = html
-        self.find_note.layout.display = "" if html else "none"
+        self.find_note.visible = bool(html)

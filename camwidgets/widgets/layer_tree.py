@@ -11,21 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import anywidget
 import traitlets
 
-from ..core.assets import asset_path, module_source
-from .messages import KernelOwnedTraits, MessageRouter, require
+from .messages import MessageRouter, require
+from .parts import Part
 
 __all__ = ["LayerTree"]
 
 
-class LayerTree(KernelOwnedTraits, anywidget.AnyWidget):
+class LayerTree(Part):
     browser_writable = frozenset()
     """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
 
-    _esm = module_source("layer_tree.js")
-    _css = asset_path("widgets.css")
+    kind = "tree"
 
     nodes = traitlets.List(traitlets.Dict()).tag(sync=True)
     """Every module, in ``named_modules()`` order: path, parent, type, shape, depth, children, selectable, layout."""

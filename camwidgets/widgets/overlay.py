@@ -17,23 +17,21 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import anywidget
 import numpy as np
 import traitlets
 
-from ..core.assets import asset_path, module_source
 from ..core.colormaps import COLORMAPS, MODES, colormap_tables
-from .messages import KernelOwnedTraits, MessageRouter, is_finite_number, require
+from .messages import MessageRouter, is_finite_number, require
+from .parts import Part
 
 __all__ = ["OverlayView"]
 
 
-class OverlayView(KernelOwnedTraits, anywidget.AnyWidget):
+class OverlayView(Part):
     browser_writable = frozenset({"opacity", "colormap", "mode", "theme"})
     """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
 
-    _esm = module_source("overlay.js")
-    _css = asset_path("widgets.css")
+    kind = "overlay"
 
     width = traitlets.Int(0).tag(sync=True)
     """Width of the photo and map in pixels."""

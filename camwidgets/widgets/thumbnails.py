@@ -11,22 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import anywidget
 import numpy as np
 import traitlets
 
-from ..core.assets import asset_path, module_source
-from .messages import KernelOwnedTraits, MessageRouter, require
+from .messages import MessageRouter, require
+from .parts import Part
 
 __all__ = ["ThumbnailGrid"]
 
 
-class ThumbnailGrid(KernelOwnedTraits, anywidget.AnyWidget):
+class ThumbnailGrid(Part):
     browser_writable = frozenset()
     """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
 
-    _esm = module_source("thumbnails.js")
-    _css = asset_path("widgets.css")
+    kind = "thumbs"
 
     testid = traitlets.Unicode("cw-thumbnails").tag(sync=True)
     """``data-testid`` of the root element."""

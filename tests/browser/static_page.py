@@ -32,7 +32,7 @@ EventTarget.prototype.removeEventListener = function (type, listener, options) {
 </script></head><body><div id="host"></div></body></html>"""
 
 # JS: build a fake model from state (buffers as DataViews at their paths), render, report, clean up.
-_RENDER = """async ({module, state, buffers, actions, poke}) => {
+_RENDER = """async ({module, state, buffers, actions, poke, errorSelector}) => {
   const FOCUSABLE = 'input, select, button, textarea, [tabindex], [contenteditable]';
   const decode = (b64) => { const raw = atob(b64); const bytes = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i); return new DataView(bytes.buffer); };
@@ -81,7 +81,7 @@ _RENDER = """async ({module, state, buffers, actions, poke}) => {
     if (action.value !== undefined) target.value = action.value;
     target.dispatchEvent(new Event(action.event, {bubbles: true}));
   }
-  const errors = [...el.querySelectorAll('.cw-error')].map(n => ({hidden: n.hidden, text: n.textContent}));
+  const errors = [...el.querySelectorAll(errorSelector)].map(n => ({hidden: n.hidden, text: n.textContent}));
   for (const cleanup of cleanups.reverse()) if (typeof cleanup === 'function') await cleanup();
   el.remove();
   const leftover = [...window.ledger.keys()].map(([target, type]) =>
@@ -107,11 +107,17 @@ def serve(page: Page, files: dict[str, str]) -> None:
 
 
 def render_widget(
-    page: Page, module: str, state: dict, buffers: dict | None = None, actions=(), poke: bool = False
+    page: Page,
+    module: str,
+    state: dict,
+    buffers: dict | None = None,
+    actions=(),
+    poke: bool = False,
+    error_selector: str = ".cw-error",
 ) -> dict:
     """Render the served ``module`` with a fake model of ``state`` (JSON-able) and ``buffers``
     (``{(path...): bytes}``), dispatch ``actions`` (``{selector, event, value?}``, or ``{message}``: a
-    reply from the kernel) and, with ``poke``,
+    reply from the kernel) and, with ``poke``, the ``error_selector`` elements' texts,
     keys, input, change and click on every focusable element; then clean up and report."""
     encoded = [[list(path), base64.b64encode(bytes(data)).decode()] for path, data in (buffers or {}).items()]
     return page.evaluate(
@@ -122,5 +128,6 @@ def render_widget(
             "buffers": encoded,
             "actions": list(actions),
             "poke": poke,
+            "errorSelector": error_selector,
         },
     )

@@ -1,4 +1,4 @@
-"""The explorer's own ES modules (js/*.js) on a plain page with fake models built from the real
+"""The explorer's one ES module (js/*.js joined) on a plain page with a fake model built from the real
 Python widgets' state: each renders, survives every control being poked, guards every focusable
 control against JupyterLab's shortcuts, and its cleanup removes every listener it added."""
 
@@ -47,8 +47,8 @@ def anywidgets(widget) -> list:
 
 
 @pytest.fixture(scope="module")
-def widget_states():
-    """(module path, JS source, state, buffers) of each anywidget of an explorer on a tiny CNN."""
+def explorer_state():
+    """(module path, JS source, state, buffers, kinds of its parts, the tree's part id) of an explorer on a tiny CNN."""
     from camwidgets import CAMExplorer
 
     torch.manual_seed(0)
@@ -63,67 +63,72 @@ def widget_states():
     ).eval()
     images = [np.random.default_rng(i).integers(0, 255, (40, 40, 3), dtype=np.uint8) for i in range(2)]
     explorer = CAMExplorer(model, images, preprocess=lambda image: torch.rand(3, 32, 32))
-    found = []
-    for index, widget in enumerate(anywidgets(explorer)):
-        state, _, buffers = _remove_buffers(widget.get_state())
-        paths = [tuple(path) for path in _remove_buffers(widget.get_state())[1]]
-        esm = state.pop("_esm")
-        found.append((f"/widget{index}.js", esm, state, dict(zip(paths, buffers)), type(widget).__name__))
+    assert anywidgets(explorer) == [explorer]
+    state, paths, buffers = _remove_buffers(explorer.get_state())
+    esm = state.pop("_esm")
+    kinds = set()
+
+    def collect(node):
+        kinds.add(node["kind"])
+        for child in node.get("children", []):
+            collect(child)
+
+    collect(explorer.parts)
+    found = ("/explorer.js", esm, state, dict(zip([tuple(p) for p in paths], buffers)), kinds, explorer.tree.part_id)
     explorer.close_all()
     return found
 
 
 @pytest.fixture
-def static_page(chromium, widget_states):
+def static_page(chromium, explorer_state):
     context = chromium.new_context()
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
-    serve(page, {path: esm for path, esm, *_ in widget_states})
+    serve(page, {explorer_state[0]: explorer_state[1]})
     yield page
     context.close()
 
 
-def test_the_explorer_uses_the_three_modules(widget_states):
-    names = {name for *_, name in widget_states}
-    assert {"LayerTree", "OverlayView", "ThumbnailGrid"} <= names
+def test_the_explorer_is_one_anywidget_of_every_kind_of_part(explorer_state):
+    kinds = explorer_state[4]
+    assert {"tree", "overlay", "thumbs", "dropdown", "checkbox", "combobox", "tabs", "button", "multi"} <= kinds
 
 
-def test_every_module_renders_is_guarded_and_cleans_up(static_page, widget_states):
-    testids, messages = set(), 0
-    for path, _, state, buffers, name in widget_states:
-        report = render_widget(static_page, path, state, buffers, poke=True)
-        rendered = report["rendered"]
-        testids.update(rendered["testids"])
-        messages += report["sent"] + report["saved"]
-        assert rendered["elements"] > 0, f"{name} rendered nothing"
-        assert rendered["listeners"] + rendered["model_callbacks"] > 0, f"{name} listens to nothing"
-        assert rendered["unguarded"] == [], f"{name}: focusable controls without data-lm-suppress-shortcuts"
-        assert report["after"] == {"listeners": 0, "model_callbacks": 0, "leftover": []}, (
-            f"{name} cleanup left {report['after']}"
-        )
+def test_the_explorer_renders_is_guarded_and_cleans_up(static_page, explorer_state):
+    path, _, state, buffers, *_ = explorer_state
+    report = render_widget(static_page, path, state, buffers, poke=True)
+    rendered = report["rendered"]
+    assert rendered["elements"] > 100, "the explorer rendered almost nothing"
+    assert rendered["listeners"] + rendered["model_callbacks"] > 0, "the explorer listens to nothing"
+    assert rendered["unguarded"] == [], "focusable controls without data-lm-suppress-shortcuts"
+    assert report["after"] == {"listeners": 0, "model_callbacks": 0, "leftover": []}, f"cleanup left {report['after']}"
     assert static_page.errors == []
-    assert messages > 0, "poking every control sent nothing to the fake models"
+    assert report["sent"] + report["saved"] > 0, "poking every control sent nothing to the fake model"
+    testids = set(rendered["testids"])
     assert testids >= CONTRACT, f"missing from the DOM: {sorted(CONTRACT - testids)}"
+    # every message names its part
+    assert all(message.get("part", "").startswith("p") for message in report["messages"])
 
 
-def _tree(widget_states):
-    return next((path, state, buffers) for path, esm, state, buffers, kind in widget_states if kind == "LayerTree")
-
-
-def test_a_late_reply_to_an_older_selection_changes_nothing(static_page, widget_states):
-    path, state, buffers = _tree(widget_states)
-    first, second = [
-        node["path"] for node in state["nodes"] if node["selectable"] and node["path"] not in state["selected"]
-    ][:2]
+def test_a_late_reply_to_an_older_selection_changes_nothing(static_page, explorer_state):
+    path, _, state, buffers, _, tree = explorer_state
+    nodes, selected = state[f"{tree}__nodes"], state[f"{tree}__selected"]
+    first, second = [node["path"] for node in nodes if node["selectable"] and node["path"] not in selected][:2]
     clicks = [{"selector": f"[data-testid=cw-layer-node][data-path='{p}']", "event": "click"} for p in (first, second)]
     late = clicks + [
-        {"message": {"type": "select", "id": 2, "ok": True, "selected": [second]}},
-        {"message": {"type": "select", "id": 1, "error": "an old refusal"}},  # arrives after the newer answer
+        {"message": {"part": tree, "type": "select", "id": 2, "ok": True, "selected": [second]}},
+        {"message": {"part": tree, "type": "select", "id": 1, "error": "an old refusal"}},  # arrives after the newer answer
     ]
-    report = render_widget(static_page, path, state, buffers, actions=late)
-    assert [(m["id"], m["paths"]) for m in report["messages"]] == [(1, [first]), (2, [second])]
+    errors = ".cw-layer-tree .cw-error"
+    report = render_widget(static_page, path, state, buffers, actions=late, error_selector=errors)
+    selections = [(m["id"], m["paths"]) for m in report["messages"] if m["type"] == "select"]
+    assert selections == [(1, [first]), (2, [second])]
     assert report["errors"] == [{"hidden": True, "text": ""}], "a stale reply overwrote the newer view"
-    current = clicks + [{"message": {"type": "select", "id": 2, "error": "refused now"}}]
-    report = render_widget(static_page, path, state, buffers, actions=current)
+    current = clicks + [{"message": {"part": tree, "type": "select", "id": 2, "error": "refused now"}}]
+    report = render_widget(static_page, path, state, buffers, actions=current, error_selector=errors)
     assert report["errors"] == [{"hidden": False, "text": "refused now"}]  # the answer to the latest request shows
+    # a reply addressed to another part changes nothing in the tree
+    other = clicks + [{"message": {"part": "p0", "type": "select", "id": 2, "error": "not for the tree"}}]
+    report = render_widget(static_page, path, state, buffers, actions=other, error_selector=errors)
+    assert report["errors"] == [{"hidden": True, "text": ""}]

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from camwidgets.core.assets import module_source
+from camwidgets.core.assets import app_module
 from camwidgets.core.colormaps import MODES, colormap_table, compose_view
 
 NODE = shutil.which("node")
@@ -26,9 +26,9 @@ def _node_is_installed() -> None:
 
 
 def run_module(module: str, body: str, payload: object) -> object:
-    """Import ``js/<module>`` as shipped (with ``_dom.js`` in front) in Node, run ``body`` with ``input``
-    bound to ``payload``, return its ``output``."""
-    source = base64.b64encode(module_source(module).encode()).decode()
+    """Import the one ES module as shipped (``js/<module>`` is one of the files it joins) in Node, run
+    ``body`` with ``input`` bound to ``payload``, return its ``output``."""
+    source = base64.b64encode(app_module().encode()).decode()
     script = (
         f"import * as m from {json.dumps('data:text/javascript;base64,' + source)};\n"
         "let data = ''; process.stdin.on('data', (c) => (data += c)); process.stdin.on('end', () => {\n"

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from camwidgets.core.assets import module_source
+from camwidgets.core.assets import app_module, asset_path
 from camwidgets.core.pictures import overlay_thumbnails, square
 from camwidgets.render.page import PageView, standalone_page, write_page
 from tests.conftest import MARKUP
@@ -55,10 +55,9 @@ def test_the_bytes_hold_each_view_and_its_thumbnail():
         np.testing.assert_array_equal(take(item["levels"]).reshape(20, 30), view.levels)
         np.testing.assert_array_equal(take(item["thumb_photo"]).reshape(16, 16, 3), square(view.photo[None], 16)[0])
     assert len(take(data["tables"])) == 768 * len(data["colormap_names"])
-    # the modules travel as they ship to the notebook
-    for name in ("overlay", "thumbnails"):
-        encoded = re.search(rf"id='cw-module-{name}'>(.*?)</script>", page).group(1)
-        assert base64.b64decode(encoded).decode() == module_source(f"{name}.js")
+    # the module travels as it ships to the notebook
+    encoded = re.search(r"id='cw-module-app'>(.*?)</script>", page).group(1)
+    assert base64.b64decode(encoded).decode() == app_module()
 
 
 def test_no_text_of_a_view_can_leave_the_json_script():
@@ -127,9 +126,10 @@ def test_the_gallery_is_drawn_in_the_page_as_the_kernel_draws_thumbnails():
         {"thumb_photo": [i * step, size * size * 3], "thumb_levels": [i * step + size * size * 3, size * size]}
         for i in range(2)
     ]
-    encode = lambda name: "data:text/javascript;base64," + base64.b64encode(module_source(name).encode()).decode()  # noqa: E731
+    encode = lambda source: "data:text/javascript;base64," + base64.b64encode(source.encode()).decode()  # noqa: E731
+    standalone = asset_path("standalone.js").read_text(encoding="utf-8")
     script = (
-        f"import * as o from {json.dumps(encode('overlay.js'))}; import * as s from {json.dumps(encode('standalone.js'))};\n"
+        f"import * as o from {json.dumps(encode(app_module()))}; import * as s from {json.dumps(encode(standalone))};\n"
         f"const input = {json.dumps({'items': items, 'bytes': packed.tolist(), 'table': colormap_table('viridis').ravel().tolist()})};\n"
         f"const out = s.galleryPixels(o.composeView, input.items, Uint8Array.from(input.bytes), Uint8Array.from(input.table), 'overlay', 0.3, {size});\n"
         "process.stdout.write(JSON.stringify(Array.from(out)));"

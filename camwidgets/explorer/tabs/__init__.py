@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import ipywidgets
-
+from ...widgets.parts import Tabs as TabsPart
 from .base import Tab, TabHost, text_html
 from .compare import CompareTab
 from .concepts import ConceptsTab, classifier_head
@@ -47,10 +46,10 @@ def register_tab(tab: type[Tab]) -> type[Tab]:
 
 
 class Tabs:
-    """The built tabs: ``tabs`` (the ipywidgets.Tab shown) and each tab by its ``key``
+    """The built tabs: ``tabs`` (the tab box shown) and each tab by its ``key``
     (``panels.compare``, ``panels.metrics``, ...)."""
 
-    def __init__(self, parts: list[Tab], tabs: ipywidgets.Tab) -> None:
+    def __init__(self, parts: list[Tab], tabs: TabsPart) -> None:
         self.parts = {part.key: part for part in parts}
         self.tabs = tabs
 
@@ -66,5 +65,5 @@ class Tabs:
 
 def build_tabs(session: Any, host: TabHost) -> Tabs:
     parts = [tab(session, host) for tab in TABS]
-    tabs = ipywidgets.Tab(children=[part.box for part in parts], titles=[part.title for part in parts])
+    tabs = TabsPart([part.box for part in parts], titles=[part.title for part in parts], css="cw-lower-tabs")
     return Tabs(parts, tabs)

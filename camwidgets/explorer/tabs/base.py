@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import ipywidgets
-
 from ...engine import METHODS, Cancelled
+from ...widgets.fields import HTML
 from ...widgets.page_text import image_widget, text_html
+from ...widgets.parts import Part
 from ..worker import BackgroundJob
 
 __all__ = ["TabHost", "Tab", "BackgroundTab", "HTMLMessage", "text_html", "error_text", "image_widget", "STOPPED"]
@@ -64,7 +64,7 @@ class Tab:
 
     key = ""
     title = ""
-    box: ipywidgets.Box
+    box: Part
 
     def __init__(self, session: Any, host: TabHost) -> None:
         self.session = session
@@ -118,9 +118,9 @@ class BackgroundTab(Tab):
 
 
 class HTMLMessage:
-    """``say`` into an ``ipywidgets.HTML`` named ``message``, escaped."""
+    """``say`` into an :class:`~camwidgets.widgets.fields.HTML` named ``message``, escaped."""
 
-    message: ipywidgets.HTML
+    message: HTML
 
     def say(self, text: str, error: bool = False) -> None:
         self.message.value = text_html(text, "cw-error" if error else "")

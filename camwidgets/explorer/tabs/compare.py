@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import ipywidgets
 import numpy as np
 
 from ...core.pictures import overlay_thumbnails
 from ...engine import METHODS
+from ...widgets.fields import Button, SelectMultiple, ToggleButtons
+from ...widgets.parts import Column, Row
 from ...widgets.thumbnails import ThumbnailGrid
 from ..state import gray_levels
 from ..worker import BackgroundJob
@@ -32,9 +33,9 @@ class CompareTab(BackgroundTab):
         super().__init__(session, host)
         choices = [name for name in DEFAULT_COMPARE if name in METHODS] or list(METHODS)[:2]
         # one naming of methods everywhere: the class names the main menu shows
-        self.methods = ipywidgets.SelectMultiple(description="Methods", options=method_choices(), value=choices, rows=6)
-        self.by = ipywidgets.ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
-        self.button = ipywidgets.Button(description="Compare")
+        self.methods = SelectMultiple(description="Methods", options=method_choices(), value=choices, rows=6)
+        self.by = ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
+        self.button = Button(description="Compare")
         self.grid = ThumbnailGrid(
             testid="cw-compare",
             item_testid="cw-compare-item",
@@ -43,9 +44,7 @@ class CompareTab(BackgroundTab):
         self._cells: dict[str, dict[str, Any]] = {}  # grid key -> the view change that opens that cell
         self.grid.observe(self._open_cell, names="selected")
         self.button.on_click(lambda _: self.start())
-        self.box = ipywidgets.VBox(
-            [ipywidgets.HBox([self.methods, ipywidgets.VBox([self.by, self.button])]), self.grid]
-        )
+        self.box = Column([Row([self.methods, Column([self.by, self.button])]), self.grid])
 
     def start(self) -> BackgroundJob:
         """Compute the grid in the background for the current view."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import ipywidgets
 import numpy as np
 import torch
 from torch import nn
@@ -13,6 +12,8 @@ from ...cams import DeepFeatureFactorization
 from ...core.pictures import overlay_thumbnails, to_png
 from ...engine import Layout
 from ...render.factorization import create_labels, show_factorization_on_image
+from ...widgets.fields import HTML, Button, IntBox
+from ...widgets.parts import Column, Row
 from ...widgets.thumbnails import ThumbnailGrid
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
@@ -43,13 +44,13 @@ class ConceptsTab(HTMLMessage, BackgroundTab):
     def __init__(self, session: Any, host: TabHost) -> None:
         super().__init__(session, host)
         # a number box, not a slider: JupyterLab would take the arrow keys from a slider handle
-        self.count = ipywidgets.BoundedIntText(description="Concepts", value=4, min=2, max=10)
-        self.button = ipywidgets.Button(description="Factorize")
-        self.message = ipywidgets.HTML()
+        self.count = IntBox(description="Concepts", value=4, min=2, max=10)
+        self.button = Button(description="Factorize")
+        self.message = HTML()
         self.picture = image_widget(width="448px")
         self.grid = ThumbnailGrid(testid="cw-concepts", item_testid="cw-concept-item", title="Concept maps")
         self.button.on_click(lambda _: self.start())
-        self.box = ipywidgets.VBox([ipywidgets.HBox([self.count, self.button]), self.message, self.picture, self.grid])
+        self.box = Column([Row([self.count, self.button]), self.message, self.picture, self.grid])
 
     def start(self) -> BackgroundJob | None:
         """Factorize the current (first) layer's activations of all images in the background."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import ipywidgets
-
+from ...widgets.fields import HTML, Button, Text
+from ...widgets.parts import Column, Row
 from .base import HTMLMessage, Tab, TabHost, error_text
 
 __all__ = ["ExportTab"]
@@ -19,11 +19,11 @@ class ExportTab(HTMLMessage, Tab):
 
     def __init__(self, session: Any, host: TabHost) -> None:
         super().__init__(session, host)
-        self.path = ipywidgets.Text(description="Save as", value="camwidgets-view")
-        self.button = ipywidgets.Button(description="Export")
-        self.message = ipywidgets.HTML()
+        self.path = Text(description="Save as", value="camwidgets-view")
+        self.button = Button(description="Export")
+        self.message = HTML()
         self.button.on_click(lambda _: self.save())
-        self.box = ipywidgets.VBox([ipywidgets.HBox([self.path, self.button]), self.message])
+        self.box = Column([Row([self.path, self.button]), self.message])
 
     def save(self) -> None:
         try:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import ipywidgets
 import torch
 
 from ...compat.preprocessing import deprocess_image
 from ...core.pictures import overlay_thumbnails, to_png
 from ...engine import guided_backprop, guided_gradcam, relu6_count
+from ...widgets.fields import HTML, Button, Checkbox, Label
+from ...widgets.parts import Column, Row
 from ..worker import BackgroundJob
 from .base import BackgroundTab, HTMLMessage, TabHost, image_widget
 
@@ -26,20 +27,19 @@ class GuidedTab(HTMLMessage, BackgroundTab):
     def __init__(self, session: Any, host: TabHost) -> None:
         super().__init__(session, host)
 
-        self.button = ipywidgets.Button(description="Show guided")
+        self.button = Button(description="Show guided")
         self.relu6_layers = relu6_count(session.model)
-        self.relu6 = ipywidgets.Checkbox(
+        self.relu6 = Checkbox(
             value=self.relu6_layers > 0,
             description="guide ReLU6 too",
-            indent=False,
             tooltip="ReLU6 (MobileNet's activation) guided like ReLU; without it a ReLU6 model's picture is noise",
         )
-        self.message = ipywidgets.HTML()
+        self.message = HTML()
         self.images = [image_widget() for _ in range(3)]
         captions = ["guided backprop", "CAM", "Guided Grad-CAM"]
         self.button.on_click(lambda _: self.start())
-        columns = [ipywidgets.VBox([ipywidgets.Label(c), image]) for c, image in zip(captions, self.images)]
-        self.box = ipywidgets.VBox([ipywidgets.HBox([self.button, self.relu6]), self.message, ipywidgets.HBox(columns)])
+        columns = [Column([Label(value=c), image]) for c, image in zip(captions, self.images)]
+        self.box = Column([Row([self.button, self.relu6]), self.message, Row(columns)])
 
     def start(self) -> BackgroundJob | None:
         """Compute the three pictures in the background for the image and target shown."""

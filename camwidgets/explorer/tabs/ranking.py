@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import ipywidgets
 
 from ...engine import Cancelled, single_capture_methods
 from ...metrics.registry import model_metrics
 from ...metrics.tuner import rank_methods
 from ...render.charts import chart_theme
+from ...widgets.fields import HTML, Button, Dropdown, Progress, SelectMultiple
+from ...widgets.parts import Column, Row
 from ..worker import BackgroundJob
 from .base import BackgroundTab, TabHost, image_widget, method_choices, text_html
 
@@ -29,29 +30,27 @@ class RankingTab(BackgroundTab):
         super().__init__(session, host)
         session = self.session
         single_capture = single_capture_methods()
-        self.methods = ipywidgets.SelectMultiple(
+        self.methods = SelectMultiple(
             description="Methods", options=method_choices(), value=single_capture[:4], rows=6
         )
         # the chosen layers first, then the stages deepest first: what is picked is in sight
         layer_options = list(dict.fromkeys([*session.state.layers, *reversed(session.tree.stages)]))
-        self.layers = ipywidgets.SelectMultiple(
+        self.layers = SelectMultiple(
             description="Layers", options=layer_options, value=list(session.state.layers), rows=6
         )
-        self.metric = ipywidgets.Dropdown(
+        self.metric = Dropdown(
             description="Metric", options=model_metrics()
         )  # the registry's, without ground truth
-        self.button = ipywidgets.Button(description="Rank")
-        self.cancel_button = ipywidgets.Button(description="Cancel")
-        self.progress = ipywidgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="Progress")
-        self.table = ipywidgets.HTML()
+        self.button = Button(description="Rank")
+        self.cancel_button = Button(description="Cancel")
+        self.progress = Progress(value=0.0, max=1.0, description="Progress")
+        self.table = HTML()
         self.chart = image_widget(width="480px")
         self.ranking: Any = None
         self.button.on_click(lambda _: self.start())
         self.cancel_button.on_click(lambda _: self.stop(wait=False))
-        controls = ipywidgets.VBox([self.metric, self.button, self.cancel_button])
-        self.box = ipywidgets.VBox(
-            [ipywidgets.HBox([self.methods, self.layers, controls]), self.progress, self.table, self.chart]
-        )
+        controls = Column([self.metric, self.button, self.cancel_button])
+        self.box = Column([Row([self.methods, self.layers, controls]), self.progress, self.table, self.chart])
 
     def start(self) -> BackgroundJob | None:
 

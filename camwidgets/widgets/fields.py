@@ -1,0 +1,275 @@
+"""The explorers' form controls as parts (:mod:`.parts`), drawn by ``js/fields.js``.
+
+Each keeps the Python face of its ipywidgets namesake that the explorers use (``value``, ``options``,
+``description``, ``disabled``, ``observe(..., names="value")``, ``on_click``), so code reads as it
+did, while the page gets one widget model. A choice control sends the browser only its option
+labels and takes back only an index (or indices): the browser never names a value the kernel did
+not offer. Every control is labelled by its ``description`` (``<label>`` or ``aria-label``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import traitlets
+
+from .messages import MessageRouter
+from .parts import Part
+
+__all__ = [
+    "Field",
+    "Dropdown",
+    "ToggleButtons",
+    "SelectMultiple",
+    "Checkbox",
+    "Button",
+    "Text",
+    "Combobox",
+    "IntBox",
+    "RangeSlider",
+    "Progress",
+    "HTML",
+    "Image",
+    "Label",
+]
+
+
+def _pairs(options: Any) -> list[tuple[str, Any]]:
+    """Options as (label, value) pairs: pairs stay, plain values label themselves."""
+    pairs = []
+    for option in options:
+        if isinstance(option, (tuple, list)) and len(option) == 2:
+            pairs.append((str(option[0]), option[1]))
+        else:
+            pairs.append((str(option), option))
+    return pairs
+
+
+class Field(Part):
+    """A labelled control: ``description`` (its label), ``disabled``, ``tooltip``."""
+
+    description = traitlets.Unicode("").tag(sync=True)
+    disabled = traitlets.Bool(False).tag(sync=True)
+    tooltip = traitlets.Unicode("").tag(sync=True)
+
+
+class _Choice(Field):
+    """One of ``options`` ((label, value) pairs or values): the browser sends ``index``; ``value`` follows."""
+
+    browser_writable = frozenset({"index"})
+    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    index = traitlets.Int(-1).tag(sync=True)
+    value = traitlets.Any(None)
+
+    def __init__(self, options: Sequence[Any] = (), value: Any = None, **kwargs: Any) -> None:
+        self._pairs: list[tuple[str, Any]] = []
+        super().__init__(**kwargs)
+        self.options = options
+        if value is not None:
+            self.value = value
+
+    @property
+    def options(self) -> tuple[Any, ...]:
+        return tuple(self._pairs)
+
+    @options.setter
+    def options(self, options: Sequence[Any]) -> None:
+        kept = self.value
+        self._pairs = _pairs(options)
+        values = [value for _, value in self._pairs]
+        with self.hold_trait_notifications():
+            self.labels = [label for label, _ in self._pairs]
+            self.index = values.index(kept) if kept in values else (0 if values else -1)
+
+    @traitlets.validate("index")
+    def _known_index(self, proposal: dict) -> int:
+        index = proposal["value"]
+        if not -1 <= index < len(self._pairs):
+            raise traitlets.TraitError(f"no option {index}; there are {len(self._pairs)}")
+        return index
+
+    @traitlets.observe("index")
+    def _index_to_value(self, change: dict) -> None:
+        self.value = self._pairs[change["new"]][1] if change["new"] >= 0 else None
+
+    @traitlets.validate("value")
+    def _offered_value(self, proposal: dict) -> Any:
+        values = [value for _, value in self._pairs]
+        if proposal["value"] not in values and not (proposal["value"] is None and not values):
+            raise traitlets.TraitError(f"{proposal['value']!r} is not one of the options")
+        return proposal["value"]
+
+    @traitlets.observe("value")
+    def _value_to_index(self, change: dict) -> None:
+        values = [value for _, value in self._pairs]
+        self.index = values.index(change["new"]) if change["new"] in values else -1
+
+    @property
+    def label(self) -> str:
+        return self._pairs[self.index][0] if self.index >= 0 else ""
+
+
+class Dropdown(_Choice):
+    kind = "dropdown"
+
+
+class ToggleButtons(_Choice):
+    kind = "toggle"
+
+
+class SelectMultiple(Field):
+    """Several of ``options``: the browser sends ``indices``; ``value`` is the tuple of their values."""
+
+    kind = "multi"
+    browser_writable = frozenset({"indices"})
+    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    indices = traitlets.List(traitlets.Int()).tag(sync=True)
+    rows = traitlets.Int(5).tag(sync=True)
+    value = traitlets.Tuple()
+
+    def __init__(self, options: Sequence[Any] = (), value: Sequence[Any] = (), **kwargs: Any) -> None:
+        self._pairs = _pairs(options)
+        super().__init__(labels=[label for label, _ in self._pairs], **kwargs)
+        self.value = tuple(value)
+
+    @property
+    def options(self) -> tuple[Any, ...]:
+        return tuple(self._pairs)
+
+    @traitlets.validate("indices")
+    def _known_indices(self, proposal: dict) -> list[int]:
+        if not all(0 <= index < len(self._pairs) for index in proposal["value"]):
+            raise traitlets.TraitError(f"an index is not one of the {len(self._pairs)} options")
+        return list(dict.fromkeys(proposal["value"]))
+
+    @traitlets.observe("indices")
+    def _indices_to_value(self, change: dict) -> None:
+        self.value = tuple(self._pairs[index][1] for index in change["new"])
+
+    @traitlets.validate("value")
+    def _offered_values(self, proposal: dict) -> tuple:
+        values = [value for _, value in self._pairs]
+        missing = [value for value in proposal["value"] if value not in values]
+        if missing:
+            raise traitlets.TraitError(f"{missing[0]!r} is not one of the options")
+        return tuple(proposal["value"])
+
+    @traitlets.observe("value")
+    def _value_to_indices(self, change: dict) -> None:
+        values = [value for _, value in self._pairs]
+        self.indices = [values.index(value) for value in change["new"]]
+
+
+class Checkbox(Field):
+    kind = "checkbox"
+    browser_writable = frozenset({"value"})
+    value = traitlets.Bool(False).tag(sync=True)
+
+
+class Button(Field):
+    """A button: ``on_click(callback)``; the browser's ``{"type": "click"}`` calls each (not while disabled)."""
+
+    kind = "button"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._clicks: list[Callable[[Button], None]] = []
+        self.router = MessageRouter(self, {"click": self._on_click_message})
+
+    def on_click(self, callback: Callable[[Button], None]) -> None:
+        self._clicks.append(callback)
+
+    def click(self) -> None:
+        """What a click in the browser does."""
+        for callback in list(self._clicks):
+            callback(self)
+
+    def _on_click_message(self, content: dict) -> dict:
+        if self.disabled:
+            raise ValueError(f"{self.description!r} is disabled")
+        self.click()
+        return {}
+
+
+class Text(Field):
+    """A line of text, sent on Enter or when the box loses focus."""
+
+    kind = "text"
+    browser_writable = frozenset({"value"})
+    value = traitlets.Unicode("").tag(sync=True)
+    placeholder = traitlets.Unicode("").tag(sync=True)
+
+    @traitlets.validate("value")
+    def _short(self, proposal: dict) -> str:
+        if len(proposal["value"]) > 4096:
+            raise traitlets.TraitError("at most 4096 characters")
+        return proposal["value"]
+
+
+class Combobox(Text):
+    """A text box with suggestions (``options``, offered as the browser's own list)."""
+
+    kind = "combobox"
+    options = traitlets.List(traitlets.Unicode()).tag(sync=True)
+
+
+class IntBox(Field):
+    """A whole number from ``min`` to ``max`` (a number box: arrow keys stay with it)."""
+
+    kind = "int"
+    browser_writable = frozenset({"value"})
+    value = traitlets.Int(0).tag(sync=True)
+    min = traitlets.Int(0).tag(sync=True)
+    max = traitlets.Int(100).tag(sync=True)
+
+    @traitlets.validate("value")
+    def _in_range(self, proposal: dict) -> int:
+        return max(self.min, min(self.max, proposal["value"]))
+
+
+class RangeSlider(Field):
+    """A range ``value`` = (low, high) between ``min`` and ``max``, in steps of ``step``."""
+
+    kind = "range"
+    browser_writable = frozenset({"value"})
+    value = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0], minlen=2, maxlen=2).tag(sync=True)
+    min = traitlets.Float(0.0).tag(sync=True)
+    max = traitlets.Float(1.0).tag(sync=True)
+    step = traitlets.Float(0.01).tag(sync=True)
+
+    @traitlets.validate("value")
+    def _ordered(self, proposal: dict) -> list[float]:
+        low, high = (float(v) for v in proposal["value"])
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise traitlets.TraitError("a range needs two finite numbers")
+        low, high = sorted((max(self.min, min(self.max, low)), max(self.min, min(self.max, high))))
+        return [low, high]
+
+
+class Progress(Field):
+    kind = "progress"
+    value = traitlets.Float(0.0).tag(sync=True)
+    max = traitlets.Float(1.0).tag(sync=True)
+
+
+class HTML(Part):
+    """Markup the kernel wrote (escaped with :func:`~camwidgets.core.text.text_html`); never the browser's."""
+
+    kind = "html"
+    value = traitlets.Unicode("").tag(sync=True)
+
+
+class Label(Part):
+    kind = "label"
+    value = traitlets.Unicode("").tag(sync=True)
+
+
+class Image(Part):
+    """A PNG picture, hidden while it has none; ``width`` its CSS width."""
+
+    kind = "image"
+    value = traitlets.Bytes(b"").tag(sync=True)
+    width = traitlets.Unicode("224px").tag(sync=True)
+    alt = traitlets.Unicode("").tag(sync=True)

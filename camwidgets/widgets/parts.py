@@ -1,0 +1,251 @@
+"""One anywidget per view, composed of parts.
+
+A :class:`Part` is a piece of a view (the overlay, the layer tree, a dropdown, a row of boxes) with
+its own traits and messages, but no widget model of its own. A :class:`PartsWidget` mounts a tree of
+parts and is the one anywidget the notebook, marimo or a saved page shows: each synced trait ``name``
+of the part with id ``p`` is mirrored as the widget trait ``p__name``, the tree is the ``parts``
+trait, and a custom message ``{"part": p, ...}`` goes to that part. ``js/app.js`` builds the page from
+``parts`` and gives each part's renderer a model that sees only that part's traits and messages, so
+every part is written as if it were a widget of its own.
+
+The kernel owns every trait except a part's ``browser_writable`` ones; a browser change of another
+trait, or an invalid value, is refused, counted in the part's ``refused_updates`` and answered with
+the kernel's value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import anywidget
+import traitlets
+
+from ..core.assets import app_module, asset_path
+from .messages import logger
+
+__all__ = ["Part", "Box", "Row", "Column", "Grid", "Tabs", "PartsWidget", "SEPARATOR"]
+
+#: Between a part's id and its trait's name in the widget's trait names (``"p3__opacity"``).
+SEPARATOR = "__"
+
+_ids = itertools.count(1)
+
+MessageCallback = Callable[[Any, Any, Any], None]
+
+
+class Part(traitlets.HasTraits):
+    """A piece of a composed widget: ``kind`` names its renderer in ``js/app.js``; its synced traits
+    reach the browser through the widget that mounts it; ``send`` and ``on_msg`` carry its messages."""
+
+    kind: ClassVar[str] = ""
+    browser_writable: ClassVar[frozenset[str]] = frozenset()
+    """Traits the front end may change; the others are the kernel's (a change from the browser is refused)."""
+
+    visible = traitlets.Bool(True).tag(sync=True)
+    """False hides the part (and keeps its place in the tree)."""
+    css = traitlets.Unicode("").tag(sync=True)
+    """Extra class names of the part's element (``widgets.css``)."""
+
+    refused_updates = 0
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.part_id = f"p{next(_ids)}"
+        self._host: PartsWidget | None = None
+        self._message_callbacks: list[MessageCallback] = []
+
+    # -- the messages of one part --------------------------------------------------------------------
+    def on_msg(self, callback: MessageCallback, remove: bool = False) -> None:
+        """Call ``callback(part, content, buffers)`` for each message the browser sends to this part."""
+        if remove:
+            self._message_callbacks.remove(callback)
+        else:
+            self._message_callbacks.append(callback)
+
+    def receive(self, content: Any, buffers: Any = None) -> None:
+        for callback in list(self._message_callbacks):
+            callback(self, content, buffers)
+
+    def send(self, content: dict, buffers: Any = None) -> None:
+        """Send ``content`` to this part's renderer (nothing while the part is not mounted)."""
+        if self._host is not None:
+            self._host.send({**content, "part": self.part_id}, buffers)
+
+    @contextlib.contextmanager
+    def hold_sync(self) -> Iterator[None]:
+        """Send the changes made inside the block together (as the mounting widget's ``hold_sync``)."""
+        with self._host.hold_sync() if self._host is not None else contextlib.nullcontext():
+            yield
+
+    # -- what the browser may change -----------------------------------------------------------------
+    def accept_browser(self, values: dict[str, Any]) -> list[str]:
+        """Apply a browser's changes; return the names refused (not writable, or invalid)."""
+        refused = [name for name in values if name not in self.browser_writable]
+        for name, value in values.items():
+            if name in refused:
+                continue
+            try:
+                setattr(self, name, value)
+            except (traitlets.TraitError, ArithmeticError, TypeError, ValueError) as error:
+                logger.info("refused a front-end value for %s: %s", name, error)
+                refused.append(name)
+        if refused:
+            self.refused_updates += 1
+            logger.warning(
+                "refused a front-end change of %s on %s", ", ".join(n[:40] for n in refused[:8]), type(self).__name__
+            )
+        return refused
+
+    def synced(self) -> list[str]:
+        return sorted(self.traits(sync=True))
+
+    def children_parts(self) -> list[Part]:
+        return []
+
+    def describe(self) -> dict[str, Any]:
+        """This part in the ``parts`` tree: its id, kind and the ids of what it holds."""
+        return {"id": self.part_id, "kind": self.kind}
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        """A part shown on its own is mounted in a widget of its own."""
+        return PartsWidget(self)._repr_mimebundle_(**kwargs)
+
+
+class Box(Part):
+    """Parts laid out together: ``Row``, ``Column``, ``Grid`` (``columns`` given) or ``Tabs``."""
+
+    kind = "box"
+    direction = traitlets.Unicode("column").tag(sync=True)
+    """'row' (wraps when narrow), 'column' or 'grid'."""
+    columns = traitlets.Unicode("").tag(sync=True)
+    """A grid's CSS ``grid-template-columns``."""
+
+    def __init__(self, children: list[Part] | tuple[Part, ...] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.children = list(children)
+
+    def children_parts(self) -> list[Part]:
+        return list(self.children)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "children": [child.describe() for child in self.children]}
+
+
+class Row(Box):
+    direction = traitlets.Unicode("row").tag(sync=True)
+
+
+class Column(Box):
+    direction = traitlets.Unicode("column").tag(sync=True)
+
+
+class Grid(Box):
+    direction = traitlets.Unicode("grid").tag(sync=True)
+
+
+class Tabs(Box):
+    """Children shown one at a time under a row of tab buttons (arrow keys move between them)."""
+
+    kind = "tabs"
+    browser_writable = frozenset({"selected_index"})
+    titles = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    selected_index = traitlets.Int(0, min=0).tag(sync=True)
+    """The tab shown (chosen in the browser)."""
+
+
+def _walk(part: Part) -> Iterator[Part]:
+    yield part
+    for child in part.children_parts():
+        yield from _walk(child)
+
+
+class PartsWidget(anywidget.AnyWidget):
+    """The one anywidget of a composed view: mounts ``root`` (a :class:`Part`) and everything under it."""
+
+    _esm = app_module()
+    _css = asset_path("widgets.css")
+
+    parts = traitlets.Dict().tag(sync=True)
+    """The tree of parts: ``{"id", "kind", "children"?}``."""
+    testid = traitlets.Unicode("cw-app").tag(sync=True)
+    """``data-testid`` of the root element."""
+
+    def __init__(self, root: Part | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._mounted: dict[str, Part] = {}
+        self._mirrors: dict[str, Callable[[dict], None]] = {}
+        self.on_msg(self._route_message)
+        if root is not None:
+            self.mount(root)
+
+    # -- mounting --------------------------------------------------------------------------------------
+    def mount(self, root: Part) -> None:
+        """Show ``root``: every part under it gets its traits mirrored here (parts already mounted keep theirs)."""
+        fresh = [part for part in _walk(root) if part.part_id not in self._mounted]
+        traits: dict[str, traitlets.TraitType] = {}
+        for part in fresh:
+            part._host = self
+            self._mounted[part.part_id] = part
+            for name in part.synced():
+                traits[part.part_id + SEPARATOR + name] = traitlets.Any(getattr(part, name)).tag(sync=True)
+        if traits:
+            self.add_traits(**traits)
+        for part in fresh:
+            self._link(part)
+        self._root = root
+        self.parts = root.describe()
+
+    def remount(self) -> None:
+        """Show the tree again after a box's ``children`` changed."""
+        self.mount(self._root)
+
+    def _link(self, part: Part) -> None:
+        prefix = part.part_id + SEPARATOR
+
+        def to_widget(change: dict) -> None:
+            setattr(self, prefix + change["name"], change["new"])
+
+        part.observe(to_widget, names=part.synced())
+        for name in part.synced():
+            setattr(self, prefix + name, getattr(part, name))
+
+    @property
+    def root(self) -> Part:
+        """The part at the top of the tree shown."""
+        return self._root
+
+    def part(self, part_id: str) -> Part | None:
+        return self._mounted.get(part_id)
+
+    # -- the browser's changes and messages ------------------------------------------------------------
+    def set_state(self, sync_data: dict) -> None:
+        """A browser's trait changes, each checked by its part; refused ones are sent back as the kernel has them."""
+        by_part: dict[str, dict[str, Any]] = {}
+        refused: list[str] = []
+        for key, value in sync_data.items():
+            part_id, _, name = key.partition(SEPARATOR)
+            part = self._mounted.get(part_id)
+            if part is None or name not in part.synced():
+                refused.append(key)
+                continue
+            by_part.setdefault(part_id, {})[name] = value
+        if refused:
+            logger.warning("refused a front-end change of %s", ", ".join(k[:40] for k in refused[:8]))
+        with self._lock_property(**{key: sync_data[key] for key in sync_data if key not in refused}):
+            for part_id, values in by_part.items():  # each part's change mirrors back here, not echoed
+                bad = self._mounted[part_id].accept_browser(values)
+                refused += [part_id + SEPARATOR + name for name in bad]
+        known = [key for key in refused if key in self.keys]
+        if known:
+            self.send_state(known)
+
+    def _route_message(self, widget: Any, content: Any, buffers: Any) -> None:
+        part_id = content.get("part") if isinstance(content, dict) else None
+        part = self._mounted.get(part_id) if isinstance(part_id, str) else None
+        if part is None:
+            logger.warning("ignored a front-end message for no part: %.200r", content)
+            return
+        part.receive({key: value for key, value in content.items() if key != "part"}, buffers)
