@@ -69,16 +69,16 @@ function renderMulti({ model, el }) {
   const sync = () => {
     syncFrame();
     select.size = model.get("rows");
-    const labels = model.get("labels"), chosen = new Set(model.get("indices"));
+    const labels = model.get("labels"), chosen = new Set(model.get("index"));
     if (select.options.length !== labels.length) {
       select.replaceChildren(...labels.map((label, index) => element("option", { value: String(index) }, label)));
     }
     [...select.options].forEach((option, index) => { option.selected = chosen.has(index); });
   };
-  const onChange = () => save(model, "indices", [...select.selectedOptions].map((option) => Number(option.value)));
+  const onChange = () => save(model, "index", [...select.selectedOptions].map((option) => Number(option.value)));
   sync();
   return listen(model, frame, [[select, "change", onChange]],
-    ["labels", "indices", "rows", "description", "disabled"].map((name) => [`change:${name}`, sync]));
+    ["labels", "index", "rows", "description", "disabled"].map((name) => [`change:${name}`, sync]));
 }
 
 function renderCheckbox({ model, el }) {

@@ -161,14 +161,15 @@ class CAMExplorer(BackgroundRuns, PartsWidget):
         to the photo and map (what the browser draws)."""
         return shown_picture(self.session, self._view_settings())
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget view, plus a PNG of the view with its status line: what GitHub, nbviewer and
         ``nbconvert --to html`` show of the notebook's saved output (they have no widget manager)."""
-        data = super()._repr_mimebundle_(**kwargs)
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
         if data is not None and self.session.result is not None:
             picture = captioned(self.view_picture(), self.status_text(self.session.result.state))
             data["image/png"] = base64.b64encode(to_png(picture)).decode("ascii")
-        return data
+        return bundle
 
     @property
     def theme(self) -> str:

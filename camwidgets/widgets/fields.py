@@ -65,6 +65,7 @@ class _Choice(Field):
 
     def __init__(self, options: Sequence[Any] = (), value: Any = None, **kwargs: Any) -> None:
         self._pairs: list[tuple[str, Any]] = []
+        self._options: tuple[Any, ...] = ()
         super().__init__(**kwargs)
         self.options = options
         if value is not None:
@@ -72,11 +73,13 @@ class _Choice(Field):
 
     @property
     def options(self) -> tuple[Any, ...]:
-        return tuple(self._pairs)
+        """The options as given."""
+        return self._options
 
     @options.setter
     def options(self, options: Sequence[Any]) -> None:
         kept = self.value
+        self._options = tuple(options)
         self._pairs = _pairs(options)
         values = [value for _, value in self._pairs]
         with self.hold_trait_notifications():
@@ -120,31 +123,33 @@ class ToggleButtons(_Choice):
 
 
 class SelectMultiple(Field):
-    """Several of ``options``: the browser sends ``indices``; ``value`` is the tuple of their values."""
+    """Several of ``options``: the browser sends ``index`` (a list); ``value`` is the tuple of their values."""
 
     kind = "multi"
-    browser_writable = frozenset({"indices"})
+    browser_writable = frozenset({"index"})
     labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    indices = traitlets.List(traitlets.Int()).tag(sync=True)
+    index = traitlets.List(traitlets.Int()).tag(sync=True)
     rows = traitlets.Int(5).tag(sync=True)
     value = traitlets.Tuple()
 
     def __init__(self, options: Sequence[Any] = (), value: Sequence[Any] = (), **kwargs: Any) -> None:
+        self._options = tuple(options)
         self._pairs = _pairs(options)
         super().__init__(labels=[label for label, _ in self._pairs], **kwargs)
         self.value = tuple(value)
 
     @property
     def options(self) -> tuple[Any, ...]:
-        return tuple(self._pairs)
+        """The options as given."""
+        return self._options
 
-    @traitlets.validate("indices")
+    @traitlets.validate("index")
     def _known_indices(self, proposal: dict) -> list[int]:
         if not all(0 <= index < len(self._pairs) for index in proposal["value"]):
             raise traitlets.TraitError(f"an index is not one of the {len(self._pairs)} options")
         return list(dict.fromkeys(proposal["value"]))
 
-    @traitlets.observe("indices")
+    @traitlets.observe("index")
     def _indices_to_value(self, change: dict) -> None:
         self.value = tuple(self._pairs[index][1] for index in change["new"])
 
@@ -159,7 +164,7 @@ class SelectMultiple(Field):
     @traitlets.observe("value")
     def _value_to_indices(self, change: dict) -> None:
         values = [value for _, value in self._pairs]
-        self.indices = [values.index(value) for value in change["new"]]
+        self.index = [values.index(value) for value in change["new"]]
 
 
 class Checkbox(Field):

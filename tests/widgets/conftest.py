@@ -13,6 +13,7 @@ from comm import DummyComm
 from camwidgets.engine.maps import finish_maps
 from camwidgets.engine.methods.registry import MethodSpec
 from camwidgets.engine.progress import Progress
+from camwidgets.widgets.parts import SEPARATOR
 from tests.conftest import Small, seeded
 
 
@@ -32,12 +33,28 @@ def recording_comm(monkeypatch):
     return RecordingComm
 
 
+def _address(widget) -> tuple:
+    """(the widget model that carries ``widget``'s messages, the trait prefix, the part id): a part
+    travels inside the composed widget that mounts it (``p3__name``, ``{"part": "p3"}``)."""
+    host = getattr(widget, "_host", None)
+    if host is not None:
+        return host, widget.part_id + SEPARATOR, widget.part_id
+    return widget, "", None
+
+
 def send_update(widget, buffers=None, **state) -> None:
     """The front end changed traits (``buffers`` as binary buffers at ``buffer_paths``)."""
-    paths = [[name] for name in (buffers or {})]
-    widget._handle_msg(
+    model, prefix, _ = _address(widget)
+    paths = [[prefix + name] for name in (buffers or {})]
+    model._handle_msg(
         {
-            "content": {"data": {"method": "update", "state": state, "buffer_paths": paths}},
+            "content": {
+                "data": {
+                    "method": "update",
+                    "state": {prefix + name: value for name, value in state.items()},
+                    "buffer_paths": paths,
+                }
+            },
             "buffers": list((buffers or {}).values()),
         }
     )
@@ -45,30 +62,41 @@ def send_update(widget, buffers=None, **state) -> None:
 
 def send_custom(widget, content, buffers=()) -> None:
     """The front end sent ``model.send(content)``."""
-    widget._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": list(buffers)})
+    model, _, part = _address(widget)
+    if part is not None and isinstance(content, dict):
+        content = {**content, "part": part}
+    model._handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": list(buffers)})
 
 
 def _messages(widget, method: str) -> list[tuple[dict, list]]:
+    model, _, _ = _address(widget)
     return [
         (data, buffers)
         for comm_id, _, data, buffers in RecordingComm.sent
-        if comm_id == widget.comm.comm_id and data and data.get("method") == method
+        if comm_id == model.comm.comm_id and data and data.get("method") == method
     ]
 
 
 def replies(widget, kind: str | None = None) -> list[dict]:
     """Custom messages the kernel sent to ``widget``'s front end (of one ``type``, or all)."""
+    _, _, part = _address(widget)
     contents = [data.get("content", {}) for data, _ in _messages(widget, "custom")]
+    if part is not None:
+        contents = [{k: v for k, v in c.items() if k != "part"} for c in contents if c.get("part") == part]
     return [content for content in contents if kind is None or content.get("type") == kind]
 
 
 def state_updates(widget, trait: str) -> list[tuple[dict, list]]:
-    """(data, buffers) of every kernel -> browser update of ``widget`` that carried ``trait``."""
-    return [
-        (data, buffers)
-        for data, buffers in _messages(widget, "update")
-        if trait in data.get("state", {}) or [trait] in data.get("buffer_paths", [])
-    ]
+    """(data, buffers) of every kernel -> browser update of ``widget`` that carried ``trait`` (a
+    part's traits named as the part names them)."""
+    _, prefix, _ = _address(widget)
+    found = []
+    for data, buffers in _messages(widget, "update"):
+        state = {key[len(prefix) :]: value for key, value in data.get("state", {}).items() if key.startswith(prefix)}
+        paths = [[path[0][len(prefix) :], *path[1:]] for path in data.get("buffer_paths", []) if path[0].startswith(prefix)]
+        if trait in state or [trait] in paths:
+            found.append(({**data, "state": state, "buffer_paths": paths}, buffers))
+    return found
 
 
 @pytest.fixture

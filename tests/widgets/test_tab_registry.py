@@ -3,11 +3,12 @@ explorer shows it after the others, under ``explorer.panels.<key>``."""
 
 from __future__ import annotations
 
-import ipywidgets
 import pytest
 
 from camwidgets.explorer import CAMExplorer
 from camwidgets.explorer.tabs import TABS, Tab, register_tab
+from camwidgets.widgets.fields import Label
+from camwidgets.widgets.parts import Column
 
 
 class ImageCount(Tab):
@@ -17,7 +18,7 @@ class ImageCount(Tab):
 
     def __init__(self, session, host):
         super().__init__(session, host)
-        self.box = ipywidgets.VBox([ipywidgets.Label(f"{len(session.images)} images")])
+        self.box = Column([Label(value=f"{len(session.images)} images")])
 
 
 @pytest.fixture

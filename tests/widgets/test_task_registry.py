@@ -60,7 +60,7 @@ def test_a_toy_task_registered_in_one_line_opens_in_the_explorer(registered):
         warnings.simplefilter("ignore")
         explorer = CAMExplorer(OneValue().eval(), ["chelsea", "coffee"], task="regression")
     assert isinstance(explorer.session.task, Regression) and explorer.session.labels == ["value"]
-    assert explorer.controls.find_class.layout.display == "none"  # the task says: no class search
+    assert explorer.controls.find_class.visible is False  # the task says: no class search
     assert explorer.overlay.error == "" and explorer.result.maps.std() > 0.01
     assert infer_task(torch.zeros(2, 1), 2) == "classification"  # not inferred: asked for by name only
     with pytest.raises(ValueError, match="'regression' is taken"):
