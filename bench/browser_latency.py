@@ -72,8 +72,8 @@ async ([action, value]) => {
     for (let i = 0; i < data.length; i += 1) sum = (sum * 31 + data[i]) | 0;
     return sum;
   };
-  const dropdown = (description) => [...document.querySelectorAll('.cw-explorer .widget-dropdown')]
-    .find((node) => node.querySelector('label')?.textContent === description).querySelector('select');
+  const dropdown = (description) => [...document.querySelectorAll('.cw-explorer label.cw-dropdown')]
+    .find((node) => node.querySelector('.cw-field-label')?.textContent === description).querySelector('select');
   const choose = (select, index) => { select.selectedIndex = index; select.dispatchEvent(new Event('change', { bubbles: true })); };
   const act = {
     method: () => { const select = dropdown('Method');

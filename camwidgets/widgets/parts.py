@@ -54,8 +54,9 @@ class Part(traitlets.HasTraits):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.part_id = f"p{next(_ids)}"
-        self._host: PartsWidget | None = None
+        self._hosts: list[PartsWidget] = []  # the widgets that show it (an explorer, and its tab shown alone)
         self._message_callbacks: list[MessageCallback] = []
+        self._own_widget: PartsWidget | None = None
 
     # -- the messages of one part --------------------------------------------------------------------
     def on_msg(self, callback: MessageCallback, remove: bool = False) -> None:
@@ -69,15 +70,22 @@ class Part(traitlets.HasTraits):
         for callback in list(self._message_callbacks):
             callback(self, content, buffers)
 
+    @property
+    def _host(self) -> PartsWidget | None:
+        """The first widget that shows this part (None while none does)."""
+        return self._hosts[0] if self._hosts else None
+
     def send(self, content: dict, buffers: Any = None) -> None:
-        """Send ``content`` to this part's renderer (nothing while the part is not mounted)."""
-        if self._host is not None:
-            self._host.send({**content, "part": self.part_id}, buffers)
+        """Send ``content`` to this part's renderers (nothing while no widget shows the part)."""
+        for host in self._hosts:
+            host.send({**content, "part": self.part_id}, buffers)
 
     @contextlib.contextmanager
     def hold_sync(self) -> Iterator[None]:
-        """Send the changes made inside the block together (as the mounting widget's ``hold_sync``)."""
-        with self._host.hold_sync() if self._host is not None else contextlib.nullcontext():
+        """Send the changes made inside the block together (as the mounting widgets' ``hold_sync``)."""
+        with contextlib.ExitStack() as stack:
+            for host in self._hosts:
+                stack.enter_context(host.hold_sync())
             yield
 
     # -- what the browser may change -----------------------------------------------------------------
@@ -109,9 +117,12 @@ class Part(traitlets.HasTraits):
         """This part in the ``parts`` tree: its id, kind and the ids of what it holds."""
         return {"id": self.part_id, "kind": self.kind}
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        """A part shown on its own is mounted in a widget of its own."""
-        return PartsWidget(self)._repr_mimebundle_(**kwargs)
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """A part shown on its own (a tab's box in a notebook cell) is mounted in a widget of its own,
+        which follows it as the explorer's view does."""
+        if self._own_widget is None:
+            self._own_widget = PartsWidget(self)
+        return self._own_widget._repr_mimebundle_(**kwargs)
 
 
 class Box(Part):
@@ -187,7 +198,7 @@ class PartsWidget(anywidget.AnyWidget):
         fresh = [part for part in _walk(root) if part.part_id not in self._mounted]
         traits: dict[str, traitlets.TraitType] = {}
         for part in fresh:
-            part._host = self
+            part._hosts.append(self)
             self._mounted[part.part_id] = part
             for name in part.synced():
                 traits[part.part_id + SEPARATOR + name] = traitlets.Any(getattr(part, name)).tag(sync=True)
@@ -216,6 +227,13 @@ class PartsWidget(anywidget.AnyWidget):
     def root(self) -> Part:
         """The part at the top of the tree shown."""
         return self._root
+
+    def close(self) -> None:
+        """Close the widget; its parts stop sending to it."""
+        for part in getattr(self, "_mounted", {}).values():
+            if self in part._hosts:
+                part._hosts.remove(self)
+        super().close()
 
     def part(self, part_id: str) -> Part | None:
         return self._mounted.get(part_id)

@@ -44,7 +44,7 @@ handle = broken.session.model.register_forward_pre_hook(fail)
 broken.panels.guided.compute()
 handle.remove()
 """
-SHOW = "ipywidgets.VBox([panels.guided.box, panels.concepts.box, panels.metrics.table, panels.export.box, broken.panels.guided.message])"
+SHOW = "from camwidgets.widgets.parts import Column, PartsWidget\nPartsWidget(Column([panels.guided.box, panels.concepts.box, panels.metrics.table, panels.export.box, broken.panels.guided.message]))"
 CONTROL = "ipywidgets.HTML('<b class=cwcontrol>control</b>')"
 
 

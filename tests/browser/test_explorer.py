@@ -79,8 +79,8 @@ def wait_for_new_pixels(page, old: int, timeout_s: float = 5) -> int:
 
 
 def dropdown(page, description: str):
-    label = page.locator("label.widget-label", has_text=re.compile(f"^{re.escape(description)}$"))
-    return page.locator(".widget-dropdown", has=label).locator("select")
+    label = page.locator(".cw-field-label", has_text=re.compile(f"^{re.escape(description)}$"))
+    return page.locator("label.cw-dropdown", has=label).locator("select")
 
 
 def set_range(page, testid: str, value: float) -> None:
@@ -403,7 +403,7 @@ def test_notebook_7_renders_the_explorer_and_logs_no_error_of_its_own(lab):
         page.locator("[data-testid=cw-layer-node][data-path='features.17']").click()
         wait_for_status(page, "features.17")
         for tab in ("Guided", "Compare"):
-            page.locator(".cw-explorer .lm-TabBar-tab", has_text=tab).first.click()
+            page.locator(".cw-explorer [role=tab]", has_text=tab).first.click()
         page.wait_for_timeout(1000)
         errors = set(page.console_errors)
     finally:
@@ -446,7 +446,7 @@ CONTRAST = """
 
 
 CLIPPED = """
-() => [...document.querySelectorAll('.cw-explorer .cw-layer-shape, .cw-explorer .cw-badge, .cw-explorer .widget-label, .cw-explorer .lm-TabBar-tabLabel')]
+() => [...document.querySelectorAll('.cw-explorer .cw-layer-shape, .cw-explorer .cw-badge, .cw-explorer .cw-field-label, .cw-explorer .cw-tab')]
   .filter((node) => node.offsetParent !== null)
   .filter((node) => node.scrollWidth > node.clientWidth + 1 || node.getBoundingClientRect().right > window.innerWidth + 1)
   .map((node) => node.textContent)
@@ -482,7 +482,7 @@ def test_a_900_px_high_window_with_the_file_browser_open_shows_the_tabs(page, ke
         page.wait_for_timeout(800)
         page.locator(".cw-explorer").evaluate("node => node.scrollIntoView({block: 'start'})")
         page.wait_for_timeout(300)
-        tabs = page.locator(".cw-explorer .lm-TabBar").first.bounding_box()
+        tabs = page.locator(".cw-explorer .cw-tab-bar").first.bounding_box()
         panel = page.locator(
             ".jp-NotebookPanel .jp-WindowedPanel-outer"
         ).first.bounding_box()  # the notebook's scrolled area
@@ -508,6 +508,9 @@ def test_the_dark_theme_keeps_every_text_readable(page, kernel, screenshots):
             "[data-testid=cw-status]",
             ".cw-colorbar span",
             ".cw-opacity-label",
+            ".cw-explorer .cw-field-label",
+            ".cw-explorer label.cw-dropdown select",
+            ".cw-explorer .cw-tab",
         ):
             ratios = page.evaluate(CONTRAST, selector)
             assert ratios and min(ratios) >= 4.5, (selector, ratios)
