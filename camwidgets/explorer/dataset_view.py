@@ -30,7 +30,7 @@ from ..widgets.overlay import OverlayView
 from ..widgets.page_text import image_widget, text_html
 from ..widgets.parts import Column, Grid, PartsWidget, Row
 from ..widgets.thumbnails import ThumbnailGrid
-from .view import CAMExplorer
+from .view import ExplorerView
 
 __all__ = ["DatasetExplorer", "MAX_CONFUSION"]
 
@@ -95,7 +95,13 @@ class DatasetExplorer(PartsWidget):
         pager = Row([self.previous, self.next, self.summary])
         detail = Column([self.overlay, self.details, self.open_button])
         root = Column(
-            [controls, pager, Row([self.gallery, Column([self.histogram, self.confusion])]), detail, self.explorer_area],
+            [
+                controls,
+                pager,
+                Row([self.gallery, Column([self.histogram, self.confusion])]),
+                detail,
+                self.explorer_area,
+            ],
             css="cw-dataset-explorer",
         )
         super().__init__(root, testid="cw-dataset-explorer")
@@ -263,7 +269,8 @@ class DatasetExplorer(PartsWidget):
         return str(path), self.preprocess
 
     def open_in_explorer(self, row_id: int | None = None) -> Any:
-        """A :class:`~camwidgets.CAMExplorer` on row ``row_id`` (default: the one shown), shown below."""
+        """A CAMExplorer's view (:class:`~camwidgets.explorer.view.ExplorerView`: the same parts and
+        methods) on row ``row_id`` (default: the one shown), shown below in this widget."""
 
         if self.model is None:
             raise ValueError("pass DatasetExplorer(results, model) to explore rows with other layers and methods")
@@ -273,7 +280,9 @@ class DatasetExplorer(PartsWidget):
         image, preprocess = self._row_image(row_id)
         manifest = self.results.manifest
         labels = self.classes if self.classes and len(self.classes) == manifest.get("outputs") else None
-        explorer = CAMExplorer(
+        # no widget model of its own: its parts join this widget (a host may not allow a new
+        # widget from a click, as marimo does not)
+        explorer = ExplorerView(
             self.model, image, labels=labels, preprocess=preprocess, target_layers=manifest["layers"]
         )
         explorer.set(method=_registry_name(manifest["method"]))

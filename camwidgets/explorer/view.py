@@ -30,8 +30,8 @@ from ..widgets.controls import Controls, class_choice, class_search_options, met
 from ..widgets.layer_tree import LayerTree
 from ..widgets.messages import logger
 from ..widgets.overlay import OverlayView
-from ..widgets.parts import Column, PartsWidget, Row
 from ..widgets.page_text import text_html
+from ..widgets.parts import Column, PartsWidget, Row
 from ..widgets.thumbnails import ThumbnailGrid
 from .export import export_session, session_page, shown_picture
 from .runs import BackgroundRuns
@@ -41,7 +41,7 @@ from .strips import Strips
 from .tabs import build_tabs
 from .worker import JobSlot
 
-__all__ = ["CAMExplorer"]
+__all__ = ["CAMExplorer", "ExplorerView"]
 
 GALLERY_SIZE = 72
 
@@ -77,19 +77,10 @@ def _session_options(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-class CAMExplorer(BackgroundRuns, PartsWidget):
-    """Explore class activation maps of ``model`` on ``images`` in a notebook.
-
-    ``images``: file paths, bundled photo names, PIL images, uint8 arrays, or a ready (B, 3, H, W)
-    tensor. ``labels``: class names or torchvision weights (default: ImageNet names for torchvision
-    classifiers, else indices). ``preprocess``: torchvision weights or transforms, or any
-    ``PIL image -> tensor`` callable (default: resize 256, crop 224, ImageNet mean/std).
-    ``device``: move the model there first. ``output_selector`` (an index, key or callable) picks the
-    (B, classes) scores from a model that returns a tuple or dict. Drive it from Python with :meth:`set`::
-
-        explorer = CAMExplorer(model, ["chelsea", "coffee"])
-        explorer.set(method="layercam", layers=["features.17"], target=282)
-    """
+class ExplorerView(BackgroundRuns):
+    """What :class:`CAMExplorer` shows and does, without a widget model of its own: its parts can be
+    shown inside another widget (a row of the DatasetExplorer opened in place). ``root`` is the
+    part at the top."""
 
     def __init__(self, model: Any, images: Any, **options: Any) -> None:
         self.session = ExplorerSession(model, images, **_session_options(options))
@@ -110,10 +101,18 @@ class CAMExplorer(BackgroundRuns, PartsWidget):
         left = Column([self.tree, self.label_maps, self.sweep], css="cw-left")
         right = Column([self.controls.box, self.overlay], css="cw-right")
         columns = Row([left, right], css="cw-columns")
-        super().__init__(Column([self.gallery, columns, self.panels.tabs], css="cw-explorer"), testid="cw-explorer")
+        self._compose(Column([self.gallery, columns, self.panels.tabs], css="cw-explorer"))
         self._fill_gallery()
         self._connect()
         self.run(self.session.state)
+
+    def _compose(self, root: Column) -> None:
+        self._root = root
+
+    @property
+    def root(self) -> Column:
+        """The part at the top of the explorer's parts."""
+        return self._root
 
     # -- public API -------------------------------------------------------------------------------
     @property
@@ -160,16 +159,6 @@ class CAMExplorer(BackgroundRuns, PartsWidget):
         """The picture shown now, (H, W, 3) uint8: the overlay's mode, colormap and opacity applied
         to the photo and map (what the browser draws)."""
         return shown_picture(self.session, self._view_settings())
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """The widget view, plus a PNG of the view with its status line: what GitHub, nbviewer and
-        ``nbconvert --to html`` show of the notebook's saved output (they have no widget manager)."""
-        bundle = super()._repr_mimebundle_(**kwargs)
-        data = bundle[0] if isinstance(bundle, tuple) else bundle
-        if data is not None and self.session.result is not None:
-            picture = captioned(self.view_picture(), self.status_text(self.session.result.state))
-            data["image/png"] = base64.b64encode(to_png(picture)).decode("ascii")
-        return bundle
 
     @property
     def theme(self) -> str:
@@ -382,6 +371,34 @@ class CAMExplorer(BackgroundRuns, PartsWidget):
 
     def __repr__(self) -> str:
         return f"CAMExplorer({self.status_text(self.session.state)}, {len(self.session.images)} images)"
+
+
+class CAMExplorer(ExplorerView, PartsWidget):
+    """Explore class activation maps of ``model`` on ``images`` in a notebook.
+
+    ``images``: file paths, bundled photo names, PIL images, uint8 arrays, or a ready (B, 3, H, W)
+    tensor. ``labels``: class names or torchvision weights (default: ImageNet names for torchvision
+    classifiers, else indices). ``preprocess``: torchvision weights or transforms, or any
+    ``PIL image -> tensor`` callable (default: resize 256, crop 224, ImageNet mean/std).
+    ``device``: move the model there first. ``output_selector`` (an index, key or callable) picks the
+    (B, classes) scores from a model that returns a tuple or dict. Drive it from Python with :meth:`set`::
+
+        explorer = CAMExplorer(model, ["chelsea", "coffee"])
+        explorer.set(method="layercam", layers=["features.17"], target=282)
+    """
+
+    def _compose(self, root: Column) -> None:
+        PartsWidget.__init__(self, root, testid="cw-explorer")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view, plus a PNG of the view with its status line: what GitHub, nbviewer and
+        ``nbconvert --to html`` show of the notebook's saved output (they have no widget manager)."""
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if data is not None and self.session.result is not None:
+            picture = captioned(self.view_picture(), self.status_text(self.session.result.state))
+            data["image/png"] = base64.b64encode(to_png(picture)).decode("ascii")
+        return bundle
 
 
 CAMExplorer.__init__.__signature__ = inspect.signature(ExplorerSession.__init__)  # type: ignore[attr-defined]

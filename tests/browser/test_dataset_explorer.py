@@ -50,7 +50,9 @@ def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusi
         )
         assert kernel.wait_for("browser.overlay.colormap", "viridis") == "viridis"
         count = kernel.evaluate("int(browser.confusion_buttons[(0, 0)].description)")
-        page.locator(".cw-dataset-explorer .cw-confusion .cw-grid button").nth(0).click()  # true circle, predicted circle
+        page.locator(".cw-dataset-explorer .cw-confusion .cw-grid button").nth(
+            0
+        ).click()  # true circle, predicted circle
         kernel.wait_for("(browser.label.value, browser.predicted.value)", (0, 0))
         page.wait_for_function(
             "(n) => document.querySelectorAll('[data-testid=cw-dataset-item]').length === n",

@@ -118,7 +118,9 @@ def test_a_late_reply_to_an_older_selection_changes_nothing(static_page, explore
     clicks = [{"selector": f"[data-testid=cw-layer-node][data-path='{p}']", "event": "click"} for p in (first, second)]
     late = clicks + [
         {"message": {"part": tree, "type": "select", "id": 2, "ok": True, "selected": [second]}},
-        {"message": {"part": tree, "type": "select", "id": 1, "error": "an old refusal"}},  # arrives after the newer answer
+        {
+            "message": {"part": tree, "type": "select", "id": 1, "error": "an old refusal"}
+        },  # arrives after the newer answer
     ]
     errors = ".cw-layer-tree .cw-error"
     report = render_widget(static_page, path, state, buffers, actions=late, error_selector=errors)

@@ -93,7 +93,9 @@ def state_updates(widget, trait: str) -> list[tuple[dict, list]]:
     found = []
     for data, buffers in _messages(widget, "update"):
         state = {key[len(prefix) :]: value for key, value in data.get("state", {}).items() if key.startswith(prefix)}
-        paths = [[path[0][len(prefix) :], *path[1:]] for path in data.get("buffer_paths", []) if path[0].startswith(prefix)]
+        paths = [
+            [path[0][len(prefix) :], *path[1:]] for path in data.get("buffer_paths", []) if path[0].startswith(prefix)
+        ]
         if trait in state or [trait] in paths:
             found.append(({**data, "state": state, "buffer_paths": paths}, buffers))
     return found

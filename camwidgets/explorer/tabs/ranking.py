@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-
 from ...engine import Cancelled, single_capture_methods
 from ...metrics.registry import model_metrics
 from ...metrics.tuner import rank_methods
@@ -30,17 +29,13 @@ class RankingTab(BackgroundTab):
         super().__init__(session, host)
         session = self.session
         single_capture = single_capture_methods()
-        self.methods = SelectMultiple(
-            description="Methods", options=method_choices(), value=single_capture[:4], rows=6
-        )
+        self.methods = SelectMultiple(description="Methods", options=method_choices(), value=single_capture[:4], rows=6)
         # the chosen layers first, then the stages deepest first: what is picked is in sight
         layer_options = list(dict.fromkeys([*session.state.layers, *reversed(session.tree.stages)]))
         self.layers = SelectMultiple(
             description="Layers", options=layer_options, value=list(session.state.layers), rows=6
         )
-        self.metric = Dropdown(
-            description="Metric", options=model_metrics()
-        )  # the registry's, without ground truth
+        self.metric = Dropdown(description="Metric", options=model_metrics())  # the registry's, without ground truth
         self.button = Button(description="Rank")
         self.cancel_button = Button(description="Cancel")
         self.progress = Progress(value=0.0, max=1.0, description="Progress")
