@@ -32,7 +32,7 @@ EventTarget.prototype.removeEventListener = function (type, listener, options) {
 </script></head><body><div id="host"></div></body></html>"""
 
 # JS: build a fake model from state (buffers as DataViews at their paths), render, report, clean up.
-_RENDER = """async ({module, state, buffers, actions, poke, errorSelector}) => {
+_RENDER = """async ({module, state, buffers, actions, poke, errorSelector, probe}) => {
   const FOCUSABLE = 'input, select, button, textarea, [tabindex], [contenteditable]';
   const decode = (b64) => { const raw = atob(b64); const bytes = new Uint8Array(raw.length);
     for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i); return new DataView(bytes.buffer); };
@@ -67,6 +67,7 @@ _RENDER = """async ({module, state, buffers, actions, poke, errorSelector}) => {
     testids: [...el.querySelectorAll('[data-testid]')].map(n => n.dataset.testid),
     unguarded: [...el.querySelectorAll(FOCUSABLE)].filter(n => !n.hasAttribute('data-lm-suppress-shortcuts'))
       .map(n => n.outerHTML.slice(0, 120))};
+  const probed = probe ? await (new Function('el', probe))(el) : null;
   if (poke) for (const node of [...el.querySelectorAll(FOCUSABLE)]) {
     for (const key of ['ArrowDown', 'ArrowUp', 'Enter']) node.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));
     for (const type of ['input', 'change', 'click']) node.dispatchEvent(new Event(type, {bubbles: true}));
@@ -86,7 +87,7 @@ _RENDER = """async ({module, state, buffers, actions, poke, errorSelector}) => {
   el.remove();
   const leftover = [...window.ledger.keys()].map(([target, type]) =>
     (target.nodeName || target.constructor.name) + ':' + type);
-  return {rendered, sent: sent.length, messages: sent, errors, saved: saved.length,
+  return {rendered, probed, sent: sent.length, messages: sent, errors, saved: saved.length,
     after: {listeners: window.ledger.size - before, model_callbacks: callbacks.length, leftover}};
 }"""
 
@@ -114,10 +115,11 @@ def render_widget(
     actions=(),
     poke: bool = False,
     error_selector: str = ".cw-error",
+    probe: str = "",
 ) -> dict:
     """Render the served ``module`` with a fake model of ``state`` (JSON-able) and ``buffers``
     (``{(path...): bytes}``), dispatch ``actions`` (``{selector, event, value?}``, or ``{message}``: a
-    reply from the kernel) and, with ``poke``, the ``error_selector`` elements' texts,
+    reply from the kernel) and, with ``poke``, the ``error_selector`` elements' texts, what the JS function body ``probe(el)`` returns (``probed``),
     keys, input, change and click on every focusable element; then clean up and report."""
     encoded = [[list(path), base64.b64encode(bytes(data)).decode()] for path, data in (buffers or {}).items()]
     return page.evaluate(
@@ -129,5 +131,6 @@ def render_widget(
             "actions": list(actions),
             "poke": poke,
             "errorSelector": error_selector,
+            "probe": probe,
         },
     )

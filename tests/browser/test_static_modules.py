@@ -4,6 +4,8 @@ control against JupyterLab's shortcuts, and its cleanup removes every listener i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anywidget
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from ipywidgets.widgets.widget import _remove_buffers
 from torch import nn
 
 from .static_page import render_widget, serve
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.browser
 
@@ -134,3 +138,56 @@ def test_a_late_reply_to_an_older_selection_changes_nothing(static_page, explore
     other = clicks + [{"message": {"part": "p0", "type": "select", "id": 2, "error": "not for the tree"}}]
     report = render_widget(static_page, path, state, buffers, actions=other, error_selector=errors)
     assert report["errors"] == [{"hidden": True, "text": ""}]
+
+
+# Contrast of text against the first opaque background behind it (WCAG), for the probe below.
+THEME_PROBE = """
+const rgb = (text) => (text.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
+const luminance = ([r, g, b]) => {
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+};
+const background = (node) => {
+  for (; node; node = node.parentElement) {
+    const color = rgb(getComputedStyle(node).backgroundColor);
+    if (color.length === 3 || (color.length === 4 && color[3] > 0.5)) return color;
+  }
+  return [255, 255, 255];
+};
+const ratio = (node) => {
+  const [a, b] = [luminance(rgb(getComputedStyle(node).color)), luminance(background(node))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+};
+const root = el.querySelector('.cw-app');
+const texts = [...el.querySelectorAll('.cw-field-label, [data-testid=cw-status], .cw-layer-name, .cw-tab, .cw-thumbs-title')];
+return {theme: root.dataset.cwTheme, source: root.dataset.cwThemeSource, lowest: Math.min(...texts.map(ratio)), count: texts.length};
+"""
+
+# How each host says its theme, set on the page before the explorer renders.
+HOSTS = {
+    "prefers-color-scheme": ("dark", ""),
+    "vscode": (
+        "light",
+        "document.body.className = 'vscode-dark'; document.body.style.setProperty('--vscode-foreground', '#cccccc');"
+        "document.body.style.setProperty('--vscode-editor-background', '#1f1f1f');",
+    ),
+    "marimo": ("light", "document.documentElement.dataset.theme = 'dark';"),
+}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_the_theme_follows_each_host_with_readable_text(chromium, explorer_state, host):
+    scheme, setup = HOSTS[host]
+    context = chromium.new_context(color_scheme=scheme)
+    page = context.new_page()
+    try:
+        path, esm, state, buffers, *_ = explorer_state
+        serve(page, {path: esm})
+        page.add_style_tag(path=str(ROOT / "js" / "widgets.css"))
+        if setup:
+            page.evaluate(f"() => {{ {setup} }}")
+        probed = render_widget(page, path, state, buffers, probe=THEME_PROBE)["probed"]
+    finally:
+        context.close()
+    assert (probed["theme"], probed["source"]) == ("dark", host)
+    assert probed["count"] > 5 and probed["lowest"] >= 4.5, probed
