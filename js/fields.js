@@ -183,6 +183,29 @@ function renderRange({ model, el }) {
     ["value", "min", "max", "step", "description", "disabled"].map((n) => [`change:${n}`, sync]));
 }
 
+function renderSlider({ model, el }) {
+  const input = control("input", { type: "range", class: "cw-slider" });
+  const readout = element("span", { class: "cw-range-readout" });
+  const inputs = element("span", { class: "cw-range-inputs" });
+  inputs.append(input, readout);
+  const { frame, sync: syncFrame } = labelled(model, inputs, "cw-slider-field");
+  el.append(frame);
+  const decimals = () => Math.max(0, Math.min(4, Math.ceil(-Math.log10(model.get("step") || 1))));
+  const sync = () => {
+    syncFrame();
+    input.min = model.get("min"); input.max = model.get("max"); input.step = model.get("step");
+    input.disabled = !!model.get("disabled");
+    input.setAttribute("aria-label", model.get("description"));
+    input.value = String(model.get("value"));
+    readout.textContent = Number(model.get("value")).toFixed(decimals());
+  };
+  const onInput = () => { readout.textContent = Number(input.value).toFixed(decimals()); };  // said while dragging
+  const onChange = () => save(model, "value", Number(input.value));  // sent when let go
+  sync();
+  return listen(model, frame, [[input, "input", onInput], [input, "change", onChange]],
+    ["value", "min", "max", "step", "description", "disabled"].map((n) => [`change:${n}`, sync]));
+}
+
 function renderProgress({ model, el }) {
   const bar = element("progress", { class: "cw-progress-bar" });
   const { frame, sync: syncFrame } = labelled(model, bar, "cw-progress-field");
@@ -230,5 +253,6 @@ function renderImage({ model, el }) {
 export const FIELD_RENDERERS = {
   dropdown: renderDropdown, toggle: renderToggle, multi: renderMulti, checkbox: renderCheckbox, button: renderButton,
   text: (args) => renderText(args, false), combobox: (args) => renderText(args, true), int: renderInt, range: renderRange,
+  slider: renderSlider,
   progress: renderProgress, html: renderHTML, label: renderLabel, image: renderImage,
 };

@@ -61,7 +61,19 @@ export function renderLayerTree({ model, el }) {
   let focused = model.get("selected")[0] || model.get("suggested");
   const selections = requests(model, "select");
 
+  /** The focused element, seen from the tree (inside a shadow root, as marimo draws widgets, too). */
+  const activeElement = () => root.getRootNode().activeElement;
+  /** Scroll the list (never the page) so that row ``path`` is in sight. */
+  const reveal = (path) => {
+    const row = list.querySelector(`[data-path="${CSS.escape(path)}"]`);
+    if (!row) return;
+    const top = row.offsetTop - list.offsetTop, bottom = top + row.offsetHeight;
+    if (top < list.scrollTop) list.scrollTop = top;
+    else if (bottom > list.scrollTop + list.clientHeight) list.scrollTop = bottom - list.clientHeight;
+  };
+
   const draw = () => {
+    const keepFocus = list.contains(activeElement());  // redrawing the rows must not drop the keyboard focus
     const selected = new Set(model.get("selected"));
     const suggested = model.get("suggested");
     const rows = visibleRows(model.get("nodes"), expanded, filter.value);
@@ -86,6 +98,7 @@ export function renderLayerTree({ model, el }) {
       if (node.path === suggested) row.append(element("span", { class: "cw-badge", title: model.get("reason") || "suggested layer" }, "suggested"));
       return row;
     }));
+    if (keepFocus) list.querySelector(`[data-path="${CSS.escape(focused)}"]`)?.focus({ preventScroll: true });
   };
 
   const select = (path, add) => {
@@ -113,6 +126,7 @@ export function renderLayerTree({ model, el }) {
     const row = event.target.closest("[data-path]");
     if (!row) return;
     focused = row.dataset.path;
+    row.focus({ preventScroll: true });  // after a click the arrow keys move on from this row
     if (event.target.classList.contains("cw-caret")) { toggle(row.dataset.path); return; }
     select(row.dataset.path, event.ctrlKey || event.metaKey || event.shiftKey);
   };
@@ -153,12 +167,15 @@ export function renderLayerTree({ model, el }) {
   const onSelected = () => {
     expanded = new Set([...expanded, ...initialExpanded(model.get("nodes"), model.get("selected"))]);
     draw();
+    if (!list.contains(activeElement())) reveal(model.get("selected")[0]);  // chosen elsewhere (the sweep, Python)
   };
 
   const domListeners = [[list, "click", onClick], [list, "keydown", onKey], [filter, "input", onFilter], [filter, "keydown", onFilterKey]];
   const modelListeners = [["msg:custom", onMessage], ["change:selected", onSelected], ["change:nodes", draw], ["change:suggested", draw]];
   const cleanup = listen(model, root, domListeners, modelListeners);
   draw();
-  return cleanup;
+  // the chosen (or suggested) layer in sight once the tree has its size, at the bottom of a deep model too
+  const opened = requestAnimationFrame(() => reveal(model.get("selected")[0] || model.get("suggested")));
+  return () => { cancelAnimationFrame(opened); cleanup(); };
 }
 

@@ -69,6 +69,32 @@ const svgElement = (tag, attributes = {}) => {
 
 const MODES = [["overlay", "Overlay"], ["heatmap", "Heatmap"], ["photo", "Photo"]];
 
+/** Where each box's label goes (image pixels, ``font`` high, about 0.6 ``font`` per character): above
+ *  the box, else inside it from the top, else below it (up to four lines each way), at the first place
+ *  no earlier label covers; chosen boxes first, then larger ones. A label with no free place is not
+ *  drawn (its box's tooltip names it). */
+export function placeLabels(boxes, font, width, height) {
+  const area = (item) => (item.box[2] - item.box[0]) * (item.box[3] - item.box[1]);
+  const order = [...boxes].sort((a, b) => (b.chosen ? 1 : 0) - (a.chosen ? 1 : 0) || area(b) - area(a));
+  const taken = [], placed = new Map();
+  const overlaps = (r) => taken.some((t) => r[0] < t[2] && t[0] < r[2] && r[1] < t[3] && t[1] < r[3]);
+  for (const item of order) {
+    const [x1, y1, , y2] = item.box;
+    const w = Math.max(font, String(item.label).length * font * 0.6);
+    const x = Math.max(0, Math.min(x1, width - w));
+    const lines = [0, 1, 2, 3].map((k) => k * (font + 1));
+    const candidates = [
+      ...lines.map((d) => y1 - 2 - d), ...lines.map((d) => y1 + font + 1 + d).filter((y) => y <= y2),
+      ...lines.map((d) => y2 + font + 1 + d),
+    ].filter((y) => y - font >= 0 && y <= height);
+    const y = candidates.find((base) => !overlaps([x, base - font, x + w, base]));
+    if (y === undefined) continue;
+    taken.push([x, y - font, x + w, y]);
+    placed.set(item.index, { x, y });
+  }
+  return placed;
+}
+
 export function renderOverlay({ model, el }) {
   const root = element("div", { class: "cw-overlay", "data-testid": "cw-overlay" });
   const toolbar = element("div", { class: "cw-toolbar" });
@@ -91,7 +117,9 @@ export function renderOverlay({ model, el }) {
   const zoomReset = control("button", { type: "button", class: "cw-zoom-reset", "data-testid": "cw-zoom-reset" }, "Reset zoom");
   const zoomBox = element("div", { class: "cw-zoom-box" });  // over the map's corner: zooming moves nothing on the page
   zoomBox.append(zoomLabel, zoomReset);
-  viewport.append(stage, zoomBox);
+  // errors and progress over the top of the map: when they come and go, nothing on the page moves
+  const notices = element("div", { class: "cw-notices" });
+  viewport.append(stage, notices, zoomBox);
   const colorbar = element("div", { class: "cw-colorbar", "data-testid": "cw-colorbar" });
   const barCanvas = element("canvas", { class: "cw-colorbar-strip", width: "256", height: "1", "aria-hidden": "true" });
   const low = element("span", { class: "cw-colorbar-low", "data-testid": "cw-colorbar-low" });
@@ -110,8 +138,9 @@ export function renderOverlay({ model, el }) {
   const cancel = control("button", { type: "button", "data-testid": "cw-cancel" }, "Cancel");
   progress.append(bar, label, cancel);
   toolbar.append(...modeButtons, colormap, opacityLabel, clearRegion);
-  // errors and progress at the top, where they are seen; the old map dims while a new one is computed
-  root.append(toolbar, banner, progress, viewport, colorbar, readout, status);
+  // errors and progress at the top of the map, where they are seen; the old map dims while a new one is computed
+  notices.append(banner, progress);
+  root.append(toolbar, viewport, colorbar, readout, status);
   el.appendChild(root);
 
   let image = null;
@@ -135,7 +164,10 @@ export function renderOverlay({ model, el }) {
     const marked = annotations();
     marks.setAttribute("viewBox", `0 0 ${width || 1} ${height || 1}`);
     const nodes = [];
-    const font = Math.max(6, (width || 224) / 24);
+    // labels keep about 11 screen pixels whatever the zoom and the drawn size
+    const shownScale = (canvas.clientWidth / (width || 1)) * view.zoom;
+    const font = shownScale > 0 ? 11 / shownScale : Math.max(6, (width || 224) / 24);
+    const labels = placeLabels(marked.boxes || [], font, width || 1, height || 1);
     for (const outline of marked.outlines || []) {
       nodes.push(svgElement("polygon", { class: "cw-outline", "data-testid": "cw-outline", points: polygonPoints(outline) }));
     }
@@ -148,9 +180,13 @@ export function renderOverlay({ model, el }) {
       const title = svgElement("title");
       title.textContent = `${item.label}: click to explain this detection`;
       rect.append(title);
-      const text = svgElement("text", { class: "cw-box-label", x: x1 + 1, y: Math.max(font, y1 - 2), "font-size": font });
-      text.textContent = item.label;  // text, never markup
-      group.append(rect, text);
+      group.append(rect);
+      const place = labels.get(item.index);
+      if (place) {
+        const text = svgElement("text", { class: "cw-box-label", x: place.x + 1, y: place.y, "font-size": font });
+        text.textContent = item.label;  // text, never markup
+        group.append(text);
+      }
       nodes.push(group);
     }
     const region = dragged || marked.region;
@@ -239,6 +275,7 @@ export function renderOverlay({ model, el }) {
     canvas.classList.toggle("cw-zoomed", view.zoom > 1);
     zoomLabel.textContent = view.zoom > 1 ? `${view.zoom.toFixed(1)}×` : "";
     zoomBox.hidden = view.zoom === 1;
+    drawMarks();  // labels keep their screen size
   };
   const onWheel = (event) => {
     const zoomingOut = event.deltaY > 0;
@@ -306,9 +343,12 @@ export function renderOverlay({ model, el }) {
   const cleanup = listen(model, root, domListeners, modelListeners);
   // the host's theme, for the charts the kernel draws
   const stopTheme = watchTheme(({ theme }) => { if (model.get("theme") !== theme) setTrait("theme", theme); });
+  // the labels' size follows the drawn size of the map (a narrower notebook, a stacked layout)
+  const resized = typeof ResizeObserver === "function" ? new ResizeObserver(() => drawMarks()) : null;
+  if (resized) resized.observe(canvas);
   redraw();
   syncText();
   applyView(view);
-  return () => { stopTheme(); cleanup(); };
+  return () => { if (resized) resized.disconnect(); stopTheme(); cleanup(); };
 }
 

@@ -13,6 +13,7 @@ a list of them, or a ready (B, 3, H, W) / (3, H, W) float tensor.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,13 @@ class ImageSet:
 
     def __len__(self) -> int:
         return int(self.batch.shape[0])
+
+
+def distinct_names(names: Sequence[str]) -> list[str]:
+    """Names that tell the images apart: one given to several images (arrays are all 'image') gets
+    each image's position, 'image 0', 'image 1', ..."""
+    counts = Counter(names)
+    return [f"{name} {index}" if counts[name] > 1 else name for index, name in enumerate(names)]
 
 
 def known_weights(model: nn.Module, labels: Any, preprocess: Any) -> Any:
@@ -163,6 +171,7 @@ def load_images(images: Any, preprocess: Any, device: torch.device, torchvision_
     if not items:
         raise ValueError("images is empty; pass at least one image")
     arrays, names = zip(*(to_rgb(item) for item in items))
+    names = distinct_names(names)
     if geometry is not None:  # the model's own geometry with torchvision's functions, as weights.transforms() does
         resize, crop, mean, std = geometry
         interpolation = getattr(_classification_transform(preprocess), "interpolation", None)

@@ -95,7 +95,8 @@ def to_rgb(image: Any) -> tuple[np.ndarray, str]:
     if isinstance(image, (str, Path)):
         return read_image(image)
     name = "image"
-    if hasattr(image, "convert") and hasattr(image, "size"):  # PIL image
+    if hasattr(image, "convert") and hasattr(image, "size"):  # PIL image: named by its file, when opened from one
+        name = Path(getattr(image, "filename", "") or "image").stem or "image"
         image = _pil_to_array(image)
     if isinstance(image, np.ndarray):
         array = image

@@ -56,6 +56,11 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def _is_threshold(value: Any) -> bool:
+    """A number from 0 to 1 (not a bool)."""
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)) and 0 <= value <= 1
+
+
 class ExplorerSession:
     """Model + images + cache + current view; see the module docstring."""
 
@@ -76,11 +81,7 @@ class ExplorerSession:
         model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if device is not None:
             model.to(device)
-        if (
-            not isinstance(score_threshold, (int, float))
-            or isinstance(score_threshold, bool)
-            or not 0 <= score_threshold <= 1
-        ):
+        if not _is_threshold(score_threshold):
             raise ValueError(
                 f"score_threshold must be a number from 0 to 1 (detections below it are not shown); got {score_threshold!r}"
             )
@@ -92,6 +93,7 @@ class ExplorerSession:
         self.images: ImageSet = load_images(images, unit_tensor if unit and preprocess is None else preprocess, self.device,
                                             torchvision_model, model_dtype(model), unit_range=unit)  # fmt: skip
         self.cache = CaptureCache(max_entries=cache_entries)
+        self.pass_seconds: dict[str, float] = {}  # measured seconds per pass, by method and by kind (estimate)
         self._task = task
         self._given_labels, self._preprocess, self._threshold = labels, preprocess, float(score_threshold)
         outputs = self._predict()
@@ -122,6 +124,18 @@ class ExplorerSession:
         self.task: Task = build_task(task, outputs, context)
         self.labels = self.task.labels
         self._outputs_fingerprint = ModelFingerprint(self.model)
+
+    def set_score_threshold(self, threshold: Any) -> None:
+        """Show (and explain) only detections scoring at least ``threshold`` (0..1): the task is
+        rebuilt on the outputs it has, the chosen box is dropped and the result with it (the next
+        view computes afresh)."""
+        if self.task.threshold is None:
+            raise ValueError(f"the {self.task.name} task shows no scores to threshold")
+        if not _is_threshold(threshold):
+            raise ValueError(f"score_threshold must be a number from 0 to 1; got {threshold!r}")
+        self._threshold = float(threshold)
+        self.task = self.task.with_threshold(self._threshold)
+        self.state, self.result = replace(self.state, box=None), None
 
     def follow_model(self) -> bool:
         """After the model changed (a replaced head, new weights: :class:`ModelFingerprint`), compute
@@ -241,11 +255,27 @@ class ExplorerSession:
     def estimate(self, method: str, layers: Sequence[str] | None = None) -> Estimate:
         """The price of ``method`` for the batch at ``layers`` (default: the current ones):
         ``passes = ceil(forwards_per_image(channels) * images)``, ``channels`` summed over the layers;
-        ``seconds = passes * forward_seconds``, three times that when each pass has a backward."""
+        ``seconds = passes * seconds per pass``: as measured when this method last computed afresh, else
+        as measured for a method of its kind (with or without a backward), else ``forward_seconds``
+        (three times that when each pass has a backward)."""
+        spec = get_method(method)
+        passes = self._passes(method, layers, len(self.images))
+        kind = "gradient" if spec.needs_gradients else "forward"
+        per_pass = self.pass_seconds.get(method) or self.pass_seconds.get(kind)
+        if per_pass is None:
+            per_pass = self.forward_seconds * (3 if spec.needs_gradients else 1)
+        return Estimate(passes, passes * per_pass)
+
+    def _passes(self, method: str, layers: Sequence[str] | None, images: int) -> int:
         spec = get_method(method)
         channels = sum(self.nodes[path].channels for path in (self.state.layers if layers is None else layers))
-        passes = math.ceil(spec.forwards_per_image(channels) * len(self.images))
-        return Estimate(passes, passes * self.forward_seconds * (3 if spec.needs_gradients else 1))
+        return math.ceil(spec.forwards_per_image(channels) * images)
+
+    def _measured(self, state: ViewState, images: int, seconds: float) -> None:
+        """Calibrate the estimates from a computation that ran afresh (no capture reused)."""
+        per_pass = seconds / max(1, self._passes(state.method, state.layers, images))
+        kind = "gradient" if get_method(state.method).needs_gradients else "forward"
+        self.pass_seconds[state.method] = self.pass_seconds[kind] = per_pass
 
     # -- validation -------------------------------------------------------------------------------
     def validate(self, base: ViewState | None = None, **changes: Any) -> ViewState:
@@ -360,6 +390,7 @@ class ExplorerSession:
     ) -> np.ndarray:
         """(n, H, W) float32 maps of ``state`` for the images at indices ``images`` (default: all), on the host."""
         batch = self.images.batch if images is None else self.images.batch[list(images)]
+        captures, started = self.cache.forward_passes, time.perf_counter()
         maps = self.explainer(state.layers, state.normalise).compute(
             state.method,
             batch,
@@ -368,7 +399,10 @@ class ExplorerSession:
             eigen_smooth=state.eigen_smooth,
             progress=progress,
         )
-        return maps.detach().float().cpu().numpy()
+        maps = maps.detach().float().cpu().numpy()
+        if self.cache.forward_passes > captures or get_method(state.method).slow:
+            self._measured(state, len(batch), time.perf_counter() - started)
+        return maps
 
     def result_of(self, state: ViewState, maps: np.ndarray) -> Result:
         """A :class:`Result` of ``state`` from its (B, H, W) maps: their grey levels and value range."""

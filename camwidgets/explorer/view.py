@@ -91,6 +91,9 @@ class ExplorerView(BackgroundRuns):
         self._partial: dict[int, np.ndarray] = {}  # its maps finished so far, by image (the shown one first)
         self.controls = Controls(self.session.labels)
         self.controls.find_class.visible = self.session.task.shows_class_search
+        if self.session.task.threshold is not None:
+            self.controls.threshold.value = self.session.task.threshold
+            self.controls.threshold.visible = True
         self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
         self.overlay = OverlayView(on_cancel=self.cancel, on_pick_box=self._pick_box, on_region=self._drag_region)
         self.strips = Strips(self.session, self.jobs, self._quietly)
@@ -289,6 +292,8 @@ class ExplorerView(BackgroundRuns):
             controls.target.value = self.session.task.option_value(state)
             controls.normalise.value = state.normalise
             controls.aug_smooth.value, controls.eigen_smooth.value = state.aug_smooth, state.eigen_smooth
+            if self.session.task.threshold is not None:
+                controls.threshold.value = self.session.task.threshold
             self.tree.selected = list(state.layers)
             self.gallery.selected = str(state.image)
             # the class search shows the chosen class (empty for each image's top class)
@@ -349,10 +354,28 @@ class ExplorerView(BackgroundRuns):
         for widget, field, convert in watch:
             widget.observe(lambda change, f=field, c=convert: self._request(**{f: c(change["new"])}), names="value")
         controls.find_class.observe(self._on_find_class, names="value")
+        controls.threshold.observe(lambda change: self._on_threshold(change["new"]), names="value")
         self.overlay.observe(lambda change: self.panels.metrics.redraw(), names="theme")
         self.tree.observe(lambda change: self._request(layers=tuple(change["new"])), names="selected")
         self.sweep.observe(lambda change: change["new"] and self._request(layers=(change["new"],)), names="selected")
         self.gallery.observe(lambda change: change["new"] and self._request(image=int(change["new"])), names="selected")
+
+    def set_score_threshold(self, threshold: float) -> None:
+        """Show and explain only the detections scoring at least ``threshold`` (0..1), as the slider does."""
+        self.controls.threshold.value = threshold  # the slider's handler does the rest
+
+    def _on_threshold(self, threshold: float) -> None:
+        """The detections above the new threshold: drawn, in the captions and the target menu, and explained."""
+        if self._quiet or threshold == self.session.task.threshold:
+            return
+        self._stop_job()
+        try:
+            self.session.set_score_threshold(threshold)
+        except ValueError as error:
+            self._fail(error, None)
+            return
+        self._fill_gallery()
+        self.run(self.session.state)
 
     def _on_find_class(self, change: dict) -> None:
         """A picked suggestion, or a typed index or (part of a) class name, fuzzy: becomes the target;

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..engine import FAMILIES, METHODS
-from .fields import HTML, Checkbox, Combobox, Dropdown
+from .fields import HTML, Checkbox, Combobox, Dropdown, FloatSlider
 from .parts import Column, Row
 
 __all__ = ["Controls", "method_options", "duration_text", "class_choice"]
@@ -80,12 +80,15 @@ class Controls:
         )
         self.aug_smooth = Checkbox(description="aug_smooth")
         self.eigen_smooth = Checkbox(description="eigen_smooth")
+        # shown for tasks with scores to threshold (detection): boxes below it are neither drawn nor explained
+        self.threshold = FloatSlider(description="Score threshold", min=0.01, max=1.0, step=0.01, visible=False)
         self.box = Column(
             [
                 self.method,
                 Row([self.target, self.find_class]),
                 self.find_note,
                 Row([self.normalise, self.aug_smooth, self.eigen_smooth]),
+                self.threshold,
             ],
             css="cw-controls",
         )

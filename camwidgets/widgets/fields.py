@@ -29,6 +29,7 @@ __all__ = [
     "Combobox",
     "IntBox",
     "RangeSlider",
+    "FloatSlider",
     "Progress",
     "HTML",
     "Image",
@@ -251,6 +252,23 @@ class RangeSlider(Field):
             raise traitlets.TraitError("a range needs two finite numbers")
         low, high = sorted((max(self.min, min(self.max, low)), max(self.min, min(self.max, high))))
         return [low, high]
+
+
+class FloatSlider(Field):
+    """A number from ``min`` to ``max`` in steps of ``step``, sent when the handle is let go."""
+
+    kind = "slider"
+    browser_writable = frozenset({"value"})
+    value = traitlets.Float(0.0).tag(sync=True)
+    min = traitlets.Float(0.0).tag(sync=True)
+    max = traitlets.Float(1.0).tag(sync=True)
+    step = traitlets.Float(0.01).tag(sync=True)
+
+    @traitlets.validate("value")
+    def _in_range(self, proposal: dict) -> float:
+        if not math.isfinite(proposal["value"]):
+            raise traitlets.TraitError("a slider needs a finite number")
+        return max(self.min, min(self.max, proposal["value"]))
 
 
 class Progress(Field):

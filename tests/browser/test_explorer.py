@@ -320,6 +320,7 @@ def test_a_slow_method_says_its_price_shows_progress_over_the_dimmed_map_and_a_c
     label = method_label(kernel, "scorecam")
     assert re.search(r"ScoreCAM — perturbation · slow · [\d ]+ passes ≈ ", label), label
     before = {"method": kernel.evaluate("explorer.state.method"), "pixels": digest(page)}
+    placed = page.get_by_test_id("cw-overlay-canvas").bounding_box()
     dropdown(page, "Method").select_option(label=label)
     progress = page.get_by_test_id("cw-progress")
     progress.wait_for(state="visible", timeout=30_000)
@@ -328,7 +329,10 @@ def test_a_slow_method_says_its_price_shows_progress_over_the_dimmed_map_and_a_c
     )
     assert page.locator(".cw-canvas.cw-stale").count() == 1  # the old map, dimmed
     bar, canvas = progress.locator("progress").bounding_box(), page.get_by_test_id("cw-overlay-canvas").bounding_box()
-    assert bar["width"] >= 200 and bar["y"] < canvas["y"]  # wide, above the map
+    assert (
+        bar["width"] >= 200 and canvas["y"] <= bar["y"] < canvas["y"] + canvas["height"] / 3
+    )  # wide, over the map's top
+    assert canvas["y"] == placed["y"], "the progress row pushed the picture down"
     page.get_by_test_id("cw-cancel").click()
     page.wait_for_function(
         "() => document.querySelector('.cw-progress-label').textContent === 'ScoreCAM cancelled; the previous map is shown'",
@@ -363,6 +367,7 @@ def test_the_saved_notebook_holds_a_picture_of_the_view(explorer_notebook, lab):
 def test_an_error_shows_and_the_previous_overlay_stays(page, kernel):
     """A model that raises: the error is shown, the map, status and target stay as they were."""
     before = {"pixels": digest(page), "status": status(page), "target": kernel.evaluate("explorer.state.target")}
+    placed = page.get_by_test_id("cw-overlay-canvas").bounding_box()
     assert page.get_by_test_id("cw-error").is_hidden()
     kernel.run(
         "def _fail(module, inputs):\n    raise RuntimeError('model exploded on purpose')\n"
@@ -377,8 +382,10 @@ def test_an_error_shows_and_the_previous_overlay_stays(page, kernel):
         assert digest(page) == before["pixels"]
         assert status(page) == before["status"]
         assert kernel.evaluate("explorer.state.target") == before["target"]
-        banner = page.get_by_test_id("cw-error-banner")  # at the top of the overlay, above the map
-        assert banner.bounding_box()["y"] < page.get_by_test_id("cw-overlay-canvas").bounding_box()["y"]
+        banner = page.get_by_test_id("cw-error-banner")  # over the top of the map, where it is seen
+        canvas = page.get_by_test_id("cw-overlay-canvas").bounding_box()
+        assert canvas["y"] <= banner.bounding_box()["y"] < canvas["y"] + canvas["height"] / 3
+        assert canvas["y"] == placed["y"], "the error banner pushed the picture down"
         page.get_by_test_id("cw-dismiss").click()
         assert banner.is_hidden()
     finally:

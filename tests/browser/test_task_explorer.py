@@ -178,6 +178,45 @@ def test_picking_a_concept_image_explains_similarity_to_it(notebook, kernel, scr
     assert kernel.wait_for("similarity.state.concept", 1) == 1
     wait_for_new_pixels(view, before)
     captions = kernel.evaluate("similarity.gallery.captions")
-    assert captions[1] == "coffee: cosine 1.00" and all("cosine" in caption for caption in captions)
+    assert captions[1] == "cos 1.00 · coffee" and all(caption.startswith("cos ") for caption in captions)
     snapshot(view, screenshots, "similarity")
     assert not [e for e in notebook.page.console_errors if "cw-" in e or "anywidget" in e]
+
+
+LABEL_BOXES = """
+(view) => [...view.querySelectorAll('.cw-box-label')].map((node) => {
+  const r = node.getBoundingClientRect();
+  return [r.left, r.top, r.right, r.bottom];
+})
+"""
+
+
+def test_the_threshold_slider_changes_the_boxes_and_labels_keep_their_size_and_place(notebook, kernel):
+    view = explorer(notebook.page, 0)
+    slider = view.locator("label.cw-slider-field input[type=range]")
+    assert view.locator("label.cw-slider-field .cw-field-label").text_content() == "Score threshold"
+    kernel.run("detection.set(image=1)")  # its boxes score from 0.08 to 1
+    wanted = kernel.evaluate("int((detection.session.task._outputs[1]['scores'] >= 0.05).sum())")
+    slider.evaluate("(node) => { node.value = '0.05'; node.dispatchEvent(new Event('change', { bubbles: true })); }")
+    assert kernel.wait_for("detection.session.task.threshold", 0.05) == 0.05
+    notebook.page.wait_for_function(
+        "([n]) => document.querySelectorAll('.cw-explorer')[0].querySelectorAll('[data-testid=cw-box]').length === n",
+        arg=[wanted],
+        timeout=30_000,
+    )
+    labels = view.evaluate(LABEL_BOXES)
+    assert labels, "no label drawn"
+    for a in range(len(labels)):  # no two labels cover each other
+        for b in range(a + 1, len(labels)):
+            r, s = labels[a], labels[b]
+            assert not (r[0] < s[2] - 1 and s[0] < r[2] - 1 and r[1] < s[3] - 1 and s[1] < r[3] - 1), (r, s)
+    height = labels[0][3] - labels[0][1]
+    canvas = view.get_by_test_id("cw-overlay-canvas").bounding_box()
+    notebook.page.mouse.move(canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2)
+    for _ in range(4):
+        notebook.page.mouse.wheel(0, -100)  # zoom in about 2.4x
+    notebook.page.wait_for_timeout(300)
+    zoomed = view.evaluate(LABEL_BOXES)
+    assert zoomed and abs((zoomed[0][3] - zoomed[0][1]) - height) <= 2, "labels grew with the zoom"
+    view.get_by_test_id("cw-zoom-reset").click()
+    kernel.run("detection.set_score_threshold(0.5)\ndetection.set(image=0)")

@@ -25,6 +25,16 @@ def test_paths_names_pil_and_arrays_give_the_same_batch():
     assert sets[0].names == ["coffee"]
 
 
+def test_images_without_a_file_are_told_apart_and_pil_images_keep_their_file_name(tmp_path):
+    photo = load_photo("coffee")
+    Image.fromarray(photo).save(tmp_path / "my_cup.png")
+    with Image.open(tmp_path / "my_cup.png") as opened:
+        images = load_images(
+            [photo, photo[::-1].copy(), opened, Image.fromarray(photo)], None, torch.device("cpu"), True
+        )
+    assert images.names == ["image 0", "image 1", "my_cup", "image 3"]
+
+
 @pytest.mark.parametrize("name", ["chelsea", "coffee", "astronaut", "rocket"])
 def test_the_explorers_input_is_the_weights_own_transforms(pretrained_mobilenet, name):
     _, weights = pretrained_mobilenet

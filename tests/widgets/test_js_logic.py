@@ -129,3 +129,25 @@ def test_a_dragged_rectangle_is_sent_as_the_kernel_checks_it():
     for rectangle in rectangles[:3]:
         assert list(check_region(rectangle, 224, 64)) == rectangle
     assert points == "1,2 3.5,4"
+
+
+def test_box_labels_avoid_each_other_and_the_chosen_box_is_labelled_first():
+    boxes = [
+        {"index": 0, "box": [10, 40, 60, 90], "label": "dog 0.91", "chosen": False},
+        {"index": 1, "box": [12, 41, 58, 88], "label": "cat 0.40", "chosen": True},  # nearly the same box
+        {"index": 2, "box": [11, 42, 59, 89], "label": "cow 0.06", "chosen": False},
+        {"index": 3, "box": [150, 10, 190, 50], "label": "bird 0.80", "chosen": False},
+    ]
+    body = (
+        "const placed = m.placeLabels(input.boxes, 8, 200, 100);"
+        "output = Object.fromEntries([...placed].map(([k, v]) => [k, [v.x, v.y]]));"
+    )
+    placed = {int(k): v for k, v in run_module("overlay.js", body, {"boxes": boxes}).items()}
+    assert 1 in placed and 3 in placed  # the chosen box always, the distant one too
+    rectangles = [(x, y - 8, x + len(boxes[i]["label"]) * 8 * 0.6, y) for i, (x, y) in placed.items()]
+    for a in range(len(rectangles)):
+        for b in range(a + 1, len(rectangles)):
+            r, s = rectangles[a], rectangles[b]
+            assert not (r[0] < s[2] and s[0] < r[2] and r[1] < s[3] and s[1] < r[3]), "two labels overlap"
+    assert all(x >= 0 and y <= 100 for x, y in placed.values())
+    assert len(placed) < len(boxes) or len({y for _, y in placed.values()}) > 1  # piled labels moved or left out

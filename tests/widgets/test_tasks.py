@@ -19,8 +19,8 @@ from camwidgets.data.task_models import load_shapes_detector, load_shapes_segmen
 from camwidgets.explorer import CAMExplorer
 from camwidgets.explorer.export import session_page
 from camwidgets.explorer.tasks import check_region, infer_task
-from tests.conftest import hook_count
-from tests.widgets.conftest import replies, send_custom
+from tests.conftest import Small, hook_count, seeded
+from tests.widgets.conftest import replies, send_custom, send_update
 from tests.widgets.test_standalone import page_data
 
 
@@ -245,7 +245,7 @@ def test_embedding_concepts_from_an_image_or_a_dragged_box():
     assert explorer.state.concept == 1
     cosine = F.cosine_similarity(embeddings, embeddings[1][None]).numpy()
     assert f"cosine {cosine[explorer.state.image]:.3f}" in explorer.status_text(explorer.state)
-    assert explorer.gallery.captions == [f"{name}: cosine {c:.2f}" for name, c in zip(session.images.names, cosine)]
+    assert explorer.gallery.captions == [f"cos {c:.2f} · {name}" for name, c in zip(session.images.names, cosine)]
     x = session.images.batch
     expected = cw.GradCAM(model, [model.features[18]])(x, [cw.SimilarityToConceptTarget(embeddings[1])] * 2)
     np.testing.assert_allclose(explorer.result.maps, expected, atol=1e-5)
@@ -303,3 +303,27 @@ def test_the_detectors_layer_sweep_shows_the_stages_its_boxes_depend_on(detector
         s for s in stages if s.startswith("backbone.")
     ]
     assert hook_count(model) == 0
+
+
+def test_the_score_threshold_slider_shows_and_explains_only_the_boxes_above_it(detector, scenes):
+    model, classes = detector
+    explorer = CAMExplorer(model, scenes, labels=classes)
+    slider = explorer.controls.threshold
+    assert slider.visible and slider.value == 0.5
+    explorer.set(image=1)  # its scene has boxes scoring 0.41 and 0.08
+    outputs = explorer.session.task._outputs
+    counts = {t: int((outputs[1]["scores"] >= t).sum()) for t in (0.05, 0.3, 0.5)}
+    assert counts[0.05] > counts[0.3] > counts[0.5], "the scene needs boxes scoring from 0.05 to 0.5"
+    explorer.set(box=0)
+    send_update(slider, value=0.05)  # the browser moved the handle
+    assert explorer.session.task.threshold == 0.05 and explorer.state.box is None
+    assert len(explorer.overlay.annotations["boxes"]) == counts[0.05]
+    low = explorer.result.maps[1].copy()
+    send_update(slider, value=0.3)
+    assert len(explorer.overlay.annotations["boxes"]) == counts[0.3]
+    assert explorer.overlay.error == ""
+    assert not np.allclose(explorer.result.maps[1], low, atol=1e-4), "fewer boxes, the same map"
+    send_update(slider, value=7)  # out of range: the slider keeps to 0.01..1
+    assert explorer.session.task.threshold == 1.0
+    classifier = CAMExplorer(seeded(Small), torch.rand(1, 3, 32, 32))
+    assert not classifier.controls.threshold.visible

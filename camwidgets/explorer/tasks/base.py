@@ -99,6 +99,11 @@ class Task:
     uses = ("target",)  # view fields this task reads (others must stay None)
     shows_class_search = True  # the class search box (not for embeddings: concepts are images)
     per_label_maps = False  # a row of thumbnails, one map per present label (multi-label)
+    threshold: float | None = None  # a score below which nothing is shown: the explorer offers a slider (detection)
+
+    def with_threshold(self, threshold: float) -> Task:
+        """This task on the same outputs with another score threshold (tasks with a ``threshold``)."""
+        raise TypeError(f"the {self.name} task has no score threshold")
 
     # -- the plug-in: when the task applies and how it is made ------------------------------------
     @classmethod

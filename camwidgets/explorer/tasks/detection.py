@@ -74,6 +74,7 @@ class DetectionTask(Task):
         self, outputs: list[dict], labels: list[str], names: list[str], threshold: float, image_size: tuple[int, int]
     ) -> None:
         self.labels, self.names, self.threshold, self.image_size = labels, names, float(threshold), image_size
+        self._outputs = outputs
         self.detections = []
         self.best_scores = [
             float(output["scores"].max()) if len(output["scores"]) else None for output in outputs
@@ -89,6 +90,9 @@ class DetectionTask(Task):
             found["labels"] = found["labels"].astype(np.int64)
             self.detections.append(found)
         self._targets: dict[tuple, Any] = {}
+
+    def with_threshold(self, threshold: float) -> DetectionTask:
+        return type(self)(self._outputs, self.labels, self.names, threshold, self.image_size)
 
     def ranked(self, image: int, k: int = 5) -> list[tuple[int, str, float]]:
         """The classes detected in ``image`` with their best score, highest first."""

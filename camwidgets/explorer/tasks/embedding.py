@@ -89,7 +89,7 @@ class EmbeddingTask(Task):
         return []
 
     def caption(self, image: int, state: ViewState) -> str:
-        return f"{self.names[image]}: cosine {self.cosines(state)[image]:.2f}"
+        return f"cos {self.cosines(state)[image]:.2f} · {self.names[image]}"  # the number first: never cut off
 
     def concept_text(self, state: ViewState) -> str:
         concept = 0 if state.concept is None else state.concept
