@@ -196,6 +196,7 @@ export function renderOverlay({ model, el }) {
     }
     marks.replaceChildren(...nodes);
     clearRegion.hidden = !marked.region;
+    clearRegion.classList.toggle("cw-reserved", marked.draw === "region");  // its place kept where a rectangle can come
     canvas.classList.toggle("cw-draws", marked.draw === "region");
     viewport.title = marked.draw === "region" ? "Drag on the image to draw a rectangle; wheel to zoom, double-click to reset"
       : (marked.boxes || []).length ? "Click a box to explain it; wheel to zoom, drag to pan, double-click to reset"

@@ -213,6 +213,27 @@ def test_a_colorbar_with_the_value_range_and_a_labelled_opacity(page, kernel):
     assert "Opacity" in page.locator(".cw-opacity-label").text_content()
 
 
+def test_focus_stays_in_the_tree_after_a_click_and_a_selection(page, kernel):
+    """A mouse click on a row selects it and the arrow keys go on from there; the rows drawn again
+    for the new selection keep the keyboard focus (it does not fall back to the page)."""
+    row = page.locator("[data-testid=cw-layer-node][data-path='features.16']")
+    row.click()
+    wait_for_status(page, "features.16")
+    page.wait_for_timeout(300)
+    focused = "() => { const a = document.activeElement; return a && a.dataset ? a.dataset.path || null : null; }"
+    assert page.evaluate(focused) == "features.16"
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate(focused) == "features.17"
+    page.keyboard.press("Enter")
+    wait_for_status(page, "features.17")
+    page.wait_for_timeout(300)
+    assert page.evaluate(focused) == "features.17", "the selection's redraw dropped the focus"
+    page.keyboard.press("ArrowUp")
+    assert page.evaluate(focused) == "features.16"
+    kernel.run("explorer.set(layers=['features.18'])")
+    wait_for_status(page, "features.18")
+
+
 def test_a_layer_that_cannot_be_picked_says_why_on_hover_and_click(page, kernel):
     layers = kernel.evaluate("list(explorer.state.layers)")
     filter_box = page.get_by_test_id("cw-layer-filter")

@@ -220,3 +220,16 @@ def test_the_threshold_slider_changes_the_boxes_and_labels_keep_their_size_and_p
     assert zoomed and abs((zoomed[0][3] - zoomed[0][1]) - height) <= 2, "labels grew with the zoom"
     view.get_by_test_id("cw-zoom-reset").click()
     kernel.run("detection.set_score_threshold(0.5)\ndetection.set(image=0)")
+
+
+def test_the_suggested_layer_is_in_sight_in_the_tree(notebook):
+    """A detector's tree is long and its suggested layer deep: the box scrolls it into sight (the page does not move)."""
+    for index in range(4):
+        view = explorer(notebook.page, index)
+        rows = view.locator(".cw-tree-rows").bounding_box()
+        chosen = view.locator("[data-testid=cw-layer-node][aria-selected=true]").first.bounding_box()
+        assert rows["y"] - 1 <= chosen["y"] and chosen["y"] + chosen["height"] <= rows["y"] + rows["height"] + 1, (
+            index,
+            rows,
+            chosen,
+        )
