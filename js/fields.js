@@ -235,6 +235,14 @@ function renderLabel({ model, el }) {
 function renderImage({ model, el }) {
   const image = element("img", { class: "cw-image" });
   el.append(image);
+  const clicks = requests(model, "click");
+  const onClick = (event) => {
+    if (!model.get("clickable")) return;
+    const box = image.getBoundingClientRect();
+    if (box.width > 0 && box.height > 0) {
+      clicks.send({ x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height });
+    }
+  };
   let url = "";
   const sync = () => {
     if (url) URL.revokeObjectURL(url);
@@ -244,9 +252,10 @@ function renderImage({ model, el }) {
     if (url) image.src = url; else image.removeAttribute("src");
     image.style.width = model.get("width");
     image.alt = model.get("alt");
+    image.classList.toggle("cw-clickable", !!model.get("clickable"));
   };
   sync();
-  const cleanup = listen(model, image, [], [["change:value", sync], ["change:width", sync]]);
+  const cleanup = listen(model, image, [[image, "click", onClick]], ["value", "width", "alt", "clickable"].map((n) => [`change:${n}`, sync]));
   return () => { if (url) URL.revokeObjectURL(url); cleanup(); };
 }
 

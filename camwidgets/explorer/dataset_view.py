@@ -82,9 +82,15 @@ class DatasetExplorer(PartsWidget):
             testid="cw-dataset-gallery", item_testid="cw-dataset-item", columns=int(columns), title=""
         )
         self.histogram = image_widget(width="420px")
+        self.histogram.alt = "histogram of the sort column: click a bar to show only its rows"
+        self.histogram.on_click(self._histogram_clicked)
+        self._histogram_axes: tuple | None = (
+            None  # (x0, x1) of the axes in the picture, (low, high) of the values, bin edges
+        )
         self.confusion = Column(css="cw-confusion")
         self.overlay = OverlayView()
         self.details = HTML()
+        self.hint = HTML(value=text_html("Click a thumbnail to see its photo and map large."))
         self.open_button = Button(description="Open in CAMExplorer", disabled=model is None)
         self.explorer_area = Column(css="cw-explorer-area")  # a row opened in a CAMExplorer shows here
         self._reset_range()
@@ -93,12 +99,14 @@ class DatasetExplorer(PartsWidget):
             [Row([self.sort, self.descending, self.shown]), Row([self.label, self.predicted, self.range])]
         )
         pager = Row([self.previous, self.next, self.summary])
-        detail = Column([self.overlay, self.details, self.open_button])
+        detail = Column([self.overlay, self.details, self.open_button], visible=False)  # once a row is chosen
+        self.detail = detail
         root = Column(
             [
                 controls,
                 pager,
                 Row([self.gallery, Column([self.histogram, self.confusion])]),
+                self.hint,
                 detail,
                 self.explorer_area,
             ],
@@ -203,6 +211,23 @@ class DatasetExplorer(PartsWidget):
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=80)
         self.histogram.value = buffer.getvalue()
+        values = self.table[column].astype(float).to_numpy()
+        finite = values[np.isfinite(values)]
+        if finite.size and figure.axes:
+            axes = figure.axes[0]  # placed by the drawing above
+            box = axes.get_position()
+            self._histogram_axes = ((box.x0, box.x1), axes.get_xlim(), np.histogram_bin_edges(finite, bins=30))
+
+    def _histogram_clicked(self, x: float, y: float) -> None:
+        """A click on the histogram: the range becomes the clicked bar's (x as a fraction of the picture)."""
+        if self._histogram_axes is None:
+            raise ValueError("the histogram has no bars")
+        (left, right), (low, high), edges = self._histogram_axes
+        if not left <= x <= right:
+            raise ValueError("click a bar of the histogram")
+        value = low + (x - left) / (right - left) * (high - low)
+        index = int(np.clip(np.searchsorted(edges, value, side="right") - 1, 0, len(edges) - 2))
+        self.range.value = [float(edges[index]), float(edges[index + 1])]
 
     def _build_confusion(self) -> None:
         """Buttons (true class x predicted class) with counts; a click filters to that cell."""
@@ -248,9 +273,24 @@ class DatasetExplorer(PartsWidget):
         self.overlay.show(
             photo, levels, (0.0, 1.0), f"#{row_id} {row['path']} · predicted {name} ({row['confidence']:.3f})"
         )
-        values = "; ".join(f"{key}: {value}" for key, value in row.items() if key not in ("id",))
-        self.details.value = text_html(values)
+        self.details.value = text_html(self._row_text(row))
+        self.detail.visible, self.hint.visible = True, False
         self.selected_row = row_id
+
+    def _row_text(self, row: Any) -> str:
+        """A row as people read it: classes by name, numbers to 3 significant digits, yes/no, no empty error."""
+        parts = []
+        for key, value in row.items():
+            if key == "id" or (key == "error" and not value):
+                continue
+            if key in ("label", "predicted") and int(value) >= 0:
+                value = f"{self.results.class_name(int(value))} ({int(value)})"
+            elif isinstance(value, (bool, np.bool_)):
+                value = "yes" if value else "no"
+            elif isinstance(value, (float, np.floating)):
+                value = f"{float(value):.3g}"
+            parts.append(f"{key}: {value}")
+        return " · ".join(parts)
 
     def _row_image(self, row_id: int) -> tuple[Any, Any]:
         """Row ``row_id``'s image as the dataset (or the folder) gives it, and the preprocessing the

@@ -15,7 +15,7 @@ from typing import Any
 
 import traitlets
 
-from .messages import MessageRouter
+from .messages import MessageRouter, is_finite_number
 from .parts import Part
 
 __all__ = [
@@ -290,9 +290,29 @@ class Label(Part):
 
 
 class Image(Part):
-    """A PNG picture, hidden while it has none; ``width`` its CSS width."""
+    """A PNG picture, hidden while it has none; ``width`` its CSS width. With ``on_click`` set, a click
+    on it calls ``on_click(x, y)`` with the point as fractions (0..1) of the picture's width and height."""
 
     kind = "image"
     value = traitlets.Bytes(b"").tag(sync=True)
     width = traitlets.Unicode("224px").tag(sync=True)
     alt = traitlets.Unicode("").tag(sync=True)
+    clickable = traitlets.Bool(False).tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_click: Callable[[float, float], None] | None = None
+        self.router = MessageRouter(self, {"click": self._clicked})
+
+    def on_click(self, callback: Callable[[float, float], None]) -> None:
+        self._on_click = callback
+        self.clickable = True
+
+    def _clicked(self, content: dict) -> dict:
+        x, y = content.get("x"), content.get("y")
+        if not (is_finite_number(x) and is_finite_number(y) and 0 <= x <= 1 and 0 <= y <= 1):
+            raise ValueError("message fields 'x' and 'y' must be numbers from 0 to 1")
+        if self._on_click is None:
+            raise ValueError("this picture takes no clicks")
+        self._on_click(float(x), float(y))
+        return {}

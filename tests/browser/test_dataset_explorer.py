@@ -3,6 +3,7 @@ row large, browser-side colormap, a confusion-matrix cell that filters the galle
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,9 @@ def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusi
         items = page.get_by_test_id("cw-dataset-item")
         items.first.wait_for(state="visible", timeout=60_000)
         assert items.count() == 8
+        view = page.locator(".cw-dataset-explorer").first
+        assert view.get_by_text("Click a thumbnail to see its photo and map large.").is_visible()
+        assert page.locator(CANVAS).is_hidden(), "an empty picture before any row is chosen"
         key = items.nth(2).get_attribute("data-key")
         items.nth(2).click()
         page.wait_for_function(
@@ -39,6 +43,8 @@ def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusi
             timeout=30_000,
         )
         assert kernel.evaluate("browser.selected_row") == int(key)
+        details = view.locator(".cw-html", has_text="confidence: ").first.text_content()
+        assert re.search(r"confidence: 0\.\d{1,3}( |$)", details) and "error: ;" not in details, details
         before = canvas_summary(page, CANVAS)
         assert_drawn(before, "the row's overlay")
         drawn = page.locator(CANVAS).evaluate("c => c.toDataURL()")
@@ -59,6 +65,29 @@ def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusi
             arg=min(count, 8),
             timeout=30_000,
         )
+        # a bar of the histogram filters the range to itself
+        before_range = kernel.evaluate("list(browser.range.value)")
+        axes = kernel.evaluate("[float(v) for v in browser._histogram_axes[0]]")
+        histogram = view.locator("img.cw-image.cw-clickable").first
+        box = histogram.bounding_box()
+        histogram.click(position={"x": box["width"] * (axes[0] + 0.98 * (axes[1] - axes[0])), "y": box["height"] / 2})
+        after_range = kernel.wait_for("list(browser.range.value) != " + repr(before_range), True)
+        assert after_range and kernel.evaluate("browser.range.value[1] - browser.range.value[0]") < (
+            before_range[1] - before_range[0]
+        )
+        # at 900 px nothing is cut off and no chart is squeezed to nothing
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        page.set_viewport_size({"width": 900, "height": 900})
+        page.wait_for_timeout(800)
+        for selector in ("img.cw-image", ".cw-confusion"):
+            assert view.locator(selector).first.bounding_box()["width"] > 150, selector
+        clipped = view.evaluate(
+            "(root) => [...root.querySelectorAll('[data-testid=cw-dataset-item], .cw-range-readout, .cw-button')]"
+            ".filter((n) => n.offsetParent !== null && n.getBoundingClientRect().right > window.innerWidth + 1)"
+            ".map((n) => n.textContent)"
+        )
+        assert clipped == [], clipped
+        page.set_viewport_size({"width": 1280, "height": 1400})
         assert not [e for e in page.console_errors if "cw-" in e or "anywidget" in e]
     finally:
         lab.close(notebook)

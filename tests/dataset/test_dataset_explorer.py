@@ -3,6 +3,9 @@ confusion matrix, one row shown large, and a row opened in CAMExplorer."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import numpy as np
 import pytest
 
@@ -63,12 +66,35 @@ def test_filters_and_the_confusion_matrix_choose_rows(browser, finished):
     assert (kept["confidence"] <= low + (high - low) / 2 + 1e-6).all()
 
 
+def test_a_click_on_a_histogram_bar_keeps_that_bar_s_rows(browser, finished):
+    assert browser.hint.visible and not browser.detail.visible and browser.histogram.clickable
+    (left, right), (low, high), edges = browser._histogram_axes
+    values = finished.table["confidence"].astype(float).to_numpy()
+    top = int(np.argmax(np.histogram(values[np.isfinite(values)], bins=edges)[0]))  # the tallest bar
+    middle = (edges[top] + edges[top + 1]) / 2
+    send_custom(
+        browser.histogram,
+        {"type": "click", "id": 1, "x": left + (middle - low) / (high - low) * (right - left), "y": 0.5},
+    )
+    assert browser.range.value == pytest.approx([edges[top], edges[top + 1]])
+    kept = finished.table[finished.table["id"].isin([int(k) for k in browser.gallery.item_keys])]
+    scored = kept["confidence"].dropna()  # failed rows, which have no value, stay in every range
+    assert len(scored) and scored.between(edges[top] - 1e-6, edges[top + 1] + 1e-6).all()
+    send_custom(browser.histogram, {"type": "click", "id": 2, "x": 0.0, "y": 0.5})  # the axis labels, not a bar
+    assert browser.range.value == pytest.approx([edges[top], edges[top + 1]])  # refused: nothing changed
+    with pytest.raises(ValueError, match="click a bar"):
+        browser._histogram_clicked(0.0, 0.5)
+
+
 def test_a_clicked_thumbnail_shows_large_and_opens_in_the_explorer(browser, finished):
     key = browser.gallery.item_keys[0]
     send_custom(browser.gallery, {"type": "pick", "id": 1, "key": key})  # what a click sends
     row = int(key)
     np.testing.assert_array_equal(browser.overlay.levels(), np.asarray(finished.maps[row]))
     assert browser.overlay.status.startswith(f"#{row} ") and finished.table.iloc[row]["path"] in browser.details.value
+    details = html.unescape(browser.details.value)
+    assert re.search(r"confidence: \d\.\d\d\d?( |$)", details) and "error: ·" not in details and " (" in details
+    assert browser.detail.visible and not browser.hint.visible  # before a click: a hint, not an empty picture
     send_update(browser.overlay, colormap="viridis", opacity=0.8)  # applied in the browser
     assert browser.overlay.colormap == "viridis"
     good = int(finished.table.loc[finished.table["error"] == "", "id"].iloc[0])
