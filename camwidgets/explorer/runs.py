@@ -62,14 +62,15 @@ class BackgroundRuns:
         name: str,
         work: Callable[[Callable[[int, int, str], bool]], Any],
         on_done: Callable[[Any], None],
-        on_failed: Callable[[BaseException], None],
+        on_failed: Callable[[BaseException], bool | None],
         on_progress: Callable[[int, int, str], None] | None = None,
         on_superseded: Callable[[], None] | None = None,
         heading: ProgressHeading | None = None,
     ) -> BackgroundJob:
         """Run ``work(progress)`` in the explorer's one job slot (any running job is superseded),
         with the overlay's progress bar (its line from ``heading``) and Cancel button;
-        ``on_done``/``on_failed`` (Cancelled included) run only if no newer work replaced it."""
+        ``on_done``/``on_failed`` (Cancelled included) run only if no newer work replaced it; an
+        ``on_failed`` that returns True has said what became of the work itself."""
         heading = heading or ProgressHeading(name, self._shown_method())
         with self.overlay.hold_sync():
             self.overlay.busy, self.overlay.progress = True, 0.0
@@ -88,7 +89,8 @@ class BackgroundRuns:
             on_done(result)
 
         def failed(error: BaseException) -> None:
-            on_failed(error)
+            if on_failed(error):  # it said what became of the work itself
+                return
             with self.overlay.hold_sync():
                 self.overlay.busy = False  # a cancel is said where the progress was, until the next map
                 self.overlay.progress_label = (
@@ -99,14 +101,18 @@ class BackgroundRuns:
 
     def _start_job(self, state: ViewState) -> None:
         """Run a slow method in the background: the shown image first (its map shows when done),
-        then the other images as one batch; the result becomes current at the end."""
+        then the other images as one batch; the result becomes current at the end. Maps a cancelled
+        run of the same view finished are kept, not computed again. A cancel keeps what finished."""
         images = self.session.images
-        first, others = state.image, [i for i in range(len(images)) if i != state.image]
+        known = self._finished_maps(state)
+        first = state.image
+        others = [i for i in range(len(images)) if i != state.image and i not in known]
         name = get_method(state.method).class_name
         heading = ProgressHeading(f"{name} for {images.names[first]}" if others else name, self._shown_method())
         job: list[BackgroundJob] = []
 
         def work(progress: Callable[[int, int, str], bool]) -> Result:
+            self._partial.update(known)
             self._partial[first] = self.session.compute_maps(state, [first], progress)[0]
             if others:
                 self._show_partial(job[0], first)
@@ -122,17 +128,60 @@ class BackgroundRuns:
             self._pending, self._partial = None, {}
             self._show(replace(result, state=self.session.at_image(result.state, image)))
 
-        def failed(error: BaseException) -> None:
+        def failed(error: BaseException) -> bool:
+            if isinstance(error, Cancelled) and self._keep_finished(state, name):
+                return True
             self._abandon_pending()
             if isinstance(error, Cancelled):
                 self._sync_controls()
             else:
                 self._fail(error, state)
+            return False
 
         with self._lock:  # the worker shows its first map under the lock: after ``job`` is known
             self._pending, self._partial = state, {}
             self.overlay.stale = True
             job.append(self.background(name, work, done, failed, on_superseded=self._abandon_pending, heading=heading))
+
+    def _finished_maps(self, state: ViewState) -> dict[int, np.ndarray]:
+        """The maps the current result holds for ``state`` (at any image) when a cancel left it part-done."""
+        current = self.session.result
+        if current is None or not current.missing or self.session.at_image(current.state, state.image) != state:
+            return {}
+        return {i: current.maps[i] for i in range(len(current.maps)) if i not in current.missing}
+
+    def _keep_finished(self, state: ViewState, name: str) -> bool:
+        """After a cancel: the maps that finished become the current view (the other images' maps
+        are computed when one of them is chosen) and the progress line says which. False when none
+        finished."""
+        with self._lock:
+            finished, self._partial = dict(self._partial), {}
+            pending, self._pending = self._pending, None
+            if not finished:
+                self._pending = pending
+                return False
+            count = len(self.session.images)
+            missing = tuple(i for i in range(count) if i not in finished)
+            fill = next(iter(finished.values()))  # a finished map in each missing row: the batch's range is unchanged
+            maps = np.stack([finished.get(i, fill) for i in range(count)])
+            image = pending.image if pending is not None else state.image
+            result = replace(self.session.result_of(state, maps), missing=missing)
+            if image in missing:  # the image chosen now has no map of this method: the previous view stays
+                self._abandon_pending_at(image)
+                note = f"{name} cancelled; the previous map is shown"
+            else:
+                self._show(replace(result, state=self.session.at_image(result.state, image)))
+                note = f"{name} cancelled: its maps of {', '.join(self.session.images.names[i] for i in sorted(finished))} are kept"
+                if missing:
+                    note += f"; {len(missing)} other image{'s' if len(missing) > 1 else ''} not computed (choose one to compute it)"
+            with self.overlay.hold_sync():
+                self.overlay.busy, self.overlay.progress_label = False, note
+            return True
+
+    def _abandon_pending_at(self, image: int) -> None:
+        current = self.session.result
+        if current is not None:
+            self._show(replace(current, state=self.session.at_image(current.state, image)))
 
     def _shown_method(self) -> str | None:
         """The class name of the method whose maps are current (None before the first)."""

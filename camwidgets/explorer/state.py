@@ -35,12 +35,15 @@ class ViewState:
 @dataclass
 class Result:
     """Maps of one state for the whole batch: ``maps`` (B, H, W) float32 on the host, ``levels`` the
-    8-bit grey levels sent to the browser, ``value_range`` (low, high) mapping level 0/255 back to values."""
+    8-bit grey levels sent to the browser, ``value_range`` (low, high) mapping level 0/255 back to
+    values; ``missing``: images whose maps a cancelled slow method did not reach (their rows copy a
+    finished map and are never shown: choosing one computes it)."""
 
     state: ViewState
     maps: np.ndarray
     levels: np.ndarray
     value_range: tuple[float, float]
+    missing: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

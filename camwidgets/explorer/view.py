@@ -190,7 +190,11 @@ class ExplorerView(BackgroundRuns):
             return
         self._stop_job()
         current = self.session.result
-        if current is not None and self.session.at_image(current.state, state.image) == state:
+        if (
+            current is not None
+            and self.session.at_image(current.state, state.image) == state
+            and state.image not in current.missing
+        ):
             self._show(replace(current, state=state))
             return
         if self.session.needs_worker(state):

@@ -67,7 +67,25 @@ def test_marimo_runs_the_explorer(page, tmp_path):
         click_a_layer_and_a_method(page)
         page.locator("[data-testid=cw-gallery-item]").nth(1).click()
         wait_for_status(page, "espresso")
+        cancel_after_the_first_map(page)
         assert page.errors == [], page.errors
+
+
+def cancel_after_the_first_map(page) -> None:
+    """ScoreCAM at a 64-channel layer (a few seconds an image): Cancel once the shown image's map
+    arrived keeps that map and says so; the map shown is ScoreCAM's, not the previous method's."""
+    page.locator("[data-testid=cw-layer-node][data-path='features.7']").click()
+    wait_for_status(page, "features.7")
+    before = canvas_summary(page, CANVAS)["digest"]
+    menu = method_menu(page)
+    menu.select_option(label=next(t for t in menu.locator("option").all_text_contents() if t.startswith("ScoreCAM — ")))
+    progress = page.locator(".cw-progress-label").first
+    expect(progress).to_contain_text("for the other", timeout=120_000)  # the shown image's map is done
+    page.get_by_test_id("cw-cancel").first.click()
+    expect(progress).to_contain_text("are kept", timeout=60_000)
+    wait_for_status(page, "ScoreCAM · features.7")
+    assert canvas_summary(page, CANVAS)["digest"] != before, "the kept ScoreCAM map is not shown"
+    assert page.locator(".cw-canvas.cw-stale").count() == 0
 
 
 def test_marimo_runs_the_dataset_explorer_and_opens_a_row_in_a_cam_explorer(page, tmp_path):

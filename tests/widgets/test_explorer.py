@@ -154,6 +154,38 @@ def test_slow_method_runs_in_the_background_and_cancel_keeps_the_previous_map(ex
     assert_unchanged(tiny_model, before)
 
 
+def test_a_cancel_keeps_the_maps_that_finished_and_computes_the_others_when_chosen(
+    extra_method, tiny_model, tiny_images
+):
+    """Cancel after the shown image's map arrived: that map stays shown (and current), only the
+    running rest stops, the progress line says so; choosing an image left out computes it alone."""
+    explorer = CAMExplorer(tiny_model, tiny_images)
+    explorer.set(method="slowtest")
+    deadline = time.monotonic() + 20
+    while 0 not in explorer._partial:  # the shown image's map is done; the other image's is running
+        assert time.monotonic() < deadline, "the first map never finished"
+        time.sleep(0.01)
+    kept = explorer._partial[0].copy()
+    send_custom(explorer.overlay, {"type": "cancel", "id": 3})
+    assert explorer.wait(10)
+    assert explorer.state.method == "slowtest" and explorer.result.missing == (1,)
+    np.testing.assert_array_equal(explorer.result.maps[0], kept)
+    assert explorer.overlay.status.startswith("SlowTestCAM · ") and not explorer.overlay.stale
+    label = explorer.overlay.progress_label
+    assert "its maps of image 0 are kept" in label and "1 other image not computed" in label, label
+    assert explorer.controls.method.value == "slowtest"
+    extra_method[1].set()  # the next run goes quickly
+    computed, compute_maps = [], explorer.session.compute_maps
+    explorer.session.compute_maps = lambda state, images=None, progress=False: (
+        computed.append(list(images or [])) or compute_maps(state, images, progress)
+    )
+    explorer.set(image=1)
+    assert explorer.wait(20) and explorer.result.missing == () and explorer.state.image == 1
+    assert computed == [[1]], "only the image left out is computed"
+    np.testing.assert_array_equal(explorer.result.maps[0], kept)
+    np.testing.assert_allclose(explorer.result.maps, explorer.session.compute(explorer.state).maps, atol=1e-6)
+
+
 def test_slow_method_reports_progress_and_shows_its_result(extra_method, tiny_model, tiny_images):
     _, release = extra_method
     explorer = CAMExplorer(tiny_model, tiny_images)
