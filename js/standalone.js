@@ -1,9 +1,11 @@
-// A page that needs no kernel: the overlay (js/overlay.js) and the gallery (js/thumbnails.js) run on
-// in-page models instead of a kernel's. camwidgets/widgets/standalone.py writes the page: the two
-// modules (base64 text), the pictures (one zlib-compressed buffer, base64) and what is in it (JSON).
-// Clicking a gallery picture shows it in the overlay; the overlay's colormap, opacity and mode are
-// applied to the gallery too, with the overlay's own composeView. Nothing read from the page is
-// evaluated: the JSON is parsed, texts are set as text by the two modules.
+// Pages that need no kernel (camwidgets/render/page.py writes them): the one ES module (base64 text),
+// the pictures (one zlib-compressed buffer, base64) and what is in them (JSON). Two kinds:
+// * a saved app (cw-app-data): a composed widget's own state on an in-page model, rendered by the
+//   notebook's render(); the requests the kernel would answer are answered from the page's table
+//   (a gallery click shows that image's map), every other one with the page's note;
+// * a report (cw-page-data): the overlay and a gallery of pictures; the overlay's colormap, opacity
+//   and mode are applied to the gallery too, with the overlay's own composeView.
+// Nothing read from the page is evaluated: the JSON is parsed, texts are set as text by the modules.
 
 /** An in-page model with the part of the anywidget model API the widgets use. `onSend` receives
  *  what the widget sends to its "kernel". */
@@ -24,8 +26,35 @@ export function localModel(state, onSend = () => {}) {
       }
     },
     send: (content) => onSend(content),
+    /** A message from the "kernel" (msg:custom). */
+    emit: (content) => { for (const c of callbacks.slice()) if (c.event === "msg:custom") c.callback.call(c.context, content, []); },
   };
   return model;
+}
+
+/** The saved app's answer to ``content`` (a request a part sent): trait changes from ``answers``
+ *  (``{part: {type: {key: {trait: value}}}}``, ``{buffer: i}`` for a binary one) and a reply. */
+export function answerLocally(model, answers, buffers, note, content) {
+  const found = content && ((answers[content.part] || {})[content.type] || {})[content.key];
+  if (found) {
+    for (const [name, value] of Object.entries(found)) {
+      model.set(name, value && typeof value === "object" && "buffer" in value ? buffers[value.buffer] : value);
+    }
+  }
+  model.emit({ type: content.type, id: content.id, part: content.part, ...(found ? { ok: true } : { error: note }) });
+}
+
+async function startApp() {
+  const data = JSON.parse(document.getElementById("cw-app-data").textContent);
+  const bytes = await inflate(document.getElementById("cw-page-bytes").textContent.trim());
+  const app = await importModule("cw-module-app");
+  const buffers = data.spans.map(([offset, length]) => new DataView(bytes.buffer, bytes.byteOffset + offset, length));
+  const state = data.state.state;
+  data.state.buffer_paths.forEach(([name], index) => { state[name] = buffers[index]; });
+  let model = null;
+  model = localModel(state, (content) => setTimeout(() => answerLocally(model, data.answers, buffers, data.note, content)));
+  app.render({ model, el: document.getElementById("cw-page-app") });
+  document.body.dataset.cwReady = "true";
 }
 
 /** The RGB bytes of RGBA pixels. */
@@ -103,8 +132,8 @@ async function start() {
 }
 
 // (imported without a page, as the tests do under Node, it only defines the functions above)
-if (typeof document !== "undefined" && document.getElementById("cw-page-data")) {
-  start().catch((error) => {
+if (typeof document !== "undefined" && (document.getElementById("cw-page-data") || document.getElementById("cw-app-data"))) {
+  (document.getElementById("cw-app-data") ? startApp() : start()).catch((error) => {
     const note = document.getElementById("cw-page-error");
     note.textContent = `This page could not draw its pictures: ${error}`;
     note.hidden = false;

@@ -24,9 +24,10 @@ from ..core.atomic_files import check_destination, replace_together, temporary_b
 from ..core.colormaps import compose_view
 from ..core.pictures import to_png
 from ..engine import get_method
-from ..render.page import PageView, standalone_page
+from ..render.page import app_page
+from ..widgets.parts import SEPARATOR, saved_state
 
-__all__ = ["export_view", "export_paths", "export_session", "view_manifest", "shown_picture", "session_page"]
+__all__ = ["export_view", "export_paths", "export_session", "view_manifest", "shown_picture", "explorer_page"]
 
 KINDS = ("png", "npz", "json")
 _LOCKS: dict[Path, threading.Lock] = {}
@@ -148,22 +149,45 @@ def export_session(stem: str | os.PathLike, session: Any, view: dict[str, Any]) 
     return export_view(stem, shown_picture(session, view), arrays, view_manifest(session, view))
 
 
-def session_page(session: Any, view: dict[str, Any]) -> str:
-    """The session's current result for every image as one self-contained HTML page
-    (:mod:`~camwidgets.render.page`), opened at the image shown and with ``view``'s mode,
-    colormap and opacity; a table gives each image's top five classes."""
+def explorer_page(view: Any) -> str:
+    """The explorer (a :class:`~camwidgets.explorer.view.ExplorerView`) saved as a page that runs the
+    notebook's own front end: the same layout, tree, controls and tabs as shown now, with the
+    overlay's colormap, opacity, mode and zoom working, the gallery switching among every image's
+    current map, and the controls that need the kernel disabled (a note says so)."""
     import html
 
+    session, overlay, gallery = view.session, view.overlay, view.gallery
     result = session.result
     if result is None:
         raise ValueError("nothing to save yet: no map has been computed")
-    state, names = result.state, session.images.names
-    views = [
-        PageView(key=str(i), photo=session.images.photos[i], levels=result.levels[i], value_range=result.value_range,
-                 caption=session.caption(i, state), status=f"{name} · {session.status_text(session.at_image(state, i))}",
-                 marks=session.task.annotations(session.at_image(state, i)))
-        for i, name in enumerate(names)
-    ]  # fmt: skip
+    saved, buffers = saved_state(view.root, "cw-explorer", working=[overlay, gallery])
+    state = saved["state"]
+    for strip in (view.sweep, view.label_maps):  # they show the image of the moment: not the others'
+        state[strip.part_id + SEPARATOR + "visible"] = False
+    key = overlay.part_id + SEPARATOR
+    picks = {}
+    for index in range(len(session.images)):
+        if index in result.missing:
+            continue
+        shown = session.at_image(result.state, index)
+        buffers.append(np.ascontiguousarray(session.images.photos[index], dtype=np.uint8).tobytes())
+        buffers.append(np.ascontiguousarray(result.levels[index], dtype=np.uint8).tobytes())
+        height, width = result.levels[index].shape
+        picks[str(index)] = {
+            gallery.part_id + SEPARATOR + "selected": str(index),
+            key + "photo": {"buffer": len(buffers) - 2},
+            key + "heatmap": {"buffer": len(buffers) - 1},
+            key + "width": int(width),
+            key + "height": int(height),
+            key + "value_range": [float(v) for v in result.value_range],
+            key + "status": session.status_text(shown),
+            key + "annotations": {**session.task.annotations(shown), "draw": ""},
+            key + "stale": False,
+            key + "error": "",
+        }
+    names = session.images.names
+    title = f"{get_method(result.state.method).class_name} of {type(session.model).__name__} on {len(names)} image{'s' if len(names) != 1 else ''}"
+    intro = f"<p>{html.escape(type(session.model).__name__)} · {html.escape(session.status_text(result.state))}</p>"
     rows = "".join(
         f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
         + "".join(
@@ -173,10 +197,7 @@ def session_page(session: Any, view: dict[str, Any]) -> str:
         + "</tr>"
         for i, name in enumerate(names)
     )
-    intro = f"<p>{html.escape(type(session.model).__name__)} · {html.escape(session.status_text(state))}</p>"
     sections = (
         f"<h2>Top classes</h2><table><tr><th>image</th><th colspan='5'>most probable first</th></tr>{rows}</table>"
     )
-    title = f"{get_method(state.method).class_name} of {type(session.model).__name__} on {len(names)} image{'s' if len(names) != 1 else ''}"
-    return standalone_page(title, views, intro=intro, sections=sections, gallery_title="Images (click to show)", selected=str(state.image),
-                           colormap=view["colormap"], opacity=view["opacity"], mode=view["mode"])  # fmt: skip
+    return app_page(title, saved, buffers, answers={gallery.part_id: {"pick": picks}}, intro=intro, sections=sections)

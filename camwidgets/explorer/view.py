@@ -33,7 +33,7 @@ from ..widgets.overlay import OverlayView
 from ..widgets.page_text import text_html
 from ..widgets.parts import Column, PartsWidget, Row
 from ..widgets.thumbnails import ThumbnailGrid
-from .export import export_session, session_page, shown_picture
+from .export import explorer_page, export_session, shown_picture
 from .runs import BackgroundRuns
 from .session import ExplorerSession
 from .state import Result, ViewState
@@ -152,11 +152,12 @@ class ExplorerView(BackgroundRuns):
         return export_session(path, self.session, self._view_settings())
 
     def to_html(self, path: str | Path) -> Path:
-        """Save the current view of every image as one self-contained HTML file (no kernel, no
-        network): the overlay and the image gallery, with colormap, opacity and mode switching in the
-        page as here, opened at the image shown; returns the path."""
+        """Save the explorer as one self-contained HTML file (no kernel, no network) that runs the
+        notebook's own front end: opened as shown now, every image's current map a gallery click away,
+        colormap, opacity, mode and zoom working as here, the controls that need the kernel shown
+        disabled with a note; returns the path."""
 
-        return write_page(path, session_page(self.session, self._view_settings()))
+        return write_page(path, explorer_page(self))
 
     def view_picture(self) -> np.ndarray:
         """The picture shown now, (H, W, 3) uint8: the overlay's mode, colormap and opacity applied

@@ -27,7 +27,7 @@ from ..core.atomic_files import write_atomically
 from ..core.colormaps import COLORMAPS, MODES, colormap_tables
 from ..core.pictures import square
 
-__all__ = ["PageView", "standalone_page", "write_page"]
+__all__ = ["PageView", "standalone_page", "app_page", "write_page", "NO_KERNEL"]
 
 PAGE_STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px; color: #222; }
@@ -162,3 +162,39 @@ def write_page(path: str | Path, document: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, document.encode("utf-8"))
     return target
+
+
+#: What a saved app page says about the controls that need the kernel (they are shown disabled).
+NO_KERNEL = (
+    "A saved page: no kernel runs here. The images, colormap, opacity, mode and zoom work; "
+    "the other controls need the notebook."
+)
+
+
+def app_page(title: str, state: dict, buffers: Sequence[bytes], *, answers: dict | None = None, intro: str = "",
+             sections: str = "") -> str:  # fmt: skip
+    """The HTML text of a composed widget saved as a page that runs the notebook's own ES module
+    (``app_module``) on an in-page model of ``state`` (the widget's JSON state, its binary buffers
+    given apart as ``buffers`` at ``state["buffer_paths"]``). ``answers``: what the page does for a
+    message the kernel would have answered, ``{part: {type: {key: {trait: value}}}}`` (a value
+    ``{"buffer": i}`` is ``buffers[i]``); every other request is answered with :data:`NO_KERNEL`.
+    ``title`` is escaped here; ``intro`` and ``sections`` must be escaped by the caller."""
+    packed = _Buffer()
+    spans = [packed.add(bytes(buffer)) for buffer in buffers]
+    data = {"state": state, "spans": spans, "answers": answers or {}, "note": NO_KERNEL}
+    css = asset_path("widgets.css").read_text(encoding="utf-8")
+    heading = html.escape(title)
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+        f"<meta name='generator' content='camwidgets'><title>{heading}</title><style>{css}{PAGE_STYLE}</style></head><body>"
+        f"<h1>{heading}</h1>{intro}"
+        f"<p class='cw-page-note' role='note'>{html.escape(NO_KERNEL)}</p>"
+        f"<p class='cw-page-error' id='cw-page-error' role='alert' hidden></p>"
+        f"<noscript><p class='cw-page-error'>The pictures need JavaScript.</p></noscript>"
+        f"<div id='cw-page-app'></div>{sections}"
+        f"<script type='application/json' id='cw-app-data'>{_script_json(data)}</script>"
+        f"<script type='text/plain' id='cw-page-bytes'>{packed.base64()}</script>"
+        f"<script type='text/plain' id='cw-module-app'>{_encoded_app()}</script>"
+        f"<script type='module'>{asset_path('standalone.js').read_text(encoding='utf-8')}</script>"
+        "</body></html>"
+    )

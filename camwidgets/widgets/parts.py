@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 import anywidget
@@ -26,7 +26,7 @@ import traitlets
 from ..core.assets import app_module, asset_path
 from .messages import logger
 
-__all__ = ["Part", "Box", "Row", "Column", "Grid", "Tabs", "PartsWidget", "SEPARATOR"]
+__all__ = ["Part", "Box", "Row", "Column", "Grid", "Tabs", "PartsWidget", "SEPARATOR", "saved_state"]
 
 #: Between a part's id and its trait's name in the widget's trait names (``"p3__opacity"``).
 SEPARATOR = "__"
@@ -171,6 +171,27 @@ def _walk(part: Part) -> Iterator[Part]:
     yield part
     for child in part.children_parts():
         yield from _walk(child)
+
+
+def saved_state(root: Part, testid: str, working: Iterable[Part] = ()) -> tuple[dict[str, Any], list[bytes]]:
+    """The state a :class:`PartsWidget` showing ``root`` would have, for a page with no kernel:
+    ``({"state": {...}, "buffer_paths": [[name], ...]}, buffers)``, bytes travelling apart as
+    buffers. Every field outside ``working`` (and the parts under them) is saved disabled."""
+    keep = {part.part_id for top in working for part in _walk(top)}
+    state: dict[str, Any] = {"parts": root.describe(), "testid": testid}
+    paths: list[list[str]] = []
+    buffers: list[bytes] = []
+    for part in _walk(root):
+        for name in part.synced():
+            key, value = part.part_id + SEPARATOR + name, getattr(part, name)
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                paths.append([key])
+                buffers.append(bytes(value))
+                value = None
+            state[key] = value
+        if "disabled" in part.synced() and part.part_id not in keep:
+            state[part.part_id + SEPARATOR + "disabled"] = True
+    return {"state": state, "buffer_paths": paths}, buffers
 
 
 class PartsWidget(anywidget.AnyWidget):

@@ -1,7 +1,7 @@
 """The self-contained HTML pages, opened from file:// in Chromium with the network off: the dataset
-report (results.to_html) and a saved explorer view (CAMExplorer.to_html) draw their maps with the
-explorer's own modules, switch colormap, opacity and mode in the page, follow a gallery click, ask
-for nothing but the file itself, and leave hostile text as text."""
+report (results.to_html) and a saved explorer (CAMExplorer.to_html: the notebook's own app) draw
+their maps with the explorer's own module, switch colormap, opacity and mode in the page, follow a
+gallery click, ask for nothing but the file itself, and leave hostile text as text."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def open_page(page, path) -> None:
     page.wait_for_timeout(100)
 
 
-def changed_after(page, action, before: dict) -> dict:
+def changed_after(page, action, before: dict, selector: str = CANVAS) -> dict:
     action()
     page.wait_for_function(
         "([selector, digest]) => { const c = document.querySelector(selector); const x = document.createElement('canvas');"
@@ -45,10 +45,10 @@ def changed_after(page, action, before: dict) -> dict:
         " const d = x.getContext('2d').getImageData(0, 0, x.width, x.height).data; let h = 0;"
         " for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i] + 3 * d[i + 1] + 7 * d[i + 2] + 11 * d[i + 3]) % 2147483647;"
         " return h !== digest; }",
-        arg=[CANVAS, before["digest"]],
+        arg=[selector, before["digest"]],
         timeout=10_000,
     )
-    return canvas_summary(page, CANVAS)
+    return canvas_summary(page, selector)
 
 
 def only_the_file_was_asked_for(page, path) -> None:
@@ -86,8 +86,12 @@ def test_a_dataset_report_switches_colormap_opacity_and_rows_offline(offline_pag
     only_the_file_was_asked_for(page, path)
 
 
-def test_a_saved_explorer_view_opens_at_the_image_shown_and_switches_mode_offline(offline_page, tmp_path):
+def test_a_saved_explorer_is_the_same_app_offline(offline_page, tmp_path):
+    """CAMExplorer.to_html runs the notebook's own front end: the same tree, controls and tabs; the
+    gallery switches images, colormap and mode switch in the page, and what needs the kernel is
+    disabled or answered with the page's note."""
     from camwidgets import CAMExplorer
+    from camwidgets.render.page import NO_KERNEL
 
     images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(5))
     explorer = CAMExplorer(seeded(Small), images)
@@ -96,16 +100,28 @@ def test_a_saved_explorer_view_opens_at_the_image_shown_and_switches_mode_offlin
     path = explorer.to_html(tmp_path / "view.html")
     page = offline_page
     open_page(page, path)
-    assert page.locator(THUMB).count() == 3
-    assert page.locator(f"{THUMB}[aria-pressed=true]").get_attribute("data-key") == "2"
+    canvas = "#cw-page-app [data-testid=cw-overlay-canvas]"
+    thumbs = page.locator("#cw-page-app [data-testid=cw-gallery-item]")
+    assert thumbs.count() == 3 and page.locator(".cw-explorer").count() == 1
+    assert page.locator("[data-testid=cw-gallery-item][aria-pressed=true]").get_attribute("data-key") == "2"
     assert page.get_by_test_id("cw-colormap").input_value() == "turbo"
-    assert page.get_by_test_id("cw-status").text_content().startswith("image 2 · ")
-    overlay = canvas_summary(page, CANVAS)
+    assert page.get_by_test_id("cw-status").text_content().startswith("GradCAM · ")
+    assert page.get_by_test_id("cw-layer-node").count() > 3 and page.locator("[role=tab]").count() == 5
+    overlay = canvas_summary(page, canvas)
     assert_drawn(overlay, "the saved view")
-    heatmap = changed_after(page, lambda: page.get_by_test_id("cw-mode-heatmap").click(), overlay)
-    assert page.get_by_test_id("cw-mode-heatmap").get_attribute("aria-pressed") == "true"
-    photo = changed_after(page, lambda: page.get_by_test_id("cw-mode-photo").click(), heatmap)
-    assert page.get_by_test_id("cw-colorbar").is_hidden() and photo["digest"] != overlay["digest"]
+    assert page.locator("label.cw-dropdown select").first.is_disabled()  # the method menu needs the kernel
+    assert NO_KERNEL in page.locator("body").inner_text()
+    heatmap = changed_after(page, lambda: page.get_by_test_id("cw-mode-heatmap").click(), overlay, canvas)
+    thumbs.nth(0).click()  # another image's map, from the page itself
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=cw-gallery-item][aria-pressed=true]').dataset.key === '0'",
+        timeout=10_000,
+    )
+    assert canvas_summary(page, canvas)["digest"] != heatmap["digest"]
+    row = page.locator("[data-testid=cw-layer-node][aria-selected=false].cw-selectable").first
+    row.click()  # a new layer needs the kernel: said, nothing changes
+    page.get_by_test_id("cw-tree-error").wait_for(state="visible", timeout=10_000)
+    assert NO_KERNEL in page.get_by_test_id("cw-tree-error").text_content()
     only_the_file_was_asked_for(page, path)
 
 

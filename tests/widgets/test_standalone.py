@@ -29,6 +29,18 @@ def page_data(page: str) -> dict:
     return json.loads(match.group(1))
 
 
+def app_data(page: str) -> dict:
+    """The JSON of a saved app page (``render.page.app_page``): state, buffer spans, answers, note."""
+    match = re.search(r"<script type='application/json' id='cw-app-data'>(.*?)</script>", page, re.S)
+    assert match, "the page has no app data script"
+    return json.loads(match.group(1))
+
+
+def app_buffer(page: str, data: dict, index: int) -> bytes:
+    start, length = data["spans"][index]
+    return page_bytes(page)[start : start + length]
+
+
 def page_bytes(page: str) -> bytes:
     match = re.search(r"<script type='text/plain' id='cw-page-bytes'>(.*?)</script>", page, re.S)
     return zlib.decompress(base64.b64decode(match.group(1)))
@@ -145,19 +157,32 @@ def test_the_gallery_is_drawn_in_the_page_as_the_kernel_draws_thumbnails():
     )
 
 
-def test_explorer_to_html_saves_every_image_at_the_view_shown(explorer, tmp_path):
+def test_explorer_to_html_saves_the_app_with_every_image_a_click_away(explorer, tmp_path):
     explorer.set(image=1)
     explorer.overlay.colormap, explorer.overlay.opacity, explorer.overlay.mode = "viridis", 0.7, "heatmap"
     page = explorer.to_html(tmp_path / "view.html").read_text()
-    data, raw = page_data(page), page_bytes(page)
+    data = app_data(page)
+    state, overlay, gallery = data["state"]["state"], explorer.overlay.part_id, explorer.gallery.part_id
+    # the widget's own state: the same parts, opened as shown, the overlay's settings kept
+    assert data["state"]["state"]["parts"] == explorer.parts and state["testid"] == "cw-explorer"
+    assert (state[f"{overlay}__colormap"], state[f"{overlay}__opacity"], state[f"{overlay}__mode"]) == (
+        "viridis",
+        0.7,
+        "heatmap",
+    )
+    assert state[f"{gallery}__selected"] == "1"
+    # what needs the kernel is disabled; what the page can do is not
+    assert (
+        state[f"{explorer.controls.method.part_id}__disabled"]
+        and state[f"{explorer.panels.compare.button.part_id}__disabled"]
+    )
+    assert not state[f"{explorer.sweep.part_id}__visible"]  # the sweep of one image would mislead on another
+    # every image's current map, as the kernel would send it on a gallery click
     result = explorer.result
-    assert (data["selected"], data["colormap"], data["opacity"], data["mode"]) == ("1", "viridis", 0.7, "heatmap")
-    assert len(data["items"]) == len(explorer.session.images)
-    for index, item in enumerate(data["items"]):
-        start, length = item["levels"]
-        np.testing.assert_array_equal(
-            np.frombuffer(raw[start : start + length], np.uint8).reshape(result.levels[index].shape),
-            result.levels[index],
-        )
-        assert item["status"].endswith(explorer.session.status_text(replace(result.state, image=index)))
-    assert "<h2>Top classes</h2>" in page
+    picks = data["answers"][gallery]["pick"]
+    assert sorted(picks) == [str(i) for i in range(len(explorer.session.images))]
+    for index, answer in picks.items():
+        levels = np.frombuffer(app_buffer(page, data, answer[f"{overlay}__heatmap"]["buffer"]), np.uint8)
+        np.testing.assert_array_equal(levels.reshape(result.levels[int(index)].shape), result.levels[int(index)])
+        assert answer[f"{overlay}__status"] == explorer.session.status_text(replace(result.state, image=int(index)))
+    assert "<h2>Top classes</h2>" in page and data["note"] in page

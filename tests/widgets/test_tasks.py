@@ -17,11 +17,11 @@ from camwidgets.data.shapes import CLASSES, make_shapes, normalise
 from camwidgets.data.shapes_cnn import SHAPES_CNN_LAYER, load_shapes_cnn
 from camwidgets.data.task_models import load_shapes_detector, load_shapes_segmenter
 from camwidgets.explorer import CAMExplorer
-from camwidgets.explorer.export import session_page
+from camwidgets.explorer.export import explorer_page
 from camwidgets.explorer.tasks import check_region, infer_task
 from tests.conftest import Small, hook_count, seeded
 from tests.widgets.conftest import replies, send_custom, send_update
-from tests.widgets.test_standalone import page_data
+from tests.widgets.test_standalone import app_data
 
 
 @pytest.fixture(scope="module")
@@ -113,11 +113,10 @@ def test_detection_click_a_box_explains_that_detection(detector, scenes, tmp_pat
     np.testing.assert_allclose(explorer.result.maps, np.stack([each[0], each[1:].max(axis=0)]), atol=1e-5)
     if len(found["scores"]) > 1:
         assert not np.allclose(explorer.result.maps[0], default, atol=1e-3), "one box's map differs from every box's"
-    page = page_data(session_page(session, {"mode": "overlay", "colormap": "jet", "opacity": 0.5}))
-    assert [item["index"] for item in page["items"][0]["marks"]["boxes"]] == list(
-        range(len(drawn))
-    )  # the saved page draws the boxes
-    assert page["items"][0]["marks"]["boxes"][0]["chosen"] and page["items"][0]["marks"]["draw"] == ""
+    page = app_data(explorer_page(explorer))
+    marks = page["answers"][explorer.gallery.part_id]["pick"]["0"][f"{explorer.overlay.part_id}__annotations"]
+    assert [item["index"] for item in marks["boxes"]] == list(range(len(drawn)))  # the saved page draws the boxes
+    assert marks["boxes"][0]["chosen"] and marks["draw"] == ""
     manifest = json.loads(explorer.export(tmp_path / "box")["json"].read_text())
     assert (
         manifest["task"] == "detection"
