@@ -5,10 +5,13 @@ file's top-level names are distinct, and only ``app.js`` has a default export)."
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from functools import cache
 from pathlib import Path
 
-__all__ = ["asset_path", "app_module", "APP_MODULES"]
+__all__ = ["asset_path", "app_module", "widget_module", "APP_MODULES"]
 
 #: The files of the one ES module, in order: shared helpers, the parts' renderers, the composition.
 APP_MODULES = ("_dom.js", "overlay.js", "layer_tree.js", "thumbnails.js", "fields.js", "parts.js", "app.js")
@@ -39,3 +42,34 @@ def asset_path(name: str) -> Path:
 def app_module() -> str:
     """The composed widgets' ES module as shipped to the browser: :data:`APP_MODULES` joined."""
     return "\n".join(asset_path(name).read_text(encoding="utf-8") for name in APP_MODULES)
+
+
+def widget_module() -> str | Path:
+    """What a widget's ``_esm`` is: the joined module; in a source checkout with ``ANYWIDGET_HMR=1``
+    the path of a file kept joined (``js/.hmr/app.js``), so that anywidget reloads the open widgets
+    whenever a file of :data:`APP_MODULES` is saved."""
+    folder = _asset_dir()
+    if os.environ.get("ANYWIDGET_HMR") != "1" or "site-packages" in folder.parts:
+        return app_module()
+    target = folder / ".hmr" / "app.js"
+    target.parent.mkdir(exist_ok=True)
+    _join_into(target)
+    threading.Thread(target=_keep_joined, args=(target,), name="camwidgets-hmr", daemon=True).start()
+    return target
+
+
+def _join_into(target: Path) -> None:
+    text = "\n".join(asset_path(name).read_text(encoding="utf-8") for name in APP_MODULES)
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+
+
+def _keep_joined(target: Path) -> None:
+    """Join the modules again after each change to one of them (polled twice a second)."""
+    seen = None
+    while True:
+        stamps = [asset_path(name).stat().st_mtime_ns for name in APP_MODULES]
+        if seen is not None and stamps != seen:
+            _join_into(target)
+        seen = stamps
+        time.sleep(0.5)

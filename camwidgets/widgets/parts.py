@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
-from ..core.assets import app_module, asset_path
+from ..core.assets import asset_path, widget_module
 from .messages import logger
 
 __all__ = ["Part", "Box", "Row", "Column", "Grid", "Tabs", "PartsWidget", "SEPARATOR", "saved_state"]
@@ -197,7 +197,7 @@ def saved_state(root: Part, testid: str, working: Iterable[Part] = ()) -> tuple[
 class PartsWidget(anywidget.AnyWidget):
     """The one anywidget of a composed view: mounts ``root`` (a :class:`Part`) and everything under it."""
 
-    _esm = app_module()
+    _esm = widget_module()
     _css = asset_path("widgets.css")
 
     parts = traitlets.Dict().tag(sync=True)
