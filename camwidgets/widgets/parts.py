@@ -206,16 +206,16 @@ class PartsWidget(anywidget.AnyWidget):
     """``data-testid`` of the root element."""
 
     def __init__(self, root: Part | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
         self._mounted: dict[str, Part] = {}
-        self._mirrors: dict[str, Callable[[dict], None]] = {}
+        if root is not None:  # every trait in place before the comm opens: the page gets them in its first message
+            self._attach(root)
+            kwargs.setdefault("parts", root.describe())
+        super().__init__(**kwargs)
         self.on_msg(self._route_message)
-        if root is not None:
-            self.mount(root)
 
     # -- mounting --------------------------------------------------------------------------------------
-    def mount(self, root: Part) -> None:
-        """Show ``root``: every part under it gets its traits mirrored here (parts already mounted keep theirs)."""
+    def _attach(self, root: Part) -> list[str]:
+        """Mirror the traits of every part under ``root`` not mounted yet; return the new trait names."""
         fresh = [part for part in _walk(root) if part.part_id not in self._mounted]
         traits: dict[str, traitlets.TraitType] = {}
         for part in fresh:
@@ -224,11 +224,23 @@ class PartsWidget(anywidget.AnyWidget):
             for name in part.synced():
                 traits[part.part_id + SEPARATOR + name] = traitlets.Any(getattr(part, name)).tag(sync=True)
         if traits:
-            self.add_traits(**traits)
+            # traitlets' own add_traits: ipywidgets' would send each new trait in a message of its own
+            traitlets.HasTraits.add_traits(self, **traits)
         for part in fresh:
             self._link(part)
         self._root = root
-        self.parts = root.describe()
+        return list(traits)
+
+    def mount(self, root: Part) -> None:
+        """Show ``root``: every part under it gets its traits mirrored here (parts already mounted keep
+        theirs); the new traits and the tree reach the page in one message."""
+        added = self._attach(root)
+        if added and "keys" in self._trait_values:  # the synced names, once ipywidgets has listed them
+            self.keys = [*self.keys, *added]
+        with self.hold_sync():
+            if added:
+                self.send_state(added)
+            self.parts = root.describe()
 
     def remount(self) -> None:
         """Show the tree again after a box's ``children`` changed."""
@@ -242,7 +254,8 @@ class PartsWidget(anywidget.AnyWidget):
 
         part.observe(to_widget, names=part.synced())
         for name in part.synced():
-            setattr(self, prefix + name, getattr(part, name))
+            if getattr(self, prefix + name) is not getattr(part, name):
+                setattr(self, prefix + name, getattr(part, name))
 
     @property
     def root(self) -> Part:
