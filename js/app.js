@@ -83,7 +83,7 @@ function renderTabs({ model, el, node, cleanups, root }) {
     [["change:titles", sync], ["change:selected_index", sync]]);
 }
 
-export function render({ model, el }) {
+function render({ model, el }) {
   const root = element("div", { class: "cw-app" });
   el.append(root);
   let cleanups = [];

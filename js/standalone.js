@@ -53,7 +53,7 @@ async function startApp() {
   data.state.buffer_paths.forEach(([name], index) => { state[name] = buffers[index]; });
   let model = null;
   model = localModel(state, (content) => setTimeout(() => answerLocally(model, data.answers, buffers, data.note, content)));
-  app.render({ model, el: document.getElementById("cw-page-app") });
+  app.default.render({ model, el: document.getElementById("cw-page-app") });
   document.body.dataset.cwReady = "true";
 }
 

@@ -6,6 +6,7 @@ inside the same widget."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,80 @@ def test_voila_serves_the_explorer_tutorial_as_an_app(page, tmp_path):
         click_a_layer_and_a_method(page)
         assert "load_model(" not in page.locator("body").inner_text(), "Voila showed the code"
         assert page.errors == [], page.errors
+
+
+HOST_JS = Path(__file__).resolve().parents[2] / ".venv" / "host-js"
+
+
+def serve_the_cdns_from_the_registry_files(page) -> list[str]:
+    """Route what an nbconvert page loads from CDNs to the npm packages ``make install`` unpacked
+    (html-manager, anywidget, require.js); anything else is refused. Returns the URLs asked for."""
+    assert (HOST_JS / ".installed").exists(), f"{HOST_JS} is missing: run `make install`"
+    asked: list[str] = []
+
+    def handle(route):
+        url = route.request.url
+        if url.startswith("file:"):
+            return route.continue_()
+        asked.append(url)
+        if re.search(r"/require\.js/[^/]+/require(\.min)?\.js$", url):
+            return route.fulfill(
+                path=str(HOST_JS / "requirejs-2.3.8/package/require.js"), content_type="text/javascript"
+            )
+        found = re.search(r"@jupyter-widgets/html-manager@[^/]*/dist/([\w.-]+)$", url)
+        if found:
+            return route.fulfill(
+                path=str(HOST_JS / "jupyter-widgets-html-manager-1.0.15/package/dist" / found.group(1))
+            )
+        if re.search(r"/npm/anywidget@[^/]*/dist/index\.js$", url):
+            return route.fulfill(
+                path=str(HOST_JS / "anywidget-0.11.0/package/dist/index.js"), content_type="text/javascript"
+            )
+        return route.abort()
+
+    page.route("**/*", handle)
+    return asked
+
+
+def test_the_html_manager_page_of_an_executed_notebook_draws_the_explorer(page, tmp_path):
+    """``jupyter nbconvert --to html --execute``: the page GitHub-like viewers build, drawn by the
+    html-manager that VS Code's and Colab's renderers share. No kernel: the saved state draws the
+    explorer, and what the browser does alone (the colormap) works."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import torch\nimport camwidgets as cw\nfrom tests.conftest import Small, seeded\n"
+            "explorer = cw.CAMExplorer(seeded(Small), torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)))\n"
+            "explorer"
+        )
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    ExecutePreprocessor(timeout=300, kernel_name="python3").preprocess(
+        notebook, {"metadata": {"path": str(Path(__file__).resolve().parents[2])}}
+    )
+    assert "application/vnd.jupyter.widget-state+json" in notebook.metadata.get("widgets", {})
+    output = notebook.cells[0].outputs[-1]["data"]
+    assert "image/png" in output, "the saved output carries a picture for viewers without widgets"
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    path = tmp_path / "explorer.html"
+    path.write_text(body)
+    asked = serve_the_cdns_from_the_registry_files(page)
+    page.goto(path.resolve().as_uri())
+    page.locator(".cw-app [data-testid=cw-overlay-canvas]").wait_for(state="visible", timeout=60_000)
+    assert any("anywidget" in url for url in asked) and any("html-manager" in url for url in asked)
+    canvas = ".cw-app [data-testid=cw-overlay-canvas]"
+    before = canvas_summary(page, canvas)
+    assert_drawn(before, "the explorer drawn by the html-manager")
+    assert page.get_by_test_id("cw-layer-node").count() >= 4 and page.locator(".cw-app [role=tab]").count() == 5
+    expect(page.get_by_test_id("cw-status").first).to_contain_text("GradCAM · ")
+    page.get_by_test_id("cw-colormap").first.select_option("viridis")  # drawn in the page, no kernel needed
+    deadline = time.monotonic() + 10
+    while canvas_summary(page, canvas)["digest"] == before["digest"] and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    after = canvas_summary(page, canvas)
+    assert after["digest"] != before["digest"], "the colormap changed nothing"
+    assert page.errors == [], page.errors
