@@ -174,8 +174,21 @@ export function renderLayerTree({ model, el }) {
   const modelListeners = [["msg:custom", onMessage], ["change:selected", onSelected], ["change:nodes", draw], ["change:suggested", draw]];
   const cleanup = listen(model, root, domListeners, modelListeners);
   draw();
-  // the chosen (or suggested) layer in sight once the tree has its size, at the bottom of a deep model too
-  const opened = requestAnimationFrame(() => reveal(model.get("selected")[0] || model.get("suggested")));
-  return () => { cancelAnimationFrame(opened); cleanup(); };
+  // the chosen (or suggested) layer in sight whenever the tree's box changes size (a notebook lays the
+  // output out, and loads the style sheet, after it renders), until the person scrolls or clicks in it
+  let touched = false;
+  const onTouched = () => { touched = true; };
+  const onSized = () => {
+    if (!touched && list.clientHeight > 0) reveal(model.get("selected")[0] || model.get("suggested"));
+  };
+  const sized = typeof ResizeObserver === "function" ? new ResizeObserver(onSized) : null;
+  if (sized) sized.observe(list); else requestAnimationFrame(onSized);
+  const touches = ["wheel", "pointerdown", "keydown"].map((name) => [list, name, onTouched]);
+  for (const [target, name, handler] of touches) target.addEventListener(name, handler);
+  return () => {
+    if (sized) sized.disconnect();
+    for (const [target, name, handler] of touches) target.removeEventListener(name, handler);
+    cleanup();
+  };
 }
 

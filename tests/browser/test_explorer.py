@@ -474,7 +474,7 @@ CONTRAST = """
 
 
 CLIPPED = """
-() => [...document.querySelectorAll('.cw-explorer .cw-layer-shape, .cw-explorer .cw-badge, .cw-explorer .cw-field-label, .cw-explorer .cw-tab')]
+() => [...document.querySelectorAll('.cw-explorer .cw-layer-shape, .cw-explorer .cw-badge, .cw-explorer .cw-field-label, .cw-explorer .cw-tab, .cw-explorer label.cw-field')]
   .filter((node) => node.offsetParent !== null)
   .filter((node) => node.scrollWidth > node.clientWidth + 1 || node.getBoundingClientRect().right > window.innerWidth + 1)
   .map((node) => node.textContent)

@@ -139,6 +139,7 @@ def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel, s
     )
     right = (x1 + x2) / 2 + 1  # the left half of the region
     before = digest(view)
+    placed = view.get_by_test_id("cw-overlay-canvas").bounding_box()
     page = notebook.page
     page.mouse.move(*to_screen(view, x1 - 1, y1 - 1, 224))
     page.mouse.down()
@@ -159,6 +160,9 @@ def test_dragging_a_rectangle_restricts_the_segmented_region(notebook, kernel, s
     snapshot(view, screenshots, "segmentation")
     clear = view.get_by_test_id("cw-clear-region")
     assert clear.is_visible()
+    assert view.get_by_test_id("cw-overlay-canvas").bounding_box()["y"] == placed["y"], (
+        "the Clear rectangle button pushed the picture down"
+    )
     clear.click()
     assert kernel.wait_for("segmentation.state.region", None) is None
     notebook.page.wait_for_function(
