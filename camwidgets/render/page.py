@@ -93,6 +93,18 @@ def _check(view: PageView) -> None:
         )
 
 
+def _page_top(title: str, intro: str, style: str = "") -> str:
+    """The page's head (the widgets' style sheet, ``style`` after it) and its heading: ``title``
+    escaped here, ``intro`` already escaped."""
+    css = asset_path("widgets.css").read_text(encoding="utf-8")
+    heading = html.escape(title)
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+        f"<meta name='generator' content='camwidgets'><title>{heading}</title><style>{css}{PAGE_STYLE}{style}</style></head>"
+        f"<body><h1>{heading}</h1>{intro}"
+    )
+
+
 def _encoded_app() -> str:
     return base64.b64encode(app_module().encode("utf-8")).decode("ascii")
 
@@ -135,14 +147,9 @@ def standalone_page(title: str, views: Sequence[PageView], *, intro: str = "", s
         "items": items, "tables": tables, "colormap_names": list(COLORMAPS), "colormap": colormap, "opacity": float(opacity),
         "mode": mode, "thumb_size": int(thumb_size), "gallery_title": str(gallery_title), "selected": selected if selected in keys else (keys[0] if keys else ""),
     }  # fmt: skip
-    css = asset_path("widgets.css").read_text(encoding="utf-8")
-    heading = html.escape(title)
     return (
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
-        f"<meta name='generator' content='camwidgets'><title>{heading}</title><style>{css}{PAGE_STYLE}"
-        f"body {{ --cw-thumb-side: {max(96, int(thumb_size))}px; }}</style></head><body>"
-        f"<h1>{heading}</h1>{intro}"
-        f"<p class='cw-page-error' id='cw-page-error' role='alert' hidden></p>"
+        _page_top(title, intro, f"body {{ --cw-thumb-side: {max(96, int(thumb_size))}px; }}")
+        + "<p class='cw-page-error' id='cw-page-error' role='alert' hidden></p>"
         f"<noscript><p class='cw-page-error'>The pictures need JavaScript.</p></noscript>"
         f"<div class='cw-page-viewer'><div id='cw-page-overlay'></div><div id='cw-page-thumbnails'></div></div>{sections}"
         f"<script type='application/json' id='cw-page-data'>{_script_json(data)}</script>"
@@ -182,13 +189,8 @@ def app_page(title: str, state: dict, buffers: Sequence[bytes], *, answers: dict
     packed = _Buffer()
     spans = [packed.add(bytes(buffer)) for buffer in buffers]
     data = {"state": state, "spans": spans, "answers": answers or {}, "note": NO_KERNEL}
-    css = asset_path("widgets.css").read_text(encoding="utf-8")
-    heading = html.escape(title)
     return (
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
-        f"<meta name='generator' content='camwidgets'><title>{heading}</title><style>{css}{PAGE_STYLE}</style></head><body>"
-        f"<h1>{heading}</h1>{intro}"
-        f"<p class='cw-page-note' role='note'>{html.escape(NO_KERNEL)}</p>"
+        _page_top(title, intro) + f"<p class='cw-page-note' role='note'>{html.escape(NO_KERNEL)}</p>"
         f"<p class='cw-page-error' id='cw-page-error' role='alert' hidden></p>"
         f"<noscript><p class='cw-page-error'>The pictures need JavaScript.</p></noscript>"
         f"<div id='cw-page-app'></div>{sections}"

@@ -235,15 +235,20 @@ class IntBox(Field):
         return max(self.min, min(self.max, proposal["value"]))
 
 
-class RangeSlider(Field):
-    """A range ``value`` = (low, high) between ``min`` and ``max``, in steps of ``step``."""
+class _Scale(Field):
+    """A slider's scale: from ``min`` to ``max`` in steps of ``step``; the browser sends ``value``."""
 
-    kind = "range"
     browser_writable = frozenset({"value"})
-    value = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0], minlen=2, maxlen=2).tag(sync=True)
     min = traitlets.Float(0.0).tag(sync=True)
     max = traitlets.Float(1.0).tag(sync=True)
     step = traitlets.Float(0.01).tag(sync=True)
+
+
+class RangeSlider(_Scale):
+    """A range ``value`` = (low, high) on the scale."""
+
+    kind = "range"
+    value = traitlets.List(traitlets.Float(), default_value=[0.0, 1.0], minlen=2, maxlen=2).tag(sync=True)
 
     @traitlets.validate("value")
     def _ordered(self, proposal: dict) -> list[float]:
@@ -254,15 +259,11 @@ class RangeSlider(Field):
         return [low, high]
 
 
-class FloatSlider(Field):
-    """A number from ``min`` to ``max`` in steps of ``step``, sent when the handle is let go."""
+class FloatSlider(_Scale):
+    """A number on the scale, sent when the handle is let go."""
 
     kind = "slider"
-    browser_writable = frozenset({"value"})
     value = traitlets.Float(0.0).tag(sync=True)
-    min = traitlets.Float(0.0).tag(sync=True)
-    max = traitlets.Float(1.0).tag(sync=True)
-    step = traitlets.Float(0.01).tag(sync=True)
 
     @traitlets.validate("value")
     def _in_range(self, proposal: dict) -> float:

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from .canvas import assert_drawn, canvas_summary
+from .contrast import CONTRAST_RATIO
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -451,26 +452,11 @@ def test_notebook_7_renders_the_explorer_and_logs_no_error_of_its_own(lab):
     assert errors <= baseline, f"console errors only with the explorer: {sorted(errors - baseline)}"
 
 
-CONTRAST = """
-(selector) => {
-  const rgb = (text) => (text.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
-  const luminance = ([r, g, b]) => {
-    const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
-  };
-  const background = (node) => {
-    for (; node; node = node.parentElement) {
-      const color = rgb(getComputedStyle(node).backgroundColor);
-      if (color.length === 3 || (color.length === 4 && color[3] > 0.5)) return color;
-    }
-    return [255, 255, 255];
-  };
-  return [...document.querySelectorAll(selector)].slice(0, 40).map((node) => {
-    const [a, b] = [luminance(rgb(getComputedStyle(node).color)), luminance(background(node))];
-    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-  });
-}
-"""
+CONTRAST = (
+    "(selector) => {"
+    + CONTRAST_RATIO
+    + "return [...document.querySelectorAll(selector)].slice(0, 40).map(contrastRatio); }"
+)
 
 
 CLIPPED = """

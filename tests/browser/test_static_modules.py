@@ -13,6 +13,7 @@ import torch
 from ipywidgets.widgets.widget import _remove_buffers
 from torch import nn
 
+from .contrast import CONTRAST_RATIO
 from .static_page import render_widget, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,28 +141,15 @@ def test_a_late_reply_to_an_older_selection_changes_nothing(static_page, explore
     assert report["errors"] == [{"hidden": True, "text": ""}]
 
 
-# Contrast of text against the first opaque background behind it (WCAG), for the probe below.
-THEME_PROBE = """
-const rgb = (text) => (text.match(/[\\d.]+/g) || []).slice(0, 4).map(Number);
-const luminance = ([r, g, b]) => {
-  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-  return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
-};
-const background = (node) => {
-  for (; node; node = node.parentElement) {
-    const color = rgb(getComputedStyle(node).backgroundColor);
-    if (color.length === 3 || (color.length === 4 && color[3] > 0.5)) return color;
-  }
-  return [255, 255, 255];
-};
-const ratio = (node) => {
-  const [a, b] = [luminance(rgb(getComputedStyle(node).color)), luminance(background(node))];
-  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-};
+# The theme the explorer read from the host, and the lowest contrast of its texts.
+THEME_PROBE = (
+    CONTRAST_RATIO
+    + """
 const root = el.querySelector('.cw-app');
 const texts = [...el.querySelectorAll('.cw-field-label, [data-testid=cw-status], .cw-layer-name, .cw-tab, .cw-thumbs-title')];
-return {theme: root.dataset.cwTheme, source: root.dataset.cwThemeSource, lowest: Math.min(...texts.map(ratio)), count: texts.length};
+return {theme: root.dataset.cwTheme, source: root.dataset.cwThemeSource, lowest: Math.min(...texts.map(contrastRatio)), count: texts.length};
 """
+)
 
 # How each host says its theme, set on the page before the explorer renders.
 HOSTS = {
