@@ -91,3 +91,24 @@ def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusi
         assert not [e for e in page.console_errors if "cw-" in e or "anywidget" in e]
     finally:
         lab.close(notebook)
+
+
+def test_notebook_7_shows_the_dataset_explorer_and_a_clicked_row(lab):
+    notebook = lab.open("dataset_explorer_notebook7.ipynb", CELLS, ui="notebook")
+    try:
+        page = notebook.page
+        assert page.evaluate("() => window.jupyterapp.name") == "Jupyter Notebook"
+        items = page.get_by_test_id("cw-dataset-item")
+        items.first.wait_for(state="visible", timeout=60_000)
+        assert items.count() == 8
+        key = items.nth(1).get_attribute("data-key")
+        items.nth(1).click()
+        page.wait_for_function(
+            "(key) => document.querySelector('.cw-dataset-explorer [data-testid=cw-status]').textContent.startsWith('#' + key + ' ')",
+            arg=key,
+            timeout=30_000,
+        )
+        assert_drawn(canvas_summary(page, CANVAS), "the row's overlay in Notebook 7")
+        assert not [e for e in page.console_errors if "cw-" in e or "anywidget" in e]
+    finally:
+        lab.close(notebook)

@@ -107,6 +107,40 @@ def test_marimo_runs_the_dataset_explorer_and_opens_a_row_in_a_cam_explorer(page
         assert page.errors == [], page.errors
 
 
+# A DatasetExplorer over a small run of the trained shapes classifier (the dataset tests' own).
+DATASET_CELLS = [
+    f"import sys, tempfile, pathlib\nsys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+    "from tests.dataset.common import SETTINGS, model, write_folder\n"
+    "import camwidgets as cw\n"
+    "base = pathlib.Path(tempfile.mkdtemp())\n"
+    "results = cw.explain_dataset(model(), write_folder(base / 'shapes'), out=base / 'out', **SETTINGS)",
+    "browser = cw.DatasetExplorer(results, model(), page_size=8)\nbrowser",
+]
+
+
+def dataset_notebook(path: Path) -> Path:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in DATASET_CELLS]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_voila_serves_a_dataset_explorer(page, tmp_path):
+    with voila(dataset_notebook(tmp_path / "dataset.ipynb"), tmp_path) as server:
+        page.goto(server.url, timeout=300_000)
+        items = page.get_by_test_id("cw-dataset-item")
+        items.first.wait_for(state="visible", timeout=120_000)
+        assert items.count() == 8
+        key = items.nth(2).get_attribute("data-key")
+        items.nth(2).click()
+        wait_for_status(page, f"#{key} ", scope=".cw-dataset-explorer")
+        assert_drawn(canvas_summary(page, f".cw-dataset-explorer {CANVAS}"), "the clicked row in Voila")
+        assert page.errors == [], page.errors
+
+
 def test_voila_serves_the_explorer_tutorial_as_an_app(page, tmp_path):
     with voila(NOTEBOOKS / "02_explorer.ipynb", tmp_path) as server:
         page.goto(server.url, timeout=300_000)
@@ -148,13 +182,43 @@ def serve_the_cdns_from_the_registry_files(page) -> list[str]:
     return asked
 
 
+def executed_page(notebook, tmp_path: Path, name: str) -> Path:
+    """``notebook`` executed in a kernel (its widget state kept) and written as nbconvert's HTML."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    ExecutePreprocessor(timeout=300, kernel_name="python3").preprocess(
+        notebook, {"metadata": {"path": str(Path(__file__).resolve().parents[2])}}
+    )
+    assert "application/vnd.jupyter.widget-state+json" in notebook.metadata.get("widgets", {})
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    path = tmp_path / name
+    path.write_text(body)
+    return path
+
+
+def test_the_html_manager_page_draws_the_dataset_explorer(page, tmp_path):
+    import nbformat
+
+    notebook = nbformat.read(dataset_notebook(tmp_path / "dataset.ipynb"), as_version=4)
+    path = executed_page(notebook, tmp_path, "dataset.html")
+    serve_the_cdns_from_the_registry_files(page)
+    page.goto(path.resolve().as_uri())
+    items = page.get_by_test_id("cw-dataset-item")
+    items.first.wait_for(state="visible", timeout=60_000)
+    assert items.count() == 8
+    assert page.locator(".cw-dataset-explorer img.cw-image").first.is_visible()  # the histogram
+    assert page.locator(".cw-dataset-explorer .cw-confusion button").count() >= 4
+    assert page.get_by_text("Click a thumbnail to see its photo and map large.").is_visible()
+    assert page.errors == [], page.errors
+
+
 def test_the_html_manager_page_of_an_executed_notebook_draws_the_explorer(page, tmp_path):
     """``jupyter nbconvert --to html --execute``: the page GitHub-like viewers build, drawn by the
     html-manager that VS Code's and Colab's renderers share. No kernel: the saved state draws the
     explorer, and what the browser does alone (the colormap) works."""
     import nbformat
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import ExecutePreprocessor
 
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
@@ -164,16 +228,9 @@ def test_the_html_manager_page_of_an_executed_notebook_draws_the_explorer(page, 
             "explorer"
         )
     ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    ExecutePreprocessor(timeout=300, kernel_name="python3").preprocess(
-        notebook, {"metadata": {"path": str(Path(__file__).resolve().parents[2])}}
-    )
-    assert "application/vnd.jupyter.widget-state+json" in notebook.metadata.get("widgets", {})
+    path = executed_page(notebook, tmp_path, "explorer.html")
     output = notebook.cells[0].outputs[-1]["data"]
     assert "image/png" in output, "the saved output carries a picture for viewers without widgets"
-    body, _ = HTMLExporter().from_notebook_node(notebook)
-    path = tmp_path / "explorer.html"
-    path.write_text(body)
     asked = serve_the_cdns_from_the_registry_files(page)
     page.goto(path.resolve().as_uri())
     page.locator(".cw-app [data-testid=cw-overlay-canvas]").wait_for(state="visible", timeout=60_000)
