@@ -166,6 +166,12 @@ class Tabs(Box):
     selected_index = traitlets.Int(0, min=0).tag(sync=True)
     """The tab shown (chosen in the browser)."""
 
+    @traitlets.validate("selected_index")
+    def _a_tab(self, proposal: dict) -> int:
+        if proposal["value"] >= max(1, len(self.children)):
+            raise traitlets.TraitError(f"there are {len(self.children)} tabs; got tab {proposal['value']}")
+        return proposal["value"]
+
 
 def _walk(part: Part) -> Iterator[Part]:
     yield part

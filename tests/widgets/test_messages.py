@@ -165,3 +165,13 @@ def test_heatmap_bytes_decode_to_the_shown_map(explorer):
     levels = explorer.overlay.levels()
     expected = np.rint(np.clip(explorer.result.maps[0], 0, 1) * 255).astype(np.uint8)
     assert np.array_equal(levels, expected)
+
+
+def test_the_tabs_take_only_a_tab_that_exists(explorer):
+    tabs = explorer.panels.tabs
+    send_update(tabs, selected_index=2)
+    assert tabs.selected_index == 2
+    for bad in (5, -1, "1", 2.5):
+        send_update(tabs, selected_index=bad)
+        assert tabs.selected_index == 2, bad
+    assert tabs.refused_updates >= 4
