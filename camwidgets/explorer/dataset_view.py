@@ -25,11 +25,13 @@ from ..dataset.report import write_report
 from ..dataset.sources import as_dataset, item_parts
 from ..engine import METHODS
 from ..render.charts import chart_theme, selection_histogram
+from ..render.page import app_page, write_page
 from ..widgets.fields import HTML, Button, Checkbox, Dropdown, RangeSlider
 from ..widgets.overlay import OverlayView
 from ..widgets.page_text import image_widget, text_html
-from ..widgets.parts import Column, Grid, PartsWidget, Row
+from ..widgets.parts import SEPARATOR, Column, Grid, PartsWidget, Row, saved_state
 from ..widgets.thumbnails import ThumbnailGrid
+from .export import pick_answer
 from .view import ExplorerView
 
 __all__ = ["DatasetExplorer", "MAX_CONFUSION"]
@@ -269,13 +271,38 @@ class DatasetExplorer(PartsWidget):
             raise ValueError(f"row must be from 0 to {len(self.table) - 1}; got {row_id}")
         row = self.table.iloc[row_id]
         photo, levels = np.asarray(self.results.photos[row_id]), np.asarray(self.results.maps[row_id])
-        name = self.results.class_name(int(row["predicted"]))
-        self.overlay.show(
-            photo, levels, (0.0, 1.0), f"#{row_id} {row['path']} · predicted {name} ({row['confidence']:.3f})"
-        )
+        self.overlay.show(photo, levels, (0.0, 1.0), self._row_status(row_id))
         self.details.value = text_html(self._row_text(row))
         self.detail.visible, self.hint.visible = True, False
         self.selected_row = row_id
+
+    def _row_status(self, row_id: int) -> str:
+        row = self.table.iloc[row_id]
+        name = self.results.class_name(int(row["predicted"]))
+        return f"#{row_id} {row['path']} · predicted {name} ({row['confidence']:.3f})"
+
+    def to_html(self, path: str | Path) -> Path:
+        """Save the page of rows shown now, with its histogram and confusion matrix, as one
+        self-contained HTML file that runs the notebook's own front end: a thumbnail click shows that
+        row large, colormap, opacity and mode work; sorting, filters, paging and opening a row in the
+        explorer need the kernel (shown disabled, a note says so). Returns the path."""
+        saved, buffers = saved_state(self.root, "cw-dataset-explorer", working=[self.overlay, self.gallery])
+        picks = {}
+        for key in self.gallery.item_keys:
+            row_id = int(key)
+            answer = pick_answer(
+                buffers, self.overlay, self.gallery, key, np.asarray(self.results.photos[row_id]),
+                np.asarray(self.results.maps[row_id]), (0.0, 1.0), self._row_status(row_id),
+            )  # fmt: skip
+            answer[self.details.part_id + SEPARATOR + "value"] = text_html(self._row_text(self.table.iloc[row_id]))
+            answer[self.detail.part_id + SEPARATOR + "visible"] = True
+            answer[self.hint.part_id + SEPARATOR + "visible"] = False
+            picks[key] = answer
+        manifest = self.results.manifest
+        title = f"{manifest.get('method', 'CAM')} over {len(self.table)} rows"
+        intro = f"<p>{self.summary.value}</p>"  # the pager's line, escaped when it was written
+        page = app_page(title, saved, buffers, answers={self.gallery.part_id: {"pick": picks}}, intro=intro)
+        return write_page(path, page)
 
     def _row_text(self, row: Any) -> str:
         """A row as people read it: classes by name, numbers to 3 significant digits, yes/no, no empty error."""

@@ -27,7 +27,15 @@ from ..engine import get_method
 from ..render.page import app_page
 from ..widgets.parts import SEPARATOR, saved_state
 
-__all__ = ["export_view", "export_paths", "export_session", "view_manifest", "shown_picture", "explorer_page"]
+__all__ = [
+    "export_view",
+    "export_paths",
+    "export_session",
+    "view_manifest",
+    "shown_picture",
+    "explorer_page",
+    "pick_answer",
+]
 
 KINDS = ("png", "npz", "json")
 _LOCKS: dict[Path, threading.Lock] = {}
@@ -149,6 +157,28 @@ def export_session(stem: str | os.PathLike, session: Any, view: dict[str, Any]) 
     return export_view(stem, shown_picture(session, view), arrays, view_manifest(session, view))
 
 
+def pick_answer(buffers: list[bytes], overlay: Any, gallery: Any, key: str, photo: np.ndarray, levels: np.ndarray,
+                value_range: Any, status: str, annotations: dict | None = None) -> dict[str, Any]:  # fmt: skip
+    """What a saved page does for a click on ``gallery``'s picture ``key``: the overlay shows
+    ``photo`` and ``levels`` (appended to ``buffers``) with ``status``, as the kernel would."""
+    buffers.append(np.ascontiguousarray(photo, dtype=np.uint8).tobytes())
+    buffers.append(np.ascontiguousarray(levels, dtype=np.uint8).tobytes())
+    height, width = np.asarray(levels).shape
+    at = overlay.part_id + SEPARATOR
+    return {
+        gallery.part_id + SEPARATOR + "selected": key,
+        at + "photo": {"buffer": len(buffers) - 2},
+        at + "heatmap": {"buffer": len(buffers) - 1},
+        at + "width": int(width),
+        at + "height": int(height),
+        at + "value_range": [float(v) for v in value_range],
+        at + "status": status,
+        at + "annotations": {"boxes": [], "outlines": [], "region": None, **(annotations or {}), "draw": ""},
+        at + "stale": False,
+        at + "error": "",
+    }
+
+
 def explorer_page(view: Any) -> str:
     """The explorer (a :class:`~camwidgets.explorer.view.ExplorerView`) saved as a page that runs the
     notebook's own front end: the same layout, tree, controls and tabs as shown now, with the
@@ -164,27 +194,15 @@ def explorer_page(view: Any) -> str:
     state = saved["state"]
     for strip in (view.sweep, view.label_maps):  # they show the image of the moment: not the others'
         state[strip.part_id + SEPARATOR + "visible"] = False
-    key = overlay.part_id + SEPARATOR
     picks = {}
     for index in range(len(session.images)):
         if index in result.missing:
             continue
         shown = session.at_image(result.state, index)
-        buffers.append(np.ascontiguousarray(session.images.photos[index], dtype=np.uint8).tobytes())
-        buffers.append(np.ascontiguousarray(result.levels[index], dtype=np.uint8).tobytes())
-        height, width = result.levels[index].shape
-        picks[str(index)] = {
-            gallery.part_id + SEPARATOR + "selected": str(index),
-            key + "photo": {"buffer": len(buffers) - 2},
-            key + "heatmap": {"buffer": len(buffers) - 1},
-            key + "width": int(width),
-            key + "height": int(height),
-            key + "value_range": [float(v) for v in result.value_range],
-            key + "status": session.status_text(shown),
-            key + "annotations": {**session.task.annotations(shown), "draw": ""},
-            key + "stale": False,
-            key + "error": "",
-        }
+        picks[str(index)] = pick_answer(
+            buffers, overlay, gallery, str(index), session.images.photos[index], result.levels[index],
+            result.value_range, session.status_text(shown), session.task.annotations(shown),
+        )  # fmt: skip
     names = session.images.names
     title = f"{get_method(result.state.method).class_name} of {type(session.model).__name__} on {len(names)} image{'s' if len(names) != 1 else ''}"
     intro = f"<p>{html.escape(type(session.model).__name__)} · {html.escape(session.status_text(result.state))}</p>"

@@ -151,3 +151,30 @@ def test_a_page_draws_each_views_boxes_and_outlines_with_labels_as_text(offline_
         "a page takes no drag"
     )
     only_the_file_was_asked_for(page, path)
+
+
+def test_a_saved_dataset_explorer_shows_a_clicked_row_offline(offline_page, tmp_path):
+    """DatasetExplorer.to_html: the rows shown, the histogram and the confusion matrix as in the
+    notebook; a thumbnail click shows that row large from the page itself; filters need the kernel."""
+    from camwidgets import explain_dataset
+    from camwidgets.explorer.dataset_view import DatasetExplorer
+    from camwidgets.render.page import NO_KERNEL
+    from tests.dataset.common import SETTINGS, model, write_folder
+
+    results = explain_dataset(model(), write_folder(tmp_path / "shapes"), out=tmp_path / "out", **SETTINGS)
+    browser = DatasetExplorer(results, page_size=8)
+    path = browser.to_html(tmp_path / "rows.html")
+    page = offline_page
+    open_page(page, path)
+    items = page.get_by_test_id("cw-dataset-item")
+    assert items.count() == 8 and page.locator(".cw-confusion button").count() >= 4
+    assert page.get_by_text("Click a thumbnail to see its photo and map large.").is_visible()
+    key = items.nth(3).get_attribute("data-key")
+    items.nth(3).click()
+    page.get_by_test_id("cw-overlay-canvas").wait_for(state="visible", timeout=10_000)
+    assert page.get_by_test_id("cw-status").text_content().startswith(f"#{key} ")
+    assert_drawn(canvas_summary(page, "#cw-page-app [data-testid=cw-overlay-canvas]"), "the clicked row")
+    assert "confidence: " in page.locator(".cw-html", has_text="confidence: ").first.text_content()
+    assert page.locator("label.cw-dropdown select").first.is_disabled()  # sorting needs the kernel
+    assert NO_KERNEL in page.locator("body").inner_text() and "rows 1–8 of " in page.locator("h1 + p").inner_text()
+    only_the_file_was_asked_for(page, path)
