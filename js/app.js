@@ -83,6 +83,24 @@ function renderTabs({ model, el, node, cleanups, root }) {
     [["change:titles", sync], ["change:selected_index", sync]]);
 }
 
+/** A page drawn from saved widget state (nbconvert's export, as viewers of a notebook see it) has no
+ *  kernel to answer: it embeds the state in a script that no live notebook host writes. */
+function fromSavedState() {
+  return typeof document !== "undefined" && !!document.querySelector('script[type="application/vnd.jupyter.widget-state+json"]');
+}
+
+/** Disable every field of the tree (in this page only: nothing is sent) and put the note above it. */
+function withoutKernel(model, tree, root) {
+  const walk = (node) => {
+    if ((node.kind in FIELD_RENDERERS) && model.get(`${node.id}${PART_SEPARATOR}disabled`) === false) {
+      model.set(`${node.id}${PART_SEPARATOR}disabled`, true);
+    }
+    (node.children || []).forEach(walk);
+  };
+  walk(tree);
+  root.prepend(element("p", { class: "cw-no-kernel", role: "note", "data-testid": "cw-no-kernel" }, model.get("without_kernel")));
+}
+
 function render({ model, el }) {
   const root = element("div", { class: "cw-app" });
   el.append(root);
@@ -93,6 +111,7 @@ function render({ model, el }) {
     root.setAttribute("data-testid", model.get("testid") || "cw-app");
     const tree = model.get("parts");
     if (tree && tree.id) root.append(renderPart(model, tree, cleanups));
+    if (tree && tree.id && fromSavedState()) withoutKernel(model, tree, root);
   };
   const stopTheme = watchTheme(({ theme, source }) => {
     root.dataset.cwTheme = theme;

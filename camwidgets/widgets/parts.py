@@ -210,6 +210,12 @@ class PartsWidget(anywidget.AnyWidget):
     """The tree of parts: ``{"id", "kind", "children"?}``."""
     testid = traitlets.Unicode("cw-app").tag(sync=True)
     """``data-testid`` of the root element."""
+    without_kernel = traitlets.Unicode(
+        "Shown from the notebook's saved state: no kernel runs here. Colormap, opacity, mode and zoom "
+        "work; the other controls need the notebook running."
+    ).tag(sync=True)
+    """What a page drawn from saved widget state (``nbconvert --to html``) says above the view, whose
+    controls it shows disabled: nothing there answers them."""
 
     def __init__(self, root: Part | None = None, **kwargs: Any) -> None:
         self._mounted: dict[str, Part] = {}

@@ -113,6 +113,7 @@ def take_readme_screenshot(page, path) -> None:
 
 def test_explorer_renders_tree_overlay_and_status(page, kernel, screenshots):
     explorer = page.locator(".cw-explorer")
+    assert page.get_by_test_id("cw-no-kernel").count() == 0  # a live kernel: no saved-state note
     assert explorer.get_attribute("class") and "cw-explorer" in explorer.get_attribute("class")
     rows = page.get_by_test_id("cw-layer-node")
     assert rows.count() > 10

@@ -66,6 +66,7 @@ def test_marimo_runs_the_explorer(page, tmp_path):
     with marimo(NOTEBOOKS / "marimo" / "explorer.py", tmp_path) as server:
         page.goto(server.url)
         click_a_layer_and_a_method(page)
+        assert page.get_by_test_id("cw-no-kernel").count() == 0  # a live kernel: no note, nothing disabled
         page.locator("[data-testid=cw-gallery-item]").nth(1).click()
         wait_for_status(page, "espresso")
         cancel_after_the_first_map(page)
@@ -240,6 +241,9 @@ def test_the_html_manager_page_of_an_executed_notebook_draws_the_explorer(page, 
     assert_drawn(before, "the explorer drawn by the html-manager")
     assert page.get_by_test_id("cw-layer-node").count() >= 4 and page.locator(".cw-app [role=tab]").count() == 5
     expect(page.get_by_test_id("cw-status").first).to_contain_text("GradCAM · ")
+    # nothing answers here: the controls that need the kernel are disabled, and the page says so
+    assert "no kernel runs here" in page.get_by_test_id("cw-no-kernel").text_content()
+    assert page.locator(".cw-app label.cw-dropdown select").first.is_disabled()
     page.get_by_test_id("cw-colormap").first.select_option("viridis")  # drawn in the page, no kernel needed
     deadline = time.monotonic() + 10
     while canvas_summary(page, canvas)["digest"] == before["digest"] and time.monotonic() < deadline:
