@@ -4,24 +4,13 @@ row large, browser-side colormap, a confusion-matrix cell that filters the galle
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from .canvas import assert_drawn, canvas_summary
+from .dataset_rows import CANVAS, CELLS, click_a_row
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-REPO = Path(__file__).resolve().parents[2]
-CELLS = [
-    f"import sys, tempfile, pathlib\nsys.path.insert(0, {str(REPO)!r})\n"
-    "from tests.dataset.common import SETTINGS, model, write_folder\n"
-    "import camwidgets as cw\n"
-    "base = pathlib.Path(tempfile.mkdtemp())\n"
-    "results = cw.explain_dataset(model(), write_folder(base / 'shapes'), out=base / 'out', **SETTINGS)",
-    "browser = cw.DatasetExplorer(results, model(), page_size=8)\nbrowser",
-]
-CANVAS = ".cw-dataset-explorer [data-testid=cw-overlay-canvas]"
 
 
 def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusion_cell(lab):
@@ -29,19 +18,13 @@ def test_the_dataset_explorer_pages_shows_a_clicked_row_and_filters_by_a_confusi
     try:
         page = notebook.page
         kernel = lab.probe(notebook)
-        items = page.get_by_test_id("cw-dataset-item")
-        items.first.wait_for(state="visible", timeout=60_000)
-        assert items.count() == 8
         view = page.locator(".cw-dataset-explorer").first
-        assert view.get_by_text("Click a thumbnail to see its photo and map large.").is_visible()
-        assert page.locator(CANVAS).is_hidden(), "an empty picture before any row is chosen"
-        key = items.nth(2).get_attribute("data-key")
-        items.nth(2).click()
-        page.wait_for_function(
-            "(key) => document.querySelector('.cw-dataset-explorer [data-testid=cw-status]').textContent.startsWith('#' + key + ' ')",
-            arg=key,
-            timeout=30_000,
-        )
+
+        def nothing_shown_yet(page) -> None:
+            assert view.get_by_text("Click a thumbnail to see its photo and map large.").is_visible()
+            assert page.locator(CANVAS).is_hidden(), "an empty picture before any row is chosen"
+
+        key = click_a_row(page, 2, "JupyterLab", before=nothing_shown_yet)
         assert kernel.evaluate("browser.selected_row") == int(key)
         details = view.locator(".cw-html", has_text="confidence: ").first.text_content()
         assert re.search(r"confidence: 0\.\d{1,3}( |$)", details) and "error: ;" not in details, details
@@ -98,17 +81,7 @@ def test_notebook_7_shows_the_dataset_explorer_and_a_clicked_row(lab):
     try:
         page = notebook.page
         assert page.evaluate("() => window.jupyterapp.name") == "Jupyter Notebook"
-        items = page.get_by_test_id("cw-dataset-item")
-        items.first.wait_for(state="visible", timeout=60_000)
-        assert items.count() == 8
-        key = items.nth(1).get_attribute("data-key")
-        items.nth(1).click()
-        page.wait_for_function(
-            "(key) => document.querySelector('.cw-dataset-explorer [data-testid=cw-status]').textContent.startsWith('#' + key + ' ')",
-            arg=key,
-            timeout=30_000,
-        )
-        assert_drawn(canvas_summary(page, CANVAS), "the row's overlay in Notebook 7")
+        click_a_row(page, 1, "Notebook 7")
         assert not [e for e in page.console_errors if "cw-" in e or "anywidget" in e]
     finally:
         lab.close(notebook)

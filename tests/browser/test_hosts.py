@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .canvas import assert_drawn, canvas_summary
+from .dataset_rows import CELLS, click_a_row
 from .hosts import marimo, voila
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -93,13 +94,7 @@ def cancel_after_the_first_map(page) -> None:
 def test_marimo_runs_the_dataset_explorer_and_opens_a_row_in_a_cam_explorer(page, tmp_path):
     with marimo(NOTEBOOKS / "marimo" / "dataset_explorer.py", tmp_path) as server:
         page.goto(server.url)
-        items = page.get_by_test_id("cw-dataset-item")
-        items.first.wait_for(state="visible", timeout=120_000)
-        assert items.count() == 8
-        key = items.nth(2).get_attribute("data-key")
-        items.nth(2).click()
-        wait_for_status(page, f"#{key} ", scope=".cw-dataset-explorer")
-        assert_drawn(canvas_summary(page, f".cw-dataset-explorer {CANVAS}"), "the clicked row")
+        click_a_row(page, 2, "marimo")
         page.get_by_role("button", name="Open in CAMExplorer").click()
         explorer = page.locator(".cw-dataset-explorer .cw-explorer")
         explorer.locator(CANVAS).wait_for(state="visible", timeout=60_000)
@@ -108,22 +103,11 @@ def test_marimo_runs_the_dataset_explorer_and_opens_a_row_in_a_cam_explorer(page
         assert page.errors == [], page.errors
 
 
-# A DatasetExplorer over a small run of the trained shapes classifier (the dataset tests' own).
-DATASET_CELLS = [
-    f"import sys, tempfile, pathlib\nsys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
-    "from tests.dataset.common import SETTINGS, model, write_folder\n"
-    "import camwidgets as cw\n"
-    "base = pathlib.Path(tempfile.mkdtemp())\n"
-    "results = cw.explain_dataset(model(), write_folder(base / 'shapes'), out=base / 'out', **SETTINGS)",
-    "browser = cw.DatasetExplorer(results, model(), page_size=8)\nbrowser",
-]
-
-
 def dataset_notebook(path: Path) -> Path:
     import nbformat
 
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in DATASET_CELLS]
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, path)
     return path
@@ -132,13 +116,7 @@ def dataset_notebook(path: Path) -> Path:
 def test_voila_serves_a_dataset_explorer(page, tmp_path):
     with voila(dataset_notebook(tmp_path / "dataset.ipynb"), tmp_path) as server:
         page.goto(server.url, timeout=300_000)
-        items = page.get_by_test_id("cw-dataset-item")
-        items.first.wait_for(state="visible", timeout=120_000)
-        assert items.count() == 8
-        key = items.nth(2).get_attribute("data-key")
-        items.nth(2).click()
-        wait_for_status(page, f"#{key} ", scope=".cw-dataset-explorer")
-        assert_drawn(canvas_summary(page, f".cw-dataset-explorer {CANVAS}"), "the clicked row in Voila")
+        click_a_row(page, 2, "Voila")
         assert page.errors == [], page.errors
 
 
