@@ -198,7 +198,7 @@ class LabHost:
 
     name = "JupyterLab"
 
-    def __init__(self, playwright, browser, base: Path) -> None:
+    def __init__(self, browser, base: Path) -> None:
         self.server = JupyterServer(base).start()
         self.lab = Lab(self.server, browser)
 
@@ -236,7 +236,7 @@ class MarimoHost:
 
     name = "marimo"
 
-    def __init__(self, playwright, browser, base: Path) -> None:
+    def __init__(self, browser, base: Path) -> None:
         notebook = base / "browser_latency_marimo.py"
         notebook.write_text(MARIMO_APP)
         self.server = marimo(notebook, base).__enter__()
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for kind in hosts:  # one host at a time: two would share the machine's two cores
                 with tempfile.TemporaryDirectory(prefix="camwidgets-latency-") as base:
-                    host = kind(playwright, browser, Path(base))
+                    host = kind(browser, Path(base))
                     try:
                         results[host.name] = measure(host, 2 if args.quick else args.repeats)
                     finally:

@@ -9,7 +9,6 @@ export const PART_SEPARATOR = "__";
 export function partModel(model, id) {
   const prefix = id + PART_SEPARATOR;
   const wrapped = new Map();  // the caller's handler -> [event, the handler given to the widget model]
-  const key = (event, handler) => `${event}\u0000${wrapped.size}`;
   const eventName = (event) => (event.startsWith("change:") ? `change:${prefix}${event.slice(7)}` : event);
   return {
     id,
@@ -33,6 +32,5 @@ export function partModel(model, id) {
       }
       if (!entries.length) wrapped.delete(handler);
     },
-    key,
   };
 }

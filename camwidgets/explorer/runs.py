@@ -167,7 +167,7 @@ class BackgroundRuns:
             image = pending.image if pending is not None else state.image
             result = replace(self.session.result_of(state, maps), missing=missing)
             if image in missing:  # the image chosen now has no map of this method: the previous view stays
-                self._abandon_pending_at(image)
+                self._show_current_at(image)
                 note = f"{name} cancelled; the previous map is shown"
             else:
                 self._show(replace(result, state=self.session.at_image(result.state, image)))
@@ -178,7 +178,8 @@ class BackgroundRuns:
                 self.overlay.busy, self.overlay.progress_label = False, note
             return True
 
-    def _abandon_pending_at(self, image: int) -> None:
+    def _show_current_at(self, image: int) -> None:
+        """The current view again, at ``image``."""
         current = self.session.result
         if current is not None:
             self._show(replace(current, state=self.session.at_image(current.state, image)))
@@ -217,9 +218,8 @@ class BackgroundRuns:
         """The slow method stopped (cancelled, failed or replaced): the current view shows again, at the image chosen last."""
         with self._lock:
             pending, self._pending, self._partial = self._pending, None, {}
-            current = self.session.result
-            if pending is not None and current is not None:
-                self._show(replace(current, state=self.session.at_image(current.state, pending.image)))
+            if pending is not None:
+                self._show_current_at(pending.image)
 
     def _stop_job(self) -> None:
         """Stop background work on the model (a slow method, a panel's job) before the next change."""

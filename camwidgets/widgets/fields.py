@@ -37,6 +37,22 @@ __all__ = [
 ]
 
 
+class _Options:
+    """The (label, value) pairs of a choice control, as given and as pairs."""
+
+    _options: tuple[Any, ...] = ()
+    _pairs: Sequence[tuple[str, Any]] = ()
+
+    @property
+    def options(self) -> tuple[Any, ...]:
+        """The options as given."""
+        return self._options
+
+    @property
+    def _values(self) -> list[Any]:
+        return [value for _, value in self._pairs]
+
+
 def _pairs(options: Any) -> list[tuple[str, Any]]:
     """Options as (label, value) pairs: pairs stay, plain values label themselves."""
     pairs = []
@@ -56,7 +72,7 @@ class Field(Part):
     tooltip = traitlets.Unicode("").tag(sync=True)
 
 
-class _Choice(Field):
+class _Choice(_Options, Field):
     """One of ``options`` ((label, value) pairs or values): the browser sends ``index``; ``value`` follows."""
 
     browser_writable = frozenset({"index"})
@@ -65,24 +81,17 @@ class _Choice(Field):
     value = traitlets.Any(None)
 
     def __init__(self, options: Sequence[Any] = (), value: Any = None, **kwargs: Any) -> None:
-        self._pairs: list[tuple[str, Any]] = []
-        self._options: tuple[Any, ...] = ()
         super().__init__(**kwargs)
         self.options = options
         if value is not None:
             self.value = value
 
-    @property
-    def options(self) -> tuple[Any, ...]:
-        """The options as given."""
-        return self._options
-
-    @options.setter
+    @_Options.options.setter
     def options(self, options: Sequence[Any]) -> None:
         kept = self.value
         self._options = tuple(options)
         self._pairs = _pairs(options)
-        values = [value for _, value in self._pairs]
+        values = self._values
         with self.hold_trait_notifications():
             self.labels = [label for label, _ in self._pairs]
             self.index = values.index(kept) if kept in values else (0 if values else -1)
@@ -100,14 +109,14 @@ class _Choice(Field):
 
     @traitlets.validate("value")
     def _offered_value(self, proposal: dict) -> Any:
-        values = [value for _, value in self._pairs]
+        values = self._values
         if proposal["value"] not in values and not (proposal["value"] is None and not values):
             raise traitlets.TraitError(f"{proposal['value']!r} is not one of the options")
         return proposal["value"]
 
     @traitlets.observe("value")
     def _value_to_index(self, change: dict) -> None:
-        values = [value for _, value in self._pairs]
+        values = self._values
         self.index = values.index(change["new"]) if change["new"] in values else -1
 
     @property
@@ -123,7 +132,7 @@ class ToggleButtons(_Choice):
     kind = "toggle"
 
 
-class SelectMultiple(Field):
+class SelectMultiple(_Options, Field):
     """Several of ``options``: the browser sends ``index`` (a list); ``value`` is the tuple of their values."""
 
     kind = "multi"
@@ -139,11 +148,6 @@ class SelectMultiple(Field):
         super().__init__(labels=[label for label, _ in self._pairs], **kwargs)
         self.value = tuple(value)
 
-    @property
-    def options(self) -> tuple[Any, ...]:
-        """The options as given."""
-        return self._options
-
     @traitlets.validate("index")
     def _known_indices(self, proposal: dict) -> list[int]:
         if not all(0 <= index < len(self._pairs) for index in proposal["value"]):
@@ -156,7 +160,7 @@ class SelectMultiple(Field):
 
     @traitlets.validate("value")
     def _offered_values(self, proposal: dict) -> tuple:
-        values = [value for _, value in self._pairs]
+        values = self._values
         missing = [value for value in proposal["value"] if value not in values]
         if missing:
             raise traitlets.TraitError(f"{missing[0]!r} is not one of the options")
@@ -164,7 +168,7 @@ class SelectMultiple(Field):
 
     @traitlets.observe("value")
     def _value_to_indices(self, change: dict) -> None:
-        values = [value for _, value in self._pairs]
+        values = self._values
         self.index = [values.index(value) for value in change["new"]]
 
 

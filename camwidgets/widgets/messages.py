@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
-import traitlets
 
-__all__ = ["MessageRouter", "KernelOwnedTraits", "logger", "require", "is_finite_number"]
+__all__ = ["MessageRouter", "logger", "require", "is_finite_number"]
 
 logger = logging.getLogger("camwidgets.widgets")
 
@@ -73,32 +72,3 @@ class MessageRouter:
             self.widget.send({"type": kind, "id": request_id, "error": str(error)})
             return
         self.widget.send({"type": kind, "id": request_id, "ok": True, **reply})
-
-
-class KernelOwnedTraits:
-    """Mixin for a widget whose synced traits the kernel owns, except those in ``browser_writable``.
-
-    A front-end update of any other trait (the picture bytes, sizes, keys, status, ...) is refused:
-    logged, counted in ``refused_updates``, and the kernel's value is sent back so the browser's copy
-    is restored. A writable trait with an invalid value is refused and restored the same way."""
-
-    browser_writable: ClassVar[frozenset[str]] = frozenset()
-    refused_updates = 0
-
-    def set_state(self, sync_data: dict) -> None:
-        refused = [name for name in sync_data if name not in self.browser_writable]
-        allowed = {name: value for name, value in sync_data.items() if name in self.browser_writable}
-        if allowed:
-            try:
-                super().set_state(allowed)  # type: ignore[misc]
-            except (traitlets.TraitError, ArithmeticError) as error:  # ArithmeticError: 10**400 for a float trait
-                logger.info("refused a front-end value for %s: %s", ", ".join(allowed), error)
-                refused += list(allowed)
-        if refused:
-            self.refused_updates += 1
-            logger.warning(
-                "refused a front-end change of %s on %s", ", ".join(n[:40] for n in refused[:8]), type(self).__name__
-            )
-            known = [name for name in refused if name in self.keys]  # type: ignore[attr-defined]
-            if known:
-                self.send_state(known)  # type: ignore[attr-defined]

@@ -281,9 +281,6 @@ class PartsWidget(anywidget.AnyWidget):
                 part._hosts.remove(self)
         super().close()
 
-    def part(self, part_id: str) -> Part | None:
-        return self._mounted.get(part_id)
-
     # -- the browser's changes and messages ------------------------------------------------------------
     def set_state(self, sync_data: dict) -> None:
         """A browser's trait changes, each checked by its part; refused ones are sent back as the kernel has them."""
