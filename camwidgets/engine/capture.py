@@ -27,6 +27,7 @@ from .modules import (  # noqa: F401  (re-exported: the engine's public names fr
     BatchMismatch,
     check_eager_model,
     eager_model,
+    explained_rank_errors,
     evaluation_mode,
     forward_hooks,
     model_device,
@@ -113,16 +114,23 @@ class Capture:
     independent: tuple[str, ...] = ()  # layers the scores do not depend on (kept only with independent="zero")
 
 
+#: The batches the engine explains, by number of axes: (B, C) then 1, 2 or 3 positional axes.
+INPUT_SHAPES = {3: "(B, C, L)", 4: "(B, C, H, W)", 5: "(B, C, D, H, W)"}
+
+
 def check_input(input_tensor: Any) -> None:
-    """Raise a clear error for anything but a finite float (B, C, H, W) (or (B, C, D, H, W)) batch."""
+    """Raise a clear error for anything but a finite float batch of signals (B, C, L), images
+    (B, C, H, W), volumes (B, C, D, H, W) or clips (B, C, T, H, W)."""
     if not isinstance(input_tensor, torch.Tensor):
         raise TypeError(
-            f"input_tensor must be a torch.Tensor batch of shape (B, C, H, W); got {type(input_tensor).__name__}. "
-            "preprocess_image(rgb_float_image) turns an image into one."
+            f"input_tensor must be a torch.Tensor batch of shape (B, C, H, W) (or (B, C, L), (B, C, D, H, W)); "
+            f"got {type(input_tensor).__name__}. preprocess_image(rgb_float_image) turns an image into one."
         )
-    if input_tensor.ndim not in (4, 5):
-        hint = " For one image use image.unsqueeze(0)." if input_tensor.ndim == 3 else ""
-        raise ValueError(f"input_tensor must have shape (B, C, H, W); got {tuple(input_tensor.shape)}.{hint}")
+    if input_tensor.ndim not in INPUT_SHAPES:
+        hint = " For one item use item.unsqueeze(0)." if input_tensor.ndim == 2 else ""
+        raise ValueError(
+            f"input_tensor must have shape {' or '.join(INPUT_SHAPES.values())}; got {tuple(input_tensor.shape)}.{hint}"
+        )
     if input_tensor.shape[0] == 0:
         raise ValueError("input_tensor is an empty batch")
     if not input_tensor.is_floating_point():
@@ -284,7 +292,7 @@ def _hooked_forward(
         return hook
 
     with forward_hooks((module, make_hook(position)) for position, (_, module) in enumerate(layers)):
-        with evaluation_mode(model), torch.no_grad():
+        with evaluation_mode(model), torch.no_grad(), explained_rank_errors(x):
             raw_outputs = model(x)
 
     for (name, _), count in zip(layers, calls):

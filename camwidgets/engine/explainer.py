@@ -400,6 +400,8 @@ class Explainer:
         is None (a tqdm bar for long methods), False, or a callback ``(done, total, description)``
         that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`)."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
+        if isinstance(input_tensor, torch.Tensor):
+            spec.check_input_axes(input_tensor)
         if targets is not None and any(isinstance(target, EachOf) for target in targets):
             return self._compute_each(
                 spec,

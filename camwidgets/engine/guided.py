@@ -29,7 +29,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .capture import _score, check_input, check_targets, top_class_targets
-from .modules import evaluation_mode, model_device, model_lock, select_output
+from .modules import evaluation_mode, explained_rank_errors, model_device, model_lock, select_output
 
 __all__ = [
     "relu6_count",
@@ -161,7 +161,7 @@ def guided_backprop(
     targets = check_targets(targets, batch)  # class indices become ClassifierOutputTarget
     with torch.inference_mode(False), torch.enable_grad(), model_lock(model):
         x = input_tensor.detach().to(model_device(model)).clone().requires_grad_(True)
-        with evaluation_mode(model), guided_relus(relu6):
+        with evaluation_mode(model), guided_relus(relu6), explained_rank_errors(x):
             outputs = select_output(model(x), output_selector)
         scores = _score(targets if targets is not None else top_class_targets(outputs, batch), outputs, batch)
         if not scores.requires_grad:

@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 EPSILON = 1e-7
+LINEAR_MODES = {1: "linear", 2: "bilinear", 3: "trilinear"}  # F.interpolate's name per number of axes
 NORMALISATIONS = ("image", "batch", "none")
 AGGREGATIONS = ("mean", "max")
 Normalisation = Literal["image", "batch", "none"]
@@ -32,13 +33,13 @@ Aggregation = Literal["mean", "max"]
 
 
 def upsample(maps: torch.Tensor, size: Sequence[int], mode: str | None = None) -> torch.Tensor:
-    """Resize (B, *s) maps to (B, *size) with ``F.interpolate`` (bilinear for 2-D, trilinear for 3-D,
-    half-pixel centres: the same numbers as OpenCV's INTER_LINEAR)."""
+    """Resize (B, *s) maps to (B, *size) with ``F.interpolate`` (linear for 1-D, bilinear for 2-D,
+    trilinear for 3-D; half-pixel centres: the same numbers as OpenCV's INTER_LINEAR)."""
     size = tuple(int(s) for s in size)
     if tuple(maps.shape[1:]) == size:
         return maps
     if mode is None:
-        mode = "bilinear" if len(size) == 2 else "trilinear"
+        mode = LINEAR_MODES[len(size)]
     return F.interpolate(maps.unsqueeze(1), size=size, mode=mode, align_corners=False).squeeze(1)
 
 

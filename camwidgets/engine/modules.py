@@ -6,6 +6,7 @@ code, and one lock per model."""
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import warnings
 import weakref
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "explained_rank_errors",
     "model_device",
     "model_dtype",
     "evaluation_mode",
@@ -134,6 +136,29 @@ def select_output(output: Any, output_selector: Any) -> Any:
         raise ValueError(
             f"output_selector {output_selector!r} does not select anything from the model output (available: {available})"
         ) from None
+
+
+_RANK_ERROR = re.compile(r"[Ee]xpected (?:\w+ )*\(?\d+D")  # torch's "expected 4D input (got 3D input)" and kin
+
+INPUT_KINDS = {3: "a batch of signals (B, C, L)", 4: "a batch of images (B, C, H, W)", 5: "a batch of volumes or clips (B, C, D, H, W)"}
+
+
+@contextlib.contextmanager
+def explained_rank_errors(input_tensor: torch.Tensor) -> Iterator[None]:
+    """Turn torch's error for an input with the wrong number of axes, raised inside the model, into
+    one that says how the input was read and what to pass (one image (C, H, W) is also a valid
+    batch of signals, so only the model can tell)."""
+    try:
+        yield
+    except (RuntimeError, ValueError) as error:  # convolutions raise the one, batch norms the other
+        if not _RANK_ERROR.search(str(error)) or "input_tensor" in str(error):
+            raise
+        kind = INPUT_KINDS.get(input_tensor.ndim, f"a tensor of {input_tensor.ndim} axes")
+        hint = " For one image (C, H, W) pass image.unsqueeze(0)." if input_tensor.ndim == 3 else ""
+        raise ValueError(
+            f"the model refused input_tensor of shape {tuple(input_tensor.shape)}, read as {kind}: {error}. Pass the batch "
+            f"the model takes (input_tensor must have shape (B, C, H, W), (B, C, L) or (B, C, D, H, W)).{hint}"
+        ) from error
 
 
 class BatchMismatch(ValueError):

@@ -25,6 +25,8 @@ __all__ = [
     "common_grid",
     "looks_channels_last",
     "infer_token_grid",
+    "infer_volume_token_grid",
+    "token_grid",
     "tokens_to_grid",
     "vit_reshape_transform",
     "swinT_reshape_transform",
@@ -66,31 +68,47 @@ def _is_grid(height: int, width: int, image_size: tuple[int, ...]) -> bool:
     return height > 0 and width > 0 and abs(height / width - image_size[0] / image_size[1]) < 0.05
 
 
-def _token_grid(count: int, image_size: tuple[int, ...]) -> tuple[int, int, int] | None:
-    """``infer_token_grid`` for a plausible patch grid (patches of at most MAX_PATCH_SIZE pixels), or None."""
+def _token_grid(count: int, image_size: tuple[int, ...]) -> tuple[int, tuple[int, ...]] | None:
+    """:func:`token_grid` for a plausible patch grid (patches of at most MAX_PATCH_SIZE pixels), or None."""
     try:
-        prefix, rows, cols = infer_token_grid(count, image_size)  # type: ignore[arg-type]
+        prefix, grid = token_grid(count, image_size)
     except ValueError:
         return None
-    return (prefix, rows, cols) if rows * cols > 1 and image_size[0] / rows <= MAX_PATCH_SIZE else None
+    return (prefix, grid) if math.prod(grid) > 1 and image_size[-2] / grid[-2] <= MAX_PATCH_SIZE else None
+
+
+def _channels_first_grid(shape: Sequence[int], image_size: tuple[int, ...]) -> bool:
+    """Whether the axes after (B, C) of an output can be a grid of the input: the image's aspect
+    ratio in the last two (a volume's or clip's first axis no longer than the input's); for a signal
+    any length up to the signal's."""
+    if len(shape) != 2 + len(image_size):
+        return False
+    if len(image_size) == 1:
+        return 1 <= shape[2] <= image_size[0]
+    return _is_grid(shape[-2], shape[-1], image_size[-2:]) and (len(image_size) == 2 or shape[2] <= image_size[0])
+
+
+def _channels_last_grid(shape: Sequence[int], image_size: tuple[int, ...]) -> bool:
+    """:func:`_channels_first_grid` for the axes between the batch and a last channel axis."""
+    return len(shape) == 2 + len(image_size) and _channels_first_grid((shape[0], shape[-1], *shape[1:-1]), image_size)
 
 
 def looks_channels_last(shape: Sequence[int], image_size: tuple[int, ...]) -> bool:
-    """(B, h, w, C) rather than (B, C, h, w): axes 1-2 look like a grid of the image and axes 2-3 do
-    not (an ambiguous shape counts as channels-first)."""
-    if len(shape) != 4 or len(image_size) != 2:
-        return False
-    return _is_grid(shape[1], shape[2], image_size) and not _is_grid(shape[2], shape[3], image_size)
+    """(B, *grid, C) rather than (B, C, *grid): the axes before the last look like a grid of the
+    input and those after the channels do not (an ambiguous shape counts as channels-first). For
+    signals, channels last means more channels than the signal has samples."""
+    if len(image_size) == 1:
+        return len(shape) == 3 and 1 <= shape[1] <= image_size[0] < shape[2]
+    return _channels_last_grid(shape, image_size) and not _channels_first_grid(shape, image_size)
 
 
 def _ambiguous_grid(shape: Sequence[int], image_size: tuple[int, ...]) -> bool:
-    """Both axes 1-2 and axes 2-3 of a 4-D output look like a grid of the image ((B, 8, 8, 8))."""
+    """Both readings of an image's or volume's output look like a grid of the input ((B, 8, 8, 8))."""
     return (
-        len(shape) == 4
-        and len(image_size) == 2
-        and shape[1] * shape[2] > 1
-        and _is_grid(shape[1], shape[2], image_size)
-        and _is_grid(shape[2], shape[3], image_size)
+        len(image_size) in (2, 3)
+        and math.prod(shape[2:-1]) * shape[-1] > 1
+        and _channels_first_grid(shape, image_size)
+        and _channels_last_grid(shape, image_size)
     )
 
 
@@ -130,7 +148,7 @@ def layout_of(output: object, image_size: tuple[int, ...]) -> Layout | None:
     if not isinstance(output, torch.Tensor) or not output.is_floating_point():
         return None
     if len(image_size) != 2:
-        return Layout.NCHW if output.ndim == 2 + len(image_size) and output.shape[2:].numel() > 1 else None
+        return _layout_beyond_images(output, image_size)
     if output.ndim == 4:
         _, first, second, third = output.shape
         tokens = _token_grid(second, image_size)
@@ -149,6 +167,21 @@ def layout_of(output: object, image_size: tuple[int, ...]) -> Layout | None:
     return None
 
 
+def _layout_beyond_images(output: torch.Tensor, image_size: tuple[int, ...]) -> Layout | None:
+    """:func:`layout_of` for signals, volumes and clips: an output with one axis per input axis is
+    NHWC when only its channels-last reading is a grid of the input (Swin3D's (B, T, H, W, C)), else
+    NCHW; (B, N, C) tokens of a volume or clip are NLC when they lie on a (T, h, w) grid."""
+    if output.ndim == 2 + len(image_size):
+        channels_last = looks_channels_last(output.shape, image_size)
+        positions = output.shape[1:-1] if channels_last else output.shape[2:]
+        if positions.numel() <= 1:
+            return None  # pooled to one position
+        return Layout.NHWC if channels_last else Layout.NCHW
+    if output.ndim == 3 and len(image_size) == 3:
+        return Layout.NLC if _token_grid(output.shape[1], image_size) is not None else Layout.ANCHORS
+    return None
+
+
 def describe_layout(output: object, image_size: tuple[int, ...], layout: Layout | None = None) -> str:
     """A short account of how an output is read (in ``layout``, else :func:`layout_of`'s), for messages
     and the explorer's tree: ``"NLC: 1 prefix token + 14x14 patches"``, ``"NHWC 7x7 grid"``, ``"FPN: 5 levels"``."""
@@ -160,13 +193,13 @@ def describe_layout(output: object, image_size: tuple[int, ...], layout: Layout 
         return f"FPN: {len(levels)} levels resized to one {'x'.join(map(str, levels_grid(output)))} grid"  # type: ignore[arg-type]
     assert isinstance(output, torch.Tensor)
     if layout is Layout.NLC:
-        prefix, rows, cols = infer_token_grid(output.shape[1], image_size)  # type: ignore[arg-type]
+        prefix, grid = token_grid(output.shape[1], image_size)
         lead = f"{prefix} prefix token{'s' if prefix != 1 else ''} + " if prefix else ""
-        return f"NLC: {lead}{rows}x{cols} patches"
+        return f"NLC: {lead}{'x'.join(map(str, grid))} patches"
     if layout is Layout.NCHW:
         return f"NCHW {'x'.join(map(str, output.shape[2:]))} grid"
     if layout is Layout.NHWC:
-        return f"NHWC {output.shape[1]}x{output.shape[2]} grid"
+        return f"NHWC {'x'.join(map(str, output.shape[1:-1]))} grid"
     return f"{layout.value} {tuple(output.shape)}, not a grid"
 
 
@@ -179,6 +212,19 @@ def channels_of(output: object, image_size: tuple[int, ...], layout: Layout | No
     if layout is None or not layout.spatial or not isinstance(output, torch.Tensor):
         return 0
     return int(output.shape[1] if layout is Layout.NCHW else output.shape[-1])
+
+
+def _patch_grid(patches: int, image_size: tuple[int, int]) -> tuple[int, int] | None:
+    """(rows, cols) with ``rows * cols == patches``, the image's aspect ratio and square cells that
+    tile it evenly, or None."""
+    height, width = image_size
+    rows = round(math.sqrt(patches * height / width))
+    if rows < 1 or patches % rows:
+        return None
+    cols = patches // rows
+    if height % rows == 0 and width % cols == 0 and height // rows == width // cols:
+        return rows, cols
+    return None
 
 
 def infer_token_grid(num_tokens: int, image_size: tuple[int, int] | None = None) -> tuple[int, int, int]:
@@ -195,13 +241,9 @@ def infer_token_grid(num_tokens: int, image_size: tuple[int, int] | None = None)
             if side * side == patches:
                 return prefix, side, side
             continue
-        height, width = image_size
-        rows = round(math.sqrt(patches * height / width))
-        if rows < 1 or patches % rows:
-            continue
-        cols = patches // rows
-        if height % rows == 0 and width % cols == 0 and height // rows == width // cols:
-            return prefix, rows, cols
+        grid = _patch_grid(patches, image_size)
+        if grid is not None:
+            return prefix, *grid
     where = f" for a {image_size[0]}x{image_size[1]} image" if image_size else ""
     raise ValueError(
         f"cannot read {num_tokens} tokens as a grid of patches{where} (after up to {MAX_PREFIX_TOKENS} class/register "
@@ -209,21 +251,58 @@ def infer_token_grid(num_tokens: int, image_size: tuple[int, int] | None = None)
     )
 
 
+def infer_volume_token_grid(num_tokens: int, image_size: tuple[int, int, int]) -> tuple[int, int, int, int]:
+    """Split ``num_tokens`` into ``prefix + t * h * w`` for a volume or clip of ``(D, H, W)``:
+    (prefix tokens, t, h, w).
+
+    As :func:`infer_token_grid` in each slice, with ``t`` dividing ``D``; among the splits of the
+    smallest prefix, the largest ``t`` whose stride ``D / t`` is at most the patches' side (video
+    transformers downsample time no more than space: MViT's last stage at 16x224 is 8x7x7 tokens,
+    not 2x14x14). ValueError when no split exists."""
+    depth, height, width = image_size
+    for prefix in range(min(MAX_PREFIX_TOKENS, num_tokens - 1) + 1):
+        patches = num_tokens - prefix
+        for frames in range(depth, 0, -1):
+            if depth % frames or patches % frames:
+                continue
+            grid = _patch_grid(patches // frames, (height, width))
+            if grid is not None and depth // frames <= height // grid[0]:
+                return prefix, frames, *grid
+    raise ValueError(
+        f"cannot read {num_tokens} tokens as a grid of patches of a {'x'.join(map(str, image_size))} input (after up to "
+        f"{MAX_PREFIX_TOKENS} class/register tokens); pass a reshape_transform that makes (B, C, t, h, w)"
+    )
+
+
+def token_grid(num_tokens: int, image_size: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
+    """(prefix tokens, grid) of a token sequence: (h, w) for an image, (t, h, w) for a volume or clip."""
+    if len(image_size) == 3:
+        prefix, *grid = infer_volume_token_grid(num_tokens, image_size)  # type: ignore[arg-type]
+    elif len(image_size) == 2:
+        prefix, *grid = infer_token_grid(num_tokens, image_size)  # type: ignore[arg-type]
+    else:
+        raise ValueError("a signal's outputs are read as (B, C, L) or (B, L, C), not as tokens")
+    return prefix, tuple(grid)
+
+
 def tokens_to_grid(
-    tensor: torch.Tensor, height: int | None = None, width: int | None = None, image_size: tuple[int, int] | None = None
+    tensor: torch.Tensor, height: int | None = None, width: int | None = None, image_size: tuple[int, ...] | None = None
 ) -> torch.Tensor:
-    """(B, N, C) tokens -> (B, C, h, w), dropping the leading class/register tokens."""
+    """(B, N, C) tokens -> (B, C, h, w) (or (B, C, t, h, w) for a volume's or clip's ``image_size``),
+    dropping the leading class/register tokens."""
     if tensor.ndim != 3:
         raise ValueError(f"expected tokens of shape (B, N, C); got {tuple(tensor.shape)}")
     batch, count, channels = tensor.shape
     if height is not None and width is not None:
-        prefix = count - height * width
+        prefix, grid = count - height * width, (height, width)
         if prefix < 0:
             raise ValueError(f"{count} tokens cannot hold a {height}x{width} grid")
+    elif image_size is not None:
+        prefix, grid = token_grid(count, image_size)
     else:
-        prefix, height, width = infer_token_grid(count, image_size)
-    grid = tensor[:, prefix:, :].reshape(batch, height, width, channels)
-    return grid.permute(0, 3, 1, 2)
+        prefix, *square = infer_token_grid(count)
+        grid = tuple(square)
+    return tensor[:, prefix:, :].reshape(batch, *grid, channels).movedim(-1, 1)
 
 
 def vit_reshape_transform(tensor: torch.Tensor, height: int | None = None, width: int | None = None) -> torch.Tensor:
@@ -302,11 +381,13 @@ def to_spatial(
             "or pass a reshape_transform that makes a (B, C, h, w) map"
         )
     elif isinstance(tensor, torch.Tensor) and looks_channels_last(tensor.shape, image_size):
-        tensor = tensor.permute(0, 3, 1, 2)
+        tensor = tensor.movedim(-1, 1)
     elif isinstance(tensor, torch.Tensor) and _ambiguous_grid(tensor.shape, image_size):
+        grid = "h, w" if len(image_size) == 2 else "d, h, w"
+        permute = "t.permute(0, 3, 1, 2)" if len(image_size) == 2 else "t.movedim(-1, 1)"
         warnings.warn(
-            f"{where} has output shape {tuple(tensor.shape)}, which reads as channels-first (B, C, h, w) and as channels-last "
-            "(B, h, w, C); reading it as channels-first. If it is channels-last, pass reshape_transform=lambda t: t.permute(0, 3, 1, 2)",
+            f"{where} has output shape {tuple(tensor.shape)}, which reads as channels-first (B, C, {grid}) and as channels-last "
+            f"(B, {grid}, C); reading it as channels-first. If it is channels-last, pass reshape_transform=lambda t: {permute}",
             stacklevel=2,
         )
     if isinstance(tensor, (Mapping, tuple, list)):
@@ -317,8 +398,8 @@ def to_spatial(
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"{where} returned {type(tensor).__name__}, not a tensor")
     spatial_axes = len(image_size)
-    if tensor.ndim == 3 and spatial_axes == 2:
-        tensor = tokens_to_grid(tensor, image_size=image_size)  # type: ignore[arg-type]
+    if tensor.ndim == 3 and spatial_axes in (2, 3):
+        tensor = tokens_to_grid(tensor, image_size=image_size)
     if tensor.ndim != 2 + spatial_axes:
         raise ValueError(
             f"{where} has output shape {tuple(tensor.shape)}, which has no spatial grid; explain a layer before "

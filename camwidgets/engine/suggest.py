@@ -41,7 +41,7 @@ from torch import nn
 
 from .detections import detection_reader
 from .modules import evaluation_mode, forward_hooks, is_detection_list, model_device, select_output
-from .reshape import Layout, describe_layout, feature_levels, infer_token_grid
+from .reshape import Layout, describe_layout, feature_levels, token_grid
 from .token_sources import token_sources
 
 __all__ = ["Suggestion", "suggest_layer", "suggest_target_layer"]
@@ -78,6 +78,12 @@ def _tensors(value: Any) -> list[torch.Tensor]:
     if isinstance(value, (list, tuple)):
         return [t for item in value for t in _tensors(item)]
     return []
+
+
+def _one_row_per_image(output: Any, batch: int) -> bool:
+    """Whether every tensor of an output has the batch's first axis (not attention heads folded into
+    it, as MViT's pooling convolutions have)."""
+    return all(t.shape[0] == batch for t in _tensors(output))
 
 
 def _same_output(records: list[_Record], chosen: _Record) -> str:
@@ -160,7 +166,7 @@ def _score_suggestion(
         if grad is None:
             continue
         if record.layout is Layout.NLC:
-            grad = grad[:, infer_token_grid(record.output.shape[1], image_size)[0] :]  # patch tokens only  # type: ignore[arg-type]
+            grad = grad[:, token_grid(record.output.shape[1], image_size)[0] :]  # patch tokens only
         if bool(grad.abs().sum() > 0) and not (segmenter and _channels(record) == output.shape[1]):
             carrying.append(record)
             if record.layout is Layout.NCHW and _blank_gradcam(record.output, grad):
@@ -176,8 +182,13 @@ def _score_suggestion(
         nn.AdaptiveMaxPool2d,
     )  # a fixed-size grid (VGG's 7x7): the layer before it keeps the input's detail
     usable = [record for record in reversed(carrying) if not isinstance(record.module, resampling)] or [carrying[-1]]
-    chosen = next((record for record in usable if record.name not in blank), usable[0])
+    collapsed = {record.name for record in usable if _collapsed_axes(record, image_size)}
+    chosen = next(
+        (record for record in usable if record.name not in blank | collapsed),
+        next((record for record in usable if record.name not in blank), usable[0]),
+    )
     passed_over = [record.name for record in usable[: usable.index(chosen)] if record.name in blank]
+    flattened = [record.name for record in usable[: usable.index(chosen)] if record.name in collapsed]
     if chosen.layout is Layout.NLC:
         tokens = []
         for record in reversed(carrying):
@@ -191,6 +202,11 @@ def _score_suggestion(
         if segmenter
         else "the last layer with a spatial output that the score depends on"
     )
+    if flattened:
+        what += (
+            f" and whose grid keeps every axis of the input (the later {flattened[0]!r} has one position along "
+            f"{_collapsed_axes(next(r for r in usable if r.name == flattened[0]), image_size)}, so its map would be flat there)"
+        )
     if passed_over:
         what += f" and whose GradCAM map is not all zero (the later {passed_over[0]!r} gives an all-zero map for this score)"
     elif chosen.name in blank:
@@ -248,6 +264,29 @@ def _level_suggestion(
     return _suggestion(records, chosen, image_size, reason)
 
 
+AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth (time)", "height", "width")}
+
+
+def _grid(record: _Record, image_size: tuple[int, ...]) -> tuple[int, ...]:
+    """The positions of a record's output along each axis of the input."""
+    output = record.output
+    if record.layout is Layout.NLC:
+        return token_grid(output.shape[1], image_size)[1]
+    if record.layout is Layout.NHWC:
+        return tuple(output.shape[1:-1])
+    return tuple(output.shape[2:])
+
+
+def _collapsed_axes(record: _Record, image_size: tuple[int, ...]) -> str:
+    """The input's axes (by name) along which the record's grid has a single position though the
+    input has several: a clip's time pooled away by r3d_18's last stage at 8 frames ("" when none)."""
+    grid = _grid(record, image_size)
+    names = AXIS_NAMES.get(len(image_size), ())
+    if len(grid) != len(image_size) or len(names) != len(grid):
+        return ""
+    return " and ".join(name for name, size, full in zip(names, grid, image_size) if size == 1 and full > 1)
+
+
 def _blank_gradcam(activation: torch.Tensor, gradient: torch.Tensor) -> bool:
     """Whether GradCAM's map ``relu(sum_c mean(dS/dA_c) A_c)`` of the first image is zero everywhere."""
     weights = gradient[0].flatten(1).mean(dim=1)
@@ -274,7 +313,7 @@ def suggest_layer(
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
             calls[name] = calls.get(name, 0) + 1
             layout = sources.layout(name, output, image_size)
-            if layout is not None and layout.spatial:
+            if layout is not None and layout.spatial and _one_row_per_image(output, len(probe)):
                 records.append(_Record(name, module, output, layout, tuple(t._version for t in _tensors(output))))
             levels = (
                 feature_levels(inputs[0]) if inputs else None

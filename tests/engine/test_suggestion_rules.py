@@ -14,7 +14,7 @@ from tests.conftest import hook_count
 def test_a_video_resnet_gets_its_last_block_not_the_conv_inside_it():
     torch.manual_seed(0)
     model = torchvision.models.video.r3d_18(weights=None, num_classes=4).eval()
-    clip = torch.randn(1, 3, 4, 32, 32, generator=torch.Generator().manual_seed(1))
+    clip = torch.randn(1, 3, 16, 64, 64, generator=torch.Generator().manual_seed(1))
     suggestion = suggest_layer(model, clip)
     assert suggestion.name == "layer4.1", (
         suggestion

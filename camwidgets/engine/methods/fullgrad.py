@@ -25,7 +25,7 @@ from .registry import MethodCall, MethodSpec
 
 __all__ = ["bias_layers", "effective_bias", "fullgrad"]
 
-_BIAS_TYPES = {2: (nn.Conv2d, nn.BatchNorm2d), 3: (nn.Conv3d, nn.BatchNorm3d)}
+_BIAS_TYPES = {1: (nn.Conv1d, nn.BatchNorm1d), 2: (nn.Conv2d, nn.BatchNorm2d), 3: (nn.Conv3d, nn.BatchNorm3d)}
 
 
 def bias_layers(model: nn.Module, spatial_axes: int = 2) -> list[tuple[str, nn.Module]]:
@@ -33,7 +33,7 @@ def bias_layers(model: nn.Module, spatial_axes: int = 2) -> list[tuple[str, nn.M
     dimensionality that have a bias, in ``named_modules()`` order (as the reference picks them)."""
     kinds = _BIAS_TYPES.get(spatial_axes)
     if kinds is None:
-        raise ValueError(f"FullGrad explains 2-D or 3-D images; got {spatial_axes} spatial axes")
+        raise ValueError(f"FullGrad explains signals, images and volumes (1 to 3 positional axes); got {spatial_axes} spatial axes")
     return [
         (name, module)
         for name, module in model.named_modules()

@@ -29,6 +29,7 @@ from ..progress import Progress
 from ..smoothing import first_principal_component
 from ..targets import ClassifierOutputTarget
 from .combine import weighted_channels
+from ..maps import LINEAR_MODES
 from .registry import MethodCall, MethodSpec
 
 __all__ = [
@@ -124,8 +125,9 @@ def _finish(call: MethodCall, result: Any, weights: list[torch.Tensor], spatial:
 def channel_masks(activations: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     r"""(n, *s) channels -> (n, 1, *size) masks ``(U(A) - min U(A)) / (max U(A) - min U(A) + 1e-8)``,
     ``U`` the (bi/tri)linear upsampling with ``align_corners=True`` (the reference's)."""
-    mode = "bilinear" if len(size) == 2 else "trilinear"
-    upsampled = F.interpolate(activations[:, None].float(), size=tuple(size), mode=mode, align_corners=True)
+    upsampled = F.interpolate(
+        activations[:, None].float(), size=tuple(size), mode=LINEAR_MODES[len(size)], align_corners=True
+    )
     flat = upsampled.flatten(1)
     shape = (-1, 1) + (1,) * len(size)
     low = flat.amin(dim=1).view(shape)

@@ -82,6 +82,8 @@ class MethodSpec:
     RefineCAM and SESS are; ``call_options`` name the options a call may set for itself.
     ``passes(options, channels)``: forward passes per image at a layer of ``channels`` channels, for
     methods whose price depends on them (the explorer's cost estimates); ``cost`` otherwise.
+    ``input_axes``: the positional axes of the inputs the method is defined on (1 signals, 2 images,
+    3 volumes and clips); :meth:`check_input_axes` refuses others.
     """
 
     name: str
@@ -102,6 +104,7 @@ class MethodSpec:
     call: str = "cam"
     call_options: tuple[str, ...] = ()
     passes: Callable[[Mapping[str, Any], int], float] | None = None
+    input_axes: tuple[int, ...] = (1, 2, 3)
 
     @property
     def doc(self) -> str:
@@ -112,6 +115,21 @@ class MethodSpec:
     def class_specific(self) -> bool:
         """Whether the map depends on the target (the gradient-free family maps what the layer holds, whatever the class)."""
         return self.family != "gradient-free"
+
+    def accepts(self, input_axes: int) -> bool:
+        """Whether the method is defined on inputs with this many positional axes."""
+        return input_axes in self.input_axes
+
+    def check_input_axes(self, input_tensor: torch.Tensor) -> None:
+        """ValueError when the method is not defined on inputs of this many positional axes."""
+        axes = input_tensor.ndim - 2
+        if not self.accepts(axes):
+            kinds = {1: "signals (B, C, L)", 2: "images (B, C, H, W)", 3: "volumes and clips (B, C, D, H, W)"}
+            raise ValueError(
+                f"{self.class_name} is defined on {' and '.join(kinds[a] for a in self.input_axes)} only; got an input of "
+                f"shape {tuple(input_tensor.shape)}. Pick a method for {kinds.get(axes, f'{axes} positional axes')}, "
+                "for example GradCAM"
+            )
 
     @property
     def slow(self) -> bool:

@@ -244,5 +244,6 @@ SPECS = (
         name="sess", class_name="SESS", family="perturbation", needs_gradients=True, cost=300.0, run=sess,
         summary="base method on sliding windows over several scales, fused", paper="https://arxiv.org/abs/2207.01769",
         options={"base_method": "gradcam", **SESS_DEFAULTS, "base_options": {}}, keyword_only=("base_options",), check=check_sess_options,
+        input_axes=(2,),  # square windows over an image's scales
     ),
 )  # fmt: skip
