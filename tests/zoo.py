@@ -35,6 +35,7 @@ class ZooCase:
     explicit: tuple[Callable[[nn.Module], nn.Module], Any] = (None, None)  # type: ignore[assignment]
     targets: Callable[[nn.Module, torch.Tensor], Any] = lambda model, x: None
     size: int = 224
+    shape: tuple[int, ...] | None = None  # one input's (C, *axes) when it is not a (3, size, size) image
     task: str = "classification"
     slow: bool = False
     marks: tuple = field(default_factory=tuple)
@@ -47,7 +48,16 @@ def seeded(factory: Callable[..., nn.Module], *args: Any, **kwargs: Any) -> nn.M
         return factory(*args, **kwargs).eval()
 
 
-def calibrate_batchnorm(module: nn.Module, size: int) -> None:
+def sample_shape(case: ZooCase) -> tuple[int, ...]:
+    """One input's shape (C, *axes)."""
+    return case.shape or (3, case.size, case.size)
+
+
+def sample(case: ZooCase, batch: int = 1, seed: int = 3) -> torch.Tensor:
+    return torch.randn(batch, *sample_shape(case), generator=torch.Generator().manual_seed(seed))
+
+
+def calibrate_batchnorm(module: nn.Module, size: int | tuple[int, ...]) -> None:
     """Set every BatchNorm's running statistics from one forward of random images: at random
     initialisation some networks' activations otherwise shrink to 1e-9 within a few stages (in eval
     mode BN divides by its initial unit variance), and their maps are lost in the normalisation's epsilon."""
@@ -57,7 +67,8 @@ def calibrate_batchnorm(module: nn.Module, size: int) -> None:
         norm.momentum = None  # a plain average
         norm.train()
     with torch.no_grad():
-        module(torch.randn(4, 3, size, size, generator=torch.Generator().manual_seed(7)))
+        shape = (3, size, size) if isinstance(size, int) else size
+        module(torch.randn(4, *shape, generator=torch.Generator().manual_seed(7)))
     for norm in norms:
         norm.eval()
 
@@ -285,6 +296,60 @@ SEGMENTER = dict(weights=None, weights_backbone=None, num_classes=3)
 FPN = cw.fasterrcnn_reshape_transform
 NHWC = lambda t: t.permute(0, 3, 1, 2)  # noqa: E731
 
+CLIP = (3, 8, 112, 112)
+
+
+def video(name: str) -> Callable[[], nn.Module]:
+    def build() -> nn.Module:
+        model = seeded(getattr(torchvision.models.video, name), num_classes=10)
+        calibrate_batchnorm(model, (3, 16, 224, 224) if name == "s3d" else CLIP)
+        return model
+
+    return build
+
+
+def small_mvit() -> nn.Module:
+    """mvit_v2_s's design (pooled attention, relative positions, a class token) in three blocks,
+    built for 8 frames of 112 px (mvit_v2_s itself is fixed to 16 x 224)."""
+    from torchvision.models.video.mvit import MSBlockConfig, _mvit
+
+    def block(heads: int, channels: tuple[int, int], stride_q: list[int], stride_kv: list[int]) -> MSBlockConfig:
+        return MSBlockConfig(num_heads=heads, input_channels=channels[0], output_channels=channels[1], kernel_q=[3, 3, 3],
+                             kernel_kv=[3, 3, 3], stride_q=stride_q, stride_kv=stride_kv)  # fmt: skip
+
+    setting = [block(1, (32, 32), [1, 1, 1], [1, 4, 4]), block(2, (32, 64), [1, 2, 2], [1, 2, 2]), block(2, (64, 64), [1, 1, 1], [1, 2, 2])]
+    torch.manual_seed(0)
+    return _mvit(setting, 0.0, None, False, spatial_size=(112, 112), temporal_size=8, residual_pool=True,
+                 residual_with_cls_embed=False, rel_pos_embed=True, proj_after_attn=True, num_classes=10).eval()  # fmt: skip
+
+
+def _cnn(dimensions: int, channels: int) -> nn.Module:
+    conv = {1: nn.Conv1d, 3: nn.Conv3d}[dimensions]
+    norm = {1: nn.BatchNorm1d, 3: nn.BatchNorm3d}[dimensions]
+    pool = {1: nn.AdaptiveAvgPool1d, 3: nn.AdaptiveAvgPool3d}[dimensions]
+
+    class CNN(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = nn.Sequential(
+                conv(channels, 8, 3, padding=1), norm(8), nn.ReLU(), conv(8, 16, 3, stride=2, padding=1), nn.ReLU()
+            )
+            self.head = nn.Sequential(pool(1), nn.Flatten(), nn.Linear(16, 4))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.features(x))
+
+    return seeded(CNN)
+
+
+def volume_cnn() -> nn.Module:
+    return _cnn(3, 1)
+
+
+def signal_cnn() -> nn.Module:
+    return _cnn(1, 2)
+
+
 CASES: dict[str, ZooCase] = {
     # torchvision classifiers, one of each family
     "tv-resnet18": ZooCase(lambda: seeded(tv.resnet18), "layer4.1", "NCHW", (lambda m: m.layer4[-1], None)),
@@ -478,6 +543,25 @@ CASES: dict[str, ZooCase] = {
     "timm-hiera": ZooCase(
         hiera, "blocks.11.norm2", "NLC", (lambda m: m.blocks[-1].norm2, cw.vit_reshape_transform), slow=True
     ),
+    # torchvision's video classifiers on 8 frames of 112 px (s3d needs 16 of 224): the last layer whose grid
+    # still has time in it (r3d_18 and r2plus1d_18 pool 8 frames to 1 in layer4), Swin3D's channels-last
+    # norm, MViT's tokens on their (T, H, W) grid before the last block's attention
+    **{
+        f"tv-{name}": ZooCase(video(name), layer, layout, (explicit, None), shape=CLIP, slow=slow)
+        for name, layer, layout, explicit, slow in (
+            ("r3d_18", "layer3.1", "NCHW", lambda m: m.layer3[-1], False),
+            ("mc3_18", "layer4.1", "NCHW", lambda m: m.layer4[-1], True),
+            ("r2plus1d_18", "layer3.1", "NCHW", lambda m: m.layer3[-1], True),
+            ("swin3d_t", "norm", "NHWC", lambda m: m.norm, False),
+        )
+    },
+    "tv-s3d": ZooCase(video("s3d"), "features.15", "NCHW", (lambda m: m.features[15], None), shape=(3, 16, 224, 224), slow=True),
+    "tv-mvit_v2_s": ZooCase(
+        small_mvit, "blocks.2.norm1", "NLC", (lambda m: m.blocks[2].norm1, lambda t: tokens_to_grid(t, image_size=(8, 112, 112))), shape=CLIP
+    ),
+    # plain 3-D and 1-D CNNs: a volume classifier and a signal classifier
+    "volume-cnn": ZooCase(volume_cnn, "features", "NCHW", (lambda m: m.features, None), shape=(1, 32, 48, 48)),
+    "signal-cnn": ZooCase(signal_cnn, "features", "NCHW", (lambda m: m.features, None), shape=(2, 256)),
     # Hugging Face Segformer: the fused 56x56 feature before the class logits
     "hf-segformer": ZooCase(
         segformer,

@@ -183,6 +183,9 @@ def _score_suggestion(
     )  # a fixed-size grid (VGG's 7x7): the layer before it keeps the input's detail
     usable = [record for record in reversed(carrying) if not isinstance(record.module, resampling)] or [carrying[-1]]
     collapsed = {record.name for record in usable if _collapsed_axes(record, image_size)}
+    collapsed |= {  # and what is inside them: a half-done (2+1)D convolution of r2plus1d_18's last stage
+        record.name for record in usable if any(record.name.startswith(name + ".") for name in collapsed)
+    }
     chosen = next(
         (record for record in usable if record.name not in blank | collapsed),
         next((record for record in usable if record.name not in blank), usable[0]),
