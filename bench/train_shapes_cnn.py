@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -32,16 +33,27 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return correct / len(labels)
 
 
+def flip_images(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random horizontal and vertical flips of a batch (the shapes' labels do not change)."""
+    if torch.rand(1, generator=generator).item() < 0.5:
+        images = images.flip(-1)
+    if torch.rand(1, generator=generator).item() < 0.5:
+        images = images.flip(-2)
+    return images
+
+
 def fit(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_held: torch.Tensor, y_held: torch.Tensor,
-        epochs: int, batch: int, lr: float) -> float:  # fmt: skip
-    """Adam with a one-cycle schedule, random flips; prints each epoch's loss and held-out accuracy;
-    returns the training time in seconds."""
+        epochs: int, batch: int, lr: float, augment: Callable = flip_images, loss_fn: nn.Module | None = None,
+        score: Callable = accuracy) -> float:  # fmt: skip
+    """Adam with a one-cycle schedule, ``augment(batch, generator)`` on each batch (random flips by
+    default), cross-entropy unless ``loss_fn``; prints each epoch's loss and held-out ``score``
+    (accuracy); returns the training time in seconds."""
     torch.manual_seed(0)
     torch.set_num_threads(2)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * ((len(y_train) + batch - 1) // batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     for epoch in range(epochs):
@@ -50,21 +62,16 @@ def fit(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_held: 
         total = 0.0
         for i in range(0, len(order), batch):
             idx = order[i : i + batch]
-            xb, yb = x_train[idx], y_train[idx]
-            # Cheap augmentation: random horizontal/vertical flips (labels are flip-invariant).
-            if torch.rand(1, generator=generator).item() < 0.5:
-                xb = xb.flip(-1)
-            if torch.rand(1, generator=generator).item() < 0.5:
-                xb = xb.flip(-2)
+            xb, yb = augment(x_train[idx], generator), y_train[idx]
             loss = loss_fn(model(xb), yb)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
             total += float(loss.detach()) * len(idx)
-        acc = accuracy(model, x_held, y_held)
+        held = score(model, x_held, y_held)
         print(
-            f"epoch {epoch + 1}/{epochs}: loss {total / len(y_train):.4f}, held-out accuracy {acc:.4f}, "
+            f"epoch {epoch + 1}/{epochs}: loss {total / len(y_train):.4f}, held-out {score.__name__} {held:.4f}, "
             f"{time.perf_counter() - start:.1f}s"
         )
     return time.perf_counter() - start

@@ -3,7 +3,7 @@
 // theme. The last of the modules assets.py joins; its default export is what anywidget loads.
 
 const RENDERERS = {
-  overlay: renderOverlay, tree: renderLayerTree, thumbs: renderThumbnails, ...FIELD_RENDERERS,
+  overlay: renderOverlay, spacetime: renderSpaceTime, tree: renderLayerTree, thumbs: renderThumbnails, ...FIELD_RENDERERS,
   box: renderBox, tabs: renderTabs,
 };
 

@@ -67,7 +67,6 @@ const svgElement = (tag, attributes = {}) => {
   return node;
 };
 
-const MODES = [["overlay", "Overlay"], ["heatmap", "Heatmap"], ["photo", "Photo"]];
 
 /** Where each box's label goes (image pixels, ``font`` high, about 0.6 ``font`` per character): above
  *  the box, else inside it from the top, else below it (up to four lines each way), at the first place
@@ -96,15 +95,8 @@ export function placeLabels(boxes, font, width, height) {
 }
 
 export function renderOverlay({ model, el }) {
-  const root = element("div", { class: "cw-overlay", "data-testid": "cw-overlay" });
-  const toolbar = element("div", { class: "cw-toolbar" });
-  const modeButtons = MODES.map(([mode, label]) =>
-    control("button", { type: "button", class: "cw-mode", "data-testid": `cw-mode-${mode}`, "data-mode": mode }, label));
-  const colormap = control("select", { "data-testid": "cw-colormap", "aria-label": "Colormap" });
-  const opacity = control("input", { type: "range", min: "0", max: "1", step: "0.05", "data-testid": "cw-opacity", "aria-label": "Opacity" });
-  const opacityValue = element("span", { class: "cw-opacity-value", "data-testid": "cw-opacity-value" });
-  const opacityLabel = element("label", { class: "cw-opacity-label" }, "Opacity ");
-  opacityLabel.append(opacity, opacityValue);
+  const chrome = mapChrome(model, "cw-overlay");
+  const { root, toolbar, notices, colorbar, readout, status } = chrome;
   const canvas = element("canvas", { class: "cw-canvas", "data-testid": "cw-overlay-canvas" });
   // zoom (wheel) and pan (drag) move the canvas inside a viewport that clips it; double-click resets
   const viewport = element("div", { class: "cw-viewport", "data-testid": "cw-viewport", title: "Wheel to zoom, drag to pan, double-click to reset" });
@@ -117,29 +109,8 @@ export function renderOverlay({ model, el }) {
   const zoomReset = control("button", { type: "button", class: "cw-zoom-reset", "data-testid": "cw-zoom-reset" }, "Reset zoom");
   const zoomBox = element("div", { class: "cw-zoom-box" });  // over the map's corner: zooming moves nothing on the page
   zoomBox.append(zoomLabel, zoomReset);
-  // errors and progress over the top of the map: when they come and go, nothing on the page moves
-  const notices = element("div", { class: "cw-notices" });
   viewport.append(stage, notices, zoomBox);
-  const colorbar = element("div", { class: "cw-colorbar", "data-testid": "cw-colorbar" });
-  const barCanvas = element("canvas", { class: "cw-colorbar-strip", width: "256", height: "1", "aria-hidden": "true" });
-  const low = element("span", { class: "cw-colorbar-low", "data-testid": "cw-colorbar-low" });
-  const high = element("span", { class: "cw-colorbar-high", "data-testid": "cw-colorbar-high" });
-  colorbar.append(low, barCanvas, high);
-  const readout = element("div", { class: "cw-readout", "data-testid": "cw-readout" });
-  const status = element("div", { class: "cw-status", "data-testid": "cw-status", role: "status" });
-  const banner = element("div", { class: "cw-error-banner", "data-testid": "cw-error-banner" });
-  const error = element("div", { class: "cw-error", "data-testid": "cw-error", role: "alert" });
-  const dismiss = control("button", { type: "button", class: "cw-dismiss", "data-testid": "cw-dismiss", "aria-label": "Dismiss the message" }, "×");
-  banner.append(error, dismiss);
-  let dismissed = "";  // the error text the user closed: hidden until another one comes
-  const progress = element("div", { class: "cw-progress", "data-testid": "cw-progress" });
-  const bar = element("progress", { max: "1", value: "0" });
-  const label = element("span", { class: "cw-progress-label" });
-  const cancel = control("button", { type: "button", "data-testid": "cw-cancel" }, "Cancel");
-  progress.append(bar, label, cancel);
-  toolbar.append(...modeButtons, colormap, opacityLabel, clearRegion);
-  // errors and progress at the top of the map, where they are seen; the old map dims while a new one is computed
-  notices.append(banner, progress);
+  toolbar.append(clearRegion);
   root.append(toolbar, viewport, colorbar, readout, status);
   el.appendChild(root);
 
@@ -147,15 +118,13 @@ export function renderOverlay({ model, el }) {
   const draw = () => {
     const width = model.get("width"), height = model.get("height");
     if (!width || !height) return;
-    const names = model.get("colormap_names");
-    const index = Math.max(0, names.indexOf(model.get("colormap")));
-    const table = asBytes(model.get("colormap_tables")).subarray(index * 768, index * 768 + 768);
+    const table = chrome.table();
     const pixels = composeView(asBytes(model.get("photo")), asBytes(model.get("heatmap")), table,
       model.get("mode"), model.get("opacity"), width, height);
     if (canvas.width !== width || canvas.height !== height) { canvas.width = width; canvas.height = height; }
     image = new ImageData(pixels, width, height);
     canvas.getContext("2d").putImageData(image, 0, 0);
-    drawColorbar(table);
+    chrome.drawColorbar(table);
   };
   const annotations = () => model.get("annotations") || {};
   let dragged = null;  // the rectangle being dragged, [x1, y1, x2, y2], drawn until the kernel answers
@@ -202,50 +171,8 @@ export function renderOverlay({ model, el }) {
       : (marked.boxes || []).length ? "Click a box to explain it; wheel to zoom, drag to pan, double-click to reset"
       : "Wheel to zoom, drag to pan, double-click to reset";
   };
-  const drawColorbar = (table) => {
-    colorbar.hidden = model.get("mode") === "photo";
-    const strip = new Uint8ClampedArray(256 * 4);
-    for (let level = 0; level < 256; level++) {
-      for (let c = 0; c < 3; c++) strip[level * 4 + c] = table.length >= 768 ? table[level * 3 + c] : level;
-      strip[level * 4 + 3] = 255;
-    }
-    barCanvas.getContext("2d").putImageData(new ImageData(strip, 256, 1), 0, 0);
-    const range = model.get("value_range");
-    low.textContent = levelToValue(0, range).toPrecision(3);
-    high.textContent = levelToValue(255, range).toPrecision(3);
-  };
-  const syncControls = () => {
-    const names = model.get("colormap_names");
-    if (colormap.options.length !== names.length) {
-      colormap.replaceChildren(...names.map((name) => { const o = element("option", { value: name }, name); return o; }));
-    }
-    colormap.value = model.get("colormap");
-    opacity.value = String(model.get("opacity"));
-    opacityValue.textContent = Number(model.get("opacity")).toFixed(2);
-    for (const button of modeButtons) {
-      const active = button.dataset.mode === model.get("mode");
-      button.classList.toggle("cw-active", active);
-      button.setAttribute("aria-pressed", String(active));
-    }
-  };
-  const syncText = () => {
-    status.textContent = model.get("status");
-    error.textContent = model.get("error");
-    banner.hidden = !model.get("error") || model.get("error") === dismissed;
-    error.hidden = banner.hidden;
-    // the row stays after the run when it has something to say ("ScoreCAM cancelled; ..."), without bar and button
-    progress.hidden = !model.get("busy") && !model.get("progress_label");
-    bar.hidden = cancel.hidden = !model.get("busy");
-    canvas.classList.toggle("cw-stale", !!model.get("stale"));
-    bar.value = model.get("progress");
-    label.textContent = model.get("progress_label");
-  };
   const setTrait = (name, value) => { model.set(name, value); model.save_changes(); };
-  const onMode = (event) => setTrait("mode", event.currentTarget.dataset.mode);
-  const onColormap = () => setTrait("colormap", colormap.value);
-  const onOpacity = () => setTrait("opacity", Number(opacity.value));
-  const onCancel = () => model.send({ type: "cancel", id: Date.now() });
-  const onDismiss = () => { dismissed = model.get("error"); syncText(); };
+  const syncText = () => { chrome.syncText(); canvas.classList.toggle("cw-stale", !!model.get("stale")); };
   /** The pointer's position in image pixels (fractional, not clamped), or null before a picture. */
   const imagePoint = (event) => {
     const width = model.get("width"), height = model.get("height");
@@ -327,10 +254,9 @@ export function renderOverlay({ model, el }) {
   const onMarksChanged = () => { dragged = null; drawMarks(); };
   const onReset = () => applyView({ zoom: 1, x: 0, y: 0 });
 
-  const redraw = () => { syncControls(); draw(); drawMarks(); };
+  const redraw = () => { chrome.syncControls(); draw(); drawMarks(); };
   const domListeners = [
-    ...modeButtons.map((button) => [button, "click", onMode]),
-    [colormap, "change", onColormap], [opacity, "input", onOpacity], [cancel, "click", onCancel], [dismiss, "click", onDismiss],
+    ...chrome.domListeners,
     [canvas, "mousemove", onMove], [canvas, "mouseleave", onLeave],
     [viewport, "wheel", onWheel, { passive: false }], [canvas, "mousedown", onDown], [window, "mousemove", onDrag], [window, "mouseup", onUp],
     [canvas, "dblclick", onReset], [zoomReset, "click", onReset],
@@ -338,7 +264,7 @@ export function renderOverlay({ model, el }) {
   ];
   const modelListeners = [
     ...["photo", "heatmap", "colormap", "opacity", "mode", "width", "height", "value_range"].map((name) => [`change:${name}`, redraw]),
-    ...["status", "error", "busy", "stale", "progress", "progress_label"].map((name) => [`change:${name}`, syncText]),
+    ...CHROME_TEXT_TRAITS.map((name) => [`change:${name}`, syncText]),
     ["change:annotations", onMarksChanged], ["msg:custom", (content) => { if (content && content.type === "region" && content.error) onMarksChanged(); }],
   ];
   const cleanup = listen(model, root, domListeners, modelListeners);

@@ -317,7 +317,11 @@ def small_mvit() -> nn.Module:
         return MSBlockConfig(num_heads=heads, input_channels=channels[0], output_channels=channels[1], kernel_q=[3, 3, 3],
                              kernel_kv=[3, 3, 3], stride_q=stride_q, stride_kv=stride_kv)  # fmt: skip
 
-    setting = [block(1, (32, 32), [1, 1, 1], [1, 4, 4]), block(2, (32, 64), [1, 2, 2], [1, 2, 2]), block(2, (64, 64), [1, 1, 1], [1, 2, 2])]
+    setting = [
+        block(1, (32, 32), [1, 1, 1], [1, 4, 4]),
+        block(2, (32, 64), [1, 2, 2], [1, 2, 2]),
+        block(2, (64, 64), [1, 1, 1], [1, 2, 2]),
+    ]
     torch.manual_seed(0)
     return _mvit(setting, 0.0, None, False, spatial_size=(112, 112), temporal_size=8, residual_pool=True,
                  residual_with_cls_embed=False, rel_pos_embed=True, proj_after_attn=True, num_classes=10).eval()  # fmt: skip
@@ -555,9 +559,15 @@ CASES: dict[str, ZooCase] = {
             ("swin3d_t", "norm", "NHWC", lambda m: m.norm, False),
         )
     },
-    "tv-s3d": ZooCase(video("s3d"), "features.15", "NCHW", (lambda m: m.features[15], None), shape=(3, 16, 224, 224), slow=True),
+    "tv-s3d": ZooCase(
+        video("s3d"), "features.15", "NCHW", (lambda m: m.features[15], None), shape=(3, 16, 224, 224), slow=True
+    ),
     "tv-mvit_v2_s": ZooCase(
-        small_mvit, "blocks.2.norm1", "NLC", (lambda m: m.blocks[2].norm1, lambda t: tokens_to_grid(t, image_size=(8, 112, 112))), shape=CLIP
+        small_mvit,
+        "blocks.2.norm1",
+        "NLC",
+        (lambda m: m.blocks[2].norm1, lambda t: tokens_to_grid(t, image_size=(8, 112, 112))),
+        shape=CLIP,
     ),
     # plain 3-D and 1-D CNNs: a volume classifier and a signal classifier
     "volume-cnn": ZooCase(volume_cnn, "features", "NCHW", (lambda m: m.features, None), shape=(1, 32, 48, 48)),

@@ -14,7 +14,17 @@ from pathlib import Path
 __all__ = ["asset_path", "app_module", "widget_module", "APP_MODULES"]
 
 #: The files of the one ES module, in order: shared helpers, the parts' renderers, the composition.
-APP_MODULES = ("_dom.js", "overlay.js", "layer_tree.js", "thumbnails.js", "fields.js", "parts.js", "app.js")
+APP_MODULES = (
+    "_dom.js",
+    "map_chrome.js",
+    "overlay.js",
+    "spacetime.js",
+    "layer_tree.js",
+    "thumbnails.js",
+    "fields.js",
+    "parts.js",
+    "app.js",
+)
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 

@@ -140,7 +140,11 @@ def select_output(output: Any, output_selector: Any) -> Any:
 
 _RANK_ERROR = re.compile(r"[Ee]xpected (?:\w+ )*\(?\d+D")  # torch's "expected 4D input (got 3D input)" and kin
 
-INPUT_KINDS = {3: "a batch of signals (B, C, L)", 4: "a batch of images (B, C, H, W)", 5: "a batch of volumes or clips (B, C, D, H, W)"}
+INPUT_KINDS = {
+    3: "a batch of signals (B, C, L)",
+    4: "a batch of images (B, C, H, W)",
+    5: "a batch of volumes or clips (B, C, D, H, W)",
+}
 
 
 @contextlib.contextmanager

@@ -103,9 +103,11 @@ def looks_channels_last(shape: Sequence[int], image_size: tuple[int, ...]) -> bo
 
 
 def _ambiguous_grid(shape: Sequence[int], image_size: tuple[int, ...]) -> bool:
-    """Both readings of an image's or volume's output look like a grid of the input ((B, 8, 8, 8))."""
+    """Both readings of an image's output look like a grid of the image ((B, 8, 8, 8)). A volume's
+    or clip's (B, C, d, h, w) with C no larger than its depth is read channels first without a
+    warning: channels-last volumes (Swin3D's) have more channels than any grid axis."""
     return (
-        len(image_size) in (2, 3)
+        len(image_size) == 2
         and math.prod(shape[2:-1]) * shape[-1] > 1
         and _channels_first_grid(shape, image_size)
         and _channels_last_grid(shape, image_size)

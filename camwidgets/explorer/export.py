@@ -25,6 +25,7 @@ from ..core.colormaps import compose_view
 from ..core.pictures import to_png
 from ..engine import get_method
 from ..render.page import app_page
+from ..render.spacetime import spacetime_picture
 from ..widgets.parts import SEPARATOR, saved_state
 
 __all__ = [
@@ -143,6 +144,11 @@ def shown_picture(session: Any, view: dict[str, Any]) -> np.ndarray:
     if result is None:
         raise ValueError("nothing is shown yet: no map has been computed")
     image = result.state.image
+    if session.kind != "image":
+        return spacetime_picture(
+            session.kind, session.shown_input(image), result.levels[image], view["colormap"], view["opacity"],
+            view["mode"], view.get("position"), view.get("window"),
+        )  # fmt: skip
     return compose_view(
         session.images.photos[image], result.levels[image], view["colormap"], view["opacity"], view["mode"]
     )
@@ -153,30 +159,26 @@ def export_session(stem: str | os.PathLike, session: Any, view: dict[str, Any]) 
     if session.result is None:
         raise ValueError("nothing to export yet: no map has been computed")
     result, image = session.result, session.result.state.image
-    arrays = {"image": session.images.photos[image], "map": result.maps[image], "levels": result.levels[image]}
+    arrays = {"image": session.shown_input(image), "map": result.maps[image], "levels": result.levels[image]}
     return export_view(stem, shown_picture(session, view), arrays, view_manifest(session, view))
 
 
 def pick_answer(buffers: list[bytes], overlay: Any, gallery: Any, key: str, photo: np.ndarray, levels: np.ndarray,
                 value_range: Any, status: str, annotations: dict | None = None) -> dict[str, Any]:  # fmt: skip
-    """What a saved page does for a click on ``gallery``'s picture ``key``: the overlay shows
-    ``photo`` and ``levels`` (appended to ``buffers``) with ``status``, as the kernel would."""
-    buffers.append(np.ascontiguousarray(photo, dtype=np.uint8).tobytes())
-    buffers.append(np.ascontiguousarray(levels, dtype=np.uint8).tobytes())
-    height, width = np.asarray(levels).shape
+    """What a saved page does for a click on ``gallery``'s picture ``key``: the overlay (or a volume's,
+    clip's or signal's view) shows ``photo`` (the item) and ``levels`` (appended to ``buffers``) with
+    ``status``, as the kernel would."""
     at = overlay.part_id + SEPARATOR
-    return {
+    answer = {
         gallery.part_id + SEPARATOR + "selected": key,
-        at + "photo": {"buffer": len(buffers) - 2},
-        at + "heatmap": {"buffer": len(buffers) - 1},
-        at + "width": int(width),
-        at + "height": int(height),
         at + "value_range": [float(v) for v in value_range],
         at + "status": status,
         at + "annotations": {"boxes": [], "outlines": [], "region": None, **(annotations or {}), "draw": ""},
         at + "stale": False,
         at + "error": "",
     }
+    answer.update({at + name: value for name, value in overlay.saved_item(buffers, photo, levels).items()})
+    return answer
 
 
 def explorer_page(view: Any) -> str:
@@ -200,7 +202,7 @@ def explorer_page(view: Any) -> str:
             continue
         shown = session.at_image(result.state, index)
         picks[str(index)] = pick_answer(
-            buffers, overlay, gallery, str(index), session.images.photos[index], result.levels[index],
+            buffers, overlay, gallery, str(index), session.shown_input(index), result.levels[index],
             result.value_range, session.status_text(shown), session.task.annotations(shown),
         )  # fmt: skip
     names = session.images.names

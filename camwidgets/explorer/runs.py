@@ -200,7 +200,7 @@ class BackgroundRuns:
         with self._lock:
             assert self._pending is not None
             self._pending = self.session.at_image(self._pending, image)
-            photo = self.session.images.photos[image]
+            photo = self.session.shown_input(image)
             if image in self._partial:
                 levels, value_range = gray_levels(self._partial[image][None], self._pending.normalise)
                 self._display(

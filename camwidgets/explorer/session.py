@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.image_sets import ImageSet, load_images, normalises_itself, unit_tensor
+from ..core.samples import (
+    KINDS,
+    SPACETIME_KINDS,
+    VIDEO_SUFFIXES,
+    VOLUME_SUFFIXES,
+    SampleSet,
+    kind_of_model,
+    load_samples,
+    plane,
+)
 from ..engine import (
     METHODS,
     NORMALISATIONS,
@@ -52,6 +63,32 @@ SWEEP_METHOD = "gradcam"
 THUMBNAIL = 64
 
 
+def input_kind_of(model: nn.Module, images: Any, asked: str | None) -> str:
+    """What the explorer's inputs are, 'image', 'volume', 'clip' or 'signal': as asked; else a video
+    or NIfTI file says clip or volume; else the model's first convolution (1-D: signals, 3-D:
+    volumes, clips in a torchvision video model or given as (T, H, W, 3) frames); else images."""
+    if asked is not None:
+        if asked not in KINDS:
+            raise ValueError(f"input_kind must be one of {', '.join(KINDS)}; got {asked!r}")
+        return asked
+    first = images[0] if isinstance(images, (list, tuple)) and images else images
+    if isinstance(first, (str, Path)):
+        name = str(first).lower()
+        if name.endswith(VIDEO_SUFFIXES):
+            return "clip"
+        if name.endswith(VOLUME_SUFFIXES):
+            return "volume"
+    from_model = kind_of_model(model)
+    if (
+        from_model == "volume"
+        and not isinstance(first, torch.Tensor)
+        and np.ndim(first) == 4
+        and np.shape(first)[-1] == 3
+    ):
+        return "clip"  # (T, H, W, 3) frames for a 3-D CNN
+    return from_model if from_model in SPACETIME_KINDS else "image"
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
@@ -77,6 +114,7 @@ class ExplorerSession:
         task: str | None = None,
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         cache_entries: int = 8,
+        input_kind: str | None = None,
     ) -> None:
         model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if device is not None:
@@ -88,10 +126,14 @@ class ExplorerSession:
         self.model = model
         self.output_selector = output_selector
         self.device = model_device(model)
-        unit = normalises_itself(model)  # torchvision detectors take images in [0, 1] and normalise them themselves
-        torchvision_model = type(model).__module__.startswith("torchvision.models") and not unit
-        self.images: ImageSet = load_images(images, unit_tensor if unit and preprocess is None else preprocess, self.device,
-                                            torchvision_model, model_dtype(model), unit_range=unit)  # fmt: skip
+        self.kind = input_kind_of(model, images, input_kind)
+        if self.kind == "image":
+            unit = normalises_itself(model)  # torchvision detectors take images in [0, 1] and normalise them themselves
+            torchvision_model = type(model).__module__.startswith("torchvision.models") and not unit
+            self.images: ImageSet | SampleSet = load_images(images, unit_tensor if unit and preprocess is None else preprocess, self.device,
+                                                            torchvision_model, model_dtype(model), unit_range=unit)  # fmt: skip
+        else:
+            self.images = load_samples(images, self.kind, preprocess, self.device, model_dtype(model))
         self.cache = CaptureCache(max_entries=cache_entries)
         self.pass_seconds: dict[str, float] = {}  # measured seconds per pass, by method and by kind (estimate)
         self._task = task
@@ -165,14 +207,10 @@ class ExplorerSession:
             try:
                 outputs = self.model(self.images.batch)
             except RuntimeError as error:
-                if (
-                    any(isinstance(module, nn.Conv3d) for module in self.model.modules())
-                    and self.images.batch.ndim == 4
-                ):
+                if self.kind == "image" and kind_of_model(self.model) in SPACETIME_KINDS:
                     raise ValueError(
-                        f"{type(self.model).__name__} has 3-D convolutions: it takes volumes or video clips, (B, C, D, H, W) or "
-                        "(B, C, T, H, W), not photos. The explorer shows 2-D images; explain it with the drop-in classes on a "
-                        "5-D tensor, for example GradCAM(model, [layer])(clips)"
+                        f"{type(self.model).__name__} takes {kind_of_model(self.model)}s, not photos: pass them as images "
+                        "(arrays, tensors or files) and, if needed, CAMExplorer(..., input_kind='volume', 'clip' or 'signal')"
                     ) from error
                 raise
             self.forward_seconds = (time.perf_counter() - started) / len(self.images)
@@ -213,6 +251,11 @@ class ExplorerSession:
                 if proposal is not None:
                     self.output_selector, self._task = proposal, name
                     return
+
+    def shown_input(self, image: int) -> np.ndarray:
+        """What the view draws of one input: the photo as the model sees it, or a volume's, clip's or
+        signal's display array (:class:`~camwidgets.core.samples.SampleSet`)."""
+        return self.images.photos[image] if self.kind == "image" else self.images.display[image]
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -427,8 +470,7 @@ class ExplorerSession:
         if not found:
             raise ValueError("the chosen target depends on none of the model's stages; choose another target")
         maps = torch.cat(list(found.values()))
-        small = F.interpolate(maps[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
-        return list(found), gray_levels(small.cpu().numpy(), "image")[0]
+        return list(found), self._thumbnail_levels(maps, size)
 
     def label_maps(
         self, state: ViewState, size: int = THUMBNAIL, most: int = 6
@@ -437,11 +479,16 @@ class ExplorerSession:
         ``most``) of the image shown at the current layers, from one forward of copies of the image:
         ``(present labels, (k, size, size) uint8 levels)``."""
         present = self.task.present(state.image)[:most]
-        x = self.images.batch[state.image : state.image + 1].expand(len(present), -1, -1, -1)
+        x = self.images.batch[state.image : state.image + 1].expand(len(present), *self.images.batch.shape[1:])
         targets = [ClassifierOutputTarget(c) for c, _, _ in present]
         maps = self.explainer(state.layers, cache=False).compute(SWEEP_METHOD, x, targets)
-        small = F.interpolate(maps[:, None].float(), size=(size, size), mode="bilinear", align_corners=False)[:, 0]
-        return present, gray_levels(small.cpu().numpy(), "image")[0]
+        return present, self._thumbnail_levels(maps, size)
+
+    def _thumbnail_levels(self, maps: torch.Tensor, size: int) -> np.ndarray:
+        """(n, size, size) uint8 levels of (n, *axes) maps in the posters' plane (:func:`plane`)."""
+        flat = torch.from_numpy(plane(maps.detach().float().cpu().numpy(), self.kind))
+        small = F.interpolate(flat[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+        return gray_levels(small.numpy(), "image")[0]
 
     def compare(
         self,

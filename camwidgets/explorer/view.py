@@ -32,6 +32,7 @@ from ..widgets.messages import logger
 from ..widgets.overlay import OverlayView
 from ..widgets.page_text import text_html
 from ..widgets.parts import Column, PartsWidget, Row
+from ..widgets.spacetime import SpaceTimeView
 from ..widgets.thumbnails import ThumbnailGrid
 from .export import explorer_page, export_session, shown_picture
 from .runs import BackgroundRuns
@@ -95,7 +96,11 @@ class ExplorerView(BackgroundRuns):
             self.controls.threshold.value = self.session.task.threshold
             self.controls.threshold.visible = True
         self.tree = LayerTree(self.session.tree, list(self.session.state.layers), accept=self._accept_layers)
-        self.overlay = OverlayView(on_cancel=self.cancel, on_pick_box=self._pick_box, on_region=self._drag_region)
+        self.overlay = (
+            OverlayView(on_cancel=self.cancel, on_pick_box=self._pick_box, on_region=self._drag_region)
+            if self.session.kind == "image"
+            else SpaceTimeView(self.session.kind, on_cancel=self.cancel)
+        )
         self.strips = Strips(self.session, self.jobs, self._quietly)
         self.sweep, self.label_maps = self.strips.sweep, self.strips.label_maps
         self.gallery = ThumbnailGrid(testid="cw-gallery", item_testid="cw-gallery-item", title="Images")
@@ -170,7 +175,10 @@ class ExplorerView(BackgroundRuns):
         return self.overlay.theme
 
     def _view_settings(self) -> dict[str, Any]:
-        return {"mode": self.overlay.mode, "colormap": self.overlay.colormap, "opacity": self.overlay.opacity}
+        settings = {"mode": self.overlay.mode, "colormap": self.overlay.colormap, "opacity": self.overlay.opacity}
+        if isinstance(self.overlay, SpaceTimeView):  # the slice or frame shown, the intensity window
+            settings.update(position=list(self.overlay.position), window=list(self.overlay.window))
+        return settings
 
     def status_text(self, state: ViewState) -> str:
         """'Method · layer(s) · target', as the overlay's status line shows it."""
@@ -229,7 +237,7 @@ class ExplorerView(BackgroundRuns):
             state = result.state
             with self.overlay.hold_sync():
                 self._display(
-                    self.session.images.photos[state.image],
+                    self.session.shown_input(state.image),
                     result.levels[state.image],
                     result.value_range,
                     self.status_text(state),
@@ -360,7 +368,8 @@ class ExplorerView(BackgroundRuns):
             widget.observe(lambda change, f=field, c=convert: self._request(**{f: c(change["new"])}), names="value")
         controls.find_class.observe(self._on_find_class, names="value")
         controls.threshold.observe(lambda change: self._on_threshold(change["new"]), names="value")
-        self.overlay.observe(lambda change: self.panels.metrics.redraw(), names="theme")
+        if "metrics" in self.panels:
+            self.overlay.observe(lambda change: self.panels.metrics.redraw(), names="theme")
         self.tree.observe(lambda change: self._request(layers=tuple(change["new"])), names="selected")
         self.sweep.observe(lambda change: change["new"] and self._request(layers=(change["new"],)), names="selected")
         self.gallery.observe(lambda change: change["new"] and self._request(image=int(change["new"])), names="selected")

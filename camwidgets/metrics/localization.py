@@ -1,6 +1,7 @@
 r"""Does the map point at the object? Metrics against ground-truth masks (or boxes).
 
-Every function takes (B, H, W) maps and (B, H, W) boolean masks, numpy arrays or tensors, computes
+Every function takes (B, H, W) maps and (B, H, W) boolean masks (or volumes' (B, D, H, W); a
+signal's (B, L) as (B, 1, L)), numpy arrays or tensors, computes
 in torch on the maps' device for the whole batch, and returns numpy (B,). Boxes become masks with
 ``boxes_to_masks``. The maps are used as given (the CAMs of this package are already scaled to
 [0, 1]); the mass-based scores need non-negative maps.
@@ -53,11 +54,17 @@ def smooth_random_maps(count: int, size: int | Sequence[int], cells: int, seed: 
 
 
 def _as_maps(cams: Any) -> torch.Tensor:
-    """The maps as a floating-point (B, H, W) tensor, checked."""
+    """The maps as a floating-point (B, H, W) or (B, D, H, W) tensor, checked."""
     maps = as_tensor(cams, "cams")
-    if maps.ndim != 3:
-        hint = " For a single map add the batch axis: cams[None]." if maps.ndim == 2 else ""
-        raise ValueError(f"cams must have shape (B, H, W), one map per image; got {tuple(maps.shape)}.{hint}")
+    if maps.ndim not in (3, 4):
+        hint = (
+            " For a single map add the batch axis: cams[None]; for signals (B, L) use cams[:, None]."
+            if maps.ndim == 2
+            else ""
+        )
+        raise ValueError(
+            f"cams must have shape (B, H, W), one map per image, or (B, D, H, W) for volumes; got {tuple(maps.shape)}.{hint}"
+        )
     return map_values(maps)
 
 
@@ -139,7 +146,10 @@ def _row_distances(mask: torch.Tensor) -> torch.Tensor:
 
 def _maxima_distances(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per image, the squared Euclidean distance from its nearest maximum to the mask, (B,):
-    ``min over maxima (i, j) of min_k (i - k)^2 + g(k, j)``, with ``g`` the row distances."""
+    ``min over maxima (i, j) of min_k (i - k)^2 + g(k, j)``, with ``g`` the row distances
+    (volumes: :func:`_volume_maxima_distances`)."""
+    if maps.ndim == 4:
+        return _volume_maxima_distances(maps, mask)
     batch, height = maps.shape[0], maps.shape[1]
     row_distances = _row_distances(mask)
     peaks = maps == maps.flatten(1).amax(dim=1).view(-1, 1, 1)
@@ -154,10 +164,24 @@ def _maxima_distances(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return best
 
 
+def _volume_maxima_distances(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """:func:`_maxima_distances` for (B, D, H, W) volumes: per volume, the smallest squared distance
+    between its maxima and its mask's voxels (in chunks of the mask's voxels)."""
+    best = torch.full((maps.shape[0],), torch.inf, device=maps.device)
+    for index, (volume, voxels) in enumerate(zip(maps, mask)):
+        peaks = (volume == volume.amax()).nonzero().to(torch.float32)
+        inside = voxels.nonzero().to(torch.float32)
+        step = max(1, _DISTANCE_CHUNK // max(len(peaks), 1))
+        for start in range(0, len(inside), step):
+            chunk = torch.cdist(peaks, inside[start : start + step]).amin() ** 2
+            best[index] = torch.minimum(best[index], chunk.round())  # integer offsets: exact squares
+    return best
+
+
 def pointing_game(cams: Any, masks: Any, tolerance: float = 15) -> np.ndarray:
     """Pointing game (Zhang et al., https://arxiv.org/abs/1608.00507): per image, a hit when the
-    map's maximum lies within ``tolerance`` pixels (Euclidean, between pixel centres) of a mask
-    pixel; ``tolerance=0`` asks for the maximum inside the mask. With several equal maxima, any of
+    map's maximum lies within ``tolerance`` pixels (Euclidean, between pixel centres; voxels for a
+    volume, the 3-D pointing game) of a mask pixel; ``tolerance=0`` asks for the maximum inside the mask. With several equal maxima, any of
     them may hit. Returns numpy bool (B,); the hit rate is its mean."""
     if (
         isinstance(tolerance, bool)

@@ -127,6 +127,14 @@ class OverlayView(Part):
             self.error = ""
             self.revision += 1
 
+    def saved_item(self, buffers: list[bytes], photo: np.ndarray, levels: np.ndarray) -> dict[str, Any]:
+        """The traits that show ``photo`` and ``levels`` on a page without a kernel, the bytes appended
+        to ``buffers`` and named by their index there."""
+        buffers.append(np.ascontiguousarray(photo, dtype=np.uint8).tobytes())
+        buffers.append(np.ascontiguousarray(levels, dtype=np.uint8).tobytes())
+        height, width = np.asarray(levels).shape
+        return {"photo": {"buffer": len(buffers) - 2}, "heatmap": {"buffer": len(buffers) - 1}, "width": int(width), "height": int(height)}  # fmt: skip
+
     def levels(self) -> np.ndarray:
         """The map shown, as (H, W) uint8."""
         return np.frombuffer(self.heatmap, dtype=np.uint8).reshape(self.height, self.width)

@@ -60,7 +60,8 @@ def test_the_suggested_layer_is_right_and_its_maps_equal_the_explicit_call(name)
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "name", [name for name, case in CASES.items() if case.task == "classification" and not case.slow and case.shape is None]
+    "name",
+    [name for name, case in CASES.items() if case.task == "classification" and not case.slow and case.shape is None],
 )
 def test_the_explorer_builds_on_every_classifier(name):
     from camwidgets.explorer import CAMExplorer

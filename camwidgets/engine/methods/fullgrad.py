@@ -33,7 +33,9 @@ def bias_layers(model: nn.Module, spatial_axes: int = 2) -> list[tuple[str, nn.M
     dimensionality that have a bias, in ``named_modules()`` order (as the reference picks them)."""
     kinds = _BIAS_TYPES.get(spatial_axes)
     if kinds is None:
-        raise ValueError(f"FullGrad explains signals, images and volumes (1 to 3 positional axes); got {spatial_axes} spatial axes")
+        raise ValueError(
+            f"FullGrad explains signals, images and volumes (1 to 3 positional axes); got {spatial_axes} spatial axes"
+        )
     return [
         (name, module)
         for name, module in model.named_modules()

@@ -23,13 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..capture import target_score
+from ..maps import LINEAR_MODES
 from ..memory_layout import ChannelsLastForward
 from ..modules import BatchMismatch, evaluation_mode, forward_hooks, per_image_outputs, select_output
 from ..progress import Progress
 from ..smoothing import first_principal_component
 from ..targets import ClassifierOutputTarget
 from .combine import weighted_channels
-from ..maps import LINEAR_MODES
 from .registry import MethodCall, MethodSpec
 
 __all__ = [

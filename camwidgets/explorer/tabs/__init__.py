@@ -53,6 +53,9 @@ class Tabs:
         self.parts = {part.key: part for part in parts}
         self.tabs = tabs
 
+    def __contains__(self, key: str) -> bool:
+        return key in self.parts
+
     def __getattr__(self, key: str) -> Tab:
         parts = self.__dict__.get("parts", {})
         if key in parts:
@@ -64,6 +67,6 @@ class Tabs:
 
 
 def build_tabs(session: Any, host: TabHost) -> Tabs:
-    parts = [tab(session, host) for tab in TABS]
+    parts = [tab(session, host) for tab in TABS if session.kind in tab.kinds]
     tabs = TabsPart([part.box for part in parts], titles=[part.title for part in parts], css="cw-lower-tabs")
     return Tabs(parts, tabs)

@@ -60,10 +60,11 @@ def method_choices() -> list[tuple[str, str]]:
 
 class Tab:
     """A tab: ``key`` (its name under ``explorer.panels``), ``title``, ``box`` (its widgets),
-    ``stop()`` (ends its running work)."""
+    ``stop()`` (ends its running work), ``kinds`` (the inputs it means something for)."""
 
     key = ""
     title = ""
+    kinds: tuple[str, ...] = ("image", "volume", "clip", "signal")
     box: Part
 
     def __init__(self, session: Any, host: TabHost) -> None:

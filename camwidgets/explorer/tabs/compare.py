@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ...core.pictures import overlay_thumbnails
+from ...core.samples import plane
 from ...engine import METHODS
 from ...widgets.fields import Button, SelectMultiple, ToggleButtons
 from ...widgets.parts import Column, Row
@@ -61,7 +62,10 @@ class CompareTab(BackgroundTab):
         def show(outcome: tuple[list[str], np.ndarray]) -> None:
             columns, maps = outcome
             photos = session.images.photos if by == "images" else session.images.photos[[state.image] * len(columns)]
-            cells = [overlay_thumbnails(photos, gray_levels(row, state.normalise)[0], COMPARE_SIZE) for row in maps]
+            cells = [
+                overlay_thumbnails(photos, gray_levels(plane(row, session.kind), state.normalise)[0], COMPARE_SIZE)
+                for row in maps
+            ]
             names = [METHODS[m].class_name for m in methods]
             self._cells = {
                 f"{m}|{position}": {"method": m, **({"image": position} if by == "images" else {"layers": (column,)})}

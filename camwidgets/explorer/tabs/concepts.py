@@ -39,6 +39,7 @@ class ConceptsTab(HTMLMessage, BackgroundTab):
 
     key = "concepts"
     title = "Concepts"
+    kinds = ("image",)  # its concept grid shows photos
     name = "Concepts"
 
     def __init__(self, session: Any, host: TabHost) -> None:

@@ -22,6 +22,7 @@ class GuidedTab(HTMLMessage, BackgroundTab):
 
     key = "guided"
     title = "Guided"
+    kinds = ("image",)  # guided backpropagation is drawn as a 2-D picture
     name = "guided backprop"
 
     def __init__(self, session: Any, host: TabHost) -> None:

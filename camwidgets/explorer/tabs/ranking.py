@@ -23,6 +23,7 @@ class RankingTab(BackgroundTab):
 
     key = "metrics"
     title = "Which should I use?"
+    kinds = ("image",)  # its metrics perturb 2-D images
     name = "ranking"
 
     def __init__(self, session: Any, host: TabHost) -> None:
