@@ -182,7 +182,7 @@ function volumeBody(model, chrome, body, setPosition) {
     const next = [Number(level.value), Number(width.value)];
     if (Number.isFinite(next[0]) && Number.isFinite(next[1]) && next[1] > 0) setTrait("window", next);
   };
-  domListeners.push([level, "change", onWindow], [width, "change", onWindow]);
+  domListeners.push([level, "input", onWindow], [width, "input", onWindow]);
   return { draw, domListeners, traits: ["window", "projection"] };
 }
 
@@ -286,7 +286,7 @@ function signalBody(model, chrome, body, setPosition) {
     if (mode !== "photo") {  // the map behind the line, as in the overlay
       const shade = mode === "heatmap" ? 1 : model.get("opacity");
       for (let i = start; i < end; i++) {
-        const x = ((i - start) / (end - start)) * width, next = ((i + 1 - start) / (end - start)) * width;
+        const x = Math.round(((i - start) / (end - start)) * width), next = Math.round(((i + 1 - start) / (end - start)) * width);
         const level = levels[i];
         context.fillStyle = `rgba(${table[level * 3]}, ${table[level * 3 + 1]}, ${table[level * 3 + 2]}, ${shade})`;
         context.fillRect(x, 0, Math.max(1, next - x), height);
@@ -349,7 +349,7 @@ const BODIES = { volume: volumeBody, clip: clipBody, signal: signalBody };
 export function renderSpaceTime({ model, el }) {
   const chrome = mapChrome(model, "cw-spacetime");
   const kind = model.get("sample_kind");
-  const body = element("div", { class: `cw-spacetime-body cw-${kind}`, "data-testid": `cw-${kind}-view` });
+  const body = element("div", { class: `cw-spacetime-body cw-${kind}-body`, "data-testid": `cw-${kind}-view` });
   chrome.root.append(chrome.toolbar, body, chrome.colorbar, chrome.readout, chrome.status);
   body.append(chrome.notices);
   el.appendChild(chrome.root);

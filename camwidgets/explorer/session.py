@@ -207,7 +207,14 @@ class ExplorerSession:
             try:
                 outputs = self.model(self.images.batch)
             except RuntimeError as error:
-                if self.kind == "image" and kind_of_model(self.model) in SPACETIME_KINDS:
+                if self.kind in SPACETIME_KINDS:
+                    layout = {"volume": "(B, C, D, H, W)", "clip": "(B, C, T, H, W)", "signal": "(B, C, L)"}[self.kind]
+                    raise ValueError(
+                        f"{type(self.model).__name__} refused the {self.kind}s as read, a batch of shape {tuple(self.images.batch.shape)} "
+                        f"{layout}: {error}. Check the {self.kind}s' channels and size, or pass CAMExplorer(..., input_kind=...) "
+                        "when they are another kind of input"
+                    ) from error
+                if kind_of_model(self.model) in SPACETIME_KINDS:
                     raise ValueError(
                         f"{type(self.model).__name__} takes {kind_of_model(self.model)}s, not photos: pass them as images "
                         "(arrays, tensors or files) and, if needed, CAMExplorer(..., input_kind='volume', 'clip' or 'signal')"

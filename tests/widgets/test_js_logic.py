@@ -151,3 +151,37 @@ def test_box_labels_avoid_each_other_and_the_chosen_box_is_labelled_first():
             assert not (r[0] < s[2] and s[0] < r[2] and r[1] < s[3] and s[1] < r[3]), "two labels overlap"
     assert all(x >= 0 and y <= 100 for x, y in placed.values())
     assert len(placed) < len(boxes) or len({y for _, y in placed.values()}) > 1  # piled labels moved or left out
+
+
+def test_volume_planes_windowing_and_frame_energy_match_the_python_side():
+    """js/spacetime.js draws slices, projections, windowed intensities and per-frame energy in the
+    browser: the same numbers as numpy and camwidgets.core.samples.windowed."""
+    from camwidgets.core.samples import windowed
+
+    generator = np.random.default_rng(1)
+    volume = generator.normal(size=(3, 4, 5)).astype(np.float32)
+    levels = generator.integers(0, 256, (3, 4, 5), dtype=np.uint8)
+    body = (
+        "const v = Float32Array.from(input.volume), l = Uint8Array.from(input.levels), s = [3, 4, 5];"
+        "output = [0, 1, 2].map((axis) => [1, 2].map((i) => Array.from(m.volumePlane(v, s, axis, i).values)))"
+        "  .concat([[0, 1, 2].map((axis) => Array.from(m.volumePlane(l, s, axis, 0, true).values))])"
+        "  .concat([[Array.from(m.windowedRGB(v, 0.2, 1.5))], [m.frameEnergy(l, 3)]]);"
+    )
+    *slices, projections, (rgb,), (energy,) = run_module(
+        "spacetime.js", body, {"volume": volume.ravel().tolist(), "levels": levels.ravel().tolist()}
+    )
+    for axis, (first, second) in enumerate(slices):
+        for index, plane in ((1, first), (2, second)):
+            np.testing.assert_allclose(np.array(plane).reshape(np.take(volume, index, axis=axis).shape), np.take(volume, index, axis=axis), rtol=1e-6)
+    for axis, projection in enumerate(projections):
+        np.testing.assert_array_equal(np.array(projection).reshape(levels.max(axis=axis).shape), levels.max(axis=axis))
+    np.testing.assert_array_equal(np.array(rgb).reshape(-1, 3)[:, 0], windowed(volume, 0.2, 1.5).ravel())
+    sums = levels.reshape(3, -1).sum(axis=1)
+    np.testing.assert_allclose(energy, sums / sums.max(), rtol=1e-12)
+
+
+def test_signal_line_points_span_the_plot():
+    body = "output = m.linePoints([0, 2, 1, 4, 3], 1, 4, 101, 54);"
+    points = run_module("spacetime.js", body, {})
+    assert [x for x, _ in points] == [0, 50, 100]
+    assert points[1][1] == pytest.approx(52) and points[2][1] == pytest.approx(2)  # the lowest sample at the bottom, the highest at the top
