@@ -42,12 +42,16 @@ _DISTANCE_CHUNK = 1 << 22
 
 def smooth_random_maps(count: int, size: int | Sequence[int], cells: int, seed: int = 0) -> np.ndarray:
     """(count, H, W) float32 random maps: uniform noise on a ``cells`` x ``cells`` grid, upsampled
-    bilinearly to ``size`` (an int for square maps, or (H, W)), as a CAM of that grid is."""
+    bilinearly to ``size`` (an int for square maps, or (H, W)), as a CAM of that grid is; for a
+    volume's (D, H, W) ``size``, (count, D, H, W) maps from a ``cells``^3 grid, upsampled trilinearly."""
     import torch.nn.functional as F
 
-    height, width = (size, size) if isinstance(size, int) else size
-    grid = torch.rand(int(count), 1, int(cells), int(cells), generator=torch.Generator().manual_seed(int(seed)))
-    return F.interpolate(grid, size=(int(height), int(width)), mode="bilinear", align_corners=False)[:, 0].numpy()
+    shape = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
+    if len(shape) not in (2, 3):
+        raise ValueError(f"size must be a side, (H, W) or (D, H, W); got {size!r}")
+    grid = torch.rand(int(count), 1, *[int(cells)] * len(shape), generator=torch.Generator().manual_seed(int(seed)))
+    mode = "bilinear" if len(shape) == 2 else "trilinear"
+    return F.interpolate(grid, size=shape, mode=mode, align_corners=False)[:, 0].numpy()
 
 
 # --- inputs -------------------------------------------------------------------------------------
