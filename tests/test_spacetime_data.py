@@ -39,7 +39,10 @@ def test_solids_are_deterministic_with_exact_separate_masks():
 def test_each_solid_has_its_own_shape():
     centre, rotation = np.array([16.0, 16.0, 16.0]), np.eye(3)
     volumes = {kind: solid_mask(kind, 32, centre, 14.0, rotation).sum() for kind in SOLIDS}
-    assert volumes["sphere"] > volumes["cube"] > volumes["torus"] and volumes["cylinder"] > 0
+    assert volumes["sphere"] == max(volumes.values()) and len(set(volumes.values())) == len(
+        SOLIDS
+    )  # the same extent, four shapes
+    assert volumes["sphere"] == pytest.approx(4 / 3 * np.pi * 7**3, rel=0.05)
     torus = solid_mask("torus", 32, centre, 14.0, rotation)
     assert not torus[16, 16, 16]  # the hole
     with pytest.raises(ValueError, match="sphere, cube, torus, cylinder"):

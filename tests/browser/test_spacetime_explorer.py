@@ -85,7 +85,10 @@ def test_a_volume_is_scrubbed_slice_by_slice_in_the_browser(notebook, kernel, sc
     slider.focus()
     for _ in range(4):
         notebook.page.keyboard.press("ArrowRight")
-    wait_until(lambda: view.get_by_test_id("cw-slice-label-axial").text_content() == "Axial 21/32", "the axial slice did not move")
+    wait_until(
+        lambda: view.get_by_test_id("cw-slice-label-axial").text_content() == "Axial 21/32",
+        "the axial slice did not move",
+    )
     assert digest(view, "cw-slice-axial") != before
     assert kernel.wait_for("volume.overlay.position", [20, 16, 16]) == [20, 16, 16]
     assert kernel.evaluate("volume.overlay.revision") == sends, "a slice change needed no new map from the kernel"
@@ -100,9 +103,13 @@ def test_a_volume_is_scrubbed_slice_by_slice_in_the_browser(notebook, kernel, sc
     level.fill("2.5")
     level.press("Enter")
     assert kernel.wait_for("volume.overlay.window[0]", 2.5) == 2.5
-    method = view.locator("label.cw-dropdown", has=notebook.page.locator(".cw-field-label", has_text=re.compile("^Method$"))).locator("select")
+    method = view.locator(
+        "label.cw-dropdown", has=notebook.page.locator(".cw-field-label", has_text=re.compile("^Method$"))
+    ).locator("select")
     before = digest(view, "cw-slice-axial")
-    method.select_option(label=kernel.evaluate("next(label for label, value in volume.controls.method.options if value == 'layercam')"))
+    method.select_option(
+        label=kernel.evaluate("next(label for label, value in volume.controls.method.options if value == 'layercam')")
+    )
     wait_until(lambda: "LayerCAM" in view.get_by_test_id("cw-status").text_content(), "the method did not change", 60)
     wait_until(lambda: digest(view, "cw-slice-axial") != before, "the new map was not drawn")
     assert kernel.evaluate("volume.overlay.error") == ""
@@ -115,7 +122,9 @@ def test_a_clip_shows_where_and_when_frame_by_frame(notebook, kernel, screenshot
     assert view.get_by_test_id("cw-strip-frame").count() == 8
     assert_drawn(canvas_summary(view, "[data-testid=cw-frame]"), "the frame")
     energies = [float(bar.get_attribute("data-energy")) for bar in view.get_by_test_id("cw-energy-bar").all()]
-    expected = kernel.evaluate("(lambda m: (m.sum((1, 2)) / m.sum((1, 2)).max()).tolist())(clip.overlay.levels().astype(float))")
+    expected = kernel.evaluate(
+        "(lambda m: (m.sum((1, 2)) / m.sum((1, 2)).max()).tolist())(clip.overlay.levels().astype(float))"
+    )
     assert energies == pytest.approx(expected, abs=1e-3)
     loudest = max(range(8), key=energies.__getitem__)
     before = digest(view, "cw-frame")
@@ -125,7 +134,9 @@ def test_a_clip_shows_where_and_when_frame_by_frame(notebook, kernel, screenshot
     if loudest != 4:
         assert digest(view, "cw-frame") != before
     view.get_by_test_id("cw-play").click()
-    wait_until(lambda: view.get_by_test_id("cw-frame-label").text_content() != f"Frame {loudest + 1}/8", "play did not advance")
+    wait_until(
+        lambda: view.get_by_test_id("cw-frame-label").text_content() != f"Frame {loudest + 1}/8", "play did not advance"
+    )
     view.get_by_test_id("cw-play").click()
     assert view.get_by_test_id("cw-play").text_content() == "Play"
     view.locator(".cw-right").screenshot(path=str(screenshots / "explorer-clip.png"))

@@ -68,7 +68,10 @@ def test_a_detector_without_a_box_at_the_threshold_says_so_and_offers_a_lower_on
 
 def test_a_model_for_volumes_or_clips_given_photos_says_what_it_takes():
     model = torchvision.models.video.r3d_18(weights=None).eval()
-    with pytest.raises(ValueError, match=r"VideoResNet refused the clips as read, a batch of shape \(1, 1, 3, 64, 64\) \(B, C, T, H, W\).*channels"):
+    with pytest.raises(
+        ValueError,
+        match=r"VideoResNet refused the clips as read, a batch of shape \(1, 1, 3, 64, 64\) \(B, C, T, H, W\).*channels",
+    ):
         CAMExplorer(model, torch.rand(1, 3, 64, 64))  # one photo's tensor, read as a clip of 3 one-channel frames
     with pytest.raises(ValueError, match=r"VideoResNet takes clips, not photos.*input_kind"):
         CAMExplorer(model, torch.rand(1, 3, 64, 64), input_kind="image")

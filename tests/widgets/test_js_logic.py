@@ -172,7 +172,11 @@ def test_volume_planes_windowing_and_frame_energy_match_the_python_side():
     )
     for axis, (first, second) in enumerate(slices):
         for index, plane in ((1, first), (2, second)):
-            np.testing.assert_allclose(np.array(plane).reshape(np.take(volume, index, axis=axis).shape), np.take(volume, index, axis=axis), rtol=1e-6)
+            np.testing.assert_allclose(
+                np.array(plane).reshape(np.take(volume, index, axis=axis).shape),
+                np.take(volume, index, axis=axis),
+                rtol=1e-6,
+            )
     for axis, projection in enumerate(projections):
         np.testing.assert_array_equal(np.array(projection).reshape(levels.max(axis=axis).shape), levels.max(axis=axis))
     np.testing.assert_array_equal(np.array(rgb).reshape(-1, 3)[:, 0], windowed(volume, 0.2, 1.5).ravel())
@@ -184,4 +188,6 @@ def test_signal_line_points_span_the_plot():
     body = "output = m.linePoints([0, 2, 1, 4, 3], 1, 4, 101, 54);"
     points = run_module("spacetime.js", body, {})
     assert [x for x, _ in points] == [0, 50, 100]
-    assert points[1][1] == pytest.approx(52) and points[2][1] == pytest.approx(2)  # the lowest sample at the bottom, the highest at the top
+    assert points[1][1] == pytest.approx(52) and points[2][1] == pytest.approx(
+        2
+    )  # the lowest sample at the bottom, the highest at the top
