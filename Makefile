@@ -27,7 +27,7 @@ help:
 	@echo "make demo   explain a bundled photo with pretrained mobilenet_v2; writes a PNG grid to out/"
 	@echo "make test   lint and format checks, unit, parity and notebook tests (what CI runs)"
 	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency (Python side and in Chromium)"
-	@echo "make train-check  retrain the shipped shapes classifiers and ViT (about 15 min) and compare with the shipped weights"
+	@echo "make train-check  retrain the shipped shapes classifiers and ViT, the volume, clip and signal CNNs (about 25 min) and compare with the shipped weights"
 
 install: $(STAMP) $(WEIGHTS) $(REFERENCE_SDIST) $(CHROMIUM) $(NODE) $(HOST_JS)
 
@@ -97,6 +97,12 @@ train-check: install
 	$(VPY) bench/check_retrained.py shortcut out/train-check/shortcut_cnn.pt camwidgets/data/shortcut_cnn.pt
 	$(VPY) bench/train_shapes_vit.py --out out/train-check/shapes_vit.pt
 	$(VPY) bench/check_retrained.py vit out/train-check/shapes_vit.pt camwidgets/data/shapes_vit.pt
+	$(VPY) bench/train_solids_cnn.py --out out/train-check/solids_cnn.pt
+	$(VPY) bench/check_retrained.py solids out/train-check/solids_cnn.pt camwidgets/data/solids_cnn.pt
+	$(VPY) bench/train_motion_cnn.py --out out/train-check/motion_cnn.pt
+	$(VPY) bench/check_retrained.py motion out/train-check/motion_cnn.pt camwidgets/data/motion_cnn.pt
+	$(VPY) bench/train_motifs_cnn.py --out out/train-check/motifs_cnn.pt
+	$(VPY) bench/check_retrained.py motifs out/train-check/motifs_cnn.pt camwidgets/data/motifs_cnn.pt
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache
