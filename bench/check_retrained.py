@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_shapes_cnn import accuracy  # noqa: E402
 from train_solids_cnn import exact_match  # noqa: E402
 
+from camwidgets.data.motifs import make_motif_signals  # noqa: E402
+from camwidgets.data.motion import make_motion_clips  # noqa: E402
 from camwidgets.data.shapes import make_shapes, normalise  # noqa: E402
 from camwidgets.data.shapes_cnn import load_shapes_cnn  # noqa: E402
 from camwidgets.data.shortcut import make_shortcut_shapes  # noqa: E402
-from camwidgets.data.motifs import make_motif_signals  # noqa: E402
-from camwidgets.data.motion import make_motion_clips  # noqa: E402
 from camwidgets.data.solids import make_solids  # noqa: E402
 from camwidgets.data.spacetime_models import MotifsCNN, MotionCNN, SolidsCNN  # noqa: E402
 from camwidgets.data.task_models import _load_trained, build_shapes_vit  # noqa: E402

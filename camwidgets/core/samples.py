@@ -29,7 +29,7 @@ import torch
 from .image_sets import distinct_names
 
 __all__ = [
-    "KINDS", "SPACETIME_KINDS", "SampleSet", "load_samples", "read_video", "read_volume", "kind_of_model", "plane",
+    "KINDS", "SPACETIME_KINDS", "SampleSet", "load_samples", "read_video", "read_volume", "kind_of_model", "input_kind_of", "plane", "SUFFIXES",
     "posters", "signal_picture", "window_of", "windowed",
 ]  # fmt: skip
 
@@ -39,6 +39,8 @@ SPACETIME_KINDS = ("volume", "clip", "signal")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 VOLUME_SUFFIXES = (".nii", ".nii.gz")
 MAX_FRAMES = 512  # a longer video is refused rather than read into memory
+#: The files each kind is read from.
+SUFFIXES = {"volume": (*VOLUME_SUFFIXES, ".npy"), "clip": VIDEO_SUFFIXES, "signal": (".npy",)}
 
 
 @dataclass
@@ -74,6 +76,32 @@ def kind_of_model(model: torch.nn.Module) -> str | None:
     if isinstance(first, torch.nn.Conv3d):
         return "clip" if type(model).__module__.startswith("torchvision.models.video") else "volume"
     return "image" if first is not None else None
+
+
+def input_kind_of(model: torch.nn.Module, images: Any, asked: str | None) -> str:
+    """What the explorer's inputs are, 'image', 'volume', 'clip' or 'signal': as asked; else a video
+    or NIfTI file says clip or volume; else the model's first convolution (1-D: signals, 3-D:
+    volumes, clips in a torchvision video model or given as (T, H, W, 3) frames); else images."""
+    if asked is not None:
+        if asked not in KINDS:
+            raise ValueError(f"input_kind must be one of {', '.join(KINDS)}; got {asked!r}")
+        return asked
+    first = images[0] if isinstance(images, (list, tuple)) and images else images
+    if isinstance(first, (str, Path)):
+        name = str(first).lower()
+        if name.endswith(VIDEO_SUFFIXES):
+            return "clip"
+        if name.endswith(VOLUME_SUFFIXES):
+            return "volume"
+    from_model = kind_of_model(model)
+    if (
+        from_model == "volume"
+        and not isinstance(first, torch.Tensor)
+        and np.ndim(first) == 4
+        and np.shape(first)[-1] == 3
+    ):
+        return "clip"  # (T, H, W, 3) frames for a 3-D CNN
+    return from_model if from_model in SPACETIME_KINDS else "image"
 
 
 def read_video(path: str | Path, max_frames: int = MAX_FRAMES) -> np.ndarray:
@@ -267,13 +295,14 @@ def signal_picture(signal: np.ndarray, height: int = SIGNAL_POSTER_HEIGHT) -> np
 
 
 def posters(samples: SampleSet) -> np.ndarray:
-    """One (h, w, 3) uint8 picture per item, in the plane of :func:`plane`: a volume's middle axial
-    slice through its default window, a clip's middle frame, a signal's drawing."""
+    """One (h, w, 3) uint8 picture per item, in the plane of :func:`plane`: a volume's maximum
+    intensity projection along its depth through its default window (the map's plane is its
+    maximum along depth too), a clip's middle frame, a signal's drawing."""
     display, kind = samples.display, samples.kind
     if kind == "volume":
         level, width = window_of(display)
-        middle = windowed(display[:, display.shape[1] // 2], level, width)
-        return np.repeat(middle[..., None], 3, axis=-1)
+        projection = windowed(display.max(axis=1), level, width)
+        return np.repeat(projection[..., None], 3, axis=-1)
     if kind == "clip":
         return np.ascontiguousarray(display[:, display.shape[1] // 2])
     return np.stack([signal_picture(signal) for signal in display])

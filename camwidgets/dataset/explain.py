@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Subset
 from ..core import __version__
 from ..core.images import MAX_PIXELS
 from ..core.pictures import overlay_thumbnails
+from ..core.samples import input_kind_of, plane
 from ..engine import (
     ClassifierOutputTarget,
     Explainer,
@@ -324,6 +325,7 @@ def explain_dataset(
     display_size: int = 64,
     output_selector: Any = None,
     max_pixels: int | None = MAX_PIXELS,
+    input_kind: str | None = None,
 ) -> DatasetResults | None:
     """Explain every image of ``data`` with ``method`` and write the results to ``out`` (see the
     module docstring); returns them (:func:`load_results`) on rank 0, None on the other ranks.
@@ -338,7 +340,11 @@ def explain_dataset(
     same settings finished in ``out``; False starts it again. One run at a time may use ``out``:
     another one is refused, naming it. ``max_pixels``: image files with more pixels fail unread
     (None: no limit). ``display_size``: 8 to 1024 pixels; ``chunk_rows`` is at most the rows and
-    bounded so that a chunk's maps fit in 256 MB."""
+    bounded so that a chunk's maps fit in 256 MB. ``input_kind``: 'image', 'volume', 'clip' or
+    'signal' (default: as the explorer decides, from the model and the files); for volumes, clips
+    and signals the maps are stored at the layer's grid, with a preview in the plane of the poster
+    (a volume's and a clip's maximum over depth or time, a signal's band) and the poster as photo;
+    their metrics are ``confidence`` and ``drop`` (the others perturb 2-D images)."""
     columns, mask_columns = ("confidence", *model_metrics(datasets=True)), mask_metrics()  # the registry as it is now
     unknown = sorted(set(metrics) - set(columns) - set(mask_columns))
     if unknown:
@@ -356,7 +362,12 @@ def explain_dataset(
     if device is not None:
         model.to(device)
     device = model_device(model)
-    rows = Rows(as_dataset(data), preprocess, max_pixels=max_pixels)
+    kind = _input_kind(model, data, input_kind)
+    if kind != "image":
+        flat = sorted(set(metrics) & set(IMAGE_ONLY_METRICS))
+        if flat:
+            raise ValueError(f"{', '.join(flat)} perturb 2-D images; for {kind}s choose from confidence, drop")
+    rows = Rows(as_dataset(data, kind), preprocess, max_pixels=max_pixels, kind=kind)
     _check_out(out, getattr(rows.dataset, "root", None))
     first = _first_row(rows)
     x = first["image"][None].to(device)
@@ -379,7 +390,7 @@ def explain_dataset(
         "model": type(model).__name__, "parameters": int(sum(p.numel() for p in model.parameters())), "method": spec.class_name,
         "layers": [name for name, _ in explainer.layers], "targets": targets if isinstance(targets, str) else getattr(targets, "__name__", "callable"),
         "metrics": columns, "rows": len(rows), "chunk_rows": chunk_rows, "batch_size": int(batch_size), "display_size": int(display_size),
-        "grid": list(grid), "amp": bool(amp), "classes": names,
+        "grid": list(grid), "amp": bool(amp), "classes": names, "input_kind": kind,
     }  # fmt: skip
     chunks = -(-len(rows) // chunk_rows)
     with files.lock(f"{spec.class_name} run") if rank == 0 else contextlib.nullcontext():
@@ -390,7 +401,9 @@ def explain_dataset(
                 files.recheck_finished(chunks, chunk_rows, len(rows))
         _barrier(world)
         mine = [index for index in range(chunks) if index % world == rank and not (resume and files.finished(index))]
-        run = _ChunkRun(model, explainer, spec.name, targets, columns, grid, int(display_size), amp, device, classes)
+        run = _ChunkRun(
+            model, explainer, spec.name, targets, columns, grid, int(display_size), amp, device, classes, kind
+        )
         total = sum(chunk_span(index, chunk_rows, len(rows))[1] for index in mine)
         with Progress(
             total,
@@ -418,6 +431,27 @@ def explain_dataset(
         }  # fmt: skip
         files.merge(chunks, chunk_rows, manifest)
     return load_results(out)
+
+
+#: The metrics that perturb 2-D images, refused for volumes, clips and signals.
+IMAGE_ONLY_METRICS = ("deletion", "insertion")
+ADAPTIVE_POOLS = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
+
+
+def _input_kind(model: nn.Module, data: Any, asked: str | None) -> str:
+    """What the rows are (:func:`~camwidgets.core.samples.input_kind_of`), looking at the first
+    file under a data folder."""
+    if asked is None and isinstance(data, (str, os.PathLike)) and Path(data).is_dir():
+        first = next(
+            (path for path in sorted(Path(data).rglob("*")) if path.is_file() and not path.name.startswith(".")), None
+        )
+        return input_kind_of(model, str(first) if first is not None else [], None)
+    if asked is None and hasattr(data, "__getitem__") and hasattr(data, "__len__") and len(data):
+        try:
+            return input_kind_of(model, [item_parts(data[0])["image"]], None)
+        except Exception:  # a bad first row is the run's to report
+            pass
+    return input_kind_of(model, [], asked)
 
 
 def _versions() -> dict[str, str]:
@@ -449,8 +483,10 @@ class _ChunkRun:
         amp: bool,
         device: torch.device,
         classes: int,
+        kind: str = "image",
     ) -> None:
         self.model, self.explainer, self.method, self.targets = model, explainer, method, targets
+        self.kind = kind
         self.columns, self.grid, self.display, self.amp, self.device, self.classes = (
             columns,
             grid,
@@ -603,11 +639,12 @@ class _ChunkRun:
                     spec.per_image(x, maps, targets, self.model, **spec.dataset_options), dtype=np.float32
                 )
         if self.masks:
-            scores.update(self._mask_scores(rows, maps))
+            scores.update(self._mask_scores(rows, maps if maps.ndim > 2 else maps[:, None]))
         else:
             self.ignored_masks += sum(row["mask"] is not None for row in rows)
-        grids = F.adaptive_avg_pool2d(maps[:, None], self.grid)[:, 0]
-        displays = F.interpolate(maps[:, None], size=(self.display, self.display), mode="area")[:, 0]
+        grids = ADAPTIVE_POOLS[len(self.grid)](maps[:, None], self.grid)[:, 0]
+        flat = torch.from_numpy(plane(maps.cpu().numpy(), self.kind)).to(maps.device)  # the poster's plane
+        displays = F.interpolate(flat[:, None], size=(self.display, self.display), mode="area")[:, 0]
         as_uint8 = lambda m: torch.round(m.clamp(0, 1) * 255).to(torch.uint8).cpu().numpy()  # noqa: E731
         grids, displays = as_uint8(grids), as_uint8(displays)
         out = {}
@@ -629,12 +666,14 @@ class _ChunkRun:
 
     @staticmethod
     def _mask_scores(rows: list[dict], maps: torch.Tensor) -> dict[str, np.ndarray]:
-        """The mask columns of ``rows`` (the registry's mask metrics): NaN for a row without an object (no mask, an empty one)."""
+        """The mask columns of ``rows`` (the registry's mask metrics): NaN for a row without an
+        object (no mask, an empty one); a signal's maps and masks are one-row images."""
         present = [i for i, row in enumerate(rows) if row["mask"] is not None and row["mask"].any()]
         columns = {}
         for name in mask_metrics():
             values = np.full(len(rows), np.nan, np.float32)
             if present:
-                values[present] = REGISTRY[name].per_image(maps[present], np.stack([rows[i]["mask"] for i in present]))
+                masks = np.stack([rows[i]["mask"] for i in present]).reshape(maps[present].shape)
+                values[present] = REGISTRY[name].per_image(maps[present], masks)
             columns[name] = values
         return columns

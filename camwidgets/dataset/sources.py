@@ -15,6 +15,7 @@ the run records it as failed.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..core.image_sets import load_images
 from ..core.images import MAX_PIXELS, read_image
+from ..core.samples import SUFFIXES, load_samples
 from ..metrics.localization import boxes_to_masks
 
 __all__ = ["ImageFiles", "Rows", "as_dataset", "item_parts", "IMAGE_SUFFIXES"]
@@ -44,38 +46,40 @@ def _entries(folder: Path) -> list[os.DirEntry]:
     return sorted((entry for entry in entries if not entry.name.startswith(".")), key=lambda entry: entry.name)
 
 
-def _is_image(entry: os.DirEntry) -> bool:
-    return entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
+def _is_image(entry: os.DirEntry, suffixes: Collection[str] = IMAGE_SUFFIXES) -> bool:
+    return entry.is_file() and entry.name.lower().endswith(tuple(suffixes))
 
 
-def _image_files(folder: Path) -> list[Path]:
-    """Every image file under ``folder``, in sorted order."""
+def _image_files(folder: Path, suffixes: Collection[str] = IMAGE_SUFFIXES) -> list[Path]:
+    """Every file with one of ``suffixes`` under ``folder``, in sorted order."""
     found = []
     for entry in _entries(folder):
         if entry.is_dir():
-            found += _image_files(Path(entry.path))
-        elif _is_image(entry):
+            found += _image_files(Path(entry.path), suffixes)
+        elif _is_image(entry, suffixes):
             found.append(Path(entry.path))
     return found
 
 
 class ImageFiles(Dataset):
-    """The image files under ``root``: one in a subfolder has that subfolder's class (names sorted,
-    as torchvision's ``ImageFolder`` numbers them); one in ``root`` itself has no label. Items are
-    ``{"image": path, "label": int | None, "path": str}``. Every image file becomes an item (a file
-    that cannot be decoded becomes a failed row), and a folder that cannot be listed raises."""
+    """The image files under ``root`` (or the files of ``kind``: volumes, clips, signals): one in a
+    subfolder has that subfolder's class (names sorted, as torchvision's ``ImageFolder`` numbers
+    them); one in ``root`` itself has no label. Items are ``{"image": path, "label": int | None,
+    "path": str}``. Every such file becomes an item (a file that cannot be decoded becomes a failed
+    row), and a folder that cannot be listed raises."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, kind: str = "image") -> None:
         self.root = Path(root)
+        suffixes = IMAGE_SUFFIXES if kind == "image" else SUFFIXES[kind]
         if not self.root.is_dir():
             raise ValueError(
                 f"{str(root)!r} is not a folder; pass a folder of images (subfolders as classes) or a torch Dataset"
             )
         entries = _entries(self.root)
         self.classes = [entry.name for entry in entries if entry.is_dir()]
-        files = [(Path(entry.path), None) for entry in entries if _is_image(entry)]
+        files = [(Path(entry.path), None) for entry in entries if _is_image(entry, suffixes)]
         for label, name in enumerate(self.classes):
-            files += [(path, label) for path in _image_files(self.root / name)]
+            files += [(path, label) for path in _image_files(self.root / name, suffixes)]
         self.samples = files
 
     def __len__(self) -> int:
@@ -86,12 +90,13 @@ class ImageFiles(Dataset):
         return {"image": str(path), "label": label, "path": str(path.relative_to(self.root))}
 
 
-def as_dataset(data: Any) -> Dataset:
-    """A map-style dataset for ``data``: a Dataset as it is, a DataLoader's dataset, a folder as :class:`ImageFiles`."""
+def as_dataset(data: Any, kind: str = "image") -> Dataset:
+    """A map-style dataset for ``data``: a Dataset as it is, a DataLoader's dataset, a folder as
+    :class:`ImageFiles` (of ``kind``)."""
     if isinstance(data, DataLoader):
         data = data.dataset
     if isinstance(data, (str, Path)):
-        return ImageFiles(data)
+        return ImageFiles(data, kind)
     if not (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
         raise TypeError(f"data must be a torch Dataset, a DataLoader or a folder path; got {type(data).__name__}")
     return data
@@ -128,11 +133,16 @@ def _label(value: Any) -> int | None:
 class Rows(Dataset):
     """Row ``i`` of ``dataset`` as ``{"index", "image" (3, H, W) float, "photo" (H, W, 3) uint8 as the
     model sees it, "label", "mask", "path", "error"}``, preprocessed by ``preprocess`` (see :func:`~camwidgets.core.image_sets.load_images`);
-    a row that cannot be read carries its ``error`` (and no image) instead of raising."""
+    a row that cannot be read carries its ``error`` (and no image) instead of raising. Volumes,
+    clips and signals (``kind``) are read as the explorer reads them (:func:`~camwidgets.core.samples.load_samples`):
+    "image" is the model's input (C, *axes), "photo" its poster, a mask has the input's axes."""
 
-    def __init__(self, dataset: Dataset, preprocess: Any = None, *, max_pixels: int | None = MAX_PIXELS) -> None:
+    def __init__(
+        self, dataset: Dataset, preprocess: Any = None, *, max_pixels: int | None = MAX_PIXELS, kind: str = "image"
+    ) -> None:
         self.dataset = dataset
         self.preprocess = preprocess
+        self.kind = kind
         self.max_pixels = max_pixels
         self.label_count: int | None = None  # set by the run: labels from 0 to label_count - 1 are valid
 
@@ -150,20 +160,30 @@ class Rows(Dataset):
             raise ValueError(
                 f"label {label} is not a class index from 0 to {self.label_count - 1}; fix this row's label"
             )
-        if isinstance(image, (str, Path)):  # decoded here, within the pixel limit
-            image = read_image(image, self.max_pixels)[0]
-        if isinstance(image, torch.Tensor) and image.is_floating_point() and image.ndim == 3:
-            loaded = load_images(image.detach().float().cpu(), None, torch.device("cpu"), torchvision_model=False)
+        if self.kind != "image":
+            ready = isinstance(image, torch.Tensor) and image.is_floating_point()  # already the model's input
+            loaded = load_samples([image], self.kind, None if ready else self.preprocess, torch.device("cpu"))
+            tensor, photo = loaded.batch[0], loaded.photos[0]
+            size = tuple(tensor.shape[1:])
         else:
-            loaded = load_images(image, self.preprocess, torch.device("cpu"), torchvision_model=True)
-        tensor, photo = loaded.batch[0], loaded.photos[0]
+            if isinstance(image, (str, Path)):  # decoded here, within the pixel limit
+                image = read_image(image, self.max_pixels)[0]
+            if isinstance(image, torch.Tensor) and image.is_floating_point() and image.ndim == 3:
+                loaded = load_images(image.detach().float().cpu(), None, torch.device("cpu"), torchvision_model=False)
+            else:
+                loaded = load_images(image, self.preprocess, torch.device("cpu"), torchvision_model=True)
+            tensor, photo = loaded.batch[0], loaded.photos[0]
+            size = tuple(tensor.shape[-2:])
         if not torch.isfinite(tensor).all():
             raise ValueError(
                 "the image holds values that are not finite (NaN or infinity); check the dataset and the preprocessing"
             )
-        size = tuple(tensor.shape[-2:])
         mask = parts["mask"]
         if mask is None and parts["boxes"] is not None:
+            if self.kind != "image":
+                raise ValueError(
+                    f"boxes mark objects in images; give a {self.kind}'s ground truth as a mask with its axes {size}"
+                )
             boxes = (
                 np.asarray(
                     parts["boxes"].cpu() if isinstance(parts["boxes"], torch.Tensor) else parts["boxes"],
@@ -180,7 +200,7 @@ class Rows(Dataset):
         if mask is not None:
             mask = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask).astype(bool)
             if mask.shape != size:
-                raise ValueError(f"the mask is {mask.shape}, the image {size}; give the mask at the model input's size")
+                raise ValueError(f"the mask is {mask.shape}, the input {size}; give the mask at the model input's size")
         return {
             "index": index,
             "image": tensor,

@@ -152,10 +152,19 @@ class RunFiles:
             return f"{self.chunk(index).relative_to(self.root)} cannot be read ({type(error).__name__}: {str(error)[:120]})"
         if ids != list(range(start, start + count)):
             return f"{self.chunk(index).relative_to(self.root)} holds rows {_span(ids)}, not rows {start} to {start + count - 1}"
-        for name, dimensions in ARRAYS.items():
+        for name in ARRAYS:
+            dimensions = self._dimensions(name)
             if not self.maps.joinpath(name, "c", str(index), *["0"] * (dimensions - 1)).is_file():
                 return f"maps.zarr/{name} has no maps for chunk {index} (rows {start} to {start + count - 1})"
         return None
+
+    def _dimensions(self, name: str) -> int:
+        """The axes of zarr array ``name`` as created (the grid has one per input axis: 1 to 3), from
+        its metadata; :data:`ARRAYS`' count when that cannot be read."""
+        try:
+            return len(read_json(self.maps / name / "zarr.json", "")["shape"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return ARRAYS[name]
 
     def recheck_finished(self, chunks: int, chunk_rows: int, rows: int) -> list[str]:
         """Before a resumed run: each finished chunk that is not whole (:meth:`chunk_problem`) is
@@ -201,7 +210,8 @@ class RunFiles:
 #: Every finished chunk's maps are written, even all zeros (a failed chunk), so a missing file shows.
 WRITTEN = {"write_empty_chunks": True}
 
-#: The zarr arrays of a run, row-aligned with its table, and their dimensions.
+#: The zarr arrays of a run, row-aligned with its table, and their dimensions (an image's grid;
+#: a signal's has 2, a volume's or clip's 4).
 ARRAYS = {"grid": 3, "display": 3, "photos": 4}
 
 

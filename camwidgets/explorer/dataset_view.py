@@ -350,8 +350,9 @@ class DatasetExplorer(PartsWidget):
         # no widget model of its own: its parts join this widget (a host may not allow a new
         # widget from a click, as marimo does not)
         explorer = ExplorerView(
-            self.model, image, labels=labels, preprocess=preprocess, target_layers=manifest["layers"]
-        )
+            self.model, image, labels=labels, preprocess=preprocess, target_layers=manifest["layers"],
+            input_kind=manifest.get("input_kind", "image"),
+        )  # fmt: skip
         explorer.set(method=_registry_name(manifest["method"]))
         self.explorer_area.children = [explorer.root]
         self.remount()

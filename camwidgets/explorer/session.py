@@ -14,7 +14,6 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,16 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.image_sets import ImageSet, load_images, normalises_itself, unit_tensor
-from ..core.samples import (
-    KINDS,
-    SPACETIME_KINDS,
-    VIDEO_SUFFIXES,
-    VOLUME_SUFFIXES,
-    SampleSet,
-    kind_of_model,
-    load_samples,
-    plane,
-)
+from ..core.samples import SPACETIME_KINDS, SampleSet, input_kind_of, kind_of_model, load_samples, plane
 from ..engine import (
     METHODS,
     NORMALISATIONS,
@@ -61,32 +51,6 @@ __all__ = ["ViewState", "ExplorerSession", "Result", "Estimate", "SWEEP_METHOD",
 
 SWEEP_METHOD = "gradcam"
 THUMBNAIL = 64
-
-
-def input_kind_of(model: nn.Module, images: Any, asked: str | None) -> str:
-    """What the explorer's inputs are, 'image', 'volume', 'clip' or 'signal': as asked; else a video
-    or NIfTI file says clip or volume; else the model's first convolution (1-D: signals, 3-D:
-    volumes, clips in a torchvision video model or given as (T, H, W, 3) frames); else images."""
-    if asked is not None:
-        if asked not in KINDS:
-            raise ValueError(f"input_kind must be one of {', '.join(KINDS)}; got {asked!r}")
-        return asked
-    first = images[0] if isinstance(images, (list, tuple)) and images else images
-    if isinstance(first, (str, Path)):
-        name = str(first).lower()
-        if name.endswith(VIDEO_SUFFIXES):
-            return "clip"
-        if name.endswith(VOLUME_SUFFIXES):
-            return "volume"
-    from_model = kind_of_model(model)
-    if (
-        from_model == "volume"
-        and not isinstance(first, torch.Tensor)
-        and np.ndim(first) == 4
-        and np.shape(first)[-1] == 3
-    ):
-        return "clip"  # (T, H, W, 3) frames for a 3-D CNN
-    return from_model if from_model in SPACETIME_KINDS else "image"
 
 
 def _is_int(value: Any) -> bool:

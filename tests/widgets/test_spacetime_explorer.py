@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from camwidgets.core.samples import input_kind_of
 from camwidgets.data.motifs import make_motif_signals
 from camwidgets.data.motion import make_motion_clips
 from camwidgets.data.solids import make_solids
 from camwidgets.data.spacetime_models import load_motifs_cnn, load_motion_cnn, load_solids_cnn
 from camwidgets.explorer import CAMExplorer
-from camwidgets.explorer.session import input_kind_of
 
 from ..conftest import hook_count
 from .test_standalone import app_buffer, app_data
