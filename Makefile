@@ -88,6 +88,8 @@ bench: install
 	$(VPY) bench/widget_latency.py
 	$(VPY) bench/browser_latency.py
 	$(VPY) bench/dataset_throughput.py
+	$(VPY) bench/spacetime.py
+	$(VPY) bench/spacetime_latency.py
 
 # The shipped weights come from these scripts; retrain them and check that the models agree.
 train-check: install

@@ -11,7 +11,8 @@ of one shape after ``preprocess``):
 
 A ready (B, C, *axes) float tensor is taken as the batch. ``preprocess`` (optional) maps one item,
 as a float tensor (C, *axes) (a clip's frames as (T, 3, H, W) uint8, what torchvision's video
-weights' ``transforms()`` take), to the model's input. What is drawn is the input the model sees:
+weights' ``transforms()`` take), to the model's input; torchvision weights stand for their
+``transforms()``. What is drawn is the input the model sees:
 a volume's first channel, a clip's frames (its input scaled back to 0-255 per clip when it was
 normalised), a signal's channels.
 """
@@ -229,6 +230,8 @@ def load_samples(
     """Turn ``items`` into a :class:`SampleSet` of ``kind`` on ``device`` (see the module docstring)."""
     if kind not in SPACETIME_KINDS:
         raise ValueError(f"kind must be one of {', '.join(SPACETIME_KINDS)}; got {kind!r}")
+    if hasattr(preprocess, "transforms") and hasattr(preprocess, "meta"):  # torchvision weights: their own transforms
+        preprocess = preprocess.transforms()
     axes = KINDS[kind]
     if isinstance(items, torch.Tensor) and items.ndim == axes + 2:
         if not items.is_floating_point():

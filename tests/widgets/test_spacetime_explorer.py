@@ -9,6 +9,7 @@ import re
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from camwidgets.core.samples import input_kind_of
 from camwidgets.data.motifs import make_motif_signals
@@ -169,3 +170,20 @@ def test_export_and_the_saved_page_show_the_item_as_the_browser_does(models, tmp
     explorer = CAMExplorer(model, frames(), labels=classes)
     strip = explorer.view_picture()
     assert strip.shape[0] == 160 and strip.shape[1] > 8 * 150  # eight frames in a row
+
+
+def test_a_torchvision_video_model_gets_its_weights_transforms_and_class_names():
+    """Weights stand for their transforms (resize 128 x 171, crop 112, Kinetics mean and std) and
+    their categories; no weights file is needed for either."""
+    import torchvision
+    from torchvision.models.video import R3D_18_Weights
+
+    weights = R3D_18_Weights.KINETICS400_V1
+    torch.manual_seed(0)
+    model = torchvision.models.video.r3d_18(weights=None).eval()
+    clip = (np.random.default_rng(0).random((16, 128, 171, 3)) * 255).astype(np.uint8)
+    explorer = CAMExplorer(model, [clip], preprocess=weights, labels=weights)
+    assert explorer.session.kind == "clip" and explorer.session.labels[:2] == ["abseiling", "air drumming"]
+    expected = weights.transforms()(torch.from_numpy(clip).permute(0, 3, 1, 2))
+    np.testing.assert_allclose(explorer.session.images.batch[0].numpy(), expected.numpy(), atol=1e-6)
+    assert explorer.overlay.shape == [16, 112, 112] and explorer.state.layers == ("layer4.1",)
