@@ -1,6 +1,6 @@
 """Train the SolidsCNN on synthetic volumes and save its weights to camwidgets/data/solids_cnn.pt.
 
-    .venv/bin/python bench/train_solids_cnn.py [--epochs 10] [--train 3000] [--out PATH]
+    .venv/bin/python bench/train_solids_cnn.py [--epochs 12] [--train 5000] [--out PATH]
 
 Multi-label (which of the four solids a volume holds); deterministic on the CPU (fixed seeds,
 2 threads). The held-out score is exact-match accuracy: every solid's presence right.
@@ -46,7 +46,7 @@ def flip_volumes(volumes: torch.Tensor, generator: torch.Generator) -> torch.Ten
 
 
 def main() -> None:
-    args = training_arguments(__doc__.splitlines()[0], 10, WEIGHTS["solids"], train=3000, batch=32)
+    args = training_arguments(__doc__.splitlines()[0], 12, WEIGHTS["solids"], train=5000, batch=32)
     start = time.perf_counter()
     train, held = make_solids(args.train, seed=1), make_solids(500, seed=HELD_OUT_SEED)
     x_train, y_train = torch.from_numpy(train.volumes), torch.from_numpy(train.labels)
