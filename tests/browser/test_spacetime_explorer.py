@@ -147,6 +147,7 @@ def test_a_signal_is_zoomed_by_dragging(notebook, kernel, screenshots):
     plot = view.get_by_test_id("cw-signal")
     assert_drawn(canvas_summary(view, "[data-testid=cw-band]"), "the map band")
     assert view.get_by_test_id("cw-signal-range").text_content() == "Samples 0–255 of 256"
+    view.locator(".cw-right").screenshot(path=str(screenshots / "explorer-signal.png"))
     box = plot.bounding_box()
     page = notebook.page
     page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)
@@ -157,7 +158,6 @@ def test_a_signal_is_zoomed_by_dragging(notebook, kernel, screenshots):
     start, end = kernel.evaluate("signal.overlay.position")
     assert 60 <= start <= 68 and 124 <= end <= 132, (start, end)
     assert view.get_by_test_id("cw-signal-range").text_content() == f"Samples {start}–{end - 1} of 256"
-    view.locator(".cw-right").screenshot(path=str(screenshots / "explorer-signal.png"))
     view.get_by_test_id("cw-signal-reset").click()
     assert kernel.wait_for("signal.overlay.position", [0, 256]) == [0, 256]
     assert not [e for e in notebook.page.console_errors if "cw-" in e or "anywidget" in e]
