@@ -39,7 +39,12 @@ from tests.browser.server import JupyterServer  # noqa: E402
 
 RESULTS_FILE = Path(__file__).resolve().parent / "results" / "spacetime_latency.md"
 TARGETS_MS = {"slice": 50.0, "frame": 50.0, "method (volume)": 1000.0}
-METHODS = ["GradCAMPlusPlus", "LayerCAM", "EigenCAM", "GradCAM"]  # each draws another map (XGradCAM would draw GradCAM's: the head pools)
+METHODS = [
+    "GradCAMPlusPlus",
+    "LayerCAM",
+    "EigenCAM",
+    "GradCAM",
+]  # each draws another map (XGradCAM would draw GradCAM's: the head pools)
 CELLS = [
     "import torch\nimport camwidgets as cw\n"
     "from camwidgets.data.solids import make_solids\nfrom camwidgets.data.motion import make_motion_clips\n"

@@ -35,6 +35,13 @@ def publish(source: Path = SOURCE, target: Path = TARGET) -> Path:
 if __name__ == "__main__":
     print(f"wrote {publish()}", file=sys.stderr)
     # the dark-theme one (same test file) and the task modes (test_task_explorer.py)
-    for name in ("explorer-dark.png", "explorer-detection.png", "explorer-segmentation.png", "explorer-similarity.png",
-                 "explorer-volume.png", "explorer-clip.png", "explorer-signal.png"):  # the last three: test_spacetime_explorer.py
+    for name in (
+        "explorer-dark.png",
+        "explorer-detection.png",
+        "explorer-segmentation.png",
+        "explorer-similarity.png",
+        "explorer-volume.png",
+        "explorer-clip.png",
+        "explorer-signal.png",
+    ):  # the last three: test_spacetime_explorer.py
         print(f"wrote {publish(SOURCE.with_name(name), TARGET.with_name(name))}", file=sys.stderr)
