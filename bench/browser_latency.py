@@ -109,14 +109,10 @@ const deepFind = (selector, root = document) => {
 };
 """
 
-# JS: make the change (`action` with `value`) and resolve with the milliseconds until the overlay
-# canvas first shows other pixels, checked at every animation frame.
-MEASURE = (
-    "async ([action, value]) => {"
-    + FIND
-    + """
-  const canvas = deepFind('[data-testid=cw-overlay-canvas]');
-  const scope = canvas.getRootNode();
+# JS shared with bench/spacetime_latency.py: run `act` and resolve with the milliseconds until
+# `canvas` first shows other pixels, checked at every animation frame.
+UNTIL_NEW_PIXELS = """
+const untilNewPixels = (canvas, act, what) => {
   const context = canvas.getContext('2d', { willReadFrequently: true });
   const digest = () => {
     const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
@@ -124,6 +120,29 @@ MEASURE = (
     for (let i = 0; i < data.length; i += 1) sum = (sum * 31 + data[i]) | 0;
     return sum;
   };
+  const before = digest();
+  const started = performance.now();
+  act();
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (digest() !== before) resolve(performance.now() - started);
+      else if (performance.now() - started > 60000) reject(new Error(`${what}: no new pixels within 60 s`));
+      else requestAnimationFrame(check);
+    };
+    requestAnimationFrame(check);
+  });
+};
+"""
+
+# JS: make the change (`action` with `value`) and resolve with the milliseconds until the overlay
+# canvas first shows other pixels.
+MEASURE = (
+    "async ([action, value]) => {"
+    + FIND
+    + UNTIL_NEW_PIXELS
+    + """
+  const canvas = deepFind('[data-testid=cw-overlay-canvas]');
+  const scope = canvas.getRootNode();
   const dropdown = (description) => [...scope.querySelectorAll('.cw-explorer label.cw-dropdown')]
     .find((node) => node.querySelector('.cw-field-label')?.textContent === description).querySelector('select');
   const choose = (select, index) => { select.selectedIndex = index; select.dispatchEvent(new Event('change', { bubbles: true })); };
@@ -138,17 +157,7 @@ MEASURE = (
     opacity: () => { const input = scope.querySelector('[data-testid=cw-opacity]');
       input.value = String(value); input.dispatchEvent(new Event('input', { bubbles: true })); },
   }[action];
-  const before = digest();
-  const started = performance.now();
-  act();
-  return await new Promise((resolve, reject) => {
-    const check = () => {
-      if (digest() !== before) resolve(performance.now() - started);
-      else if (performance.now() - started > 60000) reject(new Error(`${action} ${value}: no new pixels within 60 s`));
-      else requestAnimationFrame(check);
-    };
-    requestAnimationFrame(check);
-  });
+  return await untilNewPixels(canvas, act, `${action} ${value}`);
 }
 """
 )

@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the browser tests' harness lives in tests/browser
 
+from browser_latency import UNTIL_NEW_PIXELS  # noqa: E402
 from report import publish  # noqa: E402  (bench/report.py)
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Lab  # noqa: E402
@@ -54,19 +55,15 @@ CELLS = [
     "clip = cw.CAMExplorer(motion, [c.transpose(1, 2, 3, 0) for c in make_motion_clips(2, seed=3).clips], labels=motion_names)\nclip",
 ]
 
-# JS: make the change (`action` with `value`) in explorer `index` and resolve with the milliseconds
-# until the watched canvas first shows other pixels, checked at every animation frame.
-MEASURE = """async ([action, value]) => {
+# JS: make the change (`action` with `value`) and resolve with the milliseconds until the watched
+# canvas first shows other pixels.
+MEASURE = (
+    "async ([action, value]) => {"
+    + UNTIL_NEW_PIXELS
+    + """
   const views = document.querySelectorAll('.cw-explorer');
   const volume = views[0], clip = views[1];
   const canvas = action === 'frame' ? clip.querySelector('[data-testid=cw-frame]') : volume.querySelector('[data-testid=cw-slice-axial]');
-  const context = canvas.getContext('2d', { willReadFrequently: true });
-  const digest = () => {
-    const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
-    let sum = 0;
-    for (let i = 0; i < data.length; i += 1) sum = (sum * 31 + data[i]) | 0;
-    return sum;
-  };
   const act = {
     slice: () => { const input = volume.querySelector('[data-testid=cw-slider-axial]');
       input.value = String(value); input.dispatchEvent(new Event('input', { bubbles: true })); },
@@ -76,18 +73,9 @@ MEASURE = """async ([action, value]) => {
       select.selectedIndex = [...select.options].findIndex((option) => option.textContent.replace(/\\u00a0/g, ' ').startsWith(value + ' — '));
       select.dispatchEvent(new Event('change', { bubbles: true })); },
   }[action];
-  const before = digest();
-  const started = performance.now();
-  act();
-  return await new Promise((resolve, reject) => {
-    const check = () => {
-      if (digest() !== before) resolve(performance.now() - started);
-      else if (performance.now() - started > 60000) reject(new Error(`${action} ${value}: no new pixels within 60 s`));
-      else requestAnimationFrame(check);
-    };
-    requestAnimationFrame(check);
-  });
+  return await untilNewPixels(canvas, act, `${action} ${value}`);
 }"""
+)
 
 
 def measure(lab: Lab, repeats: int) -> dict[str, list[float]]:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -82,6 +83,21 @@ def save(model: nn.Module, path: Path) -> None:
     state = {k: v.detach().to(torch.float32) if v.is_floating_point() else v for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
+
+
+def fit_and_report(args: argparse.Namespace, build: Callable[[], nn.Module], train: tuple, held: tuple, held_name: str,
+                   started: float, score: Callable = accuracy, **fit_options: Any) -> nn.Module:  # fmt: skip
+    """The end of a training script: print the data's size and time, build the model (seed 0), fit
+    it on ``train`` (inputs, labels), save it to ``args.out`` and print its held-out ``score`` on
+    ``held`` and the training time."""
+    print(f"data: {len(train[1])} train, {len(held[1])} held out, {time.perf_counter() - started:.1f}s")
+    torch.manual_seed(0)
+    model = build()
+    seconds = fit(model, *train, *held, args.epochs, args.batch, args.lr, score=score, **fit_options)
+    save(model, args.out)
+    print(f"held-out {score.__name__.replace('_', ' ')} ({held_name}): {score(model, *held):.4f}")
+    print(f"training time: {seconds:.1f}s; saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
+    return model
 
 
 def training_arguments(

@@ -18,7 +18,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_shapes_cnn import fit, save, training_arguments  # noqa: E402
+from train_shapes_cnn import fit_and_report, training_arguments  # noqa: E402
 
 from camwidgets.data.solids import make_solids  # noqa: E402
 from camwidgets.data.spacetime_models import WEIGHTS, SolidsCNN  # noqa: E402
@@ -47,18 +47,14 @@ def flip_volumes(volumes: torch.Tensor, generator: torch.Generator) -> torch.Ten
 
 def main() -> None:
     args = training_arguments(__doc__.splitlines()[0], 12, WEIGHTS["solids"], train=5000, batch=32)
-    start = time.perf_counter()
+    started = time.perf_counter()
     train, held = make_solids(args.train, seed=1), make_solids(500, seed=HELD_OUT_SEED)
-    x_train, y_train = torch.from_numpy(train.volumes), torch.from_numpy(train.labels)
-    x_held, y_held = torch.from_numpy(held.volumes), torch.from_numpy(held.labels)
-    print(f"data: {len(train)} train, {len(held)} held out, {time.perf_counter() - start:.1f}s")
-    torch.manual_seed(0)
-    model = SolidsCNN()
-    seconds = fit(model, x_train, y_train, x_held, y_held, args.epochs, args.batch, args.lr, augment=flip_volumes,
-                  loss_fn=nn.BCEWithLogitsLoss(), score=exact_match)  # fmt: skip
-    save(model, args.out)
-    print(f"held-out exact match (make_solids(500, seed={HELD_OUT_SEED})): {exact_match(model, x_held, y_held):.4f}")
-    print(f"training time: {seconds:.1f}s; saved {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
+    fit_and_report(args, SolidsCNN, tensors(train), tensors(held), f"make_solids(500, seed={HELD_OUT_SEED})", started,
+                   score=exact_match, augment=flip_volumes, loss_fn=nn.BCEWithLogitsLoss())  # fmt: skip
+
+
+def tensors(batch) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(batch.volumes), torch.from_numpy(batch.labels)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
+
+from .batch_rows import BatchRows
 
 __all__ = ["LENGTH", "MOTIFS", "MotifBatch", "MotifDataset", "make_motif_signals", "motif"]
 
@@ -47,24 +48,13 @@ class MotifBatch:
         return (positions >= self.intervals[:, :1]) & (positions < self.intervals[:, 1:])
 
 
-class MotifDataset(torch.utils.data.Dataset):
+class MotifDataset(BatchRows):
     """The signals of a :class:`MotifBatch` as :func:`~camwidgets.explain_dataset` reads them:
     ``{"image": (1, L) float32, "label", "path": "motifs/NNNNN"}``."""
 
     classes = list(MOTIFS)
-
-    def __init__(self, batch: MotifBatch) -> None:
-        self.batch = batch
-
-    def __len__(self) -> int:
-        return len(self.batch)
-
-    def __getitem__(self, index: int) -> dict:
-        return {
-            "image": torch.from_numpy(self.batch.signals[index]),
-            "label": int(self.batch.labels[index]),
-            "path": f"motifs/{index:05d}",
-        }
+    field = "signals"
+    prefix = "motifs"
 
 
 def motif(kind: str, length: int, cycles: float) -> np.ndarray:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
+from .batch_rows import BatchRows
 from .shapes import CLASSES, _shape_mask
 
 __all__ = ["CLASSES", "FRAMES", "MotionBatch", "MotionDataset", "make_motion_clips"]
@@ -56,24 +56,13 @@ class MotionBatch:
         return int(self.labels.shape[0])
 
 
-class MotionDataset(torch.utils.data.Dataset):
+class MotionDataset(BatchRows):
     """The clips of a :class:`MotionBatch` as :func:`~camwidgets.explain_dataset` reads them:
     ``{"image": (3, T, S, S) float32, "label", "path": "motion/NNNNN"}``."""
 
     classes = list(CLASSES)
-
-    def __init__(self, batch: MotionBatch) -> None:
-        self.batch = batch
-
-    def __len__(self) -> int:
-        return len(self.batch)
-
-    def __getitem__(self, index: int) -> dict:
-        return {
-            "image": torch.from_numpy(self.batch.clips[index]),
-            "label": int(self.batch.labels[index]),
-            "path": f"motion/{index:05d}",
-        }
+    field = "clips"
+    prefix = "motion"
 
 
 def _shift(mask: np.ndarray, rows: int, columns: int) -> np.ndarray:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .batch_rows import BatchRows
+
 __all__ = ["SOLIDS", "SolidsBatch", "SolidsDataset", "make_solids", "solid_mask"]
 
 #: Class names, in label order.
@@ -46,24 +48,16 @@ class SolidsBatch:
         return int(self.labels.shape[0])
 
 
-class SolidsDataset(torch.utils.data.Dataset):
+class SolidsDataset(BatchRows):
     """The volumes of a :class:`SolidsBatch` as :func:`~camwidgets.explain_dataset` reads them:
     ``{"image": (1, S, S, S) float32, "label": the first present solid, "path": "solids/NNNNN"}``."""
 
     classes = list(SOLIDS)
+    field = "volumes"
+    prefix = "solids"
 
-    def __init__(self, batch: SolidsBatch) -> None:
-        self.batch = batch
-
-    def __len__(self) -> int:
-        return len(self.batch)
-
-    def __getitem__(self, index: int) -> dict:
-        return {
-            "image": torch.from_numpy(self.batch.volumes[index]),
-            "label": int(np.argmax(self.batch.labels[index])),
-            "path": f"solids/{index:05d}",
-        }
+    def label(self, index: int) -> int:
+        return int(np.argmax(self.batch.labels[index]))  # the first solid present
 
 
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from .canvas import assert_drawn, canvas_summary
+from .explorers import explorer, explorers_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,21 +46,12 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def notebook(lab):
-    notebook = lab.open("spacetime_explorers.ipynb", CELLS)
-    notebook.page.locator(".cw-explorer").nth(2).wait_for(state="visible", timeout=120_000)
-    yield notebook
-    lab.close(notebook)
+    yield from explorers_notebook(lab, "spacetime_explorers.ipynb", CELLS, 3)
 
 
 @pytest.fixture(scope="module")
 def kernel(lab, notebook):
     return lab.probe(notebook)
-
-
-def explorer(page, index: int):
-    view = page.locator(".cw-explorer").nth(index)
-    view.scroll_into_view_if_needed()
-    return view
 
 
 def digest(view, testid: str) -> int:

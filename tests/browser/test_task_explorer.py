@@ -10,6 +10,7 @@ import time
 import pytest
 
 from .canvas import assert_drawn, canvas_summary
+from .explorers import explorer, explorers_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,21 +47,12 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def notebook(lab):
-    notebook = lab.open("task_explorers.ipynb", CELLS)
-    notebook.page.locator(".cw-explorer").nth(3).wait_for(state="visible", timeout=120_000)
-    yield notebook
-    lab.close(notebook)
+    yield from explorers_notebook(lab, "task_explorers.ipynb", CELLS, 4)
 
 
 @pytest.fixture(scope="module")
 def kernel(lab, notebook):
     return lab.probe(notebook)
-
-
-def explorer(page, index: int):
-    view = page.locator(".cw-explorer").nth(index)
-    view.scroll_into_view_if_needed()
-    return view
 
 
 def digest(view) -> int:
