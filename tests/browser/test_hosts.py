@@ -74,6 +74,30 @@ def test_marimo_runs_the_explorer(page, tmp_path):
         assert page.errors == [], page.errors
 
 
+def test_marimo_scrubs_a_volume_in_the_page(page, tmp_path):
+    """The volume view in marimo's shadow root: a slider moves the axial slice, a click on the
+    coronal view moves the crosshair, and a method change goes through marimo's kernel."""
+    with marimo(NOTEBOOKS / "marimo" / "volumes.py", tmp_path) as server:
+        page.goto(server.url)
+        label = page.get_by_test_id("cw-slice-label-axial")
+        label.wait_for(state="visible", timeout=120_000)
+        assert label.text_content() == "Axial 17/32"
+        axial = "[data-testid=cw-slice-axial]"
+        before = canvas_summary(page, axial)
+        page.get_by_test_id("cw-slider-axial").fill("3")
+        expect(label).to_have_text("Axial 4/32", timeout=5_000)
+        assert canvas_summary(page, axial)["digest"] != before["digest"]
+        box = page.get_by_test_id("cw-slice-coronal").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 16.5 / 32)
+        expect(label).to_have_text("Axial 17/32", timeout=5_000)  # the click's row is depth 16
+        label = next(
+            text for text in method_menu(page).locator("option").all_text_contents() if text.startswith("LayerCAM — ")
+        )
+        method_menu(page).select_option(label=label)
+        wait_for_status(page, "LayerCAM · features.3")
+        assert page.errors == [], page.errors
+
+
 def cancel_after_the_first_map(page) -> None:
     """ScoreCAM at a 64-channel layer (a few seconds an image): Cancel once the shown image's map
     arrived keeps that map and says so; the map shown is ScoreCAM's, not the previous method's."""

@@ -178,3 +178,31 @@ def test_a_saved_dataset_explorer_shows_a_clicked_row_offline(offline_page, tmp_
     assert page.locator("label.cw-dropdown select").first.is_disabled()  # sorting needs the kernel
     assert NO_KERNEL in page.locator("body").inner_text() and "rows 1–8 of " in page.locator("h1 + p").inner_text()
     only_the_file_was_asked_for(page, path)
+
+
+def test_a_saved_volume_explorer_scrubs_slices_and_switches_volumes_offline(offline_page, tmp_path):
+    """A volume's saved page is the same view: its slices drawn from the buffers in the file, a slider
+    moving the axial slice in the page, and a gallery click showing the other volume from its start."""
+    from camwidgets import CAMExplorer
+    from camwidgets.data.solids import make_solids
+    from camwidgets.data.spacetime_models import load_solids_cnn
+
+    model, classes = load_solids_cnn()
+    explorer = CAMExplorer(model, list(make_solids(2, seed=51).volumes), labels=classes, task="multilabel")
+    path = explorer.to_html(tmp_path / "volume.html")
+    page = offline_page
+    open_page(page, path)
+    axial = "#cw-page-app [data-testid=cw-slice-axial]"
+    for view in ("axial", "coronal", "sagittal"):
+        assert_drawn(canvas_summary(page, f"#cw-page-app [data-testid=cw-slice-{view}]"), f"the saved {view} slice")
+    assert page.get_by_test_id("cw-slice-label-axial").text_content() == "Axial 17/32"
+    before = canvas_summary(page, axial)
+    moved = changed_after(page, lambda: page.get_by_test_id("cw-slider-axial").fill("5"), before, axial)
+    assert page.get_by_test_id("cw-slice-label-axial").text_content() == "Axial 6/32"
+    page.locator("#cw-page-app [data-testid=cw-gallery-item]").nth(1).click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=cw-slice-label-axial]').textContent === 'Axial 17/32'",
+        timeout=10_000,
+    )
+    assert canvas_summary(page, axial)["digest"] not in (before["digest"], moved["digest"])
+    only_the_file_was_asked_for(page, path)

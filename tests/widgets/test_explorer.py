@@ -249,7 +249,7 @@ def gated_method():
     METHODS.pop("gated", None)
 
 
-def _eventually(condition, seconds: float = 10.0) -> bool:
+def _eventually(condition, seconds: float = 30.0) -> bool:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
@@ -298,7 +298,10 @@ def test_cancel_after_the_first_image_shows_the_previous_view_at_the_image_chose
     explorer = CAMExplorer(tiny_model, tiny_images)
     before = explorer.result
     explorer.set(method="gated")
-    assert _eventually(lambda: explorer.overlay.status.startswith("GatedCAM · "))
+    assert _eventually(lambda: explorer.overlay.status.startswith("GatedCAM · ")), (
+        explorer.overlay.status, explorer.overlay.error, explorer.overlay.progress_label, gated_method[0],
+        [thread.name for thread in threading.enumerate()],
+    )  # fmt: skip
     explorer.set(image=1)
     explorer.cancel()
     assert explorer.wait(20) and not explorer.overlay.busy and not explorer.overlay.stale
