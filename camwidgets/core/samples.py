@@ -257,11 +257,12 @@ def load_samples(
     return SampleSet(batch.to(device, dtype), _display(batch, kind), names, kind)
 
 
-def plane(maps: np.ndarray, kind: str) -> np.ndarray:
-    """(B, *axes) maps brought to the plane their posters show: a volume's or clip's maximum over
-    depth or time (B, H, W), a signal's (B, L) as one row (B, 1, L); images as they are."""
+def plane(maps: Any, kind: str) -> Any:
+    """(B, *axes) maps (numpy or torch, on their device) brought to the plane their posters show: a
+    volume's or clip's maximum over depth or time (B, H, W), a signal's (B, L) as one row (B, 1, L);
+    images as they are."""
     if kind in ("volume", "clip"):
-        return maps.max(axis=1)
+        return maps.amax(dim=1) if isinstance(maps, torch.Tensor) else maps.max(axis=1)
     if kind == "signal":
         return maps[:, None, :]
     return maps

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Subset
 from ..core import __version__
 from ..core.images import MAX_PIXELS
 from ..core.pictures import overlay_thumbnails
-from ..core.samples import input_kind_of, plane
+from ..core.samples import input_kind_of, kind_of_model, plane
 from ..engine import (
     ClassifierOutputTarget,
     Explainer,
@@ -439,19 +439,20 @@ ADAPTIVE_POOLS = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adapt
 
 
 def _input_kind(model: nn.Module, data: Any, asked: str | None) -> str:
-    """What the rows are (:func:`~camwidgets.core.samples.input_kind_of`), looking at the first
-    file under a data folder."""
-    if asked is None and isinstance(data, (str, os.PathLike)) and Path(data).is_dir():
-        first = next(
-            (path for path in sorted(Path(data).rglob("*")) if path.is_file() and not path.name.startswith(".")), None
-        )
+    """What the rows are (:func:`~camwidgets.core.samples.input_kind_of`). Only a 3-D CNN outside
+    torchvision leaves it open (volumes or clips): then the first file under a data folder, or the
+    first item of a dataset, decides."""
+    if asked is not None or kind_of_model(model) != "volume":
+        return input_kind_of(model, [], asked)
+    if isinstance(data, (str, os.PathLike)) and Path(data).is_dir():
+        first = next((path for path in Path(data).rglob("*") if path.is_file() and not path.name.startswith(".")), None)
         return input_kind_of(model, str(first) if first is not None else [], None)
-    if asked is None and hasattr(data, "__getitem__") and hasattr(data, "__len__") and len(data):
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__") and len(data):
         try:
             return input_kind_of(model, [item_parts(data[0])["image"]], None)
         except Exception:  # a bad first row is the run's to report
             pass
-    return input_kind_of(model, [], asked)
+    return input_kind_of(model, [], None)
 
 
 def _versions() -> dict[str, str]:
@@ -643,7 +644,7 @@ class _ChunkRun:
         else:
             self.ignored_masks += sum(row["mask"] is not None for row in rows)
         grids = ADAPTIVE_POOLS[len(self.grid)](maps[:, None], self.grid)[:, 0]
-        flat = torch.from_numpy(plane(maps.cpu().numpy(), self.kind)).to(maps.device)  # the poster's plane
+        flat = plane(maps, self.kind)  # the posters' plane
         displays = F.interpolate(flat[:, None], size=(self.display, self.display), mode="area")[:, 0]
         as_uint8 = lambda m: torch.round(m.clamp(0, 1) * 255).to(torch.uint8).cpu().numpy()  # noqa: E731
         grids, displays = as_uint8(grids), as_uint8(displays)

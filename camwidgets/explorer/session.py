@@ -457,9 +457,9 @@ class ExplorerSession:
 
     def _thumbnail_levels(self, maps: torch.Tensor, size: int) -> np.ndarray:
         """(n, size, size) uint8 levels of (n, *axes) maps in the posters' plane (:func:`plane`)."""
-        flat = torch.from_numpy(plane(maps.detach().float().cpu().numpy(), self.kind))
+        flat = plane(maps.detach().float(), self.kind)
         small = F.interpolate(flat[:, None], size=(size, size), mode="bilinear", align_corners=False)[:, 0]
-        return gray_levels(small.numpy(), "image")[0]
+        return gray_levels(small.cpu().numpy(), "image")[0]
 
     def compare(
         self,
