@@ -37,6 +37,13 @@ export function volumePlane(data, shape, axis, index, project = false) {
   return { values, rows, cols };
 }
 
+/** A slice's drawn width and height: its cells times the voxel size (``spacing`` along D, H, W), so
+ *  an anisotropic scan is not squashed. */
+export function sliceAspect(shape, spacing, axis) {
+  const [rows, cols] = [0, 1, 2].filter((a) => a !== axis);
+  return [shape[cols] * (spacing[cols] || 1), shape[rows] * (spacing[rows] || 1)];
+}
+
 /** Grey levels of intensities through a window: ``255 * clamp((v - (level - width / 2)) / width)``,
  *  as RGB bytes (the same numbers as camwidgets.core.samples.windowed). */
 export function windowedRGB(values, level, width) {
@@ -129,6 +136,8 @@ function volumeBody(model, chrome, body, setPosition) {
       const plane = volumePlane(values, shape, view.axis, index, project);
       const planeLevels = volumePlane(levels, shape, view.axis, index, project);
       paint(view.canvas, windowedRGB(plane.values, windowLevel, windowWidth), planeLevels.values, table, model, plane.cols, plane.rows);
+      const [physicalWidth, physicalHeight] = sliceAspect(shape, model.get("spacing") || [1, 1, 1], view.axis);
+      view.canvas.style.aspectRatio = `${physicalWidth} / ${physicalHeight}`;
       if (!project) {  // the crosshair: where the two other views cut this one
         const others = [0, 1, 2].filter((a) => a !== view.axis);
         const context = view.canvas.getContext("2d");
@@ -183,7 +192,7 @@ function volumeBody(model, chrome, body, setPosition) {
     if (Number.isFinite(next[0]) && Number.isFinite(next[1]) && next[1] > 0) setTrait("window", next);
   };
   domListeners.push([level, "input", onWindow], [width, "input", onWindow]);
-  return { draw, domListeners, traits: ["window", "projection"] };
+  return { draw, domListeners, traits: ["window", "projection", "spacing"] };
 }
 
 function clipBody(model, chrome, body, setPosition) {

@@ -31,7 +31,7 @@ from .image_sets import distinct_names
 
 __all__ = [
     "KINDS", "SPACETIME_KINDS", "SampleSet", "load_samples", "read_video", "read_volume", "kind_of_model", "input_kind_of", "plane", "SUFFIXES",
-    "posters", "signal_picture", "window_of", "windowed",
+    "posters", "signal_picture", "window_of", "windowed", "volume_spacing",
 ]  # fmt: skip
 
 #: The kinds of input the explorer shows, by their number of positional axes.
@@ -49,12 +49,13 @@ class SampleSet:
     """``batch`` (B, C, *axes) float on the device; ``display``: what is drawn, on the host (volumes
     (B, D, H, W) float32, clips (B, T, H, W, 3) uint8, signals (B, C, L) float32); ``kind``; ``names``;
     ``photos``: a poster per item (:func:`posters`), where the explorer's 2-D pieces (gallery,
-    sweep, saved pictures) want a photo."""
+    sweep, saved pictures) want a photo; ``spacing``: each item's voxel size (a NIfTI file's zooms)."""
 
     batch: torch.Tensor
     display: np.ndarray
     names: list[str]
     kind: str
+    spacing: list[tuple[float, float, float]] | None = None
 
     def __len__(self) -> int:
         return int(self.batch.shape[0])
@@ -142,9 +143,21 @@ def read_volume(path: str | Path) -> np.ndarray:
     return np.asarray(nibabel.load(str(path)).get_fdata(dtype=np.float32))
 
 
-def _item_tensor(item: Any, kind: str) -> tuple[torch.Tensor, str]:
-    """One item as a float tensor (C, *axes) (a clip's frames (T, 3, H, W) uint8) and its name."""
-    name = kind
+def volume_spacing(path: str | Path) -> tuple[float, float, float]:
+    """A NIfTI volume's voxel size along its three axes (the header's zooms, in its units, often
+    mm); 1 for a ``.npy`` file, which has none."""
+    if str(path).lower().endswith(".npy"):
+        return (1.0, 1.0, 1.0)
+    import nibabel
+
+    zooms = nibabel.load(str(path)).header.get_zooms()[:3]
+    return tuple(float(z) if z > 0 else 1.0 for z in zooms) + (1.0,) * (3 - len(zooms))  # type: ignore[return-value]
+
+
+def _item_tensor(item: Any, kind: str) -> tuple[torch.Tensor, str, tuple[float, float, float]]:
+    """One item as a float tensor (C, *axes) (a clip's frames (T, 3, H, W) uint8), its name and its
+    voxel size (1, 1, 1 but for a volume's file that says another)."""
+    name, spacing = kind, (1.0, 1.0, 1.0)
     if isinstance(item, (str, Path)):
         path, name = Path(item), Path(item).name
         if not path.exists():
@@ -154,6 +167,7 @@ def _item_tensor(item: Any, kind: str) -> tuple[torch.Tensor, str]:
             item = read_video(path)
         elif kind in ("volume", "signal") and (lower.endswith(VOLUME_SUFFIXES) or lower.endswith(".npy")):
             item = read_volume(path)
+            spacing = volume_spacing(path) if kind == "volume" else spacing
         else:
             expected = {"clip": "a video file", "volume": "a NIfTI or .npy file", "signal": "a .npy file"}[kind]
             raise ValueError(f"{str(item)!r} is not {expected}, which a {kind} is read from")
@@ -166,7 +180,7 @@ def _item_tensor(item: Any, kind: str) -> tuple[torch.Tensor, str]:
             raise ValueError(
                 f"clip frames must be uint8 or float in [0, 1]; got {array.dtype} from {float(array.min()):.3g} to {float(array.max()):.3g}"
             )
-        return array.permute(0, 3, 1, 2).contiguous(), name  # frames (T, 3, H, W)
+        return array.permute(0, 3, 1, 2).contiguous(), name, spacing  # frames (T, 3, H, W)
     if array.ndim == axes:
         array = array.unsqueeze(0)
     if array.ndim != axes + 1:
@@ -180,7 +194,7 @@ def _item_tensor(item: Any, kind: str) -> tuple[torch.Tensor, str]:
         array.is_floating_point() or array.dtype in (torch.uint8, torch.int16, torch.int32, torch.int64, torch.uint16)
     ):
         raise TypeError(f"a {kind} must hold numbers; got {array.dtype}")
-    return array.float(), name
+    return array.float(), name, spacing
 
 
 def _is_frames(item: Any, kind: str) -> bool:
@@ -237,13 +251,14 @@ def load_samples(
         if not items.is_floating_point():
             raise ValueError(f"a batch of {kind}s must be a float tensor; got {items.dtype}")
         batch, names = items.detach(), [f"{kind} {i}" for i in range(items.shape[0])]
+        spacing = [(1.0, 1.0, 1.0)] * items.shape[0]
     else:
         listed = list(items) if isinstance(items, (list, tuple)) else [items]
         if not listed:
             raise ValueError(f"no {kind} given; pass at least one")
         loaded = [_item_tensor(item, kind) for item in listed]
         inputs = [
-            _as_input(tensor, kind, preprocess, _is_frames(item, kind)) for (tensor, _), item in zip(loaded, listed)
+            _as_input(tensor, kind, preprocess, _is_frames(item, kind)) for (tensor, _, _), item in zip(loaded, listed)
         ]
         shapes = sorted({tuple(t.shape) for t in inputs})
         if len(shapes) != 1:
@@ -251,10 +266,11 @@ def load_samples(
                 f"every {kind} must have the same shape after preprocess to form one batch; got {', '.join(map(str, shapes))}. "
                 "Pass a preprocess that resizes them (or crops a fixed number of frames)"
             )
-        batch, names = torch.stack(inputs), distinct_names([name for _, name in loaded])
+        batch, names = torch.stack(inputs), distinct_names([name for _, name, _ in loaded])
+        spacing = [voxels for _, _, voxels in loaded]
     if not bool(torch.isfinite(batch).all()):
         raise ValueError(f"the {kind}s hold NaN or infinite values; clean them first")
-    return SampleSet(batch.to(device, dtype), _display(batch, kind), names, kind)
+    return SampleSet(batch.to(device, dtype), _display(batch, kind), names, kind, spacing)
 
 
 def plane(maps: Any, kind: str) -> Any:

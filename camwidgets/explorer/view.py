@@ -229,6 +229,8 @@ class ExplorerView(BackgroundRuns):
             self.overlay.show(photo, levels, value_range, status)
             self.overlay.annotations = self.session.task.annotations(state)
             self.overlay.stale = stale
+            if getattr(self.session.images, "spacing", None):  # a volume's voxel size
+                self.overlay.spacing = list(self.session.images.spacing[state.image])
 
     def _show(self, result: Result) -> None:
         """Show ``result`` and make it current."""

@@ -42,6 +42,9 @@ class SpaceTimeView(OverlayView):
     """A volume's intensity window [level, width] (set in the browser; reset for each new volume)."""
     projection = traitlets.Enum(["slice", "mip"], default_value="slice").tag(sync=True)
     """A volume's views: slices through the crosshair, or maximum intensity projections."""
+    spacing = traitlets.List(traitlets.Float(), default_value=[1.0, 1.0, 1.0], minlen=3, maxlen=3).tag(sync=True)
+    """A volume's voxel size along (D, H, W) (a NIfTI file's zooms): each slice is drawn with the
+    aspect of its physical extent."""
 
     def __init__(self, sample_kind: str, **kwargs: Any) -> None:
         super().__init__(sample_kind=sample_kind, **kwargs)

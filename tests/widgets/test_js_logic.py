@@ -184,6 +184,14 @@ def test_volume_planes_windowing_and_frame_energy_match_the_python_side():
     np.testing.assert_allclose(energy, sums / sums.max(), rtol=1e-12)
 
 
+def test_slices_are_drawn_at_their_physical_aspect():
+    body = "output = [0, 1, 2].map((axis) => m.sliceAspect([10, 20, 30], [2.5, 1, 1.5], axis));"
+    axial, coronal, sagittal = run_module("spacetime.js", body, {})
+    assert (
+        axial == [45, 20] and coronal == [45, 25] and sagittal == [20, 25]
+    )  # (w x sw, h x sh), (w x sw, d x sd), (h x sh, d x sd)
+
+
 def test_signal_line_points_span_the_plot():
     body = "output = m.linePoints([0, 2, 1, 4, 3], 1, 4, 101, 54);"
     points = run_module("spacetime.js", body, {})

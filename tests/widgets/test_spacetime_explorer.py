@@ -122,11 +122,14 @@ def test_volumes_from_nifti_files(models, tmp_path):
     paths = []
     for index, volume in enumerate(volumes()[:, 0]):
         paths.append(str(tmp_path / f"scan{index}.nii.gz"))
-        nibabel.save(nibabel.Nifti1Image(volume, np.eye(4)), paths[-1])
+        nibabel.save(nibabel.Nifti1Image(volume, np.diag([2.5, 1.0, 1.5, 1.0])), paths[-1])  # anisotropic voxels
     model, classes = models["volume"]
     explorer = CAMExplorer(model, paths, labels=classes)
     assert explorer.session.kind == "volume"
     np.testing.assert_allclose(explorer.session.images.batch[:, 0].numpy(), volumes()[:, 0], atol=1e-6)
+    assert explorer.overlay.spacing == [2.5, 1.0, 1.5]  # each slice drawn at its physical aspect
+    arrays = CAMExplorer(model, list(volumes()), labels=classes)
+    assert arrays.overlay.spacing == [1.0, 1.0, 1.0]
 
 
 @pytest.mark.parametrize(
