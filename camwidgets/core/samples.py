@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from .image_sets import distinct_names
 
 __all__ = [
     "KINDS", "SPACETIME_KINDS", "SampleSet", "load_samples", "read_video", "read_volume", "kind_of_model", "input_kind_of", "plane", "SUFFIXES",
-    "posters", "signal_picture", "window_of", "windowed", "volume_spacing",
+    "posters", "signal_picture", "window_of", "windowed",
 ]  # fmt: skip
 
 #: The kinds of input the explorer shows, by their number of positional axes.
@@ -60,11 +61,9 @@ class SampleSet:
     def __len__(self) -> int:
         return int(self.batch.shape[0])
 
-    @property
+    @cached_property
     def photos(self) -> np.ndarray:
-        if not hasattr(self, "_posters"):
-            self._posters = posters(self)
-        return self._posters
+        return posters(self)
 
 
 def kind_of_model(model: torch.nn.Module) -> str | None:
@@ -131,27 +130,20 @@ def read_video(path: str | Path, max_frames: int = MAX_FRAMES) -> np.ndarray:
     return np.stack(frames)
 
 
-def read_volume(path: str | Path) -> np.ndarray:
-    """A NIfTI (``.nii``, ``.nii.gz``) or ``.npy`` volume as a float32 array, axes as stored."""
+def read_volume(path: str | Path) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """A NIfTI (``.nii``, ``.nii.gz``) or ``.npy`` volume as a float32 array (axes as stored) and its
+    voxel size along the first three axes (the NIfTI header's zooms, often mm; 1 for ``.npy``), from
+    one opening of the file."""
     name = str(path).lower()
     if name.endswith(".npy"):
-        return np.load(path, allow_pickle=False).astype(np.float32)
+        return np.load(path, allow_pickle=False).astype(np.float32), (1.0, 1.0, 1.0)
     try:
         import nibabel
     except ImportError as error:
         raise ImportError("reading NIfTI volumes needs nibabel: pip install 'camwidgets[volumes]'") from error
-    return np.asarray(nibabel.load(str(path)).get_fdata(dtype=np.float32))
-
-
-def volume_spacing(path: str | Path) -> tuple[float, float, float]:
-    """A NIfTI volume's voxel size along its three axes (the header's zooms, in its units, often
-    mm); 1 for a ``.npy`` file, which has none."""
-    if str(path).lower().endswith(".npy"):
-        return (1.0, 1.0, 1.0)
-    import nibabel
-
-    zooms = nibabel.load(str(path)).header.get_zooms()[:3]
-    return tuple(float(z) if z > 0 else 1.0 for z in zooms) + (1.0,) * (3 - len(zooms))  # type: ignore[return-value]
+    image = nibabel.load(str(path))
+    zooms = [float(z) if z > 0 else 1.0 for z in image.header.get_zooms()[:3]]
+    return np.asarray(image.get_fdata(dtype=np.float32)), tuple(zooms + [1.0] * (3 - len(zooms)))  # type: ignore[return-value]
 
 
 def _item_tensor(item: Any, kind: str) -> tuple[torch.Tensor, str, tuple[float, float, float]]:
@@ -166,8 +158,8 @@ def _item_tensor(item: Any, kind: str) -> tuple[torch.Tensor, str, tuple[float, 
         if kind == "clip" and lower.endswith(VIDEO_SUFFIXES):
             item = read_video(path)
         elif kind in ("volume", "signal") and (lower.endswith(VOLUME_SUFFIXES) or lower.endswith(".npy")):
-            item = read_volume(path)
-            spacing = volume_spacing(path) if kind == "volume" else spacing
+            item, voxels = read_volume(path)
+            spacing = voxels if kind == "volume" else spacing
         else:
             expected = {"clip": "a video file", "volume": "a NIfTI or .npy file", "signal": "a .npy file"}[kind]
             raise ValueError(f"{str(item)!r} is not {expected}, which a {kind} is read from")

@@ -77,17 +77,14 @@ class SpaceTimeView(OverlayView):
         """Send an item (a volume (D, H, W), frames (T, H, W, 3) or a signal (C, L)) and its map's grey
         levels ((D, H, W), (T, H, W), (L,)) in one update. A new item starts at its middle slice or
         frame, the whole signal and its own intensity window; a new map of the same item keeps them."""
-        shape = [int(s) for s in (item.shape if self.sample_kind == "signal" else levels.shape)]
+        shape = self._shape(item, levels)
         key = (item.__array_interface__["data"][0], tuple(shape))  # the same item, whatever view of it
-        data = item.astype(np.uint8 if self.sample_kind == "clip" else np.float32, copy=False)
         with self.hold_sync():
-            new_item = key != self._item_key
-            if new_item or list(self.shape) != shape:
+            if key != self._item_key or list(self.shape) != shape:
                 self.shape = shape
-                self.sample = np.ascontiguousarray(data).tobytes()
-                self.position = self._start_position(shape)
-                if self.sample_kind == "volume":
-                    self.window = list(window_of(item))
+                self.sample = self._sample_bytes(item)
+                for name, value in self._start(shape, item).items():
+                    setattr(self, name, value)
                 self._item_key = key
             self.width, self.height = (shape[-1], 1) if self.sample_kind == "signal" else (shape[-1], shape[-2])
             self.heatmap = np.ascontiguousarray(levels, dtype=np.uint8).tobytes()
@@ -99,23 +96,28 @@ class SpaceTimeView(OverlayView):
     def saved_item(self, buffers: list[bytes], item: np.ndarray, levels: np.ndarray) -> dict[str, Any]:
         """As :meth:`OverlayView.saved_item`: the item and its map from their start (middle slice or
         frame, the whole signal, the volume's own window)."""
-        shape = [int(s) for s in (item.shape if self.sample_kind == "signal" else levels.shape)]
-        buffers.append(
-            np.ascontiguousarray(item, dtype=np.uint8 if self.sample_kind == "clip" else np.float32).tobytes()
-        )
+        shape = self._shape(item, levels)
+        buffers.append(self._sample_bytes(item))
         buffers.append(np.ascontiguousarray(levels, dtype=np.uint8).tobytes())
-        saved = {"sample": {"buffer": len(buffers) - 2}, "heatmap": {"buffer": len(buffers) - 1}, "shape": shape,
-                 "position": self._start_position(shape)}  # fmt: skip
-        if self.sample_kind == "volume":
-            saved["window"] = list(window_of(item))
-        return saved
+        return {"sample": {"buffer": len(buffers) - 2}, "heatmap": {"buffer": len(buffers) - 1}, "shape": shape,
+                **self._start(shape, item)}  # fmt: skip
 
-    def _start_position(self, shape: list[int]) -> list[int]:
+    def _shape(self, item: np.ndarray, levels: np.ndarray) -> list[int]:
+        """The ``shape`` trait of an item: its map's, a signal's (C, L)."""
+        return [int(s) for s in (item.shape if self.sample_kind == "signal" else levels.shape)]
+
+    def _sample_bytes(self, item: np.ndarray) -> bytes:
+        """The ``sample`` buffer: a clip's frames as uint8, anything else as float32."""
+        return np.ascontiguousarray(item, dtype=np.uint8 if self.sample_kind == "clip" else np.float32).tobytes()
+
+    def _start(self, shape: list[int], item: np.ndarray) -> dict[str, Any]:
+        """Where a new item's view starts: the middle slice or frame, the whole signal, and a volume's
+        own intensity window."""
         if self.sample_kind == "signal":
-            return [0, shape[1]]
+            return {"position": [0, shape[1]]}
         if self.sample_kind == "clip":
-            return [shape[0] // 2]
-        return [s // 2 for s in shape]
+            return {"position": [shape[0] // 2]}
+        return {"position": [s // 2 for s in shape], "window": list(window_of(item))}
 
     def levels(self) -> np.ndarray:
         """The map shown, as uint8 of the map's shape ((L,) for a signal)."""
