@@ -115,7 +115,7 @@ class BackgroundRuns:
             self._partial.update(known)
             self._partial[first] = self.session.compute_maps(state, [first], progress)[0]
             if others:
-                self._show_partial(job[0], first)
+                self._show_partial(job, first)
                 heading.phase(
                     f"{name} for the other {len(others)} image{'s' if len(others) > 1 else ''}",
                     f"{name} for {images.names[first]}",
@@ -188,10 +188,12 @@ class BackgroundRuns:
         """The class name of the method whose maps are current (None before the first)."""
         return get_method(self.session.result.state.method).class_name if self.session.result is not None else None
 
-    def _show_partial(self, job: BackgroundJob, image: int) -> None:
-        """Show the running slow method's finished map of ``image`` if that image is the one chosen now."""
+    def _show_partial(self, job: list[BackgroundJob], image: int) -> None:
+        """Show the running slow method's finished map of ``image`` if that image is the one chosen now.
+        ``job`` is read under the lock: the job starting it appends itself there under that lock, and
+        a first map can be ready before it has."""
         with self._lock:
-            if not job.cancelled and self._pending is not None and self._pending.image == image:
+            if not job[0].cancelled and self._pending is not None and self._pending.image == image:
                 self._follow_image(image)
 
     def _follow_image(self, image: int) -> None:
