@@ -1,7 +1,7 @@
 """CAM methods: each one function plus one registry entry (:class:`MethodSpec`), registered here from
 one explicit list, family by family (the order of the menus and of ``method_names()``)."""
 
-from . import activation, fullgrad, gradient, perturbation, sess, wrappers
+from . import activation, attention, fullgrad, gradient, perturbation, sess, wrappers
 from .registry import (
     FAMILIES,
     METHODS,
@@ -24,5 +24,5 @@ __all__ = [
     "single_capture_methods",
 ]
 
-for _spec in (*gradient.SPECS, *activation.SPECS, *fullgrad.SPECS, *perturbation.SPECS, *wrappers.SPECS, *sess.SPECS):
+for _spec in (*gradient.SPECS, *activation.SPECS, *fullgrad.SPECS, *perturbation.SPECS, *wrappers.SPECS, *sess.SPECS, *attention.SPECS):
     register(_spec)

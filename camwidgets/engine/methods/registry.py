@@ -27,7 +27,7 @@ __all__ = [
     "SLOW_COST",
 ]
 
-FAMILIES = ("gradient", "gradient-free", "perturbation")
+FAMILIES = ("gradient", "gradient-free", "perturbation", "attention")
 #: A method costing more than this many forwards per image is slow: marked in menus and help, run in
 #: the background by the explorer.
 SLOW_COST = 2.0
@@ -113,8 +113,14 @@ class MethodSpec:
 
     @property
     def class_specific(self) -> bool:
-        """Whether the map depends on the target (the gradient-free family maps what the layer holds, whatever the class)."""
-        return self.family != "gradient-free"
+        """Whether the map depends on the target (the gradient-free family maps what the layer holds, whatever
+        the class, and attention rollout what the blocks attend to)."""
+        return self.family != "gradient-free" and not (self.needs_attention and not self.needs_gradients)
+
+    @property
+    def needs_attention(self) -> bool:
+        """The method reads attention probabilities: it explains transformers only."""
+        return self.family == "attention"
 
     def accepts(self, input_axes: int) -> bool:
         """Whether the method is defined on inputs with this many positional axes."""
