@@ -7,6 +7,7 @@ from .cams import AblationCAM as AblationCAM
 from .cams import AblationLayer as AblationLayer
 from .cams import AblationLayerFasterRCNN as AblationLayerFasterRCNN
 from .cams import AblationLayerVit as AblationLayerVit
+from .cams import AttentionRollout as AttentionRollout
 from .cams import BaseCAM as BaseCAM
 from .cams import DeepFeatureFactorization as DeepFeatureFactorization
 from .cams import EigenCAM as EigenCAM
@@ -17,10 +18,12 @@ from .cams import FullGrad as FullGrad
 from .cams import GradCAM as GradCAM
 from .cams import GradCAMElementWise as GradCAMElementWise
 from .cams import GradCAMPlusPlus as GradCAMPlusPlus
+from .cams import GradientWeightedAttention as GradientWeightedAttention
 from .cams import HiResCAM as HiResCAM
 from .cams import ISCAM as ISCAM
 from .cams import KPCA_CAM as KPCA_CAM
 from .cams import LayerCAM as LayerCAM
+from .cams import LeGrad as LeGrad
 from .cams import RandomCAM as RandomCAM
 from .cams import RefineCAM as RefineCAM
 from .cams import SESS as SESS

@@ -142,6 +142,18 @@ def seeded(factory, seed: int = 0, **kwargs) -> nn.Module:
     return factory(**kwargs).eval()
 
 
+def tiny_vit(classes: int = 5) -> nn.Module:
+    """torchvision's VisionTransformer at 32 px: 8 px patches (a 4 x 4 grid and a class token), 2 blocks of
+    2 heads, width 16; its head drawn at random (torchvision starts it at zero, which no gradient survives)."""
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    model = VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=classes
+    )
+    nn.init.normal_(model.heads.head.weight, std=0.5)
+    return model
+
+
 class Small(nn.Module):
     """conv -> BN -> ReLU(inplace) -> conv (target) -> ReLU(inplace) -> dropout -> pool -> linear."""
 
@@ -194,6 +206,14 @@ def snapshot(model: nn.Module) -> dict:
         "grads": [None if p.grad is None else p.grad.clone() for p in model.parameters()],
         "state": {k: v.clone() for k, v in model.state_dict().items()},
         "grad_enabled": torch.is_grad_enabled(),
+        "attention": [
+            (
+                "forward" in m.__dict__,
+                getattr(m, "fused_attn", None),
+                getattr(getattr(m, "config", None), "_attn_implementation", None),
+            )
+            for m in model.modules()
+        ],
     }
 
 
@@ -207,6 +227,7 @@ def assert_unchanged(model: nn.Module, before: dict) -> None:
     for key, value in before["state"].items():
         assert torch.equal(value, after["state"][key]), f"{key} changed"
     assert after["grad_enabled"] == before["grad_enabled"], "grad mode changed"
+    assert after["attention"] == before["attention"], "an attention module's forward or fused path changed"
 
 
 def mixed_state(model: nn.Module) -> None:

@@ -12,7 +12,16 @@ from .guided import guided_backprop, guided_gradcam, relu6_count
 from .layers import module_name, resolve_target_layers, suggest_target_layer
 from .maps import NORMALISATIONS, normalise_per_image, upsample
 from .memory_layout import ChannelsLastForward
-from .methods import FAMILIES, METHODS, MethodSpec, base_spec, get_method, method_names, single_capture_methods
+from .methods import (
+    FAMILIES,
+    METHODS,
+    MethodSpec,
+    base_spec,
+    get_method,
+    method_names,
+    methods_for,
+    single_capture_methods,
+)
 from .methods.activation import kpca_projection
 from .methods.perturbation import AblationLayer, AblationLayerFasterRCNN, AblationLayerVit
 from .methods.registry import MethodCall
@@ -46,7 +55,7 @@ __all__ = [
     "Explainer", "CaptureCache", "Capture", "LayerRecord", "ModelFingerprint", "capture", "check_input", "check_targets",
     "target_value", "top_class_targets", "NORMALISATIONS", "normalise_per_image", "upsample",
     # methods
-    "METHODS", "FAMILIES", "MethodSpec", "MethodCall", "base_spec", "get_method", "method_names", "single_capture_methods",
+    "METHODS", "FAMILIES", "MethodSpec", "MethodCall", "base_spec", "get_method", "method_names", "methods_for", "single_capture_methods",
     "AblationLayer", "AblationLayerFasterRCNN", "AblationLayerVit", "guided_backprop", "guided_gradcam", "relu6_count",
     "deep_feature_factorization", "gaussian_blur", "kpca_projection", "first_principal_component",
     # targets and detectors' outputs

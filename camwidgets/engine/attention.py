@@ -36,7 +36,11 @@ __all__ = ["AttentionBlock", "attention_modules", "attention_blocks", "recorded_
 
 
 def _is_timm_attention(module: nn.Module) -> bool:
-    return hasattr(module, "fused_attn") and isinstance(getattr(module, "attn_drop", None), nn.Module) and hasattr(module, "num_heads")
+    return (
+        hasattr(module, "fused_attn")
+        and isinstance(getattr(module, "attn_drop", None), nn.Module)
+        and hasattr(module, "num_heads")
+    )
 
 
 def _is_hugging_face_attention(module: nn.Module) -> bool:
@@ -198,9 +202,13 @@ def _masked(
 
 def _check_multihead(name: str, module: nn.MultiheadAttention) -> None:
     if not module._qkv_same_embed_dim or module.in_proj_weight is None:
-        raise ValueError(f"attention {name!r} projects keys and values from other widths; attention methods read self-attention")
+        raise ValueError(
+            f"attention {name!r} projects keys and values from other widths; attention methods read self-attention"
+        )
     if module.bias_k is not None or module.add_zero_attn:
-        raise ValueError(f"attention {name!r} adds key/value tokens (bias_k, add_zero_attn); attention methods cannot lay them on the image")
+        raise ValueError(
+            f"attention {name!r} adds key/value tokens (bias_k, add_zero_attn); attention methods cannot lay them on the image"
+        )
 
 
 @contextlib.contextmanager
@@ -214,7 +222,9 @@ def recorded_attention(blocks: Sequence[AttentionBlock]) -> Iterator[list[list[t
             kind = attention_kind(block.attention)
             if kind == "mha":
                 _check_multihead(block.attention_name, block.attention)
-                stack.enter_context(_instance_forward(block.attention, _explicit_multihead_forward(block.attention, record)))
+                stack.enter_context(
+                    _instance_forward(block.attention, _explicit_multihead_forward(block.attention, record))
+                )
             elif kind == "timm":
                 stack.enter_context(_attribute(block.attention, "fused_attn", False))
                 hooks.append((block.attention.attn_drop, _recorder(record, lambda output: output)))

@@ -218,11 +218,14 @@ def capture(
     output_selector: Any = None,
     create_graph: bool = False,
     independent: str = "raise",
+    calls: Sequence[int] | None = None,
 ) -> Capture:
     """Run the model once on ``input_tensor`` (on the model's device, in eval mode) with hooks on
     ``layers``; if ``need_gradients``, differentiate ``sum_i target_i(output_i)`` with respect to each
     layer's output in one truncated backward. A layer the scores do not depend on is an error, or
-    with ``independent="zero"`` gets zero gradients and is named in ``Capture.independent``."""
+    with ``independent="zero"`` gets zero gradients and is named in ``Capture.independent``. ``calls``:
+    which call of each layer to read (a layer shared by several inputs runs once per input); the
+    first, and a layer running more than once an error, without."""
     check_input(input_tensor)
     targets = check_targets(targets, input_tensor.shape[0])
     with torch.inference_mode(False), model_lock(model):
@@ -230,7 +233,7 @@ def capture(
         if x.is_inference():
             x = x.clone()
         batch = x.shape[0]
-        raw_outputs, captured, rebuilders = _hooked_forward(model, x, layers, need_gradients)
+        raw_outputs, captured, rebuilders = _hooked_forward(model, x, layers, need_gradients, calls)
         outputs = select_output(raw_outputs, output_selector)
         scores = None
         gradients: list[Any] = [None] * len(layers)
@@ -264,7 +267,11 @@ def capture(
 
 
 def _hooked_forward(
-    model: nn.Module, x: torch.Tensor, layers: Sequence[tuple[str, nn.Module]], need_gradients: bool
+    model: nn.Module,
+    x: torch.Tensor,
+    layers: Sequence[tuple[str, nn.Module]],
+    need_gradients: bool,
+    wanted: Sequence[int] | None = None,
 ) -> tuple[Any, list[list[torch.Tensor]], list[Callable]]:
     """``model(x)`` in eval mode with every layer's output recorded as flat tensors (leaves that
     require grad if ``need_gradients``) and a function that rebuilds the output's structure; the
@@ -276,7 +283,7 @@ def _hooked_forward(
     def make_hook(position: int):
         def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
             calls[position] += 1
-            if calls[position] > 1:
+            if calls[position] != (1 if wanted is None else wanted[position] + 1):
                 return None
             tensors, rebuild = _flatten(output)
             if need_gradients:
@@ -295,7 +302,11 @@ def _hooked_forward(
         with evaluation_mode(model), torch.no_grad(), explained_rank_errors(x):
             raw_outputs = model(x)
 
-    for (name, _), count in zip(layers, calls):
+    for position, ((name, _), count) in enumerate(zip(layers, calls)):
+        if wanted is not None:
+            if count <= wanted[position]:
+                raise ValueError(f"layer {name!r} ran {count} times, not the {wanted[position] + 1} its input needs")
+            continue
         if count == 0:
             raise ValueError(
                 f"layer {name!r} did not run during the forward pass; pick a module that model.forward calls "

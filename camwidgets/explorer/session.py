@@ -36,6 +36,7 @@ from ..engine import (
     evaluation_mode,
     get_method,
     is_detection_list,
+    methods_for,
     model_device,
     model_dtype,
     model_lock,
@@ -98,6 +99,8 @@ class ExplorerSession:
                                                             torchvision_model, model_dtype(model), unit_range=unit)  # fmt: skip
         else:
             self.images = load_samples(images, self.kind, preprocess, self.device, model_dtype(model))
+        #: the registered methods that explain this model on these inputs (the menus offer these)
+        self.methods: list[str] = methods_for(model, self.images.batch.ndim - 2)
         self.cache = CaptureCache(max_entries=cache_entries)
         self.pass_seconds: dict[str, float] = {}  # measured seconds per pass, by method and by kind (estimate)
         self._task = task
@@ -341,6 +344,13 @@ class ExplorerSession:
     def _check_method(self, value: Any) -> str:
         if not isinstance(value, str) or value not in METHODS:
             raise ValueError(f"unknown method {str(value)[:80]!r}; registered: {', '.join(METHODS)}")
+        if value not in self.methods:
+            spec = METHODS[value]
+            spec.check_input_axes(self.images.batch)  # the input's kind: the engine's own words
+            raise ValueError(
+                f"{spec.class_name} reads attention, and {type(self.model).__name__} has none it can read (it explains "
+                "torchvision, timm, Hugging Face and open_clip transformers); pick a CAM method such as GradCAM"
+            )
         return value
 
     def _check_target(self, value: Any) -> int | None:

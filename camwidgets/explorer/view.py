@@ -24,7 +24,7 @@ import numpy as np
 
 from ..core.classes import resolve_class
 from ..core.pictures import captioned, square, to_png
-from ..engine import METHODS, get_method
+from ..engine import get_method
 from ..render.page import write_page
 from ..widgets.controls import Controls, class_choice, class_search_options, method_options
 from ..widgets.layer_tree import LayerTree
@@ -90,7 +90,7 @@ class ExplorerView(BackgroundRuns):
         self.jobs = JobSlot(self._lock)  # one job at a time on the model, owned under the lock
         self._pending: ViewState | None = None  # its view, with the image chosen last (None when none runs)
         self._partial: dict[int, np.ndarray] = {}  # its maps finished so far, by image (the shown one first)
-        self.controls = Controls(self.session.labels)
+        self.controls = Controls(self.session.labels, self.session.methods)
         self.controls.find_class.visible = self.session.task.shows_class_search
         if self.session.task.threshold is not None:
             self.controls.threshold.value = self.session.task.threshold
@@ -297,7 +297,8 @@ class ExplorerView(BackgroundRuns):
         """Controls show the current state, or the slow method's while it runs (after a change, an
         error or a cancel); the method menu prices each method at the state's layers."""
         state, controls = self._pending or self.session.state, self.controls
-        options = method_options({name: self.session.estimate(name, state.layers) for name in METHODS})
+        methods = self.session.methods
+        options = method_options({name: self.session.estimate(name, state.layers) for name in methods}, methods)
 
         def apply() -> None:
             if tuple(controls.method.options) != tuple(options):

@@ -30,14 +30,16 @@ def duration_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def method_options(estimates: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
-    """Every registered method as (label, registry name), grouped gradient / gradient-free /
-    perturbation; slow ones (more than two forwards per image) marked, and with ``estimates`` each
-    label says its price: 'ScoreCAM — perturbation · slow · 5 124 passes ≈ 95 s'."""
+def method_options(
+    estimates: Mapping[str, Any] | None = None, names: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """Every registered method (``names``: those only) as (label, registry name), grouped by family
+    (gradient, gradient-free, perturbation, attention); slow ones (more than two forwards per image) marked,
+    and with ``estimates`` each label says its price: 'ScoreCAM — perturbation · slow · 5 124 passes ≈ 95 s'."""
     options = []
     for family in FAMILIES:
         for spec in METHODS.values():
-            if spec.family == family:
+            if spec.family == family and (names is None or spec.name in names):
                 slow = " · slow" if spec.slow else ""
                 cost = ""
                 if estimates is not None and spec.name in estimates:
@@ -66,9 +68,9 @@ def class_search_options(labels: Sequence[str]) -> tuple[str, ...]:
 class Controls:
     """Method, target, class search (with its note), normalisation and smoothing controls; ``box`` holds them."""
 
-    def __init__(self, labels: list[str]) -> None:
+    def __init__(self, labels: list[str], methods: Sequence[str] | None = None) -> None:
         # wide enough for a label with its price ("SSCAM — perturbation · slow · 359 212 passes ≈ 2.1 h")
-        self.method = Dropdown(description="Method", options=method_options(), css="cw-wide")
+        self.method = Dropdown(description="Method", options=method_options(names=methods), css="cw-wide")
         self.target = Dropdown(description="Target", options=[("top class of each image", -1)])
         # a typed name counts on Enter (or leaving the box), a suggestion when picked
         self.find_class = Combobox(

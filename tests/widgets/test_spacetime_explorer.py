@@ -4,8 +4,6 @@ the browser may write to them, the gallery, sweep, export, saved page and errors
 
 from __future__ import annotations
 
-import re
-
 import cv2
 import numpy as np
 import pytest
@@ -84,9 +82,10 @@ def test_a_method_defined_on_images_only_is_refused_in_the_widget(models):
     model, classes = models["volume"]
     explorer = CAMExplorer(model, list(volumes(1)), labels=classes)
     shown = explorer.overlay.heatmap
-    explorer.set(method="sess")  # a slow method: it runs in the background
-    explorer.wait()
-    assert re.search(r"SESS is defined on images \(B, C, H, W\) only.*volumes and clips", explorer.overlay.error)
+    assert "sess" not in explorer.session.methods and "gradcam" in explorer.session.methods  # not offered
+    assert "SESS" not in str(explorer.controls.method.options)
+    with pytest.raises(ValueError, match=r"SESS is defined on images \(B, C, H, W\) only.*volumes and clips"):
+        explorer.set(method="sess")
     assert explorer.state.method == "gradcam" and explorer.overlay.heatmap == shown
 
 

@@ -179,7 +179,9 @@ def token_head(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | Non
     if callable(getattr(model, "forward_head", None)) and isinstance(getattr(model, "norm", None), nn.Module):
         return lambda tokens: model.forward_head(model.norm(tokens))
     vit = getattr(model, "vit", None)
-    if isinstance(getattr(model, "classifier", None), nn.Module) and isinstance(getattr(vit, "layernorm", None), nn.Module):
+    if isinstance(getattr(model, "classifier", None), nn.Module) and isinstance(
+        getattr(vit, "layernorm", None), nn.Module
+    ):
         return lambda tokens: model.classifier(vit.layernorm(tokens)[:, 0])
     vision = getattr(model, "vision_model", None)
     if isinstance(getattr(model, "visual_projection", None), nn.Module) and vision is not None:
@@ -200,13 +202,13 @@ def legrad(call: MethodCall) -> torch.Tensor:
     ``score_projection``), and the map ``mean_l E_h mean_queries (∂s_l / ∂A_l)^+`` over the patch keys.
     Each block starts from its input detached, so one backward of ``sum_l s_l`` gives every ``∂s_l/∂A_l``."""
     model = call.explainer.model
+    blocks = _chosen_blocks(call)
     head = call.options["score_projection"] or token_head(model)
     if head is None:
         raise ValueError(
             f"LeGrad scores each block's tokens with the model's head, and {type(model).__name__}'s is not known; pass "
             "score_projection=(tokens (B, N, C) -> the model's output for them)"
         )
-    blocks = _chosen_blocks(call)
     batch = call.input_tensor.shape[0]
     with model_lock(model):
         outputs, attentions, block_outputs, _ = _forward(call, blocks, need_gradients=True, block_inputs=True)
@@ -230,7 +232,9 @@ def _check_rollout(options: dict) -> None:
 def _check_projection(options: dict) -> None:
     projection = options["score_projection"]
     if projection is not None and not callable(projection):
-        raise TypeError(f"score_projection must be a function of a block's tokens (B, N, C); got {type(projection).__name__}")
+        raise TypeError(
+            f"score_projection must be a function of a block's tokens (B, N, C); got {type(projection).__name__}"
+        )
 
 
 SPECS = (

@@ -52,10 +52,9 @@ def error_text(error: BaseException) -> str:
     return str(error) if isinstance(error, Cancelled) else f"{type(error).__name__}: {error}"
 
 
-def method_choices() -> list[tuple[str, str]]:
-    """Every registered method as (class name, registry name): the names the main menu shows."""
-
-    return [(spec.class_name, name) for name, spec in METHODS.items()]
+def method_choices(names: Any = None) -> list[tuple[str, str]]:
+    """The registered methods (``names``: those only) as (class name, registry name): the names the main menu shows."""
+    return [(spec.class_name, name) for name, spec in METHODS.items() if names is None or name in names]
 
 
 class Tab:

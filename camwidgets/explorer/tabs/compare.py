@@ -32,9 +32,11 @@ class CompareTab(BackgroundTab):
 
     def __init__(self, session: Any, host: TabHost) -> None:
         super().__init__(session, host)
-        choices = [name for name in DEFAULT_COMPARE if name in METHODS] or list(METHODS)[:2]
+        choices = [name for name in DEFAULT_COMPARE if name in session.methods] or session.methods[:2]
         # one naming of methods everywhere: the class names the main menu shows
-        self.methods = SelectMultiple(description="Methods", options=method_choices(), value=choices, rows=6)
+        self.methods = SelectMultiple(
+            description="Methods", options=method_choices(session.methods), value=choices, rows=6
+        )
         self.by = ToggleButtons(description="Columns", options=[("images", "images"), ("layers", "layers")])
         self.button = Button(description="Compare")
         self.grid = ThumbnailGrid(

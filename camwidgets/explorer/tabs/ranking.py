@@ -30,7 +30,12 @@ class RankingTab(BackgroundTab):
         super().__init__(session, host)
         session = self.session
         single_capture = single_capture_methods()
-        self.methods = SelectMultiple(description="Methods", options=method_choices(), value=single_capture[:4], rows=6)
+        self.methods = SelectMultiple(
+            description="Methods",
+            options=method_choices(session.methods),
+            value=[name for name in single_capture if name in session.methods][:4],
+            rows=6,
+        )
         # the chosen layers first, then the stages deepest first: what is picked is in sight
         layer_options = list(dict.fromkeys([*session.state.layers, *reversed(session.tree.stages)]))
         self.layers = SelectMultiple(
