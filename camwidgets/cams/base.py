@@ -153,17 +153,23 @@ class BaseCAM:
         targets: Sequence[Callable] | None = None,
         aug_smooth: bool = False,
         eigen_smooth: bool = False,
-    ) -> np.ndarray | torch.Tensor:
-        return self._maps(input_tensor, targets, aug_smooth, eigen_smooth, {})
+        *,
+        explain_input: Any = None,
+    ) -> Any:
+        """The maps of the batch, (B, *input size) float32 in [0, 1]. ``input_tensor`` may be a tuple or dict of
+        the model's inputs: then the maps of input ``explain_input`` (a position or a name), or without it
+        ``{input: maps}`` for every image-like input (see :mod:`camwidgets.engine.inputs`)."""
+        return self._maps(input_tensor, targets, aug_smooth, eigen_smooth, {}, explain_input)
 
     def _maps(
         self,
-        input_tensor: torch.Tensor,
+        input_tensor: Any,
         targets: Any,
         aug_smooth: bool,
         eigen_smooth: bool,
         call_options: dict[str, Any],
-    ) -> np.ndarray | torch.Tensor:
+        explain_input: Any = None,
+    ) -> Any:
         """The maps, with the method's parameters as the instance attributes say (``call_options`` win)."""
         options = {name: getattr(self, name) for name in self.parameters if name in self._spec.options}
         maps = self._explainer.compute(
@@ -174,12 +180,13 @@ class BaseCAM:
             eigen_smooth=eigen_smooth,
             options={**options, **call_options},
             progress=self.progress,
+            explain_input=explain_input,
         )
         last = self._explainer.last_capture
         self.outputs = last.outputs if last is not None else None
-        if self.as_tensor:
-            return maps
-        return maps.detach().cpu().numpy().astype(np.float32, copy=False)
+        if isinstance(maps, dict):
+            return {key: value if self.as_tensor else _numpy(value) for key, value in maps.items()}
+        return maps if self.as_tensor else _numpy(maps)
 
     def forward(
         self, input_tensor: torch.Tensor, targets: Sequence[Callable] | None = None, eigen_smooth: bool = False

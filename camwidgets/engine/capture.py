@@ -49,6 +49,7 @@ __all__ = [
     "target_value",
     "per_image_outputs",
     "BatchMismatch",
+    "IndependentLayer",
     "eager_model",
     "check_eager_model",
     "model_lock",
@@ -116,6 +117,10 @@ class Capture:
 
 #: The batches the engine explains, by number of axes: (B, C) then 1, 2 or 3 positional axes.
 INPUT_SHAPES = {3: "(B, C, L)", 4: "(B, C, H, W)", 5: "(B, C, D, H, W)"}
+
+
+class IndependentLayer(ValueError):
+    """The target scores do not depend on a target layer's output (a branch that never reaches them)."""
 
 
 def check_input(input_tensor: Any) -> None:
@@ -332,7 +337,7 @@ def _layer_gradients(
     structure, and the layers the scores do not depend on (an error unless ``independent="zero"``)."""
     flat = [t for tensors in captured for t in tensors if t.requires_grad]
     if not scores.requires_grad:
-        raise ValueError(
+        raise IndependentLayer(
             "the target scores do not depend on the target layers' outputs; check the targets "
             "(and output_selector) and that the layers lie on the path to the output"
         )
@@ -343,7 +348,7 @@ def _layer_gradients(
         layer_grads = [by_tensor.get(id(t)) for t in tensors]
         if all(g is None for g in layer_grads):
             if independent != "zero":
-                raise ValueError(
+                raise IndependentLayer(
                     f"the target scores do not depend on layer {name!r}; pick a layer on the path to the output"
                 )
             unused.append(name)

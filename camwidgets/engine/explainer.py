@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from . import methods as _methods  # noqa: F401  (registers the methods)
-from .capture import Capture, capture, check_input, check_targets
+from .capture import Capture, IndependentLayer, capture, check_input, check_targets
+from .inputs import SeveralInputs, is_several_inputs, layers_seeing, tiled_rows
 from .layers import resolve_target_layers
 from .maps import AGGREGATIONS, NORMALISATIONS, finish_maps
 from .methods.registry import MethodCall, MethodSpec, get_method
@@ -188,6 +189,7 @@ class Explainer:
         cache: CaptureCache | None = None,
         tta_transforms: Any = None,
         single_position: str = "refuse",
+        layer_calls: Sequence[int] | None = None,
     ) -> None:
         model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if normalise not in NORMALISATIONS:
@@ -205,6 +207,7 @@ class Explainer:
         self.single_position = (
             single_position  # "refuse" a layer with a 1x1 grid, or give a "blank" map (the drop-in classes)
         )
+        self.layer_calls = layer_calls  # which call of each layer to read (a layer shared by several inputs)
         self.last_capture: Capture | None = None
         self._token_sources: TokenSources | None = None  # read from the model at the first token output
 
@@ -255,17 +258,20 @@ class Explainer:
                 return cached
             fingerprint = ModelFingerprint(self.model)  # of the model the capture is computed from
         batch = augment(input_tensor) if aug_smooth else input_tensor
-        run_targets = targets * (batch.shape[0] // input_tensor.shape[0]) if targets is not None else None
-        result = capture(
-            self.model,
-            batch,
-            layers,
-            run_targets,
-            need_gradients=need_gradients,
-            output_selector=self.output_selector,
-            create_graph=create_graph,
-            independent=independent,
-        )
+        copies = batch.shape[0] // input_tensor.shape[0]
+        run_targets = targets * copies if targets is not None else None
+        with tiled_rows(self.model, copies, input_tensor.shape[0]):
+            result = capture(
+                self.model,
+                batch,
+                layers,
+                run_targets,
+                need_gradients=need_gradients,
+                output_selector=self.output_selector,
+                create_graph=create_graph,
+                independent=independent,
+                calls=self.layer_calls,
+            )
         if use_cache:
             self.cache.put(key, input_tensor, result, fingerprint)
         self.last_capture = result
@@ -374,6 +380,7 @@ class Explainer:
             "cache": self.cache,
             "tta_transforms": self.tta_transforms,
             "single_position": self.single_position,
+            "layer_calls": self.layer_calls,
         }
         unknown = sorted(set(changes) - set(current))
         if unknown:
@@ -393,13 +400,21 @@ class Explainer:
         eigen_smooth: bool = False,
         options: dict[str, Any] | None = None,
         progress: ProgressOption = None,
-    ) -> torch.Tensor:
+        explain_input: Any = None,
+    ) -> Any:
         """Final maps (B, *image size) on the model's device, normalised as configured.
 
         ``options`` are the method's own parameters (ScoreCAM's ``batch_size``, ...); ``progress``
         is None (a tqdm bar for long methods), False, or a callback ``(done, total, description)``
-        that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`)."""
+        that may return False to cancel (:class:`~camwidgets.engine.progress.Cancelled`).
+        ``input_tensor`` may be a tuple or dict of the model's inputs (:mod:`~camwidgets.engine.inputs`):
+        the maps of input ``explain_input``, or without it ``{input: maps}`` for every image-like input."""
         spec = method if isinstance(method, MethodSpec) else get_method(method)
+        if is_several_inputs(input_tensor):
+            how = {"aug_smooth": aug_smooth, "eigen_smooth": eigen_smooth, "options": options, "progress": progress}
+            return self._compute_several(spec, input_tensor, targets, explain_input, how)
+        if explain_input is not None:
+            raise ValueError("explain_input names one of several inputs; input_tensor is a single tensor")
         if isinstance(input_tensor, torch.Tensor):
             spec.check_input_axes(input_tensor)
         if targets is not None and any(isinstance(target, EachOf) for target in targets):
@@ -422,6 +437,52 @@ class Explainer:
             maps = self.finish(self.layer_maps(spec, result, eigen_smooth, resolved), result.image_size)
             maps = deaugment_mean(maps) if aug_smooth else maps
         return maps.float()  # float32 maps for any model dtype
+
+    def _compute_several(
+        self, spec: MethodSpec, given: Any, targets: Any, explain_input: Any, how: dict[str, Any]
+    ) -> Any:
+        """Maps of each explained input of several: the target layers that see it (measured), the model called
+        with all the inputs, zeros (with a warning) where the scores do not depend on it."""
+        inputs = SeveralInputs(given)
+        keys = [inputs.key(explain_input)] if explain_input is not None else inputs.image_like
+        if not keys:
+            raise ValueError(
+                "none of the inputs is image-like (a floating point (B, C, *positions) tensor); nothing to map"
+            )
+        if self.layers is None:
+            raise ValueError(
+                "with several inputs, pass target_layers: a layer in the branch of each input to explain (a layer "
+                "shared by the inputs, as in a siamese model, is read on each input's own pass)"
+            )
+        maps = {}
+        for key in keys:
+            seeing = layers_seeing(self.model, inputs, key, self.layers)
+            if not seeing:
+                if explain_input is not None:
+                    raise ValueError(
+                        f"none of the target layers ({', '.join(self.layer_names)}) sees input {key!r}; add a layer of its branch"
+                    )
+                warnings.warn(
+                    f"input {key!r} reaches none of the target layers; pass a layer of its branch to explain it",
+                    stacklevel=4,
+                )
+                continue
+            explainer = self.replace(
+                target_layers=[c.module for c in seeing], cache=None, layer_calls=[c.call for c in seeing]
+            )
+            x = inputs.tensor(key)
+            try:
+                with inputs.explaining(self.model, key):
+                    maps[key] = explainer.compute(spec, x, targets, **how)
+            except IndependentLayer:
+                names = ", ".join(c.name for c in seeing)
+                warnings.warn(
+                    f"the target scores do not depend on input {key!r} (through {names}): its maps are zero",
+                    stacklevel=4,
+                )
+                maps[key] = torch.zeros((x.shape[0], *x.shape[2:]), device=model_device(self.model))
+            self.last_capture = explainer.last_capture
+        return maps[keys[0]] if explain_input is not None else maps
 
     def _compute_each(
         self, spec: MethodSpec, input_tensor: torch.Tensor, targets: Sequence[Callable], **how: Any
@@ -458,7 +519,8 @@ class Explainer:
             if run_targets is not None:
                 run_targets = run_targets * len(AUGMENTATIONS)
         call = MethodCall(self, x, run_targets, eigen_smooth, dict(options), progress)
-        maps = spec.run(call)
+        with tiled_rows(self.model, x.shape[0] // input_tensor.shape[0], input_tensor.shape[0]):
+            maps = spec.run(call)
         if call.capture is not None:
             self.last_capture = call.capture
         return deaugment_mean(maps) if aug_smooth else maps

@@ -27,7 +27,15 @@ from torch import nn
 
 from .modules import evaluation_mode, model_device
 
-__all__ = ["SeveralInputs", "paired_rows", "layers_seeing", "is_several_inputs", "LayerCall"]
+__all__ = [
+    "SeveralInputs",
+    "paired_rows",
+    "tiled_rows",
+    "layers_seeing",
+    "is_several_inputs",
+    "several_inputs_active",
+    "LayerCall",
+]
 
 #: The models being explained with several inputs, and the binding each is called through.
 _ACTIVE: weakref.WeakKeyDictionary[nn.Module, _Binding] = weakref.WeakKeyDictionary()
@@ -56,7 +64,9 @@ class SeveralInputs:
             raise TypeError(f"several inputs are a tuple or a dict of tensors; got {type(inputs).__name__}")
         if not self.items:
             raise ValueError("input_tensor is an empty tuple/dict; pass the model's inputs")
-        sizes = {key: value.shape[0] for key, value in self.items.items() if isinstance(value, torch.Tensor) and value.ndim}
+        sizes = {
+            key: value.shape[0] for key, value in self.items.items() if isinstance(value, torch.Tensor) and value.ndim
+        }
         if len(set(sizes.values())) > 1:
             listed = ", ".join(f"{key!r}: {size}" for key, size in sizes.items())
             raise ValueError(f"the inputs share the batch axis, so their batches must be equal; got {listed}")
@@ -130,6 +140,11 @@ class _Binding:
         )
 
 
+def several_inputs_active(model: nn.Module) -> bool:
+    """Whether ``model`` is being explained with several inputs right now."""
+    return model in _ACTIVE
+
+
 @contextlib.contextmanager
 def paired_rows(model: nn.Module, rows: torch.Tensor | Sequence[int]) -> Iterator[None]:
     """While inside, batches run through ``model`` hold, row by row, copies of the images ``rows`` (the
@@ -139,7 +154,8 @@ def paired_rows(model: nn.Module, rows: torch.Tensor | Sequence[int]) -> Iterato
         yield
         return
     previous = binding.rows
-    binding.rows = torch.as_tensor(rows, dtype=torch.long)
+    rows = torch.as_tensor(rows, dtype=torch.long)
+    binding.rows = rows if previous is None else previous[rows.to(previous.device)]  # rows of rows: composed
     try:
         yield
     finally:
@@ -147,8 +163,8 @@ def paired_rows(model: nn.Module, rows: torch.Tensor | Sequence[int]) -> Iterato
 
 
 def tiled_rows(model: nn.Module, copies: int, batch: int) -> contextlib.AbstractContextManager:
-    """:func:`paired_rows` for ``copies`` whole copies of the batch one after the other (aug_smooth)."""
-    return paired_rows(model, torch.arange(copies * batch) % batch)
+    """:func:`paired_rows` for ``copies`` whole copies of the batch one after the other (aug_smooth); nothing for one."""
+    return paired_rows(model, torch.arange(copies * batch) % batch) if copies > 1 else contextlib.nullcontext()
 
 
 @dataclass(frozen=True)
@@ -165,28 +181,8 @@ def layers_seeing(
 ) -> list[LayerCall]:
     """The calls of ``layers`` whose output depends on input ``key``: two forwards (the second with that
     input plus noise), each layer call's output compared. ValueError for a layer that sees it in several calls."""
-    runs: list[list[list[torch.Tensor]]] = []
     noise = torch.randn(inputs.tensor(key).shape, generator=torch.Generator().manual_seed(0))
-    for changed in (False, True):
-        outputs: list[list[torch.Tensor]] = [[] for _ in layers]
-
-        def make_hook(position: int):
-            def hook(module: nn.Module, args: Any, output: Any) -> None:
-                first = output if isinstance(output, torch.Tensor) else _first_tensor(output)
-                outputs[position].append(first.detach().float().clone() if first is not None else torch.zeros(0))
-
-            return hook
-
-        x = inputs.tensor(key).to(model_device(model))
-        x = x + noise.to(x) if changed else x
-        handles = [module.register_forward_hook(make_hook(i)) for i, (_, module) in enumerate(layers)]
-        try:
-            with inputs.explaining(model, key), evaluation_mode(model), torch.no_grad():
-                model(x)
-        finally:
-            for handle in handles:
-                handle.remove()
-        runs.append(outputs)
+    runs = [_layer_outputs(model, inputs, key, layers, noise if changed else None) for changed in (False, True)]
     seeing = []
     for (name, module), before, after in zip(layers, *runs):
         calls = [i for i, (a, b) in enumerate(zip(before, after)) if a.shape != b.shape or not torch.equal(a, b)]
@@ -197,6 +193,31 @@ def layers_seeing(
         if calls:
             seeing.append(LayerCall(name, module, calls[0]))
     return seeing
+
+
+def _layer_outputs(
+    model: nn.Module, inputs: SeveralInputs, key: Hashable, layers: Sequence[tuple[str, nn.Module]], noise: Any
+) -> list[list[torch.Tensor]]:
+    """Each layer's output at each of its calls in one forward of all the inputs (input ``key`` plus ``noise``)."""
+    outputs: list[list[torch.Tensor]] = [[] for _ in layers]
+
+    def make_hook(position: int):
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            first = _first_tensor(output)
+            outputs[position].append(first.detach().float().clone() if first is not None else torch.zeros(0))
+
+        return hook
+
+    x = inputs.tensor(key).to(model_device(model))
+    x = x + noise.to(x) if noise is not None else x
+    handles = [module.register_forward_hook(make_hook(i)) for i, (_, module) in enumerate(layers)]
+    try:
+        with inputs.explaining(model, key), evaluation_mode(model), torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs
 
 
 def _first_tensor(value: Any) -> torch.Tensor | None:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..capture import target_score
+from ..inputs import paired_rows, several_inputs_active
 from ..maps import LINEAR_MODES
 from ..memory_layout import ChannelsLastForward
 from ..modules import BatchMismatch, evaluation_mode, forward_hooks, per_image_outputs, select_output
@@ -202,7 +203,9 @@ def _masked_scores(
         for part in _chunks(plan.jobs, options["batch_size"]):
             owners = plan.owners[part]
             masks = perturb(channel_masks(activations[owners, plan.channels_of_jobs[part]], x.shape[2:]))
-            totals[part] += score_rows(forward(x[owners] * masks.to(x.dtype)), targets, owners, owner_list[part])
+            with paired_rows(call.explainer.model, owners):
+                outputs = forward(x[owners] * masks.to(x.dtype))
+            totals[part] += score_rows(outputs, targets, owners, owner_list[part])
             progress.advance()
     scores = totals / len(perturbations)
     if plan.needs_zero_image:
@@ -479,7 +482,11 @@ def _ablation_scores(
     picked = torch.cat(orders)
     positions = torch.cat([torch.arange(len(order), device=x.device) for order in orders])
     job_values = values[owners, (positions % size).clamp(max=values.shape[1] - 1)]
-    reuse = bool(options["reuse_prefix"]) and _prefix_can_be_skipped(call, module, raw, result, targets)
+    reuse = (
+        bool(options["reuse_prefix"])
+        and not several_inputs_active(model)  # the other inputs' branches run on every row
+        and _prefix_can_be_skipped(call, module, raw, result, targets)
+    )
     owner_list = owners.tolist()
     scores = result.scores.float()[:, None].repeat(1, channels)
     for part in _chunks(len(owner_list), size):
@@ -487,7 +494,7 @@ def _ablation_scores(
         if reuse:
             outputs = _suffix_only(model, x, module, copies, call.explainer.output_selector, len(owner_list[part]))
         else:
-            with replaced_output(module, copies):
+            with replaced_output(module, copies), paired_rows(model, owners[part]):
                 outputs = select_output(model(x[owners[part]]), call.explainer.output_selector)
         scores[owners[part], picked[part]] = score_rows(outputs, targets, owners[part], owner_list[part])
         progress.advance()

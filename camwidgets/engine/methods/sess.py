@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from ..blur import gaussian_blur
 from ..capture import target_score
+from ..inputs import paired_rows
 from ..maps import normalise
 from ..modules import evaluation_mode, per_image_outputs, select_output
 from ..progress import Progress
@@ -172,7 +173,7 @@ def _patch_scores(
     scores = []
     for chunk in _chunks(batch * count, options["batch_size"]):
         images, indices = [p // count for p in chunk], [p % count for p in chunk]
-        with evaluation_mode(explainer.model), torch.no_grad():
+        with evaluation_mode(explainer.model), torch.no_grad(), paired_rows(explainer.model, images):
             outputs = select_output(explainer.model(windows.patches(images, indices)), explainer.output_selector)
             rows = per_image_outputs(outputs, len(chunk))
             if options["use_softmax_scores"]:
@@ -213,10 +214,11 @@ def sess(call: MethodCall) -> torch.Tensor:
         for chunk in _chunks(batch * kept, size):
             images = [p // kept for p in chunk]
             indices = order.reshape(-1)[list(chunk)].tolist()
-            maps = inner.compute(
-                spec, windows.patches(images, indices), [targets[b] for b in images],
-                eigen_smooth=call.eigen_smooth, options=options["base_options"], progress=False,
-            )  # fmt: skip
+            with paired_rows(explainer.model, images):
+                maps = inner.compute(
+                    spec, windows.patches(images, indices), [targets[b] for b in images],
+                    eigen_smooth=call.eigen_smooth, options=options["base_options"], progress=False,
+                )  # fmt: skip
             maps = maps * weights.reshape(-1)[list(chunk)].to(maps.dtype)[:, None, None]
             pasted = windows.paste(maps.to(total.dtype), indices)
             where = torch.tensor(images, device=total.device)

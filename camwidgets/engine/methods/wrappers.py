@@ -152,6 +152,7 @@ def smoothgradcampp(call: MethodCall) -> torch.Tensor:
                 targets,
                 need_gradients=True,
                 output_selector=explainer.output_selector,
+                calls=explainer.layer_calls,
             )
             for record, sums in zip(result.records, moments):
                 gradient = explainer.spatial(record.gradient, result, record.name)
