@@ -61,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "Cancelled": "camwidgets.engine.progress",
     # engine
     "Explainer": "camwidgets.engine.explainer",
+    "explaining_input": "camwidgets.engine.inputs",
     "CaptureCache": "camwidgets.engine.explainer",
     "suggest_target_layer": "camwidgets.engine.layers",
     "resolve_target_layers": "camwidgets.engine.layers",

@@ -63,6 +63,7 @@ from .engine.guided import GuidedBackpropReLUModel as GuidedBackpropReLUModel
 from .engine.guided import GuidedBackpropReLUasModule as GuidedBackpropReLUasModule
 from .engine.guided import guided_backprop as guided_backprop
 from .engine.guided import guided_gradcam as guided_gradcam
+from .engine.inputs import explaining_input as explaining_input
 from .engine.layers import resolve_target_layers as resolve_target_layers
 from .engine.layers import suggest_target_layer as suggest_target_layer
 from .engine.methods import get_method as get_method

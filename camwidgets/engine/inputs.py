@@ -140,6 +140,21 @@ class _Binding:
         )
 
 
+@contextlib.contextmanager
+def explaining_input(model: nn.Module, inputs: Any, explain_input: Any) -> Iterator[torch.Tensor]:
+    """Yield input ``explain_input`` of the model's several ``inputs`` (a tuple or dict); while inside,
+    ``model(x)`` runs the model on all of them with ``x`` in its place, so that code written for one
+    input (the metrics, ``Explainer.capture``) works unchanged::
+
+        with explaining_input(model, (rgb, depth), 0) as x:
+            drops = CamMultImageConfidenceChange()(x, maps, targets, model)
+    """
+    several = SeveralInputs(inputs)
+    key = several.key(explain_input)
+    with several.explaining(model, key):
+        yield several.tensor(key)
+
+
 def several_inputs_active(model: nn.Module) -> bool:
     """Whether ``model`` is being explained with several inputs right now."""
     return model in _ACTIVE

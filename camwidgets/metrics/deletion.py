@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine import evaluation_mode, gaussian_blur
+from ..engine import evaluation_mode, gaussian_blur, paired_rows
 from .confidence import check_targets, prepare_batch, target_scores, to_numpy
 
 __all__ = ["CurveResult", "deletion_curve", "insertion_curve", "gaussian_blur", "make_baseline"]
@@ -182,7 +182,8 @@ def _curve_scores(
         images, steps = image_of[start : start + chunk], step_of[start : start + chunk]
         perturbed = _perturbed_chunk(x[images], baseline[images], ranks[images], counts[steps], insertion)
         chunk_targets = [targets[i] for i in images.tolist()]
-        scores.append(target_scores(model, perturbed, chunk_targets)[0])
+        with paired_rows(model, images):  # a model with several inputs: each row's other inputs follow it
+            scores.append(target_scores(model, perturbed, chunk_targets)[0])
     result = torch.cat(scores)
     if result.ndim != 1:
         raise ValueError(
