@@ -62,6 +62,9 @@ _EXPORTS: dict[str, str] = {
     # engine
     "Explainer": "camwidgets.engine.explainer",
     "explaining_input": "camwidgets.engine.inputs",
+    "ImageTextModel": "camwidgets.engine.image_text",
+    "TextPromptTarget": "camwidgets.engine.image_text",
+    "load_shapes_clip": "camwidgets.data.shapes_clip",
     "CaptureCache": "camwidgets.engine.explainer",
     "suggest_target_layer": "camwidgets.engine.layers",
     "resolve_target_layers": "camwidgets.engine.layers",

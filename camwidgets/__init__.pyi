@@ -52,6 +52,7 @@ from .compat.projections import get_2d_projection_with_sign_correction as get_2d
 from .data import load_photo as load_photo
 from .data import photo_names as photo_names
 from .data import photo_path as photo_path
+from .data.shapes_clip import load_shapes_clip as load_shapes_clip
 from .dataset import DatasetResults as DatasetResults
 from .dataset import explain_dataset as explain_dataset
 from .dataset import load_results as load_results
@@ -63,6 +64,8 @@ from .engine.guided import GuidedBackpropReLUModel as GuidedBackpropReLUModel
 from .engine.guided import GuidedBackpropReLUasModule as GuidedBackpropReLUasModule
 from .engine.guided import guided_backprop as guided_backprop
 from .engine.guided import guided_gradcam as guided_gradcam
+from .engine.image_text import ImageTextModel as ImageTextModel
+from .engine.image_text import TextPromptTarget as TextPromptTarget
 from .engine.inputs import explaining_input as explaining_input
 from .engine.layers import resolve_target_layers as resolve_target_layers
 from .engine.layers import suggest_target_layer as suggest_target_layer
