@@ -5,7 +5,7 @@ so that everything that explains open_clip models explains it.
 * Image tower (``visual``): the pretrained ImageNet mobilenet_v2's ``features`` up to stride 16
   (``features.13``, 96 channels, frozen: it does not ship), then a trained head: a 3 x 3 convolution
   to 128 channels with batch norm and ReLU, and a 1 x 1 convolution to the 64-d embedding space at each
-  place (``visual.head.embed``, 14 x 14 at 224 px); the image embedding is their mean over places.
+  place (``visual.head.embed``, 14 x 14 at 224 px; :data:`CLIP_LAYER` in the tower's names); the image embedding is their mean over places.
   Input: ImageNet-normalised (B, 3, 224, 224) images.
 * Text tower: the phrase's words (:data:`~camwidgets.data.captions.VOCABULARY`) embedded in 64-d with
   learned positions, two pre-norm transformer blocks of 4 heads (``nn.MultiheadAttention``), causal as
@@ -33,8 +33,9 @@ __all__ = [
 ]  # fmt: skip
 
 CLIP_WEIGHTS: Path = Path(__file__).resolve().parent / "shapes_clip.pt"
-#: The suggested layer of the image tower: the per-place embeddings (14 x 14 at 224 px).
-CLIP_LAYER = "visual.head.embed"
+#: The layer to explain, named in the image tower (``model.visual``, the module explained): the per-place
+#: embeddings (14 x 14 at 224 px).
+CLIP_LAYER = "head.embed"
 EMBED_DIM = 64
 #: Longest phrase in words (the tokens add a start and an end).
 MAX_WORDS = 10

@@ -23,7 +23,13 @@ from torch import nn
 
 from .modules import evaluation_mode, model_device
 
-__all__ = ["TextPromptTarget", "ImageTextModel", "HuggingFaceImageTower", "is_image_text_model", "MAX_PROMPT_CHARACTERS"]
+__all__ = [
+    "TextPromptTarget",
+    "ImageTextModel",
+    "HuggingFaceImageTower",
+    "is_image_text_model",
+    "MAX_PROMPT_CHARACTERS",
+]
 
 #: The longest prompt taken, in characters (a prompt is data: it is cut to no length, it is refused).
 MAX_PROMPT_CHARACTERS = 200
@@ -35,7 +41,12 @@ class TextPromptTarget:
     the default then) ``softmax_p(s)[index]``, as zero-shot classification reads them, else ``s_index``."""
 
     def __init__(
-        self, text_embeddings: torch.Tensor, index: int = 0, scale: float = 100.0, softmax: bool | None = None, key: Hashable = None
+        self,
+        text_embeddings: torch.Tensor,
+        index: int = 0,
+        scale: float = 100.0,
+        softmax: bool | None = None,
+        key: Hashable = None,
     ) -> None:
         embeddings = torch.as_tensor(text_embeddings).detach()
         if embeddings.ndim == 1:
@@ -146,7 +157,9 @@ class ImageTextModel:
             self._texts.popitem(last=False)
         return self._texts[key]
 
-    def prompt_target(self, prompts: str | Sequence[str], index: int = 0, softmax: bool | None = None) -> TextPromptTarget:
+    def prompt_target(
+        self, prompts: str | Sequence[str], index: int = 0, softmax: bool | None = None
+    ) -> TextPromptTarget:
         """The target of prompt ``index`` among ``prompts`` (one prompt: its scaled cosine similarity)."""
         key = check_prompts(prompts)
         return TextPromptTarget(self.text_embeddings(key), index, self.scale, softmax, key=key)

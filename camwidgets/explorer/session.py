@@ -28,7 +28,6 @@ from ..engine import (
     NORMALISATIONS,
     Cancelled,
     CaptureCache,
-    ClassifierOutputTarget,
     Explainer,
     ModelFingerprint,
     ProgressOption,
@@ -44,6 +43,7 @@ from ..engine import (
     select_output,
     suggest_layer,
 )
+from ..engine.image_text import ImageTextModel, check_prompts, is_image_text_model
 from .model_tree import ModelTree, probe_model_tree
 from .state import Estimate, Result, ViewState, gray_levels
 from .tasks import DEFAULT_SCORE_THRESHOLD, TASKS, Task, TaskContext, build_task, check_region, infer_task
@@ -63,6 +63,31 @@ def _is_threshold(value: Any) -> bool:
     return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)) and 0 <= value <= 1
 
 
+def _image_text_parts(model: Any, tokenizer: Any, prompts: Any, task: str | None) -> tuple[Any, str | None, Any, tuple]:
+    """(the module explained, the task, the ImageTextModel or None, the first phrases): an image–text model with
+    its tokenizer is explained through its image tower for typed phrases."""
+    if tokenizer is None and prompts is None:
+        if is_image_text_model(model):
+            raise ValueError(
+                f"{type(model).__name__} is an image–text model: pass tokenizer= (its tokenizer) and prompts= (the first "
+                "phrases, for example ['a red circle']) to explain where it finds a phrase"
+            )
+        return model, task, None, ()
+    if not is_image_text_model(model):
+        raise ValueError(
+            f"tokenizer and prompts are for image–text models (open_clip, Hugging Face CLIP); {type(model).__name__} is not one"
+        )
+    if task not in (None, "text prompt"):
+        raise ValueError(f"an image–text model is explained for text prompts; got task={task!r}")
+    image_text = model if isinstance(model, ImageTextModel) else ImageTextModel(model, tokenizer)
+    if not prompts:
+        raise ValueError(
+            "pass prompts=: the first phrases to explain, for example ['a red circle'] (more can be typed in the explorer)"
+        )
+    first = check_prompts(prompts)
+    return image_text.image_tower, "text prompt", image_text, first
+
+
 class ExplorerSession:
     """Model + images + cache + current view; see the module docstring."""
 
@@ -80,7 +105,10 @@ class ExplorerSession:
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         cache_entries: int = 8,
         input_kind: str | None = None,
+        tokenizer: Any = None,
+        prompts: Any = None,
     ) -> None:
+        model, task, self._image_text, self._prompts = _image_text_parts(model, tokenizer, prompts, task)
         model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if device is not None:
             model.to(device)
@@ -133,6 +161,17 @@ class ExplorerSession:
         self.task: Task = build_task(task, outputs, context)
         self.labels = self.task.labels
         self._outputs_fingerprint = ModelFingerprint(self.model)
+
+    def add_phrase(self, phrase: Any) -> int:
+        """Text prompts: the index of ``phrase`` among the phrases tried (added, its similarities computed, if new)."""
+        if self._image_text is None:
+            raise ValueError(
+                "phrases are for image–text models (CAMExplorer(model, images, tokenizer=..., prompts=...))"
+            )
+        index = self.task.add(phrase)
+        self._prompts = tuple(self.task.labels)
+        self.labels = self.task.labels
+        return index
 
     def set_score_threshold(self, threshold: Any) -> None:
         """Show (and explain) only detections scoring at least ``threshold`` (0..1): the task is
@@ -213,7 +252,8 @@ class ExplorerSession:
     def _task_context(self, labels: Any, preprocess: Any, selector: Any) -> TaskContext:
         """What the tasks are built from besides the outputs (see :class:`TaskContext`)."""
         size = tuple(self.images.batch.shape[-2:])
-        return TaskContext(self.model, labels, preprocess, list(self.images.names), size, self._threshold, selector, self.images.batch, self._embed)  # fmt: skip
+        return TaskContext(self.model, labels, preprocess, list(self.images.names), size, self._threshold, selector, self.images.batch, self._embed,
+                           self._image_text, tuple(self._prompts))  # fmt: skip
 
     def _propose_selector(self, outputs: Any) -> None:
         """The first task (in :data:`TASKS` order, the one asked for if any) that proposes an output
@@ -358,7 +398,8 @@ class ExplorerSession:
             return None
         if not _is_int(value) or not 0 <= value < len(self.labels):
             raise ValueError(
-                f"target must be a class index from 0 to {len(self.labels) - 1} (or None for each image's top class); got {value!r}"
+                f"target must be a {self.task.target_noun} index from 0 to {len(self.labels) - 1} "
+                f"(or None: {self.task.default_text()}); got {value!r}"
             )
         return int(value)
 
@@ -461,7 +502,7 @@ class ExplorerSession:
         ``(present labels, (k, size, size) uint8 levels)``."""
         present = self.task.present(state.image)[:most]
         x = self.images.batch[state.image : state.image + 1].expand(len(present), *self.images.batch.shape[1:])
-        targets = [ClassifierOutputTarget(c) for c, _, _ in present]
+        targets = [self.task.label_target(c) for c, _, _ in present]
         maps = self.explainer(state.layers, cache=False).compute(SWEEP_METHOD, x, targets)
         return present, self._thumbnail_levels(maps, size)
 

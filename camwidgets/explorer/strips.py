@@ -51,7 +51,7 @@ class Strips:
         self.label_maps = ThumbnailGrid(
             testid="cw-label-maps",
             item_testid="cw-label-map",
-            title="One map per label (sigmoid >= 0.5; click to choose)",
+            title=session.task.label_maps_title,
             wrap=True,
         )
         self.label_maps.visible = bool(session.task.per_label_maps)
@@ -106,7 +106,7 @@ class Strips:
         of copies of the image, one target each); clicking one chooses that label."""
         if not self.session.task.per_label_maps:
             return
-        key = (state.image, state.layers)
+        key = (state.image, state.layers, tuple(self.session.task.labels))  # phrases typed add maps
         if key != self._labels_key:
             try:
                 present, levels = self.session.label_maps(state)

@@ -92,6 +92,7 @@ class ExplorerView(BackgroundRuns):
         self._partial: dict[int, np.ndarray] = {}  # its maps finished so far, by image (the shown one first)
         self.controls = Controls(self.session.labels, self.session.methods)
         self.controls.find_class.visible = self.session.task.shows_class_search
+        self.controls.phrase.visible = self.session.task.shows_prompt_box
         if self.session.task.threshold is not None:
             self.controls.threshold.value = self.session.task.threshold
             self.controls.threshold.visible = True
@@ -370,6 +371,7 @@ class ExplorerView(BackgroundRuns):
         for widget, field, convert in watch:
             widget.observe(lambda change, f=field, c=convert: self._request(**{f: c(change["new"])}), names="value")
         controls.find_class.observe(self._on_find_class, names="value")
+        controls.phrase.observe(lambda change: self._on_phrase(change["new"]), names="value")
         controls.threshold.observe(lambda change: self._on_threshold(change["new"]), names="value")
         if "metrics" in self.panels:
             self.overlay.observe(lambda change: self.panels.metrics.redraw(), names="theme")
@@ -408,6 +410,23 @@ class ExplorerView(BackgroundRuns):
             return
         self.controls.find_says("")
         self._request(target=index)
+
+    def explain_phrase(self, phrase: str) -> None:
+        """Image–text models: explain ``phrase`` (added to the phrases tried, then chosen), as typing it does."""
+        index = self.session.add_phrase(phrase)
+        self._request(target=index)
+
+    def _on_phrase(self, text: str) -> None:
+        """A typed phrase: explained; one the model cannot read is answered beside the box (escaped)."""
+        text = (text or "").strip()
+        if self._quiet or not text:
+            return
+        try:
+            self.explain_phrase(text)
+        except ValueError as error:
+            self.controls.find_says(text_html(str(error)))
+            return
+        self.controls.find_says("")
 
     def __repr__(self) -> str:
         return f"CAMExplorer({self.status_text(self.session.state)}, {len(self.session.images)} images)"

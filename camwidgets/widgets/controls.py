@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..engine import FAMILIES, METHODS
-from .fields import HTML, Checkbox, Combobox, Dropdown, FloatSlider
+from .fields import HTML, Checkbox, Combobox, Dropdown, FloatSlider, Text
 from .parts import Column, Row
 
 __all__ = ["Controls", "method_options", "duration_text", "class_choice"]
@@ -76,6 +76,8 @@ class Controls:
         self.find_class = Combobox(
             description="Find class", placeholder="type a class name, Enter", options=list(class_search_options(labels))
         )
+        # image–text models: a phrase typed and Enter explains it (and joins the target menu)
+        self.phrase = Text(description="Phrase", placeholder="type a phrase, Enter", visible=False)
         self.find_note = HTML(visible=False)  # a line of its own, when there is something to say
         self.normalise = Dropdown(
             description="Normalise", options=[("per image", "image"), ("per batch", "batch"), ("none (raw)", "none")]
@@ -87,7 +89,7 @@ class Controls:
         self.box = Column(
             [
                 self.method,
-                Row([self.target, self.find_class]),
+                Row([self.target, self.find_class, self.phrase]),
                 self.find_note,
                 Row([self.normalise, self.aug_smooth, self.eigen_smooth]),
                 self.threshold,

@@ -122,7 +122,9 @@ def test_hugging_face_clip_through_its_tower_and_through_several_inputs():
         def forward(self, pixel_values, input_ids):
             return self.clip(pixel_values=pixel_values, input_ids=input_ids[0]).logits_per_image
 
-    whole = Explainer(PerImageTexts(), [f"clip.{layer}"]).compute("gradcam", inputs, [1, 1], explain_input="pixel_values")
+    whole = Explainer(PerImageTexts(), [f"clip.{layer}"]).compute(
+        "gradcam", inputs, [1, 1], explain_input="pixel_values"
+    )
     torch.testing.assert_close(whole, tower, atol=1e-5, rtol=0)
     assert clip.similarities(images, PROMPTS).shape == (2, 3)
 
@@ -137,7 +139,10 @@ def test_the_shapes_clip_finds_the_named_object():
     clip = cw.ImageTextModel(model, tokenizer)
     scenes = make_captioned_scenes(12, seed=7)
     batch = cw.preprocess_image(np.zeros((224, 224, 3), np.float32))  # the ImageNet normalisation
-    mean, std = batch.new_tensor([0.485, 0.456, 0.406]).view(3, 1, 1), batch.new_tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    mean, std = (
+        batch.new_tensor([0.485, 0.456, 0.406]).view(3, 1, 1),
+        batch.new_tensor([0.229, 0.224, 0.225]).view(3, 1, 1),
+    )
     images = (torch.from_numpy(scenes.images) - mean) / std
     hits = total = 0
     cam = cw.GradCAM(clip.image_tower, [CLIP_LAYER])

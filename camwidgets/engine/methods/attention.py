@@ -87,17 +87,21 @@ def _on_grid(patches: torch.Tensor, count: int, image_size: tuple[int, ...]) -> 
 
 def _forward(
     call: MethodCall, blocks: Sequence[AttentionBlock], need_gradients: bool, block_inputs: bool = False
-) -> tuple[Any, list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+) -> tuple[Any, list[torch.Tensor], list[torch.Tensor]]:
     """One forward of the model on the call's batch with the blocks' attention recorded: (scores-selected
-    outputs, attention per block, block outputs, x). ``block_inputs``: each block starts from its input
-    detached (so a score read from block ``l`` depends on no earlier block's attention)."""
+    outputs, attention per block, block outputs). With ``need_gradients`` autograd records from the first
+    block on (what runs before it is a constant), or with ``block_inputs`` from each block's own input
+    on (so a score read from block ``l`` depends on no earlier block's attention)."""
     model, x = call.explainer.model, call.input_tensor
     outputs: list[torch.Tensor] = []
 
-    def detach_input(module: nn.Module, args: tuple) -> tuple | None:
+    def start_graph(module: nn.Module, args: tuple, kwargs: dict) -> tuple | None:
+        torch.set_grad_enabled(True)  # until the forward's no_grad context ends
         if args and isinstance(args[0], torch.Tensor):
-            return (args[0].detach().requires_grad_(True), *args[1:])
-        return None
+            return (args[0].detach().requires_grad_(True), *args[1:]), kwargs
+        if isinstance(kwargs.get("hidden_states"), torch.Tensor):
+            return args, {**kwargs, "hidden_states": kwargs["hidden_states"].detach().requires_grad_(True)}
+        raise ValueError(f"{type(module).__name__} takes no tokens as its first input; attention methods read its blocks' tokens")
 
     def keep_output(module: nn.Module, args: Any, output: Any) -> None:
         outputs.append(output[0] if isinstance(output, (tuple, list)) else output)
@@ -105,21 +109,25 @@ def _forward(
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.inference_mode(False))
         stack.enter_context(evaluation_mode(model))
-        stack.enter_context(torch.enable_grad() if need_gradients else torch.no_grad())
+        stack.enter_context(torch.no_grad())
         records = stack.enter_context(recorded_attention(blocks))
+        starts = blocks if block_inputs else blocks[:1] if need_gradients else []
+        for block in starts:
+            stack.callback(block.module.register_forward_pre_hook(start_graph, with_kwargs=True).remove)
         if block_inputs:
-            stack.enter_context(forward_hooks(((block.module, detach_input) for block in blocks), pre=True))
             stack.enter_context(forward_hooks((block.module, keep_output) for block in blocks))
         stack.enter_context(explained_rank_errors(x))
-        model_input = x.detach().requires_grad_(True) if need_gradients else x
-        raw = model(model_input)
+        raw = model(x)
+        outputs_selected = select_output(raw, call.explainer.output_selector)
+        if need_gradients and isinstance(outputs_selected, torch.Tensor) and not outputs_selected.requires_grad:
+            raise ValueError("the model's output does not depend on its attention blocks' tokens; check output_selector")
     for block, record in zip(blocks, records):
         if len(record) != 1:
             raise ValueError(
                 f"attention {block.attention_name!r} ran {len(record)} times in one forward pass; attention methods read "
                 "blocks that run once"
             )
-    return select_output(raw, call.explainer.output_selector), [record[0] for record in records], outputs, x
+    return outputs_selected, [record[0] for record in records], outputs
 
 
 def _targets(call: MethodCall, outputs: Any) -> list[Callable]:
@@ -148,7 +156,7 @@ def attention_rollout(call: MethodCall) -> torch.Tensor:
     stack up to the chosen block; class-agnostic, one forward."""
     blocks = stack_up_to(call.explainer.model, _chosen_blocks(call))
     with model_lock(call.explainer.model):
-        _, attentions, _, _ = _forward(call, blocks, need_gradients=False)
+        _, attentions, _ = _forward(call, blocks, need_gradients=False)
     relevance = rollout(attentions, call.options["head_fusion"], call.options["discard_ratio"])
     prefix, _ = token_grid(relevance.shape[-1], tuple(call.input_tensor.shape[2:]))
     return _finish(call, _patch_row(relevance, prefix), relevance.shape[-1])
@@ -160,9 +168,10 @@ def gradient_weighted_attention(call: MethodCall) -> torch.Tensor:
     gradients those of the target score; one forward and one backward."""
     blocks = stack_up_to(call.explainer.model, _chosen_blocks(call))
     with model_lock(call.explainer.model):
-        outputs, attentions, _, _ = _forward(call, blocks, need_gradients=True)
-        scores = _scores(_targets(call, outputs), outputs, call.input_tensor.shape[0])
-        gradients = torch.autograd.grad(scores.sum(), attentions)
+        outputs, attentions, _ = _forward(call, blocks, need_gradients=True)
+        with torch.enable_grad():
+            scores = _scores(_targets(call, outputs), outputs, call.input_tensor.shape[0])
+            gradients = torch.autograd.grad(scores.sum(), attentions)
     relevance = gradient_weighted([a.detach() for a in attentions], gradients)
     prefix, _ = token_grid(relevance.shape[-1], tuple(call.input_tensor.shape[2:]))
     return _finish(call, _patch_row(relevance, prefix), relevance.shape[-1])
@@ -211,10 +220,11 @@ def legrad(call: MethodCall) -> torch.Tensor:
         )
     batch = call.input_tensor.shape[0]
     with model_lock(model):
-        outputs, attentions, block_outputs, _ = _forward(call, blocks, need_gradients=True, block_inputs=True)
+        outputs, attentions, block_outputs = _forward(call, blocks, need_gradients=True, block_inputs=True)
         targets = _targets(call, outputs)
-        scores = sum(_scores(targets, head(tokens), batch).sum() for tokens in block_outputs)
-        gradients = torch.autograd.grad(scores, attentions)
+        with torch.enable_grad():
+            scores = sum(_scores(targets, head(tokens), batch).sum() for tokens in block_outputs)
+            gradients = torch.autograd.grad(scores, attentions)
     count = attentions[0].shape[-1]
     prefix, _ = token_grid(count, tuple(call.input_tensor.shape[2:]))
     relevance = torch.stack([torch.relu(g.float()).mean(dim=(1, 2))[:, prefix:] for g in gradients]).mean(dim=0)

@@ -15,6 +15,7 @@ from .detection import DEFAULT_SCORE_THRESHOLD, DetectionTask
 from .embedding import EmbeddingTask
 from .multilabel import MultilabelTask
 from .segmentation import SegmentationTask
+from .text_prompt import TextPromptTask
 
 __all__ = [
     "TASKS",
@@ -39,7 +40,7 @@ def register_task(task: type[Task]) -> type[Task]:
     return task
 
 
-for _task in (DetectionTask, SegmentationTask, ClassificationTask, MultilabelTask, EmbeddingTask):
+for _task in (DetectionTask, SegmentationTask, ClassificationTask, MultilabelTask, EmbeddingTask, TextPromptTask):
     register_task(_task)
 
 

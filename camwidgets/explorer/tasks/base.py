@@ -45,6 +45,8 @@ class TaskContext:
     selector: Any
     batch: torch.Tensor
     embed: Any
+    image_text: Any = None  # an ImageTextModel (the text prompt task)
+    prompts: tuple[str, ...] = ()  # its phrases so far
 
 
 def check_region(value: Any, width: int, height: int) -> tuple[int, int, int, int] | None:
@@ -98,7 +100,10 @@ class Task:
     resets_on_image: tuple[str, ...] = ()  # view fields tied to the image shown, cleared when another image is chosen
     uses = ("target",)  # view fields this task reads (others must stay None)
     shows_class_search = True  # the class search box (not for embeddings: concepts are images)
+    shows_prompt_box = False  # a box to type a phrase in (text prompts)
     per_label_maps = False  # a row of thumbnails, one map per present label (multi-label)
+    target_noun = "class"  # what a target index counts
+    label_maps_title = "One map per label (sigmoid >= 0.5; click to choose)"
     threshold: float | None = None  # a score below which nothing is shown: the explorer offers a slider (detection)
 
     def with_threshold(self, threshold: float) -> Task:
@@ -185,6 +190,10 @@ class Task:
             if getattr(state, field) is not None and field not in self.uses:
                 raise ValueError(f"{field} is for other tasks; this explorer explains {self.name}")
         return state
+
+    def label_target(self, index: int) -> Any:
+        """The target of class ``index`` alone (the side-by-side maps of :attr:`per_label_maps`)."""
+        return ClassifierOutputTarget(index)
 
     def targets(self, state: ViewState, images: Sequence[int]) -> list | None:
         """One target per image index of ``images`` (None: each image's top class, the engine's default)."""
