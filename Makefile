@@ -27,7 +27,7 @@ help:
 	@echo "make demo   explain a bundled photo with pretrained mobilenet_v2; writes a PNG grid to out/"
 	@echo "make test   lint and format checks, unit, parity and notebook tests (what CI runs)"
 	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency (Python side and in Chromium)"
-	@echo "make train-check  retrain the shipped shapes classifiers and ViT, the volume, clip and signal CNNs (about 25 min) and compare with the shipped weights"
+	@echo "make train-check  retrain the shipped shapes classifiers, ViT and CLIP, the volume, clip and signal CNNs (about 31 min) and compare with the shipped weights"
 
 install: $(STAMP) $(WEIGHTS) $(REFERENCE_SDIST) $(CHROMIUM) $(NODE) $(HOST_JS)
 
@@ -105,6 +105,8 @@ train-check: install
 	$(VPY) bench/check_retrained.py motion out/train-check/motion_cnn.pt camwidgets/data/motion_cnn.pt
 	$(VPY) bench/train_motifs_cnn.py --out out/train-check/motifs_cnn.pt
 	$(VPY) bench/check_retrained.py motifs out/train-check/motifs_cnn.pt camwidgets/data/motifs_cnn.pt
+	$(VPY) bench/train_shapes_clip.py --out out/train-check/shapes_clip.pt
+	$(VPY) bench/check_retrained.py clip out/train-check/shapes_clip.pt camwidgets/data/shapes_clip.pt
 
 clean:
 	rm -rf $(VENV) out build dist .pytest_cache

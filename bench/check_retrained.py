@@ -1,8 +1,9 @@
 """Check retrained weights against the shipped ones:
-``check_retrained.py shapes|shortcut|vit|solids|motion|motifs NEW SHIPPED``.
+``check_retrained.py shapes|shortcut|vit|solids|motion|motifs|clip NEW SHIPPED``.
 
 Prints the largest weight difference and both models' held-out score (accuracy; exact match for
-the multi-label solids; on the split the training script holds out); exits 1 when the scores
+the multi-label solids; retrieval recall at 1 for the shapes CLIP; on the split the training script
+holds out); exits 1 when the scores
 differ by more than ``--tolerance`` (default 0.01).
 On the torch version that trained the shipped file the weights match bit for bit (the scripts are
 deterministic on the CPU); another torch version may round differently along the way, which is
@@ -20,12 +21,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from train_shapes_clip import evaluate as evaluate_clip  # noqa: E402
 from train_shapes_cnn import accuracy  # noqa: E402
 from train_solids_cnn import exact_match  # noqa: E402
 
+from camwidgets.data.captions import make_captioned_scenes  # noqa: E402
 from camwidgets.data.motifs import make_motif_signals  # noqa: E402
 from camwidgets.data.motion import make_motion_clips  # noqa: E402
 from camwidgets.data.shapes import make_shapes, normalise  # noqa: E402
+from camwidgets.data.shapes_clip import FROZEN, ShapesTokenizer, build_shapes_clip  # noqa: E402
 from camwidgets.data.shapes_cnn import load_shapes_cnn  # noqa: E402
 from camwidgets.data.shortcut import make_shortcut_shapes  # noqa: E402
 from camwidgets.data.solids import make_solids  # noqa: E402
@@ -35,6 +39,11 @@ from camwidgets.data.task_models import _load_trained, build_shapes_vit  # noqa:
 
 def _shapes(batch):
     return normalise(batch.images), torch.from_numpy(batch.labels)
+
+
+def recall_at_1(model, held, _labels) -> float:
+    """The shapes CLIP's held-out retrieval recall at 1 (``train_shapes_clip.evaluate``)."""
+    return evaluate_clip(model, ShapesTokenizer(), held)["recall@1"]
 
 
 def _with_weights(model, path):
@@ -50,6 +59,7 @@ HELD_OUT = {
     "solids": (lambda: (lambda b: (torch.from_numpy(b.volumes), torch.from_numpy(b.labels)))(make_solids(500, seed=2)), lambda path: _with_weights(SolidsCNN(), path), exact_match),
     "motion": (lambda: (lambda b: (torch.from_numpy(b.clips), torch.from_numpy(b.labels)))(make_motion_clips(500, seed=2)), lambda path: _with_weights(MotionCNN(), path), accuracy),
     "motifs": (lambda: (lambda b: (torch.from_numpy(b.signals), torch.from_numpy(b.labels)))(make_motif_signals(500, seed=2)), lambda path: _with_weights(MotifsCNN(), path), accuracy),
+    "clip": (lambda: (make_captioned_scenes(200, seed=2), None), lambda path: _load_trained(build_shapes_clip(), path, "train_shapes_clip.py", FROZEN), recall_at_1),
 }  # fmt: skip
 
 
