@@ -81,7 +81,9 @@ def vit_workload(count: int) -> tuple[dict[str, float], list[str]]:
         },
         count,
     )
-    difference = float((torch.from_numpy(ours_legrad()) - normalise_per_image(upsample(theirs(), (224, 224)))).abs().max())
+    difference = float(
+        (torch.from_numpy(ours_legrad()) - normalise_per_image(upsample(theirs(), (224, 224)))).abs().max()
+    )
     ratios = {
         "rollout / forward": ratio(times, "rollout", "forward"),
         "gradient-weighted attention / (forward + backward)": ratio(times, "gradient-weighted", "forward + backward"),

@@ -46,7 +46,7 @@ def test_a_typed_phrase_is_explained_and_listed_with_its_similarity(explorer, sh
     cosines = clip.similarities(scenes, ["a red circle", "a blue square"]).numpy()
     labels = [label for label, _ in explorer.controls.target.options]
     assert labels[1:] == [f"a red circle · cosine {cosines[0, 0]:.2f}", f"a blue square · cosine {cosines[0, 1]:.2f}"]
-    assert "“a blue square” (cosine" in explorer.status_text(explorer.state)
+    assert '"a blue square" (cosine' in explorer.status_text(explorer.state)
     send_update(explorer.controls.target, index=1)  # the first phrase again, from the list
     assert explorer.state.target == 0
     assert hook_count(model) == 0

@@ -101,7 +101,9 @@ def _forward(
             return (args[0].detach().requires_grad_(True), *args[1:]), kwargs
         if isinstance(kwargs.get("hidden_states"), torch.Tensor):
             return args, {**kwargs, "hidden_states": kwargs["hidden_states"].detach().requires_grad_(True)}
-        raise ValueError(f"{type(module).__name__} takes no tokens as its first input; attention methods read its blocks' tokens")
+        raise ValueError(
+            f"{type(module).__name__} takes no tokens as its first input; attention methods read its blocks' tokens"
+        )
 
     def keep_output(module: nn.Module, args: Any, output: Any) -> None:
         outputs.append(output[0] if isinstance(output, (tuple, list)) else output)
@@ -120,7 +122,9 @@ def _forward(
         raw = model(x)
         outputs_selected = select_output(raw, call.explainer.output_selector)
         if need_gradients and isinstance(outputs_selected, torch.Tensor) and not outputs_selected.requires_grad:
-            raise ValueError("the model's output does not depend on its attention blocks' tokens; check output_selector")
+            raise ValueError(
+                "the model's output does not depend on its attention blocks' tokens; check output_selector"
+            )
     for block, record in zip(blocks, records):
         if len(record) != 1:
             raise ValueError(

@@ -93,7 +93,7 @@ class TextPromptTask(Task):
     def target_label(self, state: ViewState) -> str:
         index = self._phrase(state, state.image)
         closest = "" if state.target is not None else ", the closest phrase"
-        return f"“{self.labels[index]}” (cosine {self.scores[state.image, index]:.3f}{closest})"
+        return f'"{self.labels[index]}" (cosine {self.scores[state.image, index]:.3f}{closest})'
 
     def _phrase(self, state: ViewState, image: int) -> int:
         return state.target if state.target is not None else int(np.argmax(self.scores[image]))
