@@ -258,3 +258,22 @@ def test_before_is_restored(images):
     for name in ATTENTION_METHODS:
         Explainer(model, ["encoder.layers"]).compute(name, images)
         assert_unchanged(model, before)
+
+
+def test_explain_dataset_and_the_tuner_take_the_attention_methods(tmp_path):
+    from camwidgets.data.shapes import make_shapes, normalise
+    from camwidgets.dataset import explain_dataset
+    from camwidgets.metrics import rank_methods
+
+    model, _ = load_shapes_vit()
+    shapes = make_shapes(6, seed=3)
+    x = normalise(shapes.images)
+    for name in ATTENTION_METHODS:
+        results = explain_dataset(
+            model, list(zip(x, shapes.labels.tolist())), method=name, target_layers=["encoder.layers"],
+            batch_size=4, progress=False, out=tmp_path / name,
+        )  # fmt: skip
+        assert len(results.table) == 6 and (results.table["error"] == "").all(), name
+    table = rank_methods(model, x[:3], methods=["gradcam", *ATTENTION_METHODS], layers=["encoder.layers"])
+    assert {row.method for row in table.rows} == {"gradcam", *ATTENTION_METHODS}
+    assert hook_count(model) == 0
