@@ -1,6 +1,6 @@
 """Copy the explorer screenshots taken by the browser tests into the README's images.
 
-    python -m pytest tests/browser/test_explorer.py tests/browser/test_task_explorer.py   # writes tests/browser/screenshots/*.png
+    python -m pytest tests/browser   # writes tests/browser/screenshots/*.png
     python -m tests.browser.publish_screenshot           # copies them to notebooks/images/
 
 Only a PNG that the test wrote in the last day is copied, so the README shows what the real
@@ -43,5 +43,6 @@ if __name__ == "__main__":
         "explorer-volume.png",
         "explorer-clip.png",
         "explorer-signal.png",
-    ):  # the last three: test_spacetime_explorer.py
+        "explorer-text-prompt.png",
+    ):  # volume, clip, signal: test_spacetime_explorer.py; text prompt: test_text_prompt_explorer.py
         print(f"wrote {publish(SOURCE.with_name(name), TARGET.with_name(name))}", file=sys.stderr)
