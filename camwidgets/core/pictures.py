@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .colormaps import compose_view
 
-__all__ = ["square", "overlay_thumbnails", "to_png", "captioned"]
+__all__ = ["square", "overlay_thumbnails", "to_png", "captioned", "input_picture"]
 
 
 def square(images: np.ndarray, size: int) -> np.ndarray:
@@ -23,6 +25,18 @@ def overlay_thumbnails(
     """Each photo (N, H, W, 3) with its map's grey levels (N, H', W') blended, as (N, size, size, 3)."""
     small_photos, small_levels = square(photos, size), square(levels, size)
     return np.stack([compose_view(p, m, colormap, opacity) for p, m in zip(small_photos, small_levels)])
+
+
+def input_picture(item: Any) -> np.ndarray:
+    """One input (C, H, W) of any range as a uint8 (H, W, 3) picture: three channels as RGB, else the first as
+    grey, min-max scaled (a depth map, a second view)."""
+    values = np.asarray(item.detach().cpu().float() if hasattr(item, "detach") else item, np.float32)
+    if values.ndim != 3:
+        raise ValueError(f"an input to show must be (C, H, W); got {values.shape}")
+    picture = values[:3] if values.shape[0] == 3 else values[:1].repeat(3, axis=0)
+    low, high = float(picture.min()), float(picture.max())
+    scaled = (picture - low) / (high - low) if high > low else np.zeros_like(picture)
+    return np.round(scaled.transpose(1, 2, 0) * 255).astype(np.uint8)
 
 
 def to_png(image: np.ndarray) -> bytes:

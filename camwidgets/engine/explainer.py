@@ -3,6 +3,7 @@ from a shared, cached capture (one forward and at most one backward per images/l
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import warnings
@@ -141,7 +142,8 @@ def _serialised(method: Callable) -> Callable:
 
     @functools.wraps(method)
     def locked(self: Explainer, *args: Any, **kwargs: Any) -> Any:
-        with model_lock(self.model):
+        bound = self.several[0].explaining(self.model, self.several[1]) if self.several else contextlib.nullcontext()
+        with model_lock(self.model), bound:
             return method(self, *args, **kwargs)
 
     return locked
@@ -190,6 +192,7 @@ class Explainer:
         tta_transforms: Any = None,
         single_position: str = "refuse",
         layer_calls: Sequence[int] | None = None,
+        several: tuple[SeveralInputs, Hashable] | None = None,
     ) -> None:
         model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if normalise not in NORMALISATIONS:
@@ -208,6 +211,9 @@ class Explainer:
             single_position  # "refuse" a layer with a 1x1 grid, or give a "blank" map (the drop-in classes)
         )
         self.layer_calls = layer_calls  # which call of each layer to read (a layer shared by several inputs)
+        self.several = (
+            several  # (inputs, key): every call runs the model on all of them, the batch in input key's place
+        )
         self.last_capture: Capture | None = None
         self._token_sources: TokenSources | None = None  # read from the model at the first token output
 
@@ -381,6 +387,7 @@ class Explainer:
             "tta_transforms": self.tta_transforms,
             "single_position": self.single_position,
             "layer_calls": self.layer_calls,
+            "several": self.several,
         }
         unknown = sorted(set(changes) - set(current))
         if unknown:

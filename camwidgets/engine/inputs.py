@@ -94,12 +94,18 @@ class SeveralInputs:
 
     @contextlib.contextmanager
     def explaining(self, model: nn.Module, key: Hashable) -> Iterator[None]:
-        """While inside, ``model(x)`` runs the model on all the inputs with ``x`` in place of input ``key``."""
-        if model in _ACTIVE:
-            raise RuntimeError("the model is already being explained with several inputs in this thread")
+        """While inside, ``model(x)`` runs the model on all the inputs with ``x`` in place of input ``key``
+        (re-entrant: inside the same binding, nothing more)."""
+        active = _ACTIVE.get(model)
+        if active is not None:
+            if active.inputs is self and active.key == key:
+                yield
+                return
+            raise RuntimeError("the model is already being explained with other inputs")
         device = model_device(model)
         others = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.items.items() if k != key}
-        binding = _Binding(self, key, others)
+        explained = self.items[key].to(device)
+        binding = _Binding(self, key, others, explained)
         handle = model.register_forward_pre_hook(binding.hook, with_kwargs=True)
         _ACTIVE[model] = binding
         try:
@@ -114,30 +120,54 @@ class _Binding:
     inputs: SeveralInputs
     key: Hashable
     others: dict[Hashable, Any]
+    explained: torch.Tensor  # the explained input as given (its rows identify undeclared batches' rows)
     rows: torch.Tensor | None = None
 
     def hook(self, module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         if len(args) != 1 or kwargs:
             raise RuntimeError("with several inputs the engine calls the model with the explained input alone")
         x = args[0]
-        rows = self._rows(x.shape[0], x.device)
+        rows = self._rows(x)
         values = {k: (v[rows] if isinstance(v, torch.Tensor) and v.ndim else v) for k, v in self.others.items()}
         values[self.key] = x
         if self.inputs.by_name:
             return (), values
         return tuple(values[k] for k in sorted(values)), {}
 
-    def _rows(self, count: int, device: torch.device) -> torch.Tensor:
+    def _rows(self, x: torch.Tensor) -> torch.Tensor:
+        """Which image each row of ``x`` is: as declared (:func:`paired_rows`), all of them in order for a
+        batch of the original size, else each row's exact copy among the images (an image shown alone, a
+        row repeated); a row that is none of them, or two images alike, is refused."""
+        count, device = x.shape[0], x.device
         if self.rows is not None:
             if len(self.rows) != count:
                 raise RuntimeError(f"{len(self.rows)} rows were declared for a batch of {count}")
             return self.rows.to(device)
+        found = _copies_of(x, self.explained.to(device=device, dtype=x.dtype))
+        if found is not None:
+            return found
         if count == self.inputs.batch:
             return torch.arange(count, device=device)
         raise ValueError(
             f"a batch of {count} rows was run through a model with several inputs (batch {self.inputs.batch}) without "
             "saying which image each row belongs to; this method or metric does not take several inputs yet"
         )
+
+
+def _copies_of(x: torch.Tensor, images: torch.Tensor) -> torch.Tensor | None:
+    """For each row of ``x``, the index of the one image of ``images`` it equals exactly; None if a row equals
+    none, or more than one (two images alike: which one's other inputs to take cannot be told)."""
+    if x.shape[1:] != images.shape[1:]:
+        return None
+    rows = []
+    sums = images.flatten(1).sum(dim=1)
+    for row in x:
+        candidates = torch.nonzero(sums == row.sum()).flatten().tolist()
+        matches = [i for i in candidates if torch.equal(images[i], row)]
+        if len(matches) != 1:
+            return None
+        rows.append(matches[0])
+    return torch.tensor(rows, device=x.device)
 
 
 @contextlib.contextmanager

@@ -9,10 +9,11 @@ Methods, eigen_smooth and normalisation changes reuse the cached capture (no new
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.image_sets import ImageSet, load_images, normalises_itself, unit_tensor
+from ..core.pictures import input_picture
 from ..core.samples import SPACETIME_KINDS, SampleSet, input_kind_of, kind_of_model, load_samples, plane
 from ..engine import (
     METHODS,
@@ -44,6 +46,7 @@ from ..engine import (
     suggest_layer,
 )
 from ..engine.image_text import ImageTextModel, check_prompts, is_image_text_model
+from ..engine.inputs import SeveralInputs
 from .model_tree import ModelTree, probe_model_tree
 from .state import Estimate, Result, ViewState, gray_levels
 from .tasks import DEFAULT_SCORE_THRESHOLD, TASKS, Task, TaskContext, build_task, check_region, infer_task
@@ -88,6 +91,32 @@ def _image_text_parts(model: Any, tokenizer: Any, prompts: Any, task: str | None
     return image_text.image_tower, "text prompt", image_text, first
 
 
+def _several_parts(images: Any, explain_input: Any) -> tuple[Any, SeveralInputs | None, Any]:
+    """(the explained input's batch, all the inputs, the explained one's key) when ``images`` holds several
+    inputs: a dict of batches, a list of items that are tuples or dicts, or any of those with ``explain_input``;
+    else ``(images, None, None)``."""
+    items = (
+        isinstance(images, (list, tuple)) and len(images) > 0 and all(isinstance(i, (tuple, Mapping)) for i in images)
+    )
+    if not (isinstance(images, Mapping) or items or explain_input is not None):
+        return images, None, None
+    if items:
+        first = images[0]
+        keys = list(first) if isinstance(first, Mapping) else list(range(len(first)))
+        if any(len(item) != len(keys) or (isinstance(item, Mapping) and list(item) != keys) for item in images):
+            raise ValueError(f"every item must hold the same inputs ({', '.join(map(repr, keys))})")
+        stacked = {key: torch.stack([torch.as_tensor(np.asarray(item[key]) if not isinstance(item[key], torch.Tensor) else item[key])
+                                     for item in images]) for key in keys}  # fmt: skip
+        images = stacked if isinstance(first, Mapping) else tuple(stacked[k] for k in keys)
+    inputs = SeveralInputs(images)
+    if explain_input is None:
+        if not inputs.image_like:
+            raise ValueError("none of the inputs is an image (a floating point (B, C, H, W) batch) to explain")
+        explain_input = inputs.image_like[0]
+    key = inputs.key(explain_input)
+    return inputs.tensor(key), inputs, key
+
+
 class ExplorerSession:
     """Model + images + cache + current view; see the module docstring."""
 
@@ -107,8 +136,12 @@ class ExplorerSession:
         input_kind: str | None = None,
         tokenizer: Any = None,
         prompts: Any = None,
+        explain_input: Any = None,
     ) -> None:
         model, task, self._image_text, self._prompts = _image_text_parts(model, tokenizer, prompts, task)
+        images, inputs, key = _several_parts(images, explain_input)
+        #: (all the inputs, the explained one's key) for a model with several inputs, else None
+        self.several: tuple[SeveralInputs, Any] | None = (inputs, key) if inputs is not None else None
         model = eager_model(model)  # TorchScript refused; a torch.compile'd model explained through its original module
         if device is not None:
             model.to(device)
@@ -136,14 +169,15 @@ class ExplorerSession:
         outputs = self._predict()
         self._derive_from_outputs(infer_task(outputs, len(self.images), self._task), outputs)
         probe = self.images.batch[:1]
-        try:
-            suggestion = suggest_layer(model, probe, self.output_selector)
-            suggested, reason = suggestion.name, suggestion.message()
-        except ValueError:
-            if target_layers is None:
-                raise
-            suggested, reason = "", ""  # nothing to mark; the user chose the layers
-        self.tree: ModelTree = probe_model_tree(model, probe, suggested, reason)
+        with self.bound():
+            try:
+                suggestion = suggest_layer(model, probe, self.output_selector)
+                suggested, reason = suggestion.name, suggestion.message()
+            except ValueError:
+                if target_layers is None:
+                    raise
+                suggested, reason = "", ""  # nothing to mark; the user chose the layers
+            self.tree: ModelTree = probe_model_tree(model, probe, suggested, reason)
         self.nodes = {node.path: node for node in self.tree.nodes}  # by module path
         layers = (
             (self.tree.suggested,)
@@ -208,7 +242,7 @@ class ExplorerSession:
     def _predict(self) -> Any:
         """The model's outputs (after ``output_selector``) of one no-grad forward over the batch; its
         time per image is ``forward_seconds``."""
-        with model_lock(self.model), evaluation_mode(self.model), torch.no_grad():
+        with model_lock(self.model), self.bound(), evaluation_mode(self.model), torch.no_grad():
             started = time.perf_counter()
             try:
                 outputs = self.model(self.images.batch)
@@ -246,7 +280,7 @@ class ExplorerSession:
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
         """The (n, D) embeddings of a batch, no gradients (a concept from a box)."""
-        with model_lock(self.model), evaluation_mode(self.model), torch.no_grad():
+        with model_lock(self.model), self.bound(), evaluation_mode(self.model), torch.no_grad():
             return select_output(self.model(x), self.output_selector).float()
 
     def _task_context(self, labels: Any, preprocess: Any, selector: Any) -> TaskContext:
@@ -443,8 +477,24 @@ class ExplorerSession:
         """An Explainer at ``layers`` with the session's cache (``True``), another cache, or none (``False``)."""
         chosen = self.cache if cache is True else (cache or None)
         return Explainer(
-            self.model, list(layers), output_selector=self.output_selector, normalise=normalise, cache=chosen
-        )
+            self.model, list(layers), output_selector=self.output_selector, normalise=normalise, cache=chosen,
+            several=self.several,
+        )  # fmt: skip
+
+    def bound(self) -> contextlib.AbstractContextManager:
+        """While inside, ``self.model(batch)`` runs a model with several inputs on all of them (nothing otherwise)."""
+        if self.several is None:
+            return contextlib.nullcontext()
+        inputs, key = self.several
+        return inputs.explaining(self.model, key)
+
+    def other_inputs(self, image: int) -> list[tuple[str, np.ndarray]]:
+        """A model with several inputs: ``(name, uint8 (H, W, 3) picture)`` of each other image-like input of one
+        item (min-max scaled; one channel as grey), to show beside the explained one."""
+        if self.several is None:
+            return []
+        inputs, key = self.several
+        return [(str(other), input_picture(inputs.tensor(other)[image])) for other in inputs.image_like if other != key]
 
     def compute(self, state: ViewState, progress: ProgressOption = False) -> Result:
         """The maps of ``state`` for every image (from the cached capture when there is one)."""

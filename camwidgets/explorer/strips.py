@@ -1,6 +1,7 @@
 """The thumbnail rows beside the explorer's main view: the layer sweep (GradCAM at every stage the
 target depends on, click one to select it) and, for a task with per-label maps, one map per
-present label (click one to choose it). Both are extra: a failure is said in the row, and the view
+present label (click one to choose it); for a model with several inputs, the item's other inputs.
+The maps are extra: a failure is said in the row, and the view
 stays. They refresh after the kernel has sent the new map, and wait while background work holds
 the model."""
 
@@ -10,12 +11,17 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from ..core.pictures import overlay_thumbnails
+import numpy as np
+
+from ..core.pictures import overlay_thumbnails, square
 from ..widgets.thumbnails import ThumbnailGrid
 from .state import ViewState
 from .worker import JobSlot
 
 __all__ = ["Strips", "kernel_loop"]
+
+#: The side of the other inputs' pictures, in pixels.
+OTHER_INPUT_SIZE = 128
 
 
 def kernel_loop() -> asyncio.AbstractEventLoop | None:
@@ -55,6 +61,12 @@ class Strips:
             wrap=True,
         )
         self.label_maps.visible = bool(session.task.per_label_maps)
+        # a model with several inputs: the item's other inputs, beside the explained one and its map
+        self.other_inputs = ThumbnailGrid(
+            testid="cw-other-inputs", item_testid="cw-other-input", title="The item's other inputs", wrap=True
+        )
+        self.other_inputs.visible = session.several is not None
+        self._other_image: int | None = None
         self._sweep_key: tuple | None = None
         self._labels_key: tuple | None = None
 
@@ -84,6 +96,7 @@ class Strips:
         state = self.session.state
         key = self._target_key(state)
         self._label_maps(state)
+        self._other_inputs(state)
         if key != self._sweep_key and self.session.tree.stages:
             try:
                 paths, levels = self.session.sweep(state)
@@ -100,6 +113,18 @@ class Strips:
     def _target_key(state: ViewState) -> tuple:
         """What the sweep's maps depend on besides the layers: the image and what is explained."""
         return (state.image, state.target, state.box, state.region, state.concept)
+
+    def _other_inputs(self, state: ViewState) -> None:
+        """The other inputs of the item shown, as pictures named by their key (index or name)."""
+        if self.session.several is None or self._other_image == state.image:
+            return
+        shown = self.session.other_inputs(state.image)
+        if shown:
+            pictures = np.concatenate([square(picture[None], OTHER_INPUT_SIZE) for _, picture in shown])
+            self.other_inputs.set_pictures(
+                [name for name, _ in shown], pictures, captions=[f"input {name}" for name, _ in shown]
+            )
+        self._other_image = state.image
 
     def _label_maps(self, state: ViewState) -> None:
         """Multi-label models: one GradCAM map per present label of the image shown (from one forward

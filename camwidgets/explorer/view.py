@@ -108,7 +108,7 @@ class ExplorerView(BackgroundRuns):
         self.panels = build_tabs(self.session, self)
         # two columns that stack when the notebook is narrower than about 1000 px (widgets.css)
         left = Column([self.tree, self.label_maps, self.sweep], css="cw-left")
-        right = Column([self.controls.box, self.overlay], css="cw-right")
+        right = Column([self.controls.box, self.overlay, self.strips.other_inputs], css="cw-right")
         columns = Row([left, right], css="cw-columns")
         self._compose(Column([self.gallery, columns, self.panels.tabs], css="cw-explorer"))
         self._fill_gallery()

@@ -67,6 +67,10 @@ class Tabs:
 
 
 def build_tabs(session: Any, host: TabHost) -> Tabs:
-    parts = [tab(session, host) for tab in TABS if session.kind in tab.kinds]
+    parts = [
+        tab(session, host)
+        for tab in TABS
+        if session.kind in tab.kinds and (session.several is None or tab.several_inputs)
+    ]
     tabs = TabsPart([part.box for part in parts], titles=[part.title for part in parts], css="cw-lower-tabs")
     return Tabs(parts, tabs)

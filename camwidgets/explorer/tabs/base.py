@@ -64,6 +64,7 @@ class Tab:
     key = ""
     title = ""
     kinds: tuple[str, ...] = ("image", "volume", "clip", "signal")
+    several_inputs = True  # it works for a model with several inputs (through the session's explainers)
     box: Part
 
     def __init__(self, session: Any, host: TabHost) -> None:

@@ -40,6 +40,7 @@ class ConceptsTab(HTMLMessage, BackgroundTab):
     key = "concepts"
     title = "Concepts"
     kinds = ("image",)  # its concept grid shows photos
+    several_inputs = False  # it runs the model on one input
     name = "Concepts"
 
     def __init__(self, session: Any, host: TabHost) -> None:

@@ -23,6 +23,7 @@ class GuidedTab(HTMLMessage, BackgroundTab):
     key = "guided"
     title = "Guided"
     kinds = ("image",)  # guided backpropagation is drawn as a 2-D picture
+    several_inputs = False  # it runs the model on one input
     name = "guided backprop"
 
     def __init__(self, session: Any, host: TabHost) -> None:

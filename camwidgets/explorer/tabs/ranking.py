@@ -24,6 +24,7 @@ class RankingTab(BackgroundTab):
     key = "metrics"
     title = "Which should I use?"
     kinds = ("image",)  # its metrics perturb 2-D images
+    several_inputs = False  # it runs the model on one input
     name = "ranking"
 
     def __init__(self, session: Any, host: TabHost) -> None:
