@@ -9,7 +9,7 @@ from .detections import AnchorScoreTarget, DetectionReader, detection_reader
 from .explainer import CaptureCache, Explainer, ModelFingerprint
 from .factorization import deep_feature_factorization
 from .guided import guided_backprop, guided_gradcam, relu6_count
-from .image_text import HuggingFaceImageTower, ImageTextModel, TextPromptTarget, is_image_text_model
+from .image_text import HuggingFaceImageTower, ImageTextModel, TextPromptTarget, check_prompts, is_image_text_model
 from .inputs import SeveralInputs, explaining_input, is_several_inputs, paired_rows
 from .layers import module_name, resolve_target_layers, suggest_target_layer
 from .maps import NORMALISATIONS, normalise_per_image, upsample
@@ -70,7 +70,7 @@ __all__ = [
     "eager_model", "evaluation_mode", "forward_hooks", "is_detection_list", "model_device", "model_dtype", "model_lock",
     "per_image_outputs", "select_output", "ChannelsLastForward",
     # image–text models
-    "ImageTextModel", "TextPromptTarget", "HuggingFaceImageTower", "is_image_text_model",
+    "ImageTextModel", "TextPromptTarget", "HuggingFaceImageTower", "is_image_text_model", "check_prompts",
     # several inputs
     "SeveralInputs", "explaining_input", "paired_rows", "is_several_inputs",
     # progress

@@ -31,12 +31,16 @@ from ..engine import (
     Cancelled,
     CaptureCache,
     Explainer,
+    ImageTextModel,
     ModelFingerprint,
     ProgressOption,
+    SeveralInputs,
+    check_prompts,
     eager_model,
     evaluation_mode,
     get_method,
     is_detection_list,
+    is_image_text_model,
     methods_for,
     model_device,
     model_dtype,
@@ -45,8 +49,6 @@ from ..engine import (
     select_output,
     suggest_layer,
 )
-from ..engine.image_text import ImageTextModel, check_prompts, is_image_text_model
-from ..engine.inputs import SeveralInputs
 from .model_tree import ModelTree, probe_model_tree
 from .state import Estimate, Result, ViewState, gray_levels
 from .tasks import DEFAULT_SCORE_THRESHOLD, TASKS, Task, TaskContext, build_task, check_region, infer_task

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ...engine.image_text import check_prompts
+from ...engine import check_prompts
 from ..state import ViewState
 from .base import DEFAULT, Task, TaskContext
 
