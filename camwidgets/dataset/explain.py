@@ -39,9 +39,12 @@ from ..engine import (
     ClassifierOutputTarget,
     Explainer,
     Progress,
+    SeveralInputs,
     evaluation_mode,
     get_method,
+    layers_seeing,
     model_device,
+    resolve_target_layers,
     select_output,
     suggest_layer,
 )
@@ -326,6 +329,7 @@ def explain_dataset(
     output_selector: Any = None,
     max_pixels: int | None = MAX_PIXELS,
     input_kind: str | None = None,
+    explain_input: Any = None,
 ) -> DatasetResults | None:
     """Explain every image of ``data`` with ``method`` and write the results to ``out`` (see the
     module docstring); returns them (:func:`load_results`) on rank 0, None on the other ranks.
@@ -344,7 +348,10 @@ def explain_dataset(
     'signal' (default: as the explorer decides, from the model and the files); for volumes, clips
     and signals the maps are stored at the layer's grid, with a preview in the plane of the poster
     (a volume's and a clip's maximum over depth or time, a signal's band) and the poster as photo;
-    their metrics are ``confidence`` and ``drop`` (the others perturb 2-D images)."""
+    their metrics are ``confidence`` and ``drop`` (the others perturb 2-D images). A model with several
+    inputs takes items whose image is a tuple or dict of tensors (:mod:`~camwidgets.dataset.sources`);
+    ``explain_input`` names the input explained (default: the first image-like one), the target layers
+    must see it, and the other inputs go along with each row."""
     columns, mask_columns = ("confidence", *model_metrics(datasets=True)), mask_metrics()  # the registry as it is now
     unknown = sorted(set(metrics) - set(columns) - set(mask_columns))
     if unknown:
@@ -367,19 +374,29 @@ def explain_dataset(
         flat = sorted(set(metrics) & set(IMAGE_ONLY_METRICS))
         if flat:
             raise ValueError(f"{', '.join(flat)} perturb 2-D images; for {kind}s choose from confidence, drop")
-    rows = Rows(as_dataset(data, kind), preprocess, max_pixels=max_pixels, kind=kind)
+    rows = Rows(as_dataset(data, kind), preprocess, max_pixels=max_pixels, kind=kind, explain_input=explain_input)
     _check_out(out, getattr(rows.dataset, "root", None))
     first = _first_row(rows)
     x = first["image"][None].to(device)
-    with evaluation_mode(model), torch.no_grad():
+    several = _row_inputs([first], x)
+    with _bound(model, several), evaluation_mode(model), torch.no_grad():
         classes = int(select_output(model(x), output_selector).shape[-1])
     _check_classes(rows, first, classes)
     names = getattr(rows.dataset, "classes", None)
     names = [str(name) for name in names] if isinstance(names, (list, tuple)) else None
     rows.label_count = min(len(names), classes) if names else classes  # every row's label is checked against it
-    layers = list(target_layers) if target_layers is not None else [suggest_layer(model, x).name]
-    explainer = Explainer(model, layers, output_selector=output_selector, cache=None)
-    capture = explainer.capture(x, None, need_gradients=False)
+    if several is not None and target_layers is None:
+        raise ValueError(f"with several inputs, pass target_layers: layers that see the explained input {several[1]!r}")
+    with _bound(model, several):
+        layers = list(target_layers) if target_layers is not None else [suggest_layer(model, x).name]
+    explainer = Explainer(
+        model,
+        layers,
+        output_selector=output_selector,
+        cache=None,
+        layer_calls=_layer_calls(model, several, resolve_target_layers(model, layers)),
+    )
+    capture = explainer.replace(several=several).capture(x, None, need_gradients=False)
     grid = tuple(
         int(s) for s in explainer.spatial(capture.records[0].activation, capture, capture.records[0].name).shape[2:]
     )
@@ -391,6 +408,7 @@ def explain_dataset(
         "layers": [name for name, _ in explainer.layers], "targets": targets if isinstance(targets, str) else getattr(targets, "__name__", "callable"),
         "metrics": columns, "rows": len(rows), "chunk_rows": chunk_rows, "batch_size": int(batch_size), "display_size": int(display_size),
         "grid": list(grid), "amp": bool(amp), "classes": names, "input_kind": kind,
+        "explain_input": None if several is None else several[1],
     }  # fmt: skip
     chunks = -(-len(rows) // chunk_rows)
     with files.lock(f"{spec.class_name} run") if rank == 0 else contextlib.nullcontext():
@@ -462,11 +480,42 @@ def _versions() -> dict[str, str]:
 
 
 def _same_size_groups(rows: list[dict]) -> list[list[dict]]:
-    """``rows`` grouped by image size, in order of first appearance (a batch is one size)."""
+    """``rows`` grouped by image size (and their other inputs' sizes), in order of first appearance (a batch is one size)."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
-        groups.setdefault(tuple(row["image"].shape), []).append(row)
+        others = tuple((str(k), tuple(v.shape)) for k, v in (row["others"] or {}).items())
+        groups.setdefault((tuple(row["image"].shape), others), []).append(row)
     return list(groups.values())
+
+
+def _row_inputs(rows: list[dict], explained: torch.Tensor) -> tuple[SeveralInputs, Any] | None:
+    """A batch of rows of a model with several inputs as (the inputs, the explained key), the explained
+    batch ``explained`` in its place; None for a model with one input."""
+    if rows[0]["others"] is None:
+        return None
+    key = rows[0]["explained"]
+    others = {k: torch.stack([row["others"][k] for row in rows]) for k in rows[0]["others"]}
+    items = {**others, key: explained}
+    if all(isinstance(k, int) for k in items):
+        return SeveralInputs(tuple(items[k] for k in sorted(items))), key
+    return SeveralInputs(items), key
+
+
+def _layer_calls(model: nn.Module, several: tuple[SeveralInputs, Any] | None, layers: list) -> list[int] | None:
+    """Which call of each target layer reads the explained input (a layer shared by the inputs runs once per
+    input); ValueError for a layer that does not see it."""
+    if several is None:
+        return None
+    inputs, key = several
+    seeing = {call.name: call.call for call in layers_seeing(model, inputs, key, layers)}
+    blind = [name for name, _ in layers if name not in seeing]
+    if blind:
+        raise ValueError(f"the target layer(s) {', '.join(blind)} do not see input {key!r}; pick layers of its branch")
+    return [seeing[name] for name, _ in layers]
+
+
+def _bound(model: nn.Module, several: tuple[SeveralInputs, Any] | None) -> contextlib.AbstractContextManager:
+    return several[0].explaining(model, several[1]) if several is not None else contextlib.nullcontext()
 
 
 class _ChunkRun:
@@ -597,6 +646,14 @@ class _ChunkRun:
         fails (no class to explain, a non-finite output or map) is left out with its ``error`` set."""
 
         x = torch.stack([row["image"] for row in rows]).to(self.device)
+        several = _row_inputs(rows, x)
+        with _bound(self.model, several):
+            return self._computed(rows, x, self.explainer.replace(several=several) if several else self.explainer)
+
+    def _computed(
+        self, rows: list[dict], x: torch.Tensor, explainer: Explainer
+    ) -> dict[int, tuple[dict, np.ndarray, np.ndarray]]:
+        """:meth:`_batch` for the batch ``x`` of ``rows``, through ``explainer``."""
         wanted, probabilities = self._chosen_classes(rows, x)
         keep = [i for i, row in enumerate(rows) if not row["error"]]
         if len(keep) < len(rows):
@@ -605,9 +662,9 @@ class _ChunkRun:
         if not rows:
             return {}
         targets = None if self.targets == "predicted" else [ClassifierOutputTarget(int(c)) for c in wanted]  # type: ignore[arg-type]
-        self.explainer.last_capture = None
-        maps = self.explainer.compute(self.method, x, targets).float()
-        capture = self.explainer.last_capture
+        explainer.last_capture = None
+        maps = explainer.compute(self.method, x, targets).float()
+        capture = explainer.last_capture
         if probabilities is None:
             reusable = (
                 capture is not None

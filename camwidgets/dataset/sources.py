@@ -6,7 +6,9 @@ An item may be an image, ``(image, label)``, ``(image, label, mask)`` or a dict 
 optionally ``label``, ``mask`` (ground truth, (H, W) bool at the input size), ``boxes`` ((k, 4)
 x1, y1, x2, y2 in input pixels) and ``path``. Images that are not tensors yet (paths, PIL images,
 arrays) go through the explorer's image pipeline (:func:`~camwidgets.core.image_sets.load_images`),
-so a dataset is seen exactly as the explorer sees a photo.
+so a dataset is seen exactly as the explorer sees a photo. For a model with several inputs the image is
+a tuple or dict of ready tensors (C, ...) (an RGB image and its depth map, a pair): the row's ``image``
+is the explained one (``explain_input``), ``others`` the rest.
 
 :class:`Rows` never raises for one bad row: reading it gives a row with an ``error`` instead, and
 the run records it as failed.
@@ -25,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..core.image_sets import load_images
 from ..core.images import MAX_PIXELS, read_image
+from ..core.pictures import input_picture
 from ..core.samples import SUFFIXES, load_samples
 from ..metrics.localization import boxes_to_masks
 
@@ -138,11 +141,20 @@ class Rows(Dataset):
     "image" is the model's input (C, *axes), "photo" its poster, a mask has the input's axes."""
 
     def __init__(
-        self, dataset: Dataset, preprocess: Any = None, *, max_pixels: int | None = MAX_PIXELS, kind: str = "image"
+        self,
+        dataset: Dataset,
+        preprocess: Any = None,
+        *,
+        max_pixels: int | None = MAX_PIXELS,
+        kind: str = "image",
+        explain_input: Any = None,
     ) -> None:
         self.dataset = dataset
         self.preprocess = preprocess
         self.kind = kind
+        self.explain_input = (
+            explain_input  # a model with several inputs: the one explained (None: the first image-like)
+        )
         self.max_pixels = max_pixels
         self.label_count: int | None = None  # set by the run: labels from 0 to label_count - 1 are valid
 
@@ -154,13 +166,16 @@ class Rows(Dataset):
         return self._row(index, item_parts(self.dataset[index]))
 
     def _row(self, index: int, parts: dict[str, Any]) -> dict[str, Any]:
-        image = parts["image"]
+        image, others, key = self._explained(parts["image"])
         label = _label(parts["label"])
         if label is not None and self.label_count is not None and not 0 <= label < self.label_count:
             raise ValueError(
                 f"label {label} is not a class index from 0 to {self.label_count - 1}; fix this row's label"
             )
-        if self.kind != "image":
+        if others is not None:
+            tensor, photo = image, input_picture(image)  # the model's own input, as given
+            size = tuple(tensor.shape[1:])
+        elif self.kind != "image":
             ready = isinstance(image, torch.Tensor) and image.is_floating_point()  # already the model's input
             loaded = load_samples([image], self.kind, None if ready else self.preprocess, torch.device("cpu"))
             tensor, photo = loaded.batch[0], loaded.photos[0]
@@ -209,7 +224,28 @@ class Rows(Dataset):
             "mask": mask,
             "path": _path(parts),
             "error": "",
+            "others": others,
+            "explained": key,
         }
+
+    def _explained(self, image: Any) -> tuple[Any, dict | None, Any]:
+        """(the explained input, the other inputs by key or None, the explained key) of an item's image."""
+        if not isinstance(image, (tuple, list, dict)):
+            return image, None, None
+        keyed = dict(image) if isinstance(image, dict) else dict(enumerate(image))
+        tensors = {
+            k: torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v for k, v in keyed.items()
+        }
+        images = [k for k, v in tensors.items() if v.is_floating_point() and v.ndim in (2, 3, 4)]
+        key = self.explain_input if self.explain_input is not None else (images[0] if images else None)
+        if key not in tensors:
+            raise ValueError(
+                f"explain_input={key!r} is not one of the item's inputs; they are {', '.join(map(repr, tensors))}"
+            )
+        explained = tensors[key].detach().float().cpu()
+        if explained.ndim < 2 or not explained.is_floating_point():
+            raise ValueError(f"input {key!r} is no image to explain: a floating point (C, H, W) tensor is")
+        return explained, {k: v.detach().cpu() for k, v in tensors.items() if k != key}, key
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         parts: dict[str, Any] = {}
@@ -219,7 +255,7 @@ class Rows(Dataset):
         except Exception as error:  # one bad row is a failed row, not a failed run
             label = parts.get("label")
             return {"index": index, "image": None, "photo": None, "label": label if isinstance(label, int) else None, "mask": None,
-                    "path": _path(parts) if parts else "", "error": f"{type(error).__name__}: {error}"}  # fmt: skip
+                    "path": _path(parts) if parts else "", "error": f"{type(error).__name__}: {error}", "others": None, "explained": None}  # fmt: skip
 
 
 def _path(parts: dict[str, Any]) -> str:

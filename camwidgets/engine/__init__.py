@@ -10,7 +10,7 @@ from .explainer import CaptureCache, Explainer, ModelFingerprint
 from .factorization import deep_feature_factorization
 from .guided import guided_backprop, guided_gradcam, relu6_count
 from .image_text import HuggingFaceImageTower, ImageTextModel, TextPromptTarget, check_prompts, is_image_text_model
-from .inputs import SeveralInputs, explaining_input, is_several_inputs, paired_rows
+from .inputs import LayerCall, SeveralInputs, explaining_input, is_several_inputs, layers_seeing, paired_rows
 from .layers import module_name, resolve_target_layers, suggest_target_layer
 from .maps import NORMALISATIONS, normalise_per_image, upsample
 from .memory_layout import ChannelsLastForward
@@ -72,7 +72,7 @@ __all__ = [
     # image–text models
     "ImageTextModel", "TextPromptTarget", "HuggingFaceImageTower", "is_image_text_model", "check_prompts",
     # several inputs
-    "SeveralInputs", "explaining_input", "paired_rows", "is_several_inputs",
+    "SeveralInputs", "explaining_input", "paired_rows", "is_several_inputs", "layers_seeing", "LayerCall",
     # progress
     "Cancelled", "Progress", "ProgressOption",
 ]  # fmt: skip

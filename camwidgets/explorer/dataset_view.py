@@ -324,6 +324,8 @@ class DatasetExplorer(PartsWidget):
         explorer should apply: the run's own, or none for an image that is already a float tensor."""
         if self.data is not None:
             image = item_parts(as_dataset(self.data)[row_id])["image"]
+            if isinstance(image, (tuple, list, dict)):  # a model with several inputs: one item of them
+                return [image], None
             if isinstance(image, torch.Tensor) and image.is_floating_point():
                 return image[None], None
             return image, self.preprocess
@@ -351,7 +353,7 @@ class DatasetExplorer(PartsWidget):
         # widget from a click, as marimo does not)
         explorer = ExplorerView(
             self.model, image, labels=labels, preprocess=preprocess, target_layers=manifest["layers"],
-            input_kind=manifest.get("input_kind", "image"),
+            input_kind=manifest.get("input_kind", "image"), explain_input=manifest.get("explain_input"),
         )  # fmt: skip
         explorer.set(method=_registry_name(manifest["method"]))
         self.explorer_area.children = [explorer.root]
