@@ -155,3 +155,22 @@ def test_the_shapes_clip_finds_the_named_object():
     assert hits / total >= 0.8, (hits, total)
     with pytest.raises(ValueError, match="'purple' is not a word the shapes CLIP knows"):
         tokenizer(["a purple circle"])
+
+
+@pytest.mark.slow
+def test_the_layer_suggestion_on_a_resnet_tower_and_a_hugging_face_tower():
+    open_clip = pytest.importorskip("open_clip")
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resnet = cw.ImageTextModel(
+            open_clip.create_model("RN50", pretrained=None).eval(), open_clip.get_tokenizer("RN50")
+        )
+    images = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(4))
+    name = suggest_layer(resnet.image_tower, images).name
+    assert name.startswith("layer"), name  # a stage of the ResNet tower (its attention pool has no grid)
+    maps = cw.GradCAM(resnet.image_tower, [name])(images, [resnet.prompt_target(PROMPTS, 1)])
+    assert maps.shape == (1, 224, 224) and maps.std() > 0.01
+    hugging_face = cw.ImageTextModel(_tiny_hugging_face_clip(), _letters_tokenizer)
+    small = torch.randn(1, 3, 64, 64)
+    assert suggest_layer(hugging_face.image_tower, small).name.startswith("vision_model.encoder.layers.1")
