@@ -90,6 +90,7 @@ bench: install
 	$(VPY) bench/dataset_throughput.py
 	$(VPY) bench/spacetime.py
 	$(VPY) bench/spacetime_latency.py
+	$(VPY) bench/attention.py
 
 # The shipped weights come from these scripts; retrain them and check that the models agree.
 train-check: install
