@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from report import publish
+from report import publish, verdict_lines
 from spacetime import forward, forward_backward, ratio, rounds
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -137,11 +137,7 @@ def main() -> int:
     vit_ratios, vit_rows = vit_workload(count)
     prompt_ratios, prompt_rows = prompt_workload(count)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    verdicts = []
-    for name, value in {**vit_ratios, **prompt_ratios}.items():
-        sense, bound = TARGETS[name]
-        met = value >= bound if sense == ">=" else value <= bound
-        verdicts.append(f"- {name}: {value:.2f} (target {sense} {bound}): {'met' if met else 'NOT met'}")
+    verdicts = verdict_lines((name, value, *TARGETS[name]) for name, value in {**vit_ratios, **prompt_ratios}.items())
     text = "\n".join(
         [
             f"Attention methods and text prompts — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "

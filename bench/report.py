@@ -3,6 +3,7 @@ renamed into place, so an interrupted run never leaves half a table)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -12,3 +13,12 @@ def publish(text: str, path: Path) -> None:
     partial = path.with_suffix(".partial")
     partial.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     partial.replace(path)
+
+
+def verdict_lines(checks: Iterable[tuple[str, float, str, float]]) -> list[str]:
+    """``- name: value (target >= bound): met`` for each ``(name, value, ">=" or "<=", bound)``."""
+    lines = []
+    for name, value, sense, bound in checks:
+        met = value >= bound if sense == ">=" else value <= bound
+        lines.append(f"- {name}: {value:.2f} (target {sense} {bound}): {'met' if met else 'NOT met'}")
+    return lines

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from report import publish
+from report import publish, verdict_lines
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -177,11 +177,7 @@ def verdicts(volumes: dict[str, dict], clip: dict) -> list[str]:
             MAX_OVER_TRAINING_STEP,
         )
     )
-    lines = []
-    for name, value, sense, bound in checks:
-        met = value >= bound if sense == ">=" else value <= bound
-        lines.append(f"- {name}: {value:.2f} (target {sense} {bound}): {'met' if met else 'NOT met'}")
-    return lines
+    return verdict_lines(checks)
 
 
 def main() -> int:

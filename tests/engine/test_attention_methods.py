@@ -277,3 +277,18 @@ def test_explain_dataset_and_the_tuner_take_the_attention_methods(tmp_path):
     table = rank_methods(model, x[:3], methods=["gradcam", *ATTENTION_METHODS], layers=["encoder.layers"])
     assert {row.method for row in table.rows} == {"gradcam", *ATTENTION_METHODS}
     assert hook_count(model) == 0
+
+
+def test_rollouts_discard_ratio_drops_the_weakest_attention_but_the_class_tokens_own():
+    from camwidgets.engine.methods.attention import rollout
+
+    attention = torch.rand(1, 2, 5, 5, generator=torch.Generator().manual_seed(8)).softmax(dim=-1)
+    attention[0, :, 0, 0] = 0.0  # the class token's attention to itself among the weakest
+    fused = attention[0].amax(dim=0).flatten()
+    dropped = fused.argsort()[: int(25 * 0.4)]
+    kept = fused.clone()
+    kept[dropped] = 0.0
+    kept[0] = fused[0]
+    step = 0.5 * kept.reshape(5, 5) + 0.5 * torch.eye(5)
+    expected = step / step.sum(dim=1, keepdim=True)
+    torch.testing.assert_close(rollout([attention], "max", 0.4)[0], expected)

@@ -48,9 +48,11 @@ def rollout(attentions: Sequence[torch.Tensor], head_fusion: str = "mean", disca
             flat = fused.flatten(1)
             count = int(flat.shape[1] * discard_ratio)
             if count:
-                weakest = flat.topk(count, dim=1, largest=False).indices
-                weakest = torch.where(weakest == 0, torch.ones_like(weakest), weakest)  # keep (0, 0)
-                fused = flat.scatter(1, weakest, 0.0).reshape(fused.shape)
+                keep = torch.ones_like(flat, dtype=torch.bool).scatter(
+                    1, flat.topk(count, dim=1, largest=False).indices, False
+                )
+                keep[:, 0] = True  # the class token's attention to itself stays
+                fused = (flat * keep).reshape(fused.shape)
         eye = torch.eye(fused.shape[-1], device=fused.device, dtype=fused.dtype)
         step = 0.5 * fused + 0.5 * eye
         step = step / step.sum(dim=-1, keepdim=True)
