@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import warnings
-import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +20,7 @@ from .inputs import SeveralInputs, is_several_inputs, layers_seeing, tiled_rows
 from .layers import resolve_target_layers
 from .maps import AGGREGATIONS, NORMALISATIONS, finish_maps
 from .methods.registry import MethodCall, MethodSpec, get_method
-from .modules import eager_model, model_device, model_lock
+from .modules import ModelFingerprint, eager_model, model_device, model_lock
 from .progress import ProgressOption
 from .reshape import to_spatial
 from .smoothing import AUGMENTATIONS, augment, deaugment_mean
@@ -31,50 +29,6 @@ from .targets import EachOf, target_key
 from .token_sources import TokenSources, token_sources
 
 __all__ = ["Explainer", "CaptureCache"]
-
-
-class ModelFingerprint:
-    """What a capture was computed from: the model object, its module structure and every
-    parameter and buffer (the very tensor objects, their storage and their in-place version).
-
-    :meth:`matches` is False after an optimizer step or in-place load (versions), a replaced
-    submodule (``model.fc = nn.Linear(...)``), ``load_state_dict(..., assign=True)`` or
-    ``p.data = ...`` (tensor identity or storage), and for another model that reuses a
-    garbage-collected model's ``id`` (objects are held by weak reference, so a dead one never matches)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self._model = weakref.ref(model)
-        self._modules = [(name, weakref.ref(module)) for name, module in model.named_modules(remove_duplicate=False)]
-        self._tensors = [
-            (name, weakref.ref(tensor), tensor.data_ptr(), tensor._version) for name, tensor in _named_tensors(model)
-        ]
-
-    def matches(self, model: nn.Module) -> bool:
-        if self._model() is not model:
-            return False
-        modules = model.named_modules(remove_duplicate=False)
-        if any(
-            name != old_name or module is not ref()
-            for (old_name, ref), (name, module) in itertools.zip_longest(self._modules, modules, fillvalue=("", _dead))
-        ):
-            return False
-        tensors = _named_tensors(model)
-        return all(
-            name == old_name and tensor is ref() and tensor.data_ptr() == pointer and tensor._version == version
-            for (old_name, ref, pointer, version), (name, tensor) in itertools.zip_longest(
-                self._tensors, tensors, fillvalue=("", _dead, 0, 0)
-            )
-        )
-
-
-def _dead() -> None:
-    """A weak reference whose object is gone (stands in for a missing entry)."""
-    return
-
-
-def _named_tensors(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
-    yield from model.named_parameters(remove_duplicate=False)
-    yield from model.named_buffers(remove_duplicate=False)
 
 
 def _selector_key(selector: Any) -> Hashable:

@@ -6,6 +6,7 @@ code, and one lock per model."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 import threading
 import warnings
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "ModelFingerprint",
     "explained_rank_errors",
     "model_device",
     "model_dtype",
@@ -226,3 +228,47 @@ def model_lock(model: nn.Module) -> threading.RLock:
         if lock is None:
             lock = _MODEL_LOCKS[model] = threading.RLock()
         return lock
+
+
+class ModelFingerprint:
+    """What a capture was computed from: the model object, its module structure and every
+    parameter and buffer (the very tensor objects, their storage and their in-place version).
+
+    :meth:`matches` is False after an optimizer step or in-place load (versions), a replaced
+    submodule (``model.fc = nn.Linear(...)``), ``load_state_dict(..., assign=True)`` or
+    ``p.data = ...`` (tensor identity or storage), and for another model that reuses a
+    garbage-collected model's ``id`` (objects are held by weak reference, so a dead one never matches)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self._model = weakref.ref(model)
+        self._modules = [(name, weakref.ref(module)) for name, module in model.named_modules(remove_duplicate=False)]
+        self._tensors = [
+            (name, weakref.ref(tensor), tensor.data_ptr(), tensor._version) for name, tensor in _named_tensors(model)
+        ]
+
+    def matches(self, model: nn.Module) -> bool:
+        if self._model() is not model:
+            return False
+        modules = model.named_modules(remove_duplicate=False)
+        if any(
+            name != old_name or module is not ref()
+            for (old_name, ref), (name, module) in itertools.zip_longest(self._modules, modules, fillvalue=("", _dead))
+        ):
+            return False
+        tensors = _named_tensors(model)
+        return all(
+            name == old_name and tensor is ref() and tensor.data_ptr() == pointer and tensor._version == version
+            for (old_name, ref, pointer, version), (name, tensor) in itertools.zip_longest(
+                self._tensors, tensors, fillvalue=("", _dead, 0, 0)
+            )
+        )
+
+
+def _dead() -> None:
+    """A weak reference whose object is gone (stands in for a missing entry)."""
+    return
+
+
+def _named_tensors(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    yield from model.named_parameters(remove_duplicate=False)
+    yield from model.named_buffers(remove_duplicate=False)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..capture import target_score
+from ..inference_twin import TwinForward
 from ..inputs import paired_rows, several_inputs_active
 from ..maps import LINEAR_MODES
 from ..memory_layout import ChannelsLastForward
@@ -221,7 +222,10 @@ class _MaskedForward:
     def __init__(self, call: MethodCall, options: dict[str, Any]) -> None:
         self.selector = call.explainer.output_selector
         self.use_amp = bool(options["use_amp"])
-        self.forward = ChannelsLastForward(call.explainer.model, enabled=bool(options["channels_last"]))
+        model = call.explainer.model
+        own = ChannelsLastForward(model, enabled=bool(options["channels_last"]))
+        # the folded copy of a model with batch norms (not with several inputs: their binding is on the model)
+        self.forward = own if several_inputs_active(model) else TwinForward(model, own, bool(options["channels_last"]))
 
     def __call__(self, images: torch.Tensor) -> Any:
         with autocast_if(images.device, self.use_amp):
