@@ -22,3 +22,21 @@ def verdict_lines(checks: Iterable[tuple[str, float, str, float]]) -> list[str]:
         met = value >= bound if sense == ">=" else value <= bound
         lines.append(f"- {name}: {value:.2f} (target {sense} {bound}): {'met' if met else 'NOT met'}")
     return lines
+
+
+def spread(values: Iterable[float], digits: int = 2) -> str:
+    """``median (min–max)`` of per-round values: the result and how much the rounds varied."""
+    import statistics
+
+    values = list(values)
+    return f"{statistics.median(values):.{digits}f}x ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
+def one_minute_load() -> float:
+    """The 1-minute load average now (NaN where the OS does not tell)."""
+    import os
+
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float("nan")

@@ -10,7 +10,16 @@ from .explainer import CaptureCache, Explainer, ModelFingerprint
 from .factorization import deep_feature_factorization
 from .guided import guided_backprop, guided_gradcam, relu6_count
 from .image_text import HuggingFaceImageTower, ImageTextModel, TextPromptTarget, check_prompts, is_image_text_model
-from .inputs import LayerCall, SeveralInputs, explaining_input, is_several_inputs, layers_seeing, paired_rows
+from .inference_twin import TwinForward, inference_twin
+from .inputs import (
+    LayerCall,
+    SeveralInputs,
+    explaining_input,
+    is_several_inputs,
+    layers_seeing,
+    paired_rows,
+    several_inputs_active,
+)
 from .layers import module_name, resolve_target_layers, suggest_target_layer
 from .maps import NORMALISATIONS, normalise_per_image, upsample
 from .memory_layout import ChannelsLastForward
@@ -73,6 +82,7 @@ __all__ = [
     "ImageTextModel", "TextPromptTarget", "HuggingFaceImageTower", "is_image_text_model", "check_prompts",
     # several inputs
     "SeveralInputs", "explaining_input", "paired_rows", "is_several_inputs", "layers_seeing", "LayerCall",
+    "several_inputs_active", "TwinForward", "inference_twin",
     # progress
     "Cancelled", "Progress", "ProgressOption",
 ]  # fmt: skip

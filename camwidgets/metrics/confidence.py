@@ -16,6 +16,7 @@ from torch import nn
 
 from ..engine import (
     ChannelsLastForward,
+    TwinForward,
     check_input,
     check_targets,
     evaluation_mode,
@@ -23,6 +24,7 @@ from ..engine import (
     model_lock,
     per_image_outputs,
     select_output,
+    several_inputs_active,
     target_value,
     top_class_targets,
 )
@@ -83,9 +85,13 @@ def target_scores(
     """``target_i(model(batch)_i)`` for every image from one forward, as float32 (like the reference),
     and the targets used (``None``: each image's top class). Call it inside ``evaluation_mode(model)``
     and ``no_grad``."""
-    # channels-last on the CPU, where its convolutions are faster; a model rejecting it gets the batch as is
+    # channels-last on the CPU, where its convolutions are faster; a model rejecting it gets the batch as is;
+    # its batch norms folded into its convolutions when it has them (not with several inputs: their binding is on the model)
     with model_lock(model):
-        outputs = select_output(ChannelsLastForward(model, enabled=batch.device.type == "cpu")(batch), None)
+        forward = ChannelsLastForward(model, enabled=batch.device.type == "cpu")
+        if not several_inputs_active(model):
+            forward = TwinForward(model, forward)
+        outputs = select_output(forward(batch), None)
     if targets is None:
         targets = top_class_targets(outputs, len(batch))
     rows = per_image_outputs(outputs, len(batch))
