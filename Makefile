@@ -91,6 +91,7 @@ bench: install
 	$(VPY) bench/spacetime.py
 	$(VPY) bench/spacetime_latency.py
 	$(VPY) bench/attention.py
+	$(VPY) bench/explorer_scorecam.py
 
 # The shipped weights come from these scripts; retrain them and check that the models agree.
 train-check: install

@@ -10,7 +10,7 @@ from .explainer import CaptureCache, Explainer, ModelFingerprint
 from .factorization import deep_feature_factorization
 from .guided import guided_backprop, guided_gradcam, relu6_count
 from .image_text import HuggingFaceImageTower, ImageTextModel, TextPromptTarget, check_prompts, is_image_text_model
-from .inference_twin import TwinForward, inference_twin
+from .inference_twin import TwinForward, twin_of
 from .inputs import (
     LayerCall,
     SeveralInputs,
@@ -82,7 +82,7 @@ __all__ = [
     "ImageTextModel", "TextPromptTarget", "HuggingFaceImageTower", "is_image_text_model", "check_prompts",
     # several inputs
     "SeveralInputs", "explaining_input", "paired_rows", "is_several_inputs", "layers_seeing", "LayerCall",
-    "several_inputs_active", "TwinForward", "inference_twin",
+    "several_inputs_active", "TwinForward", "twin_of",
     # progress
     "Cancelled", "Progress", "ProgressOption",
 ]  # fmt: skip

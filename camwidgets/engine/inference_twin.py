@@ -2,7 +2,7 @@
 
 ScoreCAM scores one masked copy of the input per channel (1280 forwards for mobilenet_v2's last
 layer), and on a CPU a batch norm in eval mode costs about as much as the convolution before it.
-:func:`inference_twin` gives a copy of the model with every batch norm folded into the convolution
+:func:`twin_of` gives a copy of the model with every batch norm folded into the convolution
 before it (``torch.fx``'s ``fuse``: ``W' = W γ/σ``, ``b' = (b - μ) γ/σ + β``): the same function up to
 float rounding, in 0.5x the time on mobilenet_v2 (resnet50: 0.96x). The copy is made once and kept
 while the model is unchanged (:class:`~.modules.ModelFingerprint`); it is checked against the model on
@@ -23,7 +23,7 @@ from torch import nn
 
 from .modules import ModelFingerprint
 
-__all__ = ["inference_twin", "TwinForward"]
+__all__ = ["twin_of", "TwinForward"]
 
 _TWINS: weakref.WeakKeyDictionary[nn.Module, _Twin] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -63,7 +63,7 @@ class _Twin:
             self.module = None
 
 
-def inference_twin(model: nn.Module) -> _Twin | None:
+def twin_of(model: nn.Module) -> _Twin | None:
     """The model's folded copy (see the module docstring), or None when the model itself must run."""
     if not _eligible(model):
         return None
@@ -80,7 +80,7 @@ class TwinForward:
 
     def __init__(self, model: nn.Module, forward: Any, channels_last: bool = True) -> None:
         self.forward, self.channels_last = forward, channels_last
-        self._twin = inference_twin(model)
+        self._twin = twin_of(model)
 
     def __call__(self, images: torch.Tensor) -> Any:
         twin = self._twin

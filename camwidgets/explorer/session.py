@@ -30,11 +30,13 @@ from ..engine import (
     NORMALISATIONS,
     Cancelled,
     CaptureCache,
+    ChannelsLastForward,
     Explainer,
     ImageTextModel,
     ModelFingerprint,
     ProgressOption,
     SeveralInputs,
+    TwinForward,
     check_prompts,
     eager_model,
     evaluation_mode,
@@ -91,6 +93,11 @@ def _image_text_parts(model: Any, tokenizer: Any, prompts: Any, task: str | None
         )
     first = check_prompts(prompts)
     return image_text.image_tower, "text prompt", image_text, first
+
+
+def _pass_kind(spec: Any) -> str:
+    """How a method's passes are timed alike: with a backward, as masked or ablated copies, or plain forwards."""
+    return "gradient" if spec.needs_gradients else "perturbation" if spec.family == "perturbation" else "forward"
 
 
 def _several_parts(images: Any, explain_input: Any) -> tuple[Any, SeveralInputs | None, Any]:
@@ -353,11 +360,26 @@ class ExplorerSession:
         (three times that when each pass has a backward)."""
         spec = get_method(method)
         passes = self._passes(method, layers, len(self.images))
-        kind = "gradient" if spec.needs_gradients else "forward"
+        kind = _pass_kind(spec)
         per_pass = self.pass_seconds.get(method) or self.pass_seconds.get(kind)
+        if per_pass is None and kind == "perturbation":
+            per_pass = self.pass_seconds[kind] = self._masked_pass_seconds()
         if per_pass is None:
             per_pass = self.forward_seconds * (3 if spec.needs_gradients else 1)
         return Estimate(passes, passes * per_pass)
+
+    def _masked_pass_seconds(self) -> float:
+        """Seconds per image of the perturbation methods' forwards, measured once: a chunk of copies of the
+        first image (ScoreCAM's batch) through the model as they run it (its folded copy, channels-last;
+        :mod:`~camwidgets.engine.inference_twin`)."""
+        rows = int(get_method("scorecam").options["batch_size"])  # as many as a chunk of masked images
+        x = self.images.batch[:1].expand(rows, *self.images.batch.shape[1:]).contiguous()
+        with model_lock(self.model), self.bound(), evaluation_mode(self.model), torch.no_grad():
+            forward = TwinForward(self.model, ChannelsLastForward(self.model)) if self.several is None else self.model
+            forward(x[:1])  # the copy is made and checked against the model on one image
+            started = time.perf_counter()
+            forward(x)
+            return (time.perf_counter() - started) / len(x)
 
     def _passes(self, method: str, layers: Sequence[str] | None, images: int) -> int:
         spec = get_method(method)
@@ -367,8 +389,7 @@ class ExplorerSession:
     def _measured(self, state: ViewState, images: int, seconds: float) -> None:
         """Calibrate the estimates from a computation that ran afresh (no capture reused)."""
         per_pass = seconds / max(1, self._passes(state.method, state.layers, images))
-        kind = "gradient" if get_method(state.method).needs_gradients else "forward"
-        self.pass_seconds[state.method] = self.pass_seconds[kind] = per_pass
+        self.pass_seconds[state.method] = self.pass_seconds[_pass_kind(get_method(state.method))] = per_pass
 
     # -- validation -------------------------------------------------------------------------------
     def validate(self, base: ViewState | None = None, **changes: Any) -> ViewState:
