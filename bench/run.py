@@ -10,10 +10,11 @@ Reported per method (ratios only; absolute seconds are this machine's and second
 
 * ours/forward: the median over rounds of our time / the plain ``with torch.no_grad(): model(x)``
   time of the same round;
-* speed-up: the median over rounds of the reference's time / our time in the same round;
+* speed-up: the median over rounds of the reference's time / our time in the same round, with the
+  smallest and largest of them, and the 1-minute load average after each round;
 * target: every gradient-family method (all but EigenCAM) at least 2.0x faster than the reference,
-  and GradCAM on resnet50 at most 1.15x the plain forward; AblationCAM at least 30x faster and, on
-  the pretrained mobilenet_v2, ScoreCAM at least 1.2x faster. These perturbation rows explain one
+  and GradCAM on resnet50 at most 1.15x the plain forward; AblationCAM at least 30x faster and
+  ScoreCAM at least 2x faster. These perturbation rows explain one
   image (the reference runs a forward per channel: minutes per round on a 2-core CPU);
 * max |ours - ref|: the largest difference between the two outputs (warm-up call), so that a fast but
   wrong result shows.
