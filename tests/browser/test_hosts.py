@@ -99,10 +99,11 @@ def test_marimo_scrubs_a_volume_in_the_page(page, tmp_path):
 
 
 def cancel_after_the_first_map(page) -> None:
-    """ScoreCAM at a 64-channel layer (a few seconds an image): Cancel once the shown image's map
-    arrived keeps that map and says so; the map shown is ScoreCAM's, not the previous method's."""
-    page.locator("[data-testid=cw-layer-node][data-path='features.7']").click()
-    wait_for_status(page, "features.7")
+    """ScoreCAM at the 1280-channel last layer (seconds an image, even through the folded copy): Cancel
+    once the shown image's map arrived keeps that map and says so; the map shown is ScoreCAM's, not the
+    previous method's."""
+    page.locator("[data-testid=cw-layer-node][data-path='features.18']").click()
+    wait_for_status(page, "features.18")
     before = canvas_summary(page, CANVAS)["digest"]
     menu = method_menu(page)
     menu.select_option(label=next(t for t in menu.locator("option").all_text_contents() if t.startswith("ScoreCAM — ")))
@@ -110,7 +111,7 @@ def cancel_after_the_first_map(page) -> None:
     expect(progress).to_contain_text("for the other", timeout=120_000)  # the shown image's map is done
     page.get_by_test_id("cw-cancel").first.click()
     expect(progress).to_contain_text("are kept", timeout=60_000)
-    wait_for_status(page, "ScoreCAM · features.7")
+    wait_for_status(page, "ScoreCAM · features.18")
     assert canvas_summary(page, CANVAS)["digest"] != before, "the kept ScoreCAM map is not shown"
     assert page.locator(".cw-canvas.cw-stale").count() == 0
 
