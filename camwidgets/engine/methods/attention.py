@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..attention import AttentionBlock, attention_blocks, recorded_attention, stack_up_to
-from ..capture import check_targets, per_image_outputs, select_output, target_score, top_class_targets
+from ..capture import _score, check_targets, select_output, top_class_targets
 from ..maps import finish_maps
 from ..modules import evaluation_mode, explained_rank_errors, forward_hooks, model_lock
 from ..reshape import token_grid
@@ -75,16 +75,12 @@ def gradient_weighted(attentions: Sequence[torch.Tensor], gradients: Sequence[to
     return result
 
 
-def _patch_row(relevance: torch.Tensor, prefix: int) -> torch.Tensor:
-    """The class token's row of R (B, N, N) over the patch tokens; the mean row without a class token."""
+def _finish_rows(call: MethodCall, relevance: torch.Tensor) -> torch.Tensor:
+    """Final maps from R (B, N, N): the class token's row over the patch tokens (the mean row without a
+    class token), laid on the patch grid and finished."""
+    prefix, _ = token_grid(relevance.shape[-1], tuple(call.input_tensor.shape[2:]))
     row = relevance[:, 0] if prefix > 0 else relevance.mean(dim=1)
-    return row[:, prefix:]
-
-
-def _on_grid(patches: torch.Tensor, count: int, image_size: tuple[int, ...]) -> torch.Tensor:
-    """(B, N - p) patch relevances laid on the patch grid of ``count`` tokens."""
-    prefix, grid = token_grid(count, image_size)
-    return patches.reshape(patches.shape[0], *grid)
+    return _finish(call, row[:, prefix:], relevance.shape[-1])
 
 
 def _forward(
@@ -142,14 +138,11 @@ def _targets(call: MethodCall, outputs: Any) -> list[Callable]:
     return targets if targets is not None else top_class_targets(outputs, batch)
 
 
-def _scores(targets: Sequence[Callable], outputs: Any, batch: int) -> torch.Tensor:
-    rows = per_image_outputs(outputs, batch)
-    return torch.stack([target_score(target, row, image) for image, (target, row) in enumerate(zip(targets, rows))])
-
-
 def _finish(call: MethodCall, patches: torch.Tensor, count: int) -> torch.Tensor:
+    """(B, N - p) patch relevances of ``count`` tokens laid on their grid and finished as every map is."""
     size = tuple(call.input_tensor.shape[2:])
-    return finish_maps([_on_grid(patches, count, size)], size, call.explainer.normalise)
+    _, grid = token_grid(count, size)
+    return finish_maps([patches.reshape(patches.shape[0], *grid)], size, call.explainer.normalise)
 
 
 def _chosen_blocks(call: MethodCall) -> list[AttentionBlock]:
@@ -163,9 +156,7 @@ def attention_rollout(call: MethodCall) -> torch.Tensor:
     blocks = stack_up_to(call.explainer.model, _chosen_blocks(call))
     with model_lock(call.explainer.model):
         _, attentions, _ = _forward(call, blocks, need_gradients=False)
-    relevance = rollout(attentions, call.options["head_fusion"], call.options["discard_ratio"])
-    prefix, _ = token_grid(relevance.shape[-1], tuple(call.input_tensor.shape[2:]))
-    return _finish(call, _patch_row(relevance, prefix), relevance.shape[-1])
+    return _finish_rows(call, rollout(attentions, call.options["head_fusion"], call.options["discard_ratio"]))
 
 
 def gradient_weighted_attention(call: MethodCall) -> torch.Tensor:
@@ -176,11 +167,9 @@ def gradient_weighted_attention(call: MethodCall) -> torch.Tensor:
     with model_lock(call.explainer.model):
         outputs, attentions, _ = _forward(call, blocks, need_gradients=True)
         with torch.enable_grad():
-            scores = _scores(_targets(call, outputs), outputs, call.input_tensor.shape[0])
+            scores = _score(_targets(call, outputs), outputs, call.input_tensor.shape[0])
             gradients = torch.autograd.grad(scores.sum(), attentions)
-    relevance = gradient_weighted([a.detach() for a in attentions], gradients)
-    prefix, _ = token_grid(relevance.shape[-1], tuple(call.input_tensor.shape[2:]))
-    return _finish(call, _patch_row(relevance, prefix), relevance.shape[-1])
+    return _finish_rows(call, gradient_weighted([a.detach() for a in attentions], gradients))
 
 
 def token_head(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
@@ -229,7 +218,7 @@ def legrad(call: MethodCall) -> torch.Tensor:
         outputs, attentions, block_outputs = _forward(call, blocks, need_gradients=True, block_inputs=True)
         targets = _targets(call, outputs)
         with torch.enable_grad():
-            scores = sum(_scores(targets, head(tokens), batch).sum() for tokens in block_outputs)
+            scores = sum(_score(targets, head(tokens), batch).sum() for tokens in block_outputs)
             gradients = torch.autograd.grad(scores, attentions)
     count = attentions[0].shape[-1]
     prefix, _ = token_grid(count, tuple(call.input_tensor.shape[2:]))
