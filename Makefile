@@ -21,11 +21,12 @@ NPM := /usr/bin/npm
 HOST_JS := $(VENV)/host-js/.installed
 HOST_JS_PACKAGES := @jupyter-widgets/html-manager@1.0.15 anywidget@0.11.0 requirejs@2.3.8
 
-.PHONY: help install demo test test-fast lint bench train-check clean
+.PHONY: help install demo test test-fast lint docs bench train-check clean
 
 help:
 	@echo "make demo   explain a bundled photo with pretrained mobilenet_v2; writes a PNG grid to out/"
 	@echo "make test   lint and format checks, unit, parity and notebook tests (what CI runs)"
+	@echo "make docs   the documentation site, from the executed tutorials, into build/site (open build/site/index.html)"
 	@echo "make bench  speed against grad-cam 1.5.7 (methods, metrics) and widget latency (Python side and in Chromium)"
 	@echo "make train-check  retrain the shipped shapes classifiers, ViT and CLIP, the volume, clip and signal CNNs (about 31 min) and compare with the shipped weights"
 
@@ -71,8 +72,14 @@ $(HOST_JS): Makefile | $(NPM) $(STAMP)
 demo: install
 	$(VPY) -m camwidgets explain --out out/demo.png
 
+# The tutorials run as copies in build/tutorials, kept with their outputs (--overwrite) for the docs
+# site, which the last tests build (tests/browser/test_docs_site.py).
 test: install lint
-	$(VPY) -m pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider
+	rm -rf build/tutorials && mkdir -p build/tutorials && cp notebooks/*.ipynb build/tutorials/
+	$(VPY) -m pytest --nbmake --nbmake-timeout=600 --overwrite -p no:cacheprovider build/tutorials tests
+
+docs: install
+	$(VPY) docs/build.py
 
 # ruff's lint and format checks (pyproject.toml); a finding fails the target
 lint: install
@@ -92,6 +99,7 @@ bench: install
 	$(VPY) bench/spacetime_latency.py
 	$(VPY) bench/attention.py
 	$(VPY) bench/explorer_scorecam.py
+	$(VPY) bench/score_family.py
 
 # The shipped weights come from these scripts; retrain them and check that the models agree.
 train-check: install

@@ -141,12 +141,19 @@ def measure(cases: list[MetricCase], repeats: int, device: torch.device) -> dict
 
 
 def report(
-    cases: list[MetricCase], agreement: dict[str, str], workload: str, repeats: int, device: torch.device
+    cases: list[MetricCase],
+    agreement: dict[str, str],
+    workload: str,
+    repeats: int,
+    device: torch.device,
+    title: str = "Metrics against grad-cam 1.5.7",
+    against: str = "grad-cam 1.5.7",
+    first_column: str = "metric",
 ) -> str:
     lines = [
-        f"### Metrics against grad-cam 1.5.7 ({workload}; median of {repeats} interleaved rounds)",
+        f"### {title} ({workload}; median of {repeats} interleaved rounds)",
         "",
-        "| metric | speed-up vs grad-cam 1.5.7, median (min–max) | target | agreement | medians on this machine, s (ours / ref) | load during the rounds |",
+        f"| {first_column} | speed-up vs {against}, median (min–max) | target | agreement | medians on this machine, s (ours / ref) | load during the rounds |",
         "|---|---:|---|---|---|---|",
     ]
     for case in cases:

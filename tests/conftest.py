@@ -245,3 +245,9 @@ def _fresh_output_notices():
 
     modules._TOLD.clear()
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """The documentation site's tests run last: the site is built from what the run before them
+    leaves (the executed tutorials, the model-zoo matrix's results)."""
+    items.sort(key=lambda item: item.get_closest_marker("docs_site") is not None)

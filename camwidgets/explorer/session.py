@@ -51,6 +51,7 @@ from ..engine import (
     select_output,
     suggest_layer,
 )
+from ..engine.batch_sizing import chosen_batch_size
 from .model_tree import ModelTree, probe_model_tree
 from .state import Estimate, Result, ViewState, gray_levels
 from .tasks import DEFAULT_SCORE_THRESHOLD, TASKS, Task, TaskContext, build_task, check_region, infer_task
@@ -59,6 +60,8 @@ __all__ = ["ViewState", "ExplorerSession", "Result", "Estimate", "SWEEP_METHOD",
 
 SWEEP_METHOD = "gradcam"
 THUMBNAIL = 64
+#: Copies timed for the perturbation methods' price before their batch size has been measured.
+PROBE_ROWS = 8
 
 
 def _is_int(value: Any) -> bool:
@@ -372,8 +375,9 @@ class ExplorerSession:
         """Seconds per image of the perturbation methods' forwards, measured once: a chunk of copies of the
         first image (ScoreCAM's batch) through the model as they run it (its folded copy, channels-last;
         :mod:`~camwidgets.engine.inference_twin`)."""
-        rows = int(get_method("scorecam").options["batch_size"])  # as many as a chunk of masked images
-        x = self.images.batch[:1].expand(rows, *self.images.batch.shape[1:]).contiguous()
+        first = self.images.batch[:1]
+        rows = chosen_batch_size(self.model, first) or PROBE_ROWS  # as many as a chunk of masked images
+        x = first.expand(rows, *first.shape[1:]).contiguous()
         with model_lock(self.model), self.bound(), evaluation_mode(self.model), torch.no_grad():
             forward = TwinForward(self.model, ChannelsLastForward(self.model)) if self.several is None else self.model
             forward(x[:1])  # the copy is made and checked against the model on one image

@@ -58,6 +58,29 @@ def test_a_twin_that_disagrees_is_dropped_and_the_models_output_given(monkeypatc
         torch.testing.assert_close(TwinForward(model, model)(_x()), model(_x()))
 
 
+def test_the_frozen_trace_runs_once_seen_to_agree_and_is_dropped_when_it_fails_or_disagrees(monkeypatch):
+    model = seeded(Small)
+    monkeypatch.setattr(twin_module, "_TWINS", twin_module.weakref.WeakKeyDictionary())
+    forward = TwinForward(model, model)
+    with torch.no_grad():
+        torch.testing.assert_close(forward(_x()), model(_x()), atol=1e-5, rtol=0)
+        assert isinstance(twin_of(model).traced, torch.jit.ScriptModule) and twin_of(model).agreed == {(3, 3, 16, 16)}
+        torch.testing.assert_close(forward(_x()[:2]), model(_x()[:2]), atol=1e-5, rtol=0)  # a new shape, checked
+        assert twin_of(model).agreed == {(3, 3, 16, 16), (2, 3, 16, 16)}
+
+    def broken(images):
+        raise RuntimeError("a shape baked into the trace")
+
+    for trace, name in ((lambda images: model(images) + 1.0, "disagrees"), (broken, "fails")):
+        monkeypatch.setattr(twin_module, "_TWINS", twin_module.weakref.WeakKeyDictionary())
+        monkeypatch.setattr(twin_module, "_frozen_trace", lambda module, images, trace=trace: trace)
+        forward = TwinForward(model, model)
+        with torch.no_grad():
+            torch.testing.assert_close(forward(_x()), model(_x()), atol=1e-5, rtol=0, msg=name)
+        twin = twin_of(model)
+        assert twin.traced is False and twin.module is not None and twin.agreed == {(3, 3, 16, 16)}, name
+
+
 def test_scorecam_through_the_twin_equals_scorecam_through_the_model_and_leaves_it_as_it_was(monkeypatch):
     model = seeded(Small)
     x = _x()

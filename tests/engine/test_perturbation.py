@@ -4,12 +4,15 @@ Score-CAM variants, reproducibility, progress, cancellation and a model left as 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import camwidgets as cw
+from camwidgets.engine.batch_sizing import MeasuredChunks, chosen_batch_size
 from tests.conftest import Small, assert_unchanged, mixed_state, seeded, snapshot
 
 SCORE_FAMILY = {"ScoreCAM": {}, "SSCAM": {"num_samples": 2, "seed": 0}, "ISCAM": {"num_samples": 2}}
@@ -93,8 +96,25 @@ def test_deduplication_scores_each_distinct_mask_once_with_the_same_result(metho
 
 def test_batch_size_does_not_change_the_maps(redundant, images):
     for method in ("ScoreCAM", "AblationCAM"):
-        maps = [run(method, redundant, ["stem"], images, batch_size=size) for size in (1, 3, 64)]
-        assert torch.allclose(maps[0], maps[1], atol=1e-6) and torch.allclose(maps[0], maps[2], atol=1e-6), method
+        sizes = (1, 3, 64) + ((None,) if method == "ScoreCAM" else ())  # None: measured
+        maps = [run(method, redundant, ["stem"], images, batch_size=size) for size in sizes]
+        assert all(torch.allclose(maps[0], other, atol=1e-6) for other in maps[1:]), method
+
+
+def test_measured_chunks_cover_the_work_once_and_remember_the_fastest_size():
+    model, x = nn.Conv2d(3, 2, 3), torch.zeros(1, 3, 8, 8)
+    chunks = MeasuredChunks(model, x, None)
+    seen = []
+    for part in chunks.slices(200):
+        seen.extend(range(part.start, part.stop))
+        time.sleep(0.002 * (1 + abs((part.stop - part.start) - 8)))  # per copy, fastest in chunks of 8
+    assert seen == list(range(200))
+    assert chunks.size == 8 == chosen_batch_size(model, x)
+    assert chosen_batch_size(model, torch.zeros(1, 3, 9, 9)) is None  # remembered per input shape
+    again = MeasuredChunks(model, x, None)  # the next call starts with the measured size
+    assert [p.stop - p.start for p in again.slices(20)] == [8, 8, 4]
+    assert [p.stop - p.start for p in MeasuredChunks(model, x, 5).slices(12)] == [5, 5, 2]
+    assert [p.stop - p.start for p in MeasuredChunks(nn.Linear(1, 1), x, None).slices(3)] == [2, 1]
 
 
 def test_ablation_skips_the_layers_before_the_target_when_it_can():
@@ -201,11 +221,12 @@ def test_maps_point_at_the_object_on_the_shapes_data(method, options):
 
 def test_parameters_are_attributes_read_at_each_call(redundant, images):
     cam = cw.ScoreCAM(redundant, ["stem"], progress=False)
-    assert (cam.batch_size, cam.deduplicate) == (16, True)
+    assert (cam.batch_size, cam.deduplicate) == (None, True)
     steps = []
     cam.batch_size, cam.progress = 3, lambda done, total, name: steps.append((done, total, name))
     cam(images)
-    assert steps[-1] == (3, 3, "ScoreCAM")  # 4 distinct channels of image 0 and 4 of image 1: 8 masks in chunks of 3
+    # 4 distinct channels of image 0 and 4 of image 1: 8 masked images in chunks of 3
+    assert steps == [(3, 8, "ScoreCAM"), (6, 8, "ScoreCAM"), (8, 8, "ScoreCAM")]
     ablation = cw.AblationCAM(redundant, ["stem"], None, None, 2, progress=False)
     assert (ablation.batch_size, ablation.ratio_channels_to_ablate, type(ablation.ablation_layer)) == (
         2,

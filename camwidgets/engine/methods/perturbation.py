@@ -6,7 +6,8 @@ Ablation-CAM: each channel of the layer's output is ablated in turn; the relativ
 target's score weighs the channel. Both end as ``sum_k w_k A_k`` and share ReLU, normalisation and
 upsampling with the other methods (:func:`~camwidgets.engine.maps.finish_maps`).
 
-Everything runs on the model's device in chunks of ``batch_size`` copies (no (B, C, 3, H, W)
+Everything runs on the model's device in chunks of ``batch_size`` copies (the Score-CAM family's
+default None: a size chosen from measured time, :mod:`~camwidgets.engine.batch_sizing`; no (B, C, 3, H, W)
 tensor is ever built), in eval mode, without gradients, with a progress callback per chunk.
 """
 
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..batch_sizing import MeasuredChunks
 from ..capture import target_score
 from ..inference_twin import TwinForward
 from ..inputs import paired_rows, several_inputs_active
@@ -53,12 +55,12 @@ ABLATION_STEP = 1e7
 FPN_ABLATION_VALUE = -1000.0
 OBJECTIVENESS_THRESHOLD = 0.01
 
-#: Each method's options and their defaults (Score-CAM's batch size is the reference's, SS-CAM's and
-#: IS-CAM's are torchcam's, Ablation-CAM's the reference's, in its constructor order).
+#: Each method's options and their defaults (the Score-CAM family's batch size None: measured, see
+#: :mod:`~camwidgets.engine.batch_sizing`; Ablation-CAM's the reference's, in its constructor order).
 OPTIONS: dict[str, dict[str, Any]] = {
-    "scorecam": {"batch_size": 16, "deduplicate": True, "use_amp": False, "channels_last": True},
-    "sscam": {"batch_size": 32, "num_samples": 35, "std": 2.0, "seed": None, "use_amp": False, "channels_last": True},
-    "iscam": {"batch_size": 32, "num_samples": 10, "deduplicate": True, "use_amp": False, "channels_last": True},
+    "scorecam": {"batch_size": None, "deduplicate": True, "use_amp": False, "channels_last": True},
+    "sscam": {"batch_size": None, "num_samples": 35, "std": 2.0, "seed": None, "use_amp": False, "channels_last": True},
+    "iscam": {"batch_size": None, "num_samples": 10, "deduplicate": True, "use_amp": False, "channels_last": True},
     "ablationcam": {"ablation_layer": None, "batch_size": 32, "ratio_channels_to_ablate": 1.0, "reuse_prefix": True},
 }
 
@@ -67,11 +69,16 @@ OPTIONS: dict[str, dict[str, Any]] = {
 # shared pieces
 
 
-def check_batch_size(options: dict[str, Any]) -> None:
-    """``batch_size``, the copies per forward, must be a positive integer (made an int in place)."""
-    if isinstance(options["batch_size"], bool) or int(options["batch_size"]) < 1:
-        raise ValueError(f"batch_size must be a positive number of copies per forward; got {options['batch_size']!r}")
-    options["batch_size"] = int(options["batch_size"])
+def check_batch_size(options: dict[str, Any], measured: bool = False) -> None:
+    """``batch_size``, the copies per forward, must be a positive integer (made an int in place), or None
+    where ``measured`` (chosen from measured time)."""
+    if measured and options["batch_size"] is None:
+        return
+    size = options["batch_size"]
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or int(size) < 1:
+        also = " or None (chosen from measured time)" if measured else ""
+        raise ValueError(f"batch_size must be a positive number of copies per forward{also}; got {size!r}")
+    options["batch_size"] = int(size)
 
 
 def score_rows(outputs: Any, targets: Sequence[Callable], owners: torch.Tensor, owner_list: list[int]) -> torch.Tensor:
@@ -200,14 +207,15 @@ def _masked_scores(
     forward = _MaskedForward(call, options)
     owner_list = plan.owners.tolist()
     totals = torch.zeros(plan.jobs, device=x.device)
+    chunks = MeasuredChunks(call.explainer.model, x, options["batch_size"])
     for perturb in perturbations:
-        for part in _chunks(plan.jobs, options["batch_size"]):
+        for part in chunks.slices(plan.jobs):
             owners = plan.owners[part]
             masks = perturb(channel_masks(activations[owners, plan.channels_of_jobs[part]], x.shape[2:]))
             with paired_rows(call.explainer.model, owners):
                 outputs = forward(x[owners] * masks.to(x.dtype))
             totals[part] += score_rows(outputs, targets, owners, owner_list[part])
-            progress.advance()
+            progress.advance(len(owner_list[part]))
     scores = totals / len(perturbations)
     if plan.needs_zero_image:
         everyone = torch.arange(plan.batch, device=x.device)
@@ -244,9 +252,13 @@ def _score_family(
     steps = perturbations(options)
     size = tuple(call.input_tensor.shape[2:])
     plans = [_ScorePlan(a, can_deduplicate and options.get("deduplicate", False), size) for a in spatial]
-    chunks = sum(len(steps) * math.ceil(plan.jobs / options["batch_size"]) for plan in plans)
+    copies = sum(len(steps) * plan.jobs for plan in plans)
     weights = []
-    with Progress(chunks, method, call.progress) as progress, evaluation_mode(call.explainer.model), torch.no_grad():
+    with (
+        Progress(copies, method, call.progress, unit="img") as progress,
+        evaluation_mode(call.explainer.model),
+        torch.no_grad(),
+    ):
         for activations, plan in zip(spatial, plans):
             scores = _masked_scores(call, activations, targets, plan, steps, options, progress)
             weights.append(torch.softmax(scores, dim=-1))
@@ -258,7 +270,8 @@ def scorecam(call: MethodCall) -> torch.Tensor:
     ``w = softmax_k(y(x * M_k))``, ``M_k = (U(A_k) - min) / (max - min + 1e-8)`` the channel upsampled
     to the input (bilinear, align_corners) and min-max normalised, ``y`` the target's score.
 
-    Options: ``batch_size`` (masked inputs per forward, default 16 as the reference), ``deduplicate``
+    Options: ``batch_size`` (masked inputs per forward; default None: chosen from measured time, the
+    reference's is 16; the maps are the same), ``deduplicate``
     (default True: all-zero and repeated channels are scored once; the result is the same),
     ``use_amp`` (float16 autocast for the masked forwards on CUDA)."""
     return _score_family(call, "ScoreCAM", lambda options: [_identity], True)
@@ -271,7 +284,7 @@ def _identity(masks: torch.Tensor) -> torch.Tensor:
 def sscam(call: MethodCall) -> torch.Tensor:
     r"""SS-CAM, smoothed Score-CAM (https://arxiv.org/abs/2006.14255): ``w = softmax_k(1/N sum_i
     y(x * (M_k + d_i)))`` with Gaussian noise ``d_i ~ N(0, std^2)`` per mask pixel, ``M_k`` as in
-    Score-CAM. Defaults as torchcam: ``num_samples=35``, ``std=2.0``, ``batch_size=32``; ``seed`` (None:
+    Score-CAM. Defaults as torchcam: ``num_samples=35``, ``std=2.0``; ``batch_size`` as Score-CAM; ``seed`` (None:
     the global generator) makes it reproducible. With ``std=0`` it equals Score-CAM."""
 
     def noisy(options: dict[str, Any]) -> list[Callable[[torch.Tensor], torch.Tensor]]:
@@ -294,7 +307,7 @@ def sscam(call: MethodCall) -> torch.Tensor:
 def iscam(call: MethodCall) -> torch.Tensor:
     r"""IS-CAM, integrated Score-CAM (https://arxiv.org/abs/2010.03023), as torchcam computes it:
     ``w = softmax_k(1/N sum_{i=1..N} y(x * a_i M_k))`` with ``a_i = sum_{j<=i} j / N = i (i + 1) / (2N)``.
-    Defaults as torchcam: ``num_samples=10``, ``batch_size=32``. With ``num_samples=1`` it equals
+    Defaults as torchcam: ``num_samples=10``; ``batch_size`` as Score-CAM. With ``num_samples=1`` it equals
     Score-CAM. ``deduplicate`` and ``use_amp`` as for Score-CAM."""
 
     def scaled(options: dict[str, Any]) -> list[Callable[[torch.Tensor], torch.Tensor]]:
@@ -557,13 +570,17 @@ def _perturbation(
     paper: str,
     passes: Any,
     keyword_only: tuple[str, ...] | None = None,
-    check: Any = check_batch_size,
+    check: Any = None,
 ) -> MethodSpec:
     options = OPTIONS[name]
     return MethodSpec(
         name=name, class_name=class_name, family="perturbation", needs_gradients=False, cost=cost, run=run, summary=summary, paper=paper,
-        options=options, keyword_only=tuple(options) if keyword_only is None else keyword_only, check=check, passes=passes,
+        options=options, keyword_only=tuple(options) if keyword_only is None else keyword_only, check=check or _measured_batch_size, passes=passes,
     )  # fmt: skip
+
+
+def _measured_batch_size(options: dict[str, Any]) -> None:
+    check_batch_size(options, measured=True)
 
 
 def _masked_passes(options: Mapping[str, Any], channels: int) -> float:
