@@ -380,7 +380,7 @@ class ExplorerSession:
         x = first.expand(rows, *first.shape[1:]).contiguous()
         with model_lock(self.model), self.bound(), evaluation_mode(self.model), torch.no_grad():
             forward = TwinForward(self.model, ChannelsLastForward(self.model)) if self.several is None else self.model
-            forward(x[:1])  # the copy is made and checked against the model on one image
+            forward(x)  # the copy is made, traced and checked against the model at this batch shape
             started = time.perf_counter()
             forward(x)
             return (time.perf_counter() - started) / len(x)
