@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -373,17 +374,33 @@ class ExplorerSession:
 
     def _masked_pass_seconds(self) -> float:
         """Seconds per image of the perturbation methods' forwards, measured once: a chunk of copies of the
-        first image (ScoreCAM's batch) through the model as they run it (its folded copy, channels-last;
-        :mod:`~camwidgets.engine.inference_twin`)."""
+        first image (the batch size ScoreCAM measured, else :data:`PROBE_ROWS`) through the model as they
+        run it (its folded copy, channels-last; :mod:`~camwidgets.engine.inference_twin`), in a thread of
+        its own as the explorer's jobs run (on a 2-core CPU a thread's forwards take up to 1.5x the main
+        thread's: OpenMP's team for another thread)."""
         first = self.images.batch[:1]
         rows = chosen_batch_size(self.model, first) or PROBE_ROWS  # as many as a chunk of masked images
         x = first.expand(rows, *first.shape[1:]).contiguous()
-        with model_lock(self.model), self.bound(), evaluation_mode(self.model), torch.no_grad():
+        timed: list[Any] = []
+
+        def probe() -> None:
+            try:
+                with torch.no_grad():
+                    forward(x)  # the copy is made, traced and checked against the model at this batch shape
+                    started = time.perf_counter()
+                    forward(x)
+                    timed.append((time.perf_counter() - started) / len(x))
+            except BaseException as error:  # raised in the caller's thread below
+                timed.append(error)
+
+        with model_lock(self.model), self.bound(), evaluation_mode(self.model):
             forward = TwinForward(self.model, ChannelsLastForward(self.model)) if self.several is None else self.model
-            forward(x)  # the copy is made, traced and checked against the model at this batch shape
-            started = time.perf_counter()
-            forward(x)
-            return (time.perf_counter() - started) / len(x)
+            thread = threading.Thread(target=probe, name="camwidgets-price", daemon=True)
+            thread.start()
+            thread.join()
+        if isinstance(timed[0], BaseException):
+            raise timed[0]
+        return float(timed[0])
 
     def _passes(self, method: str, layers: Sequence[str] | None, images: int) -> int:
         spec = get_method(method)
