@@ -70,6 +70,23 @@ def _has_outputs(path: Path) -> bool:
     return any(cell.get("outputs") for cell in cells if cell["cell_type"] == "code")
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = "*An interactive widget: it runs in the notebook (the explorers save a picture of themselves, shown where they do).*"
+
+
+def without_live_widgets(nb: dict) -> dict:
+    """The notebook as a static page shows it: no saved widget state (it would load the widget manager
+    from a CDN), each widget output as the picture it saved, or a note where it saved none."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW not in data:
+                continue
+            output["data"] = {"image/png": data["image/png"]} if "image/png" in data else {"text/markdown": WIDGET_NOTE}
+    return nb
+
+
 def embed_cell(page: str, title: str, height: int) -> dict:
     """A markdown cell that frames a saved explorer page (relative to ``tutorials/``)."""
     import nbformat
@@ -175,7 +192,7 @@ def assemble(draft: bool = False) -> None:
     (SOURCE / "tutorials").mkdir()
     (SOURCE / "explorers").mkdir()
     for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
-        nb = executed_tutorial(notebook, draft)
+        nb = without_live_widgets(executed_tutorial(notebook, draft))
         if notebook.name in EMBEDDED:
             page, title, height, build = EMBEDDED[notebook.name]
             build(SOURCE / "explorers" / page)
