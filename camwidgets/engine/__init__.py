@@ -3,6 +3,7 @@
 This is its public door: the rest of the package imports the engine from here, never from its
 modules (``tests/test_import_direction.py`` checks it)."""
 
+from .batch_sizing import MeasuredChunks, chosen_batch_size
 from .blur import gaussian_blur
 from .capture import Capture, LayerRecord, capture, check_input, check_targets, target_value, top_class_targets
 from .detections import AnchorScoreTarget, DetectionReader, detection_reader
@@ -82,7 +83,7 @@ __all__ = [
     "ImageTextModel", "TextPromptTarget", "HuggingFaceImageTower", "is_image_text_model", "check_prompts",
     # several inputs
     "SeveralInputs", "explaining_input", "paired_rows", "is_several_inputs", "layers_seeing", "LayerCall",
-    "several_inputs_active", "TwinForward", "twin_of",
+    "several_inputs_active", "TwinForward", "twin_of", "MeasuredChunks", "chosen_batch_size",
     # progress
     "Cancelled", "Progress", "ProgressOption",
 ]  # fmt: skip

@@ -39,6 +39,7 @@ from ..engine import (
     SeveralInputs,
     TwinForward,
     check_prompts,
+    chosen_batch_size,
     eager_model,
     evaluation_mode,
     get_method,
@@ -52,7 +53,6 @@ from ..engine import (
     select_output,
     suggest_layer,
 )
-from ..engine.batch_sizing import chosen_batch_size
 from .model_tree import ModelTree, probe_model_tree
 from .state import Estimate, Result, ViewState, gray_levels
 from .tasks import DEFAULT_SCORE_THRESHOLD, TASKS, Task, TaskContext, build_task, check_region, infer_task
