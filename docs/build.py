@@ -138,9 +138,14 @@ def method_table() -> str:
         paper = f"[paper]({spec.paper})" if spec.paper else ""
         lines.append(
             f"| `{spec.class_name}` | {spec.family} | {'yes' if spec.needs_gradients else 'no'} | {passes:g} "
-            f"| {spec.summary} | {paper} |"
+            f"| {_cell(spec.summary)} | {paper} |"
         )
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: its own ``|`` escaped."""
+    return text.replace("|", "\\|")
 
 
 def model_table() -> str:
