@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from metrics import MetricCase, measure, report  # noqa: E402  (interleaved rounds and their table)
+from metrics import MetricCase, _max_difference, measure, report  # noqa: E402  (interleaved rounds and their table)
 from report import publish  # noqa: E402
 from run import Workload, build_mobilenet_v2, build_resnet50  # noqa: E402  (the shared workloads)
 
@@ -47,10 +47,6 @@ MIN_SPEEDUP = 2.0
 def _top_classes(workload: Workload) -> list[int]:
     with torch.no_grad():
         return workload.model(workload.batch).argmax(dim=1).tolist()
-
-
-def _max_difference(ours: Any, theirs: Any) -> str:
-    return f"max |ours - ref| = {float(np.abs(np.asarray(ours) - np.asarray(theirs)).max()):.1e}"
 
 
 def _reference_scorecam(workload: Workload) -> Callable[[], np.ndarray]:

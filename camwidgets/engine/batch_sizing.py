@@ -53,7 +53,6 @@ class MeasuredChunks:
     def __init__(self, model: nn.Module, images: torch.Tensor, fixed: int | None) -> None:
         self.model, self.key = model, _key(images)
         self.size = fixed if fixed is not None else chosen_batch_size(model, images)
-        self.fixed = fixed is not None
         self.per_copy: dict[int, float] = {}  # candidate -> measured seconds per copy
 
     def slices(self, count: int) -> Iterator[slice]:
@@ -61,7 +60,7 @@ class MeasuredChunks:
         if self.size is None:
             start = yield from self._measure(count)
         while start < count:
-            stop = min(start + int(self.size or CANDIDATES[-1]), count)
+            stop = min(start + self.size, count)
             yield slice(start, stop)
             start = stop
 

@@ -572,6 +572,7 @@ def _perturbation(
     keyword_only: tuple[str, ...] | None = None,
     check: Any = None,
 ) -> MethodSpec:
+    """A perturbation method's spec; ``check`` validates its options (default: a batch size, None measured)."""
     options = OPTIONS[name]
     return MethodSpec(
         name=name, class_name=class_name, family="perturbation", needs_gradients=False, cost=cost, run=run, summary=summary, paper=paper,
